@@ -1,0 +1,177 @@
+//! Normalization and hashing of the identifiers that link data to a person:
+//! emails, phone numbers and mobile advertising IDs (IDFA on iOS, AAID on
+//! Android).
+//!
+//! Plain identifiers never leave this module: callers get the normalized
+//! value only to hash it, and store only [`Digests`]. The rules follow what
+//! advertisers do before they upload a customer list, so that our hashes and
+//! theirs meet:
+//! - email: trimmed and lowercased, nothing else (no provider-specific
+//!   rewriting such as dropping dots or `+tags`);
+//! - phone: digits only, with the country code, without a leading `+` or the
+//!   `00` international prefix;
+//! - mobile ad ID: the 8-4-4-4-12 form, hashed in both letter cases because
+//!   advertisers disagree on which one to hash; the all-zero ID that a device
+//!   reports under Limit Ad Tracking is no ID at all.
+
+use md5::Md5;
+use serde::{Deserialize, Serialize};
+use sha1::Sha1;
+use sha2::{Digest, Sha256};
+
+/// Why an identifier was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IdentifierError {
+    #[error("not an email address")]
+    InvalidEmail,
+    #[error("not a phone number with country code (7 to 15 digits)")]
+    InvalidPhone,
+    #[error("not a mobile ad id in 8-4-4-4-12 hexadecimal form")]
+    InvalidMaid,
+}
+
+/// The hex digests of one normalized identifier, in the three algorithms
+/// advertisers upload in practice.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Digests {
+    pub sha256: String,
+    pub sha1: String,
+    pub md5: String,
+}
+
+impl Digests {
+    /// Hashes an already normalized value.
+    pub fn of(normalized: &str) -> Digests {
+        let bytes = normalized.as_bytes();
+        Digests {
+            sha256: hex::encode(Sha256::digest(bytes)),
+            sha1: hex::encode(Sha1::digest(bytes)),
+            md5: hex::encode(Md5::digest(bytes)),
+        }
+    }
+
+    /// Every digest, for indexing: any of them may be what an advertiser
+    /// uploads.
+    pub fn all(&self) -> [&str; 3] {
+        [&self.sha256, &self.sha1, &self.md5]
+    }
+}
+
+/// Longest address allowed by RFC 5321 (path limit minus the angle brackets).
+const MAX_EMAIL_LEN: usize = 254;
+
+/// Trims and lowercases an email, and checks that it looks like one.
+pub fn normalize_email(input: &str) -> Result<String, IdentifierError> {
+    let email = input.trim().to_lowercase();
+    let (local, domain) = email.split_once('@').ok_or(IdentifierError::InvalidEmail)?;
+    let well_formed = !local.is_empty()
+        && !domain.is_empty()
+        && !domain.contains('@')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && email.len() <= MAX_EMAIL_LEN
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control());
+    if well_formed {
+        Ok(email)
+    } else {
+        Err(IdentifierError::InvalidEmail)
+    }
+}
+
+/// Reduces a phone number to its digits with country code: drops `+`,
+/// spaces, dashes, dots, slashes and parentheses, then the leading zeros of
+/// an international prefix (`0049...` is `49...`). Letters are refused rather
+/// than silently dropped, so that `1-800-FLOWERS` does not become a different
+/// number.
+pub fn normalize_phone(input: &str) -> Result<String, IdentifierError> {
+    let mut digits = String::with_capacity(input.len());
+    for c in input.trim().chars() {
+        match c {
+            '0'..='9' => digits.push(c),
+            '+' | ' ' | '-' | '.' | '/' | '(' | ')' | '\t' => {}
+            _ => return Err(IdentifierError::InvalidPhone),
+        }
+    }
+    let digits = digits.trim_start_matches('0');
+    // E.164 numbers have at most 15 digits; fewer than 7 cannot carry a
+    // country code and a subscriber number.
+    if (7..=15).contains(&digits.len()) {
+        Ok(digits.to_owned())
+    } else {
+        Err(IdentifierError::InvalidPhone)
+    }
+}
+
+/// A mobile ad ID in its canonical 8-4-4-4-12 form, in both letter cases.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NormalizedMaid {
+    pub upper: String,
+    pub lower: String,
+}
+
+/// Normalizes a mobile ad ID. Accepts either letter case, with or without
+/// dashes and surrounding braces. Returns `Ok(None)` for the all-zero ID,
+/// which devices report when the person limited ad tracking: it is no ID and
+/// must never be hashed or matched.
+pub fn normalize_maid(input: &str) -> Result<Option<NormalizedMaid>, IdentifierError> {
+    let trimmed = input.trim().trim_start_matches('{').trim_end_matches('}');
+    let hex: String = trimmed.chars().filter(|c| *c != '-').collect();
+    let dashes_in_place = trimmed.len() == 32
+        || (trimmed.len() == 36
+            && trimmed
+                .char_indices()
+                .all(|(i, c)| (c == '-') == matches!(i, 8 | 13 | 18 | 23)));
+    if hex.len() != 32 || !dashes_in_place || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
+        return Err(IdentifierError::InvalidMaid);
+    }
+    if hex.chars().all(|c| c == '0') {
+        return Ok(None);
+    }
+    let dashed = format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    );
+    Ok(Some(NormalizedMaid {
+        upper: dashed.to_ascii_uppercase(),
+        lower: dashed.to_ascii_lowercase(),
+    }))
+}
+
+/// The stored form of an email or phone number.
+pub fn hash_email(input: &str) -> Result<Digests, IdentifierError> {
+    normalize_email(input).map(|e| Digests::of(&e))
+}
+
+/// The stored form of a phone number.
+pub fn hash_phone(input: &str) -> Result<Digests, IdentifierError> {
+    normalize_phone(input).map(|p| Digests::of(&p))
+}
+
+/// The stored form of a mobile ad ID: digests of both letter cases.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MaidDigests {
+    pub upper: Digests,
+    pub lower: Digests,
+}
+
+impl MaidDigests {
+    /// Every digest of both cases, for indexing.
+    pub fn all(&self) -> impl Iterator<Item = &str> {
+        self.upper.all().into_iter().chain(self.lower.all())
+    }
+}
+
+/// Hashes a mobile ad ID; `Ok(None)` for the all-zero ID.
+pub fn hash_maid(input: &str) -> Result<Option<MaidDigests>, IdentifierError> {
+    Ok(normalize_maid(input)?.map(|m| MaidDigests {
+        upper: Digests::of(&m.upper),
+        lower: Digests::of(&m.lower),
+    }))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,197 @@
+use super::*;
+use serde_json::Value;
+
+const VECTORS: &str = include_str!("../../testdata/identifier-vectors.json");
+
+fn vectors(kind: &str) -> Vec<Value> {
+    let all: Value = serde_json::from_str(VECTORS).unwrap();
+    all[kind].as_array().unwrap().clone()
+}
+
+fn check_digests(d: &Digests, v: &Value) {
+    assert_eq!(d.sha256, v["sha256"].as_str().unwrap());
+    assert_eq!(d.sha1, v["sha1"].as_str().unwrap());
+    assert_eq!(d.md5, v["md5"].as_str().unwrap());
+}
+
+#[test]
+fn email_reference_vectors() {
+    for v in vectors("email") {
+        let input = v["input"].as_str().unwrap();
+        assert_eq!(
+            normalize_email(input).unwrap(),
+            v["normalized"].as_str().unwrap()
+        );
+        check_digests(&hash_email(input).unwrap(), &v);
+    }
+}
+
+#[test]
+fn phone_reference_vectors() {
+    for v in vectors("phone") {
+        let input = v["input"].as_str().unwrap();
+        assert_eq!(
+            normalize_phone(input).unwrap(),
+            v["normalized"].as_str().unwrap()
+        );
+        check_digests(&hash_phone(input).unwrap(), &v);
+    }
+}
+
+#[test]
+fn maid_reference_vectors() {
+    for v in vectors("maid") {
+        let input = v["input"].as_str().unwrap();
+        match hash_maid(input).unwrap() {
+            None => assert!(v["normalized_upper"].is_null(), "{input}"),
+            Some(d) => {
+                let m = normalize_maid(input).unwrap().unwrap();
+                assert_eq!(m.upper, v["normalized_upper"].as_str().unwrap());
+                assert_eq!(m.lower, v["normalized_lower"].as_str().unwrap());
+                check_digests(&d.upper, &v["upper"]);
+                check_digests(&d.lower, &v["lower"]);
+            }
+        }
+    }
+}
+
+fn check<T: std::fmt::Debug + PartialEq>(
+    f: fn(&str) -> Result<T, IdentifierError>,
+    cases: &[(&str, Result<T, IdentifierError>)],
+) where
+    T: Clone,
+{
+    for (input, expect) in cases {
+        assert_eq!(&f(input), expect, "input {input:?}");
+    }
+}
+
+#[test]
+fn messy_emails() {
+    let ok = |s: &str| Ok(s.to_owned());
+    check(
+        normalize_email,
+        &[
+            ("  Alice@Example.COM", ok("alice@example.com")),
+            ("ALICE@EXAMPLE.COM\r\n", ok("alice@example.com")),
+            ("first.last+tag@Gmail.com", ok("first.last+tag@gmail.com")),
+            ("o'brien@example.ie", ok("o'brien@example.ie")),
+            ("", Err(IdentifierError::InvalidEmail)),
+            ("   ", Err(IdentifierError::InvalidEmail)),
+            ("no-at-sign.example.com", Err(IdentifierError::InvalidEmail)),
+            ("@example.com", Err(IdentifierError::InvalidEmail)),
+            ("alice@", Err(IdentifierError::InvalidEmail)),
+            ("a@b@c.com", Err(IdentifierError::InvalidEmail)),
+            ("al ice@example.com", Err(IdentifierError::InvalidEmail)),
+            ("alice@.example.com", Err(IdentifierError::InvalidEmail)),
+        ],
+    );
+    let long = format!("{}@example.com", "a".repeat(250));
+    assert_eq!(normalize_email(&long), Err(IdentifierError::InvalidEmail));
+}
+
+#[test]
+fn messy_phones() {
+    let ok = |s: &str| Ok(s.to_owned());
+    check(
+        normalize_phone,
+        &[
+            ("+1 (415) 555-0100", ok("14155550100")),
+            ("+1.415.555.0100", ok("14155550100")),
+            ("  +44 20 7946 0958 ", ok("442079460958")),
+            ("0049-30-901820", ok("4930901820")),
+            ("+33/1 23 45 67 89", ok("33123456789")),
+            ("14155550100", ok("14155550100")),
+            ("1-800-FLOWERS", Err(IdentifierError::InvalidPhone)),
+            ("+1 415 555 0100 ext 12", Err(IdentifierError::InvalidPhone)),
+            ("12345", Err(IdentifierError::InvalidPhone)),
+            ("0000000", Err(IdentifierError::InvalidPhone)),
+            ("1234567890123456", Err(IdentifierError::InvalidPhone)),
+            ("", Err(IdentifierError::InvalidPhone)),
+        ],
+    );
+}
+
+#[test]
+fn messy_maids() {
+    let both = |s: &str| {
+        Ok(Some(NormalizedMaid {
+            upper: s.to_ascii_uppercase(),
+            lower: s.to_ascii_lowercase(),
+        }))
+    };
+    check(
+        normalize_maid,
+        &[
+            (
+                "6d92078a-8246-4ba4-ae5b-76104861e7dc",
+                both("6d92078a-8246-4ba4-ae5b-76104861e7dc"),
+            ),
+            (
+                " 6D92078A-8246-4BA4-AE5B-76104861E7DC\n",
+                both("6d92078a-8246-4ba4-ae5b-76104861e7dc"),
+            ),
+            (
+                "6D92078A82464BA4AE5B76104861E7DC",
+                both("6d92078a-8246-4ba4-ae5b-76104861e7dc"),
+            ),
+            (
+                "{6D92078A-8246-4BA4-AE5B-76104861E7DC}",
+                both("6d92078a-8246-4ba4-ae5b-76104861e7dc"),
+            ),
+            ("00000000-0000-0000-0000-000000000000", Ok(None)),
+            ("00000000000000000000000000000000", Ok(None)),
+            (
+                "6D92078A-8246-4BA4-AE5B-76104861E7D",
+                Err(IdentifierError::InvalidMaid),
+            ),
+            (
+                "6D92078A-8246-4BA4-AE5B-76104861E7DG",
+                Err(IdentifierError::InvalidMaid),
+            ),
+            (
+                "6D92078A8-246-4BA4-AE5B-76104861E7DC",
+                Err(IdentifierError::InvalidMaid),
+            ),
+            ("not-an-id", Err(IdentifierError::InvalidMaid)),
+            ("", Err(IdentifierError::InvalidMaid)),
+        ],
+    );
+}
+
+#[test]
+fn both_cases_of_a_maid_hash_to_the_same_digests() {
+    let a = hash_maid("6d92078a-8246-4ba4-ae5b-76104861e7dc")
+        .unwrap()
+        .unwrap();
+    let b = hash_maid("6D92078A-8246-4BA4-AE5B-76104861E7DC")
+        .unwrap()
+        .unwrap();
+    assert_eq!(a, b);
+    assert_ne!(a.upper, a.lower);
+}
+
+proptest::proptest! {
+    #[test]
+    fn email_normalization_is_idempotent(s in "[ \\t]*[A-Za-z0-9._+-]{1,20}@[A-Za-z0-9-]{1,20}\\.[A-Za-z]{2,6}[ \\n]*") {
+        let once = normalize_email(&s).unwrap();
+        proptest::prop_assert_eq!(normalize_email(&once).unwrap(), once.clone());
+        proptest::prop_assert_eq!(once.trim(), once.to_lowercase());
+    }
+
+    #[test]
+    fn phone_normalization_keeps_only_digits(s in "\\+?[0-9 ().-]{0,30}") {
+        if let Ok(p) = normalize_phone(&s) {
+            proptest::prop_assert!(p.chars().all(|c| c.is_ascii_digit()));
+            proptest::prop_assert!(!p.starts_with('0'));
+            proptest::prop_assert_eq!(normalize_phone(&p).unwrap(), p);
+        }
+    }
+
+    #[test]
+    fn maid_normalization_ignores_case(s in "[0-9a-fA-F]{32}") {
+        let a = normalize_maid(&s.to_uppercase()).unwrap();
+        let b = normalize_maid(&s.to_lowercase()).unwrap();
+        proptest::prop_assert_eq!(a, b);
+    }
+}

@@ -1,0 +1,32 @@
+//! adloom's domain core: the rules, without I/O.
+//!
+//! This crate knows nothing of HTTP, databases, async runtimes or clocks
+//! (its `Cargo.toml` has none of them), so everything here is a pure function
+//! of its inputs and is tested without any set-up.
+//!
+//! - [`identifier`]: normalization and hashing of emails, phones and ad IDs;
+//! - [`consent`]: the consent policy, the one place that decides what partner
+//!   data may be used about a person;
+//! - [`region`]: countries and the region defaults of the setting;
+//! - [`person`], [`ad_account`], [`ads_setting`]: the records and their
+//!   validation; [`access`]: who may touch which ad account; [`page`]:
+//!   pagination.
+//!
+//! ```
+//! use adloom_core::identifier::hash_email;
+//!
+//! let digests = hash_email(" Alice@Example.COM ").unwrap();
+//! assert_eq!(digests.sha256, "ff8d9819fc0e12bf0d24892e45987e249a28dce836a85cad60e28eaaa8c6d976");
+//! ```
+
+pub mod access;
+pub mod ad_account;
+pub mod ads_setting;
+pub mod consent;
+mod error;
+pub mod identifier;
+pub mod page;
+pub mod person;
+pub mod region;
+
+pub use error::Invalid;
