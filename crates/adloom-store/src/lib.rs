@@ -1,1 +1,118 @@
+//! adloom's storage: the [`Store`] trait that the service talks to, and its
+//! backends.
+//!
+//! The embedded default is [`sqlite::SqliteStore`]: one file in the data
+//! directory, nothing to install. Backends are picked by URL with [`open`],
+//! so that a server-backed one (PostgreSQL) can be added without touching the
+//! core or the HTTP handlers. Every backend must pass the same
+//! [`conformance`] suite.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), adloom_store::StoreError> {
+//! let store = adloom_store::open("sqlite://./adloom-data/adloom.db")?;
+//! let person = store.get_person("u1").await?;
+//! # Ok(()) }
+//! ```
 
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::sync::Arc;
+
+use adloom_core::ad_account::AdAccount;
+use adloom_core::ads_setting::{AdsSetting, SettingChange};
+use adloom_core::page::{Page, PageRequest};
+use adloom_core::person::PersonRecord;
+use adloom_core::Invalid;
+use async_trait::async_trait;
+
+#[doc(hidden)]
+pub mod conformance;
+pub mod sqlite;
+
+/// What a store call can fail with. Driver errors are translated inside the
+/// backend; callers never see them.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    #[error("already exists")]
+    AlreadyExists,
+    #[error(transparent)]
+    Invalid(#[from] Invalid),
+    /// The backend failed; the details were logged where it happened.
+    #[error("storage failure: {0}")]
+    Internal(String),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// A stream of people to upsert in one batch. An `Err` item aborts the batch
+/// and nothing of it is applied.
+pub type PersonBatch = Box<dyn Iterator<Item = std::io::Result<PersonRecord>> + Send>;
+
+/// Everything adloom keeps. Every write is durable once the call returns
+/// `Ok`, and every batch is applied whole or not at all.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Inserts or replaces people (a replaced person keeps only the new
+    /// identifiers). Returns how many records were applied.
+    async fn upsert_people(&self, people: PersonBatch) -> Result<u64>;
+    async fn get_person(&self, user_id: &str) -> Result<Option<PersonRecord>>;
+    /// Erases the person, their identifiers and their current setting; the
+    /// history of their setting stays. Returns whether they existed.
+    async fn delete_person(&self, user_id: &str) -> Result<bool>;
+    /// The user ids whose identifiers have this digest (any algorithm).
+    async fn find_people_by_digest(&self, digest: &str) -> Result<Vec<String>>;
+
+    /// The person's current setting (the default if never set).
+    async fn get_ads_setting(&self, user_id: &str) -> Result<AdsSetting>;
+    /// Records a change of setting and appends it to the history, in one
+    /// transaction. `NotFound` if the person does not exist.
+    async fn record_ads_setting(&self, user_id: &str, change: SettingChange) -> Result<AdsSetting>;
+    /// The history of the setting, newest first.
+    async fn ads_setting_history(
+        &self,
+        user_id: &str,
+        page: PageRequest,
+    ) -> Result<Page<SettingChange>>;
+
+    /// `AlreadyExists` if the id is taken.
+    async fn create_ad_account(&self, account: AdAccount) -> Result<AdAccount>;
+    async fn get_ad_account(&self, id: &str) -> Result<Option<AdAccount>>;
+    /// Ad accounts in id order, all of them or only those in `only`.
+    async fn list_ad_accounts(
+        &self,
+        only: Option<&BTreeSet<String>>,
+        page: PageRequest,
+    ) -> Result<Page<AdAccount>>;
+
+    /// Stores an access token (its hash only) for these ad accounts.
+    /// `NotFound` if any account does not exist; then nothing is stored.
+    async fn create_access_token(
+        &self,
+        token_hash: &str,
+        ad_account_ids: &BTreeSet<String>,
+        now: i64,
+    ) -> Result<()>;
+    /// The ad accounts a token hash grants, or `None` for an unknown token.
+    async fn access_token_scope(&self, token_hash: &str) -> Result<Option<BTreeSet<String>>>;
+
+    /// Flushes everything to durable storage before the process exits.
+    async fn close(&self) -> Result<()>;
+}
+
+/// Opens the backend named by a URL: `sqlite://PATH` (the embedded
+/// default). Any other scheme is refused with the reason.
+pub fn open(url: &str) -> Result<Arc<dyn Store>> {
+    match url.split_once("://") {
+        Some(("sqlite", path)) => Ok(Arc::new(sqlite::SqliteStore::open(Path::new(path))?)),
+        Some(("postgres" | "postgresql", _)) => Err(StoreError::Invalid(Invalid::new(
+            "store",
+            "this build of adloom has no PostgreSQL backend yet",
+        ))),
+        _ => Err(StoreError::Invalid(Invalid::new(
+            "store",
+            format!("unknown store url {url:?}: expected sqlite://PATH"),
+        ))),
+    }
+}

@@ -1,0 +1,397 @@
+//! The conformance suite every [`Store`] backend must pass.
+//!
+//! A backend's tests call [`store_conformance_tests!`](crate::store_conformance_tests)
+//! with an async function that makes a fresh, empty store; the macro writes
+//! one test per case below, so a failure names the rule that broke.
+
+use std::collections::BTreeSet;
+
+use adloom_core::ad_account::{AdAccount, AdAccountCreate};
+use adloom_core::ads_setting::{AdsSetting, SettingChange};
+use adloom_core::identifier::hash_email;
+use adloom_core::page::PageRequest;
+use adloom_core::person::{PersonInput, PersonRecord};
+
+use crate::{PersonBatch, Store, StoreError};
+
+/// A store under test, with whatever must live as long as it (a temporary
+/// directory, a database schema).
+pub struct Harness {
+    pub store: std::sync::Arc<dyn Store>,
+    pub keep: Box<dyn std::any::Any + Send>,
+}
+
+/// Writes one `#[tokio::test]` per conformance case, each on a fresh store
+/// made by `$make` (an `async fn() -> Harness`).
+#[macro_export]
+macro_rules! store_conformance_tests {
+    ($make:path) => {
+        $crate::store_conformance_tests!(@cases $make;
+            people_round_trip,
+            upsert_replaces_a_person_and_their_identifiers,
+            every_digest_finds_the_person,
+            a_failed_batch_applies_nothing,
+            delete_erases_the_person_but_keeps_the_setting_history,
+            settings_default_record_and_history,
+            setting_needs_an_existing_person,
+            history_pages_newest_first,
+            ad_accounts_create_get_list,
+            ad_account_ids_are_unique,
+            access_tokens_grant_their_accounts_only,
+            access_token_for_a_missing_account_stores_nothing,
+        );
+    };
+    (@cases $make:path; $($case:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                let harness = $make().await;
+                $crate::conformance::$case(harness.store.as_ref()).await;
+                drop(harness);
+            }
+        )*
+    };
+}
+
+pub fn person(user_id: &str, email: Option<&str>, now: i64) -> PersonRecord {
+    PersonInput {
+        user_id: user_id.to_owned(),
+        email: email.map(str::to_owned),
+        phone: Some("+1 415 555 0100".to_owned()),
+        country: Some("US".to_owned()),
+        interests: Some(vec!["shoes".to_owned()]),
+        ..Default::default()
+    }
+    .normalize(now)
+    .expect("valid person")
+}
+
+pub fn batch(people: Vec<PersonRecord>) -> PersonBatch {
+    Box::new(people.into_iter().map(Ok))
+}
+
+fn account(id: &str, name: &str) -> AdAccount {
+    AdAccountCreate {
+        name: Some(name.to_owned()),
+        ..Default::default()
+    }
+    .into_account(id.to_owned(), 1_000)
+    .expect("valid account")
+}
+
+fn change(v: Option<bool>, at: i64) -> SettingChange {
+    SettingChange {
+        use_partner_info: v,
+        changed_at: at,
+        source: "test".to_owned(),
+    }
+}
+
+pub async fn people_round_trip(store: &dyn Store) {
+    let a = person("u1", Some("alice@example.com"), 10);
+    let b = person("u2", None, 10);
+    assert_eq!(
+        store
+            .upsert_people(batch(vec![a.clone(), b.clone()]))
+            .await
+            .unwrap(),
+        2
+    );
+    assert_eq!(store.get_person("u1").await.unwrap(), Some(a));
+    assert_eq!(store.get_person("u2").await.unwrap(), Some(b));
+    assert_eq!(store.get_person("nobody").await.unwrap(), None);
+}
+
+pub async fn upsert_replaces_a_person_and_their_identifiers(store: &dyn Store) {
+    let old_email = hash_email("old@example.com").unwrap().sha256;
+    store
+        .upsert_people(batch(vec![person("u1", Some("old@example.com"), 10)]))
+        .await
+        .unwrap();
+    let newer = person("u1", Some("new@example.com"), 20);
+    store
+        .upsert_people(batch(vec![newer.clone()]))
+        .await
+        .unwrap();
+    assert_eq!(store.get_person("u1").await.unwrap(), Some(newer));
+    assert!(store
+        .find_people_by_digest(&old_email)
+        .await
+        .unwrap()
+        .is_empty());
+    let new_email = hash_email("new@example.com").unwrap().sha256;
+    assert_eq!(
+        store.find_people_by_digest(&new_email).await.unwrap(),
+        vec!["u1"]
+    );
+}
+
+pub async fn every_digest_finds_the_person(store: &dyn Store) {
+    let mut p = person("u1", Some("alice@example.com"), 10);
+    p.maids = PersonInput {
+        user_id: "u1".into(),
+        maids: Some(vec![adloom_core::person::MaidInput {
+            id: "6D92078A-8246-4BA4-AE5B-76104861E7DC".into(),
+            lmt: None,
+        }]),
+        ..Default::default()
+    }
+    .normalize(10)
+    .unwrap()
+    .maids;
+    store
+        .upsert_people(batch(vec![p.clone(), person("u2", None, 10)]))
+        .await
+        .unwrap();
+    for (_, digest) in p.identifier_digests() {
+        let mut found = store.find_people_by_digest(digest).await.unwrap();
+        found.retain(|u| u == "u1");
+        assert_eq!(found, vec!["u1"], "digest {digest}");
+    }
+    // Digests are hex: upper-case input finds the same person.
+    let upper = p.email.as_ref().unwrap().sha256.to_ascii_uppercase();
+    assert_eq!(
+        store.find_people_by_digest(&upper).await.unwrap(),
+        vec!["u1"]
+    );
+    // Two people may share a phone (a family line): both are found.
+    let phone = p.phone.as_ref().unwrap().sha256.clone();
+    assert_eq!(
+        store.find_people_by_digest(&phone).await.unwrap(),
+        vec!["u1", "u2"]
+    );
+}
+
+pub async fn a_failed_batch_applies_nothing(store: &dyn Store) {
+    let before = person("u1", Some("alice@example.com"), 10);
+    store
+        .upsert_people(batch(vec![before.clone()]))
+        .await
+        .unwrap();
+    let items: Vec<std::io::Result<PersonRecord>> = vec![
+        Ok(person("u1", Some("changed@example.com"), 20)),
+        Ok(person("u3", None, 20)),
+        Err(std::io::Error::other("the client went away")),
+    ];
+    let err = store
+        .upsert_people(Box::new(items.into_iter()))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Internal(_)), "{err:?}");
+    assert_eq!(store.get_person("u1").await.unwrap(), Some(before));
+    assert_eq!(store.get_person("u3").await.unwrap(), None);
+}
+
+pub async fn delete_erases_the_person_but_keeps_the_setting_history(store: &dyn Store) {
+    let p = person("u1", Some("alice@example.com"), 10);
+    store.upsert_people(batch(vec![p.clone()])).await.unwrap();
+    store
+        .record_ads_setting("u1", change(Some(false), 11))
+        .await
+        .unwrap();
+    assert!(store.delete_person("u1").await.unwrap());
+    assert!(!store.delete_person("u1").await.unwrap());
+    assert_eq!(store.get_person("u1").await.unwrap(), None);
+    for (_, digest) in p.identifier_digests() {
+        assert!(store
+            .find_people_by_digest(digest)
+            .await
+            .unwrap()
+            .is_empty());
+    }
+    assert_eq!(
+        store.get_ads_setting("u1").await.unwrap(),
+        AdsSetting::default()
+    );
+    let history = store
+        .ads_setting_history("u1", PageRequest::first(10))
+        .await
+        .unwrap();
+    assert_eq!(history.items, vec![change(Some(false), 11)]);
+}
+
+pub async fn settings_default_record_and_history(store: &dyn Store) {
+    store
+        .upsert_people(batch(vec![person("u1", None, 10)]))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.get_ads_setting("u1").await.unwrap(),
+        AdsSetting::default()
+    );
+    let set = store
+        .record_ads_setting("u1", change(Some(false), 20))
+        .await
+        .unwrap();
+    assert_eq!(
+        set,
+        AdsSetting {
+            use_partner_info: Some(false),
+            updated_at: Some(20)
+        }
+    );
+    assert_eq!(store.get_ads_setting("u1").await.unwrap(), set);
+    store
+        .record_ads_setting("u1", change(None, 30))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.get_ads_setting("u1").await.unwrap(),
+        AdsSetting {
+            use_partner_info: None,
+            updated_at: Some(30)
+        }
+    );
+    // A person's sync does not touch their setting.
+    store
+        .upsert_people(batch(vec![person("u1", None, 40)]))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.get_ads_setting("u1").await.unwrap().updated_at,
+        Some(30)
+    );
+    let history = store
+        .ads_setting_history("u1", PageRequest::first(10))
+        .await
+        .unwrap();
+    assert_eq!(
+        history.items,
+        vec![change(None, 30), change(Some(false), 20)]
+    );
+    assert_eq!(history.next, None);
+}
+
+pub async fn setting_needs_an_existing_person(store: &dyn Store) {
+    let err = store
+        .record_ads_setting("ghost", change(Some(true), 1))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::NotFound), "{err:?}");
+    let history = store
+        .ads_setting_history("ghost", PageRequest::first(10))
+        .await
+        .unwrap();
+    assert!(history.items.is_empty());
+}
+
+pub async fn history_pages_newest_first(store: &dyn Store) {
+    store
+        .upsert_people(batch(vec![person("u1", None, 0), person("u2", None, 0)]))
+        .await
+        .unwrap();
+    for t in 1..=7 {
+        store
+            .record_ads_setting("u1", change(Some(t % 2 == 0), t))
+            .await
+            .unwrap();
+        store
+            .record_ads_setting("u2", change(Some(true), 100 + t))
+            .await
+            .unwrap();
+    }
+    let mut seen = Vec::new();
+    let mut page = PageRequest::first(3);
+    loop {
+        let p = store.ads_setting_history("u1", page.clone()).await.unwrap();
+        assert!(p.items.len() <= 3);
+        seen.extend(p.items.iter().map(|c| c.changed_at));
+        match p.next {
+            Some(next) => page.after = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(seen, vec![7, 6, 5, 4, 3, 2, 1]);
+    let bad = PageRequest {
+        size: 3,
+        after: Some("not-a-bookmark".into()),
+    };
+    let err = store.ads_setting_history("u1", bad).await.unwrap_err();
+    assert!(matches!(err, StoreError::Invalid(_)), "{err:?}");
+}
+
+pub async fn ad_accounts_create_get_list(store: &dyn Store) {
+    for (id, name) in [("30", "c"), ("10", "a"), ("20", "b")] {
+        store.create_ad_account(account(id, name)).await.unwrap();
+    }
+    assert_eq!(
+        store.get_ad_account("10").await.unwrap(),
+        Some(account("10", "a"))
+    );
+    assert_eq!(store.get_ad_account("99").await.unwrap(), None);
+    let first = store
+        .list_ad_accounts(None, PageRequest::first(2))
+        .await
+        .unwrap();
+    let ids: Vec<_> = first.items.iter().map(|a| a.id.as_str()).collect();
+    assert_eq!(ids, ["10", "20"]);
+    let rest = store
+        .list_ad_accounts(
+            None,
+            PageRequest {
+                size: 2,
+                after: first.next,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(rest.items, vec![account("30", "c")]);
+    assert_eq!(rest.next, None);
+    let only: BTreeSet<String> = ["30".to_owned(), "10".to_owned(), "404".to_owned()].into();
+    let scoped = store
+        .list_ad_accounts(Some(&only), PageRequest::first(25))
+        .await
+        .unwrap();
+    let ids: Vec<_> = scoped.items.iter().map(|a| a.id.as_str()).collect();
+    assert_eq!(ids, ["10", "30"]);
+    let none = store
+        .list_ad_accounts(Some(&BTreeSet::new()), PageRequest::first(25))
+        .await
+        .unwrap();
+    assert!(none.items.is_empty());
+}
+
+pub async fn ad_account_ids_are_unique(store: &dyn Store) {
+    store
+        .create_ad_account(account("1", "first"))
+        .await
+        .unwrap();
+    let err = store
+        .create_ad_account(account("1", "second"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::AlreadyExists), "{err:?}");
+    assert_eq!(
+        store.get_ad_account("1").await.unwrap().unwrap().name,
+        "first"
+    );
+}
+
+pub async fn access_tokens_grant_their_accounts_only(store: &dyn Store) {
+    for id in ["1", "2", "3"] {
+        store.create_ad_account(account(id, "x")).await.unwrap();
+    }
+    let scope: BTreeSet<String> = ["1".to_owned(), "2".to_owned()].into();
+    store.create_access_token("aa", &scope, 5).await.unwrap();
+    assert_eq!(
+        store.access_token_scope("aa").await.unwrap(),
+        Some(scope.clone())
+    );
+    assert_eq!(store.access_token_scope("bb").await.unwrap(), None);
+    let err = store
+        .create_access_token("aa", &scope, 6)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::AlreadyExists), "{err:?}");
+}
+
+pub async fn access_token_for_a_missing_account_stores_nothing(store: &dyn Store) {
+    store.create_ad_account(account("1", "x")).await.unwrap();
+    let scope: BTreeSet<String> = ["1".to_owned(), "2".to_owned()].into();
+    let err = store
+        .create_access_token("aa", &scope, 5)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::NotFound), "{err:?}");
+    assert_eq!(store.access_token_scope("aa").await.unwrap(), None);
+}

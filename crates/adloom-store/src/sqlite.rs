@@ -1,0 +1,566 @@
+//! The embedded backend: SQLite in WAL mode, in one file.
+//!
+//! Limits: one machine. All writes go through one connection (SQLite
+//! serializes writers anyway; a mutex in front makes writers queue in
+//! process instead of spinning on `SQLITE_BUSY`), while reads use a small
+//! pool of read-only connections that WAL lets run beside the writer.
+//! `synchronous = FULL` makes every commit durable before the call returns,
+//! so an acknowledged write survives `kill -9` and power loss.
+//! Calls run on tokio's blocking pool so they never stall the async workers.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use adloom_core::ad_account::AdAccount;
+use adloom_core::ads_setting::{AdsSetting, SettingChange};
+use adloom_core::page::{Page, PageRequest};
+use adloom_core::person::PersonRecord;
+use adloom_core::region::Country;
+use adloom_core::Invalid;
+use async_trait::async_trait;
+use r2d2_sqlite::SqliteConnectionManager;
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Transaction};
+
+use crate::{PersonBatch, Result, Store, StoreError};
+
+/// Schema versions, applied in order; `PRAGMA user_version` records how many
+/// ran. Never edit one that has shipped: add the next.
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE people (
+    user_id    TEXT PRIMARY KEY,
+    record     TEXT NOT NULL,      -- PersonRecord as JSON: identifiers as digests only
+    updated_at INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE identifiers (
+    digest  TEXT NOT NULL,         -- hex SHA-256, SHA-1 or MD5 of a normalized identifier
+    user_id TEXT NOT NULL REFERENCES people(user_id) ON DELETE CASCADE,
+    kind    TEXT NOT NULL,
+    PRIMARY KEY (digest, user_id)
+) WITHOUT ROWID;
+CREATE INDEX identifiers_by_user ON identifiers(user_id);
+
+CREATE TABLE ads_settings (
+    user_id          TEXT PRIMARY KEY REFERENCES people(user_id) ON DELETE CASCADE,
+    use_partner_info INTEGER,      -- 1, 0 or NULL (back to the default)
+    updated_at       INTEGER NOT NULL
+) WITHOUT ROWID;
+
+-- Outlives the person on purpose: it keeps only the user id and the choices.
+CREATE TABLE ads_setting_history (
+    seq              INTEGER PRIMARY KEY AUTOINCREMENT,
+    user_id          TEXT NOT NULL,
+    use_partner_info INTEGER,
+    changed_at       INTEGER NOT NULL,
+    source           TEXT NOT NULL
+);
+CREATE INDEX ads_setting_history_by_user ON ads_setting_history(user_id, seq);
+
+CREATE TABLE ad_accounts (
+    id            TEXT PRIMARY KEY,
+    name          TEXT NOT NULL,
+    country       TEXT NOT NULL,
+    currency      TEXT NOT NULL,
+    owner_user_id TEXT,
+    created_time  INTEGER NOT NULL,
+    updated_time  INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE access_tokens (
+    token_hash TEXT PRIMARY KEY,   -- hex SHA-256 of the bearer token
+    created_at INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE access_token_accounts (
+    token_hash    TEXT NOT NULL REFERENCES access_tokens(token_hash) ON DELETE CASCADE,
+    ad_account_id TEXT NOT NULL REFERENCES ad_accounts(id),
+    PRIMARY KEY (token_hash, ad_account_id)
+) WITHOUT ROWID;
+"#];
+
+const READERS: u32 = 8;
+
+/// The embedded SQLite store.
+pub struct SqliteStore {
+    writer: Arc<Mutex<Connection>>,
+    readers: r2d2::Pool<SqliteConnectionManager>,
+    path: PathBuf,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `path` and brings its
+    /// schema up to date.
+    pub fn open(path: &Path) -> Result<SqliteStore> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| internal(format!("cannot create {}: {e}", dir.display())))?;
+        }
+        let mut writer = Connection::open(path).map_err(driver)?;
+        writer
+            .execute_batch(
+                "PRAGMA journal_mode = WAL;
+                 PRAGMA synchronous = FULL;
+                 PRAGMA foreign_keys = ON;
+                 PRAGMA busy_timeout = 5000;",
+            )
+            .map_err(driver)?;
+        migrate(&mut writer)?;
+        let manager = SqliteConnectionManager::file(path)
+            .with_flags(OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+            .with_init(|c| c.execute_batch("PRAGMA busy_timeout = 5000;"));
+        let readers = r2d2::Pool::builder()
+            .max_size(READERS)
+            .min_idle(Some(1))
+            .build(manager)
+            .map_err(|e| internal(format!("cannot open readers: {e}")))?;
+        Ok(SqliteStore {
+            writer: Arc::new(Mutex::new(writer)),
+            readers,
+            path: path.to_owned(),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Runs `f` in one write transaction on the blocking pool; commits if it
+    /// returns `Ok`, rolls back otherwise.
+    async fn write<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Transaction<'_>) -> Result<T> + Send + 'static,
+    {
+        let writer = Arc::clone(&self.writer);
+        blocking(move || {
+            // A panic while holding the lock leaves no half transaction
+            // behind (SQLite rolled it back when the Transaction dropped).
+            let mut conn = writer.lock().unwrap_or_else(|p| p.into_inner());
+            let tx = conn.transaction().map_err(driver)?;
+            let out = f(&tx)?;
+            tx.commit().map_err(driver)?;
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn read<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+    {
+        let readers = self.readers.clone();
+        blocking(move || {
+            let conn = readers
+                .get()
+                .map_err(|e| internal(format!("no reader connection: {e}")))?;
+            f(&conn)
+        })
+        .await
+    }
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| internal(format!("storage task failed: {e}")))?
+}
+
+fn migrate(conn: &mut Connection) -> Result<()> {
+    let applied: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(driver)?;
+    let applied = usize::try_from(applied).unwrap_or(usize::MAX);
+    if applied > MIGRATIONS.len() {
+        return Err(internal(format!(
+            "the database has schema version {applied}, newer than this adloom knows ({})",
+            MIGRATIONS.len()
+        )));
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(applied) {
+        let tx = conn.transaction().map_err(driver)?;
+        tx.execute_batch(sql).map_err(driver)?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64)
+            .map_err(driver)?;
+        tx.commit().map_err(driver)?;
+        tracing::info!(version = i + 1, "applied schema migration");
+    }
+    Ok(())
+}
+
+fn internal(message: String) -> StoreError {
+    tracing::error!(%message, "sqlite store failure");
+    StoreError::Internal(message)
+}
+
+fn driver(e: rusqlite::Error) -> StoreError {
+    internal(format!("sqlite: {e}"))
+}
+
+fn to_json<T: serde::Serialize>(v: &T) -> Result<String> {
+    serde_json::to_string(v).map_err(|e| internal(format!("cannot encode record: {e}")))
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(s: &str) -> Result<T> {
+    serde_json::from_str(s).map_err(|e| internal(format!("cannot decode stored record: {e}")))
+}
+
+fn page_of<T>(mut items: Vec<T>, size: u32, cursor: impl Fn(&T) -> String) -> Page<T> {
+    let more = items.len() > size as usize;
+    items.truncate(size as usize);
+    let next = if more { items.last().map(cursor) } else { None };
+    Page { items, next }
+}
+
+fn ad_account_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AdAccount> {
+    let country: String = r.get(2)?;
+    let country = Country::parse(&country).ok_or_else(|| {
+        rusqlite::Error::FromSqlConversionFailure(
+            2,
+            rusqlite::types::Type::Text,
+            format!("stored country {country:?} is not a country").into(),
+        )
+    })?;
+    Ok(AdAccount {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        country,
+        currency: r.get(3)?,
+        owner_user_id: r.get(4)?,
+        created_time: r.get(5)?,
+        updated_time: r.get(6)?,
+    })
+}
+
+const AD_ACCOUNT_COLUMNS: &str =
+    "id, name, country, currency, owner_user_id, created_time, updated_time";
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn upsert_people(&self, people: PersonBatch) -> Result<u64> {
+        self.write(move |tx| {
+            let mut upsert = tx
+                .prepare_cached(
+                    "INSERT INTO people (user_id, record, updated_at) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (user_id) DO UPDATE SET record = excluded.record,
+                                                         updated_at = excluded.updated_at",
+                )
+                .map_err(driver)?;
+            let mut forget = tx
+                .prepare_cached("DELETE FROM identifiers WHERE user_id = ?1")
+                .map_err(driver)?;
+            let mut remember = tx
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO identifiers (digest, user_id, kind) VALUES (?1, ?2, ?3)",
+                )
+                .map_err(driver)?;
+            let mut count = 0u64;
+            for person in people {
+                let person = person.map_err(|e| internal(format!("people batch aborted: {e}")))?;
+                upsert
+                    .execute(params![
+                        person.user_id,
+                        to_json(&person)?,
+                        person.updated_at
+                    ])
+                    .map_err(driver)?;
+                forget.execute([&person.user_id]).map_err(driver)?;
+                for (kind, digest) in person.identifier_digests() {
+                    remember
+                        .execute(params![digest, person.user_id, kind.as_str()])
+                        .map_err(driver)?;
+                }
+                count += 1;
+            }
+            Ok(count)
+        })
+        .await
+    }
+
+    async fn get_person(&self, user_id: &str) -> Result<Option<PersonRecord>> {
+        let user_id = user_id.to_owned();
+        self.read(move |c| {
+            let record: Option<String> = c
+                .query_row(
+                    "SELECT record FROM people WHERE user_id = ?1",
+                    [&user_id],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(driver)?;
+            record.as_deref().map(from_json).transpose()
+        })
+        .await
+    }
+
+    async fn delete_person(&self, user_id: &str) -> Result<bool> {
+        let user_id = user_id.to_owned();
+        // Identifiers and the current setting go with the person (ON DELETE
+        // CASCADE); the setting history stays.
+        self.write(move |tx| {
+            let n = tx
+                .execute("DELETE FROM people WHERE user_id = ?1", [&user_id])
+                .map_err(driver)?;
+            Ok(n > 0)
+        })
+        .await
+    }
+
+    async fn find_people_by_digest(&self, digest: &str) -> Result<Vec<String>> {
+        let digest = digest.to_ascii_lowercase();
+        self.read(move |c| {
+            let mut stmt = c
+                .prepare_cached(
+                    "SELECT user_id FROM identifiers WHERE digest = ?1 ORDER BY user_id",
+                )
+                .map_err(driver)?;
+            let rows = stmt
+                .query_map([&digest], |r| r.get(0))
+                .map_err(driver)?
+                .collect::<rusqlite::Result<Vec<String>>>()
+                .map_err(driver)?;
+            Ok(rows)
+        })
+        .await
+    }
+
+    async fn get_ads_setting(&self, user_id: &str) -> Result<AdsSetting> {
+        let user_id = user_id.to_owned();
+        self.read(move |c| {
+            let row = c
+                .query_row(
+                    "SELECT use_partner_info, updated_at FROM ads_settings WHERE user_id = ?1",
+                    [&user_id],
+                    |r| Ok((r.get::<_, Option<bool>>(0)?, r.get::<_, i64>(1)?)),
+                )
+                .optional()
+                .map_err(driver)?;
+            Ok(row
+                .map(|(use_partner_info, updated_at)| AdsSetting {
+                    use_partner_info,
+                    updated_at: Some(updated_at),
+                })
+                .unwrap_or_default())
+        })
+        .await
+    }
+
+    async fn record_ads_setting(&self, user_id: &str, change: SettingChange) -> Result<AdsSetting> {
+        let user_id = user_id.to_owned();
+        self.write(move |tx| {
+            let exists = tx
+                .query_row("SELECT 1 FROM people WHERE user_id = ?1", [&user_id], |_| Ok(()))
+                .optional()
+                .map_err(driver)?
+                .is_some();
+            if !exists {
+                return Err(StoreError::NotFound);
+            }
+            tx.execute(
+                "INSERT INTO ads_settings (user_id, use_partner_info, updated_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (user_id) DO UPDATE SET use_partner_info = excluded.use_partner_info,
+                                                     updated_at = excluded.updated_at",
+                params![user_id, change.use_partner_info, change.changed_at],
+            )
+            .map_err(driver)?;
+            tx.execute(
+                "INSERT INTO ads_setting_history (user_id, use_partner_info, changed_at, source)
+                 VALUES (?1, ?2, ?3, ?4)",
+                params![user_id, change.use_partner_info, change.changed_at, change.source],
+            )
+            .map_err(driver)?;
+            Ok(AdsSetting {
+                use_partner_info: change.use_partner_info,
+                updated_at: Some(change.changed_at),
+            })
+        })
+        .await
+    }
+
+    async fn ads_setting_history(
+        &self,
+        user_id: &str,
+        page: PageRequest,
+    ) -> Result<Page<SettingChange>> {
+        let before = match &page.after {
+            None => i64::MAX,
+            Some(b) => b
+                .parse::<i64>()
+                .map_err(|_| Invalid::new("bookmark", "not a bookmark from this list"))?,
+        };
+        let user_id = user_id.to_owned();
+        self.read(move |c| {
+            let mut stmt = c
+                .prepare_cached(
+                    "SELECT seq, use_partner_info, changed_at, source FROM ads_setting_history
+                     WHERE user_id = ?1 AND seq < ?2 ORDER BY seq DESC LIMIT ?3",
+                )
+                .map_err(driver)?;
+            let rows = stmt
+                .query_map(params![user_id, before, page.size + 1], |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        SettingChange {
+                            use_partner_info: r.get(1)?,
+                            changed_at: r.get(2)?,
+                            source: r.get(3)?,
+                        },
+                    ))
+                })
+                .map_err(driver)?
+                .collect::<rusqlite::Result<Vec<_>>>()
+                .map_err(driver)?;
+            let page = page_of(rows, page.size, |(seq, _)| seq.to_string());
+            Ok(Page {
+                items: page.items.into_iter().map(|(_, c)| c).collect(),
+                next: page.next,
+            })
+        })
+        .await
+    }
+
+    async fn create_ad_account(&self, account: AdAccount) -> Result<AdAccount> {
+        self.write(move |tx| {
+            let inserted = tx
+                .execute(
+                    &format!(
+                        "INSERT OR IGNORE INTO ad_accounts ({AD_ACCOUNT_COLUMNS})
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+                    ),
+                    params![
+                        account.id,
+                        account.name,
+                        account.country.as_str(),
+                        account.currency,
+                        account.owner_user_id,
+                        account.created_time,
+                        account.updated_time
+                    ],
+                )
+                .map_err(driver)?;
+            if inserted == 0 {
+                return Err(StoreError::AlreadyExists);
+            }
+            Ok(account)
+        })
+        .await
+    }
+
+    async fn get_ad_account(&self, id: &str) -> Result<Option<AdAccount>> {
+        let id = id.to_owned();
+        self.read(move |c| {
+            c.query_row(
+                &format!("SELECT {AD_ACCOUNT_COLUMNS} FROM ad_accounts WHERE id = ?1"),
+                [&id],
+                ad_account_from_row,
+            )
+            .optional()
+            .map_err(driver)
+        })
+        .await
+    }
+
+    async fn list_ad_accounts(
+        &self,
+        only: Option<&BTreeSet<String>>,
+        page: PageRequest,
+    ) -> Result<Page<AdAccount>> {
+        let only = only.map(to_json).transpose()?;
+        self.read(move |c| {
+            let mut stmt = c
+                .prepare_cached(&format!(
+                    "SELECT {AD_ACCOUNT_COLUMNS} FROM ad_accounts
+                     WHERE id > ?1 AND (?2 IS NULL OR id IN (SELECT value FROM json_each(?2)))
+                     ORDER BY id LIMIT ?3"
+                ))
+                .map_err(driver)?;
+            let accounts = stmt
+                .query_map(
+                    params![page.after.clone().unwrap_or_default(), only, page.size + 1],
+                    ad_account_from_row,
+                )
+                .map_err(driver)?
+                .collect::<rusqlite::Result<Vec<_>>>()
+                .map_err(driver)?;
+            Ok(page_of(accounts, page.size, |a| a.id.clone()))
+        })
+        .await
+    }
+
+    async fn create_access_token(
+        &self,
+        token_hash: &str,
+        ad_account_ids: &BTreeSet<String>,
+        now: i64,
+    ) -> Result<()> {
+        let token_hash = token_hash.to_owned();
+        let ids = ad_account_ids.clone();
+        self.write(move |tx| {
+            let mut exists = tx
+                .prepare_cached("SELECT 1 FROM ad_accounts WHERE id = ?1")
+                .map_err(driver)?;
+            for id in &ids {
+                if !exists.exists([id]).map_err(driver)? {
+                    return Err(StoreError::NotFound);
+                }
+            }
+            tx.execute(
+                "INSERT INTO access_tokens (token_hash, created_at) VALUES (?1, ?2)",
+                params![token_hash, now],
+            )
+            .map_err(|e| match e.sqlite_error_code() {
+                Some(rusqlite::ErrorCode::ConstraintViolation) => StoreError::AlreadyExists,
+                _ => driver(e),
+            })?;
+            let mut grant = tx
+                .prepare_cached(
+                    "INSERT INTO access_token_accounts (token_hash, ad_account_id) VALUES (?1, ?2)",
+                )
+                .map_err(driver)?;
+            for id in &ids {
+                grant.execute(params![token_hash, id]).map_err(driver)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn access_token_scope(&self, token_hash: &str) -> Result<Option<BTreeSet<String>>> {
+        let token_hash = token_hash.to_owned();
+        self.read(move |c| {
+            let known = c
+                .prepare_cached("SELECT 1 FROM access_tokens WHERE token_hash = ?1")
+                .map_err(driver)?
+                .exists([&token_hash])
+                .map_err(driver)?;
+            if !known {
+                return Ok(None);
+            }
+            let mut stmt = c
+                .prepare_cached(
+                    "SELECT ad_account_id FROM access_token_accounts WHERE token_hash = ?1",
+                )
+                .map_err(driver)?;
+            let ids = stmt
+                .query_map([&token_hash], |r| r.get(0))
+                .map_err(driver)?
+                .collect::<rusqlite::Result<BTreeSet<String>>>()
+                .map_err(driver)?;
+            Ok(Some(ids))
+        })
+        .await
+    }
+
+    async fn close(&self) -> Result<()> {
+        let writer = Arc::clone(&self.writer);
+        blocking(move || {
+            let conn = writer.lock().unwrap_or_else(|p| p.into_inner());
+            // Fold the WAL back into the main file so the data dir is one
+            // self-contained database after a clean stop.
+            conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
+                .map_err(driver)
+        })
+        .await
+    }
+}
