@@ -16,7 +16,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::region::{Country, RegionDefault};
+use crate::region::{Country, RegionDefault, RegionDefaults};
 
 /// Everything the policy looks at.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -289,6 +289,19 @@ pub fn decide(inputs: &ConsentInputs) -> ConsentDecision {
         off_platform_sharing,
         device_id_use,
     }
+}
+
+/// The person-level view, as the settings page shows it: their setting and
+/// the default of their country, with no device, browser or event signals.
+pub fn for_person(
+    use_partner_info: Option<bool>,
+    country: Option<Country>,
+    defaults: &RegionDefaults,
+) -> ConsentDecision {
+    decide(&ConsentInputs::person(
+        use_partner_info,
+        defaults.default_for(country),
+    ))
 }
 
 fn setting_verdict(use_partner_info: Option<bool>, region_default: RegionDefault) -> Verdict {

@@ -1,1 +1,151 @@
+//! adloom's HTTP service: maps requests to the core and the store.
+//!
+//! Architecture invariant: this is the only crate that knows about HTTP and
+//! JSON wire shapes. Handlers parse, call one core function or store call,
+//! and map the result; the rules live in `adloom-core`.
+//!
+//! ```no_run
+//! # async fn demo(store: std::sync::Arc<dyn adloom_store::Store>) {
+//! let state = adloom_http::AppState::new(store, adloom_http::Config::default(), "admin-token");
+//! let app = adloom_http::router(state);
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await.unwrap();
+//! axum::serve(listener, app).await.unwrap();
+//! # }
+//! ```
 
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use adloom_core::region::RegionDefaults;
+use adloom_store::Store;
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::Router;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+mod ad_accounts;
+pub mod auth;
+pub mod error;
+mod extract;
+mod people;
+mod settings;
+
+pub use auth::Auth;
+
+/// The service's settings; the binary fills them from flags, environment
+/// and the config file.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Largest JSON body accepted, in bytes.
+    pub max_body_bytes: usize,
+    /// Largest streamed import (NDJSON people), in bytes.
+    pub max_import_bytes: u64,
+    /// Longest time one request may take, body upload included.
+    pub request_timeout: Duration,
+    /// Where "Use info from our ad partners" starts for people who never set it.
+    pub region_defaults: RegionDefaults,
+    /// Where streamed imports are spooled (hashed records only) before they
+    /// are applied in one transaction.
+    pub spool_dir: PathBuf,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            max_body_bytes: 4 * 1024 * 1024,
+            max_import_bytes: 1024 * 1024 * 1024,
+            request_timeout: Duration::from_secs(60),
+            region_defaults: RegionDefaults::default(),
+            spool_dir: std::env::temp_dir(),
+        }
+    }
+}
+
+/// Where time comes from; tests inject a fixed one.
+pub trait Clock: Send + Sync + 'static {
+    /// Unix seconds.
+    fn now(&self) -> i64;
+}
+
+/// The real clock.
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> i64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0)
+    }
+}
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub config: Arc<Config>,
+    pub auth: Auth,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl AppState {
+    pub fn new(store: Arc<dyn Store>, config: Config, admin_token: &str) -> AppState {
+        AppState {
+            store,
+            config: Arc::new(config),
+            auth: Auth::new(admin_token),
+            clock: Arc::new(SystemClock),
+        }
+    }
+
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> AppState {
+        self.clock = clock;
+        self
+    }
+}
+
+/// The whole API.
+pub fn router(state: AppState) -> Router {
+    let config = Arc::clone(&state.config);
+    Router::new()
+        .route("/healthz", get(health))
+        .route("/v1/admin/people", post(people::upsert))
+        .route(
+            "/v1/admin/people/{user_id}",
+            get(people::get).delete(people::delete),
+        )
+        .route(
+            "/v1/admin/access_tokens",
+            post(ad_accounts::create_access_token),
+        )
+        .route(
+            "/v1/people/{user_id}/ads_settings",
+            get(settings::get).put(settings::put),
+        )
+        .route(
+            "/v1/people/{user_id}/ads_settings/history",
+            get(settings::history),
+        )
+        .route(
+            "/v5/ad_accounts",
+            get(ad_accounts::list).post(ad_accounts::create),
+        )
+        .route("/v5/ad_accounts/{ad_account_id}", get(ad_accounts::get))
+        .fallback(|| async { error::ApiError::from_status(StatusCode::NOT_FOUND) })
+        .with_state(state)
+        .layer(DefaultBodyLimit::max(config.max_body_bytes))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            config.request_timeout,
+        ))
+        .layer(axum::middleware::map_response(error::into_error_shape))
+        .layer(TraceLayer::new_for_http())
+}
+
+/// 200 once the server is up; the server binds only after the store opened.
+async fn health() -> &'static str {
+    "ok"
+}

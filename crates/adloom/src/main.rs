@@ -1,1 +1,104 @@
-fn main() {}
+//! The `adloom` binary: `serve` runs the server on the embedded default;
+//! `hash` is the operator's tool to hash a list the way adloom does.
+
+use std::io::{BufRead, Write};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
+
+mod config;
+mod serve;
+
+#[derive(Parser)]
+#[command(
+    name = "adloom",
+    version,
+    about = "A self-hostable ads platform that honours people's choices"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server.
+    Serve(config::ServeArgs),
+    /// Normalize and hash identifiers read from standard input, one a line,
+    /// and print their hex SHA-256 (the form to upload in a customer list).
+    Hash {
+        #[arg(long, value_enum)]
+        kind: IdentifierKind,
+        /// Print SHA-256, SHA-1 and MD5, tab-separated.
+        #[arg(long)]
+        all: bool,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum IdentifierKind {
+    Email,
+    Phone,
+    Maid,
+}
+
+/// Exit codes: 0 success, 1 runtime failure, 2 bad usage or configuration
+/// (clap uses 2 for usage errors too).
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve(args) => match config::Settings::resolve(args) {
+            Ok(settings) => serve::run(settings),
+            Err(e) => {
+                eprintln!("adloom: configuration error: {e:#}");
+                return ExitCode::from(2);
+            }
+        },
+        Command::Hash { kind, all } => hash(kind, all),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("adloom: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn hash(kind: IdentifierKind, all: bool) -> anyhow::Result<()> {
+    use adloom_core::identifier::{hash_email, hash_maid, hash_phone, Digests};
+    let stdin = std::io::stdin();
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    for (i, line) in stdin.lock().lines().enumerate() {
+        let line = line.context("cannot read standard input")?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let digests: Vec<Digests> = match kind {
+            IdentifierKind::Email => vec![hash_email(&line)?],
+            IdentifierKind::Phone => vec![hash_phone(&line)?],
+            // Both letter cases, as adloom matches either.
+            IdentifierKind::Maid => hash_maid(&line)?
+                .map(|m| vec![m.upper, m.lower])
+                .unwrap_or_default(),
+        }
+        .into_iter()
+        .collect();
+        if digests.is_empty() {
+            eprintln!("adloom: line {}: all-zero ad id skipped", i + 1);
+        }
+        for d in digests {
+            if all {
+                writeln!(out, "{}\t{}\t{}", d.sha256, d.sha1, d.md5)?;
+            } else {
+                writeln!(out, "{}", d.sha256)?;
+            }
+        }
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// Where `serve` keeps its data when nothing says otherwise.
+pub const DEFAULT_DATA_DIR: &str = "./adloom-data";

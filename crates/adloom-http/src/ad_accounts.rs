@@ -1,0 +1,167 @@
+//! `/v5/ad_accounts` (Pinterest REST API v5) and the admin's access tokens.
+
+use std::collections::BTreeSet;
+
+use adloom_core::access::Caller;
+use adloom_core::ad_account::{is_valid_id, AdAccount, AdAccountCreate};
+use adloom_core::page::PageRequest;
+use adloom_store::StoreError;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+
+use crate::auth::{new_id, new_token, token_hash};
+use crate::error::ApiError;
+use crate::extract::{Admin, ApiJson, ApiPath, ApiQuery};
+use crate::AppState;
+
+/// `AdAccount` as the Pinterest API returns it.
+#[derive(Serialize)]
+pub struct AdAccountView {
+    id: String,
+    name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    owner: Option<Owner>,
+    country: String,
+    currency: String,
+    /// A token grants full control of its accounts.
+    permissions: [&'static str; 1],
+    created_time: i64,
+    updated_time: i64,
+}
+
+#[derive(Serialize)]
+struct Owner {
+    id: String,
+}
+
+impl From<AdAccount> for AdAccountView {
+    fn from(a: AdAccount) -> Self {
+        AdAccountView {
+            id: a.id,
+            name: a.name,
+            owner: a.owner_user_id.map(|id| Owner { id }),
+            country: a.country.to_string(),
+            currency: a.currency,
+            permissions: ["OWNER"],
+            created_time: a.created_time,
+            updated_time: a.updated_time,
+        }
+    }
+}
+
+/// `POST /v5/ad_accounts` (operator only).
+pub async fn create(
+    State(state): State<AppState>,
+    _: Admin,
+    ApiJson(body): ApiJson<AdAccountCreate>,
+) -> Result<(StatusCode, Json<AdAccountView>), ApiError> {
+    let account = body.into_account(new_id(), state.clock.now())?;
+    let account = state.store.create_ad_account(account).await?;
+    Ok((StatusCode::CREATED, Json(account.into())))
+}
+
+#[derive(Deserialize)]
+pub struct ListParams {
+    page_size: Option<u32>,
+    bookmark: Option<String>,
+    /// Accepted for compatibility; a token's accounts are all "its own".
+    #[serde(rename = "include_shared_accounts")]
+    _include_shared_accounts: Option<bool>,
+}
+
+#[derive(Serialize)]
+pub struct AdAccountPage {
+    items: Vec<AdAccountView>,
+    bookmark: Option<String>,
+}
+
+/// `GET /v5/ad_accounts`: the accounts the token may use (all, for the
+/// operator).
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(params): ApiQuery<ListParams>,
+) -> Result<Json<AdAccountPage>, ApiError> {
+    let page = PageRequest::new(params.page_size, params.bookmark)?;
+    let only = match &caller {
+        Caller::Admin => None,
+        Caller::Advertiser { ad_account_ids } => Some(ad_account_ids),
+    };
+    let page = state.store.list_ad_accounts(only, page).await?;
+    Ok(Json(AdAccountPage {
+        items: page.items.into_iter().map(Into::into).collect(),
+        bookmark: page.next,
+    }))
+}
+
+/// `GET /v5/ad_accounts/{ad_account_id}`. Another account's id gets 403
+/// whether or not it exists.
+pub async fn get(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(ad_account_id): ApiPath<String>,
+) -> Result<Json<AdAccountView>, ApiError> {
+    if !caller.may_access(&ad_account_id) {
+        return Err(ApiError::forbidden());
+    }
+    match state.store.get_ad_account(&ad_account_id).await? {
+        Some(account) => Ok(Json(account.into())),
+        None => Err(ApiError::not_found("ad account")),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct AccessTokenRequest {
+    ad_account_ids: Vec<String>,
+}
+
+#[derive(Serialize)]
+pub struct AccessTokenView {
+    access_token: String,
+    token_type: &'static str,
+    ad_account_ids: BTreeSet<String>,
+}
+
+/// Most accounts one token may grant.
+const MAX_TOKEN_ACCOUNTS: usize = 1000;
+
+/// `POST /v1/admin/access_tokens`: a bearer token for these ad accounts
+/// only. The token is shown once; only its hash is kept.
+pub async fn create_access_token(
+    State(state): State<AppState>,
+    _: Admin,
+    ApiJson(body): ApiJson<AccessTokenRequest>,
+) -> Result<(StatusCode, Json<AccessTokenView>), ApiError> {
+    let ids: BTreeSet<String> = body.ad_account_ids.into_iter().collect();
+    if ids.is_empty() || ids.len() > MAX_TOKEN_ACCOUNTS {
+        return Err(ApiError::invalid(
+            "ad_account_ids: must list 1 to 1000 ad accounts",
+        ));
+    }
+    if let Some(bad) = ids.iter().find(|id| !is_valid_id(id)) {
+        return Err(ApiError::invalid(format!(
+            "ad_account_ids: {bad:?} is not an ad account id"
+        )));
+    }
+    let token = new_token("adl_");
+    match state
+        .store
+        .create_access_token(&token_hash(&token), &ids, state.clock.now())
+        .await
+    {
+        Err(StoreError::NotFound) => {
+            return Err(ApiError::invalid("ad_account_ids: no such ad account"))
+        }
+        other => other?,
+    }
+    Ok((
+        StatusCode::CREATED,
+        Json(AccessTokenView {
+            access_token: token,
+            token_type: "bearer",
+            ad_account_ids: ids,
+        }),
+    ))
+}

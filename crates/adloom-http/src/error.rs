@@ -1,0 +1,151 @@
+//! The one error type of the HTTP API, in Pinterest's error shape
+//! `{"code": int, "message": string}`.
+
+use adloom_core::Invalid;
+use adloom_store::StoreError;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Serialize;
+
+/// Pinterest's codes where the spec gives one; elsewhere the HTTP status.
+pub mod code {
+    pub const INVALID: u32 = 4196;
+    pub const AUTHENTICATION_FAILED: u32 = 2;
+    pub const NOT_PERMITTED: u32 = 29;
+}
+
+/// An error as the client sees it. Internal details never get in here: they
+/// are logged where they happen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: u32,
+    pub message: String,
+}
+
+#[derive(Serialize)]
+struct Body<'a> {
+    code: u32,
+    message: &'a str,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: u32, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn invalid(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, code::INVALID, message)
+    }
+
+    pub fn unauthenticated() -> ApiError {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            code::AUTHENTICATION_FAILED,
+            "Authentication failed.",
+        )
+    }
+
+    pub fn forbidden() -> ApiError {
+        ApiError::new(
+            StatusCode::FORBIDDEN,
+            code::NOT_PERMITTED,
+            "You are not permitted to access that resource.",
+        )
+    }
+
+    pub fn not_found(what: &str) -> ApiError {
+        ApiError::new(StatusCode::NOT_FOUND, 404, format!("{what} not found"))
+    }
+
+    pub fn too_large(limit: u64) -> ApiError {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            413,
+            format!("request body is larger than the limit of {limit} bytes"),
+        )
+    }
+
+    pub fn internal() -> ApiError {
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, 500, "internal error")
+    }
+
+    /// The error for a bare status, such as a timeout or an unknown route.
+    pub fn from_status(status: StatusCode) -> ApiError {
+        let message = status
+            .canonical_reason()
+            .unwrap_or("error")
+            .to_ascii_lowercase();
+        match status {
+            StatusCode::BAD_REQUEST => ApiError::invalid(message),
+            StatusCode::UNAUTHORIZED => ApiError::unauthenticated(),
+            StatusCode::FORBIDDEN => ApiError::forbidden(),
+            s => ApiError::new(s, u32::from(s.as_u16()), message),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut res = (
+            self.status,
+            Json(Body {
+                code: self.code,
+                message: &self.message,
+            }),
+        )
+            .into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            res.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                header::HeaderValue::from_static("Bearer"),
+            );
+        }
+        res
+    }
+}
+
+impl From<Invalid> for ApiError {
+    fn from(e: Invalid) -> ApiError {
+        ApiError::invalid(e.to_string())
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> ApiError {
+        match e {
+            StoreError::NotFound => ApiError::not_found("resource"),
+            StoreError::AlreadyExists => {
+                ApiError::new(StatusCode::CONFLICT, 409, "resource already exists")
+            }
+            StoreError::Invalid(invalid) => invalid.into(),
+            // Already logged by the store.
+            StoreError::Internal(_) => ApiError::internal(),
+        }
+    }
+}
+
+/// Puts error responses that did not come from [`ApiError`] (an unknown
+/// route, a wrong method, a timeout) into the API's error shape.
+pub async fn into_error_shape(res: Response) -> Response {
+    let status = res.status();
+    let is_json = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if (status.is_client_error() || status.is_server_error()) && !is_json {
+        let mut shaped = ApiError::from_status(status).into_response();
+        for name in [header::ALLOW, header::RETRY_AFTER] {
+            if let Some(v) = res.headers().get(&name) {
+                shaped.headers_mut().insert(name, v.clone());
+            }
+        }
+        return shaped;
+    }
+    res
+}

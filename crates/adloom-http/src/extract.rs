@@ -1,0 +1,122 @@
+//! Extractors that turn bad requests into [`ApiError`]s in the API's shape,
+//! and the bearer-token authentication.
+
+use adloom_core::access::Caller;
+use axum::body::Bytes;
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{header, StatusCode};
+use serde::de::DeserializeOwned;
+
+use crate::error::ApiError;
+use crate::AppState;
+
+/// A JSON object body, with rejections in the API's error shape. Like
+/// `axum::Json`, but it also refuses a top-level array or scalar (serde would
+/// read an array into a struct by position) and accepts a body without a
+/// content type, as hand-written `curl` calls send.
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let json_or_none = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .map(|v| {
+                let ct = v.to_str().unwrap_or_default().to_ascii_lowercase();
+                let essence = ct.split(';').next().unwrap_or_default().trim().to_owned();
+                essence == "application/json" || essence.ends_with("+json")
+            })
+            .unwrap_or(true);
+        if !json_or_none {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                415,
+                "expected a body with content-type application/json",
+            ));
+        }
+        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+            match rejection.status() {
+                StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    413,
+                    "request body is too large",
+                ),
+                _ => ApiError::invalid("the request body could not be read"),
+            }
+        })?;
+        if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+            return Err(ApiError::invalid("invalid json: expected a json object"));
+        }
+        serde_json::from_slice(&bytes)
+            .map(ApiJson)
+            .map_err(|e| ApiError::invalid(format!("invalid json: {e}")))
+    }
+}
+
+/// `axum::extract::Query`, with rejections in the API's error shape.
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|q| ApiQuery(q.0))
+            .map_err(|r: QueryRejection| {
+                ApiError::invalid(format!("invalid query: {}", r.body_text()))
+            })
+    }
+}
+
+/// `axum::extract::Path`, with rejections in the API's error shape.
+pub struct ApiPath<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|p| ApiPath(p.0))
+            .map_err(|r: PathRejection| {
+                ApiError::invalid(format!("invalid path: {}", r.body_text()))
+            })
+    }
+}
+
+/// Whoever holds the request's bearer token: the operator or an
+/// advertiser. Refuses the request with 401 without a known token.
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let token = bearer_token(parts).ok_or_else(ApiError::unauthenticated)?;
+        state.auth.caller(token, state.store.as_ref()).await
+    }
+}
+
+/// The operator, and only the operator: advertisers get 403.
+pub struct Admin;
+
+impl FromRequestParts<AppState> for Admin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        match Caller::from_request_parts(parts, state).await? {
+            Caller::Admin => Ok(Admin),
+            Caller::Advertiser { .. } => Err(ApiError::forbidden()),
+        }
+    }
+}
+
+fn bearer_token(parts: &Parts) -> Option<&str> {
+    let value = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.trim().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}

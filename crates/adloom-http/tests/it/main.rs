@@ -1,0 +1,160 @@
+//! The HTTP API end to end through the router, without a socket, on a real
+//! embedded store in a temporary directory.
+
+mod ad_accounts;
+mod errors;
+mod people;
+mod settings;
+
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+
+use adloom_http::{router, AppState, Clock, Config};
+use axum::body::Body;
+use axum::http::{header, Method, Request, StatusCode};
+use axum::Router;
+use http_body_util::BodyExt;
+use serde_json::{json, Value};
+use tower::ServiceExt;
+
+pub const ADMIN: &str = "test-admin-token";
+
+/// A clock the test moves by hand.
+pub struct TestClock(AtomicI64);
+
+impl Clock for TestClock {
+    fn now(&self) -> i64 {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+pub struct App {
+    router: Router,
+    pub clock: Arc<TestClock>,
+    pub dir: tempfile::TempDir,
+}
+
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: axum::http::HeaderMap,
+    pub body: Value,
+}
+
+impl App {
+    pub fn new() -> App {
+        App::with_config(|_| {})
+    }
+
+    pub fn with_config(tweak: impl FnOnce(&mut Config)) -> App {
+        let dir = tempfile::tempdir().unwrap();
+        let store = adloom_store::open(&format!(
+            "sqlite://{}",
+            dir.path().join("adloom.db").display()
+        ))
+        .unwrap();
+        let mut config = Config {
+            spool_dir: dir.path().to_owned(),
+            ..Config::default()
+        };
+        tweak(&mut config);
+        let clock = Arc::new(TestClock(AtomicI64::new(1_700_000_000)));
+        let state = AppState::new(store, config, ADMIN).with_clock(clock.clone());
+        App {
+            router: router(state),
+            clock,
+            dir,
+        }
+    }
+
+    pub fn advance(&self, seconds: i64) {
+        self.clock.0.fetch_add(seconds, Ordering::SeqCst);
+    }
+
+    pub async fn send(&self, req: Request<Body>) -> Reply {
+        let res = self.router.clone().oneshot(req).await.unwrap();
+        let status = res.status();
+        let headers = res.headers().clone();
+        let bytes = res.into_body().collect().await.unwrap().to_bytes();
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
+        };
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    pub async fn call(
+        &self,
+        method: Method,
+        uri: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Reply {
+        let mut req = Request::builder().method(method).uri(uri);
+        if let Some(t) = token {
+            req = req.header(header::AUTHORIZATION, format!("Bearer {t}"));
+        }
+        let body = match body {
+            Some(v) => {
+                req = req.header(header::CONTENT_TYPE, "application/json");
+                Body::from(v.to_string())
+            }
+            None => Body::empty(),
+        };
+        self.send(req.body(body).unwrap()).await
+    }
+
+    pub async fn admin(&self, method: Method, uri: &str, body: Option<Value>) -> Reply {
+        self.call(method, uri, Some(ADMIN), body).await
+    }
+
+    /// Creates an ad account and returns its id.
+    pub async fn ad_account(&self, name: &str) -> String {
+        let r = self
+            .admin(Method::POST, "/v5/ad_accounts", Some(json!({"name": name})))
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+        r.body["id"].as_str().unwrap().to_owned()
+    }
+
+    /// Creates an access token for these accounts.
+    pub async fn token(&self, ad_account_ids: &[&str]) -> String {
+        let r = self
+            .admin(
+                Method::POST,
+                "/v1/admin/access_tokens",
+                Some(json!({"ad_account_ids": ad_account_ids})),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+        r.body["access_token"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn upsert(&self, people: Value) -> Reply {
+        self.admin(Method::POST, "/v1/admin/people", Some(people))
+            .await
+    }
+}
+
+/// Asserts the API's error shape with the expected status and code.
+pub fn assert_error(r: &Reply, status: StatusCode, code: u64) {
+    assert_eq!(r.status, status, "{:?}", r.body);
+    assert_eq!(r.body["code"], json!(code), "{:?}", r.body);
+    assert!(
+        r.body["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "{:?}",
+        r.body
+    );
+}
+
+#[tokio::test]
+async fn healthz_answers() {
+    let app = App::new();
+    let r = app.call(Method::GET, "/healthz", None, None).await;
+    assert_eq!(r.status, StatusCode::OK);
+}

@@ -1,0 +1,180 @@
+//! The server's configuration: flags, with environment fallbacks, over an
+//! optional TOML file (`adloom.example.toml` lists every key), over the
+//! defaults. Parsed once here and passed down explicitly.
+
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use adloom_core::region::{Country, RegionDefaults, DEFAULT_OPT_IN_COUNTRIES};
+use anyhow::{bail, Context};
+use clap::Args;
+use serde::Deserialize;
+
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// A TOML config file; flags and environment variables override it.
+    #[arg(long, env = "ADLOOM_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long, env = "ADLOOM_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// Directory for all of adloom's data [default: ./adloom-data].
+    #[arg(long, env = "ADLOOM_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// The operator's bearer token; generated and kept in the data dir if unset.
+    #[arg(long, env = "ADLOOM_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
+    /// Storage backend URL [default: sqlite://DATA_DIR/adloom.db].
+    #[arg(long, env = "ADLOOM_STORE")]
+    pub store: Option<String>,
+}
+
+/// The config file. Every key is optional.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    listen: Option<SocketAddr>,
+    data_dir: Option<PathBuf>,
+    admin_token: Option<String>,
+    store: Option<String>,
+    max_body_bytes: Option<usize>,
+    max_import_bytes: Option<u64>,
+    request_timeout_secs: Option<u64>,
+    shutdown_grace_secs: Option<u64>,
+    partner_info_default: Option<PartnerInfoDefault>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PartnerInfoDefault {
+    opt_in_countries: Option<Vec<String>>,
+    elsewhere: Option<bool>,
+}
+
+/// Everything `serve` needs, resolved.
+pub struct Settings {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub admin_token: Option<String>,
+    pub store: String,
+    pub shutdown_grace: Duration,
+    pub http: adloom_http::Config,
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("listen", &self.listen)
+            .field("data_dir", &self.data_dir)
+            .field(
+                "admin_token",
+                &self.admin_token.as_ref().map(|_| "<redacted>"),
+            )
+            .field("store", &self.store)
+            .field("http", &self.http)
+            .finish()
+    }
+}
+
+impl Settings {
+    pub fn resolve(args: ServeArgs) -> anyhow::Result<Settings> {
+        let file = match &args.config {
+            Some(path) => read_file(path)?,
+            None => FileConfig::default(),
+        };
+        let data_dir = args
+            .data_dir
+            .or(file.data_dir)
+            .unwrap_or_else(|| PathBuf::from(crate::DEFAULT_DATA_DIR));
+        let store = args
+            .store
+            .or(file.store)
+            .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("adloom.db").display()));
+        let defaults = adloom_http::Config::default();
+        let region_defaults = match file.partner_info_default {
+            None => RegionDefaults::default(),
+            Some(p) => region_defaults(p)?,
+        };
+        let http = adloom_http::Config {
+            max_body_bytes: file.max_body_bytes.unwrap_or(defaults.max_body_bytes),
+            max_import_bytes: file.max_import_bytes.unwrap_or(defaults.max_import_bytes),
+            request_timeout: file
+                .request_timeout_secs
+                .map(Duration::from_secs)
+                .unwrap_or(defaults.request_timeout),
+            region_defaults,
+            spool_dir: data_dir.join("spool"),
+        };
+        if http.max_body_bytes == 0 || http.request_timeout.is_zero() {
+            bail!("max_body_bytes and request_timeout_secs must be positive");
+        }
+        Ok(Settings {
+            listen: args
+                .listen
+                .or(file.listen)
+                .unwrap_or_else(|| "127.0.0.1:8080".parse().expect("valid address")),
+            data_dir,
+            admin_token: args
+                .admin_token
+                .or(file.admin_token)
+                .filter(|t| !t.is_empty()),
+            store,
+            shutdown_grace: Duration::from_secs(file.shutdown_grace_secs.unwrap_or(30)),
+            http,
+        })
+    }
+}
+
+fn read_file(path: &Path) -> anyhow::Result<FileConfig> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read config file {}", path.display()))?;
+    toml::from_str(&text).with_context(|| format!("invalid config file {}", path.display()))
+}
+
+fn region_defaults(p: PartnerInfoDefault) -> anyhow::Result<RegionDefaults> {
+    let codes = p.opt_in_countries.unwrap_or_else(|| {
+        DEFAULT_OPT_IN_COUNTRIES
+            .iter()
+            .map(|c| c.to_string())
+            .collect()
+    });
+    let opt_in_countries = codes
+        .iter()
+        .map(|c| Country::parse(c).with_context(|| format!("unknown country code {c:?}")))
+        .collect::<anyhow::Result<BTreeSet<_>>>()?;
+    Ok(RegionDefaults {
+        opt_in_countries,
+        elsewhere: p.elsewhere.unwrap_or(true),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_example_config_parses_and_matches_the_defaults() {
+        let example: FileConfig =
+            toml::from_str(include_str!("../../../adloom.example.toml")).unwrap();
+        let p = example.partner_info_default.unwrap();
+        assert_eq!(region_defaults(p).unwrap(), RegionDefaults::default());
+        let defaults = adloom_http::Config::default();
+        assert_eq!(example.max_body_bytes, Some(defaults.max_body_bytes));
+        assert_eq!(example.max_import_bytes, Some(defaults.max_import_bytes));
+        assert_eq!(
+            example.request_timeout_secs,
+            Some(defaults.request_timeout.as_secs())
+        );
+    }
+
+    #[test]
+    fn unknown_countries_are_refused() {
+        let p = PartnerInfoDefault {
+            opt_in_countries: Some(vec!["XX".into()]),
+            elsewhere: None,
+        };
+        assert!(region_defaults(p).is_err());
+    }
+}

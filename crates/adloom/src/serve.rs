@@ -1,0 +1,99 @@
+//! `adloom serve`: open the store, bind, serve until SIGTERM or SIGINT,
+//! finish in-flight requests, flush the store.
+
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+
+use crate::config::Settings;
+
+pub fn run(settings: Settings) -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?
+        .block_on(serve(settings))
+}
+
+async fn serve(settings: Settings) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&settings.data_dir)
+        .with_context(|| format!("cannot create data dir {}", settings.data_dir.display()))?;
+    std::fs::create_dir_all(&settings.http.spool_dir).with_context(|| {
+        format!(
+            "cannot create spool dir {}",
+            settings.http.spool_dir.display()
+        )
+    })?;
+    let admin_token = match settings.admin_token.clone() {
+        Some(token) => token,
+        None => stored_admin_token(&settings.data_dir)?,
+    };
+    let store = adloom_store::open(&settings.store).context("cannot open the store")?;
+    let state = adloom_http::AppState::new(store.clone(), settings.http.clone(), &admin_token);
+    let app = adloom_http::router(state);
+    let listener = TcpListener::bind(settings.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", settings.listen))?;
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, data_dir = %settings.data_dir.display(), "adloom is listening");
+
+    let grace = settings.shutdown_grace;
+    let server = axum::serve(listener, app).with_graceful_shutdown(shutdown_signal());
+    server.await.context("server failed")?;
+    tracing::info!("no more requests in flight; flushing storage");
+    tokio::time::timeout(grace, store.close())
+        .await
+        .context("storage did not flush in time")?
+        .context("cannot flush storage")?;
+    tracing::info!("stopped cleanly");
+    Ok(())
+}
+
+/// Resolves on SIGTERM or SIGINT.
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).expect("can listen for SIGTERM");
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
+        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: shutting down"),
+    }
+}
+
+/// The admin token kept in the data dir; generated, saved (readable by the
+/// owner only) and printed on the first start.
+fn stored_admin_token(data_dir: &Path) -> anyhow::Result<String> {
+    let path = data_dir.join("admin-token");
+    if let Ok(token) = std::fs::read_to_string(&path) {
+        let token = token.trim().to_owned();
+        if !token.is_empty() {
+            return Ok(token);
+        }
+    }
+    let token = adloom_http::auth::new_token("adm_");
+    let mut file = {
+        use std::os::unix::fs::OpenOptionsExt;
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&path)
+            .with_context(|| format!("cannot write {}", path.display()))?
+    };
+    writeln!(file, "{token}")?;
+    file.sync_all()?;
+    // Printed once, on stdout rather than in the log, so it does not end up
+    // in log collectors.
+    println!(
+        "admin token (shown once; kept in {}): {token}",
+        path.display()
+    );
+    Ok(token)
+}
