@@ -36,6 +36,7 @@ pub async fn upsert(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<Upserted>, ApiError> {
+    let started = std::time::Instant::now();
     let now = state.clock.now();
     let batch = if is_ndjson(&headers) {
         spool_ndjson(&state, body, now).await?
@@ -55,7 +56,14 @@ pub async fn upsert(
             .collect::<Result<Vec<_>, _>>()?;
         Box::new(records.into_iter().map(Ok)) as PersonBatch
     };
+    let parsed = started.elapsed();
     let upserted = state.store.upsert_people(batch).await?;
+    tracing::info!(
+        upserted,
+        parse_ms = parsed.as_millis() as u64,
+        store_ms = (started.elapsed() - parsed).as_millis() as u64,
+        "people upserted"
+    );
     Ok(Json(Upserted { upserted }))
 }
 

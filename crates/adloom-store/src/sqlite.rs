@@ -29,17 +29,19 @@ use crate::{PersonBatch, Result, Store, StoreError};
 const MIGRATIONS: &[&str] = &[r#"
 CREATE TABLE people (
     user_id    TEXT PRIMARY KEY,
-    record     TEXT NOT NULL,      -- PersonRecord as JSON: identifiers as digests only
+    record     TEXT NOT NULL,      -- PersonRecord as JSON (identifiers as digests only), updated_at aside
     updated_at INTEGER NOT NULL
-) WITHOUT ROWID;
+);  -- a rowid table: records are too large for WITHOUT ROWID to pay off
 
+-- The identity index. No index by user and no foreign key, on purpose: the
+-- person's record lists their digests, so the store deletes rows by key,
+-- and an import writes each row once instead of twice.
 CREATE TABLE identifiers (
-    digest  TEXT NOT NULL,         -- hex SHA-256, SHA-1 or MD5 of a normalized identifier
-    user_id TEXT NOT NULL REFERENCES people(user_id) ON DELETE CASCADE,
+    digest  BLOB NOT NULL,         -- SHA-256, SHA-1 or MD5 of a normalized identifier
+    user_id TEXT NOT NULL,
     kind    TEXT NOT NULL,
     PRIMARY KEY (digest, user_id)
 ) WITHOUT ROWID;
-CREATE INDEX identifiers_by_user ON identifiers(user_id);
 
 CREATE TABLE ads_settings (
     user_id          TEXT PRIMARY KEY REFERENCES people(user_id) ON DELETE CASCADE,
@@ -81,6 +83,10 @@ CREATE TABLE access_token_accounts (
 
 const READERS: u32 = 8;
 
+/// Identifier rows buffered (and sorted) before they are inserted: about
+/// 10 MB at most.
+const IMPORT_CHUNK_ROWS: usize = 100_000;
+
 /// The embedded SQLite store.
 pub struct SqliteStore {
     writer: Arc<Mutex<Connection>>,
@@ -102,7 +108,9 @@ impl SqliteStore {
                 "PRAGMA journal_mode = WAL;
                  PRAGMA synchronous = FULL;
                  PRAGMA foreign_keys = ON;
-                 PRAGMA busy_timeout = 5000;",
+                 PRAGMA busy_timeout = 5000;
+                 PRAGMA cache_size = -65536;
+                 PRAGMA journal_size_limit = 67108864;",
             )
             .map_err(driver)?;
         migrate(&mut writer)?;
@@ -206,6 +214,34 @@ fn from_json<T: serde::de::DeserializeOwned>(s: &str) -> Result<T> {
     serde_json::from_str(s).map_err(|e| internal(format!("cannot decode stored record: {e}")))
 }
 
+/// The record column: the person without `updated_at` (kept in its own
+/// column), so that an unchanged person compares equal.
+fn stored_record(person: &PersonRecord) -> Result<String> {
+    to_json(&PersonRecord {
+        updated_at: 0,
+        ..person.clone()
+    })
+}
+
+/// Removes a person's rows from the identity index.
+fn forget_identifiers(tx: &Transaction<'_>, person: &PersonRecord) -> Result<()> {
+    let mut forget = tx
+        .prepare_cached("DELETE FROM identifiers WHERE digest = ?1 AND user_id = ?2")
+        .map_err(driver)?;
+    for (_, digest) in person.identifier_digests() {
+        forget
+            .execute(params![digest_bytes(digest)?, person.user_id])
+            .map_err(driver)?;
+    }
+    Ok(())
+}
+
+/// Digests are kept as bytes: half the size of hex, so more of the index
+/// fits in a page.
+fn digest_bytes(hex_digest: &str) -> Result<Vec<u8>> {
+    hex::decode(hex_digest).map_err(|_| internal(format!("not a hex digest: {hex_digest:?}")))
+}
+
 fn page_of<T>(mut items: Vec<T>, size: u32, cursor: impl Fn(&T) -> String) -> Page<T> {
     let more = items.len() > size as usize;
     items.truncate(size as usize);
@@ -240,6 +276,9 @@ const AD_ACCOUNT_COLUMNS: &str =
 impl Store for SqliteStore {
     async fn upsert_people(&self, people: PersonBatch) -> Result<u64> {
         self.write(move |tx| {
+            let mut current = tx
+                .prepare_cached("SELECT record FROM people WHERE user_id = ?1")
+                .map_err(driver)?;
             let mut upsert = tx
                 .prepare_cached(
                     "INSERT INTO people (user_id, record, updated_at) VALUES (?1, ?2, ?3)
@@ -247,32 +286,53 @@ impl Store for SqliteStore {
                                                          updated_at = excluded.updated_at",
                 )
                 .map_err(driver)?;
-            let mut forget = tx
-                .prepare_cached("DELETE FROM identifiers WHERE user_id = ?1")
-                .map_err(driver)?;
+
             let mut remember = tx
                 .prepare_cached(
                     "INSERT OR IGNORE INTO identifiers (digest, user_id, kind) VALUES (?1, ?2, ?3)",
                 )
                 .map_err(driver)?;
             let mut count = 0u64;
-            for person in people {
-                let person = person.map_err(|e| internal(format!("people batch aborted: {e}")))?;
-                upsert
-                    .execute(params![
-                        person.user_id,
-                        to_json(&person)?,
-                        person.updated_at
-                    ])
-                    .map_err(driver)?;
-                forget.execute([&person.user_id]).map_err(driver)?;
-                for (kind, digest) in person.identifier_digests() {
+            // Identifier rows are inserted a chunk at a time in digest
+            // order: random digests into a B-tree are the slow part of an
+            // import, and sorted runs touch each page once per chunk.
+            let mut rows: Vec<(Vec<u8>, String, &'static str)> = Vec::new();
+            let mut flush = |rows: &mut Vec<(Vec<u8>, String, &'static str)>| -> Result<()> {
+                rows.sort_unstable();
+                for (digest, user_id, kind) in rows.drain(..) {
                     remember
-                        .execute(params![digest, person.user_id, kind.as_str()])
+                        .execute(params![digest, user_id, kind])
                         .map_err(driver)?;
                 }
+                Ok(())
+            };
+            for person in people {
+                let person = person.map_err(|e| internal(format!("people batch aborted: {e}")))?;
                 count += 1;
+                let record = stored_record(&person)?;
+                let stored = current
+                    .query_row([&person.user_id], |r| r.get::<_, String>(0))
+                    .optional()
+                    .map_err(driver)?;
+                // A daily full sync mostly repeats what is stored: leave
+                // those people (and their updated_at) alone.
+                if stored.as_ref() == Some(&record) {
+                    continue;
+                }
+                if let Some(stored) = stored {
+                    forget_identifiers(tx, &from_json(&stored)?)?;
+                }
+                upsert
+                    .execute(params![person.user_id, record, person.updated_at])
+                    .map_err(driver)?;
+                for (kind, digest) in person.identifier_digests() {
+                    rows.push((digest_bytes(digest)?, person.user_id.clone(), kind.as_str()));
+                }
+                if rows.len() >= IMPORT_CHUNK_ROWS {
+                    flush(&mut rows)?;
+                }
             }
+            flush(&mut rows)?;
             Ok(count)
         })
         .await
@@ -281,7 +341,30 @@ impl Store for SqliteStore {
     async fn get_person(&self, user_id: &str) -> Result<Option<PersonRecord>> {
         let user_id = user_id.to_owned();
         self.read(move |c| {
-            let record: Option<String> = c
+            let row: Option<(String, i64)> = c
+                .query_row(
+                    "SELECT record, updated_at FROM people WHERE user_id = ?1",
+                    [&user_id],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()
+                .map_err(driver)?;
+            row.map(|(record, updated_at)| {
+                let mut person: PersonRecord = from_json(&record)?;
+                person.updated_at = updated_at;
+                Ok(person)
+            })
+            .transpose()
+        })
+        .await
+    }
+
+    async fn delete_person(&self, user_id: &str) -> Result<bool> {
+        let user_id = user_id.to_owned();
+        // The current setting goes with the person (ON DELETE CASCADE), the
+        // identifiers by their keys; the setting history stays.
+        self.write(move |tx| {
+            let stored: Option<String> = tx
                 .query_row(
                     "SELECT record FROM people WHERE user_id = ?1",
                     [&user_id],
@@ -289,26 +372,21 @@ impl Store for SqliteStore {
                 )
                 .optional()
                 .map_err(driver)?;
-            record.as_deref().map(from_json).transpose()
-        })
-        .await
-    }
-
-    async fn delete_person(&self, user_id: &str) -> Result<bool> {
-        let user_id = user_id.to_owned();
-        // Identifiers and the current setting go with the person (ON DELETE
-        // CASCADE); the setting history stays.
-        self.write(move |tx| {
-            let n = tx
-                .execute("DELETE FROM people WHERE user_id = ?1", [&user_id])
+            let Some(stored) = stored else {
+                return Ok(false);
+            };
+            forget_identifiers(tx, &from_json(&stored)?)?;
+            tx.execute("DELETE FROM people WHERE user_id = ?1", [&user_id])
                 .map_err(driver)?;
-            Ok(n > 0)
+            Ok(true)
         })
         .await
     }
 
     async fn find_people_by_digest(&self, digest: &str) -> Result<Vec<String>> {
-        let digest = digest.to_ascii_lowercase();
+        let Ok(digest) = hex::decode(digest) else {
+            return Ok(Vec::new());
+        };
         self.read(move |c| {
             let mut stmt = c
                 .prepare_cached(

@@ -58,9 +58,7 @@ fn maid_reference_vectors() {
 fn check<T: std::fmt::Debug + PartialEq>(
     f: fn(&str) -> Result<T, IdentifierError>,
     cases: &[(&str, Result<T, IdentifierError>)],
-) where
-    T: Clone,
-{
+) {
     for (input, expect) in cases {
         assert_eq!(&f(input), expect, "input {input:?}");
     }

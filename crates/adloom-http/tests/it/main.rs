@@ -40,9 +40,15 @@ pub struct Reply {
     pub body: Value,
 }
 
+impl Default for App {
+    fn default() -> App {
+        App::with_config(|_| {})
+    }
+}
+
 impl App {
     pub fn new() -> App {
-        App::with_config(|_| {})
+        App::default()
     }
 
     pub fn with_config(tweak: impl FnOnce(&mut Config)) -> App {

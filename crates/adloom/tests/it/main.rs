@@ -1,0 +1,394 @@
+//! The `adloom` binary as an operator runs it: started as a child process,
+//! stopped with signals, killed with SIGKILL, started again on the same data
+//! dir.
+
+use std::io::{BufRead, BufReader, Read};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+const BIN: &str = env!("CARGO_BIN_EXE_adloom");
+
+/// A running `adloom serve`.
+struct Server {
+    child: Child,
+    addr: SocketAddr,
+    stdout: Arc<Mutex<String>>,
+    stderr: Arc<Mutex<String>>,
+    client: reqwest::Client,
+    token: String,
+}
+
+impl Server {
+    fn start(data_dir: &Path, admin_token: Option<&str>) -> Server {
+        let mut cmd = Command::new(BIN);
+        cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(data_dir)
+            .env_remove("ADLOOM_ADMIN_TOKEN")
+            .env("RUST_LOG", "debug")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        if let Some(t) = admin_token {
+            cmd.args(["--admin-token", t]);
+        }
+        let mut child = cmd.spawn().expect("adloom starts");
+        let stdout = collect(child.stdout.take().unwrap(), None);
+        let (tx, rx) = mpsc::channel();
+        let stderr = collect(child.stderr.take().unwrap(), Some(tx));
+        let addr = rx
+            .recv_timeout(Duration::from_secs(60))
+            .unwrap_or_else(|_| panic!("adloom did not start: {}", stderr.lock().unwrap()));
+        let token = match admin_token {
+            Some(t) => t.to_owned(),
+            None => std::fs::read_to_string(data_dir.join("admin-token"))
+                .unwrap()
+                .trim()
+                .to_owned(),
+        };
+        Server {
+            child,
+            addr,
+            stdout,
+            stderr,
+            client: reqwest::Client::new(),
+            token,
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
+        let mut req = self
+            .client
+            .request(method, self.url(path))
+            .bearer_auth(&self.token);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let res = req.send().await.unwrap();
+        let status = res.status().as_u16();
+        let text = res.text().await.unwrap();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    fn signal(&self, name: &str) {
+        let ok = Command::new("kill")
+            .args([&format!("-{name}"), &self.child.id().to_string()])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "kill -{name}");
+    }
+
+    /// Sends SIGTERM and returns the exit code.
+    fn stop(mut self) -> (Option<i32>, String) {
+        self.signal("TERM");
+        let status = self.child.wait().unwrap();
+        // Let the reader threads drain the pipes.
+        std::thread::sleep(Duration::from_millis(50));
+        let logs = self.stderr.lock().unwrap().clone();
+        (status.code(), logs)
+    }
+
+    fn kill9(mut self) -> String {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+        std::thread::sleep(Duration::from_millis(50));
+        let logs = self.stderr.lock().unwrap().clone();
+        logs
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Copies a pipe into a string on a thread; reports the listening address
+/// when the log line that carries it goes by.
+fn collect(
+    pipe: impl Read + Send + 'static,
+    ready: Option<mpsc::Sender<SocketAddr>>,
+) -> Arc<Mutex<String>> {
+    let out = Arc::new(Mutex::new(String::new()));
+    let sink = Arc::clone(&out);
+    std::thread::spawn(move || {
+        for line in BufReader::new(pipe).lines() {
+            let Ok(line) = line else { break };
+            if let (Some(tx), true) = (&ready, line.contains("adloom is listening")) {
+                let addr = line
+                    .split_whitespace()
+                    .find_map(|w| w.strip_prefix("addr="))
+                    .and_then(|a| a.parse().ok())
+                    .expect("address in the listening line");
+                let _ = tx.send(addr);
+            }
+            let mut s = sink.lock().unwrap();
+            s.push_str(&line);
+            s.push('\n');
+        }
+    });
+    out
+}
+
+async fn seed(server: &Server) -> String {
+    let (s, _) = server
+        .call(
+            reqwest::Method::POST,
+            "/v1/admin/people",
+            Some(
+                json!([{"user_id": "u1", "email": "Durable.Person@Example.com", "country": "FR"}]),
+            ),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let (s, _) = server
+        .call(
+            reqwest::Method::PUT,
+            "/v1/people/u1/ads_settings",
+            Some(json!({"use_partner_info": true})),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let (s, account) = server
+        .call(
+            reqwest::Method::POST,
+            "/v5/ad_accounts",
+            Some(json!({"name": "Shoes Inc"})),
+        )
+        .await;
+    assert_eq!(s, 201);
+    account["id"].as_str().unwrap().to_owned()
+}
+
+async fn check_seeded(server: &Server, account: &str) {
+    let (s, person) = server
+        .call(reqwest::Method::GET, "/v1/admin/people/u1", None)
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(person["country"], "FR");
+    let (_, setting) = server
+        .call(reqwest::Method::GET, "/v1/people/u1/ads_settings", None)
+        .await;
+    assert_eq!(setting["use_partner_info"], true);
+    assert_eq!(setting["effective"]["partner_targeting"], true);
+    let (s, got) = server
+        .call(
+            reqwest::Method::GET,
+            &format!("/v5/ad_accounts/{account}"),
+            None,
+        )
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(got["name"], "Shoes Inc");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn first_start_makes_an_admin_token_and_keeps_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), None);
+    let (s, _) = server
+        .call(reqwest::Method::GET, "/v5/ad_accounts", None)
+        .await;
+    assert_eq!(s, 200);
+    let health = reqwest::get(server.url("/healthz")).await.unwrap();
+    assert_eq!(health.status().as_u16(), 200);
+    let token = server.token.clone();
+    let printed = server.stdout.lock().unwrap().clone();
+    assert!(
+        printed.contains(&token),
+        "the token is printed once: {printed}"
+    );
+    let (code, logs) = server.stop();
+    assert_eq!(code, Some(0), "{logs}");
+    assert!(!logs.contains(&token), "the token never reaches the log");
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(dir.path().join("admin-token"))
+            .unwrap()
+            .permissions(),
+    );
+    assert_eq!(mode & 0o077, 0, "admin-token is readable by its owner only");
+
+    let again = Server::start(dir.path(), None);
+    assert_eq!(again.token, token);
+    let (s, _) = again
+        .call(reqwest::Method::GET, "/v5/ad_accounts", None)
+        .await;
+    assert_eq!(s, 200);
+    assert!(
+        !again.stdout.lock().unwrap().contains(&token),
+        "printed only the first time"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledged_writes_survive_kill_9() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), Some("admin-secret"));
+    let account = seed(&server).await;
+    server.kill9();
+    let server = Server::start(dir.path(), Some("admin-secret"));
+    check_seeded(&server, &account).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_stops_cleanly_and_flushes() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), Some("admin-secret"));
+    let account = seed(&server).await;
+    let (code, logs) = server.stop();
+    assert_eq!(code, Some(0), "{logs}");
+    assert!(logs.contains("stopped cleanly"), "{logs}");
+    let wal = dir.path().join("adloom.db-wal");
+    assert!(
+        !wal.exists() || std::fs::metadata(&wal).unwrap().len() == 0,
+        "the WAL was checkpointed"
+    );
+    let server = Server::start(dir.path(), Some("admin-secret"));
+    check_seeded(&server, &account).await;
+}
+
+fn all_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(all_files(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plain_identifiers_never_reach_the_data_dir_or_the_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), Some("admin-secret"));
+    let emails = ["Json.Person@Example.com", "ndjson.person@example.org"];
+    server
+        .call(
+            reqwest::Method::POST,
+            "/v1/admin/people",
+            Some(json!([{"user_id": "u1", "email": emails[0], "phone": "+1 (415) 555-0199"}])),
+        )
+        .await;
+    let ndjson = format!(
+        "{{\"user_id\": \"u2\", \"email\": \"{}\", \"phone\": \"+44 20 7946 0999\"}}\n",
+        emails[1]
+    );
+    let res = server
+        .client
+        .post(server.url("/v1/admin/people"))
+        .bearer_auth(&server.token)
+        .header("content-type", "application/x-ndjson")
+        .body(ndjson)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 200);
+    // A bad record must not echo the value back into the log either.
+    server
+        .call(
+            reqwest::Method::POST,
+            "/v1/admin/people",
+            Some(json!([{"user_id": "u3", "email": "broken-address-at-example"}])),
+        )
+        .await;
+    let logs = server.kill9();
+    let needles = [
+        emails[0].to_lowercase(),
+        emails[1].to_owned(),
+        "4155550199".to_owned(),
+        "442079460999".to_owned(),
+        "broken-address-at-example".to_owned(),
+    ];
+    for file in all_files(dir.path()) {
+        let text = String::from_utf8_lossy(&std::fs::read(&file).unwrap()).to_lowercase();
+        for needle in &needles {
+            assert!(
+                !text.contains(needle.as_str()),
+                "{needle} found in {}",
+                file.display()
+            );
+        }
+    }
+    for needle in &needles {
+        assert!(
+            !logs.to_lowercase().contains(needle.as_str()),
+            "{needle} found in the log"
+        );
+    }
+    assert!(
+        logs.contains("/v1/admin/people"),
+        "the log does record requests: {logs}"
+    );
+}
+
+#[test]
+fn hash_prints_the_digests_advertisers_upload() {
+    let mut child = Command::new(BIN)
+        .args(["hash", "--kind", "email"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b" Alice@Example.COM \n\nbob.smith+news@gmail.com\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        "ff8d9819fc0e12bf0d24892e45987e249a28dce836a85cad60e28eaaa8c6d976\n\
+         43e239e8f631a2e99084f78d22150de521753231fc16c250f20550081d8eeb7b\n"
+    );
+    let bad = Command::new(BIN)
+        .args(["hash", "--kind", "phone"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut bad = bad;
+    bad.stdin
+        .take()
+        .unwrap()
+        .write_all(b"not a phone\n")
+        .unwrap();
+    let out = bad.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+}
+
+#[test]
+fn a_bad_config_file_exits_with_code_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("adloom.toml");
+    std::fs::write(&config, "listen = \"127.0.0.1:0\"\nno_such_key = 1\n").unwrap();
+    let out = Command::new(BIN)
+        .args(["serve", "--config"])
+        .arg(&config)
+        .arg("--data-dir")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no_such_key"));
+}
