@@ -304,6 +304,22 @@ pub fn for_person(
     ))
 }
 
+/// Whether a synced device's ad ID may link data to its person: the
+/// device-level part of the policy, for the identity index.
+pub fn synced_ad_id_usable(limit_ad_tracking: bool) -> bool {
+    let device = DeviceSignals {
+        ad_id: AdIdState::Present,
+        limit_ad_tracking,
+        att: None,
+    };
+    decide(&ConsentInputs {
+        device,
+        ..ConsentInputs::person(None, RegionDefault::On)
+    })
+    .device_id_use
+    .allowed
+}
+
 fn setting_verdict(use_partner_info: Option<bool>, region_default: RegionDefault) -> Verdict {
     let reason = match (use_partner_info, region_default) {
         (Some(true), _) => Reason::PersonAllowed,

@@ -8,6 +8,7 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Deserializer, Serialize};
 
+use crate::consent;
 use crate::error::Invalid;
 use crate::identifier::{hash_email, hash_maid, hash_phone, Digests, MaidDigests};
 use crate::region::Country;
@@ -105,8 +106,20 @@ impl IdentifierKind {
 }
 
 impl PersonRecord {
-    /// Every digest that can match this person, for the identity index.
-    pub fn identifier_digests(&self) -> Vec<(IdentifierKind, &str)> {
+    /// Every digest of this person's identifiers, usable or not (to erase
+    /// them all).
+    pub fn all_digests(&self) -> Vec<(IdentifierKind, &str)> {
+        self.digests(|_| true)
+    }
+
+    /// The digests that may link data to this person, for the identity
+    /// index: email and phone, and the ad IDs that the consent policy lets
+    /// us use (not those of a device with Limit Ad Tracking on).
+    pub fn matchable_digests(&self) -> Vec<(IdentifierKind, &str)> {
+        self.digests(|m| consent::synced_ad_id_usable(m.lmt))
+    }
+
+    fn digests(&self, maid_usable: impl Fn(&HashedMaid) -> bool) -> Vec<(IdentifierKind, &str)> {
         let mut out = Vec::new();
         for d in self.email.iter() {
             out.extend(d.all().map(|h| (IdentifierKind::Email, h)));
@@ -114,7 +127,7 @@ impl PersonRecord {
         for d in self.phone.iter() {
             out.extend(d.all().map(|h| (IdentifierKind::Phone, h)));
         }
-        for m in &self.maids {
+        for m in self.maids.iter().filter(|m| maid_usable(m)) {
             out.extend(m.digests.all().map(|h| (IdentifierKind::Maid, h)));
         }
         out
@@ -296,8 +309,13 @@ mod tests {
         assert_eq!(p.country.unwrap().as_str(), "DE");
         assert_eq!(p.interests, vec!["shoes", "travel"]);
         assert_eq!(p.gender, Some(Gender::Female));
-        // 3 email digests + 3 phone + 6 for the ad id in two cases.
-        assert_eq!(p.identifier_digests().len(), 12);
+        // 3 email digests + 3 phone + 6 for the ad id in two cases; the ad
+        // id is under Limit Ad Tracking, so it links nothing.
+        assert_eq!(p.all_digests().len(), 12);
+        assert_eq!(p.matchable_digests().len(), 6);
+        let mut usable = p.clone();
+        usable.maids[0].lmt = false;
+        assert_eq!(usable.matchable_digests().len(), 12);
         let json = serde_json::to_string(&p).unwrap();
         assert!(!json.to_lowercase().contains("alice"));
         assert!(!json.contains("4155550100"));

@@ -30,6 +30,7 @@ macro_rules! store_conformance_tests {
             people_round_trip,
             upsert_replaces_a_person_and_their_identifiers,
             every_digest_finds_the_person,
+            a_limited_ad_id_links_nobody,
             a_failed_batch_applies_nothing,
             delete_erases_the_person_but_keeps_the_setting_history,
             settings_default_record_and_history,
@@ -143,7 +144,7 @@ pub async fn every_digest_finds_the_person(store: &dyn Store) {
         .upsert_people(batch(vec![p.clone(), person("u2", None, 10)]))
         .await
         .unwrap();
-    for (_, digest) in p.identifier_digests() {
+    for (_, digest) in p.matchable_digests() {
         let mut found = store.find_people_by_digest(digest).await.unwrap();
         found.retain(|u| u == "u1");
         assert_eq!(found, vec!["u1"], "digest {digest}");
@@ -160,6 +161,54 @@ pub async fn every_digest_finds_the_person(store: &dyn Store) {
         store.find_people_by_digest(&phone).await.unwrap(),
         vec!["u1", "u2"]
     );
+}
+
+/// Invariant 3: the ad ID of a device with Limit Ad Tracking on resolves
+/// no one, and resolves again once the device allows it.
+pub async fn a_limited_ad_id_links_nobody(store: &dyn Store) {
+    let with_maid = |lmt: bool| {
+        PersonInput {
+            user_id: "u1".into(),
+            maids: Some(vec![adloom_core::person::MaidInput {
+                id: "38400000-8cf0-11bd-b23e-10b96e40000d".into(),
+                lmt: Some(lmt),
+            }]),
+            ..Default::default()
+        }
+        .normalize(10)
+        .unwrap()
+    };
+    let limited = with_maid(true);
+    let digests: Vec<String> = limited
+        .all_digests()
+        .iter()
+        .map(|(_, d)| d.to_string())
+        .collect();
+    assert_eq!(digests.len(), 6);
+    store.upsert_people(batch(vec![limited])).await.unwrap();
+    for d in &digests {
+        assert!(
+            store.find_people_by_digest(d).await.unwrap().is_empty(),
+            "{d}"
+        );
+    }
+    store
+        .upsert_people(batch(vec![with_maid(false)]))
+        .await
+        .unwrap();
+    for d in &digests {
+        assert_eq!(store.find_people_by_digest(d).await.unwrap(), vec!["u1"]);
+    }
+    store
+        .upsert_people(batch(vec![with_maid(true)]))
+        .await
+        .unwrap();
+    for d in &digests {
+        assert!(
+            store.find_people_by_digest(d).await.unwrap().is_empty(),
+            "{d}"
+        );
+    }
 }
 
 pub async fn a_failed_batch_applies_nothing(store: &dyn Store) {
@@ -192,7 +241,7 @@ pub async fn delete_erases_the_person_but_keeps_the_setting_history(store: &dyn 
     assert!(store.delete_person("u1").await.unwrap());
     assert!(!store.delete_person("u1").await.unwrap());
     assert_eq!(store.get_person("u1").await.unwrap(), None);
-    for (_, digest) in p.identifier_digests() {
+    for (_, digest) in p.all_digests() {
         assert!(store
             .find_people_by_digest(digest)
             .await

@@ -228,7 +228,7 @@ fn forget_identifiers(tx: &Transaction<'_>, person: &PersonRecord) -> Result<()>
     let mut forget = tx
         .prepare_cached("DELETE FROM identifiers WHERE digest = ?1 AND user_id = ?2")
         .map_err(driver)?;
-    for (_, digest) in person.identifier_digests() {
+    for (_, digest) in person.all_digests() {
         forget
             .execute(params![digest_bytes(digest)?, person.user_id])
             .map_err(driver)?;
@@ -325,7 +325,7 @@ impl Store for SqliteStore {
                 upsert
                     .execute(params![person.user_id, record, person.updated_at])
                     .map_err(driver)?;
-                for (kind, digest) in person.identifier_digests() {
+                for (kind, digest) in person.matchable_digests() {
                     rows.push((digest_bytes(digest)?, person.user_id.clone(), kind.as_str()));
                 }
                 if rows.len() >= IMPORT_CHUNK_ROWS {

@@ -91,3 +91,27 @@ async fn unauthenticated_answers_ask_for_a_bearer_token() {
         .unwrap();
     assert_error(&app.send(basic).await, StatusCode::UNAUTHORIZED, 2);
 }
+
+/// A client that starts a body and never finishes it is cut off: requests
+/// are bounded in time, and the answer keeps the error shape.
+#[tokio::test]
+async fn a_stalled_upload_times_out_with_408() {
+    let app = App::with_config(|c| c.request_timeout = std::time::Duration::from_millis(200));
+    let first = futures_util::stream::once(async {
+        Ok::<_, std::io::Error>(bytes::Bytes::from_static(b"{\"user_id\": \"a\"}\n"))
+    });
+    let stalled = futures_util::StreamExt::chain(first, futures_util::stream::pending());
+    let req = Request::post("/v1/admin/people")
+        .header(header::AUTHORIZATION, format!("Bearer {ADMIN}"))
+        .header(header::CONTENT_TYPE, "application/x-ndjson")
+        .body(Body::from_stream(stalled))
+        .unwrap();
+    let r = app.send(req).await;
+    assert_error(&r, StatusCode::REQUEST_TIMEOUT, 408);
+    let r = app.admin(Method::GET, "/v1/admin/people/a", None).await;
+    assert_eq!(
+        r.status,
+        StatusCode::NOT_FOUND,
+        "nothing of the stalled batch is stored"
+    );
+}
