@@ -24,9 +24,12 @@ pub mod ad_account;
 pub mod ads_setting;
 pub mod consent;
 mod error;
+pub mod event;
 pub mod identifier;
+pub mod identity;
 pub mod page;
 pub mod person;
 pub mod region;
+pub mod tag;
 
 pub use error::Invalid;

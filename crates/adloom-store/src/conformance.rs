@@ -8,11 +8,15 @@ use std::collections::BTreeSet;
 
 use adloom_core::ad_account::{AdAccount, AdAccountCreate};
 use adloom_core::ads_setting::{AdsSetting, SettingChange};
-use adloom_core::identifier::hash_email;
+use adloom_core::event::{
+    ActionSource, EventName, EventSignals, EventSource, MatchKeys, TrackedEvent,
+};
+use adloom_core::identifier::{hash_email, hash_maid};
 use adloom_core::page::PageRequest;
 use adloom_core::person::{PersonInput, PersonRecord};
+use adloom_core::tag::ConversionTagCreate;
 
-use crate::{PersonBatch, Store, StoreError};
+use crate::{ConversionTotal, EventOutcome, PersonBatch, Store, StoreError};
 
 /// A store under test, with whatever must live as long as it (a temporary
 /// directory, a database schema).
@@ -40,6 +44,11 @@ macro_rules! store_conformance_tests {
             ad_account_ids_are_unique,
             access_tokens_grant_their_accounts_only,
             access_token_for_a_missing_account_stores_nothing,
+            conversion_tags_belong_to_an_account,
+            events_resolve_to_people_and_count_once,
+            a_browser_that_identifies_itself_claims_its_past_events,
+            opted_out_events_link_no_one_but_count_in_totals,
+            deleting_a_person_deletes_their_events,
         );
     };
     (@cases $make:path; $($case:ident),* $(,)?) => {
@@ -443,4 +452,275 @@ pub async fn access_token_for_a_missing_account_stores_nothing(store: &dyn Store
         .unwrap_err();
     assert!(matches!(err, StoreError::NotFound), "{err:?}");
     assert_eq!(store.access_token_scope("aa").await.unwrap(), None);
+}
+
+pub async fn conversion_tags_belong_to_an_account(store: &dyn Store) {
+    store.create_ad_account(account("1", "shop")).await.unwrap();
+    let tag = |id: &str, account: &str| {
+        ConversionTagCreate {
+            name: Some(format!("tag {id}")),
+            ..Default::default()
+        }
+        .into_tag(id.to_owned(), account.to_owned(), 5)
+        .unwrap()
+    };
+    store.create_conversion_tag(tag("20", "1")).await.unwrap();
+    store.create_conversion_tag(tag("10", "1")).await.unwrap();
+    let err = store
+        .create_conversion_tag(tag("30", "2"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::NotFound), "{err:?}");
+    let err = store
+        .create_conversion_tag(tag("10", "1"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::AlreadyExists), "{err:?}");
+    assert_eq!(
+        store.get_conversion_tag("10").await.unwrap(),
+        Some(tag("10", "1"))
+    );
+    assert_eq!(store.get_conversion_tag("30").await.unwrap(), None);
+    let listed: Vec<String> = store
+        .list_conversion_tags("1")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.id)
+        .collect();
+    assert_eq!(listed, vec!["10", "20"]);
+    assert!(store.list_conversion_tags("2").await.unwrap().is_empty());
+}
+
+/// A web event of ad account "1" with these keys.
+pub fn tracked(event_id: &str, name: EventName, keys: MatchKeys) -> TrackedEvent {
+    TrackedEvent {
+        ad_account_id: "1".to_owned(),
+        event_id: event_id.to_owned(),
+        source: EventSource::Api,
+        name,
+        time: 1_000,
+        action_source: ActionSource::Web,
+        url: Some("https://shoes.example/red-sneaker".to_owned()),
+        keys,
+        signals: EventSignals::default(),
+        value_micros: Some(1_500_000),
+        currency: Some("USD".to_owned()),
+        order_id: None,
+        content_ids: Vec::new(),
+        num_items: None,
+    }
+}
+
+fn em(email: &str) -> MatchKeys {
+    MatchKeys {
+        em: vec![hash_email(email).unwrap().sha256],
+        ..Default::default()
+    }
+}
+
+fn cookie(id: &str) -> MatchKeys {
+    MatchKeys {
+        cookie_id: Some(id.to_owned()),
+        ..Default::default()
+    }
+}
+
+pub async fn events_resolve_to_people_and_count_once(store: &dyn Store) {
+    store
+        .upsert_people(batch(vec![
+            person("u1", Some("alice@example.com"), 1),
+            person("u2", Some("bob@example.com"), 1),
+        ]))
+        .await
+        .unwrap();
+    let maid = hash_maid("38400000-8cf0-11bd-b23e-10b96e40000d")
+        .unwrap()
+        .unwrap();
+    let outcomes = store
+        .record_events(vec![
+            tracked("e1", EventName::PageVisit, em("alice@example.com")),
+            tracked("e2", EventName::Checkout, em("nobody@example.com")),
+            // The phone is shared by u1 and u2: ambiguous, so it decides nothing.
+            tracked(
+                "e3",
+                EventName::Lead,
+                MatchKeys {
+                    ph: vec![person("x", None, 0).phone.unwrap().sha256],
+                    em: vec![hash_email("bob@example.com").unwrap().sha256],
+                    ..Default::default()
+                },
+            ),
+            tracked(
+                "e4",
+                EventName::PageVisit,
+                MatchKeys {
+                    hashed_maids: vec![maid.lower.sha256],
+                    ..Default::default()
+                },
+            ),
+            tracked("e1", EventName::PageVisit, em("bob@example.com")),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(
+        outcomes,
+        vec![
+            EventOutcome::Recorded {
+                user_id: Some("u1".into())
+            },
+            EventOutcome::Recorded { user_id: None },
+            EventOutcome::Recorded {
+                user_id: Some("u2".into())
+            },
+            EventOutcome::Recorded { user_id: None },
+            EventOutcome::Duplicate,
+        ]
+    );
+    // The same id again in a later batch (the tag after the API): once.
+    let again = store
+        .record_events(vec![tracked(
+            "e2",
+            EventName::Checkout,
+            em("alice@example.com"),
+        )])
+        .await
+        .unwrap();
+    assert_eq!(again, vec![EventOutcome::Duplicate]);
+    let e1 = store.get_event("1", "e1").await.unwrap().unwrap();
+    assert_eq!(e1.user_id.as_deref(), Some("u1"));
+    assert_eq!(e1.event.name, EventName::PageVisit);
+    assert_eq!(store.get_event("1", "missing").await.unwrap(), None);
+    assert_eq!(
+        store.get_event("2", "e1").await.unwrap(),
+        None,
+        "event ids are per ad account"
+    );
+    let totals = store.conversion_totals("1").await.unwrap();
+    assert_eq!(
+        totals,
+        vec![
+            ConversionTotal {
+                name: EventName::Checkout,
+                events: 1,
+                value_micros: 1_500_000
+            },
+            ConversionTotal {
+                name: EventName::Lead,
+                events: 1,
+                value_micros: 1_500_000
+            },
+            ConversionTotal {
+                name: EventName::PageVisit,
+                events: 2,
+                value_micros: 3_000_000
+            },
+        ]
+    );
+}
+
+pub async fn a_browser_that_identifies_itself_claims_its_past_events(store: &dyn Store) {
+    store
+        .upsert_people(batch(vec![person("u1", Some("alice@example.com"), 1)]))
+        .await
+        .unwrap();
+    let mut identified = em("alice@example.com");
+    identified.cookie_id = Some("browser-1".into());
+    let outcomes = store
+        .record_events(vec![
+            tracked("a1", EventName::PageVisit, cookie("browser-1")),
+            tracked("a2", EventName::PageVisit, cookie("browser-2")),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(outcomes[0], EventOutcome::Recorded { user_id: None });
+    store
+        .record_events(vec![tracked("a3", EventName::Signup, identified)])
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .get_event("1", "a1")
+            .await
+            .unwrap()
+            .unwrap()
+            .user_id
+            .as_deref(),
+        Some("u1")
+    );
+    assert_eq!(
+        store.get_event("1", "a2").await.unwrap().unwrap().user_id,
+        None
+    );
+    // Later anonymous visits of that browser are the same person's.
+    let later = store
+        .record_events(vec![tracked(
+            "a4",
+            EventName::AddToCart,
+            cookie("browser-1"),
+        )])
+        .await
+        .unwrap();
+    assert_eq!(
+        later,
+        vec![EventOutcome::Recorded {
+            user_id: Some("u1".into())
+        }]
+    );
+}
+
+pub async fn opted_out_events_link_no_one_but_count_in_totals(store: &dyn Store) {
+    store
+        .upsert_people(batch(vec![person("u1", Some("alice@example.com"), 1)]))
+        .await
+        .unwrap();
+    let mut gpc = tracked("g1", EventName::Checkout, em("alice@example.com"));
+    gpc.signals.gpc = true;
+    let mut flagged = tracked("g2", EventName::Checkout, em("alice@example.com"));
+    flagged.signals.opt_out = true;
+    let outcomes = store
+        .record_events(vec![gpc.for_storage(), flagged.for_storage()])
+        .await
+        .unwrap();
+    assert_eq!(outcomes, vec![EventOutcome::Recorded { user_id: None }; 2]);
+    let stored = store.get_event("1", "g1").await.unwrap().unwrap();
+    assert_eq!(stored.event.keys, MatchKeys::default());
+    let totals = store.conversion_totals("1").await.unwrap();
+    assert_eq!(
+        totals,
+        vec![ConversionTotal {
+            name: EventName::Checkout,
+            events: 2,
+            value_micros: 3_000_000
+        }]
+    );
+}
+
+pub async fn deleting_a_person_deletes_their_events(store: &dyn Store) {
+    store
+        .upsert_people(batch(vec![person("u1", Some("alice@example.com"), 1)]))
+        .await
+        .unwrap();
+    let mut identified = em("alice@example.com");
+    identified.cookie_id = Some("browser-1".into());
+    store
+        .record_events(vec![
+            tracked("d1", EventName::Checkout, identified),
+            tracked("d2", EventName::Checkout, em("someone-else@example.com")),
+        ])
+        .await
+        .unwrap();
+    assert!(store.delete_person("u1").await.unwrap());
+    assert_eq!(store.get_event("1", "d1").await.unwrap(), None);
+    assert!(store.get_event("1", "d2").await.unwrap().is_some());
+    // The browser no longer points at anyone.
+    let later = store
+        .record_events(vec![tracked(
+            "d3",
+            EventName::PageVisit,
+            cookie("browser-1"),
+        )])
+        .await
+        .unwrap();
+    assert_eq!(later, vec![EventOutcome::Recorded { user_id: None }]);
 }

@@ -20,8 +20,10 @@ use std::sync::Arc;
 
 use adloom_core::ad_account::AdAccount;
 use adloom_core::ads_setting::{AdsSetting, SettingChange};
+use adloom_core::event::{EventName, TrackedEvent};
 use adloom_core::page::{Page, PageRequest};
 use adloom_core::person::PersonRecord;
+use adloom_core::tag::ConversionTag;
 use adloom_core::Invalid;
 use async_trait::async_trait;
 
@@ -97,8 +99,48 @@ pub trait Store: Send + Sync + 'static {
     /// The ad accounts a token hash grants, or `None` for an unknown token.
     async fn access_token_scope(&self, token_hash: &str) -> Result<Option<BTreeSet<String>>>;
 
+    /// `AlreadyExists` if the id is taken; the ad account must exist.
+    async fn create_conversion_tag(&self, tag: ConversionTag) -> Result<ConversionTag>;
+    async fn get_conversion_tag(&self, id: &str) -> Result<Option<ConversionTag>>;
+    async fn list_conversion_tags(&self, ad_account_id: &str) -> Result<Vec<ConversionTag>>;
+
+    /// Records partner events in one transaction, each resolved to a
+    /// person where its identifiers allow. An event whose (ad account,
+    /// event id) was seen before is a duplicate and changes nothing.
+    /// Events must come through `TrackedEvent::for_storage`.
+    async fn record_events(&self, events: Vec<TrackedEvent>) -> Result<Vec<EventOutcome>>;
+    /// One stored event and the person it was resolved to.
+    async fn get_event(&self, ad_account_id: &str, event_id: &str) -> Result<Option<StoredEvent>>;
+    /// Per event name: how many events and their total value, opted-out
+    /// ones included (they count only here).
+    async fn conversion_totals(&self, ad_account_id: &str) -> Result<Vec<ConversionTotal>>;
+
     /// Flushes everything to durable storage before the process exits.
     async fn close(&self) -> Result<()>;
+}
+
+/// What became of one recorded event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EventOutcome {
+    /// Stored; resolved to this person, if any.
+    Recorded { user_id: Option<String> },
+    /// Seen before under the same event id: counted once.
+    Duplicate,
+}
+
+/// An event as stored, with the person it belongs to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredEvent {
+    pub event: TrackedEvent,
+    pub user_id: Option<String>,
+}
+
+/// Aggregate conversions of one event name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConversionTotal {
+    pub name: EventName,
+    pub events: u64,
+    pub value_micros: i64,
 }
 
 /// Opens the backend named by a URL: `sqlite://PATH` (the embedded

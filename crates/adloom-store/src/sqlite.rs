@@ -14,19 +14,23 @@ use std::sync::{Arc, Mutex};
 
 use adloom_core::ad_account::AdAccount;
 use adloom_core::ads_setting::{AdsSetting, SettingChange};
+use adloom_core::event::TrackedEvent;
+use adloom_core::identity::pick_person;
 use adloom_core::page::{Page, PageRequest};
 use adloom_core::person::PersonRecord;
 use adloom_core::region::Country;
+use adloom_core::tag::ConversionTag;
 use adloom_core::Invalid;
 use async_trait::async_trait;
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Transaction};
 
-use crate::{PersonBatch, Result, Store, StoreError};
+use crate::{ConversionTotal, EventOutcome, PersonBatch, Result, Store, StoreError, StoredEvent};
 
 /// Schema versions, applied in order; `PRAGMA user_version` records how many
 /// ran. Never edit one that has shipped: add the next.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE people (
     user_id    TEXT PRIMARY KEY,
     record     TEXT NOT NULL,      -- PersonRecord as JSON (identifiers as digests only), updated_at aside
@@ -79,7 +83,42 @@ CREATE TABLE access_token_accounts (
     ad_account_id TEXT NOT NULL REFERENCES ad_accounts(id),
     PRIMARY KEY (token_hash, ad_account_id)
 ) WITHOUT ROWID;
-"#];
+"#,
+    r#"
+CREATE TABLE conversion_tags (
+    id            TEXT PRIMARY KEY,
+    ad_account_id TEXT NOT NULL REFERENCES ad_accounts(id),
+    record        TEXT NOT NULL    -- ConversionTag as JSON
+) WITHOUT ROWID;
+CREATE INDEX conversion_tags_by_account ON conversion_tags(ad_account_id);
+
+-- The log of partner events (tag and conversions API).
+CREATE TABLE events (
+    seq           INTEGER PRIMARY KEY AUTOINCREMENT,
+    ad_account_id TEXT NOT NULL,
+    event_id      TEXT NOT NULL,
+    user_id       TEXT,            -- the person it was resolved to, if any
+    cookie_id     TEXT,
+    name          TEXT NOT NULL,
+    time          INTEGER NOT NULL,
+    value_micros  INTEGER,
+    record        TEXT NOT NULL,   -- TrackedEvent as JSON: hashed identifiers only
+    UNIQUE (ad_account_id, event_id)
+);
+CREATE INDEX events_by_user ON events(user_id) WHERE user_id IS NOT NULL;
+CREATE INDEX events_by_cookie ON events(ad_account_id, cookie_id) WHERE cookie_id IS NOT NULL;
+
+-- A browser (first-party cookie on the advertiser's site) that identified
+-- itself: its anonymous events belong to this person.
+CREATE TABLE cookie_links (
+    ad_account_id TEXT NOT NULL,
+    cookie_id     TEXT NOT NULL,
+    user_id       TEXT NOT NULL,
+    PRIMARY KEY (ad_account_id, cookie_id)
+) WITHOUT ROWID;
+CREATE INDEX cookie_links_by_user ON cookie_links(user_id);
+"#,
+];
 
 const READERS: u32 = 8;
 
@@ -221,6 +260,78 @@ fn stored_record(person: &PersonRecord) -> Result<String> {
         updated_at: 0,
         ..person.clone()
     })
+}
+
+/// Stores one event: resolves its person from the identity index, or from
+/// the browser that sent it, and links that browser's earlier anonymous
+/// events once it identifies itself.
+fn record_event(tx: &Transaction<'_>, event: &TrackedEvent) -> Result<EventOutcome> {
+    let mut lookup = tx
+        .prepare_cached(
+            "SELECT user_id FROM identifiers WHERE digest = ?1 ORDER BY user_id LIMIT 2",
+        )
+        .map_err(driver)?;
+    let mut candidates = Vec::new();
+    for digest in event.match_digests() {
+        let people = lookup
+            .query_map([digest_bytes(digest)?], |r| r.get::<_, String>(0))
+            .map_err(driver)?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(driver)?;
+        candidates.push(people);
+    }
+    let cookie = event.keys.cookie_id.as_deref();
+    let mut user_id = pick_person(candidates);
+    if user_id.is_none() {
+        if let Some(cookie) = cookie {
+            user_id = tx
+                .prepare_cached(
+                    "SELECT user_id FROM cookie_links WHERE ad_account_id = ?1 AND cookie_id = ?2",
+                )
+                .map_err(driver)?
+                .query_row([&event.ad_account_id, cookie], |r| r.get(0))
+                .optional()
+                .map_err(driver)?;
+        }
+    }
+    let inserted = tx
+        .prepare_cached(
+            "INSERT OR IGNORE INTO events
+               (ad_account_id, event_id, user_id, cookie_id, name, time, value_micros, record)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        )
+        .map_err(driver)?
+        .execute(params![
+            event.ad_account_id,
+            event.event_id,
+            user_id,
+            cookie,
+            event.name.as_str(),
+            event.time,
+            event.value_micros,
+            to_json(event)?
+        ])
+        .map_err(driver)?;
+    if inserted == 0 {
+        return Ok(EventOutcome::Duplicate);
+    }
+    if let (Some(user), Some(cookie)) = (&user_id, cookie) {
+        tx.prepare_cached(
+            "INSERT INTO cookie_links (ad_account_id, cookie_id, user_id) VALUES (?1, ?2, ?3)
+             ON CONFLICT (ad_account_id, cookie_id) DO UPDATE SET user_id = excluded.user_id",
+        )
+        .map_err(driver)?
+        .execute(params![event.ad_account_id, cookie, user])
+        .map_err(driver)?;
+        tx.prepare_cached(
+            "UPDATE events SET user_id = ?3
+             WHERE ad_account_id = ?1 AND cookie_id = ?2 AND user_id IS NULL",
+        )
+        .map_err(driver)?
+        .execute(params![event.ad_account_id, cookie, user])
+        .map_err(driver)?;
+    }
+    Ok(EventOutcome::Recorded { user_id })
 }
 
 /// Removes a person's rows from the identity index.
@@ -376,8 +487,15 @@ impl Store for SqliteStore {
                 return Ok(false);
             };
             forget_identifiers(tx, &from_json(&stored)?)?;
-            tx.execute("DELETE FROM people WHERE user_id = ?1", [&user_id])
-                .map_err(driver)?;
+            // Partner events resolved to the person, and the browsers they
+            // identified, go too.
+            for sql in [
+                "DELETE FROM events WHERE user_id = ?1",
+                "DELETE FROM cookie_links WHERE user_id = ?1",
+                "DELETE FROM people WHERE user_id = ?1",
+            ] {
+                tx.execute(sql, [&user_id]).map_err(driver)?;
+            }
             Ok(true)
         })
         .await
@@ -626,6 +744,120 @@ impl Store for SqliteStore {
                 .collect::<rusqlite::Result<BTreeSet<String>>>()
                 .map_err(driver)?;
             Ok(Some(ids))
+        })
+        .await
+    }
+
+    async fn create_conversion_tag(&self, tag: ConversionTag) -> Result<ConversionTag> {
+        self.write(move |tx| {
+            let account_exists = tx
+                .prepare_cached("SELECT 1 FROM ad_accounts WHERE id = ?1")
+                .map_err(driver)?
+                .exists([&tag.ad_account_id])
+                .map_err(driver)?;
+            if !account_exists {
+                return Err(StoreError::NotFound);
+            }
+            let inserted = tx
+                .execute(
+                    "INSERT OR IGNORE INTO conversion_tags (id, ad_account_id, record) VALUES (?1, ?2, ?3)",
+                    params![tag.id, tag.ad_account_id, to_json(&tag)?],
+                )
+                .map_err(driver)?;
+            if inserted == 0 {
+                return Err(StoreError::AlreadyExists);
+            }
+            Ok(tag)
+        })
+        .await
+    }
+
+    async fn get_conversion_tag(&self, id: &str) -> Result<Option<ConversionTag>> {
+        let id = id.to_owned();
+        self.read(move |c| {
+            let record: Option<String> = c
+                .prepare_cached("SELECT record FROM conversion_tags WHERE id = ?1")
+                .map_err(driver)?
+                .query_row([&id], |r| r.get(0))
+                .optional()
+                .map_err(driver)?;
+            record.as_deref().map(from_json).transpose()
+        })
+        .await
+    }
+
+    async fn list_conversion_tags(&self, ad_account_id: &str) -> Result<Vec<ConversionTag>> {
+        let ad_account_id = ad_account_id.to_owned();
+        self.read(move |c| {
+            let mut stmt = c
+                .prepare_cached(
+                    "SELECT record FROM conversion_tags WHERE ad_account_id = ?1 ORDER BY id",
+                )
+                .map_err(driver)?;
+            let records = stmt
+                .query_map([&ad_account_id], |r| r.get::<_, String>(0))
+                .map_err(driver)?
+                .collect::<rusqlite::Result<Vec<_>>>()
+                .map_err(driver)?;
+            records.iter().map(|r| from_json(r)).collect()
+        })
+        .await
+    }
+
+    async fn record_events(&self, events: Vec<TrackedEvent>) -> Result<Vec<EventOutcome>> {
+        self.write(move |tx| {
+            let mut outcomes = Vec::with_capacity(events.len());
+            for event in events {
+                outcomes.push(record_event(tx, &event)?);
+            }
+            Ok(outcomes)
+        })
+        .await
+    }
+
+    async fn get_event(&self, ad_account_id: &str, event_id: &str) -> Result<Option<StoredEvent>> {
+        let (ad_account_id, event_id) = (ad_account_id.to_owned(), event_id.to_owned());
+        self.read(move |c| {
+            let row: Option<(String, Option<String>)> = c
+                .prepare_cached(
+                    "SELECT record, user_id FROM events WHERE ad_account_id = ?1 AND event_id = ?2",
+                )
+                .map_err(driver)?
+                .query_row([&ad_account_id, &event_id], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()
+                .map_err(driver)?;
+            row.map(|(record, user_id)| {
+                Ok(StoredEvent {
+                    event: from_json(&record)?,
+                    user_id,
+                })
+            })
+            .transpose()
+        })
+        .await
+    }
+
+    async fn conversion_totals(&self, ad_account_id: &str) -> Result<Vec<ConversionTotal>> {
+        let ad_account_id = ad_account_id.to_owned();
+        self.read(move |c| {
+            let mut stmt = c
+                .prepare_cached(
+                    "SELECT name, COUNT(*), COALESCE(SUM(value_micros), 0) FROM events
+                     WHERE ad_account_id = ?1 GROUP BY name ORDER BY name",
+                )
+                .map_err(driver)?;
+            let rows = stmt
+                .query_map([&ad_account_id], |r| {
+                    Ok(ConversionTotal {
+                        name: r.get::<_, String>(0)?.into(),
+                        events: r.get::<_, i64>(1)? as u64,
+                        value_micros: r.get(2)?,
+                    })
+                })
+                .map_err(driver)?
+                .collect::<rusqlite::Result<Vec<_>>>()
+                .map_err(driver)?;
+            Ok(rows)
         })
         .await
     }
