@@ -4,7 +4,7 @@
 use adloom_core::access::Caller;
 use axum::body::Bytes;
 use axum::extract::rejection::{PathRejection, QueryRejection};
-use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::extract::{FromRequest, FromRequestParts, RawPathParams, Request};
 use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use serde::de::DeserializeOwned;
@@ -111,6 +111,37 @@ impl FromRequestParts<AppState> for Admin {
             Caller::Admin => Ok(Admin),
             Caller::Advertiser { .. } => Err(ApiError::forbidden()),
         }
+    }
+}
+
+/// The `{ad_account_id}` of the path, once the caller is allowed to touch
+/// it. Another account's id gets 403 whether or not it exists (the check
+/// comes before any lookup); an account the caller may touch but that does
+/// not exist gets 404.
+pub struct AccountAccess {
+    pub ad_account_id: String,
+}
+
+impl FromRequestParts<AppState> for AccountAccess {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let caller = Caller::from_request_parts(parts, state).await?;
+        let params = RawPathParams::from_request_parts(parts, state)
+            .await
+            .map_err(|_| ApiError::internal())?;
+        let ad_account_id = params
+            .iter()
+            .find(|(name, _)| *name == "ad_account_id")
+            .map(|(_, value)| value.to_owned())
+            .ok_or_else(ApiError::internal)?;
+        if !caller.may_access(&ad_account_id) {
+            return Err(ApiError::forbidden());
+        }
+        if state.store.get_ad_account(&ad_account_id).await?.is_none() {
+            return Err(ApiError::not_found("ad account"));
+        }
+        Ok(AccountAccess { ad_account_id })
     }
 }
 

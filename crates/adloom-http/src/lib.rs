@@ -28,6 +28,7 @@ use tower_http::trace::TraceLayer;
 
 mod ad_accounts;
 pub mod auth;
+mod conversions;
 pub mod error;
 mod extract;
 mod people;
@@ -47,6 +48,8 @@ pub struct Config {
     pub request_timeout: Duration,
     /// Where "Use info from our ad partners" starts for people who never set it.
     pub region_defaults: RegionDefaults,
+    /// The URL browsers reach adloom at, for the tag's code snippet.
+    pub public_url: String,
     /// Where streamed imports are spooled (hashed records only) before they
     /// are applied in one transaction.
     pub spool_dir: PathBuf,
@@ -59,6 +62,7 @@ impl Default for Config {
             max_import_bytes: 1024 * 1024 * 1024,
             request_timeout: Duration::from_secs(60),
             region_defaults: RegionDefaults::default(),
+            public_url: "http://127.0.0.1:8080".to_owned(),
             spool_dir: std::env::temp_dir(),
         }
     }
@@ -134,6 +138,18 @@ pub fn router(state: AppState) -> Router {
             get(ad_accounts::list).post(ad_accounts::create),
         )
         .route("/v5/ad_accounts/{ad_account_id}", get(ad_accounts::get))
+        .route(
+            "/v5/ad_accounts/{ad_account_id}/conversion_tags",
+            get(conversions::list_tags).post(conversions::create_tag),
+        )
+        .route(
+            "/v5/ad_accounts/{ad_account_id}/conversion_tags/{conversion_tag_id}",
+            get(conversions::get_tag),
+        )
+        .route(
+            "/v5/ad_accounts/{ad_account_id}/events",
+            post(conversions::send_events),
+        )
         .fallback(|| async { error::ApiError::from_status(StatusCode::NOT_FOUND) })
         .with_state(state)
         .layer(DefaultBodyLimit::max(config.max_body_bytes))

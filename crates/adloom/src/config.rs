@@ -26,6 +26,10 @@ pub struct ServeArgs {
     /// The operator's bearer token; generated and kept in the data dir if unset.
     #[arg(long, env = "ADLOOM_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
+    /// The URL browsers reach adloom at, used in the tag's code snippet
+    /// [default: http://LISTEN].
+    #[arg(long, env = "ADLOOM_PUBLIC_URL")]
+    pub public_url: Option<String>,
     /// Storage backend URL [default: sqlite://DATA_DIR/adloom.db].
     #[arg(long, env = "ADLOOM_STORE")]
     pub store: Option<String>,
@@ -39,6 +43,7 @@ struct FileConfig {
     data_dir: Option<PathBuf>,
     admin_token: Option<String>,
     store: Option<String>,
+    public_url: Option<String>,
     max_body_bytes: Option<usize>,
     max_import_bytes: Option<u64>,
     request_timeout_secs: Option<u64>,
@@ -97,6 +102,17 @@ impl Settings {
             None => RegionDefaults::default(),
             Some(p) => region_defaults(p)?,
         };
+        let listen = args
+            .listen
+            .or(file.listen)
+            .unwrap_or_else(|| "127.0.0.1:8080".parse().expect("valid address"));
+        let public_url = args
+            .public_url
+            .or(file.public_url)
+            .unwrap_or_else(|| format!("http://{listen}"));
+        if !(public_url.starts_with("http://") || public_url.starts_with("https://")) {
+            bail!("public_url must start with http:// or https://");
+        }
         let http = adloom_http::Config {
             max_body_bytes: file.max_body_bytes.unwrap_or(defaults.max_body_bytes),
             max_import_bytes: file.max_import_bytes.unwrap_or(defaults.max_import_bytes),
@@ -105,16 +121,14 @@ impl Settings {
                 .map(Duration::from_secs)
                 .unwrap_or(defaults.request_timeout),
             region_defaults,
+            public_url,
             spool_dir: data_dir.join("spool"),
         };
         if http.max_body_bytes == 0 || http.request_timeout.is_zero() {
             bail!("max_body_bytes and request_timeout_secs must be positive");
         }
         Ok(Settings {
-            listen: args
-                .listen
-                .or(file.listen)
-                .unwrap_or_else(|| "127.0.0.1:8080".parse().expect("valid address")),
+            listen,
             data_dir,
             admin_token: args
                 .admin_token

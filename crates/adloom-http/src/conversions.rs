@@ -1,0 +1,214 @@
+//! Conversion tags and the conversions API (`/v5/ad_accounts/{id}/...`).
+
+use adloom_core::event::{ConversionEventInput, TrackedEvent, MAX_EVENTS_PER_REQUEST};
+use adloom_core::tag::{code_snippet, ConversionTag, ConversionTagCreate, TagConfigs};
+use adloom_store::EventOutcome;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::auth::new_id;
+use crate::error::{code, ApiError};
+use crate::extract::{AccountAccess, ApiJson, ApiPath, ApiQuery};
+use crate::AppState;
+
+/// `ConversionTag` as the Pinterest API returns it.
+#[derive(Serialize)]
+pub struct TagView {
+    ad_account_id: String,
+    code_snippet: String,
+    configs: TagConfigs,
+    enhanced_match_status: Option<&'static str>,
+    id: String,
+    last_fired_time_ms: Option<i64>,
+    name: String,
+    status: &'static str,
+    version: &'static str,
+}
+
+fn view(state: &AppState, tag: ConversionTag) -> TagView {
+    TagView {
+        code_snippet: code_snippet(&state.config.public_url, &tag.id),
+        ad_account_id: tag.ad_account_id,
+        configs: tag.configs,
+        enhanced_match_status: None,
+        id: tag.id,
+        last_fired_time_ms: None,
+        name: tag.name,
+        status: "ACTIVE",
+        version: "3",
+    }
+}
+
+/// `POST .../conversion_tags`.
+pub async fn create_tag(
+    State(state): State<AppState>,
+    access: AccountAccess,
+    ApiJson(body): ApiJson<ConversionTagCreate>,
+) -> Result<(StatusCode, Json<TagView>), ApiError> {
+    let tag = body.into_tag(new_id(), access.ad_account_id, state.clock.now())?;
+    let tag = state.store.create_conversion_tag(tag).await?;
+    Ok((StatusCode::CREATED, Json(view(&state, tag))))
+}
+
+#[derive(Serialize)]
+pub struct TagList {
+    items: Vec<TagView>,
+}
+
+#[derive(Deserialize)]
+pub struct TagListParams {
+    /// Accepted for compatibility: tags are never deleted.
+    #[serde(rename = "filter_deleted")]
+    _filter_deleted: Option<String>,
+}
+
+/// `GET .../conversion_tags`.
+pub async fn list_tags(
+    State(state): State<AppState>,
+    access: AccountAccess,
+    ApiQuery(_): ApiQuery<TagListParams>,
+) -> Result<Json<TagList>, ApiError> {
+    let tags = state
+        .store
+        .list_conversion_tags(&access.ad_account_id)
+        .await?;
+    Ok(Json(TagList {
+        items: tags.into_iter().map(|t| view(&state, t)).collect(),
+    }))
+}
+
+/// `GET .../conversion_tags/{conversion_tag_id}`: a tag of another account
+/// is as absent as one that does not exist.
+pub async fn get_tag(
+    State(state): State<AppState>,
+    access: AccountAccess,
+    ApiPath((_, tag_id)): ApiPath<(String, String)>,
+) -> Result<Json<TagView>, ApiError> {
+    match state.store.get_conversion_tag(&tag_id).await? {
+        Some(tag) if tag.ad_account_id == access.ad_account_id => Ok(Json(view(&state, tag))),
+        _ => Err(ApiError::not_found("conversion tag")),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct EventsBody {
+    data: Option<Vec<Value>>,
+}
+
+#[derive(Deserialize)]
+pub struct EventsParams {
+    test: Option<String>,
+}
+
+#[derive(Serialize)]
+pub struct EventsAnswer {
+    num_events_received: usize,
+    num_events_processed: usize,
+    events: Vec<EventResult>,
+}
+
+#[derive(Serialize)]
+struct EventResult {
+    status: &'static str,
+    error_message: String,
+    warning_message: String,
+}
+
+/// `POST .../events`: 1 to 1000 conversion events. Good events are
+/// recorded (durably, before the answer) even when others fail; then the
+/// answer is 422 with the same per-event report in `details`. With
+/// `test=true` events are checked and answered but not recorded.
+pub async fn send_events(
+    State(state): State<AppState>,
+    access: AccountAccess,
+    ApiQuery(params): ApiQuery<EventsParams>,
+    ApiJson(body): ApiJson<EventsBody>,
+) -> Result<Response, ApiError> {
+    let test = match params
+        .test
+        .as_deref()
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
+        None | Some("false") | Some("0") => false,
+        Some("true") | Some("1") => true,
+        Some(other) => {
+            return Err(ApiError::invalid(format!(
+                "test: {other:?} is not true or false"
+            )))
+        }
+    };
+    let data = body.data.unwrap_or_default();
+    if data.is_empty() || data.len() > MAX_EVENTS_PER_REQUEST {
+        return Err(ApiError::invalid(format!(
+            "data: must list 1 to {MAX_EVENTS_PER_REQUEST} events"
+        )));
+    }
+    let now = state.clock.now();
+    let checked: Vec<Result<TrackedEvent, String>> = data
+        .into_iter()
+        .map(|v| {
+            serde_json::from_value::<ConversionEventInput>(v)
+                .map_err(|e| format!("invalid event: {e}"))
+                .and_then(|input| input.validate(&access.ad_account_id, now))
+        })
+        .collect();
+    let good: Vec<TrackedEvent> = checked
+        .iter()
+        .filter_map(|c| c.as_ref().ok())
+        .map(|e| e.clone().for_storage())
+        .collect();
+    let mut outcomes = if test || good.is_empty() {
+        Vec::new()
+    } else {
+        state.store.record_events(good).await?
+    }
+    .into_iter();
+    let events: Vec<EventResult> = checked
+        .iter()
+        .map(|c| match c {
+            Ok(_) => EventResult {
+                status: "processed",
+                error_message: String::new(),
+                warning_message: match outcomes.next() {
+                    Some(EventOutcome::Duplicate) => {
+                        "event_id was received before: counted once".to_owned()
+                    }
+                    _ => String::new(),
+                },
+            },
+            Err(message) => EventResult {
+                status: "failed",
+                error_message: message.clone(),
+                warning_message: String::new(),
+            },
+        })
+        .collect();
+    let answer = EventsAnswer {
+        num_events_received: checked.len(),
+        num_events_processed: checked.iter().filter(|c| c.is_ok()).count(),
+        events,
+    };
+    if answer.num_events_processed == answer.num_events_received {
+        return Ok(Json(answer).into_response());
+    }
+    #[derive(Serialize)]
+    struct Detailed {
+        code: u32,
+        message: &'static str,
+        details: EventsAnswer,
+    }
+    Ok((
+        StatusCode::UNPROCESSABLE_ENTITY,
+        Json(Detailed {
+            code: code::INVALID,
+            message: "Not all events were successfully processed.",
+            details: answer,
+        }),
+    )
+        .into_response())
+}
