@@ -29,6 +29,7 @@ pub mod identifier;
 pub mod identity;
 pub mod page;
 pub mod person;
+pub mod pixel;
 pub mod region;
 pub mod tag;
 

@@ -165,7 +165,7 @@ pub async fn send_events(
     let mut outcomes = if test || good.is_empty() {
         Vec::new()
     } else {
-        state.store.record_events(good).await?
+        state.events.record(good).await?
     }
     .into_iter();
     let events: Vec<EventResult> = checked
@@ -193,6 +193,10 @@ pub async fn send_events(
         num_events_processed: checked.iter().filter(|c| c.is_ok()).count(),
         events,
     };
+    state.metrics.conversion_events(
+        answer.num_events_processed,
+        answer.num_events_received - answer.num_events_processed,
+    );
     if answer.num_events_processed == answer.num_events_received {
         return Ok(Json(answer).into_response());
     }

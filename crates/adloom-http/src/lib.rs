@@ -31,8 +31,12 @@ pub mod auth;
 mod conversions;
 pub mod error;
 mod extract;
+pub mod ingest;
+pub mod metrics;
 mod people;
+mod pixel;
 mod settings;
+mod tags;
 
 pub use auth::Auth;
 
@@ -93,11 +97,18 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub auth: Auth,
     pub clock: Arc<dyn Clock>,
+    pub events: ingest::EventSink,
+    pub metrics: Arc<metrics::Metrics>,
+    tags: Arc<tags::TagDirectory>,
 }
 
 impl AppState {
+    /// Needs a tokio runtime: it starts the event writer.
     pub fn new(store: Arc<dyn Store>, config: Config, admin_token: &str) -> AppState {
         AppState {
+            events: ingest::EventSink::start(Arc::clone(&store)),
+            metrics: Arc::default(),
+            tags: Arc::default(),
             store,
             config: Arc::new(config),
             auth: Auth::new(admin_token),
@@ -116,6 +127,8 @@ pub fn router(state: AppState) -> Router {
     let config = Arc::clone(&state.config);
     Router::new()
         .route("/healthz", get(health))
+        .route("/metrics", get(render_metrics))
+        .route("/v3/", get(pixel::pixel))
         .route("/v1/admin/people", post(people::upsert))
         .route(
             "/v1/admin/people/{user_id}",
@@ -159,6 +172,14 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(axum::middleware::map_response(error::into_error_shape))
         .layer(TraceLayer::new_for_http())
+}
+
+/// Counters for Prometheus; the operator's token is required.
+async fn render_metrics(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    _: extract::Admin,
+) -> String {
+    state.metrics.render()
 }
 
 /// 200 once the server is up; the server binds only after the store opened.

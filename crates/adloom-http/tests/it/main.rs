@@ -5,6 +5,7 @@ mod ad_accounts;
 mod conversions;
 mod errors;
 mod people;
+mod pixel;
 mod settings;
 
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -31,6 +32,7 @@ impl Clock for TestClock {
 
 pub struct App {
     router: Router,
+    pub store: std::sync::Arc<dyn adloom_store::Store>,
     pub clock: Arc<TestClock>,
     pub dir: tempfile::TempDir,
 }
@@ -65,12 +67,17 @@ impl App {
         };
         tweak(&mut config);
         let clock = Arc::new(TestClock(AtomicI64::new(1_700_000_000)));
-        let state = AppState::new(store, config, ADMIN).with_clock(clock.clone());
+        let state = AppState::new(store.clone(), config, ADMIN).with_clock(clock.clone());
         App {
             router: router(state),
+            store,
             clock,
             dir,
         }
+    }
+
+    pub fn router(&self) -> Router {
+        self.router.clone()
     }
 
     pub fn advance(&self, seconds: i64) {

@@ -1,0 +1,84 @@
+//! `GET /v3/`: the tag's pixel. It always answers a 1x1 GIF (a browser is
+//! never shown an error); what it rejected shows in the metrics.
+
+use adloom_core::event::EventSignals;
+use adloom_core::pixel::{self, PixelRejection, OPT_OUT_COOKIE};
+use adloom_store::EventOutcome;
+use axum::extract::{RawQuery, State};
+use axum::http::{header, HeaderMap, HeaderValue};
+use axum::response::{IntoResponse, Response};
+
+use crate::auth::new_token;
+use crate::metrics::PixelOutcome;
+use crate::AppState;
+
+/// A transparent 1x1 GIF.
+const GIF: &[u8] = &[
+    0x47, 0x49, 0x46, 0x38, 0x39, 0x61, 0x01, 0x00, 0x01, 0x00, 0x80, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0xff, 0xff, 0xff, 0x21, 0xf9, 0x04, 0x01, 0x00, 0x00, 0x00, 0x00, 0x2c, 0x00, 0x00, 0x00, 0x00,
+    0x01, 0x00, 0x01, 0x00, 0x00, 0x02, 0x02, 0x44, 0x01, 0x00, 0x3b,
+];
+
+pub async fn pixel(
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let outcome = record(&state, query.as_deref().unwrap_or_default(), &headers).await;
+    state.metrics.pixel(outcome);
+    (
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static("image/gif")),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+        ],
+        GIF,
+    )
+        .into_response()
+}
+
+async fn record(state: &AppState, query: &str, headers: &HeaderMap) -> PixelOutcome {
+    let hit = match pixel::parse(query) {
+        Ok(hit) => hit,
+        Err(PixelRejection::LoadPing) => return PixelOutcome::LoadPing,
+        Err(_) => return PixelOutcome::Malformed,
+    };
+    let ad_account_id = match state
+        .tags
+        .ad_account_of(&hit.tag_id, state.store.as_ref())
+        .await
+    {
+        Ok(Some(account)) => account,
+        Ok(None) => return PixelOutcome::UnknownTag,
+        Err(_) => return PixelOutcome::Failed,
+    };
+    let signals = EventSignals {
+        gpc: headers
+            .get("sec-gpc")
+            .is_some_and(|v| v.as_bytes().trim_ascii() == b"1"),
+        opt_out_cookie: has_opt_out_cookie(headers),
+        ..EventSignals::default()
+    };
+    // A page that names no event id gets a random one: each such pixel is
+    // its own event.
+    let event = hit
+        .into_event(ad_account_id, state.clock.now(), signals, || {
+            new_token("px_")
+        })
+        .for_storage();
+    match state.events.record(vec![event]).await {
+        Ok(outcomes) if outcomes.first() == Some(&EventOutcome::Duplicate) => {
+            PixelOutcome::Duplicate
+        }
+        Ok(_) => PixelOutcome::Recorded,
+        Err(_) => PixelOutcome::Failed,
+    }
+}
+
+fn has_opt_out_cookie(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .any(|pair| pair.trim().split_once('=') == Some((OPT_OUT_COOKIE, "1")))
+}
