@@ -125,10 +125,15 @@ impl AppState {
 /// The whole API.
 pub fn router(state: AppState) -> Router {
     let config = Arc::clone(&state.config);
+    let core_js: Arc<str> = pixel::core_js_for(&config.public_url).into();
     Router::new()
         .route("/healthz", get(health))
         .route("/metrics", get(render_metrics))
         .route("/v3/", get(pixel::pixel))
+        .route(
+            "/tag/core.js",
+            get(move || pixel::core_js(Arc::clone(&core_js))),
+        )
         .route("/v1/admin/people", post(people::upsert))
         .route(
             "/v1/admin/people/{user_id}",

@@ -82,3 +82,27 @@ fn has_opt_out_cookie(headers: &HeaderMap) -> bool {
         .flat_map(|v| v.split(';'))
         .any(|pair| pair.trim().split_once('=') == Some((OPT_OUT_COOKIE, "1")))
 }
+
+/// The tag's script, pointed at this server.
+pub fn core_js_for(public_url: &str) -> String {
+    let base = serde_json::to_string(public_url.trim_end_matches('/')).unwrap_or_default();
+    include_str!("../assets/core.js").replace("\"__ADLOOM_BASE__\"", &base)
+}
+
+/// `GET /tag/core.js`.
+pub async fn core_js(source: std::sync::Arc<str>) -> Response {
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/javascript; charset=utf-8"),
+            ),
+            (
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=3600"),
+            ),
+        ],
+        source.to_string(),
+    )
+        .into_response()
+}

@@ -7,6 +7,7 @@ mod errors;
 mod people;
 mod pixel;
 mod settings;
+mod tag_js;
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;

@@ -8,7 +8,7 @@ use crate::App;
 
 const EM: &str = "ff8d9819fc0e12bf0d24892e45987e249a28dce836a85cad60e28eaaa8c6d976";
 
-async fn tagged_shop() -> (App, String, String) {
+pub async fn tagged_shop() -> (App, String, String) {
     let app = App::new();
     let account = app.ad_account("Shoes Inc").await;
     let r = app
