@@ -22,7 +22,9 @@
 pub mod access;
 pub mod ad_account;
 pub mod ads_setting;
+pub mod audience;
 pub mod consent;
+pub mod customer_list;
 mod error;
 pub mod event;
 pub mod identifier;
