@@ -16,7 +16,11 @@ use adloom_core::page::PageRequest;
 use adloom_core::person::{PersonInput, PersonRecord};
 use adloom_core::tag::ConversionTagCreate;
 
-use crate::{ConversionTotal, EventOutcome, PersonBatch, Store, StoreError};
+use crate::{
+    ConsentFacts, ConversionTotal, EventOutcome, ListChange, ListMember, PersonBatch, Store,
+    StoreError, StoredAudience,
+};
+use adloom_core::customer_list::{CustomerList, ListType};
 
 /// A store under test, with whatever must live as long as it (a temporary
 /// directory, a database schema).
@@ -49,6 +53,10 @@ macro_rules! store_conformance_tests {
             a_browser_that_identifies_itself_claims_its_past_events,
             opted_out_events_link_no_one_but_count_in_totals,
             deleting_a_person_deletes_their_events,
+            customer_lists_keep_counts_and_matched_members_only,
+            audiences_round_trip_in_the_api_shape,
+            lookups_for_matching_and_consent,
+            the_instance_secret_is_made_once,
         );
     };
     (@cases $make:path; $($case:ident),* $(,)?) => {
@@ -723,4 +731,232 @@ pub async fn deleting_a_person_deletes_their_events(store: &dyn Store) {
         .await
         .unwrap();
     assert_eq!(later, vec![EventOutcome::Recorded { user_id: None }]);
+}
+
+fn member(user_id: &str, email: &str) -> ListMember {
+    ListMember {
+        user_id: user_id.to_owned(),
+        digest: hash_email(email).unwrap().sha256,
+    }
+}
+
+pub async fn customer_lists_keep_counts_and_matched_members_only(store: &dyn Store) {
+    store.create_ad_account(account("1", "shop")).await.unwrap();
+    store
+        .upsert_people(batch(vec![
+            person("u1", Some("a@example.com"), 1),
+            person("u2", Some("b@example.com"), 1),
+        ]))
+        .await
+        .unwrap();
+    let list = CustomerList {
+        id: "50".into(),
+        ad_account_id: "1".into(),
+        name: "VIPs".into(),
+        list_type: ListType::Email,
+        num_batches: 1,
+        num_uploaded_user_records: 3,
+        num_removed_user_records: 0,
+        created_time: 10,
+        updated_time: 10,
+    };
+    store
+        .create_customer_list(list.clone(), vec![member("u1", "a@example.com")])
+        .await
+        .unwrap();
+    let err = store
+        .create_customer_list(list.clone(), Vec::new())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::AlreadyExists), "{err:?}");
+    assert_eq!(
+        store.get_customer_list("50").await.unwrap(),
+        Some(list.clone())
+    );
+    assert_eq!(store.customer_list_members("50").await.unwrap(), vec!["u1"]);
+
+    let added = store
+        .update_customer_list(ListChange {
+            list_id: "50".into(),
+            remove: false,
+            uploaded: 2,
+            matched: vec![member("u2", "b@example.com"), member("u1", "a@example.com")],
+            digests: Vec::new(),
+            now: 20,
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            added.num_batches,
+            added.num_uploaded_user_records,
+            added.updated_time
+        ),
+        (2, 5, 20)
+    );
+    assert_eq!(
+        store.customer_list_members("50").await.unwrap(),
+        vec!["u1", "u2"]
+    );
+
+    let removed = store
+        .update_customer_list(ListChange {
+            list_id: "50".into(),
+            remove: true,
+            uploaded: 2,
+            matched: Vec::new(),
+            digests: vec![
+                hash_email("a@example.com").unwrap().sha256,
+                hash_email("nobody@example.com").unwrap().sha256,
+            ],
+            now: 30,
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        (removed.num_batches, removed.num_removed_user_records),
+        (3, 2)
+    );
+    assert_eq!(store.customer_list_members("50").await.unwrap(), vec!["u2"]);
+
+    let missing = ListChange {
+        list_id: "404".into(),
+        remove: false,
+        uploaded: 1,
+        matched: Vec::new(),
+        digests: Vec::new(),
+        now: 1,
+    };
+    assert!(matches!(
+        store.update_customer_list(missing).await.unwrap_err(),
+        StoreError::NotFound
+    ));
+    let page = store
+        .list_customer_lists("1", PageRequest::first(10))
+        .await
+        .unwrap();
+    assert_eq!(page.items.len(), 1);
+    assert!(store
+        .list_customer_lists("2", PageRequest::first(10))
+        .await
+        .unwrap()
+        .items
+        .is_empty());
+    // A deleted person leaves every list.
+    store.delete_person("u2").await.unwrap();
+    assert!(store.customer_list_members("50").await.unwrap().is_empty());
+}
+
+pub async fn audiences_round_trip_in_the_api_shape(store: &dyn Store) {
+    store.create_ad_account(account("1", "shop")).await.unwrap();
+    let audience = |id: &str, name: &str, t: i64| StoredAudience {
+        id: id.to_owned(),
+        ad_account_id: "1".to_owned(),
+        record: serde_json::json!({"name": name, "audience_type": "CUSTOMER_LIST", "rule": {"customer_list_id": "5"}}),
+        created_time: 10,
+        updated_time: t,
+    };
+    store.put_audience(audience("20", "b", 10)).await.unwrap();
+    store.put_audience(audience("10", "a", 10)).await.unwrap();
+    store
+        .put_audience(audience("10", "renamed", 30))
+        .await
+        .unwrap();
+    let got = store.get_audience("10").await.unwrap().unwrap();
+    assert_eq!(got, audience("10", "renamed", 30));
+    assert_eq!(store.get_audience("99").await.unwrap(), None);
+    let first = store
+        .list_audiences("1", PageRequest::first(1))
+        .await
+        .unwrap();
+    assert_eq!(first.items[0].id, "10");
+    let rest = store
+        .list_audiences(
+            "1",
+            PageRequest {
+                size: 1,
+                after: first.next,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(rest.items[0].id, "20");
+    assert_eq!(rest.next, None);
+}
+
+pub async fn lookups_for_matching_and_consent(store: &dyn Store) {
+    let mut eu = person("u1", Some("a@example.com"), 1);
+    eu.country = adloom_core::region::Country::parse("DE");
+    store
+        .upsert_people(batch(vec![eu, person("u2", Some("b@example.com"), 1)]))
+        .await
+        .unwrap();
+    store
+        .record_ads_setting("u2", change(Some(false), 2))
+        .await
+        .unwrap();
+    let found = store
+        .people_by_digests(vec![
+            hash_email("a@example.com").unwrap().sha256,
+            hash_email("zzz@example.com").unwrap().md5,
+            person("x", None, 0).phone.unwrap().sha1,
+            "not hex".into(),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(
+        found,
+        vec![
+            vec!["u1".to_owned()],
+            vec![],
+            vec!["u1".to_owned(), "u2".to_owned()],
+            vec![]
+        ]
+    );
+    let facts = store
+        .consent_facts(vec!["u1".into(), "u2".into(), "ghost".into()])
+        .await
+        .unwrap();
+    assert_eq!(
+        facts,
+        vec![
+            ConsentFacts {
+                user_id: "u1".into(),
+                use_partner_info: None,
+                country: adloom_core::region::Country::parse("DE")
+            },
+            ConsentFacts {
+                user_id: "u2".into(),
+                use_partner_info: Some(false),
+                country: adloom_core::region::Country::parse("US")
+            },
+        ]
+    );
+    store
+        .record_events(vec![
+            TrackedEvent {
+                time: 100,
+                ..tracked("r1", EventName::PageVisit, em("a@example.com"))
+            },
+            TrackedEvent {
+                time: 200,
+                ..tracked("r2", EventName::PageVisit, em("a@example.com"))
+            },
+            TrackedEvent {
+                time: 300,
+                ..tracked("r3", EventName::PageVisit, em("nobody@example.com"))
+            },
+        ])
+        .await
+        .unwrap();
+    let recent = store.resolved_events("1", 150).await.unwrap();
+    let ids: Vec<_> = recent.iter().map(|e| e.event.event_id.as_str()).collect();
+    assert_eq!(ids, ["r2"], "only resolved events, only since the cut-off");
+}
+
+pub async fn the_instance_secret_is_made_once(store: &dyn Store) {
+    let a = store.instance_secret().await.unwrap();
+    assert_eq!(a.len(), 64);
+    assert!(a.bytes().all(|b| b.is_ascii_hexdigit()));
+    assert_eq!(store.instance_secret().await.unwrap(), a);
 }

@@ -20,9 +20,11 @@ use std::sync::Arc;
 
 use adloom_core::ad_account::AdAccount;
 use adloom_core::ads_setting::{AdsSetting, SettingChange};
+use adloom_core::customer_list::CustomerList;
 use adloom_core::event::{EventName, TrackedEvent};
 use adloom_core::page::{Page, PageRequest};
 use adloom_core::person::PersonRecord;
+use adloom_core::region::Country;
 use adloom_core::tag::ConversionTag;
 use adloom_core::Invalid;
 use async_trait::async_trait;
@@ -115,6 +117,47 @@ pub trait Store: Send + Sync + 'static {
     /// ones included (they count only here).
     async fn conversion_totals(&self, ad_account_id: &str) -> Result<Vec<ConversionTotal>>;
 
+    /// For each digest, the people it names (any algorithm), at most two
+    /// (enough to tell a unique match from an ambiguous one).
+    async fn people_by_digests(&self, digests: Vec<String>) -> Result<Vec<Vec<String>>>;
+    /// What the consent policy needs to know about these people: their
+    /// setting and country. Unknown ids are left out.
+    async fn consent_facts(&self, user_ids: Vec<String>) -> Result<Vec<ConsentFacts>>;
+
+    /// Stores a new list with its first batch of matched members, in one
+    /// transaction. `AlreadyExists` if the id is taken.
+    async fn create_customer_list(
+        &self,
+        list: CustomerList,
+        matched: Vec<ListMember>,
+    ) -> Result<CustomerList>;
+    /// Applies one ADD or REMOVE batch: the counters move by `uploaded`
+    /// records, matched members are added, or members with these digests
+    /// removed. `NotFound` if the list does not exist.
+    async fn update_customer_list(&self, change: ListChange) -> Result<CustomerList>;
+    async fn get_customer_list(&self, id: &str) -> Result<Option<CustomerList>>;
+    async fn list_customer_lists(
+        &self,
+        ad_account_id: &str,
+        page: PageRequest,
+    ) -> Result<Page<CustomerList>>;
+    /// The people on a list (distinct user ids).
+    async fn customer_list_members(&self, list_id: &str) -> Result<Vec<String>>;
+
+    /// Stores an audience in the API's shape (`record`). `AlreadyExists` if
+    /// the id is taken.
+    async fn put_audience(&self, audience: StoredAudience) -> Result<StoredAudience>;
+    async fn get_audience(&self, id: &str) -> Result<Option<StoredAudience>>;
+    async fn list_audiences(
+        &self,
+        ad_account_id: &str,
+        page: PageRequest,
+    ) -> Result<Page<StoredAudience>>;
+    /// Events of an ad account resolved to a person, at or after `since`.
+    async fn resolved_events(&self, ad_account_id: &str, since: i64) -> Result<Vec<StoredEvent>>;
+    /// A random secret of this installation, made on first start.
+    async fn instance_secret(&self) -> Result<String>;
+
     /// Flushes everything to durable storage before the process exits.
     async fn close(&self) -> Result<()>;
 }
@@ -141,6 +184,47 @@ pub struct ConversionTotal {
     pub name: EventName,
     pub events: u64,
     pub value_micros: i64,
+}
+
+/// A person's inputs to the consent policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsentFacts {
+    pub user_id: String,
+    pub use_partner_info: Option<bool>,
+    pub country: Option<Country>,
+}
+
+/// A person matched by a customer-list record, and the record's digest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListMember {
+    pub user_id: String,
+    pub digest: String,
+}
+
+/// One batch applied to a customer list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListChange {
+    pub list_id: String,
+    pub remove: bool,
+    /// Records in the batch, matched or not.
+    pub uploaded: u64,
+    /// ADD: the matched members.
+    pub matched: Vec<ListMember>,
+    /// REMOVE: the digests of the removed records.
+    pub digests: Vec<String>,
+    pub now: i64,
+}
+
+/// An audience as stored: its id, account and times, and the rest in the
+/// API's shape (`name`, `description`, `audience_type`, `rule`), which the
+/// core parses back.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredAudience {
+    pub id: String,
+    pub ad_account_id: String,
+    pub record: serde_json::Value,
+    pub created_time: i64,
+    pub updated_time: i64,
 }
 
 /// Opens the backend named by a URL: `sqlite://PATH` (the embedded

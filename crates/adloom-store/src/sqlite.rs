@@ -14,6 +14,7 @@ use std::sync::{Arc, Mutex};
 
 use adloom_core::ad_account::AdAccount;
 use adloom_core::ads_setting::{AdsSetting, SettingChange};
+use adloom_core::customer_list::CustomerList;
 use adloom_core::event::TrackedEvent;
 use adloom_core::identity::pick_person;
 use adloom_core::page::{Page, PageRequest};
@@ -25,7 +26,10 @@ use async_trait::async_trait;
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Transaction};
 
-use crate::{ConversionTotal, EventOutcome, PersonBatch, Result, Store, StoreError, StoredEvent};
+use crate::{
+    ConsentFacts, ConversionTotal, EventOutcome, ListChange, ListMember, PersonBatch, Result,
+    Store, StoreError, StoredAudience, StoredEvent,
+};
 
 /// Schema versions, applied in order; `PRAGMA user_version` records how many
 /// ran. Never edit one that has shipped: add the next.
@@ -117,6 +121,40 @@ CREATE TABLE cookie_links (
     PRIMARY KEY (ad_account_id, cookie_id)
 ) WITHOUT ROWID;
 CREATE INDEX cookie_links_by_user ON cookie_links(user_id);
+"#,
+    r#"
+CREATE TABLE customer_lists (
+    id            TEXT PRIMARY KEY,
+    ad_account_id TEXT NOT NULL REFERENCES ad_accounts(id),
+    record        TEXT NOT NULL    -- CustomerList as JSON: counters, never records
+) WITHOUT ROWID;
+CREATE INDEX customer_lists_by_account ON customer_lists(ad_account_id, id);
+
+-- Only records that matched someone, as digests.
+CREATE TABLE list_members (
+    list_id TEXT NOT NULL,
+    digest  BLOB NOT NULL,
+    user_id TEXT NOT NULL,
+    PRIMARY KEY (list_id, digest, user_id)
+) WITHOUT ROWID;
+CREATE INDEX list_members_by_user ON list_members(user_id);
+
+CREATE TABLE audiences (
+    id            TEXT PRIMARY KEY,
+    ad_account_id TEXT NOT NULL REFERENCES ad_accounts(id),
+    record        TEXT NOT NULL,   -- name, description, audience_type, rule: the API's shape
+    created_time  INTEGER NOT NULL,
+    updated_time  INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX audiences_by_account ON audiences(ad_account_id, id);
+
+CREATE INDEX events_by_account_time ON events(ad_account_id, time) WHERE user_id IS NOT NULL;
+
+CREATE TABLE meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+) WITHOUT ROWID;
+INSERT INTO meta (key, value) VALUES ('secret', lower(hex(randomblob(32))));
 "#,
 ];
 
@@ -334,6 +372,34 @@ fn record_event(tx: &Transaction<'_>, event: &TrackedEvent) -> Result<EventOutco
     Ok(EventOutcome::Recorded { user_id })
 }
 
+fn add_members(tx: &Transaction<'_>, list_id: &str, members: &[ListMember]) -> Result<()> {
+    let mut add = tx
+        .prepare_cached(
+            "INSERT OR IGNORE INTO list_members (list_id, digest, user_id) VALUES (?1, ?2, ?3)",
+        )
+        .map_err(driver)?;
+    for m in members {
+        add.execute(params![list_id, digest_bytes(&m.digest)?, m.user_id])
+            .map_err(driver)?;
+    }
+    Ok(())
+}
+
+type AudienceRow = (StoredAudience, String);
+
+fn audience_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AudienceRow> {
+    Ok((
+        StoredAudience {
+            id: r.get(0)?,
+            ad_account_id: r.get(1)?,
+            record: serde_json::Value::Null,
+            created_time: r.get(3)?,
+            updated_time: r.get(4)?,
+        },
+        r.get(2)?,
+    ))
+}
+
 /// Removes a person's rows from the identity index.
 fn forget_identifiers(tx: &Transaction<'_>, person: &PersonRecord) -> Result<()> {
     let mut forget = tx
@@ -491,6 +557,7 @@ impl Store for SqliteStore {
             // identified, go too.
             for sql in [
                 "DELETE FROM events WHERE user_id = ?1",
+                "DELETE FROM list_members WHERE user_id = ?1",
                 "DELETE FROM cookie_links WHERE user_id = ?1",
                 "DELETE FROM people WHERE user_id = ?1",
             ] {
@@ -858,6 +925,297 @@ impl Store for SqliteStore {
                 .collect::<rusqlite::Result<Vec<_>>>()
                 .map_err(driver)?;
             Ok(rows)
+        })
+        .await
+    }
+
+    async fn people_by_digests(&self, digests: Vec<String>) -> Result<Vec<Vec<String>>> {
+        self.read(move |c| {
+            let mut lookup = c
+                .prepare_cached(
+                    "SELECT user_id FROM identifiers WHERE digest = ?1 ORDER BY user_id LIMIT 2",
+                )
+                .map_err(driver)?;
+            digests
+                .iter()
+                .map(|d| {
+                    let Ok(bytes) = hex::decode(d) else {
+                        return Ok(Vec::new());
+                    };
+                    lookup
+                        .query_map([bytes], |r| r.get::<_, String>(0))
+                        .map_err(driver)?
+                        .collect::<rusqlite::Result<Vec<_>>>()
+                        .map_err(driver)
+                })
+                .collect()
+        })
+        .await
+    }
+
+    async fn consent_facts(&self, user_ids: Vec<String>) -> Result<Vec<ConsentFacts>> {
+        self.read(move |c| {
+            let mut stmt = c
+                .prepare_cached(
+                    "SELECT p.record, s.use_partner_info FROM people p
+                     LEFT JOIN ads_settings s ON s.user_id = p.user_id
+                     WHERE p.user_id = ?1",
+                )
+                .map_err(driver)?;
+            let mut out = Vec::with_capacity(user_ids.len());
+            for user_id in user_ids {
+                let row: Option<(String, Option<bool>)> = stmt
+                    .query_row([&user_id], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .optional()
+                    .map_err(driver)?;
+                if let Some((record, use_partner_info)) = row {
+                    let person: PersonRecord = from_json(&record)?;
+                    out.push(ConsentFacts {
+                        user_id,
+                        use_partner_info,
+                        country: person.country,
+                    });
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn create_customer_list(
+        &self,
+        list: CustomerList,
+        matched: Vec<ListMember>,
+    ) -> Result<CustomerList> {
+        self.write(move |tx| {
+            let inserted = tx
+                .execute(
+                    "INSERT OR IGNORE INTO customer_lists (id, ad_account_id, record) VALUES (?1, ?2, ?3)",
+                    params![list.id, list.ad_account_id, to_json(&list)?],
+                )
+                .map_err(driver)?;
+            if inserted == 0 {
+                return Err(StoreError::AlreadyExists);
+            }
+            add_members(tx, &list.id, &matched)?;
+            Ok(list)
+        })
+        .await
+    }
+
+    async fn update_customer_list(&self, change: ListChange) -> Result<CustomerList> {
+        self.write(move |tx| {
+            let record: Option<String> = tx
+                .query_row(
+                    "SELECT record FROM customer_lists WHERE id = ?1",
+                    [&change.list_id],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(driver)?;
+            let mut list: CustomerList = from_json(&record.ok_or(StoreError::NotFound)?)?;
+            list.num_batches += 1;
+            list.updated_time = change.now;
+            if change.remove {
+                list.num_removed_user_records += change.uploaded;
+                let mut remove = tx
+                    .prepare_cached("DELETE FROM list_members WHERE list_id = ?1 AND digest = ?2")
+                    .map_err(driver)?;
+                for digest in &change.digests {
+                    remove
+                        .execute(params![change.list_id, digest_bytes(digest)?])
+                        .map_err(driver)?;
+                }
+            } else {
+                list.num_uploaded_user_records += change.uploaded;
+                add_members(tx, &change.list_id, &change.matched)?;
+            }
+            tx.execute(
+                "UPDATE customer_lists SET record = ?2 WHERE id = ?1",
+                params![change.list_id, to_json(&list)?],
+            )
+            .map_err(driver)?;
+            Ok(list)
+        })
+        .await
+    }
+
+    async fn get_customer_list(&self, id: &str) -> Result<Option<CustomerList>> {
+        let id = id.to_owned();
+        self.read(move |c| {
+            let record: Option<String> = c
+                .prepare_cached("SELECT record FROM customer_lists WHERE id = ?1")
+                .map_err(driver)?
+                .query_row([&id], |r| r.get(0))
+                .optional()
+                .map_err(driver)?;
+            record.as_deref().map(from_json).transpose()
+        })
+        .await
+    }
+
+    async fn list_customer_lists(
+        &self,
+        ad_account_id: &str,
+        page: PageRequest,
+    ) -> Result<Page<CustomerList>> {
+        let ad_account_id = ad_account_id.to_owned();
+        self.read(move |c| {
+            let mut stmt = c
+                .prepare_cached(
+                    "SELECT record FROM customer_lists WHERE ad_account_id = ?1 AND id > ?2
+                     ORDER BY id LIMIT ?3",
+                )
+                .map_err(driver)?;
+            let lists = stmt
+                .query_map(
+                    params![
+                        ad_account_id,
+                        page.after.clone().unwrap_or_default(),
+                        page.size + 1
+                    ],
+                    |r| r.get::<_, String>(0),
+                )
+                .map_err(driver)?
+                .collect::<rusqlite::Result<Vec<_>>>()
+                .map_err(driver)?
+                .iter()
+                .map(|r| from_json(r))
+                .collect::<Result<Vec<CustomerList>>>()?;
+            Ok(page_of(lists, page.size, |l| l.id.clone()))
+        })
+        .await
+    }
+
+    async fn customer_list_members(&self, list_id: &str) -> Result<Vec<String>> {
+        let list_id = list_id.to_owned();
+        self.read(move |c| {
+            let mut stmt = c
+                .prepare_cached(
+                    "SELECT DISTINCT user_id FROM list_members WHERE list_id = ?1 ORDER BY user_id",
+                )
+                .map_err(driver)?;
+            let members = stmt
+                .query_map([&list_id], |r| r.get(0))
+                .map_err(driver)?
+                .collect::<rusqlite::Result<Vec<String>>>()
+                .map_err(driver)?;
+            Ok(members)
+        })
+        .await
+    }
+
+    async fn put_audience(&self, audience: StoredAudience) -> Result<StoredAudience> {
+        self.write(move |tx| {
+            tx.execute(
+                "INSERT INTO audiences (id, ad_account_id, record, created_time, updated_time)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (id) DO UPDATE SET record = excluded.record,
+                                                updated_time = excluded.updated_time
+                 WHERE audiences.ad_account_id = excluded.ad_account_id",
+                params![
+                    audience.id,
+                    audience.ad_account_id,
+                    to_json(&audience.record)?,
+                    audience.created_time,
+                    audience.updated_time
+                ],
+            )
+            .map_err(driver)?;
+            Ok(audience)
+        })
+        .await
+    }
+
+    async fn get_audience(&self, id: &str) -> Result<Option<StoredAudience>> {
+        let id = id.to_owned();
+        self.read(move |c| {
+            c.prepare_cached(
+                "SELECT id, ad_account_id, record, created_time, updated_time FROM audiences WHERE id = ?1",
+            )
+            .map_err(driver)?
+            .query_row([&id], audience_from_row)
+            .optional()
+            .map_err(driver)?
+            .map(|(a, record)| Ok(StoredAudience { record: from_json(&record)?, ..a }))
+            .transpose()
+        })
+        .await
+    }
+
+    async fn list_audiences(
+        &self,
+        ad_account_id: &str,
+        page: PageRequest,
+    ) -> Result<Page<StoredAudience>> {
+        let ad_account_id = ad_account_id.to_owned();
+        self.read(move |c| {
+            let mut stmt = c
+                .prepare_cached(
+                    "SELECT id, ad_account_id, record, created_time, updated_time FROM audiences
+                     WHERE ad_account_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3",
+                )
+                .map_err(driver)?;
+            let rows = stmt
+                .query_map(
+                    params![
+                        ad_account_id,
+                        page.after.clone().unwrap_or_default(),
+                        page.size + 1
+                    ],
+                    audience_from_row,
+                )
+                .map_err(driver)?
+                .collect::<rusqlite::Result<Vec<_>>>()
+                .map_err(driver)?;
+            let audiences = rows
+                .into_iter()
+                .map(|(a, record)| {
+                    Ok(StoredAudience {
+                        record: from_json(&record)?,
+                        ..a
+                    })
+                })
+                .collect::<Result<Vec<_>>>()?;
+            Ok(page_of(audiences, page.size, |a| a.id.clone()))
+        })
+        .await
+    }
+
+    async fn resolved_events(&self, ad_account_id: &str, since: i64) -> Result<Vec<StoredEvent>> {
+        let ad_account_id = ad_account_id.to_owned();
+        self.read(move |c| {
+            let mut stmt = c
+                .prepare_cached(
+                    "SELECT record, user_id FROM events
+                     WHERE ad_account_id = ?1 AND time >= ?2 AND user_id IS NOT NULL ORDER BY seq",
+                )
+                .map_err(driver)?;
+            let rows = stmt
+                .query_map(params![ad_account_id, since], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?))
+                })
+                .map_err(driver)?
+                .collect::<rusqlite::Result<Vec<_>>>()
+                .map_err(driver)?;
+            rows.into_iter()
+                .map(|(record, user_id)| {
+                    Ok(StoredEvent {
+                        event: from_json(&record)?,
+                        user_id,
+                    })
+                })
+                .collect()
+        })
+        .await
+    }
+
+    async fn instance_secret(&self) -> Result<String> {
+        self.read(|c| {
+            c.query_row("SELECT value FROM meta WHERE key = 'secret'", [], |r| {
+                r.get(0)
+            })
+            .map_err(driver)
         })
         .await
     }
