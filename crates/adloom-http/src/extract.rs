@@ -22,6 +22,22 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let JsonObject(bytes) = JsonObject::from_request(req, state).await?;
+        serde_json::from_slice(&bytes)
+            .map(ApiJson)
+            .map_err(|e| ApiError::invalid(format!("invalid json: {e}")))
+    }
+}
+
+/// The bytes of a JSON object body, checked as `ApiJson` checks them, for
+/// handlers that parse it themselves (borrowing large strings instead of
+/// copying them).
+pub struct JsonObject(pub Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for JsonObject {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
         let json_or_none = req
             .headers()
             .get(header::CONTENT_TYPE)
@@ -51,9 +67,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
         if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
             return Err(ApiError::invalid("invalid json: expected a json object"));
         }
-        serde_json::from_slice(&bytes)
-            .map(ApiJson)
-            .map_err(|e| ApiError::invalid(format!("invalid json: {e}")))
+        Ok(JsonObject(bytes))
     }
 }
 

@@ -27,11 +27,13 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 mod ad_accounts;
+mod audiences;
 pub mod auth;
 mod conversions;
 pub mod error;
 mod extract;
 pub mod ingest;
+pub mod membership;
 pub mod metrics;
 mod people;
 mod pixel;
@@ -126,6 +128,8 @@ impl AppState {
 pub fn router(state: AppState) -> Router {
     let config = Arc::clone(&state.config);
     let core_js: Arc<str> = pixel::core_js_for(&config.public_url).into();
+    // Customer lists carry up to millions of records in one body.
+    let import_limit = DefaultBodyLimit::max(config.max_import_bytes as usize);
     Router::new()
         .route("/healthz", get(health))
         .route("/metrics", get(render_metrics))
@@ -168,6 +172,27 @@ pub fn router(state: AppState) -> Router {
             "/v5/ad_accounts/{ad_account_id}/events",
             post(conversions::send_events),
         )
+        .route(
+            "/v5/ad_accounts/{ad_account_id}/customer_lists",
+            get(audiences::list_lists)
+                .post(audiences::create_list)
+                .layer(import_limit),
+        )
+        .route(
+            "/v5/ad_accounts/{ad_account_id}/customer_lists/{customer_list_id}",
+            get(audiences::get_list)
+                .patch(audiences::update_list)
+                .layer(import_limit),
+        )
+        .route(
+            "/v5/ad_accounts/{ad_account_id}/audiences",
+            get(audiences::list_audiences).post(audiences::create_audience),
+        )
+        .route(
+            "/v5/ad_accounts/{ad_account_id}/audiences/{audience_id}",
+            get(audiences::get_audience).patch(audiences::update_audience),
+        )
+        .route("/v1/people/{user_id}/audiences", get(audiences::why))
         .fallback(|| async { error::ApiError::from_status(StatusCode::NOT_FOUND) })
         .with_state(state)
         .layer(DefaultBodyLimit::max(config.max_body_bytes))

@@ -2,6 +2,7 @@
 //! embedded store in a temporary directory.
 
 mod ad_accounts;
+mod audiences;
 mod conversions;
 mod errors;
 mod people;

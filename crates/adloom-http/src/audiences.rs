@@ -1,0 +1,547 @@
+//! Customer lists and audiences (`/v5/ad_accounts/{id}/customer_lists`,
+//! `/v5/ad_accounts/{id}/audiences`), and the operator's view of why a
+//! person is in an advertiser's audiences.
+
+use std::borrow::Cow;
+
+use adloom_core::audience::{parse_rule, Audience};
+use adloom_core::customer_list::{
+    record_digests, split_records, validate_name, CustomerList, ListType,
+};
+use adloom_core::identity::pick_person;
+use adloom_core::page::PageRequest;
+use adloom_core::Invalid;
+use adloom_store::{ListChange, ListMember, StoredAudience};
+use axum::extract::State;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use crate::auth::new_id;
+use crate::error::ApiError;
+use crate::extract::{AccountAccess, Admin, ApiJson, ApiPath, ApiQuery, JsonObject};
+use crate::membership::{self, audience_of, Evidence};
+use crate::AppState;
+
+/// Records looked up in the identity index at a time.
+const MATCH_CHUNK: usize = 10_000;
+
+#[derive(Deserialize)]
+pub struct PageParams {
+    page_size: Option<u32>,
+    bookmark: Option<String>,
+}
+
+#[derive(Serialize)]
+pub struct Paged<T> {
+    items: Vec<T>,
+    bookmark: Option<String>,
+}
+
+// ---- customer lists ----
+
+/// `CustomerList` as the Pinterest API returns it.
+#[derive(Serialize)]
+pub struct ListView {
+    ad_account_id: String,
+    created_time: i64,
+    exceptions: Value,
+    id: String,
+    name: String,
+    num_batches: u64,
+    num_removed_user_records: u64,
+    num_uploaded_user_records: u64,
+    status: &'static str,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    updated_time: i64,
+}
+
+async fn list_view(state: &AppState, list: CustomerList) -> Result<ListView, ApiError> {
+    let members = state.store.customer_list_members(&list.id).await?.len();
+    let size = membership::reported(state, &list.id, members).await?;
+    Ok(ListView {
+        ad_account_id: list.ad_account_id,
+        created_time: list.created_time,
+        exceptions: json!({}),
+        id: list.id,
+        name: list.name,
+        num_batches: list.num_batches,
+        num_removed_user_records: list.num_removed_user_records,
+        num_uploaded_user_records: list.num_uploaded_user_records,
+        status: if size.ready { "READY" } else { "TOO_SMALL" },
+        kind: "customerlist",
+        updated_time: list.updated_time,
+    })
+}
+
+/// A list request; `records` is borrowed from the body, so a million
+/// records are never a million strings.
+#[derive(Deserialize)]
+struct ListBody<'a> {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default, borrow)]
+    records: Option<Cow<'a, str>>,
+    #[serde(default)]
+    list_type: Option<String>,
+    #[serde(default)]
+    operation_type: Option<String>,
+}
+
+fn parse_list_body(bytes: &[u8]) -> Result<ListBody<'_>, ApiError> {
+    serde_json::from_slice(bytes).map_err(|e| ApiError::invalid(format!("invalid json: {e}")))
+}
+
+fn list_type_of(body: &ListBody<'_>) -> Result<ListType, Invalid> {
+    let list_type = ListType::parse(body.list_type.as_deref().unwrap_or("EMAIL"))?;
+    if list_type == ListType::HashedPinnerId {
+        return Err(Invalid::new(
+            "list_type",
+            "HASHED_PINNER_ID lists are not supported yet",
+        ));
+    }
+    Ok(list_type)
+}
+
+/// Matches records against the platform's people, a chunk at a time.
+/// Returns how many records there were and who matched (with the digest
+/// that matched; records that match no one leave nothing behind).
+async fn match_records(
+    state: &AppState,
+    list_type: ListType,
+    records: &str,
+) -> Result<(u64, Vec<ListMember>), ApiError> {
+    let mut uploaded = 0u64;
+    let mut matched = Vec::new();
+    let mut records = split_records(records).peekable();
+    while records.peek().is_some() {
+        let chunk: Vec<Vec<String>> = records
+            .by_ref()
+            .take(MATCH_CHUNK)
+            .map(|r| record_digests(list_type, r).unwrap_or_default())
+            .collect();
+        uploaded += chunk.len() as u64;
+        let flat: Vec<String> = chunk.iter().flatten().cloned().collect();
+        let mut found = state.store.people_by_digests(flat).await?.into_iter();
+        for digests in chunk {
+            let people: Vec<Vec<String>> = found.by_ref().take(digests.len()).collect();
+            let hit = people.iter().position(|p| p.len() == 1);
+            if let (Some(user_id), Some(i)) = (pick_person(people.clone()), hit) {
+                matched.push(ListMember {
+                    user_id,
+                    digest: digests[i].clone(),
+                });
+            }
+        }
+    }
+    Ok((uploaded, matched))
+}
+
+/// `POST .../customer_lists`.
+pub async fn create_list(
+    State(state): State<AppState>,
+    access: AccountAccess,
+    JsonObject(bytes): JsonObject,
+) -> Result<Json<ListView>, ApiError> {
+    let body = parse_list_body(&bytes)?;
+    let name = validate_name(body.name.as_deref())?;
+    let list_type = list_type_of(&body)?;
+    let records = body
+        .records
+        .as_deref()
+        .ok_or_else(|| ApiError::invalid("records: required"))?;
+    let (uploaded, matched) = match_records(&state, list_type, records).await?;
+    let now = state.clock.now();
+    let list = CustomerList {
+        id: new_id(),
+        ad_account_id: access.ad_account_id,
+        name,
+        list_type,
+        num_batches: 1,
+        num_uploaded_user_records: uploaded,
+        num_removed_user_records: 0,
+        created_time: now,
+        updated_time: now,
+    };
+    let list = state.store.create_customer_list(list, matched).await?;
+    Ok(Json(list_view(&state, list).await?))
+}
+
+async fn owned_list(
+    state: &AppState,
+    ad_account_id: &str,
+    list_id: &str,
+) -> Result<CustomerList, ApiError> {
+    match state.store.get_customer_list(list_id).await? {
+        Some(list) if list.ad_account_id == ad_account_id => Ok(list),
+        _ => Err(ApiError::not_found("customer list")),
+    }
+}
+
+/// `PATCH .../customer_lists/{id}`: one ADD or REMOVE batch.
+pub async fn update_list(
+    State(state): State<AppState>,
+    access: AccountAccess,
+    ApiPath((_, list_id)): ApiPath<(String, String)>,
+    JsonObject(bytes): JsonObject,
+) -> Result<Json<ListView>, ApiError> {
+    let list = owned_list(&state, &access.ad_account_id, &list_id).await?;
+    let body = parse_list_body(&bytes)?;
+    let remove = match body.operation_type.as_deref() {
+        Some("ADD") => false,
+        Some("REMOVE") => true,
+        Some(other) => {
+            return Err(ApiError::invalid(format!(
+                "operation_type: {other:?} is not ADD or REMOVE"
+            )))
+        }
+        None => {
+            return Err(ApiError::invalid(
+                "operation_type: required (ADD or REMOVE)",
+            ))
+        }
+    };
+    let records = body
+        .records
+        .as_deref()
+        .ok_or_else(|| ApiError::invalid("records: required"))?;
+    let change = if remove {
+        let mut uploaded = 0u64;
+        let mut digests = Vec::new();
+        for record in split_records(records) {
+            uploaded += 1;
+            digests.extend(record_digests(list.list_type, record).unwrap_or_default());
+        }
+        ListChange {
+            list_id,
+            remove,
+            uploaded,
+            matched: Vec::new(),
+            digests,
+            now: state.clock.now(),
+        }
+    } else {
+        let (uploaded, matched) = match_records(&state, list.list_type, records).await?;
+        ListChange {
+            list_id,
+            remove,
+            uploaded,
+            matched,
+            digests: Vec::new(),
+            now: state.clock.now(),
+        }
+    };
+    let list = state.store.update_customer_list(change).await?;
+    Ok(Json(list_view(&state, list).await?))
+}
+
+/// `GET .../customer_lists/{id}`.
+pub async fn get_list(
+    State(state): State<AppState>,
+    access: AccountAccess,
+    ApiPath((_, list_id)): ApiPath<(String, String)>,
+) -> Result<Json<ListView>, ApiError> {
+    let list = owned_list(&state, &access.ad_account_id, &list_id).await?;
+    Ok(Json(list_view(&state, list).await?))
+}
+
+/// `GET .../customer_lists`.
+pub async fn list_lists(
+    State(state): State<AppState>,
+    access: AccountAccess,
+    ApiQuery(params): ApiQuery<PageParams>,
+) -> Result<Json<Paged<ListView>>, ApiError> {
+    let page = PageRequest::new(params.page_size, params.bookmark)?;
+    let page = state
+        .store
+        .list_customer_lists(&access.ad_account_id, page)
+        .await?;
+    let mut items = Vec::with_capacity(page.items.len());
+    for list in page.items {
+        items.push(list_view(&state, list).await?);
+    }
+    Ok(Json(Paged {
+        items,
+        bookmark: page.next,
+    }))
+}
+
+// ---- audiences ----
+
+/// `Audience` as the Pinterest API returns it.
+#[derive(Serialize)]
+pub struct AudienceView {
+    ad_account_id: String,
+    audience_type: &'static str,
+    created_by_company_name: Option<String>,
+    created_timestamp: i64,
+    description: Option<String>,
+    id: String,
+    name: String,
+    rule: Value,
+    size: Option<u64>,
+    status: &'static str,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    updated_timestamp: i64,
+}
+
+async fn audience_view(state: &AppState, audience: Audience) -> Result<AudienceView, ApiError> {
+    let members = membership::members(state, &audience).await?;
+    let size = membership::reported(state, &audience.id, members.len()).await?;
+    Ok(AudienceView {
+        rule: audience.rule_to_wire(),
+        audience_type: audience.audience_type(),
+        ad_account_id: audience.ad_account_id,
+        created_by_company_name: None,
+        created_timestamp: audience.created_time,
+        description: audience.description,
+        id: audience.id,
+        name: audience.name,
+        size: size.size,
+        status: if size.ready { "READY" } else { "TOO_SMALL" },
+        kind: "audience",
+        updated_timestamp: audience.updated_time,
+    })
+}
+
+#[derive(Deserialize)]
+pub struct AudienceBody {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    audience_type: Option<String>,
+    #[serde(default)]
+    rule: Option<Value>,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    operation_type: Option<String>,
+}
+
+/// Checks that the tags and lists a rule names belong to the account.
+async fn check_references(state: &AppState, audience: &Audience) -> Result<(), ApiError> {
+    use adloom_core::audience::AudienceRule;
+    match &audience.rule {
+        AudienceRule::CustomerList { customer_list_id } => {
+            owned_list(state, &audience.ad_account_id, customer_list_id)
+                .await
+                .map_err(|_| {
+                    ApiError::invalid(
+                        "rule.customer_list_id: no such customer list in this ad account",
+                    )
+                })?;
+        }
+        AudienceRule::Visitor(v) => {
+            for tag_id in &v.tag_ids {
+                let owned = state
+                    .store
+                    .get_conversion_tag(tag_id)
+                    .await?
+                    .is_some_and(|t| t.ad_account_id == audience.ad_account_id);
+                if !owned {
+                    return Err(ApiError::invalid(format!(
+                        "rule.visitor_source_id: no conversion tag {tag_id} in this ad account"
+                    )));
+                }
+            }
+        }
+        AudienceRule::Engagement(_) => {}
+    }
+    Ok(())
+}
+
+fn stored(audience: &Audience) -> StoredAudience {
+    StoredAudience {
+        id: audience.id.clone(),
+        ad_account_id: audience.ad_account_id.clone(),
+        record: json!({
+            "name": audience.name,
+            "description": audience.description,
+            "audience_type": audience.audience_type(),
+            "rule": audience.rule_to_wire(),
+        }),
+        created_time: audience.created_time,
+        updated_time: audience.updated_time,
+    }
+}
+
+fn validate_audience_name(name: Option<&str>) -> Result<String, ApiError> {
+    validate_name(name).map_err(Into::into)
+}
+
+/// `POST .../audiences`.
+pub async fn create_audience(
+    State(state): State<AppState>,
+    access: AccountAccess,
+    ApiJson(body): ApiJson<AudienceBody>,
+) -> Result<Json<AudienceView>, ApiError> {
+    let name = validate_audience_name(body.name.as_deref())?;
+    let audience_type = body
+        .audience_type
+        .ok_or_else(|| ApiError::invalid("audience_type: required"))?;
+    let rule = parse_rule(&audience_type, body.rule.as_ref().unwrap_or(&Value::Null))?;
+    let now = state.clock.now();
+    let audience = Audience {
+        id: new_id(),
+        ad_account_id: access.ad_account_id,
+        name,
+        description: body.description.filter(|d| !d.is_empty()),
+        rule,
+        created_time: now,
+        updated_time: now,
+    };
+    check_references(&state, &audience).await?;
+    state.store.put_audience(stored(&audience)).await?;
+    Ok(Json(audience_view(&state, audience).await?))
+}
+
+async fn owned_audience(
+    state: &AppState,
+    ad_account_id: &str,
+    id: &str,
+) -> Result<StoredAudience, ApiError> {
+    match state.store.get_audience(id).await? {
+        Some(a) if a.ad_account_id == ad_account_id && a.record.get("removed").is_none() => Ok(a),
+        _ => Err(ApiError::not_found("audience")),
+    }
+}
+
+/// `GET .../audiences/{id}`.
+pub async fn get_audience(
+    State(state): State<AppState>,
+    access: AccountAccess,
+    ApiPath((_, id)): ApiPath<(String, String)>,
+) -> Result<Json<AudienceView>, ApiError> {
+    let stored = owned_audience(&state, &access.ad_account_id, &id).await?;
+    Ok(Json(audience_view(&state, audience_of(&stored)?).await?))
+}
+
+/// `PATCH .../audiences/{id}`: `operation_type` UPDATE (name, description,
+/// rule of the same type) or REMOVE.
+pub async fn update_audience(
+    State(state): State<AppState>,
+    access: AccountAccess,
+    ApiPath((_, id)): ApiPath<(String, String)>,
+    ApiJson(body): ApiJson<AudienceBody>,
+) -> Result<Json<AudienceView>, ApiError> {
+    let current = owned_audience(&state, &access.ad_account_id, &id).await?;
+    let mut audience = audience_of(&current)?;
+    audience.updated_time = state.clock.now();
+    match body.operation_type.as_deref().unwrap_or("UPDATE") {
+        "REMOVE" => {
+            let mut record = stored(&audience);
+            record.record["removed"] = json!(true);
+            state.store.put_audience(record).await?;
+            return Ok(Json(audience_view(&state, audience).await?));
+        }
+        "UPDATE" => {}
+        other => {
+            return Err(ApiError::invalid(format!(
+                "operation_type: {other:?} is not UPDATE or REMOVE"
+            )))
+        }
+    }
+    if body.name.is_some() {
+        audience.name = validate_audience_name(body.name.as_deref())?;
+    }
+    if let Some(d) = body.description {
+        audience.description = Some(d).filter(|d| !d.is_empty());
+    }
+    if let Some(rule) = &body.rule {
+        audience.rule = parse_rule(audience.audience_type(), rule)?;
+        check_references(&state, &audience).await?;
+    }
+    state.store.put_audience(stored(&audience)).await?;
+    Ok(Json(audience_view(&state, audience).await?))
+}
+
+/// `GET .../audiences`.
+pub async fn list_audiences(
+    State(state): State<AppState>,
+    access: AccountAccess,
+    ApiQuery(params): ApiQuery<PageParams>,
+) -> Result<Json<Paged<AudienceView>>, ApiError> {
+    let page = PageRequest::new(params.page_size, params.bookmark)?;
+    let page = state
+        .store
+        .list_audiences(&access.ad_account_id, page)
+        .await?;
+    let mut items = Vec::with_capacity(page.items.len());
+    for a in page
+        .items
+        .iter()
+        .filter(|a| a.record.get("removed").is_none())
+    {
+        items.push(audience_view(&state, audience_of(a)?).await?);
+    }
+    Ok(Json(Paged {
+        items,
+        bookmark: page.next,
+    }))
+}
+
+#[derive(Deserialize)]
+pub struct WhyParams {
+    ad_account_id: Option<String>,
+}
+
+#[derive(Serialize)]
+pub struct WhyItem {
+    audience_id: String,
+    name: String,
+    audience_type: &'static str,
+    /// `partner` or `on_platform`.
+    provenance: &'static str,
+    evidence: Evidence,
+}
+
+/// `GET /v1/people/{user_id}/audiences?ad_account_id=..` (operator only):
+/// the audiences of one ad account that this person is in now, and the
+/// data that put them there.
+pub async fn why(
+    State(state): State<AppState>,
+    _: Admin,
+    ApiPath(user_id): ApiPath<String>,
+    ApiQuery(params): ApiQuery<WhyParams>,
+) -> Result<Json<Paged<WhyItem>>, ApiError> {
+    let account = params
+        .ad_account_id
+        .ok_or_else(|| ApiError::invalid("ad_account_id: required"))?;
+    let mut items = Vec::new();
+    let mut page = PageRequest::first(250);
+    loop {
+        let batch = state.store.list_audiences(&account, page.clone()).await?;
+        for stored in batch
+            .items
+            .iter()
+            .filter(|a| a.record.get("removed").is_none())
+        {
+            let audience = audience_of(stored)?;
+            if let Some(evidence) = membership::members(&state, &audience)
+                .await?
+                .remove(&user_id)
+            {
+                items.push(WhyItem {
+                    audience_id: audience.id.clone(),
+                    name: audience.name.clone(),
+                    audience_type: audience.audience_type(),
+                    provenance: match audience.provenance() {
+                        adloom_core::consent::Provenance::Partner(_) => "partner",
+                        adloom_core::consent::Provenance::OnPlatform(_) => "on_platform",
+                    },
+                    evidence,
+                });
+            }
+        }
+        match batch.next {
+            Some(next) => page.after = Some(next),
+            None => break,
+        }
+    }
+    Ok(Json(Paged {
+        items,
+        bookmark: None,
+    }))
+}

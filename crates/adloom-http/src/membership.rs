@@ -1,0 +1,157 @@
+//! Who is in an audience, and why. Membership is computed from the stored
+//! lists and events whenever it is asked for, so it follows new events at
+//! once and drops people as their events age past the retention window.
+//! Partner audiences pass through the consent policy: a person whose
+//! partner targeting is off is in none of them (invariant 1).
+
+use std::collections::BTreeMap;
+
+use adloom_core::audience::{parse_rule, reported_size, Audience, AudienceRule, ReportedSize};
+use adloom_core::consent;
+use adloom_core::consent::Provenance;
+use adloom_core::event::EventSource;
+use adloom_store::StoredAudience;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::error::ApiError;
+use crate::AppState;
+
+const DAY: i64 = 24 * 3600;
+
+/// Why a person is in an audience.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Evidence {
+    /// A record of this customer list matched them.
+    ListMatch { customer_list_id: String },
+    /// This tag event of theirs qualified.
+    TagEvent {
+        tag_id: String,
+        event_id: String,
+        event: String,
+        time: i64,
+    },
+    /// This conversions API event of theirs qualified.
+    ConversionEvent {
+        event_id: String,
+        event: String,
+        time: i64,
+    },
+}
+
+/// Turns a stored audience back into the core's type.
+pub fn audience_of(stored: &StoredAudience) -> Result<Audience, ApiError> {
+    let text = |k: &str| {
+        stored
+            .record
+            .get(k)
+            .and_then(|v| v.as_str())
+            .map(str::to_owned)
+    };
+    let audience_type = text("audience_type").unwrap_or_default();
+    let rule = parse_rule(
+        &audience_type,
+        stored
+            .record
+            .get("rule")
+            .unwrap_or(&serde_json::Value::Null),
+    )
+    .map_err(|e| {
+        tracing::error!(audience = %stored.id, error = %e, "a stored audience no longer parses");
+        ApiError::internal()
+    })?;
+    Ok(Audience {
+        id: stored.id.clone(),
+        ad_account_id: stored.ad_account_id.clone(),
+        name: text("name").unwrap_or_default(),
+        description: text("description"),
+        rule,
+        created_time: stored.created_time,
+        updated_time: stored.updated_time,
+    })
+}
+
+/// The audience's members now, each with the evidence that put them in.
+pub async fn members(
+    state: &AppState,
+    audience: &Audience,
+) -> Result<BTreeMap<String, Evidence>, ApiError> {
+    let now = state.clock.now();
+    let mut members = BTreeMap::new();
+    match &audience.rule {
+        AudienceRule::CustomerList { customer_list_id } => {
+            let belongs = state
+                .store
+                .get_customer_list(customer_list_id)
+                .await?
+                .is_some_and(|l| l.ad_account_id == audience.ad_account_id);
+            if belongs {
+                for user in state.store.customer_list_members(customer_list_id).await? {
+                    let evidence = Evidence::ListMatch {
+                        customer_list_id: customer_list_id.clone(),
+                    };
+                    members.insert(user, evidence);
+                }
+            }
+        }
+        AudienceRule::Visitor(rule) => {
+            let since = now - i64::from(rule.retention_days) * DAY;
+            for stored in state
+                .store
+                .resolved_events(&audience.ad_account_id, since)
+                .await?
+            {
+                let (Some(user), e) = (stored.user_id, stored.event) else {
+                    continue;
+                };
+                if !rule.qualifies(&e, audience.created_time, now) {
+                    continue;
+                }
+                // Events come oldest first: the latest one is the evidence.
+                let evidence = match e.source {
+                    EventSource::Tag(tag_id) => Evidence::TagEvent {
+                        tag_id,
+                        event_id: e.event_id,
+                        event: e.name.as_str().to_owned(),
+                        time: e.time,
+                    },
+                    EventSource::Api => Evidence::ConversionEvent {
+                        event_id: e.event_id,
+                        event: e.name.as_str().to_owned(),
+                        time: e.time,
+                    },
+                };
+                members.insert(user, evidence);
+            }
+        }
+        // Engagement with ads is recorded by the serving loop; until it
+        // runs, nobody has engaged.
+        AudienceRule::Engagement(_) => {}
+    }
+    let provenance = audience.provenance();
+    if matches!(provenance, Provenance::Partner(_)) && !members.is_empty() {
+        let facts = state
+            .store
+            .consent_facts(members.keys().cloned().collect())
+            .await?;
+        let allowed: std::collections::BTreeSet<String> = facts
+            .into_iter()
+            .filter(|f| {
+                consent::for_person(f.use_partner_info, f.country, &state.config.region_defaults)
+                    .allows_audience(provenance)
+            })
+            .map(|f| f.user_id)
+            .collect();
+        members.retain(|user, _| allowed.contains(user));
+    }
+    Ok(members)
+}
+
+/// The size an advertiser may see for `count` members of the audience or
+/// list `id`.
+pub async fn reported(state: &AppState, id: &str, count: usize) -> Result<ReportedSize, ApiError> {
+    let secret = state.store.instance_secret().await?;
+    let digest = Sha256::digest(format!("{secret}:{id}").as_bytes());
+    Ok(reported_size(count as u64, u64::from(digest[0])))
+}
