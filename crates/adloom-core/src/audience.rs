@@ -185,7 +185,12 @@ impl Audience {
             }
             AudienceRule::Visitor(v) => {
                 let mut m = Map::new();
-                m.insert("visitor_source_id".into(), json!(v.tag_ids));
+                // The spec types it as one string; several tags stay a list.
+                let tags = match v.tag_ids.as_slice() {
+                    [one] => json!(one),
+                    many => json!(many),
+                };
+                m.insert("visitor_source_id".into(), tags);
                 m.insert("retention_days".into(), json!(v.retention_days));
                 m.insert("prefill".into(), json!(v.prefill));
                 if let Some(e) = &v.event {

@@ -241,7 +241,7 @@ fn provenance_and_wire_shape() {
     assert_eq!(v.provenance(), Provenance::Partner(PartnerSource::Tag));
     assert_eq!(
         v.rule_to_wire(),
-        json!({"visitor_source_id": ["7"], "retention_days": 180, "prefill": true, "event": "checkout", "url": ["contains:shoes"]})
+        json!({"visitor_source_id": "7", "retention_days": 180, "prefill": true, "event": "checkout", "url": ["contains:shoes"]})
     );
     let e = a(parse_rule(
         "ENGAGEMENT",
