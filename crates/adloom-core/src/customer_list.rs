@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::Invalid;
-use crate::identifier::{hash_email, hash_maid};
+use crate::identifier::{normalize_email, normalize_maid, sha256};
 
 /// `UserListType`: what the records are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -76,10 +76,11 @@ pub fn record_digests(list_type: ListType, record: &str) -> Option<Vec<String>> 
     if is_hex_digest(record) {
         return Some(vec![record.to_ascii_lowercase()]);
     }
+    let sha256_hex = |normalized: &str| hex::encode(sha256(normalized));
     match list_type {
-        ListType::Email => hash_email(record).ok().map(|d| vec![d.sha256]),
-        ListType::Maid | ListType::Idfa => match hash_maid(record) {
-            Ok(Some(m)) => Some(vec![m.upper.sha256, m.lower.sha256]),
+        ListType::Email => normalize_email(record).ok().map(|e| vec![sha256_hex(&e)]),
+        ListType::Maid | ListType::Idfa => match normalize_maid(record) {
+            Ok(Some(m)) => Some(vec![sha256_hex(&m.upper), sha256_hex(&m.lower)]),
             // The all-zero ID is no ID.
             _ => None,
         },

@@ -57,6 +57,19 @@ impl Digests {
     }
 }
 
+/// The raw SHA-256 of an already normalized value: the one digest the
+/// matching hot paths need.
+pub fn sha256(normalized: &str) -> [u8; 32] {
+    Sha256::digest(normalized.as_bytes()).into()
+}
+
+/// Decodes a 64-character hex SHA-256 (either case).
+pub fn parse_sha256_hex(hex_digest: &str) -> Option<[u8; 32]> {
+    let mut out = [0u8; 32];
+    hex::decode_to_slice(hex_digest, &mut out).ok()?;
+    Some(out)
+}
+
 /// Longest address allowed by RFC 5321 (path limit minus the angle brackets).
 const MAX_EMAIL_LEN: usize = 254;
 

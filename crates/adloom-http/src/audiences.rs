@@ -8,7 +8,6 @@ use adloom_core::audience::{parse_rule, Audience};
 use adloom_core::customer_list::{
     record_digests, split_records, validate_name, CustomerList, ListType,
 };
-use adloom_core::identity::pick_person;
 use adloom_core::page::PageRequest;
 use adloom_core::Invalid;
 use adloom_store::{ListChange, ListMember, StoredAudience};
@@ -116,24 +115,14 @@ async fn match_records(
     let mut matched = Vec::new();
     let mut records = split_records(records).peekable();
     while records.peek().is_some() {
-        let chunk: Vec<Vec<String>> = records
+        let chunk: Vec<String> = records
             .by_ref()
             .take(MATCH_CHUNK)
-            .map(|r| record_digests(list_type, r).unwrap_or_default())
+            .map(str::to_owned)
             .collect();
         uploaded += chunk.len() as u64;
-        let flat: Vec<String> = chunk.iter().flatten().cloned().collect();
-        let mut found = state.store.people_by_digests(flat).await?.into_iter();
-        for digests in chunk {
-            let people: Vec<Vec<String>> = found.by_ref().take(digests.len()).collect();
-            let hit = people.iter().position(|p| p.len() == 1);
-            if let (Some(user_id), Some(i)) = (pick_person(people.clone()), hit) {
-                matched.push(ListMember {
-                    user_id,
-                    digest: digests[i].clone(),
-                });
-            }
-        }
+        let hits = state.store.match_list_records(list_type, chunk).await?;
+        matched.extend(hits.into_iter().flatten());
     }
     Ok((uploaded, matched))
 }

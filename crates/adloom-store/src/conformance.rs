@@ -57,6 +57,7 @@ macro_rules! store_conformance_tests {
             audiences_round_trip_in_the_api_shape,
             lookups_for_matching_and_consent,
             the_instance_secret_is_made_once,
+            list_records_match_in_every_form,
         );
     };
     (@cases $make:path; $($case:ident),* $(,)?) => {
@@ -959,4 +960,80 @@ pub async fn the_instance_secret_is_made_once(store: &dyn Store) {
     assert_eq!(a.len(), 64);
     assert!(a.bytes().all(|b| b.is_ascii_hexdigit()));
     assert_eq!(store.instance_secret().await.unwrap(), a);
+}
+
+pub async fn list_records_match_in_every_form(store: &dyn Store) {
+    let mut with_maid = person("u1", Some("a@example.com"), 1);
+    with_maid.maids = PersonInput {
+        user_id: "u1".into(),
+        maids: Some(vec![adloom_core::person::MaidInput {
+            id: "6d92078a-8246-4ba4-ae5b-76104861e7dc".into(),
+            lmt: None,
+        }]),
+        ..Default::default()
+    }
+    .normalize(1)
+    .unwrap()
+    .maids;
+    store
+        .upsert_people(batch(vec![
+            with_maid,
+            person("u2", Some("b@example.com"), 1),
+        ]))
+        .await
+        .unwrap();
+    let a = hash_email("a@example.com").unwrap();
+    let records = |rs: &[&str]| rs.iter().map(|r| r.to_string()).collect::<Vec<_>>();
+    let hits = store
+        .match_list_records(
+            ListType::Email,
+            records(&[
+                " A@Example.com ",
+                &a.sha256.to_uppercase(),
+                &a.sha1,
+                &a.md5,
+                "b@example.com",
+                "c@example.com",
+                "junk",
+            ]),
+        )
+        .await
+        .unwrap();
+    let users: Vec<Option<&str>> = hits
+        .iter()
+        .map(|h| h.as_ref().map(|m| m.user_id.as_str()))
+        .collect();
+    assert_eq!(
+        users,
+        [
+            Some("u1"),
+            Some("u1"),
+            Some("u1"),
+            Some("u1"),
+            Some("u2"),
+            None,
+            None
+        ]
+    );
+    assert_eq!(hits[0].as_ref().unwrap().digest, a.sha256);
+    assert_eq!(hits[2].as_ref().unwrap().digest, a.sha1);
+    // Both people share the phone: a phone digest is ambiguous.
+    let phone = person("x", None, 0).phone.unwrap().sha256;
+    let hits = store
+        .match_list_records(ListType::Email, vec![phone])
+        .await
+        .unwrap();
+    assert_eq!(hits, vec![None]);
+    let hits = store
+        .match_list_records(
+            ListType::Maid,
+            records(&[
+                "6D92078A-8246-4BA4-AE5B-76104861E7DC",
+                "00000000-0000-0000-0000-000000000000",
+            ]),
+        )
+        .await
+        .unwrap();
+    assert_eq!(hits[0].as_ref().map(|m| m.user_id.as_str()), Some("u1"));
+    assert_eq!(hits[1], None);
 }

@@ -20,8 +20,9 @@ use std::sync::Arc;
 
 use adloom_core::ad_account::AdAccount;
 use adloom_core::ads_setting::{AdsSetting, SettingChange};
-use adloom_core::customer_list::CustomerList;
+use adloom_core::customer_list::{record_digests, CustomerList, ListType};
 use adloom_core::event::{EventName, TrackedEvent};
+use adloom_core::identity::pick_person;
 use adloom_core::page::{Page, PageRequest};
 use adloom_core::person::PersonRecord;
 use adloom_core::region::Country;
@@ -120,6 +121,35 @@ pub trait Store: Send + Sync + 'static {
     /// For each digest, the people it names (any algorithm), at most two
     /// (enough to tell a unique match from an ambiguous one).
     async fn people_by_digests(&self, digests: Vec<String>) -> Result<Vec<Vec<String>>>;
+    /// Matches customer-list records (plain or hashed) against the
+    /// platform's people: for each record, the one person it names and the
+    /// digest that named them, or `None`. A record naming several people is
+    /// ambiguous and matches no one.
+    async fn match_list_records(
+        &self,
+        list_type: ListType,
+        records: Vec<String>,
+    ) -> Result<Vec<Option<ListMember>>> {
+        let digests: Vec<Vec<String>> = records
+            .iter()
+            .map(|r| record_digests(list_type, r).unwrap_or_default())
+            .collect();
+        let flat: Vec<String> = digests.iter().flatten().cloned().collect();
+        let mut found = self.people_by_digests(flat).await?.into_iter();
+        Ok(digests
+            .into_iter()
+            .map(|ds| {
+                let people: Vec<Vec<String>> = found.by_ref().take(ds.len()).collect();
+                let hit = people.iter().position(|p| p.len() == 1)?;
+                let user_id = pick_person(people)?;
+                Some(ListMember {
+                    user_id,
+                    digest: ds[hit].clone(),
+                })
+            })
+            .collect())
+    }
+
     /// What the consent policy needs to know about these people: their
     /// setting and country. Unknown ids are left out.
     async fn consent_facts(&self, user_ids: Vec<String>) -> Result<Vec<ConsentFacts>>;

@@ -10,13 +10,14 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 
 use adloom_core::ad_account::AdAccount;
 use adloom_core::ads_setting::{AdsSetting, SettingChange};
-use adloom_core::customer_list::CustomerList;
+use adloom_core::customer_list::{CustomerList, ListType};
 use adloom_core::event::TrackedEvent;
-use adloom_core::identity::pick_person;
+use adloom_core::identifier::parse_sha256_hex;
+use adloom_core::identity::{pick_person, IdentityIndex};
 use adloom_core::page::{Page, PageRequest};
 use adloom_core::person::PersonRecord;
 use adloom_core::region::Country;
@@ -168,7 +169,17 @@ const IMPORT_CHUNK_ROWS: usize = 100_000;
 pub struct SqliteStore {
     writer: Arc<Mutex<Connection>>,
     readers: r2d2::Pool<SqliteConnectionManager>,
+    /// Every SHA-256 row of `identifiers`, in memory, for matching lists and
+    /// resolving events at memory speed. Changed only after a commit, while
+    /// the writer lock is held, so it follows the table in commit order.
+    identity: Arc<RwLock<IdentityIndex>>,
     path: PathBuf,
+}
+
+/// A change to the in-memory identity index, applied after its commit.
+enum IndexChange {
+    Add([u8; 32], String),
+    Remove([u8; 32], String),
 }
 
 impl SqliteStore {
@@ -199,11 +210,40 @@ impl SqliteStore {
             .min_idle(Some(1))
             .build(manager)
             .map_err(|e| internal(format!("cannot open readers: {e}")))?;
+        let identity = load_identity(&writer)?;
         Ok(SqliteStore {
             writer: Arc::new(Mutex::new(writer)),
             readers,
+            identity: Arc::new(RwLock::new(identity)),
             path: path.to_owned(),
         })
+    }
+
+    /// Like `write`, for transactions that change identifiers: the changes
+    /// they report reach the in-memory index once the commit succeeded.
+    async fn write_indexed<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Transaction<'_>, &mut Vec<IndexChange>) -> Result<T> + Send + 'static,
+    {
+        let writer = Arc::clone(&self.writer);
+        let identity = Arc::clone(&self.identity);
+        blocking(move || {
+            let mut conn = writer.lock().unwrap_or_else(|p| p.into_inner());
+            let tx = conn.transaction().map_err(driver)?;
+            let mut changes = Vec::new();
+            let out = f(&tx, &mut changes)?;
+            tx.commit().map_err(driver)?;
+            let mut index = identity.write().unwrap_or_else(|p| p.into_inner());
+            for change in changes {
+                match change {
+                    IndexChange::Add(digest, user) => index.insert(digest, &user),
+                    IndexChange::Remove(digest, user) => index.remove(&digest, &user),
+                }
+            }
+            Ok(out)
+        })
+        .await
     }
 
     pub fn path(&self) -> &Path {
@@ -250,6 +290,24 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'sta
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| internal(format!("storage task failed: {e}")))?
+}
+
+/// Reads the SHA-256 rows of the identity table into memory.
+fn load_identity(conn: &Connection) -> Result<IdentityIndex> {
+    let mut index = IdentityIndex::default();
+    let mut stmt = conn
+        .prepare("SELECT digest, user_id FROM identifiers WHERE length(digest) = 32")
+        .map_err(driver)?;
+    let mut rows = stmt.query([]).map_err(driver)?;
+    while let Some(row) = rows.next().map_err(driver)? {
+        let digest: Vec<u8> = row.get(0).map_err(driver)?;
+        let user_id: String = row.get(1).map_err(driver)?;
+        if let Ok(digest) = <[u8; 32]>::try_from(digest.as_slice()) {
+            index.insert(digest, &user_id);
+        }
+    }
+    tracing::info!(digests = index.len(), "identity index loaded");
+    Ok(index)
 }
 
 fn migrate(conn: &mut Connection) -> Result<()> {
@@ -303,21 +361,18 @@ fn stored_record(person: &PersonRecord) -> Result<String> {
 /// Stores one event: resolves its person from the identity index, or from
 /// the browser that sent it, and links that browser's earlier anonymous
 /// events once it identifies itself.
-fn record_event(tx: &Transaction<'_>, event: &TrackedEvent) -> Result<EventOutcome> {
-    let mut lookup = tx
-        .prepare_cached(
-            "SELECT user_id FROM identifiers WHERE digest = ?1 ORDER BY user_id LIMIT 2",
-        )
-        .map_err(driver)?;
-    let mut candidates = Vec::new();
-    for digest in event.match_digests() {
-        let people = lookup
-            .query_map([digest_bytes(digest)?], |r| r.get::<_, String>(0))
-            .map_err(driver)?
-            .collect::<rusqlite::Result<Vec<_>>>()
-            .map_err(driver)?;
-        candidates.push(people);
-    }
+fn record_event(
+    tx: &Transaction<'_>,
+    identity: &IdentityIndex,
+    event: &TrackedEvent,
+) -> Result<EventOutcome> {
+    // Event identifiers are SHA-256 only (the API and the tag check it), so
+    // the in-memory index answers them all.
+    let candidates = event.match_digests().into_iter().map(|digest| {
+        parse_sha256_hex(digest)
+            .map(|d| identity.people(&d))
+            .unwrap_or_default()
+    });
     let cookie = event.keys.cookie_id.as_deref();
     let mut user_id = pick_person(candidates);
     if user_id.is_none() {
@@ -401,14 +456,22 @@ fn audience_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AudienceRow> {
 }
 
 /// Removes a person's rows from the identity index.
-fn forget_identifiers(tx: &Transaction<'_>, person: &PersonRecord) -> Result<()> {
+fn forget_identifiers(
+    tx: &Transaction<'_>,
+    person: &PersonRecord,
+    changes: &mut Vec<IndexChange>,
+) -> Result<()> {
     let mut forget = tx
         .prepare_cached("DELETE FROM identifiers WHERE digest = ?1 AND user_id = ?2")
         .map_err(driver)?;
     for (_, digest) in person.all_digests() {
+        let bytes = digest_bytes(digest)?;
         forget
-            .execute(params![digest_bytes(digest)?, person.user_id])
+            .execute(params![bytes, person.user_id])
             .map_err(driver)?;
+        if let Ok(sha256) = <[u8; 32]>::try_from(bytes.as_slice()) {
+            changes.push(IndexChange::Remove(sha256, person.user_id.clone()));
+        }
     }
     Ok(())
 }
@@ -452,7 +515,7 @@ const AD_ACCOUNT_COLUMNS: &str =
 #[async_trait]
 impl Store for SqliteStore {
     async fn upsert_people(&self, people: PersonBatch) -> Result<u64> {
-        self.write(move |tx| {
+        self.write_indexed(move |tx, changes| {
             let mut current = tx
                 .prepare_cached("SELECT record FROM people WHERE user_id = ?1")
                 .map_err(driver)?;
@@ -497,13 +560,17 @@ impl Store for SqliteStore {
                     continue;
                 }
                 if let Some(stored) = stored {
-                    forget_identifiers(tx, &from_json(&stored)?)?;
+                    forget_identifiers(tx, &from_json(&stored)?, changes)?;
                 }
                 upsert
                     .execute(params![person.user_id, record, person.updated_at])
                     .map_err(driver)?;
                 for (kind, digest) in person.matchable_digests() {
-                    rows.push((digest_bytes(digest)?, person.user_id.clone(), kind.as_str()));
+                    let bytes = digest_bytes(digest)?;
+                    if let Ok(sha256) = <[u8; 32]>::try_from(bytes.as_slice()) {
+                        changes.push(IndexChange::Add(sha256, person.user_id.clone()));
+                    }
+                    rows.push((bytes, person.user_id.clone(), kind.as_str()));
                 }
                 if rows.len() >= IMPORT_CHUNK_ROWS {
                     flush(&mut rows)?;
@@ -540,7 +607,7 @@ impl Store for SqliteStore {
         let user_id = user_id.to_owned();
         // The current setting goes with the person (ON DELETE CASCADE), the
         // identifiers by their keys; the setting history stays.
-        self.write(move |tx| {
+        self.write_indexed(move |tx, changes| {
             let stored: Option<String> = tx
                 .query_row(
                     "SELECT record FROM people WHERE user_id = ?1",
@@ -552,7 +619,7 @@ impl Store for SqliteStore {
             let Some(stored) = stored else {
                 return Ok(false);
             };
-            forget_identifiers(tx, &from_json(&stored)?)?;
+            forget_identifiers(tx, &from_json(&stored)?, changes)?;
             // Partner events resolved to the person, and the browsers they
             // identified, go too.
             for sql in [
@@ -872,10 +939,12 @@ impl Store for SqliteStore {
     }
 
     async fn record_events(&self, events: Vec<TrackedEvent>) -> Result<Vec<EventOutcome>> {
+        let identity = Arc::clone(&self.identity);
         self.write(move |tx| {
+            let identity = identity.read().unwrap_or_else(|p| p.into_inner());
             let mut outcomes = Vec::with_capacity(events.len());
             for event in events {
-                outcomes.push(record_event(tx, &event)?);
+                outcomes.push(record_event(tx, &identity, &event)?);
             }
             Ok(outcomes)
         })
@@ -930,7 +999,9 @@ impl Store for SqliteStore {
     }
 
     async fn people_by_digests(&self, digests: Vec<String>) -> Result<Vec<Vec<String>>> {
+        let identity = Arc::clone(&self.identity);
         self.read(move |c| {
+            let identity = identity.read().unwrap_or_else(|p| p.into_inner());
             let mut lookup = c
                 .prepare_cached(
                     "SELECT user_id FROM identifiers WHERE digest = ?1 ORDER BY user_id LIMIT 2",
@@ -939,6 +1010,9 @@ impl Store for SqliteStore {
             digests
                 .iter()
                 .map(|d| {
+                    if let Some(sha256) = parse_sha256_hex(d) {
+                        return Ok(identity.people(&sha256));
+                    }
                     let Ok(bytes) = hex::decode(d) else {
                         return Ok(Vec::new());
                     };
@@ -947,6 +1021,45 @@ impl Store for SqliteStore {
                         .map_err(driver)?
                         .collect::<rusqlite::Result<Vec<_>>>()
                         .map_err(driver)
+                })
+                .collect()
+        })
+        .await
+    }
+
+    async fn match_list_records(
+        &self,
+        list_type: ListType,
+        records: Vec<String>,
+    ) -> Result<Vec<Option<ListMember>>> {
+        let identity = Arc::clone(&self.identity);
+        self.read(move |c| {
+            let identity = identity.read().unwrap_or_else(|p| p.into_inner());
+            let mut lookup = c
+                .prepare_cached(
+                    "SELECT user_id FROM identifiers WHERE digest = ?1 ORDER BY user_id LIMIT 2",
+                )
+                .map_err(driver)?;
+            records
+                .iter()
+                .map(|record| match identity.match_record(list_type, record) {
+                    Ok(hit) => Ok(hit.map(|(user_id, digest)| ListMember {
+                        user_id: user_id.to_owned(),
+                        digest: hex::encode(digest),
+                    })),
+                    // SHA-1 and MD5 records: the table has them.
+                    Err(()) => {
+                        let bytes = hex::decode(record).map_err(|_| internal("not hex".into()))?;
+                        let people = lookup
+                            .query_map([bytes], |r| r.get::<_, String>(0))
+                            .map_err(driver)?
+                            .collect::<rusqlite::Result<Vec<_>>>()
+                            .map_err(driver)?;
+                        Ok(pick_person([people]).map(|user_id| ListMember {
+                            user_id,
+                            digest: record.to_ascii_lowercase(),
+                        }))
+                    }
                 })
                 .collect()
         })

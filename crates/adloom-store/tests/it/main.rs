@@ -38,8 +38,15 @@ async fn reopening_finds_everything() {
             .unwrap();
     }
     let store = SqliteStore::open(&path).unwrap();
-    assert_eq!(store.get_person("u1").await.unwrap(), Some(p));
+    assert_eq!(store.get_person("u1").await.unwrap(), Some(p.clone()));
     assert!(store.get_person("u2").await.unwrap().is_some());
+    // The in-memory identity index is rebuilt from the file.
+    let email = p.email.unwrap();
+    let found = store
+        .people_by_digests(vec![email.sha256, email.md5])
+        .await
+        .unwrap();
+    assert_eq!(found, vec![vec!["u1".to_owned()], vec!["u1".to_owned()]]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
