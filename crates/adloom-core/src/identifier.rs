@@ -63,11 +63,36 @@ pub fn sha256(normalized: &str) -> [u8; 32] {
     Sha256::digest(normalized.as_bytes()).into()
 }
 
-/// Decodes a 64-character hex SHA-256 (either case).
+/// Decodes a 64-character hex SHA-256 (either case). Written out rather
+/// than calling `hex`: it runs once per customer-list record, and this
+/// branch-free loop (a table, one validity check at the end) is several
+/// times faster there.
 pub fn parse_sha256_hex(hex_digest: &str) -> Option<[u8; 32]> {
+    const INVALID: u8 = 0x10;
+    const TABLE: [u8; 256] = {
+        let mut t = [INVALID; 256];
+        let mut i = 0;
+        while i < 10 {
+            t[b'0' as usize + i] = i as u8;
+            i += 1;
+        }
+        let mut i = 0;
+        while i < 6 {
+            t[b'a' as usize + i] = 10 + i as u8;
+            t[b'A' as usize + i] = 10 + i as u8;
+            i += 1;
+        }
+        t
+    };
+    let bytes: &[u8; 64] = hex_digest.as_bytes().try_into().ok()?;
     let mut out = [0u8; 32];
-    hex::decode_to_slice(hex_digest, &mut out).ok()?;
-    Some(out)
+    let mut invalid = 0u8;
+    for (o, pair) in out.iter_mut().zip(bytes.chunks_exact(2)) {
+        let (hi, lo) = (TABLE[pair[0] as usize], TABLE[pair[1] as usize]);
+        invalid |= hi | lo;
+        *o = hi << 4 | (lo & 0x0f);
+    }
+    (invalid & INVALID == 0).then_some(out)
 }
 
 /// Longest address allowed by RFC 5321 (path limit minus the angle brackets).

@@ -193,3 +193,23 @@ proptest::proptest! {
         proptest::prop_assert_eq!(a, b);
     }
 }
+
+#[test]
+fn sha256_hex_parses_in_either_case_and_refuses_the_rest() {
+    let hex = "ff8d9819fc0e12bf0d24892e45987e249a28dce836a85cad60e28eaaa8c6d976";
+    let bytes = parse_sha256_hex(hex).unwrap();
+    assert_eq!(bytes, sha256("alice@example.com"));
+    assert_eq!(parse_sha256_hex(&hex.to_uppercase()), Some(bytes));
+    assert_eq!(parse_sha256_hex(&hex[..63]), None);
+    assert_eq!(parse_sha256_hex(&format!("{}g", &hex[..63])), None);
+    assert_eq!(parse_sha256_hex(&format!("{}:", &hex[..63])), None);
+    assert_eq!(parse_sha256_hex(&"é".repeat(32)), None);
+}
+
+proptest::proptest! {
+    #[test]
+    fn sha256_hex_round_trips(bytes in proptest::array::uniform32(proptest::num::u8::ANY)) {
+        proptest::prop_assert_eq!(parse_sha256_hex(&hex::encode(bytes)), Some(bytes));
+        proptest::prop_assert_eq!(parse_sha256_hex(&hex::encode_upper(bytes)), Some(bytes));
+    }
+}
