@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use crate::auth::new_id;
 use crate::error::{code, ApiError};
-use crate::extract::{AccountAccess, ApiJson, ApiPath, ApiQuery};
+use crate::extract::{AccountAccess, ApiJson, ApiPath, ApiQuery, JsonObject};
 use crate::AppState;
 
 /// `ConversionTag` as the Pinterest API returns it.
@@ -94,9 +94,33 @@ pub async fn get_tag(
     }
 }
 
+/// The body when every event has the right types: parsed straight into
+/// inputs, the fast path.
 #[derive(Deserialize)]
-pub struct EventsBody {
+struct TypedEvents {
+    data: Vec<ConversionEventInput>,
+}
+
+/// The body otherwise: events kept as JSON, so that each one that has a
+/// wrong type fails alone, with its own message.
+#[derive(Deserialize)]
+struct LooseEvents {
     data: Option<Vec<Value>>,
+}
+
+/// Each event of the body, parsed or with the reason it could not be.
+fn parse_events(body: &[u8]) -> Result<Vec<Result<ConversionEventInput, String>>, ApiError> {
+    if let Ok(typed) = serde_json::from_slice::<TypedEvents>(body) {
+        return Ok(typed.data.into_iter().map(Ok).collect());
+    }
+    let loose: LooseEvents = serde_json::from_slice(body)
+        .map_err(|e| ApiError::invalid(format!("invalid json: {e}")))?;
+    Ok(loose
+        .data
+        .unwrap_or_default()
+        .into_iter()
+        .map(|v| serde_json::from_value(v).map_err(|e| format!("invalid event: {e}")))
+        .collect())
 }
 
 #[derive(Deserialize)]
@@ -126,7 +150,7 @@ pub async fn send_events(
     State(state): State<AppState>,
     access: AccountAccess,
     ApiQuery(params): ApiQuery<EventsParams>,
-    ApiJson(body): ApiJson<EventsBody>,
+    JsonObject(body): JsonObject,
 ) -> Result<Response, ApiError> {
     let test = match params
         .test
@@ -142,7 +166,7 @@ pub async fn send_events(
             )))
         }
     };
-    let data = body.data.unwrap_or_default();
+    let data = parse_events(&body)?;
     if data.is_empty() || data.len() > MAX_EVENTS_PER_REQUEST {
         return Err(ApiError::invalid(format!(
             "data: must list 1 to {MAX_EVENTS_PER_REQUEST} events"
@@ -151,11 +175,7 @@ pub async fn send_events(
     let now = state.clock.now();
     let checked: Vec<Result<TrackedEvent, String>> = data
         .into_iter()
-        .map(|v| {
-            serde_json::from_value::<ConversionEventInput>(v)
-                .map_err(|e| format!("invalid event: {e}"))
-                .and_then(|input| input.validate(&access.ad_account_id, now))
-        })
+        .map(|input| input.and_then(|input| input.validate(&access.ad_account_id, now)))
         .collect();
     let good: Vec<TrackedEvent> = checked
         .iter()

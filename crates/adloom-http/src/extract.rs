@@ -15,7 +15,8 @@ use crate::AppState;
 /// A JSON object body, with rejections in the API's error shape. Like
 /// `axum::Json`, but it also refuses a top-level array or scalar (serde would
 /// read an array into a struct by position) and accepts a body without a
-/// content type, as hand-written `curl` calls send.
+/// content type or labelled form-encoded, as hand-written `curl -d` calls
+/// send.
 pub struct ApiJson<T>(pub T);
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
@@ -44,7 +45,10 @@ impl<S: Send + Sync> FromRequest<S> for JsonObject {
             .map(|v| {
                 let ct = v.to_str().unwrap_or_default().to_ascii_lowercase();
                 let essence = ct.split(';').next().unwrap_or_default().trim().to_owned();
-                essence == "application/json" || essence.ends_with("+json")
+                // curl -d labels every body form-encoded; take it as JSON.
+                essence == "application/json"
+                    || essence.ends_with("+json")
+                    || essence == "application/x-www-form-urlencoded"
             })
             .unwrap_or(true);
         if !json_or_none {

@@ -58,6 +58,7 @@ macro_rules! store_conformance_tests {
             lookups_for_matching_and_consent,
             the_instance_secret_is_made_once,
             list_records_match_in_every_form,
+            a_click_id_links_the_clicker_for_that_advertiser_only,
         );
     };
     (@cases $make:path; $($case:ident),* $(,)?) => {
@@ -1036,4 +1037,72 @@ pub async fn list_records_match_in_every_form(store: &dyn Store) {
         .unwrap();
     assert_eq!(hits[0].as_ref().map(|m| m.user_id.as_str()), Some("u1"));
     assert_eq!(hits[1], None);
+}
+
+pub async fn a_click_id_links_the_clicker_for_that_advertiser_only(store: &dyn Store) {
+    store
+        .upsert_people(batch(vec![person("u1", None, 1)]))
+        .await
+        .unwrap();
+    store
+        .record_click_id("click-1", "u1", "1", 5)
+        .await
+        .unwrap();
+    store
+        .record_click_id("click-1", "u1", "1", 5)
+        .await
+        .unwrap();
+    let keys = |click: &str| MatchKeys {
+        click_id: Some(click.into()),
+        cookie_id: Some("b-1".into()),
+        ..Default::default()
+    };
+    let mut other_account = tracked("c2", EventName::Checkout, keys("click-1"));
+    other_account.ad_account_id = "2".into();
+    let outcomes = store
+        .record_events(vec![
+            tracked("c1", EventName::Checkout, keys("click-1")),
+            other_account,
+            tracked(
+                "c3",
+                EventName::Checkout,
+                MatchKeys {
+                    click_id: Some("unknown".into()),
+                    ..Default::default()
+                },
+            ),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(
+        outcomes,
+        vec![
+            EventOutcome::Recorded {
+                user_id: Some("u1".into())
+            },
+            EventOutcome::Recorded { user_id: None },
+            EventOutcome::Recorded { user_id: None },
+        ]
+    );
+    // The browser that carried the click is now theirs.
+    let later = store
+        .record_events(vec![tracked("c4", EventName::PageVisit, cookie("b-1"))])
+        .await
+        .unwrap();
+    assert_eq!(
+        later,
+        vec![EventOutcome::Recorded {
+            user_id: Some("u1".into())
+        }]
+    );
+    store.delete_person("u1").await.unwrap();
+    let after = store
+        .record_events(vec![tracked("c5", EventName::Checkout, keys("click-1"))])
+        .await
+        .unwrap();
+    assert_eq!(
+        after,
+        vec![EventOutcome::Recorded { user_id: None }],
+        "erased with the person"
+    );
 }

@@ -112,6 +112,16 @@ pub trait Store: Send + Sync + 'static {
     /// event id) was seen before is a duplicate and changes nothing.
     /// Events must come through `TrackedEvent::for_storage`.
     async fn record_events(&self, events: Vec<TrackedEvent>) -> Result<Vec<EventOutcome>>;
+    /// Remembers that adloom issued this click id (`epik`) when this person
+    /// clicked an ad of this ad account, so that the advertiser's later
+    /// events carrying it resolve to them. Idempotent.
+    async fn record_click_id(
+        &self,
+        click_id: &str,
+        user_id: &str,
+        ad_account_id: &str,
+        time: i64,
+    ) -> Result<()>;
     /// One stored event and the person it was resolved to.
     async fn get_event(&self, ad_account_id: &str, event_id: &str) -> Result<Option<StoredEvent>>;
     /// Per event name: how many events and their total value, opted-out

@@ -156,6 +156,15 @@ CREATE TABLE meta (
     value TEXT NOT NULL
 ) WITHOUT ROWID;
 INSERT INTO meta (key, value) VALUES ('secret', lower(hex(randomblob(32))));
+
+-- Click ids (epik) adloom appended to landing pages: who clicked.
+CREATE TABLE click_ids (
+    click_id      TEXT PRIMARY KEY,
+    user_id       TEXT NOT NULL,
+    ad_account_id TEXT NOT NULL,
+    time          INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX click_ids_by_user ON click_ids(user_id);
 "#,
 ];
 
@@ -375,6 +384,19 @@ fn record_event(
     });
     let cookie = event.keys.cookie_id.as_deref();
     let mut user_id = pick_person(candidates);
+    if user_id.is_none() {
+        if let Some(click_id) = &event.keys.click_id {
+            // Only a click on this advertiser's own ad links its events.
+            user_id = tx
+                .prepare_cached(
+                    "SELECT user_id FROM click_ids WHERE click_id = ?1 AND ad_account_id = ?2",
+                )
+                .map_err(driver)?
+                .query_row([click_id, &event.ad_account_id], |r| r.get(0))
+                .optional()
+                .map_err(driver)?;
+        }
+    }
     if user_id.is_none() {
         if let Some(cookie) = cookie {
             user_id = tx
@@ -625,6 +647,7 @@ impl Store for SqliteStore {
             for sql in [
                 "DELETE FROM events WHERE user_id = ?1",
                 "DELETE FROM list_members WHERE user_id = ?1",
+                "DELETE FROM click_ids WHERE user_id = ?1",
                 "DELETE FROM cookie_links WHERE user_id = ?1",
                 "DELETE FROM people WHERE user_id = ?1",
             ] {
@@ -947,6 +970,29 @@ impl Store for SqliteStore {
                 outcomes.push(record_event(tx, &identity, &event)?);
             }
             Ok(outcomes)
+        })
+        .await
+    }
+
+    async fn record_click_id(
+        &self,
+        click_id: &str,
+        user_id: &str,
+        ad_account_id: &str,
+        time: i64,
+    ) -> Result<()> {
+        let (click_id, user_id, ad_account_id) = (
+            click_id.to_owned(),
+            user_id.to_owned(),
+            ad_account_id.to_owned(),
+        );
+        self.write(move |tx| {
+            tx.execute(
+                "INSERT OR IGNORE INTO click_ids (click_id, user_id, ad_account_id, time) VALUES (?1, ?2, ?3, ?4)",
+                params![click_id, user_id, ad_account_id, time],
+            )
+            .map_err(driver)?;
+            Ok(())
         })
         .await
     }

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# HTTP load on loopback, each figure beside a baseline measured in the same
+# run: wrk against GET /healthz (the client's and the server's floor), then
+# the tag pixel (GET /v3/, keep-alive) and the conversions API (POST
+# .../events, 1000 events a request, each acknowledged only once durable).
+#
+# Usage: scripts/bench_http.sh [SECONDS] [CONNECTIONS]   (default 10 s, 64)
+# Needs wrk (apt-get install wrk). Only 127.0.0.1 is ever targeted.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SECONDS_EACH=${1:-10}
+CONNS=${2:-64}
+command -v wrk >/dev/null || { echo "needs wrk: apt-get install wrk" >&2; exit 2; }
+cargo build --release --quiet
+WORK=$(mktemp -d)
+trap 'kill "$PID" 2>/dev/null || true; rm -rf "$WORK"' EXIT
+
+target/release/adloom serve --listen 127.0.0.1:0 --data-dir "$WORK/data" --admin-token bench 2> "$WORK/log" &
+PID=$!
+for _ in $(seq 100); do grep -q "adloom is listening" "$WORK/log" 2>/dev/null && break; sleep 0.1; done
+ADDR=$(grep -o 'addr=[0-9.:]*' "$WORK/log" | head -1 | cut -d= -f2)
+BASE="http://$ADDR"
+
+api() { curl -sf -H "Authorization: Bearer bench" -H "Content-Type: application/json" "$@"; }
+python3 -c "
+import json
+print(json.dumps([{'user_id': f'u{i}', 'email': f'person{i}@example.com', 'country': 'US'} for i in range(10000)]))" > "$WORK/people.json"
+api -d "@$WORK/people.json" "$BASE/v1/admin/people" > /dev/null
+ACCOUNT=$(api -d '{"name": "bench"}' "$BASE/v5/ad_accounts" | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+TAG=$(api -d '{"name": "site"}' "$BASE/v5/ad_accounts/$ACCOUNT/conversion_tags" | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+EM=$(printf 'person7@example.com' | sha256sum | cut -d' ' -f1)
+
+cat > "$WORK/events.lua" <<LUA
+local counter = 0
+local prefix = "x"
+function init(args)
+  math.randomseed(os.time() + tonumber(tostring({}):match("0x(%x+)"), 16) % 100000)
+  prefix = tostring(math.random(1, 1000000000))
+end
+function request()
+  counter = counter + 1
+  local now = os.time()
+  local parts = {}
+  for i = 1, 1000 do
+    parts[i] = string.format('{"event_name":"checkout","action_source":"web","event_time":%d,"event_id":"%s-%d-%d","user_data":{"em":["$EM"]},"custom_data":{"value":"10.00","currency":"USD"}}', now, prefix, counter, i)
+  end
+  return wrk.format("POST", "/v5/ad_accounts/$ACCOUNT/events",
+    {["Authorization"] = "Bearer bench", ["Content-Type"] = "application/json"},
+    '{"data":[' .. table.concat(parts, ",") .. ']}')
+end
+LUA
+
+run() { wrk -t2 -c"$1" -d"${SECONDS_EACH}s" --latency "${@:2}" 2>&1; }
+summary() { awk '/Requests\/sec/ {rps=$2} /50%/ {p50=$2} /99%/ {p99=$2} /Non-2xx/ {bad=$NF} END {printf "%s req/s, p50 %s, p99 %s, non-2xx %s\n", rps, p50, p99, (bad == "" ? 0 : bad)}'; }
+
+echo "baseline  GET /healthz            : $(run "$CONNS" "$BASE/healthz" | summary)"
+echo "pixel     GET /v3/ (recorded)     : $(run "$CONNS" "$BASE/v3/?tid=$TAG&event=pagevisit&pd%5Bem%5D=$EM&ad%5Bloc%5D=https%3A%2F%2Fshop.example%2Fshoes" | summary)"
+OUT=$(run 8 -s "$WORK/events.lua" "$BASE/")
+echo "events    POST .../events x1000   : $(echo "$OUT" | summary)"
+RPS=$(echo "$OUT" | awk '/Requests\/sec/ {print $2}')
+python3 -c "print(f'          = {float(\"$RPS\") * 1000:,.0f} conversion events/s, each durable before its answer')"
+curl -sf -H "Authorization: Bearer bench" "$BASE/metrics" | grep -E '^adloom_(pixel|conversion)' | grep -v ' 0$' | sed 's/^/          /'
