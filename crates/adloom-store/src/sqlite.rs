@@ -504,6 +504,21 @@ fn digest_bytes(hex_digest: &str) -> Result<Vec<u8>> {
     hex::decode(hex_digest).map_err(|_| internal(format!("not a hex digest: {hex_digest:?}")))
 }
 
+/// The JSON `record` column of the row with this key, decoded.
+fn record_by_key<T: serde::de::DeserializeOwned>(
+    c: &Connection,
+    sql: &str,
+    key: &str,
+) -> Result<Option<T>> {
+    let record: Option<String> = c
+        .prepare_cached(sql)
+        .map_err(driver)?
+        .query_row([key], |r| r.get(0))
+        .optional()
+        .map_err(driver)?;
+    record.as_deref().map(from_json).transpose()
+}
+
 fn page_of<T>(mut items: Vec<T>, size: u32, cursor: impl Fn(&T) -> String) -> Page<T> {
     let more = items.len() > size as usize;
     items.truncate(size as usize);
@@ -932,13 +947,7 @@ impl Store for SqliteStore {
     async fn get_conversion_tag(&self, id: &str) -> Result<Option<ConversionTag>> {
         let id = id.to_owned();
         self.read(move |c| {
-            let record: Option<String> = c
-                .prepare_cached("SELECT record FROM conversion_tags WHERE id = ?1")
-                .map_err(driver)?
-                .query_row([&id], |r| r.get(0))
-                .optional()
-                .map_err(driver)?;
-            record.as_deref().map(from_json).transpose()
+            record_by_key(c, "SELECT record FROM conversion_tags WHERE id = ?1", &id)
         })
         .await
     }
@@ -1164,15 +1173,12 @@ impl Store for SqliteStore {
 
     async fn update_customer_list(&self, change: ListChange) -> Result<CustomerList> {
         self.write(move |tx| {
-            let record: Option<String> = tx
-                .query_row(
-                    "SELECT record FROM customer_lists WHERE id = ?1",
-                    [&change.list_id],
-                    |r| r.get(0),
-                )
-                .optional()
-                .map_err(driver)?;
-            let mut list: CustomerList = from_json(&record.ok_or(StoreError::NotFound)?)?;
+            let mut list: CustomerList = record_by_key(
+                tx,
+                "SELECT record FROM customer_lists WHERE id = ?1",
+                &change.list_id,
+            )?
+            .ok_or(StoreError::NotFound)?;
             list.num_batches += 1;
             list.updated_time = change.now;
             if change.remove {
@@ -1201,16 +1207,8 @@ impl Store for SqliteStore {
 
     async fn get_customer_list(&self, id: &str) -> Result<Option<CustomerList>> {
         let id = id.to_owned();
-        self.read(move |c| {
-            let record: Option<String> = c
-                .prepare_cached("SELECT record FROM customer_lists WHERE id = ?1")
-                .map_err(driver)?
-                .query_row([&id], |r| r.get(0))
-                .optional()
-                .map_err(driver)?;
-            record.as_deref().map(from_json).transpose()
-        })
-        .await
+        self.read(move |c| record_by_key(c, "SELECT record FROM customer_lists WHERE id = ?1", &id))
+            .await
     }
 
     async fn list_customer_lists(
