@@ -22,6 +22,7 @@
 pub mod access;
 pub mod ad_account;
 pub mod ads_setting;
+pub mod auction;
 pub mod audience;
 pub mod consent;
 pub mod customer_list;
