@@ -35,5 +35,6 @@ pub mod person;
 pub mod pixel;
 pub mod region;
 pub mod tag;
+pub mod targeting;
 
 pub use error::Invalid;
