@@ -30,6 +30,7 @@ mod error;
 pub mod event;
 pub mod identifier;
 pub mod identity;
+pub mod pacing;
 pub mod page;
 pub mod person;
 pub mod pixel;
