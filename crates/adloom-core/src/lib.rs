@@ -24,6 +24,7 @@ pub mod ad_account;
 pub mod ads_setting;
 pub mod auction;
 pub mod audience;
+pub mod campaign;
 pub mod consent;
 pub mod customer_list;
 mod error;

@@ -10,7 +10,7 @@ use adloom_core::customer_list::{
 };
 use adloom_core::page::PageRequest;
 use adloom_core::Invalid;
-use adloom_store::{ListChange, ListMember, StoredAudience};
+use adloom_store::{ListChange, ListMember, StoredObject};
 use axum::extract::State;
 use axum::Json;
 use serde::{Deserialize, Serialize};
@@ -341,8 +341,8 @@ async fn check_references(state: &AppState, audience: &Audience) -> Result<(), A
     Ok(())
 }
 
-fn stored(audience: &Audience) -> StoredAudience {
-    StoredAudience {
+fn stored(audience: &Audience) -> StoredObject {
+    StoredObject {
         id: audience.id.clone(),
         ad_account_id: audience.ad_account_id.clone(),
         record: json!({
@@ -390,7 +390,7 @@ async fn owned_audience(
     state: &AppState,
     ad_account_id: &str,
     id: &str,
-) -> Result<StoredAudience, ApiError> {
+) -> Result<StoredObject, ApiError> {
     match state.store.get_audience(id).await? {
         Some(a) if a.ad_account_id == ad_account_id && a.record.get("removed").is_none() => Ok(a),
         _ => Err(ApiError::not_found("audience")),

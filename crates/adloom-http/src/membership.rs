@@ -10,7 +10,7 @@ use adloom_core::audience::{parse_rule, reported_size, Audience, AudienceRule, R
 use adloom_core::consent;
 use adloom_core::consent::Provenance;
 use adloom_core::event::EventSource;
-use adloom_store::StoredAudience;
+use adloom_store::StoredObject;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -41,7 +41,7 @@ pub enum Evidence {
 }
 
 /// Turns a stored audience back into the core's type.
-pub fn audience_of(stored: &StoredAudience) -> Result<Audience, ApiError> {
+pub fn audience_of(stored: &StoredObject) -> Result<Audience, ApiError> {
     let text = |k: &str| {
         stored
             .record

@@ -18,7 +18,7 @@ use adloom_core::tag::ConversionTagCreate;
 
 use crate::{
     ConsentFacts, ConversionTotal, EventOutcome, ListChange, ListMember, PersonBatch, Store,
-    StoreError, StoredAudience,
+    StoreError, StoredObject,
 };
 use adloom_core::customer_list::{CustomerList, ListType};
 
@@ -59,6 +59,7 @@ macro_rules! store_conformance_tests {
             the_instance_secret_is_made_once,
             list_records_match_in_every_form,
             a_click_id_links_the_clicker_for_that_advertiser_only,
+            advertiser_objects_by_kind_and_account,
         );
     };
     (@cases $make:path; $($case:ident),* $(,)?) => {
@@ -851,7 +852,7 @@ pub async fn customer_lists_keep_counts_and_matched_members_only(store: &dyn Sto
 
 pub async fn audiences_round_trip_in_the_api_shape(store: &dyn Store) {
     store.create_ad_account(account("1", "shop")).await.unwrap();
-    let audience = |id: &str, name: &str, t: i64| StoredAudience {
+    let audience = |id: &str, name: &str, t: i64| StoredObject {
         id: id.to_owned(),
         ad_account_id: "1".to_owned(),
         record: serde_json::json!({"name": name, "audience_type": "CUSTOMER_LIST", "rule": {"customer_list_id": "5"}}),
@@ -1104,5 +1105,75 @@ pub async fn a_click_id_links_the_clicker_for_that_advertiser_only(store: &dyn S
         after,
         vec![EventOutcome::Recorded { user_id: None }],
         "erased with the person"
+    );
+}
+
+pub async fn advertiser_objects_by_kind_and_account(store: &dyn Store) {
+    let object = |id: &str, account: &str, name: &str, t: i64| StoredObject {
+        id: id.to_owned(),
+        ad_account_id: account.to_owned(),
+        record: serde_json::json!({"name": name}),
+        created_time: 1,
+        updated_time: t,
+    };
+    store
+        .put_objects(
+            "campaign",
+            vec![
+                object("2", "1", "b", 1),
+                object("1", "1", "a", 1),
+                object("3", "9", "c", 1),
+            ],
+        )
+        .await
+        .unwrap();
+    store
+        .put_objects("adgroup", vec![object("1", "1", "group", 1)])
+        .await
+        .unwrap();
+    let listed: Vec<String> = store
+        .list_objects("campaign", "1")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|o| o.id)
+        .collect();
+    assert_eq!(listed, ["1", "2"]);
+    assert_eq!(
+        store
+            .get_object("adgroup", "1")
+            .await
+            .unwrap()
+            .unwrap()
+            .record["name"],
+        "group"
+    );
+    assert_eq!(store.get_object("ad", "1").await.unwrap(), None);
+    store
+        .put_objects("campaign", vec![object("1", "1", "renamed", 7)])
+        .await
+        .unwrap();
+    let got = store.get_object("campaign", "1").await.unwrap().unwrap();
+    assert_eq!(
+        (
+            got.record["name"].as_str(),
+            got.created_time,
+            got.updated_time
+        ),
+        (Some("renamed"), 1, 7)
+    );
+    // An id of another account is never overwritten.
+    store
+        .put_objects("campaign", vec![object("3", "1", "hijack", 8)])
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .get_object("campaign", "3")
+            .await
+            .unwrap()
+            .unwrap()
+            .record["name"],
+        "c"
     );
 }

@@ -186,13 +186,23 @@ pub trait Store: Send + Sync + 'static {
 
     /// Stores an audience in the API's shape (`record`). `AlreadyExists` if
     /// the id is taken.
-    async fn put_audience(&self, audience: StoredAudience) -> Result<StoredAudience>;
-    async fn get_audience(&self, id: &str) -> Result<Option<StoredAudience>>;
+    async fn put_audience(&self, audience: StoredObject) -> Result<StoredObject>;
+    async fn get_audience(&self, id: &str) -> Result<Option<StoredObject>>;
     async fn list_audiences(
         &self,
         ad_account_id: &str,
         page: PageRequest,
-    ) -> Result<Page<StoredAudience>>;
+    ) -> Result<Page<StoredObject>>;
+    /// Stores campaigns, ad groups, ads or pins (`kind`), inserted or
+    /// replaced, in one transaction.
+    async fn put_objects(&self, kind: &'static str, objects: Vec<StoredObject>) -> Result<()>;
+    async fn get_object(&self, kind: &'static str, id: &str) -> Result<Option<StoredObject>>;
+    /// Every object of a kind in an ad account, in id order.
+    async fn list_objects(
+        &self,
+        kind: &'static str,
+        ad_account_id: &str,
+    ) -> Result<Vec<StoredObject>>;
     /// Events of an ad account resolved to a person, at or after `since`.
     async fn resolved_events(&self, ad_account_id: &str, since: i64) -> Result<Vec<StoredEvent>>;
     /// A random secret of this installation, made on first start.
@@ -255,11 +265,11 @@ pub struct ListChange {
     pub now: i64,
 }
 
-/// An audience as stored: its id, account and times, and the rest in the
-/// API's shape (`name`, `description`, `audience_type`, `rule`), which the
-/// core parses back.
+/// An advertiser object as stored (an audience, campaign, ad group, ad or
+/// pin): its id, account and times, and the rest in the API's shape, which
+/// the core validates and parses back.
 #[derive(Debug, Clone, PartialEq)]
-pub struct StoredAudience {
+pub struct StoredObject {
     pub id: String,
     pub ad_account_id: String,
     pub record: serde_json::Value,

@@ -29,7 +29,7 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Transaction};
 
 use crate::{
     ConsentFacts, ConversionTotal, EventOutcome, ListChange, ListMember, PersonBatch, Result,
-    Store, StoreError, StoredAudience, StoredEvent,
+    Store, StoreError, StoredEvent, StoredObject,
 };
 
 /// Schema versions, applied in order; `PRAGMA user_version` records how many
@@ -165,6 +165,19 @@ CREATE TABLE click_ids (
     time          INTEGER NOT NULL
 ) WITHOUT ROWID;
 CREATE INDEX click_ids_by_user ON click_ids(user_id);
+"#,
+    r#"
+-- Campaigns, ad groups, ads and pins, each in the API's shape.
+CREATE TABLE objects (
+    kind          TEXT NOT NULL,
+    id            TEXT NOT NULL,
+    ad_account_id TEXT NOT NULL,
+    record        TEXT NOT NULL,
+    created_time  INTEGER NOT NULL,
+    updated_time  INTEGER NOT NULL,
+    PRIMARY KEY (kind, id)
+) WITHOUT ROWID;
+CREATE INDEX objects_by_account ON objects(kind, ad_account_id, id);
 "#,
 ];
 
@@ -462,11 +475,11 @@ fn add_members(tx: &Transaction<'_>, list_id: &str, members: &[ListMember]) -> R
     Ok(())
 }
 
-type AudienceRow = (StoredAudience, String);
+type ObjectRow = (StoredObject, String);
 
-fn audience_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AudienceRow> {
+fn object_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ObjectRow> {
     Ok((
-        StoredAudience {
+        StoredObject {
             id: r.get(0)?,
             ad_account_id: r.get(1)?,
             record: serde_json::Value::Null,
@@ -1262,7 +1275,7 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn put_audience(&self, audience: StoredAudience) -> Result<StoredAudience> {
+    async fn put_audience(&self, audience: StoredObject) -> Result<StoredObject> {
         self.write(move |tx| {
             tx.execute(
                 "INSERT INTO audiences (id, ad_account_id, record, created_time, updated_time)
@@ -1284,17 +1297,17 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn get_audience(&self, id: &str) -> Result<Option<StoredAudience>> {
+    async fn get_audience(&self, id: &str) -> Result<Option<StoredObject>> {
         let id = id.to_owned();
         self.read(move |c| {
             c.prepare_cached(
                 "SELECT id, ad_account_id, record, created_time, updated_time FROM audiences WHERE id = ?1",
             )
             .map_err(driver)?
-            .query_row([&id], audience_from_row)
+            .query_row([&id], object_from_row)
             .optional()
             .map_err(driver)?
-            .map(|(a, record)| Ok(StoredAudience { record: from_json(&record)?, ..a }))
+            .map(|(a, record)| Ok(StoredObject { record: from_json(&record)?, ..a }))
             .transpose()
         })
         .await
@@ -1304,7 +1317,7 @@ impl Store for SqliteStore {
         &self,
         ad_account_id: &str,
         page: PageRequest,
-    ) -> Result<Page<StoredAudience>> {
+    ) -> Result<Page<StoredObject>> {
         let ad_account_id = ad_account_id.to_owned();
         self.read(move |c| {
             let mut stmt = c
@@ -1320,7 +1333,7 @@ impl Store for SqliteStore {
                         page.after.clone().unwrap_or_default(),
                         page.size + 1
                     ],
-                    audience_from_row,
+                    object_from_row,
                 )
                 .map_err(driver)?
                 .collect::<rusqlite::Result<Vec<_>>>()
@@ -1328,13 +1341,92 @@ impl Store for SqliteStore {
             let audiences = rows
                 .into_iter()
                 .map(|(a, record)| {
-                    Ok(StoredAudience {
+                    Ok(StoredObject {
                         record: from_json(&record)?,
                         ..a
                     })
                 })
                 .collect::<Result<Vec<_>>>()?;
             Ok(page_of(audiences, page.size, |a| a.id.clone()))
+        })
+        .await
+    }
+
+    async fn put_objects(&self, kind: &'static str, objects: Vec<StoredObject>) -> Result<()> {
+        self.write(move |tx| {
+            let mut put = tx
+                .prepare_cached(
+                    "INSERT INTO objects (kind, id, ad_account_id, record, created_time, updated_time)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                     ON CONFLICT (kind, id) DO UPDATE SET record = excluded.record,
+                                                          updated_time = excluded.updated_time
+                     WHERE objects.ad_account_id = excluded.ad_account_id",
+                )
+                .map_err(driver)?;
+            for o in &objects {
+                put.execute(params![
+                    kind,
+                    o.id,
+                    o.ad_account_id,
+                    to_json(&o.record)?,
+                    o.created_time,
+                    o.updated_time
+                ])
+                .map_err(driver)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn get_object(&self, kind: &'static str, id: &str) -> Result<Option<StoredObject>> {
+        let id = id.to_owned();
+        self.read(move |c| {
+            c.prepare_cached(
+                "SELECT id, ad_account_id, record, created_time, updated_time FROM objects
+                 WHERE kind = ?1 AND id = ?2",
+            )
+            .map_err(driver)?
+            .query_row([kind, &id], object_from_row)
+            .optional()
+            .map_err(driver)?
+            .map(|(o, record)| {
+                Ok(StoredObject {
+                    record: from_json(&record)?,
+                    ..o
+                })
+            })
+            .transpose()
+        })
+        .await
+    }
+
+    async fn list_objects(
+        &self,
+        kind: &'static str,
+        ad_account_id: &str,
+    ) -> Result<Vec<StoredObject>> {
+        let ad_account_id = ad_account_id.to_owned();
+        self.read(move |c| {
+            let mut stmt = c
+                .prepare_cached(
+                    "SELECT id, ad_account_id, record, created_time, updated_time FROM objects
+                     WHERE kind = ?1 AND ad_account_id = ?2 ORDER BY id",
+                )
+                .map_err(driver)?;
+            let rows = stmt
+                .query_map([kind, &ad_account_id], object_from_row)
+                .map_err(driver)?
+                .collect::<rusqlite::Result<Vec<_>>>()
+                .map_err(driver)?;
+            rows.into_iter()
+                .map(|(o, record)| {
+                    Ok(StoredObject {
+                        record: from_json(&record)?,
+                        ..o
+                    })
+                })
+                .collect()
         })
         .await
     }
