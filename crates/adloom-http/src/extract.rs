@@ -39,6 +39,33 @@ impl<S: Send + Sync> FromRequest<S> for JsonObject {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        json_body(req, state, b'{', "a json object")
+            .await
+            .map(JsonObject)
+    }
+}
+
+/// The bytes of a JSON array body (the batch endpoints take arrays),
+/// checked like `JsonObject`.
+pub struct JsonArray(pub Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for JsonArray {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        json_body(req, state, b'[', "a json array")
+            .await
+            .map(JsonArray)
+    }
+}
+
+async fn json_body<S: Send + Sync>(
+    req: Request,
+    state: &S,
+    opening: u8,
+    what: &str,
+) -> Result<Bytes, ApiError> {
+    {
         let json_or_none = req
             .headers()
             .get(header::CONTENT_TYPE)
@@ -68,10 +95,10 @@ impl<S: Send + Sync> FromRequest<S> for JsonObject {
                 _ => ApiError::invalid("the request body could not be read"),
             }
         })?;
-        if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
-            return Err(ApiError::invalid("invalid json: expected a json object"));
+        if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&opening) {
+            return Err(ApiError::invalid(format!("invalid json: expected {what}")));
         }
-        Ok(JsonObject(bytes))
+        Ok(bytes)
     }
 }
 

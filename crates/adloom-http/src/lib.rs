@@ -37,6 +37,7 @@ pub mod membership;
 pub mod metrics;
 mod people;
 mod pixel;
+mod promotions;
 mod settings;
 mod tags;
 
@@ -193,6 +194,38 @@ pub fn router(state: AppState) -> Router {
             get(audiences::get_audience).patch(audiences::update_audience),
         )
         .route("/v1/people/{user_id}/audiences", get(audiences::why))
+        .route("/v5/pins", post(promotions::create_pin))
+        .route("/v5/pins/{pin_id}", get(promotions::get_pin))
+        .route(
+            "/v5/ad_accounts/{ad_account_id}/campaigns",
+            get(promotions::list_campaigns)
+                .post(promotions::create_campaigns)
+                .patch(promotions::update_campaigns),
+        )
+        .route(
+            "/v5/ad_accounts/{ad_account_id}/campaigns/{campaign_id}",
+            get(promotions::get_campaign),
+        )
+        .route(
+            "/v5/ad_accounts/{ad_account_id}/ad_groups",
+            get(promotions::list_ad_groups)
+                .post(promotions::create_ad_groups)
+                .patch(promotions::update_ad_groups),
+        )
+        .route(
+            "/v5/ad_accounts/{ad_account_id}/ad_groups/{ad_group_id}",
+            get(promotions::get_ad_group),
+        )
+        .route(
+            "/v5/ad_accounts/{ad_account_id}/ads",
+            get(promotions::list_ads)
+                .post(promotions::create_ads)
+                .patch(promotions::update_ads),
+        )
+        .route(
+            "/v5/ad_accounts/{ad_account_id}/ads/{ad_id}",
+            get(promotions::get_ad),
+        )
         .fallback(|| async { error::ApiError::from_status(StatusCode::NOT_FOUND) })
         .with_state(state)
         .layer(DefaultBodyLimit::max(config.max_body_bytes))

@@ -7,6 +7,7 @@ mod conversions;
 mod errors;
 mod people;
 mod pixel;
+mod promotions;
 mod settings;
 mod tag_js;
 

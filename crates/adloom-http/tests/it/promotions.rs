@@ -1,0 +1,376 @@
+//! Pins, campaigns, ad groups and ads in Pinterest's batch shapes.
+
+use axum::http::{Method, StatusCode};
+use serde_json::{json, Value};
+
+use crate::{assert_error, App};
+
+struct Advertiser {
+    app: App,
+    account: String,
+    token: String,
+}
+
+async fn advertiser() -> Advertiser {
+    let app = App::new();
+    let account = app.ad_account("Shoes Inc").await;
+    let token = app.token(&[&account]).await;
+    Advertiser {
+        app,
+        account,
+        token,
+    }
+}
+
+impl Advertiser {
+    async fn call(&self, method: Method, path: &str, body: Option<Value>) -> crate::Reply {
+        let uri = format!("/v5/ad_accounts/{}{path}", self.account);
+        self.app.call(method, &uri, Some(&self.token), body).await
+    }
+
+    async fn pin(&self) -> String {
+        let r = self
+            .app
+            .call(
+                Method::POST,
+                &format!("/v5/pins?ad_account_id={}", self.account),
+                Some(&self.token),
+                Some(json!({"title": "Red sneaker", "description": "Light and fast", "link": "https://shoes.example/red",
+                            "media_source": {"source_type": "image_url", "url": "https://img.example/red.jpg"}, "board_id": null})),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+        r.body["id"].as_str().unwrap().to_owned()
+    }
+
+    /// Creates one object and returns it.
+    async fn create(&self, path: &str, item: Value) -> Value {
+        let r = self.call(Method::POST, path, Some(json!([item]))).await;
+        assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+        assert_eq!(r.body["items"][0]["exceptions"], json!([]), "{:?}", r.body);
+        r.body["items"][0]["data"].clone()
+    }
+}
+
+#[tokio::test]
+async fn pins_belong_to_an_ad_account() {
+    let a = advertiser().await;
+    let pin = a.pin().await;
+    let r = a
+        .app
+        .call(
+            Method::GET,
+            &format!("/v5/pins/{pin}"),
+            Some(&a.token),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.body["title"], "Red sneaker");
+    assert_eq!(
+        r.body["media"]["images"]["originals"]["url"],
+        "https://img.example/red.jpg"
+    );
+    assert!(r.body["created_at"]
+        .as_str()
+        .unwrap()
+        .starts_with("2023-11-14T"));
+    let other = a.app.ad_account("Other").await;
+    let their_token = a.app.token(&[&other]).await;
+    assert_error(
+        &a.app
+            .call(
+                Method::GET,
+                &format!("/v5/pins/{pin}"),
+                Some(&their_token),
+                None,
+            )
+            .await,
+        StatusCode::NOT_FOUND,
+        404,
+    );
+    let body = Some(
+        json!({"title": "x", "media_source": {"source_type": "image_url", "url": "https://i.example/x.png"}}),
+    );
+    assert_error(
+        &a.app
+            .call(Method::POST, "/v5/pins", Some(&a.token), body.clone())
+            .await,
+        StatusCode::BAD_REQUEST,
+        4196,
+    );
+    let r = a
+        .app
+        .call(
+            Method::POST,
+            &format!("/v5/pins?ad_account_id={other}"),
+            Some(&a.token),
+            body,
+        )
+        .await;
+    assert_error(&r, StatusCode::FORBIDDEN, 29);
+    let r = a
+        .app
+        .call(
+            Method::POST,
+            &format!("/v5/pins?ad_account_id={}", a.account),
+            Some(&a.token),
+            Some(json!({"title": "no image"})),
+        )
+        .await;
+    assert_error(&r, StatusCode::BAD_REQUEST, 4196);
+}
+
+#[tokio::test]
+async fn a_whole_campaign_with_per_item_results() {
+    let a = advertiser().await;
+    let pin = a.pin().await;
+    let r = a
+        .call(
+            Method::POST,
+            "/campaigns",
+            Some(json!([
+                {"name": "Spring shoes", "objective_type": "CONSIDERATION", "daily_spend_cap": 50_000_000, "status": "ACTIVE", "is_flexible_daily_budgets": null},
+                {"name": "", "status": "ACTIVE"}
+            ])),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let campaign = r.body["items"][0]["data"].clone();
+    assert_eq!(campaign["type"], "campaign");
+    assert_eq!(campaign["ad_account_id"], a.account);
+    assert_eq!(campaign["summary_status"], "ACTIVE");
+    assert!(campaign["id"]
+        .as_str()
+        .unwrap()
+        .bytes()
+        .all(|b| b.is_ascii_digit()));
+    assert_eq!(r.body["items"][1]["data"], Value::Null);
+    assert!(r.body["items"][1]["exceptions"][0]["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("name:"));
+    let campaign_id = campaign["id"].as_str().unwrap();
+
+    let group = a
+        .create(
+            "/ad_groups",
+            json!({"name": "Shoe page visitors", "campaign_id": campaign_id, "budget_in_micro_currency": 10_000_000,
+                   "bid_in_micro_currency": 2_000_000, "billable_event": "CLICKTHROUGH",
+                   "targeting_spec": {"LOCATION": ["US"], "INTEREST": ["Running"]}, "adloom_daily_frequency_cap": 3}),
+        )
+        .await;
+    assert_eq!(group["type"], "adgroup");
+    assert_eq!(
+        group["targeting_spec"],
+        json!({"INTEREST": ["running"], "LOCATION": ["US"]})
+    );
+    let group_id = group["id"].as_str().unwrap();
+
+    let ad = a
+        .create(
+            "/ads",
+            json!({"ad_group_id": group_id, "pin_id": pin, "creative_type": "REGULAR",
+                   "destination_url": "https://shoes.example/red", "click_tracking_url": "https://tracker.example/c"}),
+        )
+        .await;
+    assert_eq!(ad["campaign_id"], campaign_id);
+    assert_eq!(ad["type"], "pinpromotion");
+    let ad_id = ad["id"].as_str().unwrap();
+    assert_eq!(
+        a.call(Method::GET, &format!("/ads/{ad_id}"), None)
+            .await
+            .body,
+        ad
+    );
+    assert_eq!(
+        a.call(Method::GET, &format!("/ad_groups/{group_id}"), None)
+            .await
+            .body,
+        group
+    );
+    assert_eq!(
+        a.call(Method::GET, &format!("/campaigns/{campaign_id}"), None)
+            .await
+            .body,
+        campaign
+    );
+}
+
+#[tokio::test]
+async fn references_must_stay_inside_the_ad_account() {
+    let a = advertiser().await;
+    let other = a.app.ad_account("Other").await;
+    let theirs = a
+        .app
+        .admin(
+            Method::POST,
+            &format!("/v5/ad_accounts/{other}/campaigns"),
+            Some(json!([{"name": "theirs"}])),
+        )
+        .await;
+    let their_campaign = theirs.body["items"][0]["data"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let their_pin = a
+        .app
+        .admin(
+            Method::POST,
+            &format!("/v5/pins?ad_account_id={other}"),
+            Some(json!({"media_source": {"source_type": "image_url", "url": "https://i.example/t.png"}})),
+        )
+        .await
+        .body["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = a
+        .call(Method::POST, "/ad_groups", Some(json!([{"name": "g", "campaign_id": their_campaign, "billable_event": "IMPRESSION"}])))
+        .await;
+    assert!(r.body["items"][0]["exceptions"][0]["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("campaign_id: no campaign"));
+    let mine = a.create("/campaigns", json!({"name": "mine"})).await;
+    let group = a
+        .create("/ad_groups", json!({"name": "g", "campaign_id": mine["id"], "billable_event": "IMPRESSION", "bid_in_micro_currency": 1}))
+        .await;
+    let r = a
+        .call(
+            Method::POST,
+            "/ads",
+            Some(json!([{"ad_group_id": group["id"], "pin_id": their_pin}])),
+        )
+        .await;
+    assert!(r.body["items"][0]["exceptions"][0]["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("pin_id: no pin"));
+    let r = a
+        .call(Method::POST, "/ad_groups", Some(json!([{"name": "g", "campaign_id": mine["id"], "billable_event": "IMPRESSION",
+                                                        "bid_in_micro_currency": 9, "budget_in_micro_currency": 5}])))
+        .await;
+    assert!(r.body["items"][0]["exceptions"][0]["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("bid_in_micro_currency"));
+    assert_error(
+        &a.app
+            .call(
+                Method::GET,
+                &format!("/v5/ad_accounts/{other}/campaigns"),
+                Some(&a.token),
+                None,
+            )
+            .await,
+        StatusCode::FORBIDDEN,
+        29,
+    );
+    assert_error(
+        &a.call(Method::GET, &format!("/campaigns/{their_campaign}"), None)
+            .await,
+        StatusCode::NOT_FOUND,
+        404,
+    );
+}
+
+#[tokio::test]
+async fn updates_filters_and_pages() {
+    let a = advertiser().await;
+    let mut ids = Vec::new();
+    for i in 0..3 {
+        ids.push(
+            a.create("/campaigns", json!({"name": format!("c{i}")}))
+                .await["id"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    a.app.advance(60);
+    let r = a
+        .call(
+            Method::PATCH,
+            "/campaigns",
+            Some(json!([{"id": ids[0], "status": "PAUSED", "created_time": 0}, {"id": ids[1], "status": "SLEEPING"}, {"id": "123"}])),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let paused = &r.body["items"][0]["data"];
+    assert_eq!(paused["status"], "PAUSED");
+    assert_eq!(paused["name"], "c0", "fields not in the patch stay");
+    assert_eq!(
+        paused["created_time"], 1_700_000_000,
+        "server fields cannot be patched"
+    );
+    assert_eq!(paused["updated_time"], 1_700_000_060);
+    assert!(r.body["items"][1]["exceptions"][0]["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("status:"));
+    assert!(r.body["items"][2]["exceptions"][0]["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("id: no campaign"));
+    assert_eq!(
+        a.call(Method::GET, &format!("/campaigns/{}", ids[1]), None)
+            .await
+            .body["status"],
+        "ACTIVE"
+    );
+
+    let active = a
+        .call(Method::GET, "/campaigns?entity_statuses=ACTIVE", None)
+        .await;
+    assert_eq!(active.body["items"].as_array().unwrap().len(), 2);
+    let picked = a
+        .call(
+            Method::GET,
+            &format!("/campaigns?campaign_ids={},{}", ids[0], ids[2]),
+            None,
+        )
+        .await;
+    assert_eq!(picked.body["items"].as_array().unwrap().len(), 2);
+    let mut seen = Vec::new();
+    let mut uri = "/campaigns?page_size=2&order=DESCENDING".to_owned();
+    loop {
+        let r = a.call(Method::GET, &uri, None).await;
+        seen.extend(
+            r.body["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c["id"].as_str().unwrap().to_owned()),
+        );
+        match r.body["bookmark"].as_str() {
+            Some(b) => uri = format!("/campaigns?page_size=2&order=DESCENDING&bookmark={b}"),
+            None => break,
+        }
+    }
+    let mut expected = ids.clone();
+    expected.sort();
+    expected.reverse();
+    assert_eq!(seen, expected);
+    for bad in ["entity_statuses=LIVE", "order=UP", "page_size=0"] {
+        assert_error(
+            &a.call(Method::GET, &format!("/campaigns?{bad}"), None)
+                .await,
+            StatusCode::BAD_REQUEST,
+            4196,
+        );
+    }
+    for body in [
+        json!([]),
+        json!({"name": "x"}),
+        json!((0..31)
+            .map(|i| json!({"name": format!("c{i}")}))
+            .collect::<Vec<_>>()),
+    ] {
+        assert_error(
+            &a.call(Method::POST, "/campaigns", Some(body)).await,
+            StatusCode::BAD_REQUEST,
+            4196,
+        );
+    }
+}
