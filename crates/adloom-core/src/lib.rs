@@ -27,6 +27,7 @@ pub mod audience;
 pub mod campaign;
 pub mod consent;
 pub mod customer_list;
+pub mod decision;
 mod error;
 pub mod event;
 pub mod identifier;

@@ -1,0 +1,316 @@
+//! One ad decision, from memory: which promoted pins a feed slot shows a
+//! person, what each pays, and why, under the consent policy.
+//!
+//! The steps, each a rule of its own module: the consent policy for this
+//! person and request ([`crate::consent`]); eligibility of each ad group
+//! (status, schedule, placement, frequency cap, budget and pacing); its
+//! targeting with audiences seen through consent ([`crate::targeting`]);
+//! the auction ([`crate::auction`]); and what may leave the platform
+//! (third-party trackers and click ids only where off-platform sharing is
+//! allowed).
+
+use std::collections::{HashMap, HashSet};
+
+use crate::auction::{self, Bid, BillableEvent, Loss};
+use crate::consent::{ConsentDecision, Provenance};
+use crate::targeting::{AudienceFact, Miss, TargetingSpec, Viewer, WhyReason};
+
+/// Where the ad will show.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Placement {
+    HomeFeed,
+    Search,
+    Related,
+}
+
+impl Placement {
+    pub fn parse(s: &str) -> Option<Placement> {
+        match s {
+            "home_feed" => Some(Placement::HomeFeed),
+            "search" => Some(Placement::Search),
+            "related" => Some(Placement::Related),
+            _ => None,
+        }
+    }
+
+    /// Whether an ad group's `placement_group` (ALL, BROWSE, SEARCH) runs
+    /// here.
+    fn in_group(self, group: &str) -> bool {
+        match group {
+            "SEARCH" => self == Placement::Search,
+            "BROWSE" => self != Placement::Search,
+            _ => true,
+        }
+    }
+}
+
+/// Third-party trackers of an ad (`view_tracking_url`,
+/// `click_tracking_url`, `tracking_urls`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Trackers {
+    pub impression: Vec<String>,
+    pub click: Option<String>,
+}
+
+/// An ad as served.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServingAd {
+    pub ad_id: String,
+    pub pin_id: String,
+    pub destination_url: String,
+    pub trackers: Trackers,
+}
+
+/// An ad group as the decision sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServingAdGroup {
+    pub ad_group_id: String,
+    pub campaign_id: String,
+    pub ad_account_id: String,
+    pub advertiser: String,
+    /// Ad group and campaign both ACTIVE.
+    pub active: bool,
+    pub start_time: Option<i64>,
+    pub end_time: Option<i64>,
+    pub placement_group: String,
+    pub billable_event: BillableEvent,
+    pub bid_micros: u64,
+    pub targeting: TargetingSpec,
+    /// Impressions per person per day.
+    pub frequency_cap: u32,
+    /// Clicks and impressions so far, for the click-through estimate.
+    pub clicks: u64,
+    pub impressions: u64,
+    pub ads: Vec<ServingAd>,
+}
+
+/// The prior of the click-through estimate: as if each ad group had
+/// already been seen `PRIOR_IMPRESSIONS` times at `PRIOR_CTR`.
+pub const PRIOR_CTR: f64 = 0.01;
+pub const PRIOR_IMPRESSIONS: f64 = 1000.0;
+
+impl ServingAdGroup {
+    /// A smoothed click-through rate: the prior, pulled toward what was
+    /// observed as impressions accumulate.
+    pub fn predicted_ctr(&self) -> f64 {
+        (self.clicks as f64 + PRIOR_CTR * PRIOR_IMPRESSIONS)
+            / (self.impressions as f64 + PRIOR_IMPRESSIONS)
+    }
+}
+
+/// An audience as the decision sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServingAudience {
+    pub provenance: Provenance,
+    /// READY: 100 people or more.
+    pub targetable: bool,
+    pub members: HashSet<String>,
+}
+
+/// What the decision needs to know about the world, outside the request.
+pub trait World {
+    /// Impressions of this ad group this person had today.
+    fn impressions_today(&self, ad_group_id: &str, user_id: &str) -> u32;
+    /// Whether pacing and budget let this ad group into an auction where it
+    /// could be charged up to `max_charge_micros`.
+    fn admits(&self, ad_group_id: &str, max_charge_micros: u64) -> bool;
+}
+
+/// One request, resolved: the person (if known), what the request says,
+/// and the consent policy's answer for both.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub user_id: Option<String>,
+    pub viewer: Viewer,
+    pub consent: ConsentDecision,
+    pub placement: Placement,
+    pub count: usize,
+    pub now: i64,
+    pub reserve_cpm_micros: u64,
+}
+
+/// Why an ad group was not shown (for `explain`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rejection {
+    Inactive,
+    OutOfSchedule,
+    Placement,
+    NotTargeted,
+    AudienceTooSmall,
+    Consent,
+    Excluded,
+    Capped,
+    Paced,
+    Outbid,
+    BelowReserve,
+    SameAccount,
+    NoAd,
+}
+
+impl Rejection {
+    pub fn code(self) -> &'static str {
+        match self {
+            Rejection::Inactive => "inactive",
+            Rejection::OutOfSchedule => "out_of_schedule",
+            Rejection::Placement => "placement",
+            Rejection::NotTargeted => "not_targeted",
+            Rejection::AudienceTooSmall => "audience_too_small",
+            Rejection::Consent => "consent",
+            Rejection::Excluded => "excluded",
+            Rejection::Capped => "capped",
+            Rejection::Paced => "paced",
+            Rejection::Outbid => "outbid",
+            Rejection::BelowReserve => "below_reserve",
+            Rejection::SameAccount => "same_account",
+            Rejection::NoAd => "no_ad",
+        }
+    }
+}
+
+/// An ad to show.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Served {
+    pub ad_group_id: String,
+    pub campaign_id: String,
+    pub ad_account_id: String,
+    pub ad: ServingAd,
+    pub billable_event: BillableEvent,
+    /// Per click or per thousand impressions, as the billable event says.
+    pub price_micros: u64,
+    pub why: Vec<(String, String)>,
+    /// Trackers to send; empty unless off-platform sharing is allowed.
+    pub trackers: Trackers,
+    /// Whether a click id may be appended to the landing page.
+    pub click_id_allowed: bool,
+}
+
+/// The answer.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Decision {
+    pub served: Vec<Served>,
+    pub rejected: Vec<(String, Rejection)>,
+}
+
+/// Runs one decision over the candidate ad groups.
+pub fn decide<'a>(
+    request: &Request,
+    candidates: impl IntoIterator<Item = &'a ServingAdGroup>,
+    audiences: &HashMap<String, ServingAudience>,
+    world: &dyn World,
+) -> Decision {
+    let mut rejected = Vec::new();
+    let mut eligible: Vec<(&ServingAdGroup, Vec<WhyReason>)> = Vec::new();
+    let fact = |id: &str| match (audiences.get(id), &request.user_id) {
+        (Some(a), _) if !a.targetable => AudienceFact::TooSmall,
+        (Some(a), Some(user)) if a.members.contains(user) => AudienceFact::Member(a.provenance),
+        _ => AudienceFact::NotMember,
+    };
+    for group in candidates {
+        let verdict = check(request, group, &fact, world);
+        match verdict {
+            Ok(why) => eligible.push((group, why)),
+            Err(r) => rejected.push((group.ad_group_id.clone(), r)),
+        }
+    }
+    let bids: Vec<Bid> = eligible
+        .iter()
+        .map(|(g, _)| Bid {
+            ad_group_id: g.ad_group_id.clone(),
+            ad_account_id: g.ad_account_id.clone(),
+            billable_event: g.billable_event,
+            bid_micros: g.bid_micros,
+            ctr: g.predicted_ctr(),
+        })
+        .collect();
+    let outcome = auction::run(bids, request.count, request.reserve_cpm_micros);
+    for (bid, loss) in outcome.losses {
+        let r = match loss {
+            Loss::BelowReserve => Rejection::BelowReserve,
+            Loss::SameAccount => Rejection::SameAccount,
+            Loss::Outbid => Rejection::Outbid,
+        };
+        rejected.push((bid.ad_group_id, r));
+    }
+    let sharing = request.consent.off_platform_sharing.allowed;
+    let served = outcome
+        .wins
+        .into_iter()
+        .filter_map(|win| {
+            let (group, why) = eligible
+                .iter()
+                .find(|(g, _)| g.ad_group_id == win.bid.ad_group_id)?;
+            // The ads of a group take turns by the clock.
+            let ad = group
+                .ads
+                .get((request.now.unsigned_abs() as usize) % group.ads.len())?
+                .clone();
+            Some(Served {
+                ad_group_id: group.ad_group_id.clone(),
+                campaign_id: group.campaign_id.clone(),
+                ad_account_id: group.ad_account_id.clone(),
+                trackers: if sharing {
+                    ad.trackers.clone()
+                } else {
+                    Trackers::default()
+                },
+                ad,
+                billable_event: group.billable_event,
+                price_micros: win.price_micros,
+                why: why
+                    .iter()
+                    .map(|w| (w.kind().to_owned(), w.text(&group.advertiser)))
+                    .collect(),
+                click_id_allowed: sharing,
+            })
+        })
+        .collect();
+    Decision { served, rejected }
+}
+
+fn check(
+    request: &Request,
+    group: &ServingAdGroup,
+    fact: &dyn Fn(&str) -> AudienceFact,
+    world: &dyn World,
+) -> Result<Vec<WhyReason>, Rejection> {
+    if !group.active {
+        return Err(Rejection::Inactive);
+    }
+    if group.ads.is_empty() {
+        return Err(Rejection::NoAd);
+    }
+    let started = group.start_time.is_none_or(|s| s <= request.now);
+    let not_ended = group.end_time.is_none_or(|e| request.now < e);
+    if !(started && not_ended) {
+        return Err(Rejection::OutOfSchedule);
+    }
+    if !request.placement.in_group(&group.placement_group) {
+        return Err(Rejection::Placement);
+    }
+    let why = group
+        .targeting
+        .evaluate(&request.viewer, &request.consent, fact)
+        .map_err(|m| match m {
+            Miss::NotTargeted => Rejection::NotTargeted,
+            Miss::AudienceTooSmall => Rejection::AudienceTooSmall,
+            Miss::Consent => Rejection::Consent,
+            Miss::Excluded => Rejection::Excluded,
+        })?;
+    if let Some(user) = &request.user_id {
+        if world.impressions_today(&group.ad_group_id, user) >= group.frequency_cap {
+            return Err(Rejection::Capped);
+        }
+    }
+    // The most one delivery can cost: a click at the bid, or one impression.
+    let max_charge = match group.billable_event {
+        BillableEvent::Click => group.bid_micros,
+        BillableEvent::Impression => group.bid_micros.div_ceil(1000),
+    };
+    if !world.admits(&group.ad_group_id, max_charge) {
+        return Err(Rejection::Paced);
+    }
+    Ok(why)
+}
+
+#[cfg(test)]
+mod tests;
