@@ -38,6 +38,7 @@ pub mod metrics;
 mod people;
 mod pixel;
 mod promotions;
+pub mod serving;
 mod settings;
 mod tags;
 
@@ -55,6 +56,8 @@ pub struct Config {
     pub request_timeout: Duration,
     /// Where "Use info from our ad partners" starts for people who never set it.
     pub region_defaults: RegionDefaults,
+    /// The auction's reserve price, micro-currency per thousand impressions.
+    pub reserve_cpm_micros: u64,
     /// The URL browsers reach adloom at, for the tag's code snippet.
     pub public_url: String,
     /// Where streamed imports are spooled (hashed records only) before they
@@ -70,6 +73,7 @@ impl Default for Config {
             request_timeout: Duration::from_secs(60),
             region_defaults: RegionDefaults::default(),
             public_url: "http://127.0.0.1:8080".to_owned(),
+            reserve_cpm_micros: 500_000,
             spool_dir: std::env::temp_dir(),
         }
     }
@@ -102,6 +106,7 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     pub events: ingest::EventSink,
     pub metrics: Arc<metrics::Metrics>,
+    pub serving: Arc<serving::Serving>,
     tags: Arc<tags::TagDirectory>,
 }
 
@@ -111,6 +116,7 @@ impl AppState {
         AppState {
             events: ingest::EventSink::start(Arc::clone(&store)),
             metrics: Arc::default(),
+            serving: Arc::new(serving::Serving::new()),
             tags: Arc::default(),
             store,
             config: Arc::new(config),
@@ -194,6 +200,9 @@ pub fn router(state: AppState) -> Router {
             get(audiences::get_audience).patch(audiences::update_audience),
         )
         .route("/v1/people/{user_id}/audiences", get(audiences::why))
+        .route("/v1/decisions", post(serving::decide))
+        .route("/v1/beacons/impression/{token}", get(serving::impression))
+        .route("/v1/beacons/click/{token}", get(serving::click))
         .route("/v5/pins", post(promotions::create_pin))
         .route("/v5/pins/{pin_id}", get(promotions::get_pin))
         .route(
@@ -227,6 +236,10 @@ pub fn router(state: AppState) -> Router {
             get(promotions::get_ad),
         )
         .fallback(|| async { error::ApiError::from_status(StatusCode::NOT_FOUND) })
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            serving_freshness,
+        ))
         .with_state(state)
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
         .layer(TimeoutLayer::with_status_code(
@@ -235,6 +248,24 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(axum::middleware::map_response(error::into_error_shape))
         .layer(TraceLayer::new_for_http())
+}
+
+/// Any write the API acknowledges may change what decisions see (the
+/// catalog, audiences, people): it marks the serving snapshot stale. The
+/// decision and beacon endpoints change only in-memory counters.
+async fn serving_freshness(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let path = req.uri().path();
+    let writes = (req.method() != axum::http::Method::GET || path == "/v3/")
+        && !path.starts_with("/v1/decisions");
+    let res = next.run(req).await;
+    if writes && (res.status().is_success() || res.status().as_u16() == 422) {
+        state.serving.invalidate();
+    }
+    res
 }
 
 /// Counters for Prometheus; the operator's token is required.

@@ -72,8 +72,36 @@ pub fn audience_of(stored: &StoredObject) -> Result<Audience, ApiError> {
     })
 }
 
-/// The audience's members now, each with the evidence that put them in.
+/// The audience's members now, each with the evidence that put them in,
+/// as the consent policy lets them count.
 pub async fn members(
+    state: &AppState,
+    audience: &Audience,
+) -> Result<BTreeMap<String, Evidence>, ApiError> {
+    let mut members = data_members(state, audience).await?;
+    let provenance = audience.provenance();
+    if matches!(provenance, Provenance::Partner(_)) && !members.is_empty() {
+        let facts = state
+            .store
+            .consent_facts(members.keys().cloned().collect())
+            .await?;
+        let allowed: std::collections::BTreeSet<String> = facts
+            .into_iter()
+            .filter(|f| {
+                consent::for_person(f.use_partner_info, f.country, &state.config.region_defaults)
+                    .allows_audience(provenance)
+            })
+            .map(|f| f.user_id)
+            .collect();
+        members.retain(|user, _| allowed.contains(user));
+    }
+    Ok(members)
+}
+
+/// Everyone the audience's data names, before the consent policy: what the
+/// serving state keeps, so that consent is applied per decision and a
+/// change of setting counts at once.
+pub async fn data_members(
     state: &AppState,
     audience: &Audience,
 ) -> Result<BTreeMap<String, Evidence>, ApiError> {
@@ -128,22 +156,6 @@ pub async fn members(
         // Engagement with ads is recorded by the serving loop; until it
         // runs, nobody has engaged.
         AudienceRule::Engagement(_) => {}
-    }
-    let provenance = audience.provenance();
-    if matches!(provenance, Provenance::Partner(_)) && !members.is_empty() {
-        let facts = state
-            .store
-            .consent_facts(members.keys().cloned().collect())
-            .await?;
-        let allowed: std::collections::BTreeSet<String> = facts
-            .into_iter()
-            .filter(|f| {
-                consent::for_person(f.use_partner_info, f.country, &state.config.region_defaults)
-                    .allows_audience(provenance)
-            })
-            .map(|f| f.user_id)
-            .collect();
-        members.retain(|user, _| allowed.contains(user));
     }
     Ok(members)
 }

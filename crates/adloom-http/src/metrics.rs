@@ -29,6 +29,7 @@ pub struct Metrics {
     pixels: [AtomicU64; 6],
     events_processed: AtomicU64,
     events_failed: AtomicU64,
+    beacons_rejected: AtomicU64,
 }
 
 impl Metrics {
@@ -55,8 +56,19 @@ impl Metrics {
             .fetch_add(failed as u64, Ordering::Relaxed);
     }
 
+    /// A forged, tampered or replayed beacon.
+    pub fn beacon_rejected(&self) {
+        self.beacons_rejected.fetch_add(1, Ordering::Relaxed);
+    }
+
     pub fn render(&self) -> String {
         let mut out = String::new();
+        out.push_str(
+            "# HELP adloom_beacons_rejected_total Forged, tampered or replayed beacons.\n",
+        );
+        out.push_str("# TYPE adloom_beacons_rejected_total counter\n");
+        let rejected = self.beacons_rejected.load(Ordering::Relaxed);
+        let _ = writeln!(out, "adloom_beacons_rejected_total {rejected}");
         out.push_str("# HELP adloom_pixel_requests_total Pixel requests by outcome.\n");
         out.push_str("# TYPE adloom_pixel_requests_total counter\n");
         for (i, (_, label)) in PIXEL_OUTCOMES.iter().enumerate() {

@@ -17,8 +17,8 @@ use adloom_core::person::{PersonInput, PersonRecord};
 use adloom_core::tag::ConversionTagCreate;
 
 use crate::{
-    ConsentFacts, ConversionTotal, EventOutcome, ListChange, ListMember, PersonBatch, Store,
-    StoreError, StoredObject,
+    ConsentFacts, ConversionTotal, Engagement, EventOutcome, ListChange, ListMember, PersonBatch,
+    Store, StoreError, StoredObject,
 };
 use adloom_core::customer_list::{CustomerList, ListType};
 
@@ -60,6 +60,7 @@ macro_rules! store_conformance_tests {
             list_records_match_in_every_form,
             a_click_id_links_the_clicker_for_that_advertiser_only,
             advertiser_objects_by_kind_and_account,
+            an_engagement_counts_once,
         );
     };
     (@cases $make:path; $($case:ident),* $(,)?) => {
@@ -1176,4 +1177,27 @@ pub async fn advertiser_objects_by_kind_and_account(store: &dyn Store) {
             .record["name"],
         "c"
     );
+}
+
+pub async fn an_engagement_counts_once(store: &dyn Store) {
+    let e = Engagement {
+        decision_id: "d1".into(),
+        ad_id: "a1".into(),
+        kind: "impression",
+        ad_group_id: "g1".into(),
+        campaign_id: "c1".into(),
+        ad_account_id: "1".into(),
+        user_id: Some("u1".into()),
+        charge_micros: 2_000,
+        time: 10,
+    };
+    assert!(store.record_engagement(e.clone()).await.unwrap());
+    assert!(
+        !store.record_engagement(e.clone()).await.unwrap(),
+        "a replay"
+    );
+    assert!(store
+        .record_engagement(Engagement { kind: "click", ..e })
+        .await
+        .unwrap());
 }

@@ -203,6 +203,9 @@ pub trait Store: Send + Sync + 'static {
         kind: &'static str,
         ad_account_id: &str,
     ) -> Result<Vec<StoredObject>>;
+    /// Counts one impression or click of a served ad. Returns `false` if
+    /// this (decision, ad, kind) was counted before: a beacon counts once.
+    async fn record_engagement(&self, engagement: Engagement) -> Result<bool>;
     /// Events of an ad account resolved to a person, at or after `since`.
     async fn resolved_events(&self, ad_account_id: &str, since: i64) -> Result<Vec<StoredEvent>>;
     /// A random secret of this installation, made on first start.
@@ -234,6 +237,22 @@ pub struct ConversionTotal {
     pub name: EventName,
     pub events: u64,
     pub value_micros: i64,
+}
+
+/// An impression or a click of a served ad.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Engagement {
+    pub decision_id: String,
+    pub ad_id: String,
+    /// `impression` or `click`.
+    pub kind: &'static str,
+    pub ad_group_id: String,
+    pub campaign_id: String,
+    pub ad_account_id: String,
+    pub user_id: Option<String>,
+    /// What the advertiser was charged for it.
+    pub charge_micros: u64,
+    pub time: i64,
 }
 
 /// A person's inputs to the consent policy.

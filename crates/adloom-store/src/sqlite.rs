@@ -28,8 +28,8 @@ use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Transaction};
 
 use crate::{
-    ConsentFacts, ConversionTotal, EventOutcome, ListChange, ListMember, PersonBatch, Result,
-    Store, StoreError, StoredEvent, StoredObject,
+    ConsentFacts, ConversionTotal, Engagement, EventOutcome, ListChange, ListMember, PersonBatch,
+    Result, Store, StoreError, StoredEvent, StoredObject,
 };
 
 /// Schema versions, applied in order; `PRAGMA user_version` records how many
@@ -178,6 +178,23 @@ CREATE TABLE objects (
     PRIMARY KEY (kind, id)
 ) WITHOUT ROWID;
 CREATE INDEX objects_by_account ON objects(kind, ad_account_id, id);
+"#,
+    r#"
+-- Impressions and clicks of served ads; a beacon counts once.
+CREATE TABLE engagements (
+    decision_id   TEXT NOT NULL,
+    ad_id         TEXT NOT NULL,
+    kind          TEXT NOT NULL,
+    ad_group_id   TEXT NOT NULL,
+    campaign_id   TEXT NOT NULL,
+    ad_account_id TEXT NOT NULL,
+    user_id       TEXT,
+    charge_micros INTEGER NOT NULL,
+    time          INTEGER NOT NULL,
+    PRIMARY KEY (decision_id, ad_id, kind)
+) WITHOUT ROWID;
+CREATE INDEX engagements_by_account_time ON engagements(ad_account_id, time);
+CREATE INDEX engagements_by_user ON engagements(user_id) WHERE user_id IS NOT NULL;
 "#,
 ];
 
@@ -676,6 +693,7 @@ impl Store for SqliteStore {
                 "DELETE FROM events WHERE user_id = ?1",
                 "DELETE FROM list_members WHERE user_id = ?1",
                 "DELETE FROM click_ids WHERE user_id = ?1",
+                "UPDATE engagements SET user_id = NULL WHERE user_id = ?1",
                 "DELETE FROM cookie_links WHERE user_id = ?1",
                 "DELETE FROM people WHERE user_id = ?1",
             ] {
@@ -1427,6 +1445,32 @@ impl Store for SqliteStore {
                     })
                 })
                 .collect()
+        })
+        .await
+    }
+
+    async fn record_engagement(&self, e: Engagement) -> Result<bool> {
+        self.write(move |tx| {
+            let inserted = tx
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO engagements (decision_id, ad_id, kind, ad_group_id, campaign_id,
+                        ad_account_id, user_id, charge_micros, time)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                )
+                .map_err(driver)?
+                .execute(params![
+                    e.decision_id,
+                    e.ad_id,
+                    e.kind,
+                    e.ad_group_id,
+                    e.campaign_id,
+                    e.ad_account_id,
+                    e.user_id,
+                    e.charge_micros as i64,
+                    e.time
+                ])
+                .map_err(driver)?;
+            Ok(inserted == 1)
         })
         .await
     }

@@ -48,6 +48,7 @@ struct FileConfig {
     max_import_bytes: Option<u64>,
     request_timeout_secs: Option<u64>,
     shutdown_grace_secs: Option<u64>,
+    reserve_cpm_micros: Option<u64>,
     partner_info_default: Option<PartnerInfoDefault>,
 }
 
@@ -122,6 +123,7 @@ impl Settings {
                 .unwrap_or(defaults.request_timeout),
             region_defaults,
             public_url,
+            reserve_cpm_micros: file.reserve_cpm_micros.unwrap_or(defaults.reserve_cpm_micros),
             spool_dir: data_dir.join("spool"),
         };
         if http.max_body_bytes == 0 || http.request_timeout.is_zero() {
@@ -181,6 +183,7 @@ mod tests {
             example.request_timeout_secs,
             Some(defaults.request_timeout.as_secs())
         );
+        assert_eq!(example.reserve_cpm_micros, Some(defaults.reserve_cpm_micros));
     }
 
     #[test]

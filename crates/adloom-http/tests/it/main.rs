@@ -4,6 +4,7 @@
 mod ad_accounts;
 mod audiences;
 mod conversions;
+mod decisions;
 mod errors;
 mod people;
 mod pixel;

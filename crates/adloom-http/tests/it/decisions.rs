@@ -1,0 +1,439 @@
+//! The serving loop end to end over HTTP: the help page's shoe example,
+//! consent, trackers, beacons, frequency caps, device ad IDs.
+
+use axum::body::Body;
+use axum::http::{header, Method, Request, StatusCode};
+use serde_json::{json, Value};
+
+use crate::{assert_error, App};
+
+const SHOE_PAGE: &str = "https%3A%2F%2Fshoes.example%2Fshoes%2Fred";
+const CHECKOUT: &str = "https%3A%2F%2Fshoes.example%2Fcheckout";
+
+struct World {
+    app: App,
+    shoes_group: String,
+    decor_group: String,
+}
+
+async fn create(app: &App, account: &str, path: &str, item: Value) -> String {
+    let r = app
+        .admin(
+            Method::POST,
+            &format!("/v5/ad_accounts/{account}/{path}"),
+            Some(json!([item])),
+        )
+        .await;
+    assert_eq!(
+        r.body["items"][0]["exceptions"],
+        json!([]),
+        "{path}: {:?}",
+        r.body
+    );
+    r.body["items"][0]["data"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+async fn pin(app: &App, account: &str, name: &str) -> String {
+    let r = app
+        .admin(
+            Method::POST,
+            &format!("/v5/pins?ad_account_id={account}"),
+            Some(json!({"title": name, "link": format!("https://{name}.example/"),
+                        "media_source": {"source_type": "image_url", "url": format!("https://img.example/{name}.jpg")}})),
+        )
+        .await;
+    r.body["id"].as_str().unwrap().to_owned()
+}
+
+/// 150 people; all visit Shoes Inc.'s shoe page, u20 to u139 buy. Shoes
+/// Inc. targets visitors who did not buy; Nest & Co targets interest in
+/// home decor.
+async fn world() -> World {
+    let app = App::new();
+    let people: Vec<Value> = (0..150)
+        .map(|i| {
+            json!({"user_id": format!("u{i}"), "email": format!("person{i}@example.com"), "country": "US",
+                   "interests": ["home decor"],
+                   "maids": [{"id": format!("6d92078a-8246-4ba4-ae5b-{i:012x}"), "lmt": i == 149}]})
+        })
+        .collect();
+    assert_eq!(app.upsert(json!(people)).await.status, StatusCode::OK);
+
+    let shoes = app.ad_account("Shoes Inc.").await;
+    let tag = app
+        .admin(
+            Method::POST,
+            &format!("/v5/ad_accounts/{shoes}/conversion_tags"),
+            Some(json!({"name": "site"})),
+        )
+        .await
+        .body["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for i in 0..150usize {
+        let em = adloom_core::identifier::hash_email(&format!("person{i}@example.com"))
+            .unwrap()
+            .sha256;
+        let mut pixels = vec![format!(
+            "/v3/?tid={tag}&event=pagevisit&pd[em]={em}&ad[loc]={SHOE_PAGE}"
+        )];
+        if (20..140).contains(&i) {
+            pixels.push(format!(
+                "/v3/?tid={tag}&event=checkout&pd[em]={em}&ad[loc]={CHECKOUT}"
+            ));
+        }
+        for p in pixels {
+            app.send(Request::get(p).body(Body::empty()).unwrap()).await;
+        }
+    }
+    let audience = |name: &str, rule: Value| {
+        let app = &app;
+        let shoes = shoes.clone();
+        let name = name.to_owned();
+        async move {
+            let r = app
+                .admin(
+                    Method::POST,
+                    &format!("/v5/ad_accounts/{shoes}/audiences"),
+                    Some(json!({"name": name, "audience_type": "VISITOR", "rule": rule})),
+                )
+                .await;
+            assert_eq!(r.body["status"], "READY", "{:?}", r.body);
+            r.body["id"].as_str().unwrap().to_owned()
+        }
+    };
+    let visitors = audience(
+        "Shoe page visitors",
+        json!({"visitor_source_id": tag, "url": {"contains": "/shoes/"}}),
+    )
+    .await;
+    let buyers = audience(
+        "Purchasers",
+        json!({"visitor_source_id": tag, "event": "checkout"}),
+    )
+    .await;
+    let campaign = create(&app, &shoes, "campaigns", json!({"name": "Come back"})).await;
+    let shoes_group = create(
+        &app,
+        &shoes,
+        "ad_groups",
+        json!({"name": "Looked, did not buy", "campaign_id": campaign, "billable_event": "CLICKTHROUGH",
+               "bid_in_micro_currency": 1_000_000, "budget_in_micro_currency": 100_000_000, "pacing_delivery_type": "ACCELERATED",
+               "targeting_spec": {"AUDIENCE_INCLUDE": [visitors], "AUDIENCE_EXCLUDE": [buyers]}, "adloom_daily_frequency_cap": 2}),
+    )
+    .await;
+    let shoe_pin = pin(&app, &shoes, "sneaker").await;
+    create(
+        &app,
+        &shoes,
+        "ads",
+        json!({"ad_group_id": shoes_group, "pin_id": shoe_pin, "destination_url": "https://shoes.example/shoes/red",
+               "click_tracking_url": "https://tracker.example/click", "view_tracking_url": "https://tracker.example/view"}),
+    )
+    .await;
+
+    let decor = app.ad_account("Nest & Co").await;
+    let campaign = create(&app, &decor, "campaigns", json!({"name": "Cosy"})).await;
+    let decor_group = create(
+        &app,
+        &decor,
+        "ad_groups",
+        json!({"name": "Home decor fans", "campaign_id": campaign, "billable_event": "IMPRESSION",
+               "bid_in_micro_currency": 4_000_000, "pacing_delivery_type": "ACCELERATED",
+               "targeting_spec": {"INTEREST": ["Home decor"], "LOCATION": ["US"]}}),
+    )
+    .await;
+    let decor_pin = pin(&app, &decor, "lamp").await;
+    create(
+        &app,
+        &decor,
+        "ads",
+        json!({"ad_group_id": decor_group, "pin_id": decor_pin}),
+    )
+    .await;
+    World {
+        app,
+        shoes_group,
+        decor_group,
+    }
+}
+
+async fn decide(app: &App, body: Value) -> Value {
+    let r = app.admin(Method::POST, "/v1/decisions", Some(body)).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    r.body
+}
+
+fn groups(d: &Value) -> Vec<&str> {
+    d["ads"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["ad_group_id"].as_str().unwrap())
+        .collect()
+}
+
+fn explained<'a>(d: &'a Value, group: &str) -> Option<&'a str> {
+    d["explain"]
+        .as_array()?
+        .iter()
+        .find(|e| e["ad_group_id"] == group)
+        .and_then(|e| e["reason"].as_str())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_help_pages_shoe_example_over_http() {
+    let w = world().await;
+    let alice = decide(
+        &w.app,
+        json!({"user_id": "u0", "placement": "home_feed", "count": 3, "explain": true}),
+    )
+    .await;
+    assert_eq!(
+        groups(&alice),
+        [w.shoes_group.as_str(), w.decor_group.as_str()]
+    );
+    let shoe_ad = &alice["ads"][0];
+    assert_eq!(
+        shoe_ad["why"][0]["text"],
+        "Shoes Inc. wants to reach people who visited their website"
+    );
+    assert_eq!(
+        shoe_ad["third_party"]["impression_trackers"],
+        json!(["https://tracker.example/view"])
+    );
+    assert_eq!(
+        shoe_ad["third_party"]["click_tracking_url"],
+        "https://tracker.example/click"
+    );
+    assert_eq!(shoe_ad["billable_event"], "CLICKTHROUGH");
+    // Second price: 1.00 x 1% CTR prior = 10.00 per thousand; keeps the
+    // slot above 4.00 at 0.40 a click. The decor ad pays the reserve.
+    assert_eq!(shoe_ad["price_micros"], 400_000);
+    assert_eq!(alice["ads"][1]["price_micros"], 500_000);
+    assert_eq!(
+        shoe_ad["pin"]["image_url"],
+        "https://img.example/sneaker.jpg"
+    );
+
+    let buyer = decide(
+        &w.app,
+        json!({"user_id": "u25", "placement": "home_feed", "count": 3, "explain": true}),
+    )
+    .await;
+    assert_eq!(
+        groups(&buyer),
+        [w.decor_group.as_str()],
+        "a purchaser gets no shoe ad"
+    );
+    assert_eq!(explained(&buyer, &w.shoes_group), Some("excluded"));
+
+    // Alice switches "Use info from our ad partners" to No.
+    let r = w
+        .app
+        .admin(
+            Method::PUT,
+            "/v1/people/u0/ads_settings",
+            Some(json!({"use_partner_info": false})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let alice_no = decide(
+        &w.app,
+        json!({"user_id": "u0", "placement": "home_feed", "count": 3, "explain": true}),
+    )
+    .await;
+    assert_eq!(
+        groups(&alice_no),
+        [w.decor_group.as_str()],
+        "the very next decision; other ads still come"
+    );
+    assert_eq!(explained(&alice_no, &w.shoes_group), Some("consent"));
+    let text = alice_no["ads"].to_string();
+    assert!(
+        !text.contains("website") && !text.contains("customer list"),
+        "no partner reason: {text}"
+    );
+    assert_eq!(
+        alice_no["ads"][0]["third_party"],
+        json!({"impression_trackers": []}),
+        "nothing leaves the platform"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn beacons_count_once_and_caps_hold() {
+    let w = world().await;
+    let d = decide(
+        &w.app,
+        json!({"user_id": "u1", "placement": "home_feed", "count": 2}),
+    )
+    .await;
+    let shoe = d["ads"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["ad_group_id"] == w.shoes_group.as_str())
+        .unwrap()
+        .clone();
+    let path = |url: &Value| {
+        url.as_str()
+            .unwrap()
+            .strip_prefix("http://127.0.0.1:8080")
+            .unwrap()
+            .to_owned()
+    };
+    let get = |p: String| Request::get(p).body(Body::empty()).unwrap();
+    let r = w.app.send(get(path(&shoe["impression_url"]))).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    let r = w.app.send(get(path(&shoe["click_url"]))).await;
+    assert_eq!(r.status, StatusCode::FOUND);
+    let location = r.headers[header::LOCATION].to_str().unwrap();
+    assert!(
+        location.starts_with("https://shoes.example/shoes/red?epik="),
+        "{location}"
+    );
+    // Replays and forgeries count nothing, and never answer 5xx.
+    assert_eq!(
+        w.app.send(get(path(&shoe["impression_url"]))).await.status,
+        StatusCode::NO_CONTENT
+    );
+    let forged = path(&shoe["click_url"]).replace(".", "x.");
+    assert_eq!(w.app.send(get(forged)).await.status, StatusCode::NOT_FOUND);
+    let metrics = w
+        .app
+        .admin(Method::GET, "/metrics", None)
+        .await
+        .body
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        metrics.contains("adloom_beacons_rejected_total 2"),
+        "{metrics}"
+    );
+
+    // The cap is 2 impressions a day: one more, then it stops.
+    let d = decide(
+        &w.app,
+        json!({"user_id": "u1", "placement": "home_feed", "count": 2}),
+    )
+    .await;
+    let shoe = d["ads"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["ad_group_id"] == w.shoes_group.as_str())
+        .unwrap()
+        .clone();
+    w.app.send(get(path(&shoe["impression_url"]))).await;
+    let d = decide(
+        &w.app,
+        json!({"user_id": "u1", "placement": "home_feed", "count": 2, "explain": true}),
+    )
+    .await;
+    assert_eq!(groups(&d), [w.decor_group.as_str()]);
+    assert_eq!(explained(&d, &w.shoes_group), Some("capped"));
+    // Tomorrow it may show again.
+    w.app.advance(86_400);
+    let d = decide(
+        &w.app,
+        json!({"user_id": "u1", "placement": "home_feed", "count": 2}),
+    )
+    .await;
+    assert_eq!(groups(&d).len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn device_ad_ids_and_browser_signals() {
+    let w = world().await;
+    // No user id: the Android ad ID of u3 names them.
+    let android = decide(
+        &w.app,
+        json!({"placement": "home_feed", "count": 3,
+        "device": {"os": "android", "ifa": "6D92078A-8246-4BA4-AE5B-000000000003", "lmt": 0}}),
+    )
+    .await;
+    assert!(
+        groups(&android).contains(&w.shoes_group.as_str()),
+        "{android}"
+    );
+    // With Limit Ad Tracking on, it names no one: no audience ad.
+    let lat = decide(
+        &w.app,
+        json!({"placement": "home_feed", "count": 3,
+        "device": {"os": "android", "ifa": "6D92078A-8246-4BA4-AE5B-000000000003", "lmt": 1}}),
+    )
+    .await;
+    assert!(!groups(&lat).contains(&w.shoes_group.as_str()));
+    // iOS without tracking authorization: the same.
+    let ios = decide(
+        &w.app,
+        json!({"placement": "home_feed", "count": 3,
+        "device": {"os": "ios", "ifa": "6D92078A-8246-4BA4-AE5B-000000000003", "atts": 2}}),
+    )
+    .await;
+    assert!(!groups(&ios).contains(&w.shoes_group.as_str()));
+    // u149's device was synced with LAT on: its ID was never indexed.
+    let synced_lat = decide(
+        &w.app,
+        json!({"placement": "home_feed", "count": 3,
+        "device": {"os": "android", "ifa": "6d92078a-8246-4ba4-ae5b-000000000095", "lmt": 0}}),
+    )
+    .await;
+    assert!(!groups(&synced_lat).contains(&w.shoes_group.as_str()));
+    // GPC on the request: partner data off for it, trackers off too.
+    let gpc = decide(
+        &w.app,
+        json!({"user_id": "u2", "placement": "home_feed", "count": 3, "signals": {"gpc": true}}),
+    )
+    .await;
+    assert_eq!(groups(&gpc), [w.decor_group.as_str()]);
+    assert_eq!(
+        gpc["ads"][0]["third_party"]["impression_trackers"],
+        json!([])
+    );
+}
+
+#[tokio::test]
+async fn bad_decision_requests() {
+    let app = App::new();
+    for body in [
+        json!({}),
+        json!({"placement": "sidebar"}),
+        json!({"placement": "home_feed", "count": 0}),
+        json!({"placement": "home_feed", "count": 11}),
+        json!({"placement": "home_feed", "device": {"atts": 5}}),
+        json!({"placement": "home_feed", "device": {"ifa": "not-an-id"}}),
+        json!({"placement": "home_feed", "geo": {"country": "XX"}}),
+    ] {
+        assert_error(
+            &app.admin(Method::POST, "/v1/decisions", Some(body)).await,
+            StatusCode::BAD_REQUEST,
+            4196,
+        );
+    }
+    let empty = app
+        .admin(
+            Method::POST,
+            "/v1/decisions",
+            Some(json!({"placement": "search", "query": "shoes"})),
+        )
+        .await;
+    assert_eq!(empty.body["ads"], json!([]));
+    let account = app.ad_account("x").await;
+    let advertiser = app.token(&[&account]).await;
+    let r = app
+        .call(
+            Method::POST,
+            "/v1/decisions",
+            Some(&advertiser),
+            Some(json!({"placement": "home_feed"})),
+        )
+        .await;
+    assert_error(&r, StatusCode::FORBIDDEN, 29);
+}
