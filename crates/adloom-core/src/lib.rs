@@ -37,6 +37,7 @@ pub mod page;
 pub mod person;
 pub mod pixel;
 pub mod region;
+pub mod report;
 pub mod tag;
 pub mod targeting;
 

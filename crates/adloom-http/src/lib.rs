@@ -38,6 +38,7 @@ pub mod metrics;
 mod people;
 mod pixel;
 mod promotions;
+mod reports;
 pub mod serving;
 mod settings;
 mod tags;
@@ -200,6 +201,22 @@ pub fn router(state: AppState) -> Router {
             get(audiences::get_audience).patch(audiences::update_audience),
         )
         .route("/v1/people/{user_id}/audiences", get(audiences::why))
+        .route(
+            "/v5/ad_accounts/{ad_account_id}/analytics",
+            get(reports::account),
+        )
+        .route(
+            "/v5/ad_accounts/{ad_account_id}/campaigns/analytics",
+            get(reports::campaigns),
+        )
+        .route(
+            "/v5/ad_accounts/{ad_account_id}/ad_groups/analytics",
+            get(reports::ad_groups),
+        )
+        .route(
+            "/v5/ad_accounts/{ad_account_id}/ads/analytics",
+            get(reports::ads),
+        )
         .route("/v1/decisions", post(serving::decide))
         .route("/v1/beacons/impression/{token}", get(serving::impression))
         .route("/v1/beacons/click/{token}", get(serving::click))

@@ -206,6 +206,13 @@ pub trait Store: Send + Sync + 'static {
     /// Counts one impression or click of a served ad. Returns `false` if
     /// this (decision, ad, kind) was counted before: a beacon counts once.
     async fn record_engagement(&self, engagement: Engagement) -> Result<bool>;
+    /// The account's impressions and clicks with `since <= time < until`.
+    async fn engagements(
+        &self,
+        ad_account_id: &str,
+        since: i64,
+        until: i64,
+    ) -> Result<Vec<Engagement>>;
     /// Events of an ad account resolved to a person, at or after `since`.
     async fn resolved_events(&self, ad_account_id: &str, since: i64) -> Result<Vec<StoredEvent>>;
     /// A random secret of this installation, made on first start.

@@ -1475,6 +1475,43 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn engagements(
+        &self,
+        ad_account_id: &str,
+        since: i64,
+        until: i64,
+    ) -> Result<Vec<Engagement>> {
+        let ad_account_id = ad_account_id.to_owned();
+        self.read(move |c| {
+            let mut stmt = c
+                .prepare_cached(
+                    "SELECT decision_id, ad_id, kind, ad_group_id, campaign_id, ad_account_id, user_id,
+                            charge_micros, time
+                     FROM engagements WHERE ad_account_id = ?1 AND time >= ?2 AND time < ?3 ORDER BY time",
+                )
+                .map_err(driver)?;
+            let rows = stmt
+                .query_map(params![ad_account_id, since, until], |r| {
+                    Ok(Engagement {
+                        decision_id: r.get(0)?,
+                        ad_id: r.get(1)?,
+                        kind: if r.get::<_, String>(2)? == "click" { "click" } else { "impression" },
+                        ad_group_id: r.get(3)?,
+                        campaign_id: r.get(4)?,
+                        ad_account_id: r.get(5)?,
+                        user_id: r.get(6)?,
+                        charge_micros: r.get::<_, i64>(7)? as u64,
+                        time: r.get(8)?,
+                    })
+                })
+                .map_err(driver)?
+                .collect::<rusqlite::Result<Vec<_>>>()
+                .map_err(driver)?;
+            Ok(rows)
+        })
+        .await
+    }
+
     async fn resolved_events(&self, ad_account_id: &str, since: i64) -> Result<Vec<StoredEvent>> {
         let ad_account_id = ad_account_id.to_owned();
         self.read(move |c| {

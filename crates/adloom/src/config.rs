@@ -123,7 +123,9 @@ impl Settings {
                 .unwrap_or(defaults.request_timeout),
             region_defaults,
             public_url,
-            reserve_cpm_micros: file.reserve_cpm_micros.unwrap_or(defaults.reserve_cpm_micros),
+            reserve_cpm_micros: file
+                .reserve_cpm_micros
+                .unwrap_or(defaults.reserve_cpm_micros),
             spool_dir: data_dir.join("spool"),
         };
         if http.max_body_bytes == 0 || http.request_timeout.is_zero() {
@@ -183,7 +185,10 @@ mod tests {
             example.request_timeout_secs,
             Some(defaults.request_timeout.as_secs())
         );
-        assert_eq!(example.reserve_cpm_micros, Some(defaults.reserve_cpm_micros));
+        assert_eq!(
+            example.reserve_cpm_micros,
+            Some(defaults.reserve_cpm_micros)
+        );
     }
 
     #[test]

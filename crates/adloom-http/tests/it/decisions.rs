@@ -437,3 +437,89 @@ async fn bad_decision_requests() {
         .await;
     assert_error(&r, StatusCode::FORBIDDEN, 29);
 }
+
+/// A click on the shoe ad, then a checkout reported by the shop's server:
+/// the checkout is credited to the click, and the reports show the spend.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attribution_into_the_reports() {
+    let w = world().await;
+    let d = decide(
+        &w.app,
+        json!({"user_id": "u4", "placement": "home_feed", "count": 2}),
+    )
+    .await;
+    let shoe = d["ads"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["ad_group_id"] == w.shoes_group.as_str())
+        .unwrap()
+        .clone();
+    let campaign = shoe["campaign_id"].as_str().unwrap().to_owned();
+    let account = shoe["ad_account_id"].as_str().unwrap().to_owned();
+    for url in [&shoe["impression_url"], &shoe["click_url"]] {
+        let path = url
+            .as_str()
+            .unwrap()
+            .strip_prefix("http://127.0.0.1:8080")
+            .unwrap();
+        w.app
+            .send(Request::get(path).body(Body::empty()).unwrap())
+            .await;
+    }
+    w.app.advance(3600);
+    let em = adloom_core::identifier::hash_email("person4@example.com")
+        .unwrap()
+        .sha256;
+    let r = w
+        .app
+        .admin(
+            Method::POST,
+            &format!("/v5/ad_accounts/{account}/events"),
+            Some(json!({"data": [{"event_name": "checkout", "action_source": "web", "event_time": 1_700_003_600,
+                                  "event_id": "order-77", "user_data": {"em": [em]},
+                                  "custom_data": {"value": "72.50", "currency": "USD"}}]})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let columns = "SPEND_IN_MICRO_DOLLAR,SPEND_IN_DOLLAR,TOTAL_IMPRESSION,TOTAL_CLICKTHROUGH,CTR,TOTAL_CONVERSIONS,TOTAL_CHECKOUT,TOTAL_CHECKOUT_VALUE_IN_MICRO_DOLLAR";
+    let r = w
+        .app
+        .admin(
+            Method::GET,
+            &format!("/v5/ad_accounts/{account}/analytics?start_date=2023-11-14&end_date=2023-11-15&granularity=TOTAL&columns={columns}"),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(
+        r.body,
+        json!([{"AD_ACCOUNT_ID": account, "SPEND_IN_MICRO_DOLLAR": 400_000, "SPEND_IN_DOLLAR": 0.4, "TOTAL_IMPRESSION": 1,
+                "TOTAL_CLICKTHROUGH": 1, "CTR": 1.0, "TOTAL_CONVERSIONS": 1, "TOTAL_CHECKOUT": 1,
+                "TOTAL_CHECKOUT_VALUE_IN_MICRO_DOLLAR": 72_500_000}])
+    );
+    let by_day = w
+        .app
+        .admin(
+            Method::GET,
+            &format!("/v5/ad_accounts/{account}/campaigns/analytics?start_date=2023-11-14&end_date=2023-11-14&granularity=DAY&columns=TOTAL_CHECKOUT&campaign_ids={campaign}"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        by_day.body,
+        json!([{"CAMPAIGN_ID": campaign, "DATE": "2023-11-14", "TOTAL_CHECKOUT": 1}])
+    );
+    for bad in [
+        "start_date=2023-11-14&granularity=TOTAL&columns=CTR",
+        "start_date=2023-11-15&end_date=2023-11-14&granularity=TOTAL&columns=CTR",
+        "start_date=2023-11-14&end_date=2023-11-14&granularity=HOUR&columns=CTR",
+        "start_date=2023-11-14&end_date=2023-11-14&granularity=TOTAL&columns=FAME",
+        "start_date=2023-11-14&end_date=2023-11-14&granularity=TOTAL&columns=CTR&click_window_days=3",
+    ] {
+        let r = w.app.admin(Method::GET, &format!("/v5/ad_accounts/{account}/analytics?{bad}"), None).await;
+        assert_error(&r, StatusCode::BAD_REQUEST, 4196);
+    }
+    let r = w.app.admin(Method::GET, &format!("/v5/ad_accounts/{account}/ads/analytics?start_date=2023-11-14&end_date=2023-11-14&granularity=TOTAL&columns=CTR"), None).await;
+    assert_error(&r, StatusCode::BAD_REQUEST, 4196);
+}

@@ -1,0 +1,390 @@
+//! Reports: spend and delivery of an advertiser's own ads, and the
+//! conversions attributed to them.
+//!
+//! A conversion (a tag or conversions API event of a known person) is
+//! attributed to that person's last click on the ad account's ads within the
+//! click window before it (30 days by default), or else their last
+//! impression within the view window (1 day). Reports give exact figures:
+//! they are about the advertiser's own ads, not about who is on the
+//! platform.
+
+use std::collections::BTreeMap;
+
+use serde_json::{json, Map, Value};
+
+use crate::error::Invalid;
+
+const DAY: i64 = 86_400;
+
+/// The columns adloom reports.
+pub const COLUMNS: &[&str] = &[
+    "SPEND_IN_MICRO_DOLLAR",
+    "SPEND_IN_DOLLAR",
+    "TOTAL_IMPRESSION",
+    "IMPRESSION_1",
+    "TOTAL_CLICKTHROUGH",
+    "CLICKTHROUGH_1",
+    "CTR",
+    "TOTAL_CONVERSIONS",
+    "TOTAL_CHECKOUT",
+    "TOTAL_CHECKOUT_VALUE_IN_MICRO_DOLLAR",
+];
+
+/// An impression or click of one of the account's ads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Touch {
+    pub time: i64,
+    pub click: bool,
+    pub user_id: Option<String>,
+    pub ad_id: String,
+    pub ad_group_id: String,
+    pub campaign_id: String,
+    pub charge_micros: u64,
+}
+
+/// A conversion event of a known person.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Conversion {
+    pub time: i64,
+    pub user_id: String,
+    pub checkout: bool,
+    pub value_micros: i64,
+}
+
+/// Which level rows are grouped by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    AdAccount,
+    Campaign,
+    AdGroup,
+    Ad,
+}
+
+impl Level {
+    pub fn id_column(self) -> &'static str {
+        match self {
+            Level::AdAccount => "AD_ACCOUNT_ID",
+            Level::Campaign => "CAMPAIGN_ID",
+            Level::AdGroup => "AD_GROUP_ID",
+            Level::Ad => "AD_ID",
+        }
+    }
+
+    fn key(self, t: &Touch, account: &str) -> String {
+        match self {
+            Level::AdAccount => account.to_owned(),
+            Level::Campaign => t.campaign_id.clone(),
+            Level::AdGroup => t.ad_group_id.clone(),
+            Level::Ad => t.ad_id.clone(),
+        }
+    }
+}
+
+/// What a report asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Query {
+    pub level: Level,
+    /// Days since the epoch, both included.
+    pub start_day: i64,
+    pub end_day: i64,
+    pub by_day: bool,
+    pub columns: Vec<String>,
+    pub click_window_days: i64,
+    pub view_window_days: i64,
+    /// Count conversions on the day of the conversion rather than of the ad
+    /// action.
+    pub at_conversion_time: bool,
+    /// Only these entities (campaign, ad group or ad ids), if not empty.
+    pub ids: Vec<String>,
+}
+
+/// `YYYY-MM-DD` → days since 1970-01-01.
+pub fn parse_date(field: &str, s: &str) -> Result<i64, Invalid> {
+    let bad = || Invalid::new(field, "must be a date YYYY-MM-DD");
+    let mut parts = s.split('-');
+    let (y, m, d) = (
+        parts.next().ok_or_else(bad)?,
+        parts.next().ok_or_else(bad)?,
+        parts.next().ok_or_else(bad)?,
+    );
+    if parts.next().is_some() || y.len() != 4 || m.len() != 2 || d.len() != 2 {
+        return Err(bad());
+    }
+    let (y, m, d): (i64, i64, i64) = (
+        y.parse().map_err(|_| bad())?,
+        m.parse().map_err(|_| bad())?,
+        d.parse().map_err(|_| bad())?,
+    );
+    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    let days_in_month = [
+        31,
+        if leap { 29 } else { 28 },
+        31,
+        30,
+        31,
+        30,
+        31,
+        31,
+        30,
+        31,
+        30,
+        31,
+    ];
+    if !(1..=12).contains(&m) || d < 1 || d > days_in_month[(m - 1) as usize] {
+        return Err(bad());
+    }
+    // Days from civil (Howard Hinnant's algorithm).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    Ok(era * 146_097 + doe - 719_468)
+}
+
+/// Days since the epoch → `YYYY-MM-DD`.
+pub fn format_date(day: i64) -> String {
+    crate::campaign::iso8601(day * DAY)[..10].to_owned()
+}
+
+/// The touch a conversion is credited to: the person's last click within
+/// the click window before it, else their last impression within the view
+/// window. Only touches strictly earlier count: an event in the same second
+/// as the ad cannot tell which came first. `touches` are the person's, in
+/// time order.
+pub fn attribute<'a>(
+    c: &Conversion,
+    touches: &'a [Touch],
+    click_window_days: i64,
+    view_window_days: i64,
+) -> Option<&'a Touch> {
+    let before = |window: i64, click: bool| {
+        touches
+            .iter()
+            .rev()
+            .filter(|t| t.click == click && t.time < c.time && c.time - t.time <= window * DAY)
+            .find(|_| true)
+    };
+    before(click_window_days, true).or_else(|| before(view_window_days, false))
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+struct Totals {
+    spend: u64,
+    impressions: u64,
+    clicks: u64,
+    conversions: u64,
+    checkouts: u64,
+    checkout_value: i64,
+}
+
+/// Builds the report rows (the API's bare JSON array).
+pub fn rows(
+    q: &Query,
+    account: &str,
+    mut touches: Vec<Touch>,
+    conversions: &[Conversion],
+) -> Vec<Value> {
+    touches.sort_by_key(|t| t.time);
+    let in_range = |time: i64| (q.start_day..=q.end_day).contains(&time.div_euclid(DAY));
+    let wanted = |t: &Touch| q.ids.is_empty() || q.ids.contains(&q.level.key(t, account));
+    let mut table: BTreeMap<(String, Option<i64>), Totals> = BTreeMap::new();
+    let bucket = |time: i64| q.by_day.then(|| time.div_euclid(DAY));
+    for t in touches.iter().filter(|t| wanted(t) && in_range(t.time)) {
+        let row = table
+            .entry((q.level.key(t, account), bucket(t.time)))
+            .or_default();
+        row.spend += t.charge_micros;
+        if t.click {
+            row.clicks += 1;
+        } else {
+            row.impressions += 1;
+        }
+    }
+    let mut by_user: BTreeMap<&str, Vec<Touch>> = BTreeMap::new();
+    for t in &touches {
+        if let Some(u) = &t.user_id {
+            by_user.entry(u.as_str()).or_default().push(t.clone());
+        }
+    }
+    for c in conversions {
+        let Some(touch) = by_user
+            .get(c.user_id.as_str())
+            .and_then(|ts| attribute(c, ts, q.click_window_days, q.view_window_days))
+        else {
+            continue;
+        };
+        let when = if q.at_conversion_time {
+            c.time
+        } else {
+            touch.time
+        };
+        if !wanted(touch) || !in_range(when) {
+            continue;
+        }
+        let row = table
+            .entry((q.level.key(touch, account), bucket(when)))
+            .or_default();
+        row.conversions += 1;
+        if c.checkout {
+            row.checkouts += 1;
+            row.checkout_value += c.value_micros;
+        }
+    }
+    table
+        .into_iter()
+        .map(|((id, day), t)| {
+            let mut m = Map::new();
+            m.insert(q.level.id_column().to_owned(), json!(id));
+            if let Some(day) = day {
+                m.insert("DATE".to_owned(), json!(format_date(day)));
+            }
+            for col in &q.columns {
+                let v = match col.as_str() {
+                    "SPEND_IN_MICRO_DOLLAR" => json!(t.spend),
+                    "SPEND_IN_DOLLAR" => json!(t.spend as f64 / 1e6),
+                    "TOTAL_IMPRESSION" | "IMPRESSION_1" => json!(t.impressions),
+                    "TOTAL_CLICKTHROUGH" | "CLICKTHROUGH_1" => json!(t.clicks),
+                    "CTR" => json!(if t.impressions == 0 {
+                        0.0
+                    } else {
+                        t.clicks as f64 / t.impressions as f64
+                    }),
+                    "TOTAL_CONVERSIONS" => json!(t.conversions),
+                    "TOTAL_CHECKOUT" => json!(t.checkouts),
+                    "TOTAL_CHECKOUT_VALUE_IN_MICRO_DOLLAR" => json!(t.checkout_value),
+                    _ => continue,
+                };
+                m.insert(col.clone(), v);
+            }
+            Value::Object(m)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn touch(time: i64, click: bool, ad: &str) -> Touch {
+        Touch {
+            time,
+            click,
+            user_id: Some("u1".into()),
+            ad_id: ad.into(),
+            ad_group_id: format!("g-{ad}"),
+            campaign_id: "c".into(),
+            charge_micros: if click { 400_000 } else { 2 },
+        }
+    }
+
+    fn checkout(time: i64) -> Conversion {
+        Conversion {
+            time,
+            user_id: "u1".into(),
+            checkout: true,
+            value_micros: 72_500_000,
+        }
+    }
+
+    #[test]
+    fn last_click_within_30_days_else_last_view_within_a_day() {
+        let ts = vec![
+            touch(0, true, "a"),
+            touch(10 * DAY, true, "b"),
+            touch(20 * DAY, false, "c"),
+        ];
+        assert_eq!(
+            attribute(&checkout(20 * DAY + 5), &ts, 30, 1)
+                .unwrap()
+                .ad_id,
+            "b"
+        );
+        assert_eq!(
+            attribute(&checkout(41 * DAY), &ts, 30, 1),
+            None,
+            "click too old, view too old"
+        );
+        let views = vec![touch(100 * DAY, false, "v")];
+        assert_eq!(
+            attribute(&checkout(100 * DAY + 3600), &views, 30, 1)
+                .unwrap()
+                .ad_id,
+            "v"
+        );
+        assert_eq!(attribute(&checkout(102 * DAY), &views, 30, 1), None);
+        assert_eq!(
+            attribute(&checkout(99 * DAY), &views, 30, 1),
+            None,
+            "never before the touch"
+        );
+        assert_eq!(
+            attribute(&checkout(20 * DAY + 5), &ts, 0, 1).unwrap().ad_id,
+            "c",
+            "clicks off: the view"
+        );
+    }
+
+    #[test]
+    fn rows_by_day_and_total() {
+        let day = 20_000;
+        let ts = vec![
+            touch(day * DAY, false, "a"),
+            touch(day * DAY + 60, true, "a"),
+            touch((day + 1) * DAY, false, "a"),
+        ];
+        let mut q = Query {
+            level: Level::AdGroup,
+            start_day: day,
+            end_day: day + 1,
+            by_day: true,
+            columns: COLUMNS.iter().map(|c| c.to_string()).collect(),
+            click_window_days: 30,
+            view_window_days: 1,
+            at_conversion_time: false,
+            ids: Vec::new(),
+        };
+        let rows = rows(&q, "acc", ts.clone(), &[checkout((day + 1) * DAY + 100)]);
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0]["DATE"], format_date(day));
+        assert_eq!(rows[0]["AD_GROUP_ID"], "g-a");
+        assert_eq!(rows[0]["SPEND_IN_MICRO_DOLLAR"], 400_002);
+        assert_eq!(rows[0]["TOTAL_CLICKTHROUGH"], 1);
+        assert_eq!(rows[0]["CTR"], 1.0);
+        assert_eq!(
+            rows[0]["TOTAL_CHECKOUT"], 1,
+            "credited on the day of the click"
+        );
+        assert_eq!(rows[0]["TOTAL_CHECKOUT_VALUE_IN_MICRO_DOLLAR"], 72_500_000);
+        q.by_day = false;
+        q.level = Level::AdAccount;
+        q.at_conversion_time = true;
+        let total = super::rows(&q, "acc", ts, &[checkout((day + 1) * DAY + 100)]);
+        assert_eq!(total.len(), 1);
+        assert_eq!(total[0]["AD_ACCOUNT_ID"], "acc");
+        assert_eq!(total[0]["TOTAL_IMPRESSION"], 2);
+        assert_eq!(total[0]["SPEND_IN_DOLLAR"], 0.400004);
+        assert!(total[0].get("DATE").is_none());
+    }
+
+    #[test]
+    fn dates() {
+        assert_eq!(parse_date("d", "1970-01-01").unwrap(), 0);
+        assert_eq!(parse_date("d", "2026-11-29").unwrap() * DAY, 1_795_910_400);
+        assert_eq!(
+            format_date(parse_date("d", "2024-02-29").unwrap()),
+            "2024-02-29"
+        );
+        for bad in [
+            "2023-02-29",
+            "2026-13-01",
+            "26-11-29",
+            "2026-11-29T00",
+            "yesterday",
+            "",
+        ] {
+            assert!(parse_date("d", bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,164 @@
+//! `GET /v5/ad_accounts/{id}/analytics` and the campaign, ad group and ad
+//! analytics: a bare JSON array of rows, as the spec answers.
+
+use adloom_core::event::EventName;
+use adloom_core::report::{self, parse_date, Conversion, Level, Query, Touch, COLUMNS};
+use axum::extract::{RawQuery, State};
+use axum::Json;
+use serde_json::Value;
+
+use crate::error::ApiError;
+use crate::extract::AccountAccess;
+use crate::AppState;
+
+const DAY: i64 = 86_400;
+const WINDOWS: [i64; 6] = [0, 1, 7, 14, 30, 60];
+/// The longest range one report covers.
+const MAX_DAYS: i64 = 366;
+
+fn parse_query(level: Level, query: Option<String>) -> Result<Query, ApiError> {
+    let ids_param = match level {
+        Level::AdAccount => None,
+        Level::Campaign => Some("campaign_ids"),
+        Level::AdGroup => Some("ad_group_ids"),
+        Level::Ad => Some("ad_ids"),
+    };
+    let (mut start, mut end, mut granularity, mut columns, mut ids) =
+        (None, None, None, Vec::new(), Vec::new());
+    let (mut click, mut view, mut at_conversion) = (30, 1, false);
+    let window = |k: &str, v: &str| {
+        v.parse::<i64>()
+            .ok()
+            .filter(|w| WINDOWS.contains(w))
+            .ok_or_else(|| ApiError::invalid(format!("{k}: must be one of 0, 1, 7, 14, 30, 60")))
+    };
+    for (k, v) in form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
+        let list = || {
+            v.split(',')
+                .map(|x| x.trim().to_owned())
+                .filter(|x| !x.is_empty())
+                .collect::<Vec<_>>()
+        };
+        match k.as_ref() {
+            "start_date" => start = Some(parse_date("start_date", &v)?),
+            "end_date" => end = Some(parse_date("end_date", &v)?),
+            "granularity" => granularity = Some(v.into_owned()),
+            "columns" => columns.extend(list()),
+            "click_window_days" => click = window("click_window_days", &v)?,
+            "view_window_days" => view = window("view_window_days", &v)?,
+            "conversion_report_time" => {
+                at_conversion = match v.as_ref() {
+                    "TIME_OF_AD_ACTION" => false,
+                    "TIME_OF_CONVERSION" => true,
+                    other => return Err(ApiError::invalid(format!("conversion_report_time: {other:?} is not TIME_OF_AD_ACTION or TIME_OF_CONVERSION"))),
+                }
+            }
+            k if Some(k) == ids_param => ids.extend(list()),
+            _ => {}
+        }
+    }
+    let start = start.ok_or_else(|| ApiError::invalid("start_date: required"))?;
+    let end = end.ok_or_else(|| ApiError::invalid("end_date: required"))?;
+    if end < start || end - start >= MAX_DAYS {
+        return Err(ApiError::invalid(format!(
+            "end_date: must be on or after start_date, and within {MAX_DAYS} days of it"
+        )));
+    }
+    let by_day = match granularity.as_deref() {
+        Some("TOTAL") => false,
+        Some("DAY") => true,
+        Some(other) => {
+            return Err(ApiError::invalid(format!(
+                "granularity: {other:?} is not supported (TOTAL, DAY)"
+            )))
+        }
+        None => return Err(ApiError::invalid("granularity: required (TOTAL or DAY)")),
+    };
+    if columns.is_empty() {
+        return Err(ApiError::invalid("columns: required"));
+    }
+    if let Some(bad) = columns.iter().find(|c| !COLUMNS.contains(&c.as_str())) {
+        return Err(ApiError::invalid(format!(
+            "columns: {bad:?} is not one of {}",
+            COLUMNS.join(", ")
+        )));
+    }
+    if let Some(param) = ids_param {
+        if ids.is_empty() || ids.len() > 250 {
+            return Err(ApiError::invalid(format!(
+                "{param}: required, 1 to 250 ids"
+            )));
+        }
+    }
+    Ok(Query {
+        level,
+        start_day: start,
+        end_day: end,
+        by_day,
+        columns,
+        click_window_days: click,
+        view_window_days: view,
+        at_conversion_time: at_conversion,
+        ids,
+    })
+}
+
+async fn analytics(
+    state: &AppState,
+    account: &str,
+    level: Level,
+    query: Option<String>,
+) -> Result<Json<Vec<Value>>, ApiError> {
+    let q = parse_query(level, query)?;
+    let reach = q.click_window_days.max(q.view_window_days) * DAY;
+    let since = q.start_day * DAY - reach;
+    let until = (q.end_day + 1) * DAY + reach;
+    let touches = state
+        .store
+        .engagements(account, since, until)
+        .await?
+        .into_iter()
+        .map(|e| Touch {
+            time: e.time,
+            click: e.kind == "click",
+            user_id: e.user_id,
+            ad_id: e.ad_id,
+            ad_group_id: e.ad_group_id,
+            campaign_id: e.campaign_id,
+            charge_micros: e.charge_micros,
+        })
+        .collect();
+    let conversions: Vec<Conversion> = state
+        .store
+        .resolved_events(account, since)
+        .await?
+        .into_iter()
+        .filter(|s| s.event.time < until)
+        .filter_map(|s| {
+            Some(Conversion {
+                time: s.event.time,
+                user_id: s.user_id?,
+                checkout: s.event.name == EventName::Checkout,
+                value_micros: s.event.value_micros.unwrap_or(0),
+            })
+        })
+        .collect();
+    Ok(Json(report::rows(&q, account, touches, &conversions)))
+}
+
+macro_rules! analytics_endpoint {
+    ($name:ident, $level:expr) => {
+        pub async fn $name(
+            State(state): State<AppState>,
+            access: AccountAccess,
+            RawQuery(query): RawQuery,
+        ) -> Result<Json<Vec<Value>>, ApiError> {
+            analytics(&state, &access.ad_account_id, $level, query).await
+        }
+    };
+}
+
+analytics_endpoint!(account, Level::AdAccount);
+analytics_endpoint!(campaigns, Level::Campaign);
+analytics_endpoint!(ad_groups, Level::AdGroup);
+analytics_endpoint!(ads, Level::Ad);
