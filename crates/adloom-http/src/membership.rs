@@ -38,6 +38,12 @@ pub enum Evidence {
         event: String,
         time: i64,
     },
+    /// They saw or clicked this ad.
+    Engagement {
+        ad_id: String,
+        engagement: String,
+        time: i64,
+    },
 }
 
 /// Turns a stored audience back into the core's type.
@@ -153,9 +159,29 @@ pub async fn data_members(
                 members.insert(user, evidence);
             }
         }
-        // Engagement with ads is recorded by the serving loop; until it
-        // runs, nobody has engaged.
-        AudienceRule::Engagement(_) => {}
+        // People who saw or clicked this account's ads (the serving loop's
+        // beacons): on-platform data.
+        AudienceRule::Engagement(rule) => {
+            let since = now - i64::from(rule.retention_days) * DAY;
+            let clicks_only = rule.engagement_type.as_deref() == Some("click");
+            for e in state
+                .store
+                .engagements(&audience.ad_account_id, since, now + 1)
+                .await?
+            {
+                if clicks_only && e.kind != "click" {
+                    continue;
+                }
+                if let Some(user) = e.user_id {
+                    let evidence = Evidence::Engagement {
+                        ad_id: e.ad_id,
+                        engagement: e.kind.to_owned(),
+                        time: e.time,
+                    };
+                    members.insert(user, evidence);
+                }
+            }
+        }
     }
     Ok(members)
 }

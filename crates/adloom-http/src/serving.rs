@@ -72,9 +72,11 @@ struct Budget {
     delivery: Delivery,
 }
 
-/// Spend and delivery counters, in memory.
+/// Spend and delivery counters, in memory; loaded from the stored
+/// engagements when the first snapshot is built, so they survive restarts.
 #[derive(Default)]
 struct Counters {
+    loaded: bool,
     /// (ad group, person, day) → impressions.
     impressions: HashMap<(String, String, i64), u32>,
     /// (ad group, day) → spend; day -1 holds the lifetime total.
@@ -168,7 +170,17 @@ async fn build(state: &AppState) -> Result<Snapshot, ApiError> {
         }
     }
     let mut wanted_audiences = HashSet::new();
+    let reload_counters = !state
+        .serving
+        .counters
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .loaded;
+    let mut history = Vec::new();
     for account in accounts {
+        if reload_counters {
+            history.extend(state.store.engagements(&account.id, 0, i64::MAX).await?);
+        }
         let campaigns: HashMap<String, StoredObject> = state
             .store
             .list_objects("campaign", &account.id)
@@ -283,6 +295,25 @@ async fn build(state: &AppState) -> Result<Snapshot, ApiError> {
             });
         }
     }
+    if reload_counters {
+        let mut c = state
+            .serving
+            .counters
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if !c.loaded {
+            for e in history {
+                c.count(
+                    &e.ad_group_id,
+                    e.user_id.as_deref(),
+                    e.kind == "click",
+                    e.charge_micros,
+                    e.time,
+                );
+            }
+            c.loaded = true;
+        }
+    }
     for id in wanted_audiences {
         let Some(stored) = state.store.get_audience(&id).await? else {
             continue;
@@ -360,6 +391,25 @@ impl World for CountersView<'_> {
 }
 
 impl Counters {
+    /// Counts one impression or click.
+    fn count(&mut self, group: &str, user: Option<&str>, is_click: bool, charge: u64, time: i64) {
+        let day = time.div_euclid(DAY);
+        let e = self.engagement.entry(group.to_owned()).or_default();
+        if is_click {
+            e.0 += 1;
+        } else {
+            e.1 += 1;
+            if let Some(user) = user {
+                *self
+                    .impressions
+                    .entry((group.to_owned(), user.to_owned(), day))
+                    .or_default() += 1;
+            }
+        }
+        *self.spend.entry((group.to_owned(), day)).or_default() += charge;
+        *self.spend.entry((group.to_owned(), -1)).or_default() += charge;
+    }
+
     /// Brings the day's pacers up to date with spend, once a minute.
     fn pace(&mut self, budgets: &HashMap<String, Budget>, now: i64) {
         let day = now.div_euclid(DAY);
@@ -818,24 +868,13 @@ async fn count(state: &AppState, token: &str, is_click: bool) -> Option<String> 
         }
     }
     let now = state.clock.now();
-    let day = now.div_euclid(DAY);
-    let mut c = state
+    state
         .serving
         .counters
         .lock()
-        .unwrap_or_else(|p| p.into_inner());
-    let e = c.engagement.entry(beacon.g.clone()).or_default();
-    if is_click {
-        e.0 += 1;
-    } else {
-        e.1 += 1;
-        if let Some(user) = &beacon.u {
-            *c.impressions
-                .entry((beacon.g.clone(), user.clone(), day))
-                .or_default() += 1;
-        }
-    }
-    *c.spend.entry((beacon.g.clone(), day)).or_default() += charge;
-    *c.spend.entry((beacon.g.clone(), -1)).or_default() += charge;
+        .unwrap_or_else(|p| p.into_inner())
+        .count(&beacon.g, beacon.u.as_deref(), is_click, charge, now);
+    // Engagement audiences follow the beacons.
+    state.serving.invalidate();
     Some(landing)
 }

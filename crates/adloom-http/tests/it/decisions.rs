@@ -523,3 +523,100 @@ async fn attribution_into_the_reports() {
     let r = w.app.admin(Method::GET, &format!("/v5/ad_accounts/{account}/ads/analytics?start_date=2023-11-14&end_date=2023-11-14&granularity=TOTAL&columns=CTR"), None).await;
     assert_error(&r, StatusCode::BAD_REQUEST, 4196);
 }
+
+/// Frequency counts and spend come back after a restart, and people who
+/// saw an ad join the advertiser's engagement audience, whatever their
+/// partner setting (it is on-platform data).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn counters_survive_restarts_and_feed_engagement_audiences() {
+    let w = world().await;
+    let shoes_account = {
+        let d = decide(
+            &w.app,
+            json!({"user_id": "u5", "placement": "home_feed", "count": 2}),
+        )
+        .await;
+        let shoe = d["ads"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["ad_group_id"] == w.shoes_group.as_str())
+            .unwrap()
+            .clone();
+        let path = shoe["impression_url"]
+            .as_str()
+            .unwrap()
+            .strip_prefix("http://127.0.0.1:8080")
+            .unwrap()
+            .to_owned();
+        w.app
+            .send(Request::get(path).body(Body::empty()).unwrap())
+            .await;
+        shoe["ad_account_id"].as_str().unwrap().to_owned()
+    };
+    let r = w
+        .app
+        .admin(
+            Method::POST,
+            &format!("/v5/ad_accounts/{shoes_account}/audiences"),
+            Some(json!({"name": "Saw our ads", "audience_type": "ENGAGEMENT", "rule": {"engagement_domain": ["shoes.example"]}})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    w.app
+        .admin(
+            Method::PUT,
+            "/v1/people/u5/ads_settings",
+            Some(json!({"use_partner_info": false})),
+        )
+        .await;
+    let why = w
+        .app
+        .admin(
+            Method::GET,
+            &format!("/v1/people/u5/audiences?ad_account_id={shoes_account}"),
+            None,
+        )
+        .await;
+    let items = why.body["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{items:?}");
+    assert_eq!(items[0]["provenance"], "on_platform");
+    assert_eq!(items[0]["evidence"]["kind"], "engagement");
+    w.app
+        .admin(
+            Method::PUT,
+            "/v1/people/u5/ads_settings",
+            Some(json!({"use_partner_info": true})),
+        )
+        .await;
+
+    // Two impressions reach the cap of 2; after a restart it still holds.
+    let d = decide(
+        &w.app,
+        json!({"user_id": "u5", "placement": "home_feed", "count": 2}),
+    )
+    .await;
+    let shoe = d["ads"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["ad_group_id"] == w.shoes_group.as_str())
+        .unwrap()
+        .clone();
+    let path = shoe["impression_url"]
+        .as_str()
+        .unwrap()
+        .strip_prefix("http://127.0.0.1:8080")
+        .unwrap()
+        .to_owned();
+    w.app
+        .send(Request::get(path).body(Body::empty()).unwrap())
+        .await;
+    let again = w.app.reopen();
+    let d = decide(
+        &again,
+        json!({"user_id": "u5", "placement": "home_feed", "count": 2, "explain": true}),
+    )
+    .await;
+    assert_eq!(explained(&d, &w.shoes_group), Some("capped"), "{d}");
+}

@@ -80,6 +80,29 @@ impl App {
         }
     }
 
+    /// A fresh server process on the same database, as after a restart
+    /// (keep `self` alive: it owns the directory).
+    pub fn reopen(&self) -> App {
+        let store = adloom_store::open(&format!(
+            "sqlite://{}",
+            self.dir.path().join("adloom.db").display()
+        ))
+        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config {
+            spool_dir: dir.path().to_owned(),
+            ..Config::default()
+        };
+        let clock = Arc::new(TestClock(AtomicI64::new(self.clock.now())));
+        let state = AppState::new(store.clone(), config, ADMIN).with_clock(clock.clone());
+        App {
+            router: router(state),
+            store,
+            clock,
+            dir,
+        }
+    }
+
     pub fn router(&self) -> Router {
         self.router.clone()
     }
