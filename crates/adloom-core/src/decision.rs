@@ -13,6 +13,7 @@ use std::collections::{HashMap, HashSet};
 
 use crate::auction::{self, Bid, BillableEvent, Loss};
 use crate::consent::{ConsentDecision, Provenance};
+use crate::keyword::{search_match, Keyword};
 use crate::targeting::{AudienceFact, Miss, TargetingSpec, Viewer, WhyReason};
 
 /// Where the ad will show.
@@ -76,6 +77,8 @@ pub struct ServingAdGroup {
     pub billable_event: BillableEvent,
     pub bid_micros: u64,
     pub targeting: TargetingSpec,
+    /// Search keywords; they apply to the search placement only.
+    pub keywords: Vec<Keyword>,
     /// Impressions per person per day.
     pub frequency_cap: u32,
     /// Clicks and impressions so far, for the click-through estimate.
@@ -124,6 +127,8 @@ pub struct Request {
     pub viewer: Viewer,
     pub consent: ConsentDecision,
     pub placement: Placement,
+    /// The search query, for the search placement.
+    pub query: Option<String>,
     pub count: usize,
     pub now: i64,
     pub reserve_cpm_micros: u64,
@@ -287,7 +292,15 @@ fn check(
     if !request.placement.in_group(&group.placement_group) {
         return Err(Rejection::Placement);
     }
-    let why = group
+    let mut keyword_reason = None;
+    if request.placement == Placement::Search {
+        let query = request.query.as_deref().unwrap_or_default();
+        match search_match(&group.keywords, query) {
+            Ok(hit) => keyword_reason = hit.map(|k| WhyReason::Search(k.value.clone())),
+            Err(()) => return Err(Rejection::NotTargeted),
+        }
+    }
+    let mut why = group
         .targeting
         .evaluate(&request.viewer, &request.consent, fact)
         .map_err(|m| match m {
@@ -296,6 +309,10 @@ fn check(
             Miss::Consent => Rejection::Consent,
             Miss::Excluded => Rejection::Excluded,
         })?;
+    if let Some(reason) = keyword_reason {
+        why.retain(|w| *w != WhyReason::Everyone);
+        why.insert(0, reason);
+    }
     if let Some(user) = &request.user_id {
         if world.impressions_today(&group.ad_group_id, user) >= group.frequency_cap {
             return Err(Rejection::Capped);

@@ -32,6 +32,7 @@ mod error;
 pub mod event;
 pub mod identifier;
 pub mod identity;
+pub mod keyword;
 pub mod pacing;
 pub mod page;
 pub mod person;

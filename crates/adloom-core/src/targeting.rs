@@ -84,6 +84,8 @@ pub enum WhyReason {
     Age(String),
     Device(String),
     Language(String),
+    /// The search matched one of the ad group's keywords.
+    Search(String),
     /// No targeting narrows this ad group.
     Everyone,
 }
@@ -107,6 +109,7 @@ impl WhyReason {
             WhyReason::Age(_) => "age",
             WhyReason::Device(_) => "device",
             WhyReason::Language(_) => "language",
+            WhyReason::Search(_) => "search",
             WhyReason::Everyone => "broad",
         }
     }
@@ -131,6 +134,7 @@ impl WhyReason {
             WhyReason::Age(bucket) => format!("people aged {bucket}"),
             WhyReason::Device(d) => format!("people using {}", d.replace('_', " ")),
             WhyReason::Language(l) => format!("people who use the language {l}"),
+            WhyReason::Search(k) => format!("people searching for \"{k}\""),
             WhyReason::Everyone => "a broad audience".to_owned(),
         };
         format!("{advertiser} wants to reach {who}")

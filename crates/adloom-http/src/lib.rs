@@ -33,6 +33,7 @@ mod conversions;
 pub mod error;
 mod extract;
 pub mod ingest;
+mod keywords;
 pub mod membership;
 pub mod metrics;
 mod people;
@@ -216,6 +217,10 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/v5/ad_accounts/{ad_account_id}/ads/analytics",
             get(reports::ads),
+        )
+        .route(
+            "/v5/ad_accounts/{ad_account_id}/keywords",
+            get(keywords::list).post(keywords::create),
         )
         .route("/v1/decisions", post(serving::decide))
         .route("/v1/beacons/impression/{token}", get(serving::impression))

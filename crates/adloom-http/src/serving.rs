@@ -19,6 +19,7 @@ use adloom_core::decision::{
     self, Decision, Placement, Request, ServingAd, ServingAdGroup, ServingAudience, Trackers, World,
 };
 use adloom_core::identifier::{hash_maid, normalize_maid};
+use adloom_core::keyword::{Keyword, MatchType};
 use adloom_core::pacing::{Delivery, Pacer};
 use adloom_core::page::PageRequest;
 use adloom_core::region::Country;
@@ -208,6 +209,10 @@ async fn build(state: &AppState) -> Result<Snapshot, ApiError> {
             .store
             .list_objects("pinpromotion", &account.id)
             .await?;
+        let keywords = state
+            .store
+            .list_objects(crate::keywords::KIND, &account.id)
+            .await?;
         for group in state.store.list_objects("adgroup", &account.id).await? {
             let g = &group.record;
             let Some(campaign) = text(g, "campaign_id").and_then(|id| campaigns.get(&id)) else {
@@ -286,6 +291,16 @@ async fn build(state: &AppState) -> Result<Snapshot, ApiError> {
                 },
                 bid_micros: bid,
                 targeting,
+                keywords: keywords
+                    .iter()
+                    .filter(|k| text(&k.record, "parent_id").as_deref() == Some(&group.id))
+                    .filter_map(|k| {
+                        Some(Keyword {
+                            value: text(&k.record, "value")?,
+                            match_type: MatchType::parse(&text(&k.record, "match_type")?).ok()?,
+                        })
+                    })
+                    .collect(),
                 frequency_cap: number(g, adloom_core::campaign::FREQUENCY_CAP_FIELD)
                     .map(|c| c as u32)
                     .unwrap_or(DEFAULT_FREQUENCY_CAP),
@@ -690,6 +705,7 @@ pub async fn decide(
         viewer,
         consent,
         placement,
+        query: req.query.clone(),
         count: count as usize,
         now,
         reserve_cpm_micros: state.config.reserve_cpm_micros,

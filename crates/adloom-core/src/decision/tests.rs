@@ -53,6 +53,7 @@ fn group(
         billable_event: billable,
         bid_micros: bid,
         targeting: TargetingSpec::parse(&targeting).unwrap(),
+        keywords: Vec::new(),
         frequency_cap: 5,
         clicks: 0,
         impressions: 0,
@@ -120,6 +121,7 @@ fn request(user: &str, use_partner_info: Option<bool>) -> Request {
         },
         consent: consent_of(&ConsentInputs::person(use_partner_info, RegionDefault::On)),
         placement: Placement::HomeFeed,
+        query: None,
         count: 3,
         now: NOW,
         reserve_cpm_micros: 500_000,
@@ -270,4 +272,40 @@ fn click_through_estimates_learn_from_delivery() {
     groups[0].impressions = 9_000;
     groups[0].clicks = 900;
     assert!((groups[0].predicted_ctr() - 0.091).abs() < 1e-9);
+}
+
+#[test]
+fn search_ads_follow_keywords() {
+    use crate::keyword::{Keyword, MatchType};
+    let (mut groups, audiences) = world_of_shoes();
+    groups[2].keywords = vec![
+        Keyword {
+            value: "beach holidays".into(),
+            match_type: MatchType::Broad,
+        },
+        Keyword {
+            value: "cheap".into(),
+            match_type: MatchType::PhraseNegative,
+        },
+    ];
+    let mut search = request("bob", None);
+    search.placement = Placement::Search;
+    search.query = Some("holidays on the beach".into());
+    let d = decide(&search, &groups, &audiences, &open_world());
+    let travel = d.served.iter().find(|s| s.ad_group_id == "travel").unwrap();
+    assert_eq!(
+        travel.why[0],
+        (
+            "search".to_owned(),
+            "Trips wants to reach people searching for \"beach holidays\"".to_owned()
+        )
+    );
+    search.query = Some("cheap beach holidays".into());
+    let d = decide(&search, &groups, &audiences, &open_world());
+    assert!(d
+        .rejected
+        .contains(&("travel".to_owned(), Rejection::NotTargeted)));
+    // Away from search, keywords do not narrow the ad group.
+    let d = decide(&request("bob", None), &groups, &audiences, &open_world());
+    assert!(shown(&d).contains(&"travel"));
 }

@@ -620,3 +620,67 @@ async fn counters_survive_restarts_and_feed_engagement_audiences() {
     .await;
     assert_eq!(explained(&d, &w.shoes_group), Some("capped"), "{d}");
 }
+
+/// Keywords: a search for sneakers shows the ad group that bought the
+/// keyword; a negative keyword keeps it off a query.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn search_keywords() {
+    let w = world().await;
+    let decor_account = decide(&w.app, json!({"user_id": "u130", "placement": "home_feed"})).await
+        ["ads"][0]["ad_account_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = w
+        .app
+        .admin(
+            Method::POST,
+            &format!("/v5/ad_accounts/{decor_account}/keywords"),
+            Some(json!({"parent_id": w.decor_group, "keywords": [
+                {"value": "Table Lamp", "match_type": "BROAD", "bid": null},
+                {"value": "broken", "match_type": "PHRASE_NEGATIVE"},
+                {"value": "", "match_type": "EXACT"},
+                {"value": "lamp", "match_type": "FUZZY"}
+            ]})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(r.body["keywords"].as_array().unwrap().len(), 2);
+    assert_eq!(r.body["keywords"][0]["value"], "table lamp");
+    assert_eq!(r.body["errors"].as_array().unwrap().len(), 2);
+    let listed = w
+        .app
+        .admin(
+            Method::GET,
+            &format!(
+                "/v5/ad_accounts/{decor_account}/keywords?ad_group_id={}&match_types=BROAD",
+                w.decor_group
+            ),
+            None,
+        )
+        .await;
+    assert_eq!(listed.body["items"].as_array().unwrap().len(), 1);
+
+    let hit = decide(
+        &w.app,
+        json!({"user_id": "u130", "placement": "search", "query": "lamp for a table", "count": 3}),
+    )
+    .await;
+    assert_eq!(groups(&hit), [w.decor_group.as_str()]);
+    assert_eq!(
+        hit["ads"][0]["why"][0]["text"],
+        "Nest & Co wants to reach people searching for \"table lamp\""
+    );
+    let blocked = decide(&w.app, json!({"user_id": "u130", "placement": "search", "query": "broken table lamp", "explain": true})).await;
+    assert!(groups(&blocked).is_empty());
+    assert_eq!(explained(&blocked, &w.decor_group), Some("not_targeted"));
+    let r = w
+        .app
+        .admin(
+            Method::POST,
+            &format!("/v5/ad_accounts/{decor_account}/keywords"),
+            Some(json!({"parent_id": "123", "keywords": [{"value": "x", "match_type": "BROAD"}]})),
+        )
+        .await;
+    assert_error(&r, StatusCode::BAD_REQUEST, 4196);
+}

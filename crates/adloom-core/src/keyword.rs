@@ -1,0 +1,151 @@
+//! Search keywords of ad groups, and whether a search query matches them.
+
+use crate::error::Invalid;
+
+/// `MatchType`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MatchType {
+    Broad,
+    Phrase,
+    Exact,
+    ExactNegative,
+    PhraseNegative,
+}
+
+impl MatchType {
+    pub fn parse(s: &str) -> Result<MatchType, Invalid> {
+        match s {
+            "BROAD" => Ok(MatchType::Broad),
+            "PHRASE" => Ok(MatchType::Phrase),
+            "EXACT" => Ok(MatchType::Exact),
+            "EXACT_NEGATIVE" => Ok(MatchType::ExactNegative),
+            "PHRASE_NEGATIVE" => Ok(MatchType::PhraseNegative),
+            other => Err(Invalid::new(
+                "match_type",
+                format!(
+                    "{other:?} is not one of BROAD, PHRASE, EXACT, EXACT_NEGATIVE, PHRASE_NEGATIVE"
+                ),
+            )),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MatchType::Broad => "BROAD",
+            MatchType::Phrase => "PHRASE",
+            MatchType::Exact => "EXACT",
+            MatchType::ExactNegative => "EXACT_NEGATIVE",
+            MatchType::PhraseNegative => "PHRASE_NEGATIVE",
+        }
+    }
+
+    pub fn is_negative(self) -> bool {
+        matches!(self, MatchType::ExactNegative | MatchType::PhraseNegative)
+    }
+}
+
+/// A keyword: its words, lowercase, and how it matches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Keyword {
+    pub value: String,
+    pub match_type: MatchType,
+}
+
+/// Lowercases and collapses spaces; 1 to 120 characters.
+pub fn normalize(value: &str) -> Result<String, Invalid> {
+    let value = words(value).join(" ");
+    if value.is_empty() || value.chars().count() > 120 {
+        return Err(Invalid::new("value", "must be 1 to 120 characters"));
+    }
+    Ok(value)
+}
+
+fn words(s: &str) -> Vec<String> {
+    s.split_whitespace().map(str::to_lowercase).collect()
+}
+
+impl Keyword {
+    /// Whether the query matches this keyword (for a negative keyword:
+    /// whether it blocks the query).
+    pub fn matches(&self, query: &str) -> bool {
+        let q = words(query);
+        let k = words(&self.value);
+        match self.match_type {
+            MatchType::Broad => k.iter().all(|w| q.contains(w)),
+            MatchType::Phrase | MatchType::PhraseNegative => {
+                !k.is_empty() && q.windows(k.len()).any(|window| window == k.as_slice())
+            }
+            MatchType::Exact | MatchType::ExactNegative => q == k,
+        }
+    }
+}
+
+/// Whether an ad group with these keywords may show for a search query:
+/// no negative keyword matches, and a positive one does if it has any.
+/// Returns the matching positive keyword, or `Ok(None)` for an ad group
+/// without positive keywords.
+pub fn search_match<'a>(keywords: &'a [Keyword], query: &str) -> Result<Option<&'a Keyword>, ()> {
+    if keywords
+        .iter()
+        .any(|k| k.match_type.is_negative() && k.matches(query))
+    {
+        return Err(());
+    }
+    let mut positives = keywords
+        .iter()
+        .filter(|k| !k.match_type.is_negative())
+        .peekable();
+    if positives.peek().is_none() {
+        return Ok(None);
+    }
+    positives.find(|k| k.matches(query)).map(Some).ok_or(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kw(value: &str, match_type: MatchType) -> Keyword {
+        Keyword {
+            value: normalize(value).unwrap(),
+            match_type,
+        }
+    }
+
+    #[test]
+    fn match_types() {
+        let broad = kw("red sneakers", MatchType::Broad);
+        assert!(broad.matches("sneakers in red"));
+        assert!(!broad.matches("red shoes"));
+        let phrase = kw("red sneakers", MatchType::Phrase);
+        assert!(phrase.matches("cheap Red  Sneakers online"));
+        assert!(!phrase.matches("sneakers red"));
+        let exact = kw("red sneakers", MatchType::Exact);
+        assert!(exact.matches(" RED sneakers "));
+        assert!(!exact.matches("red sneakers sale"));
+    }
+
+    #[test]
+    fn negatives_block_and_positives_gate() {
+        let keywords = [
+            kw("sneakers", MatchType::Broad),
+            kw("free", MatchType::PhraseNegative),
+        ];
+        assert_eq!(
+            search_match(&keywords, "running sneakers")
+                .unwrap()
+                .unwrap()
+                .value,
+            "sneakers"
+        );
+        assert!(search_match(&keywords, "free sneakers").is_err());
+        assert!(search_match(&keywords, "boots").is_err());
+        let only_negative = [kw("used shoes", MatchType::ExactNegative)];
+        assert_eq!(search_match(&only_negative, "new shoes"), Ok(None));
+        assert!(search_match(&only_negative, "used shoes").is_err());
+        assert_eq!(search_match(&[], "anything"), Ok(None));
+        assert!(normalize("   ").is_err());
+        assert!(normalize(&"a".repeat(121)).is_err());
+        assert_eq!(MatchType::parse("phrase").unwrap_err().field, "match_type");
+    }
+}

@@ -1,0 +1,175 @@
+//! `/v5/ad_accounts/{id}/keywords`: search keywords of ad groups.
+
+use adloom_core::keyword::{normalize, MatchType};
+use adloom_core::page::PageRequest;
+use adloom_store::StoredObject;
+use axum::extract::{RawQuery, State};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use crate::auth::new_id;
+use crate::error::ApiError;
+use crate::extract::{AccountAccess, ApiJson};
+use crate::AppState;
+
+/// Keywords are kept among the advertiser objects under this kind.
+pub const KIND: &str = "keyword";
+
+#[derive(Deserialize)]
+pub struct KeywordsRequest {
+    parent_id: Option<String>,
+    keywords: Option<Vec<Value>>,
+}
+
+#[derive(Serialize)]
+pub struct KeywordsAnswer {
+    keywords: Vec<Value>,
+    errors: Vec<KeywordError>,
+}
+
+#[derive(Serialize)]
+struct KeywordError {
+    data: Value,
+    error_messages: Vec<String>,
+}
+
+fn view(k: &StoredObject) -> Value {
+    let mut v = k.record.clone();
+    v["id"] = json!(k.id);
+    v["type"] = json!("keyword");
+    v
+}
+
+/// `POST`: keywords for one ad group (`parent_id`, plain or `AG`-prefixed);
+/// each keyword succeeds or fails alone.
+pub async fn create(
+    State(state): State<AppState>,
+    access: AccountAccess,
+    ApiJson(body): ApiJson<KeywordsRequest>,
+) -> Result<Json<KeywordsAnswer>, ApiError> {
+    let parent = body
+        .parent_id
+        .ok_or_else(|| ApiError::invalid("parent_id: required (an ad group id)"))?;
+    let group_id = parent.strip_prefix("AG").unwrap_or(&parent).to_owned();
+    let owned = state
+        .store
+        .get_object("adgroup", &group_id)
+        .await?
+        .is_some_and(|g| g.ad_account_id == access.ad_account_id);
+    if !owned {
+        return Err(ApiError::invalid(format!(
+            "parent_id: no ad group {parent} in this ad account"
+        )));
+    }
+    let items = body
+        .keywords
+        .filter(|k| !k.is_empty() && k.len() <= 2000)
+        .ok_or_else(|| ApiError::invalid("keywords: must list 1 to 2000 keywords"))?;
+    let now = state.clock.now();
+    let (mut keywords, mut errors, mut stored) = (Vec::new(), Vec::new(), Vec::new());
+    for item in items {
+        let checked = (|| {
+            let value = item
+                .get("value")
+                .and_then(Value::as_str)
+                .ok_or("value: required")?;
+            let value = normalize(value).map_err(|e| e.to_string())?;
+            let match_type = item
+                .get("match_type")
+                .and_then(Value::as_str)
+                .ok_or("match_type: required")?;
+            let match_type = MatchType::parse(match_type).map_err(|e| e.to_string())?;
+            Ok::<_, String>(StoredObject {
+                id: new_id(),
+                ad_account_id: access.ad_account_id.clone(),
+                record: json!({"value": value, "match_type": match_type.as_str(), "bid": null,
+                               "parent_id": group_id, "parent_type": "ad_group", "archived": false}),
+                created_time: now,
+                updated_time: now,
+            })
+        })();
+        match checked {
+            Ok(k) => {
+                keywords.push(view(&k));
+                stored.push(k);
+            }
+            Err(message) => errors.push(KeywordError {
+                data: item,
+                error_messages: vec![message],
+            }),
+        }
+    }
+    state.store.put_objects(KIND, stored).await?;
+    Ok(Json(KeywordsAnswer { keywords, errors }))
+}
+
+#[derive(Serialize)]
+pub struct Listed {
+    items: Vec<Value>,
+    bookmark: Option<String>,
+}
+
+/// `GET`: filtered by `ad_group_id`/`ad_group_ids` and `match_types`.
+pub async fn list(
+    State(state): State<AppState>,
+    access: AccountAccess,
+    RawQuery(query): RawQuery,
+) -> Result<Json<Listed>, ApiError> {
+    let (mut groups, mut types, mut page_size, mut bookmark) = (Vec::new(), Vec::new(), None, None);
+    for (k, v) in form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
+        let values = || {
+            v.split(',')
+                .map(|x| x.trim().to_owned())
+                .filter(|x| !x.is_empty())
+                .collect::<Vec<_>>()
+        };
+        match k.as_ref() {
+            "ad_group_id" | "ad_group_ids" => groups.extend(values()),
+            "match_types" => {
+                for t in values() {
+                    MatchType::parse(&t)?;
+                    types.push(t);
+                }
+            }
+            "page_size" => {
+                page_size = Some(
+                    v.parse::<u32>()
+                        .map_err(|_| ApiError::invalid("page_size: must be 1 to 250"))?,
+                )
+            }
+            "bookmark" => bookmark = Some(v.into_owned()),
+            _ => {}
+        }
+    }
+    let page = PageRequest::new(page_size, bookmark)?;
+    let all: Vec<StoredObject> = state
+        .store
+        .list_objects(KIND, &access.ad_account_id)
+        .await?
+        .into_iter()
+        .filter(|k| {
+            groups.is_empty()
+                || k.record["parent_id"]
+                    .as_str()
+                    .is_some_and(|p| groups.iter().any(|g| g == p))
+        })
+        .filter(|k| {
+            types.is_empty()
+                || k.record["match_type"]
+                    .as_str()
+                    .is_some_and(|m| types.iter().any(|t| t == m))
+        })
+        .collect();
+    let start = match &page.after {
+        Some(after) => all
+            .iter()
+            .position(|k| &k.id == after)
+            .map_or(all.len(), |i| i + 1),
+        None => 0,
+    };
+    let rest = &all[start.min(all.len())..];
+    let items: Vec<Value> = rest.iter().take(page.size as usize).map(view).collect();
+    let bookmark = (rest.len() > items.len()).then(|| rest[items.len() - 1].id.clone());
+    Ok(Json(Listed { items, bookmark }))
+}
