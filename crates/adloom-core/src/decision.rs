@@ -13,7 +13,7 @@ use std::collections::{HashMap, HashSet};
 
 use crate::auction::{self, Bid, BillableEvent, Loss};
 use crate::consent::{ConsentDecision, Provenance};
-use crate::keyword::{search_match, Keyword};
+use crate::keyword::{search_match, Keyword, SearchMatch};
 use crate::targeting::{AudienceFact, Miss, TargetingSpec, Viewer, WhyReason};
 
 /// Where the ad will show.
@@ -296,8 +296,9 @@ fn check(
     if request.placement == Placement::Search {
         let query = request.query.as_deref().unwrap_or_default();
         match search_match(&group.keywords, query) {
-            Ok(hit) => keyword_reason = hit.map(|k| WhyReason::Search(k.value.clone())),
-            Err(()) => return Err(Rejection::NotTargeted),
+            SearchMatch::Keyword(k) => keyword_reason = Some(WhyReason::Search(k.value.clone())),
+            SearchMatch::Unrestricted => {}
+            SearchMatch::Blocked => return Err(Rejection::NotTargeted),
         }
     }
     let mut why = group

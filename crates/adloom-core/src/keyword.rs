@@ -80,25 +80,36 @@ impl Keyword {
     }
 }
 
+/// What an ad group's keywords say about a search query.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SearchMatch<'a> {
+    /// This positive keyword matches (and no negative one blocks).
+    Keyword(&'a Keyword),
+    /// The ad group has no positive keywords, and no negative one blocks.
+    Unrestricted,
+    /// A negative keyword blocks the query, or no positive one matches.
+    Blocked,
+}
+
 /// Whether an ad group with these keywords may show for a search query:
 /// no negative keyword matches, and a positive one does if it has any.
-/// Returns the matching positive keyword, or `Ok(None)` for an ad group
-/// without positive keywords.
-pub fn search_match<'a>(keywords: &'a [Keyword], query: &str) -> Result<Option<&'a Keyword>, ()> {
+pub fn search_match<'a>(keywords: &'a [Keyword], query: &str) -> SearchMatch<'a> {
     if keywords
         .iter()
         .any(|k| k.match_type.is_negative() && k.matches(query))
     {
-        return Err(());
+        return SearchMatch::Blocked;
     }
     let mut positives = keywords
         .iter()
         .filter(|k| !k.match_type.is_negative())
         .peekable();
     if positives.peek().is_none() {
-        return Ok(None);
+        return SearchMatch::Unrestricted;
     }
-    positives.find(|k| k.matches(query)).map(Some).ok_or(())
+    positives
+        .find(|k| k.matches(query))
+        .map_or(SearchMatch::Blocked, SearchMatch::Keyword)
 }
 
 #[cfg(test)]
@@ -132,18 +143,24 @@ mod tests {
             kw("free", MatchType::PhraseNegative),
         ];
         assert_eq!(
-            search_match(&keywords, "running sneakers")
-                .unwrap()
-                .unwrap()
-                .value,
-            "sneakers"
+            search_match(&keywords, "running sneakers"),
+            SearchMatch::Keyword(&keywords[0])
         );
-        assert!(search_match(&keywords, "free sneakers").is_err());
-        assert!(search_match(&keywords, "boots").is_err());
+        assert_eq!(
+            search_match(&keywords, "free sneakers"),
+            SearchMatch::Blocked
+        );
+        assert_eq!(search_match(&keywords, "boots"), SearchMatch::Blocked);
         let only_negative = [kw("used shoes", MatchType::ExactNegative)];
-        assert_eq!(search_match(&only_negative, "new shoes"), Ok(None));
-        assert!(search_match(&only_negative, "used shoes").is_err());
-        assert_eq!(search_match(&[], "anything"), Ok(None));
+        assert_eq!(
+            search_match(&only_negative, "new shoes"),
+            SearchMatch::Unrestricted
+        );
+        assert_eq!(
+            search_match(&only_negative, "used shoes"),
+            SearchMatch::Blocked
+        );
+        assert_eq!(search_match(&[], "anything"), SearchMatch::Unrestricted);
         assert!(normalize("   ").is_err());
         assert!(normalize(&"a".repeat(121)).is_err());
         assert_eq!(MatchType::parse("phrase").unwrap_err().field, "match_type");
