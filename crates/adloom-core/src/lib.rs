@@ -25,6 +25,7 @@ pub mod ads_setting;
 pub mod auction;
 pub mod audience;
 pub mod campaign;
+pub mod candidates;
 pub mod consent;
 pub mod customer_list;
 pub mod decision;

@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use adloom_core::auction::BillableEvent;
+use adloom_core::candidates::CandidateIndex;
 use adloom_core::consent::{
     self, AdIdState, AttStatus, BrowserSignals, ConsentInputs, DeviceSignals,
 };
@@ -64,6 +65,10 @@ struct Snapshot {
     /// Per ad group: (daily cap, lifetime cap, delivery), the tightest of the
     /// ad group's and its campaign's.
     budgets: HashMap<String, Budget>,
+    /// Retrieval: which ad groups a request could match.
+    index: CandidateIndex,
+    /// Person → the audiences their data puts them in.
+    member_of: HashMap<String, Vec<String>>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -348,6 +353,16 @@ async fn build(state: &AppState) -> Result<Snapshot, ApiError> {
                 members: data.into_keys().collect(),
             },
         );
+    }
+    snapshot.index = CandidateIndex::build(snapshot.groups.iter().map(|g| &g.targeting));
+    for (id, audience) in &snapshot.audiences {
+        for member in &audience.members {
+            snapshot
+                .member_of
+                .entry(member.clone())
+                .or_default()
+                .push(id.clone());
+        }
     }
     Ok(snapshot)
 }
@@ -719,13 +734,26 @@ pub async fn decide(
             .lock()
             .unwrap_or_else(|p| p.into_inner());
         counters.pace(&snapshot.budgets, now);
-        let engagement = counters.engagement.clone();
-        let groups: Vec<ServingAdGroup> = snapshot
-            .groups
-            .iter()
+        let memberships = request
+            .user_id
+            .as_ref()
+            .and_then(|u| snapshot.member_of.get(u))
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        let candidates = snapshot.index.candidates(
+            &request.viewer.interests,
+            request.viewer.country,
+            memberships,
+        );
+        let groups: Vec<ServingAdGroup> = candidates
+            .into_iter()
+            .filter_map(|i| snapshot.groups.get(i as usize))
             .map(|g| {
-                let (clicks, impressions) =
-                    engagement.get(&g.ad_group_id).copied().unwrap_or((0, 0));
+                let (clicks, impressions) = counters
+                    .engagement
+                    .get(&g.ad_group_id)
+                    .copied()
+                    .unwrap_or((0, 0));
                 ServingAdGroup {
                     clicks,
                     impressions,
