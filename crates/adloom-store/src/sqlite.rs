@@ -534,6 +534,16 @@ fn digest_bytes(hex_digest: &str) -> Result<Vec<u8>> {
     hex::decode(hex_digest).map_err(|_| internal(format!("not a hex digest: {hex_digest:?}")))
 }
 
+/// The one text column of every row a one-parameter query returns.
+fn strings(c: &Connection, sql: &str, param: impl rusqlite::ToSql) -> Result<Vec<String>> {
+    c.prepare_cached(sql)
+        .map_err(driver)?
+        .query_map([param], |r| r.get(0))
+        .map_err(driver)?
+        .collect::<rusqlite::Result<Vec<String>>>()
+        .map_err(driver)
+}
+
 /// The JSON `record` column of the row with this key, decoded.
 fn record_by_key<T: serde::de::DeserializeOwned>(
     c: &Connection,
@@ -709,17 +719,11 @@ impl Store for SqliteStore {
             return Ok(Vec::new());
         };
         self.read(move |c| {
-            let mut stmt = c
-                .prepare_cached(
-                    "SELECT user_id FROM identifiers WHERE digest = ?1 ORDER BY user_id",
-                )
-                .map_err(driver)?;
-            let rows = stmt
-                .query_map([&digest], |r| r.get(0))
-                .map_err(driver)?
-                .collect::<rusqlite::Result<Vec<String>>>()
-                .map_err(driver)?;
-            Ok(rows)
+            strings(
+                c,
+                "SELECT user_id FROM identifiers WHERE digest = ?1 ORDER BY user_id",
+                digest,
+            )
         })
         .await
     }
@@ -1278,17 +1282,11 @@ impl Store for SqliteStore {
     async fn customer_list_members(&self, list_id: &str) -> Result<Vec<String>> {
         let list_id = list_id.to_owned();
         self.read(move |c| {
-            let mut stmt = c
-                .prepare_cached(
-                    "SELECT DISTINCT user_id FROM list_members WHERE list_id = ?1 ORDER BY user_id",
-                )
-                .map_err(driver)?;
-            let members = stmt
-                .query_map([&list_id], |r| r.get(0))
-                .map_err(driver)?
-                .collect::<rusqlite::Result<Vec<String>>>()
-                .map_err(driver)?;
-            Ok(members)
+            strings(
+                c,
+                "SELECT DISTINCT user_id FROM list_members WHERE list_id = ?1 ORDER BY user_id",
+                list_id,
+            )
         })
         .await
     }

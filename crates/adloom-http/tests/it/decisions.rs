@@ -168,6 +168,28 @@ async fn decide(app: &App, body: Value) -> Value {
     r.body
 }
 
+/// The ad of this ad group in a decision.
+fn ad_of(d: &Value, group: &str) -> Value {
+    d["ads"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["ad_group_id"] == group)
+        .unwrap()
+        .clone()
+}
+
+/// Requests a beacon URL from a decision.
+async fn fire(app: &App, url: &Value) -> crate::Reply {
+    let path = url
+        .as_str()
+        .unwrap()
+        .strip_prefix("http://127.0.0.1:8080")
+        .unwrap();
+    app.send(Request::get(path).body(Body::empty()).unwrap())
+        .await
+}
+
 fn groups(d: &Value) -> Vec<&str> {
     d["ads"]
         .as_array()
@@ -273,13 +295,7 @@ async fn beacons_count_once_and_caps_hold() {
         json!({"user_id": "u1", "placement": "home_feed", "count": 2}),
     )
     .await;
-    let shoe = d["ads"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["ad_group_id"] == w.shoes_group.as_str())
-        .unwrap()
-        .clone();
+    let shoe = ad_of(&d, &w.shoes_group);
     let path = |url: &Value| {
         url.as_str()
             .unwrap()
@@ -323,13 +339,7 @@ async fn beacons_count_once_and_caps_hold() {
         json!({"user_id": "u1", "placement": "home_feed", "count": 2}),
     )
     .await;
-    let shoe = d["ads"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["ad_group_id"] == w.shoes_group.as_str())
-        .unwrap()
-        .clone();
+    let shoe = ad_of(&d, &w.shoes_group);
     w.app.send(get(path(&shoe["impression_url"]))).await;
     let d = decide(
         &w.app,
@@ -448,24 +458,11 @@ async fn attribution_into_the_reports() {
         json!({"user_id": "u4", "placement": "home_feed", "count": 2}),
     )
     .await;
-    let shoe = d["ads"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["ad_group_id"] == w.shoes_group.as_str())
-        .unwrap()
-        .clone();
+    let shoe = ad_of(&d, &w.shoes_group);
     let campaign = shoe["campaign_id"].as_str().unwrap().to_owned();
     let account = shoe["ad_account_id"].as_str().unwrap().to_owned();
     for url in [&shoe["impression_url"], &shoe["click_url"]] {
-        let path = url
-            .as_str()
-            .unwrap()
-            .strip_prefix("http://127.0.0.1:8080")
-            .unwrap();
-        w.app
-            .send(Request::get(path).body(Body::empty()).unwrap())
-            .await;
+        fire(&w.app, url).await;
     }
     w.app.advance(3600);
     let em = adloom_core::identifier::hash_email("person4@example.com")
@@ -536,22 +533,8 @@ async fn counters_survive_restarts_and_feed_engagement_audiences() {
             json!({"user_id": "u5", "placement": "home_feed", "count": 2}),
         )
         .await;
-        let shoe = d["ads"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|a| a["ad_group_id"] == w.shoes_group.as_str())
-            .unwrap()
-            .clone();
-        let path = shoe["impression_url"]
-            .as_str()
-            .unwrap()
-            .strip_prefix("http://127.0.0.1:8080")
-            .unwrap()
-            .to_owned();
-        w.app
-            .send(Request::get(path).body(Body::empty()).unwrap())
-            .await;
+        let shoe = ad_of(&d, &w.shoes_group);
+        fire(&w.app, &shoe["impression_url"]).await;
         shoe["ad_account_id"].as_str().unwrap().to_owned()
     };
     let r = w
@@ -596,22 +579,8 @@ async fn counters_survive_restarts_and_feed_engagement_audiences() {
         json!({"user_id": "u5", "placement": "home_feed", "count": 2}),
     )
     .await;
-    let shoe = d["ads"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["ad_group_id"] == w.shoes_group.as_str())
-        .unwrap()
-        .clone();
-    let path = shoe["impression_url"]
-        .as_str()
-        .unwrap()
-        .strip_prefix("http://127.0.0.1:8080")
-        .unwrap()
-        .to_owned();
-    w.app
-        .send(Request::get(path).body(Body::empty()).unwrap())
-        .await;
+    let shoe = ad_of(&d, &w.shoes_group);
+    fire(&w.app, &shoe["impression_url"]).await;
     let again = w.app.reopen();
     let d = decide(
         &again,
