@@ -252,11 +252,19 @@ pub fn normalize_ad_group(o: &Object) -> Result<Object, Invalid> {
     );
     let budget = amount(o, "budget_in_micro_currency")?;
     let bid = amount(o, "bid_in_micro_currency")?;
+    let billable_text = text(o, "billable_event")?;
+    // The most one delivery can cost: a click at the bid, or one impression
+    // at a thousandth of the CPM bid. It must fit in the budget.
     if let (Some(b), Some(budget)) = (bid, budget) {
-        if b > budget {
+        let one_charge = if billable_text.as_deref() == Some("IMPRESSION") {
+            b.div_ceil(1000)
+        } else {
+            b
+        };
+        if one_charge > budget {
             return Err(Invalid::new(
                 "bid_in_micro_currency",
-                "must not be above budget_in_micro_currency",
+                "one click (or impression) at this bid would cost more than budget_in_micro_currency",
             ));
         }
     }

@@ -761,9 +761,8 @@ pub async fn decide(
                 }
             })
             .collect();
-        let draw = f64::from(u32::from_le_bytes(
-            decision_id.as_bytes()[..4].try_into().unwrap_or([0; 4]),
-        )) / f64::from(u32::MAX);
+        // The pacing throttle's coin: uniform in [0, 1).
+        let draw: f64 = rand::RngExt::random(&mut rand::rng());
         let world = CountersView {
             counters: &mut counters,
             budgets: &snapshot.budgets,

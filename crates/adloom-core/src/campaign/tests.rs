@@ -77,7 +77,7 @@ fn ad_groups() {
         json!({"AUDIENCE_INCLUDE": ["7"], "INTEREST": ["running"]})
     );
     assert_eq!(g[FREQUENCY_CAP_FIELD], 3);
-    let base = json!({"name": "g", "campaign_id": "12", "billable_event": "IMPRESSION"});
+    let base = json!({"name": "g", "campaign_id": "12", "billable_event": "CLICKTHROUGH"});
     let with = |k: &str, v: Value| {
         let mut o = obj(base.clone());
         o.insert(k.into(), v);

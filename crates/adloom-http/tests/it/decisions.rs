@@ -653,3 +653,68 @@ async fn search_keywords() {
         .await;
     assert_error(&r, StatusCode::BAD_REQUEST, 4196);
 }
+
+/// A day of decisions, one a minute, each shown at once, against a daily
+/// budget of 100 impressions: STANDARD pacing spreads it through the day
+/// and the day ends within 1% of the cap.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pacing_spreads_a_daily_budget_and_holds_the_cap() {
+    let app = App::new();
+    let people: Vec<Value> = (0..300)
+        .map(|i| json!({"user_id": format!("p{i}"), "country": "US"}))
+        .collect();
+    app.upsert(json!(people)).await;
+    let account = app.ad_account("Steady").await;
+    let campaign = create(&app, &account, "campaigns", json!({"name": "All day"})).await;
+    // One bidder pays the reserve: 0.50 per thousand, 500 micros an impression.
+    let group = create(
+        &app,
+        &account,
+        "ad_groups",
+        json!({"name": "Everyone", "campaign_id": campaign, "billable_event": "IMPRESSION",
+               "bid_in_micro_currency": 2_000_000, "budget_in_micro_currency": 50_000, "budget_type": "DAILY"}),
+    )
+    .await;
+    let pin = pin(&app, &account, "steady").await;
+    create(
+        &app,
+        &account,
+        "ads",
+        json!({"ad_group_id": group, "pin_id": pin}),
+    )
+    .await;
+    // Start the day at midnight.
+    let start = 1_700_006_400 - 1_700_000_000;
+    app.advance(start);
+    let (mut shown, mut by_noon) = (0u32, 0u32);
+    for minute in 0..1440 {
+        let user = format!("p{}", minute % 300);
+        let d = decide(&app, json!({"user_id": user, "placement": "home_feed"})).await;
+        if let Some(ad) = d["ads"].as_array().unwrap().first() {
+            assert_eq!(
+                fire(&app, &ad["impression_url"]).await.status,
+                StatusCode::NO_CONTENT
+            );
+            shown += 1;
+        }
+        if minute == 720 {
+            by_noon = shown;
+        }
+        app.advance(60);
+    }
+    let columns = "SPEND_IN_MICRO_DOLLAR,TOTAL_IMPRESSION";
+    let r = app
+        .admin(
+            Method::GET,
+            &format!("/v5/ad_accounts/{account}/analytics?start_date=2023-11-15&end_date=2023-11-15&granularity=TOTAL&columns={columns}"),
+            None,
+        )
+        .await;
+    let spend = r.body[0]["SPEND_IN_MICRO_DOLLAR"].as_u64().unwrap();
+    assert!(spend <= 50_500, "at most 1% over the daily cap: {spend}");
+    assert!(spend >= 40_000, "most of the budget is spent: {spend}");
+    assert!(
+        (20..=80).contains(&by_noon),
+        "spread through the day: {by_noon} of {shown} by noon"
+    );
+}

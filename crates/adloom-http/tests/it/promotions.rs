@@ -249,7 +249,7 @@ async fn references_must_stay_inside_the_ad_account() {
         .starts_with("pin_id: no pin"));
     let r = a
         .call(Method::POST, "/ad_groups", Some(json!([{"name": "g", "campaign_id": mine["id"], "billable_event": "IMPRESSION",
-                                                        "bid_in_micro_currency": 9, "budget_in_micro_currency": 5}])))
+                                                        "bid_in_micro_currency": 9_000, "budget_in_micro_currency": 5}])))
         .await;
     assert!(r.body["items"][0]["exceptions"][0]["message"]
         .as_str()
