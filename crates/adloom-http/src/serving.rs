@@ -43,6 +43,10 @@ use crate::membership;
 use crate::AppState;
 
 const DAY: i64 = 86_400;
+/// How long a beacon may come after its decision and still count: an app
+/// may show a cached feed later, and a person may click a day later.
+const IMPRESSION_TTL_SECS: i64 = DAY;
+const CLICK_TTL_SECS: i64 = 7 * DAY;
 /// Impressions per person per ad group per day, unless the ad group sets
 /// its own (`adloom_daily_frequency_cap`).
 pub const DEFAULT_FREQUENCY_CAP: u32 = 5;
@@ -876,6 +880,16 @@ async fn count(state: &AppState, token: &str, is_click: bool) -> Option<String> 
     } else {
         beacon.l.clone()
     };
+    let ttl = if is_click {
+        CLICK_TTL_SECS
+    } else {
+        IMPRESSION_TTL_SECS
+    };
+    if state.clock.now() - beacon.t > ttl {
+        // Too late to count; the person still reaches the landing page.
+        state.metrics.beacon_rejected();
+        return Some(landing);
+    }
     let kind = if is_click { "click" } else { "impression" };
     let charge = match (is_click, beacon.cpc) {
         (true, true) => beacon.p,

@@ -348,8 +348,31 @@ async fn beacons_count_once_and_caps_hold() {
     .await;
     assert_eq!(groups(&d), [w.decor_group.as_str()]);
     assert_eq!(explained(&d, &w.shoes_group), Some("capped"));
-    // Tomorrow it may show again.
-    w.app.advance(86_400);
+    // A beacon fired more than a day after its decision does not count.
+    let late = decide(
+        &w.app,
+        json!({"user_id": "u6", "placement": "home_feed", "count": 2}),
+    )
+    .await;
+    w.app.advance(86_401);
+    let shoe = ad_of(&late, &w.shoes_group);
+    assert_eq!(
+        fire(&w.app, &shoe["impression_url"]).await.status,
+        StatusCode::NO_CONTENT
+    );
+    let metrics = w
+        .app
+        .admin(Method::GET, "/metrics", None)
+        .await
+        .body
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        metrics.contains("adloom_beacons_rejected_total 3"),
+        "{metrics}"
+    );
+    // The next day u1 may see the shoe ad again.
     let d = decide(
         &w.app,
         json!({"user_id": "u1", "placement": "home_feed", "count": 2}),
