@@ -75,11 +75,21 @@ struct Snapshot {
     member_of: HashMap<String, Vec<String>>,
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct Budget {
+    /// The ad group's own daily or lifetime budget.
     daily: Option<u64>,
     lifetime: Option<u64>,
     delivery: Delivery,
+    /// The campaign's caps, shared by all its ad groups.
+    campaign: String,
+    campaign_daily: Option<u64>,
+    campaign_lifetime: Option<u64>,
+}
+
+/// The spend counter key of a campaign (ad group keys are bare ids).
+fn campaign_key(campaign_id: &str) -> String {
+    format!("campaign:{campaign_id}")
 }
 
 /// Spend and delivery counters, in memory; loaded from the stored
@@ -275,12 +285,15 @@ async fn build(state: &AppState) -> Result<Snapshot, ApiError> {
             snapshot.budgets.insert(
                 group.id.clone(),
                 Budget {
-                    daily: tightest(daily, number(c, "daily_spend_cap")),
-                    lifetime: tightest(lifetime, number(c, "lifetime_spend_cap")),
+                    daily,
+                    lifetime,
                     delivery: match text(g, "pacing_delivery_type").as_deref() {
                         Some("ACCELERATED") => Delivery::Accelerated,
                         _ => Delivery::Standard,
                     },
+                    campaign: campaign.id.clone(),
+                    campaign_daily: number(c, "daily_spend_cap"),
+                    campaign_lifetime: number(c, "lifetime_spend_cap"),
                 },
             );
             let start = tightest_start(number(g, "start_time"), number(c, "start_time"));
@@ -329,6 +342,7 @@ async fn build(state: &AppState) -> Result<Snapshot, ApiError> {
             for e in history {
                 c.count(
                     &e.ad_group_id,
+                    &e.campaign_id,
                     e.user_id.as_deref(),
                     e.kind == "click",
                     e.charge_micros,
@@ -401,19 +415,24 @@ impl World for CountersView<'_> {
             return true;
         };
         let day = self.now.div_euclid(DAY);
-        let spent = |d: i64| {
+        let spent = |key: &str, d: i64| {
             self.counters
                 .spend
-                .get(&(ad_group_id.to_owned(), d))
+                .get(&(key.to_owned(), d))
                 .copied()
                 .unwrap_or(0)
         };
-        if budget
-            .lifetime
-            .is_some_and(|cap| spent(-1) + max_charge_micros > cap)
+        let campaign = campaign_key(&budget.campaign);
+        let over = |cap: Option<u64>, key: &str, d: i64| {
+            cap.is_some_and(|cap| spent(key, d) + max_charge_micros > cap)
+        };
+        if over(budget.lifetime, ad_group_id, -1)
+            || over(budget.campaign_lifetime, &campaign, -1)
+            || over(budget.campaign_daily, &campaign, day)
         {
             return false;
         }
+        let spent = |d: i64| spent(ad_group_id, d);
         match budget.daily {
             None => true,
             Some(cap) => match self.counters.pacers.get(&(ad_group_id.to_owned(), day)) {
@@ -426,8 +445,19 @@ impl World for CountersView<'_> {
 
 impl Counters {
     /// Counts one impression or click.
-    fn count(&mut self, group: &str, user: Option<&str>, is_click: bool, charge: u64, time: i64) {
+    fn count(
+        &mut self,
+        group: &str,
+        campaign: &str,
+        user: Option<&str>,
+        is_click: bool,
+        charge: u64,
+        time: i64,
+    ) {
         let day = time.div_euclid(DAY);
+        let campaign = campaign_key(campaign);
+        *self.spend.entry((campaign.clone(), day)).or_default() += charge;
+        *self.spend.entry((campaign, -1)).or_default() += charge;
         let e = self.engagement.entry(group.to_owned()).or_default();
         if is_click {
             e.0 += 1;
@@ -930,7 +960,14 @@ async fn count(state: &AppState, token: &str, is_click: bool) -> Option<String> 
         .counters
         .lock()
         .unwrap_or_else(|p| p.into_inner())
-        .count(&beacon.g, beacon.u.as_deref(), is_click, charge, now);
+        .count(
+            &beacon.g,
+            &beacon.c,
+            beacon.u.as_deref(),
+            is_click,
+            charge,
+            now,
+        );
     // Engagement audiences follow the beacons.
     state.serving.invalidate();
     Some(landing)

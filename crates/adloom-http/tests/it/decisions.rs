@@ -741,3 +741,74 @@ async fn pacing_spreads_a_daily_budget_and_holds_the_cap() {
         "spread through the day: {by_noon} of {shown} by noon"
     );
 }
+
+/// A campaign's daily cap is shared by its ad groups: once their spend
+/// together reaches it, none of them serves until the next day.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_campaign_cap_binds_all_its_ad_groups() {
+    let app = App::new();
+    let people: Vec<Value> = (0..20)
+        .map(|i| json!({"user_id": format!("p{i}"), "country": "US"}))
+        .collect();
+    app.upsert(json!(people)).await;
+    let account = app.ad_account("Capped").await;
+    // Bids at the reserve, 0.50 per thousand: 500 micros an impression at
+    // most, so the cap is two impressions' worth.
+    let campaign = create(
+        &app,
+        &account,
+        "campaigns",
+        json!({"name": "Small", "daily_spend_cap": 1_000}),
+    )
+    .await;
+    for name in ["a", "b"] {
+        let group = create(
+            &app,
+            &account,
+            "ad_groups",
+            json!({"name": name, "campaign_id": campaign, "billable_event": "IMPRESSION", "bid_in_micro_currency": 500_000,
+                   "pacing_delivery_type": "ACCELERATED"}),
+        )
+        .await;
+        let pin = pin(&app, &account, name).await;
+        create(
+            &app,
+            &account,
+            "ads",
+            json!({"ad_group_id": group, "pin_id": pin}),
+        )
+        .await;
+    }
+    let mut shown = 0;
+    for i in 0..10 {
+        let d = decide(
+            &app,
+            json!({"user_id": format!("p{i}"), "placement": "home_feed", "explain": true}),
+        )
+        .await;
+        if let Some(ad) = d["ads"].as_array().unwrap().first() {
+            fire(&app, &ad["impression_url"]).await;
+            shown += 1;
+        } else {
+            assert!(
+                d["explain"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .all(|e| e["reason"] == "paced"),
+                "{d}"
+            );
+        }
+    }
+    assert_eq!(
+        shown, 2,
+        "the campaign's cap of two impressions holds across both ad groups"
+    );
+    app.advance(86_400);
+    let d = decide(&app, json!({"user_id": "p15", "placement": "home_feed"})).await;
+    assert_eq!(
+        d["ads"].as_array().unwrap().len(),
+        1,
+        "a new day, a new cap"
+    );
+}
