@@ -58,6 +58,9 @@ pub struct Config {
     pub request_timeout: Duration,
     /// Where "Use info from our ad partners" starts for people who never set it.
     pub region_defaults: RegionDefaults,
+    /// How soon decisions see audience membership move with new events: the
+    /// serving snapshot is rebuilt for events at most this often.
+    pub membership_refresh: Duration,
     /// The auction's reserve price, micro-currency per thousand impressions.
     pub reserve_cpm_micros: u64,
     /// The URL browsers reach adloom at, for the tag's code snippet.
@@ -76,6 +79,7 @@ impl Default for Config {
             region_defaults: RegionDefaults::default(),
             public_url: "http://127.0.0.1:8080".to_owned(),
             reserve_cpm_micros: 500_000,
+            membership_refresh: Duration::from_secs(1),
             spool_dir: std::env::temp_dir(),
         }
     }
@@ -115,10 +119,11 @@ pub struct AppState {
 impl AppState {
     /// Needs a tokio runtime: it starts the event writer.
     pub fn new(store: Arc<dyn Store>, config: Config, admin_token: &str) -> AppState {
+        let refresh = config.membership_refresh;
         AppState {
             events: ingest::EventSink::start(Arc::clone(&store)),
             metrics: Arc::default(),
-            serving: Arc::new(serving::Serving::new()),
+            serving: Arc::new(serving::Serving::new(refresh)),
             tags: Arc::default(),
             store,
             config: Arc::new(config),
@@ -272,20 +277,26 @@ pub fn router(state: AppState) -> Router {
         .layer(TraceLayer::new_for_http())
 }
 
-/// Any write the API acknowledges may change what decisions see (the
-/// catalog, audiences, people): it marks the serving snapshot stale. The
-/// decision and beacon endpoints change only in-memory counters.
+/// Any write the API acknowledges may change what decisions see. Catalog
+/// writes (campaigns, audiences, lists, people, ...) mark the serving
+/// snapshot stale for the next decision; events (pixels, conversions) move
+/// audience membership, which the snapshot follows within a second. The
+/// decision endpoint changes only in-memory counters.
 async fn serving_freshness(
     axum::extract::State(state): axum::extract::State<AppState>,
     req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
     let path = req.uri().path();
-    let writes = (req.method() != axum::http::Method::GET || path == "/v3/")
-        && !path.starts_with("/v1/decisions");
+    let events = path == "/v3/" || path.ends_with("/events");
+    let writes = req.method() != axum::http::Method::GET && !path.starts_with("/v1/decisions");
     let res = next.run(req).await;
-    if writes && (res.status().is_success() || res.status().as_u16() == 422) {
-        state.serving.invalidate();
+    if res.status().is_success() || res.status().as_u16() == 422 {
+        if events {
+            state.serving.events_arrived();
+        } else if writes {
+            state.serving.invalidate();
+        }
     }
     res
 }

@@ -111,15 +111,24 @@ struct Counters {
 #[derive(Default)]
 pub struct Serving {
     snapshot: RwLock<Arc<Snapshot>>,
+    /// The catalog changed: rebuild before the next decision.
     stale: AtomicBool,
+    /// Events arrived (they move audience membership): rebuild at most once
+    /// a second, so a stream of pixels does not rebuild per decision.
+    events_since_build: AtomicBool,
+    last_build: Mutex<Option<std::time::Instant>>,
+    refresh: std::time::Duration,
     rebuilding: tokio::sync::Mutex<()>,
     counters: Mutex<Counters>,
     key: tokio::sync::OnceCell<Vec<u8>>,
 }
 
 impl Serving {
-    pub fn new() -> Serving {
-        let s = Serving::default();
+    pub fn new(refresh: std::time::Duration) -> Serving {
+        let s = Serving {
+            refresh,
+            ..Serving::default()
+        };
         s.stale.store(true, Ordering::SeqCst);
         s
     }
@@ -129,10 +138,29 @@ impl Serving {
         self.stale.store(true, Ordering::SeqCst);
     }
 
+    /// Events arrived that may move audience membership.
+    pub fn events_arrived(&self) {
+        self.events_since_build.store(true, Ordering::SeqCst);
+    }
+
+    fn due(&self) -> bool {
+        let events_due = self.events_since_build.load(Ordering::SeqCst)
+            && self
+                .last_build
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .is_none_or(|t| t.elapsed() >= self.refresh);
+        self.stale.load(Ordering::SeqCst) || events_due
+    }
+
     async fn current(&self, state: &AppState) -> Result<Arc<Snapshot>, ApiError> {
-        if self.stale.load(Ordering::SeqCst) {
+        if self.due() {
             let _one_at_a_time = self.rebuilding.lock().await;
-            if self.stale.swap(false, Ordering::SeqCst) {
+            if self.due() {
+                self.stale.store(false, Ordering::SeqCst);
+                self.events_since_build.store(false, Ordering::SeqCst);
+                *self.last_build.lock().unwrap_or_else(|p| p.into_inner()) =
+                    Some(std::time::Instant::now());
                 match build(state).await {
                     Ok(snapshot) => {
                         *self.snapshot.write().unwrap_or_else(|p| p.into_inner()) =
@@ -969,6 +997,6 @@ async fn count(state: &AppState, token: &str, is_click: bool) -> Option<String> 
             now,
         );
     // Engagement audiences follow the beacons.
-    state.serving.invalidate();
+    state.serving.events_arrived();
     Some(landing)
 }

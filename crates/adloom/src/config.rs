@@ -126,6 +126,7 @@ impl Settings {
             reserve_cpm_micros: file
                 .reserve_cpm_micros
                 .unwrap_or(defaults.reserve_cpm_micros),
+            membership_refresh: defaults.membership_refresh,
             spool_dir: data_dir.join("spool"),
         };
         if http.max_body_bytes == 0 || http.request_timeout.is_zero() {

@@ -812,3 +812,75 @@ async fn a_campaign_cap_binds_all_its_ad_groups() {
         "a new day, a new cap"
     );
 }
+
+/// Decisions follow new events: a person who visits the shoe page after
+/// the serving state was built gets the shoe ad once the snapshot catches
+/// up (at once here, where the refresh interval is zero).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn decisions_follow_new_events() {
+    let app = App::with_config(|c| c.membership_refresh = std::time::Duration::ZERO);
+    let people: Vec<Value> = (0..120)
+        .map(|i| json!({"user_id": format!("v{i}"), "email": format!("v{i}@example.com")}))
+        .collect();
+    app.upsert(json!(people)).await;
+    let account = app.ad_account("Shoes Inc.").await;
+    let tag = app
+        .admin(
+            Method::POST,
+            &format!("/v5/ad_accounts/{account}/conversion_tags"),
+            Some(json!({"name": "site"})),
+        )
+        .await
+        .body["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let visit = |i: usize| {
+        let em = adloom_core::identifier::hash_email(&format!("v{i}@example.com"))
+            .unwrap()
+            .sha256;
+        Request::get(format!("/v3/?tid={tag}&event=pagevisit&pd[em]={em}"))
+            .body(Body::empty())
+            .unwrap()
+    };
+    for i in 0..110 {
+        app.send(visit(i)).await;
+    }
+    let audience = app
+        .admin(
+            Method::POST,
+            &format!("/v5/ad_accounts/{account}/audiences"),
+            Some(json!({"name": "Visitors", "audience_type": "VISITOR", "rule": {"visitor_source_id": tag}})),
+        )
+        .await
+        .body["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let campaign = create(&app, &account, "campaigns", json!({"name": "Back"})).await;
+    let group = create(
+        &app,
+        &account,
+        "ad_groups",
+        json!({"name": "Visitors", "campaign_id": campaign, "billable_event": "IMPRESSION", "bid_in_micro_currency": 1_000_000,
+               "targeting_spec": {"AUDIENCE_INCLUDE": [audience]}}),
+    )
+    .await;
+    let pin = pin(&app, &account, "shoe").await;
+    create(
+        &app,
+        &account,
+        "ads",
+        json!({"ad_group_id": group, "pin_id": pin}),
+    )
+    .await;
+    assert!(
+        groups(&decide(&app, json!({"user_id": "v115", "placement": "home_feed"})).await)
+            .is_empty()
+    );
+    app.send(visit(115)).await;
+    assert_eq!(
+        groups(&decide(&app, json!({"user_id": "v115", "placement": "home_feed"})).await),
+        [group.as_str()]
+    );
+}
