@@ -24,6 +24,9 @@ impl World for Open {
     fn impressions_today(&self, _: &str, _: &str) -> u32 {
         0
     }
+    fn engagement(&self, _: &str) -> (u64, u64) {
+        (0, 0)
+    }
     fn admits(&self, _: &str, _: u64) -> bool {
         true
     }
@@ -72,8 +75,6 @@ fn world(groups: usize) -> (Vec<ServingAdGroup>, HashMap<String, ServingAudience
                 targeting: spec,
                 keywords: Vec::new(),
                 frequency_cap: 5,
-                clicks: 0,
-                impressions: 0,
                 ads: vec![ServingAd {
                     ad_id: format!("ad{g}"),
                     pin_id: format!("pin{g}"),

@@ -81,9 +81,6 @@ pub struct ServingAdGroup {
     pub keywords: Vec<Keyword>,
     /// Impressions per person per day.
     pub frequency_cap: u32,
-    /// Clicks and impressions so far, for the click-through estimate.
-    pub clicks: u64,
-    pub impressions: u64,
     pub ads: Vec<ServingAd>,
 }
 
@@ -92,13 +89,10 @@ pub struct ServingAdGroup {
 pub const PRIOR_CTR: f64 = 0.01;
 pub const PRIOR_IMPRESSIONS: f64 = 1000.0;
 
-impl ServingAdGroup {
-    /// A smoothed click-through rate: the prior, pulled toward what was
-    /// observed as impressions accumulate.
-    pub fn predicted_ctr(&self) -> f64 {
-        (self.clicks as f64 + PRIOR_CTR * PRIOR_IMPRESSIONS)
-            / (self.impressions as f64 + PRIOR_IMPRESSIONS)
-    }
+/// A smoothed click-through rate: the prior, pulled toward what was
+/// observed as impressions accumulate.
+pub fn predicted_ctr(clicks: u64, impressions: u64) -> f64 {
+    (clicks as f64 + PRIOR_CTR * PRIOR_IMPRESSIONS) / (impressions as f64 + PRIOR_IMPRESSIONS)
 }
 
 /// An audience as the decision sees it.
@@ -114,6 +108,9 @@ pub struct ServingAudience {
 pub trait World {
     /// Impressions of this ad group this person had today.
     fn impressions_today(&self, ad_group_id: &str, user_id: &str) -> u32;
+    /// Clicks and impressions of this ad group so far, for its
+    /// click-through estimate.
+    fn engagement(&self, ad_group_id: &str) -> (u64, u64);
     /// Whether pacing and budget let this ad group into an auction where it
     /// could be charged up to `max_charge_micros`.
     fn admits(&self, ad_group_id: &str, max_charge_micros: u64) -> bool;
@@ -224,7 +221,10 @@ pub fn decide<'a>(
             ad_account_id: g.ad_account_id.clone(),
             billable_event: g.billable_event,
             bid_micros: g.bid_micros,
-            ctr: g.predicted_ctr(),
+            ctr: {
+                let (clicks, impressions) = world.engagement(&g.ad_group_id);
+                predicted_ctr(clicks, impressions)
+            },
         })
         .collect();
     let outcome = auction::run(bids, request.count, request.reserve_cpm_micros);

@@ -97,14 +97,16 @@ fn campaign_key(campaign_id: &str) -> String {
 #[derive(Default)]
 struct Counters {
     loaded: bool,
+    /// The minute the pacers were last adjusted.
+    paced_minute: Option<i64>,
     /// (ad group, person, day) → impressions.
     impressions: HashMap<(String, String, i64), u32>,
     /// (ad group, day) → spend; day -1 holds the lifetime total.
     spend: HashMap<(String, i64), u64>,
     /// ad group → (clicks, impressions), for the click-through estimate.
     engagement: HashMap<String, (u64, u64)>,
-    /// (ad group, day) → pacer and the minute it was last adjusted.
-    pacers: HashMap<(String, i64), (Pacer, i64)>,
+    /// (ad group, day) → pacer.
+    pacers: HashMap<(String, i64), Pacer>,
 }
 
 /// The serving state of one node.
@@ -354,8 +356,6 @@ async fn build(state: &AppState) -> Result<Snapshot, ApiError> {
                 frequency_cap: number(g, adloom_core::campaign::FREQUENCY_CAP_FIELD)
                     .map(|c| c as u32)
                     .unwrap_or(DEFAULT_FREQUENCY_CAP),
-                clicks: 0,
-                impressions: 0,
                 ads: serving_ads,
             });
         }
@@ -438,6 +438,14 @@ impl World for CountersView<'_> {
         self.counters.impressions.get(&key).copied().unwrap_or(0)
     }
 
+    fn engagement(&self, ad_group_id: &str) -> (u64, u64) {
+        self.counters
+            .engagement
+            .get(ad_group_id)
+            .copied()
+            .unwrap_or((0, 0))
+    }
+
     fn admits(&self, ad_group_id: &str, max_charge_micros: u64) -> bool {
         let Some(budget) = self.budgets.get(ad_group_id) else {
             return true;
@@ -463,8 +471,15 @@ impl World for CountersView<'_> {
         let spent = |d: i64| spent(ad_group_id, d);
         match budget.daily {
             None => true,
+            // The pacer's rate was set at the last adjustment; the spend it
+            // checks against the cap is the current one.
             Some(cap) => match self.counters.pacers.get(&(ad_group_id.to_owned(), day)) {
-                Some((pacer, _)) => pacer.admits(max_charge_micros, self.draw),
+                Some(pacer) => Pacer {
+                    spent_micros: spent(day),
+                    cap_micros: cap,
+                    ..pacer.clone()
+                }
+                .admits(max_charge_micros, self.draw),
                 None => spent(day) + max_charge_micros <= cap,
             },
         }
@@ -502,25 +517,25 @@ impl Counters {
         *self.spend.entry((group.to_owned(), -1)).or_default() += charge;
     }
 
-    /// Brings the day's pacers up to date with spend, once a minute.
+    /// Brings the day's pacers up to date with spend, once a minute: the
+    /// decisions in between only read them.
     fn pace(&mut self, budgets: &HashMap<String, Budget>, now: i64) {
         let day = now.div_euclid(DAY);
         let minute = now.div_euclid(60);
+        if self.paced_minute == Some(minute) {
+            return;
+        }
+        self.paced_minute = Some(minute);
         for (group, budget) in budgets {
             let Some(cap) = budget.daily else { continue };
             let spent = self.spend.get(&(group.clone(), day)).copied().unwrap_or(0);
-            let (pacer, last) = self.pacers.entry((group.clone(), day)).or_insert_with(|| {
-                (
-                    Pacer::new(budget.delivery, cap, day * DAY, (day + 1) * DAY),
-                    i64::MIN,
-                )
-            });
+            let pacer = self
+                .pacers
+                .entry((group.clone(), day))
+                .or_insert_with(|| Pacer::new(budget.delivery, cap, day * DAY, (day + 1) * DAY));
             pacer.spent_micros = spent;
             pacer.cap_micros = cap;
-            if *last != minute {
-                pacer.adjust(now);
-                *last = minute;
-            }
+            pacer.adjust(now);
         }
     }
 }
@@ -807,22 +822,9 @@ pub async fn decide(
             request.viewer.country,
             memberships,
         );
-        let groups: Vec<ServingAdGroup> = candidates
+        let groups = candidates
             .into_iter()
-            .filter_map(|i| snapshot.groups.get(i as usize))
-            .map(|g| {
-                let (clicks, impressions) = counters
-                    .engagement
-                    .get(&g.ad_group_id)
-                    .copied()
-                    .unwrap_or((0, 0));
-                ServingAdGroup {
-                    clicks,
-                    impressions,
-                    ..g.clone()
-                }
-            })
-            .collect();
+            .filter_map(|i| snapshot.groups.get(i as usize));
         // The pacing throttle's coin: uniform in [0, 1).
         let draw: f64 = rand::RngExt::random(&mut rand::rng());
         let world = CountersView {
@@ -831,7 +833,7 @@ pub async fn decide(
             now,
             draw,
         };
-        decision::decide(&request, &groups, &snapshot.audiences, &world)
+        decision::decide(&request, groups, &snapshot.audiences, &world)
     };
     let key = state.serving.key(&state).await?;
     let base = state.config.public_url.trim_end_matches('/');
