@@ -149,6 +149,25 @@ impl Item {
     }
 }
 
+/// Records one batch item's outcome: the object to store, or its error.
+fn report(
+    kind: Kind,
+    result: Result<StoredObject, String>,
+    items: &mut Vec<Item>,
+    objects: &mut Vec<StoredObject>,
+) {
+    match result {
+        Ok(object) => {
+            items.push(Item {
+                data: Some(view(kind, &object)),
+                exceptions: Vec::new(),
+            });
+            objects.push(object);
+        }
+        Err(message) => items.push(Item::failed(message)),
+    }
+}
+
 fn batch(body: &[u8]) -> Result<Vec<Value>, ApiError> {
     let items: Vec<Value> = serde_json::from_slice(body)
         .map_err(|e| ApiError::invalid(format!("invalid json: {e}")))?;
@@ -185,18 +204,9 @@ async fn create_batch(
             })
         }
         .await;
-        match result {
-            Ok(object) => {
-                items.push(Item {
-                    data: Some(view(kind, &object)),
-                    exceptions: Vec::new(),
-                });
-                created.push(object);
-            }
-            Err(message) => items.push(Item::failed(message)),
-        }
+        report(kind, result, &mut items, &mut created);
     }
-    state.store.put_objects(stored_kind(kind), created).await?;
+    state.store.put_objects(kind.as_str(), created).await?;
     Ok(Json(Items { items }))
 }
 
@@ -219,7 +229,7 @@ async fn update_batch(
                 .ok_or("id: required")?;
             let stored = state
                 .store
-                .get_object(stored_kind(kind), id)
+                .get_object(kind.as_str(), id)
                 .await
                 .map_err(|e| e.to_string())?
                 .filter(|s| s.ad_account_id == account)
@@ -235,23 +245,10 @@ async fn update_batch(
             })
         }
         .await;
-        match result {
-            Ok(object) => {
-                items.push(Item {
-                    data: Some(view(kind, &object)),
-                    exceptions: Vec::new(),
-                });
-                updated.push(object);
-            }
-            Err(message) => items.push(Item::failed(message)),
-        }
+        report(kind, result, &mut items, &mut updated);
     }
-    state.store.put_objects(stored_kind(kind), updated).await?;
+    state.store.put_objects(kind.as_str(), updated).await?;
     Ok(Json(Items { items }))
-}
-
-fn stored_kind(kind: Kind) -> &'static str {
-    kind.as_str()
 }
 
 #[derive(Serialize)]
@@ -315,7 +312,7 @@ async fn list(
         )));
     }
     let page = PageRequest::new(page_size, bookmark)?;
-    let mut all = state.store.list_objects(stored_kind(kind), account).await?;
+    let mut all = state.store.list_objects(kind.as_str(), account).await?;
     all.retain(|o| {
         (ids.is_empty() || ids.contains(&o.id))
             && (statuses.is_empty()
@@ -351,7 +348,7 @@ async fn get_one(
     account: &str,
     id: &str,
 ) -> Result<Json<Value>, ApiError> {
-    match state.store.get_object(stored_kind(kind), id).await? {
+    match state.store.get_object(kind.as_str(), id).await? {
         Some(o) if o.ad_account_id == account => Ok(Json(view(kind, &o))),
         _ => Err(ApiError::not_found(kind_name(kind))),
     }
@@ -452,7 +449,7 @@ pub async fn create_pin(
     };
     state
         .store
-        .put_objects(stored_kind(Kind::Pin), vec![pin.clone()])
+        .put_objects(Kind::Pin.as_str(), vec![pin.clone()])
         .await?;
     Ok((StatusCode::CREATED, Json(view(Kind::Pin, &pin))))
 }
@@ -464,11 +461,7 @@ pub async fn get_pin(
     caller: Caller,
     ApiPath(pin_id): ApiPath<String>,
 ) -> Result<Json<Value>, ApiError> {
-    match state
-        .store
-        .get_object(stored_kind(Kind::Pin), &pin_id)
-        .await?
-    {
+    match state.store.get_object(Kind::Pin.as_str(), &pin_id).await? {
         Some(pin) if caller.may_access(&pin.ad_account_id) => Ok(Json(view(Kind::Pin, &pin))),
         _ => Err(ApiError::not_found("pin")),
     }
