@@ -82,6 +82,34 @@ pub struct ServingAdGroup {
     /// Impressions per person per day.
     pub frequency_cap: u32,
     pub ads: Vec<ServingAd>,
+    /// The predicted click-through rate it is ranked with
+    /// ([`predicted_ctr`]); fixed while the ranking stands.
+    pub ctr: f64,
+}
+
+impl ServingAdGroup {
+    /// Expected value per thousand impressions, in micro-currency: what the
+    /// auction ranks by.
+    pub fn ecpm_micros(&self) -> f64 {
+        self.bid().ecpm_micros()
+    }
+
+    fn bid(&self) -> Bid {
+        Bid {
+            ad_group_id: self.ad_group_id.clone(),
+            ad_account_id: self.ad_account_id.clone(),
+            billable_event: self.billable_event,
+            bid_micros: self.bid_micros,
+            ctr: self.ctr,
+        }
+    }
+}
+
+/// The auction's order: highest value first, ties to the lower ad group id.
+pub fn auction_order(a: &ServingAdGroup, b: &ServingAdGroup) -> std::cmp::Ordering {
+    b.ecpm_micros()
+        .total_cmp(&a.ecpm_micros())
+        .then_with(|| a.ad_group_id.cmp(&b.ad_group_id))
 }
 
 /// The prior of the click-through estimate: as if each ad group had
@@ -104,13 +132,27 @@ pub struct ServingAudience {
     pub members: HashSet<String>,
 }
 
+/// The audiences a decision may consult, by id.
+pub trait Audiences {
+    fn audience(&self, id: &str) -> Option<&ServingAudience>;
+}
+
+impl Audiences for HashMap<String, ServingAudience> {
+    fn audience(&self, id: &str) -> Option<&ServingAudience> {
+        self.get(id)
+    }
+}
+
+impl Audiences for HashMap<String, std::sync::Arc<ServingAudience>> {
+    fn audience(&self, id: &str) -> Option<&ServingAudience> {
+        self.get(id).map(|a| &**a)
+    }
+}
+
 /// What the decision needs to know about the world, outside the request.
 pub trait World {
     /// Impressions of this ad group this person had today.
     fn impressions_today(&self, ad_group_id: &str, user_id: &str) -> u32;
-    /// Clicks and impressions of this ad group so far, for its
-    /// click-through estimate.
-    fn engagement(&self, ad_group_id: &str) -> (u64, u64);
     /// Whether pacing and budget let this ad group into an auction where it
     /// could be charged up to `max_charge_micros`.
     fn admits(&self, ad_group_id: &str, max_charge_micros: u64) -> bool;
@@ -129,6 +171,9 @@ pub struct Request {
     pub count: usize,
     pub now: i64,
     pub reserve_cpm_micros: u64,
+    /// Check every candidate and say why each lost; otherwise the decision
+    /// stops once later candidates cannot change the outcome.
+    pub explain: bool,
 }
 
 /// Why an ad group was not shown (for `explain`).
@@ -193,48 +238,73 @@ pub struct Decision {
     pub rejected: Vec<(String, Rejection)>,
 }
 
-/// Runs one decision over the candidate ad groups.
+/// Runs one decision over the candidate ad groups, in any order.
 pub fn decide<'a>(
     request: &Request,
     candidates: impl IntoIterator<Item = &'a ServingAdGroup>,
-    audiences: &HashMap<String, ServingAudience>,
+    audiences: &dyn Audiences,
+    world: &dyn World,
+) -> Decision {
+    let mut ranked: Vec<&ServingAdGroup> = candidates.into_iter().collect();
+    ranked.sort_by(|a, b| auction_order(a, b));
+    decide_ranked(request, ranked, audiences, world)
+}
+
+/// Runs one decision over candidates that come in [`auction_order`], as
+/// the retrieval index yields them. Unless the request asks to explain,
+/// it stops at the first candidate that cannot change the outcome: once
+/// one more account than there are slots has an eligible ad, every later
+/// candidate ranks below all of them, so neither the winners nor their
+/// prices (which depend on the next account down) can move; and once
+/// values fall under the reserve, nothing later can win.
+pub fn decide_ranked<'a>(
+    request: &Request,
+    candidates: impl IntoIterator<Item = &'a ServingAdGroup>,
+    audiences: &dyn Audiences,
     world: &dyn World,
 ) -> Decision {
     let mut rejected = Vec::new();
     let mut eligible: Vec<(&ServingAdGroup, Vec<WhyReason>)> = Vec::new();
-    let fact = |id: &str| match (audiences.get(id), &request.user_id) {
+    let mut accounts: Vec<&str> = Vec::with_capacity(request.count + 1);
+    let reserve = request.reserve_cpm_micros as f64;
+    let fact = |id: &str| match (audiences.audience(id), &request.user_id) {
         (Some(a), _) if !a.targetable => AudienceFact::TooSmall,
         (Some(a), Some(user)) if a.members.contains(user) => AudienceFact::Member(a.provenance),
         _ => AudienceFact::NotMember,
     };
+    let mut previous: Option<&ServingAdGroup> = None;
     for group in candidates {
-        let verdict = check(request, group, &fact, world);
-        match verdict {
-            Ok(why) => eligible.push((group, why)),
-            Err(r) => rejected.push((group.ad_group_id.clone(), r)),
+        debug_assert!(
+            previous.is_none_or(|p| auction_order(p, group).is_lt()),
+            "candidates out of auction order"
+        );
+        previous = Some(group);
+        if !request.explain && (accounts.len() > request.count || group.ecpm_micros() < reserve) {
+            break;
+        }
+        match check(request, group, &fact, world) {
+            Ok(why) => {
+                // (A zero bid never wins, so it holds no place in line.)
+                if group.bid_micros > 0 && !accounts.contains(&group.ad_account_id.as_str()) {
+                    accounts.push(&group.ad_account_id);
+                }
+                eligible.push((group, why));
+            }
+            Err(r) if request.explain => rejected.push((group.ad_group_id.clone(), r)),
+            Err(_) => {}
         }
     }
-    let bids: Vec<Bid> = eligible
-        .iter()
-        .map(|(g, _)| Bid {
-            ad_group_id: g.ad_group_id.clone(),
-            ad_account_id: g.ad_account_id.clone(),
-            billable_event: g.billable_event,
-            bid_micros: g.bid_micros,
-            ctr: {
-                let (clicks, impressions) = world.engagement(&g.ad_group_id);
-                predicted_ctr(clicks, impressions)
-            },
-        })
-        .collect();
+    let bids: Vec<Bid> = eligible.iter().map(|(g, _)| g.bid()).collect();
     let outcome = auction::run(bids, request.count, request.reserve_cpm_micros);
-    for (bid, loss) in outcome.losses {
-        let r = match loss {
-            Loss::BelowReserve => Rejection::BelowReserve,
-            Loss::SameAccount => Rejection::SameAccount,
-            Loss::Outbid => Rejection::Outbid,
-        };
-        rejected.push((bid.ad_group_id, r));
+    if request.explain {
+        for (bid, loss) in outcome.losses {
+            let r = match loss {
+                Loss::BelowReserve => Rejection::BelowReserve,
+                Loss::SameAccount => Rejection::SameAccount,
+                Loss::Outbid => Rejection::Outbid,
+            };
+            rejected.push((bid.ad_group_id, r));
+        }
     }
     let sharing = request.consent.off_platform_sharing.allowed;
     let served = outcome

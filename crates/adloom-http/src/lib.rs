@@ -277,26 +277,46 @@ pub fn router(state: AppState) -> Router {
         .layer(TraceLayer::new_for_http())
 }
 
-/// Any write the API acknowledges may change what decisions see. Catalog
-/// writes (campaigns, audiences, lists, people, ...) mark the serving
-/// snapshot stale for the next decision; events (pixels, conversions) move
-/// audience membership, which the snapshot follows within a second. The
-/// decision endpoint changes only in-memory counters.
+/// Any write the API acknowledges may change what decisions see. Writes
+/// to one ad account's objects (`/v5/ad_accounts/{id}/...`, pins with
+/// `ad_account_id`) mark that account's catalog for a rebuild before the
+/// next decision; its conversion events mark its audiences, which follow
+/// within the refresh interval. People and settings keep the serving
+/// mirror current themselves, tag pixels and beacons report their account
+/// themselves, and decisions change only counters. Any other write (ad
+/// accounts, tokens, tags) marks everything.
 async fn serving_freshness(
     axum::extract::State(state): axum::extract::State<AppState>,
     req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
-    let path = req.uri().path();
-    let events = path == "/v3/" || path.ends_with("/events");
-    let writes = req.method() != axum::http::Method::GET && !path.starts_with("/v1/decisions");
+    let path = req.uri().path().to_owned();
+    let write = req.method() != axum::http::Method::GET;
+    let pin_account = (path == "/v5/pins")
+        .then(|| {
+            form_urlencoded::parse(req.uri().query().unwrap_or_default().as_bytes())
+                .find(|(k, _)| k == "ad_account_id")
+                .map(|(_, v)| v.into_owned())
+        })
+        .flatten();
     let res = next.run(req).await;
-    if res.status().is_success() || res.status().as_u16() == 422 {
-        if events {
-            state.serving.events_arrived();
-        } else if writes {
-            state.serving.invalidate();
-        }
+    if !write || !(res.status().is_success() || res.status().as_u16() == 422) {
+        return res;
+    }
+    let account = path
+        .strip_prefix("/v5/ad_accounts/")
+        .map(|rest| rest.split_once('/').map_or(rest, |(id, _)| id));
+    let serving = &state.serving;
+    match account {
+        Some(id) if path.ends_with("/events") => serving.events_arrived(id),
+        Some(id) => serving.invalidate(Some(id)),
+        None if path == "/v5/pins" => serving.invalidate(pin_account.as_deref()),
+        None if path.starts_with("/v1/admin/people")
+            || path.starts_with("/v1/people/")
+            || path.starts_with("/v1/decisions")
+            || path.starts_with("/v1/beacons")
+            || path == "/v3/" => {}
+        None => serving.invalidate(None),
     }
     res
 }

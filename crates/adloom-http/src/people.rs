@@ -1,6 +1,7 @@
 //! `/v1/admin/people`: the operator syncs the platform's people.
 
 use std::io::{BufRead, Seek};
+use std::sync::Arc;
 
 use adloom_core::person::{validate_user_id, PersonInput, PersonRecord};
 use adloom_store::PersonBatch;
@@ -16,6 +17,7 @@ use tokio_util::io::StreamReader;
 
 use crate::error::ApiError;
 use crate::extract::{Admin, ApiPath};
+use crate::serving::Profile;
 use crate::AppState;
 
 /// Longest accepted NDJSON line: one person is far smaller.
@@ -57,7 +59,33 @@ pub async fn upsert(
         Box::new(records.into_iter().map(Ok)) as PersonBatch
     };
     let parsed = started.elapsed();
-    let upserted = state.store.upsert_people(batch).await?;
+    // The serving mirror learns each person's profile as the batch passes.
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let tee = Arc::clone(&seen);
+    let batch: PersonBatch = Box::new(batch.inspect(move |r| {
+        if let Ok(person) = r {
+            let profile = Profile::of(person, None);
+            tee.lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push((person.user_id.clone(), profile));
+        }
+    }));
+    let upserted = state
+        .serving
+        .people
+        .write(
+            || async { Ok(state.store.upsert_people(batch).await?) },
+            |_, mirror| {
+                let seen = std::mem::take(&mut *seen.lock().unwrap_or_else(|p| p.into_inner()));
+                for (user_id, mut profile) in seen {
+                    // An upsert keeps the person's setting.
+                    profile.use_partner_info =
+                        mirror.get(&user_id).and_then(|p| p.use_partner_info);
+                    mirror.insert(user_id, Arc::new(profile));
+                }
+            },
+        )
+        .await?;
     tracing::info!(
         upserted,
         parse_ms = parsed.as_millis() as u64,
@@ -181,7 +209,17 @@ pub async fn delete(
     ApiPath(user_id): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
     validate_user_id(&user_id)?;
-    if state.store.delete_person(&user_id).await? {
+    let deleted = state
+        .serving
+        .people
+        .write(
+            || async { Ok(state.store.delete_person(&user_id).await?) },
+            |_, mirror| {
+                mirror.remove(&user_id);
+            },
+        )
+        .await?;
+    if deleted {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::not_found("person"))

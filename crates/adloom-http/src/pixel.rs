@@ -61,7 +61,7 @@ async fn record(state: &AppState, query: &str, headers: &HeaderMap) -> PixelOutc
     // A page that names no event id gets a random one: each such pixel is
     // its own event.
     let event = hit
-        .into_event(ad_account_id, state.clock.now(), signals, || {
+        .into_event(ad_account_id.clone(), state.clock.now(), signals, || {
             new_token("px_")
         })
         .for_storage();
@@ -69,7 +69,10 @@ async fn record(state: &AppState, query: &str, headers: &HeaderMap) -> PixelOutc
         Ok(outcomes) if outcomes.first() == Some(&EventOutcome::Duplicate) => {
             PixelOutcome::Duplicate
         }
-        Ok(_) => PixelOutcome::Recorded,
+        Ok(_) => {
+            state.serving.events_arrived(&ad_account_id);
+            PixelOutcome::Recorded
+        }
         Err(_) => PixelOutcome::Failed,
     }
 }

@@ -1,31 +1,26 @@
 //! The serving loop: `POST /v1/decisions`, and the impression and click
 //! beacons that feed spend, frequency, pacing and click-through estimates.
 //!
-//! Decisions read a snapshot of the catalog (active ad groups, their ads
-//! and pins, and the members of the audiences they name) kept in memory;
-//! any write to the API marks it stale and the next decision rebuilds it.
-//! Audience members are kept as the data names them, and the consent
-//! policy is applied per decision, so a change of setting counts at once.
+//! A decision reads only memory: the catalog snapshot ([`snapshot`]), the
+//! people mirror ([`people`]) and the counters ([`counters`]). Audience
+//! members are kept as the data names them, and the consent policy is
+//! applied per decision, so a change of setting counts at once.
 
-use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, Ordering};
+mod counters;
+mod people;
+mod snapshot;
+
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 
 use adloom_core::auction::BillableEvent;
-use adloom_core::candidates::CandidateIndex;
 use adloom_core::consent::{
     self, AdIdState, AttStatus, BrowserSignals, ConsentInputs, DeviceSignals,
 };
-use adloom_core::decision::{
-    self, Decision, Placement, Request, ServingAd, ServingAdGroup, ServingAudience, Trackers, World,
-};
+use adloom_core::decision::{self, Decision, Placement, Request};
 use adloom_core::identifier::{hash_maid, normalize_maid};
-use adloom_core::keyword::{Keyword, MatchType};
-use adloom_core::pacing::{Delivery, Pacer};
-use adloom_core::page::PageRequest;
 use adloom_core::region::Country;
-use adloom_core::targeting::{TargetingSpec, Viewer};
-use adloom_store::StoredObject;
+use adloom_core::targeting::Viewer;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -33,13 +28,14 @@ use axum::Json;
 use base64::Engine;
 use hmac::{Hmac, KeyInit, Mac};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use sha2::Sha256;
 
+use self::counters::{Counters, CountersView};
+pub use self::people::{People, Profile};
+use self::snapshot::{Dirty, PinView, Snapshot};
 use crate::auth::new_token;
 use crate::error::ApiError;
 use crate::extract::{Admin, ApiJson};
-use crate::membership;
 use crate::AppState;
 
 const DAY: i64 = 86_400;
@@ -51,133 +47,115 @@ const CLICK_TTL_SECS: i64 = 7 * DAY;
 /// its own (`adloom_daily_frequency_cap`).
 pub const DEFAULT_FREQUENCY_CAP: u32 = 5;
 
-/// What a decision shows about a pin.
-#[derive(Debug, Clone, Serialize)]
-struct PinView {
-    id: String,
-    title: Option<String>,
-    description: Option<String>,
-    image_url: Option<String>,
-    link: Option<String>,
-}
-
-#[derive(Default)]
-struct Snapshot {
-    groups: Vec<ServingAdGroup>,
-    audiences: HashMap<String, ServingAudience>,
-    pins: HashMap<String, PinView>,
-    /// Per ad group: (daily cap, lifetime cap, delivery), the tightest of the
-    /// ad group's and its campaign's.
-    budgets: HashMap<String, Budget>,
-    /// Retrieval: which ad groups a request could match.
-    index: CandidateIndex,
-    /// Person → the audiences their data puts them in.
-    member_of: HashMap<String, Vec<String>>,
-}
-
-#[derive(Debug, Clone)]
-struct Budget {
-    /// The ad group's own daily or lifetime budget.
-    daily: Option<u64>,
-    lifetime: Option<u64>,
-    delivery: Delivery,
-    /// The campaign's caps, shared by all its ad groups.
-    campaign: String,
-    campaign_daily: Option<u64>,
-    campaign_lifetime: Option<u64>,
-}
-
-/// The spend counter key of a campaign (ad group keys are bare ids).
-fn campaign_key(campaign_id: &str) -> String {
-    format!("campaign:{campaign_id}")
-}
-
-/// Spend and delivery counters, in memory; loaded from the stored
-/// engagements when the first snapshot is built, so they survive restarts.
-#[derive(Default)]
-struct Counters {
-    loaded: bool,
-    /// The minute the pacers were last adjusted.
-    paced_minute: Option<i64>,
-    /// (ad group, person, day) → impressions.
-    impressions: HashMap<(String, String, i64), u32>,
-    /// (ad group, day) → spend; day -1 holds the lifetime total.
-    spend: HashMap<(String, i64), u64>,
-    /// ad group → (clicks, impressions), for the click-through estimate.
-    engagement: HashMap<String, (u64, u64)>,
-    /// (ad group, day) → pacer.
-    pacers: HashMap<(String, i64), Pacer>,
-}
-
 /// The serving state of one node.
-#[derive(Default)]
 pub struct Serving {
     snapshot: RwLock<Arc<Snapshot>>,
-    /// The catalog changed: rebuild before the next decision.
-    stale: AtomicBool,
-    /// Events arrived (they move audience membership): rebuild at most once
-    /// a second, so a stream of pixels does not rebuild per decision.
-    events_since_build: AtomicBool,
+    /// What changed since the snapshot was built.
+    dirty: Mutex<Dirty>,
     last_build: Mutex<Option<std::time::Instant>>,
+    /// Events rebuild at most this often, so a stream of pixels does not
+    /// rebuild per decision; catalog changes rebuild before the next
+    /// decision.
     refresh: std::time::Duration,
     rebuilding: tokio::sync::Mutex<()>,
+    /// Person → the audiences their data puts them in.
+    member_of: RwLock<HashMap<String, Vec<String>>>,
     counters: Mutex<Counters>,
+    pub people: People,
     key: tokio::sync::OnceCell<Vec<u8>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl Serving {
     pub fn new(refresh: std::time::Duration) -> Serving {
-        let s = Serving {
+        Serving {
+            snapshot: RwLock::default(),
+            dirty: Mutex::new(Dirty {
+                all: true,
+                ..Dirty::default()
+            }),
+            last_build: Mutex::default(),
             refresh,
-            ..Serving::default()
-        };
-        s.stale.store(true, Ordering::SeqCst);
-        s
+            rebuilding: tokio::sync::Mutex::default(),
+            member_of: RwLock::default(),
+            counters: Mutex::default(),
+            people: People::default(),
+            key: tokio::sync::OnceCell::new(),
+        }
     }
 
-    /// Something the catalog depends on changed.
-    pub fn invalidate(&self) {
-        self.stale.store(true, Ordering::SeqCst);
+    /// The catalog of this ad account changed (or, with `None`, something
+    /// that is not one account's).
+    pub fn invalidate(&self, ad_account_id: Option<&str>) {
+        let mut dirty = lock(&self.dirty);
+        match ad_account_id {
+            Some(id) => {
+                dirty.catalog.insert(id.to_owned());
+            }
+            None => dirty.all = true,
+        }
     }
 
-    /// Events arrived that may move audience membership.
-    pub fn events_arrived(&self) {
-        self.events_since_build.store(true, Ordering::SeqCst);
+    /// Events of this ad account arrived: they may move its audiences, and
+    /// beacons move click-through estimates.
+    pub fn events_arrived(&self, ad_account_id: &str) {
+        lock(&self.dirty).events.insert(ad_account_id.to_owned());
     }
 
-    fn due(&self) -> bool {
-        let events_due = self.events_since_build.load(Ordering::SeqCst)
-            && self
-                .last_build
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .is_none_or(|t| t.elapsed() >= self.refresh);
-        self.stale.load(Ordering::SeqCst) || events_due
+    /// What to rebuild now, if anything: catalog changes at once, events
+    /// once the refresh interval has passed.
+    fn take_due(&self) -> Option<Dirty> {
+        let mut dirty = lock(&self.dirty);
+        let events_due = !dirty.events.is_empty()
+            && lock(&self.last_build).is_none_or(|t| t.elapsed() >= self.refresh);
+        if dirty.catalog_changed() || events_due {
+            Some(std::mem::take(&mut *dirty))
+        } else {
+            None
+        }
+    }
+
+    fn is_due(&self) -> bool {
+        let dirty = lock(&self.dirty);
+        dirty.catalog_changed()
+            || (!dirty.events.is_empty()
+                && lock(&self.last_build).is_none_or(|t| t.elapsed() >= self.refresh))
     }
 
     async fn current(&self, state: &AppState) -> Result<Arc<Snapshot>, ApiError> {
-        if self.due() {
+        if self.is_due() {
             let _one_at_a_time = self.rebuilding.lock().await;
-            if self.due() {
-                self.stale.store(false, Ordering::SeqCst);
-                self.events_since_build.store(false, Ordering::SeqCst);
-                *self.last_build.lock().unwrap_or_else(|p| p.into_inner()) =
-                    Some(std::time::Instant::now());
-                match build(state).await {
-                    Ok(snapshot) => {
-                        *self.snapshot.write().unwrap_or_else(|p| p.into_inner()) =
-                            Arc::new(snapshot)
+            if let Some(due) = self.take_due() {
+                *lock(&self.last_build) = Some(std::time::Instant::now());
+                let previous = self.snapshot();
+                match snapshot::rebuild(state, &previous, &due, &self.counters, &self.member_of)
+                    .await
+                {
+                    Ok(next) => {
+                        *self.snapshot.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(next)
                     }
                     Err(e) => {
-                        self.stale.store(true, Ordering::SeqCst);
+                        lock(&self.dirty).merge(due);
                         return Err(e);
                     }
                 }
             }
         }
-        Ok(Arc::clone(
-            &self.snapshot.read().unwrap_or_else(|p| p.into_inner()),
-        ))
+        Ok(self.snapshot())
+    }
+
+    fn snapshot(&self) -> Arc<Snapshot> {
+        Arc::clone(&self.snapshot.read().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// Loads what decisions need (people, the catalog) ahead of the first
+    /// decision.
+    pub async fn warm_up(&self, state: &AppState) -> Result<(), ApiError> {
+        self.people.ensure_loaded(state).await?;
+        self.current(state).await.map(drop)
     }
 
     async fn key(&self, state: &AppState) -> Result<&[u8], ApiError> {
@@ -188,355 +166,6 @@ impl Serving {
             })
             .await
             .map(Vec::as_slice)
-    }
-}
-
-fn text(v: &Value, key: &str) -> Option<String> {
-    v.get(key).and_then(Value::as_str).map(str::to_owned)
-}
-
-fn number(v: &Value, key: &str) -> Option<u64> {
-    v.get(key).and_then(Value::as_u64)
-}
-
-fn tightest(a: Option<u64>, b: Option<u64>) -> Option<u64> {
-    match (a, b) {
-        (Some(x), Some(y)) => Some(x.min(y)),
-        (x, y) => x.or(y),
-    }
-}
-
-/// Reads the catalog into memory.
-async fn build(state: &AppState) -> Result<Snapshot, ApiError> {
-    let mut snapshot = Snapshot::default();
-    let mut page = PageRequest::first(250);
-    let mut accounts = Vec::new();
-    loop {
-        let batch = state.store.list_ad_accounts(None, page.clone()).await?;
-        accounts.extend(batch.items);
-        match batch.next {
-            Some(next) => page.after = Some(next),
-            None => break,
-        }
-    }
-    let mut wanted_audiences = HashSet::new();
-    let reload_counters = !state
-        .serving
-        .counters
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .loaded;
-    let mut history = Vec::new();
-    for account in accounts {
-        if reload_counters {
-            history.extend(state.store.engagements(&account.id, 0, i64::MAX).await?);
-        }
-        let campaigns: HashMap<String, StoredObject> = state
-            .store
-            .list_objects("campaign", &account.id)
-            .await?
-            .into_iter()
-            .map(|c| (c.id.clone(), c))
-            .collect();
-        for pin in state.store.list_objects("pin", &account.id).await? {
-            let r = &pin.record;
-            snapshot.pins.insert(
-                pin.id.clone(),
-                PinView {
-                    id: pin.id.clone(),
-                    title: text(r, "title"),
-                    description: text(r, "description"),
-                    image_url: r
-                        .pointer("/media/images/originals/url")
-                        .and_then(Value::as_str)
-                        .map(str::to_owned),
-                    link: text(r, "link"),
-                },
-            );
-        }
-        let ads = state
-            .store
-            .list_objects("pinpromotion", &account.id)
-            .await?;
-        let keywords = state
-            .store
-            .list_objects(crate::keywords::KIND, &account.id)
-            .await?;
-        for group in state.store.list_objects("adgroup", &account.id).await? {
-            let g = &group.record;
-            let Some(campaign) = text(g, "campaign_id").and_then(|id| campaigns.get(&id)) else {
-                continue;
-            };
-            let c = &campaign.record;
-            let Some(bid) = number(g, "bid_in_micro_currency") else {
-                continue;
-            };
-            let targeting = TargetingSpec::parse(g.get("targeting_spec").unwrap_or(&Value::Null))
-                .unwrap_or_default();
-            wanted_audiences.extend(targeting.audience_include.iter().cloned());
-            wanted_audiences.extend(targeting.audience_exclude.iter().cloned());
-            let group_trackers = g.get("tracking_urls").cloned().unwrap_or(Value::Null);
-            let serving_ads: Vec<ServingAd> = ads
-                .iter()
-                .filter(|a| text(&a.record, "ad_group_id").as_deref() == Some(&group.id))
-                .filter(|a| text(&a.record, "status").as_deref() == Some("ACTIVE"))
-                .filter_map(|a| {
-                    let r = &a.record;
-                    let pin_id = text(r, "pin_id")?;
-                    let pin = snapshot.pins.get(&pin_id)?;
-                    let mut impression: Vec<String> =
-                        text(r, "view_tracking_url").into_iter().collect();
-                    for t in [r.get("tracking_urls"), Some(&group_trackers)]
-                        .into_iter()
-                        .flatten()
-                    {
-                        if let Some(list) = t.get("impression").and_then(Value::as_array) {
-                            impression
-                                .extend(list.iter().filter_map(|u| u.as_str().map(str::to_owned)));
-                        }
-                    }
-                    Some(ServingAd {
-                        ad_id: a.id.clone(),
-                        pin_id,
-                        destination_url: text(r, "destination_url").or_else(|| pin.link.clone())?,
-                        trackers: Trackers {
-                            impression,
-                            click: text(r, "click_tracking_url"),
-                        },
-                    })
-                })
-                .collect();
-            let active = text(g, "status").as_deref() == Some("ACTIVE")
-                && text(c, "status").as_deref() == Some("ACTIVE");
-            let (daily, lifetime) = match text(g, "budget_type").as_deref() {
-                Some("LIFETIME") => (None, number(g, "budget_in_micro_currency")),
-                _ => (number(g, "budget_in_micro_currency"), None),
-            };
-            snapshot.budgets.insert(
-                group.id.clone(),
-                Budget {
-                    daily,
-                    lifetime,
-                    delivery: match text(g, "pacing_delivery_type").as_deref() {
-                        Some("ACCELERATED") => Delivery::Accelerated,
-                        _ => Delivery::Standard,
-                    },
-                    campaign: campaign.id.clone(),
-                    campaign_daily: number(c, "daily_spend_cap"),
-                    campaign_lifetime: number(c, "lifetime_spend_cap"),
-                },
-            );
-            let start = tightest_start(number(g, "start_time"), number(c, "start_time"));
-            let end = tightest(number(g, "end_time"), number(c, "end_time"));
-            snapshot.groups.push(ServingAdGroup {
-                ad_group_id: group.id.clone(),
-                campaign_id: campaign.id.clone(),
-                ad_account_id: account.id.clone(),
-                advertiser: account.name.clone(),
-                active,
-                start_time: start.map(|s| s as i64),
-                end_time: end.map(|e| e as i64),
-                placement_group: text(g, "placement_group").unwrap_or_else(|| "ALL".into()),
-                billable_event: match text(g, "billable_event").as_deref() {
-                    Some("IMPRESSION") => BillableEvent::Impression,
-                    _ => BillableEvent::Click,
-                },
-                bid_micros: bid,
-                targeting,
-                keywords: keywords
-                    .iter()
-                    .filter(|k| text(&k.record, "parent_id").as_deref() == Some(&group.id))
-                    .filter_map(|k| {
-                        Some(Keyword {
-                            value: text(&k.record, "value")?,
-                            match_type: MatchType::parse(&text(&k.record, "match_type")?).ok()?,
-                        })
-                    })
-                    .collect(),
-                frequency_cap: number(g, adloom_core::campaign::FREQUENCY_CAP_FIELD)
-                    .map(|c| c as u32)
-                    .unwrap_or(DEFAULT_FREQUENCY_CAP),
-                ads: serving_ads,
-            });
-        }
-    }
-    if reload_counters {
-        let mut c = state
-            .serving
-            .counters
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        if !c.loaded {
-            for e in history {
-                c.count(
-                    &e.ad_group_id,
-                    &e.campaign_id,
-                    e.user_id.as_deref(),
-                    e.kind == "click",
-                    e.charge_micros,
-                    e.time,
-                );
-            }
-            c.loaded = true;
-        }
-    }
-    for id in wanted_audiences {
-        let Some(stored) = state.store.get_audience(&id).await? else {
-            continue;
-        };
-        if stored.record.get("removed").is_some() {
-            continue;
-        }
-        let audience = membership::audience_of(&stored)?;
-        let data = membership::data_members(state, &audience).await?;
-        let countable = membership::members(state, &audience).await?.len();
-        let size = membership::reported(state, &audience.id, countable).await?;
-        snapshot.audiences.insert(
-            id,
-            ServingAudience {
-                provenance: audience.provenance(),
-                targetable: size.ready,
-                members: data.into_keys().collect(),
-            },
-        );
-    }
-    snapshot.index = CandidateIndex::build(snapshot.groups.iter().map(|g| &g.targeting));
-    for (id, audience) in &snapshot.audiences {
-        for member in &audience.members {
-            snapshot
-                .member_of
-                .entry(member.clone())
-                .or_default()
-                .push(id.clone());
-        }
-    }
-    Ok(snapshot)
-}
-
-fn tightest_start(a: Option<u64>, b: Option<u64>) -> Option<u64> {
-    match (a, b) {
-        (Some(x), Some(y)) => Some(x.max(y)),
-        (x, y) => x.or(y),
-    }
-}
-
-/// Frequency and budgets, from the counters, for one decision.
-struct CountersView<'a> {
-    counters: &'a mut Counters,
-    budgets: &'a HashMap<String, Budget>,
-    now: i64,
-    draw: f64,
-}
-
-impl World for CountersView<'_> {
-    fn impressions_today(&self, ad_group_id: &str, user_id: &str) -> u32 {
-        let key = (
-            ad_group_id.to_owned(),
-            user_id.to_owned(),
-            self.now.div_euclid(DAY),
-        );
-        self.counters.impressions.get(&key).copied().unwrap_or(0)
-    }
-
-    fn engagement(&self, ad_group_id: &str) -> (u64, u64) {
-        self.counters
-            .engagement
-            .get(ad_group_id)
-            .copied()
-            .unwrap_or((0, 0))
-    }
-
-    fn admits(&self, ad_group_id: &str, max_charge_micros: u64) -> bool {
-        let Some(budget) = self.budgets.get(ad_group_id) else {
-            return true;
-        };
-        let day = self.now.div_euclid(DAY);
-        let spent = |key: &str, d: i64| {
-            self.counters
-                .spend
-                .get(&(key.to_owned(), d))
-                .copied()
-                .unwrap_or(0)
-        };
-        let campaign = campaign_key(&budget.campaign);
-        let over = |cap: Option<u64>, key: &str, d: i64| {
-            cap.is_some_and(|cap| spent(key, d) + max_charge_micros > cap)
-        };
-        if over(budget.lifetime, ad_group_id, -1)
-            || over(budget.campaign_lifetime, &campaign, -1)
-            || over(budget.campaign_daily, &campaign, day)
-        {
-            return false;
-        }
-        let spent = |d: i64| spent(ad_group_id, d);
-        match budget.daily {
-            None => true,
-            // The pacer's rate was set at the last adjustment; the spend it
-            // checks against the cap is the current one.
-            Some(cap) => match self.counters.pacers.get(&(ad_group_id.to_owned(), day)) {
-                Some(pacer) => Pacer {
-                    spent_micros: spent(day),
-                    cap_micros: cap,
-                    ..pacer.clone()
-                }
-                .admits(max_charge_micros, self.draw),
-                None => spent(day) + max_charge_micros <= cap,
-            },
-        }
-    }
-}
-
-impl Counters {
-    /// Counts one impression or click.
-    fn count(
-        &mut self,
-        group: &str,
-        campaign: &str,
-        user: Option<&str>,
-        is_click: bool,
-        charge: u64,
-        time: i64,
-    ) {
-        let day = time.div_euclid(DAY);
-        let campaign = campaign_key(campaign);
-        *self.spend.entry((campaign.clone(), day)).or_default() += charge;
-        *self.spend.entry((campaign, -1)).or_default() += charge;
-        let e = self.engagement.entry(group.to_owned()).or_default();
-        if is_click {
-            e.0 += 1;
-        } else {
-            e.1 += 1;
-            if let Some(user) = user {
-                *self
-                    .impressions
-                    .entry((group.to_owned(), user.to_owned(), day))
-                    .or_default() += 1;
-            }
-        }
-        *self.spend.entry((group.to_owned(), day)).or_default() += charge;
-        *self.spend.entry((group.to_owned(), -1)).or_default() += charge;
-    }
-
-    /// Brings the day's pacers up to date with spend, once a minute: the
-    /// decisions in between only read them.
-    fn pace(&mut self, budgets: &HashMap<String, Budget>, now: i64) {
-        let day = now.div_euclid(DAY);
-        let minute = now.div_euclid(60);
-        if self.paced_minute == Some(minute) {
-            return;
-        }
-        self.paced_minute = Some(minute);
-        for (group, budget) in budgets {
-            let Some(cap) = budget.daily else { continue };
-            let spent = self.spend.get(&(group.clone(), day)).copied().unwrap_or(0);
-            let pacer = self
-                .pacers
-                .entry((group.clone(), day))
-                .or_insert_with(|| Pacer::new(budget.delivery, cap, day * DAY, (day + 1) * DAY));
-            pacer.spent_micros = spent;
-            pacer.cap_micros = cap;
-            pacer.adjust(now);
-        }
     }
 }
 
@@ -742,23 +371,14 @@ pub async fn decide(
                 .and_then(|mut p| p.pop());
         }
     }
-    let person = match &user_id {
-        Some(u) => state.store.get_person(u).await?,
-        None => None,
-    };
-    let setting = match &person {
-        Some(p) => {
-            state
-                .store
-                .get_ads_setting(&p.user_id)
-                .await?
-                .use_partner_info
-        }
-        None => None,
-    };
-    let country = request_country.or(person.as_ref().and_then(|p| p.country));
+    state.serving.people.ensure_loaded(&state).await?;
+    let person = user_id
+        .as_deref()
+        .and_then(|u| Some((u.to_owned(), state.serving.people.get(u)?)));
+    let profile = person.as_ref().map(|(_, p)| &**p);
+    let country = request_country.or(profile.and_then(|p| p.country));
     let consent = consent::decide(&ConsentInputs {
-        use_partner_info: setting,
+        use_partner_info: profile.and_then(|p| p.use_partner_info),
         region_default: state.config.region_defaults.default_for(country),
         device: device_signals,
         browser,
@@ -773,13 +393,13 @@ pub async fn decide(
     if let Some(q) = &req.query {
         interests.extend(q.split_whitespace().map(str::to_lowercase));
     }
-    if let Some(p) = &person {
+    if let Some(p) = profile {
         interests.extend(p.interests.iter().cloned());
     }
     let viewer = Viewer {
         interests,
-        gender: person.as_ref().and_then(|p| p.gender),
-        age: person.as_ref().and_then(|p| p.age),
+        gender: profile.and_then(|p| p.gender),
+        age: profile.and_then(|p| p.age),
         country,
         app_type: device
             .os
@@ -789,11 +409,11 @@ pub async fn decide(
                 "android" => "android_mobile".to_owned(),
                 other => other.to_owned(),
             }),
-        locale: person.as_ref().and_then(|p| p.locale.clone()),
+        locale: profile.and_then(|p| p.locale.clone()),
     };
     let now = state.clock.now();
     let request = Request {
-        user_id: person.as_ref().map(|p| p.user_id.clone()),
+        user_id: person.as_ref().map(|(u, _)| u.clone()),
         viewer,
         consent,
         placement,
@@ -801,39 +421,61 @@ pub async fn decide(
         count: count as usize,
         now,
         reserve_cpm_micros: state.config.reserve_cpm_micros,
+        explain: req.explain.unwrap_or(false),
     };
     let snapshot = state.serving.current(&state).await?;
     let decision_id = new_token("");
     let decided: Decision = {
-        let mut counters = state
+        let member_of = state
             .serving
-            .counters
-            .lock()
+            .member_of
+            .read()
             .unwrap_or_else(|p| p.into_inner());
-        counters.pace(&snapshot.budgets, now);
         let memberships = request
             .user_id
             .as_ref()
-            .and_then(|u| snapshot.member_of.get(u))
+            .and_then(|u| member_of.get(u))
             .map(Vec::as_slice)
             .unwrap_or_default();
-        let candidates = snapshot.index.candidates(
-            &request.viewer.interests,
-            request.viewer.country,
-            memberships,
-        );
-        let groups = candidates
-            .into_iter()
-            .filter_map(|i| snapshot.groups.get(i as usize));
+        let candidates = snapshot
+            .index
+            .candidates(
+                &request.viewer.interests,
+                request.viewer.country,
+                memberships,
+            )
+            .filter_map(|rank| snapshot.ranked.get(rank as usize))
+            .map(|g| &**g);
+        let mut counters = lock(&state.serving.counters);
+        counters.pace(&snapshot.budgets, now);
+        counters.expire_holds(now);
         // The pacing throttle's coin: uniform in [0, 1).
         let draw: f64 = rand::RngExt::random(&mut rand::rng());
         let world = CountersView {
-            counters: &mut counters,
+            counters: &counters,
             budgets: &snapshot.budgets,
             now,
             draw,
         };
-        decision::decide(&request, groups, &snapshot.audiences, &world)
+        let decided = decision::decide_ranked(&request, candidates, &snapshot.audiences, &world);
+        for served in &decided.served {
+            let charge = match served.billable_event {
+                BillableEvent::Impression => served.price_micros.div_ceil(1000),
+                // A click is expected at the estimated rate.
+                BillableEvent::Click => {
+                    let ctr = counters.ctr(&served.ad_group_id);
+                    (served.price_micros as f64 * ctr).ceil() as u64
+                }
+            };
+            counters.hold(
+                &decision_id,
+                &served.ad_group_id,
+                &served.campaign_id,
+                charge,
+                now,
+            );
+        }
+        decided
     };
     let key = state.serving.key(&state).await?;
     let base = state.config.public_url.trim_end_matches('/');
@@ -841,7 +483,7 @@ pub async fn decide(
         .served
         .into_iter()
         .filter_map(|s| {
-            let pin = snapshot.pins.get(&s.ad.pin_id)?.clone();
+            let pin = snapshot.pin(&s.ad_account_id, &s.ad.pin_id)?.clone();
             let beacon = Beacon {
                 d: decision_id.clone(),
                 a: s.ad.ad_id.clone(),
@@ -985,20 +627,16 @@ async fn count(state: &AppState, token: &str, is_click: bool) -> Option<String> 
         }
     }
     let now = state.clock.now();
-    state
-        .serving
-        .counters
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .count(
-            &beacon.g,
-            &beacon.c,
-            beacon.u.as_deref(),
-            is_click,
-            charge,
-            now,
-        );
-    // Engagement audiences follow the beacons.
-    state.serving.events_arrived();
+    lock(&state.serving.counters).count(
+        &beacon.d,
+        &beacon.g,
+        &beacon.c,
+        beacon.u.as_deref(),
+        is_click,
+        charge,
+        now,
+    );
+    // Engagement audiences and click-through estimates follow the beacons.
+    state.serving.events_arrived(&beacon.acc);
     Some(landing)
 }

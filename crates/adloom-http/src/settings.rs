@@ -1,5 +1,7 @@
 //! `/v1/people/{user_id}/ads_settings`: "Use info from our ad partners".
 
+use std::sync::Arc;
+
 use adloom_core::ads_setting::{validate_source, AdsSetting, SettingChange};
 use adloom_core::consent;
 use adloom_core::page::PageRequest;
@@ -102,10 +104,23 @@ pub async fn put(
         changed_at: state.clock.now(),
         source: validate_source(update.source)?,
     };
-    let setting = match state.store.record_ads_setting(&user_id, change).await {
-        Err(StoreError::NotFound) => return Err(ApiError::not_found("person")),
-        other => other?,
-    };
+    let setting = state
+        .serving
+        .people
+        .write(
+            || async {
+                match state.store.record_ads_setting(&user_id, change).await {
+                    Err(StoreError::NotFound) => Err(ApiError::not_found("person")),
+                    other => Ok(other?),
+                }
+            },
+            |setting: &AdsSetting, mirror| {
+                if let Some(p) = mirror.get_mut(&user_id) {
+                    Arc::make_mut(p).use_partner_info = setting.use_partner_info;
+                }
+            },
+        )
+        .await?;
     Ok(Json(view(&state, &user_id, setting).await?))
 }
 

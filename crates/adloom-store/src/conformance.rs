@@ -61,6 +61,7 @@ macro_rules! store_conformance_tests {
             a_click_id_links_the_clicker_for_that_advertiser_only,
             advertiser_objects_by_kind_and_account,
             an_engagement_counts_once,
+            people_page_with_their_settings,
         );
     };
     (@cases $make:path; $($case:ident),* $(,)?) => {
@@ -1200,4 +1201,29 @@ pub async fn an_engagement_counts_once(store: &dyn Store) {
         .record_engagement(Engagement { kind: "click", ..e })
         .await
         .unwrap());
+}
+
+pub async fn people_page_with_their_settings(store: &dyn Store) {
+    let people: Vec<PersonRecord> = ["c", "a", "b"]
+        .iter()
+        .map(|id| person(id, None, 100))
+        .collect();
+    store.upsert_people(batch(people)).await.unwrap();
+    store
+        .record_ads_setting("b", change(Some(false), 200))
+        .await
+        .unwrap();
+    let first = store.people_with_settings(None, 2).await.unwrap();
+    let ids: Vec<(&str, Option<bool>)> = first
+        .iter()
+        .map(|(p, s)| (p.user_id.as_str(), *s))
+        .collect();
+    assert_eq!(ids, [("a", None), ("b", Some(false))]);
+    assert_eq!(first[0].0.interests, ["shoes"]);
+    let rest = store
+        .people_with_settings(Some("b".into()), 2)
+        .await
+        .unwrap();
+    assert_eq!(rest.len(), 1);
+    assert_eq!(rest[0].0.user_id, "c");
 }

@@ -66,6 +66,13 @@ pub trait Store: Send + Sync + 'static {
     /// Erases the person, their identifiers and their current setting; the
     /// history of their setting stays. Returns whether they existed.
     async fn delete_person(&self, user_id: &str) -> Result<bool>;
+    /// People in user id order after `after`, at most `limit`, each with
+    /// their setting: what a serving node loads into memory at start.
+    async fn people_with_settings(
+        &self,
+        after: Option<String>,
+        limit: usize,
+    ) -> Result<Vec<(PersonRecord, Option<bool>)>>;
     /// The user ids whose identifiers have this digest (any algorithm).
     async fn find_people_by_digest(&self, digest: &str) -> Result<Vec<String>>;
 

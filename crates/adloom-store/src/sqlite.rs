@@ -680,6 +680,43 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn people_with_settings(
+        &self,
+        after: Option<String>,
+        limit: usize,
+    ) -> Result<Vec<(PersonRecord, Option<bool>)>> {
+        self.read(move |c| {
+            let mut stmt = c
+                .prepare_cached(
+                    "SELECT p.record, p.updated_at, s.use_partner_info FROM people p
+                     LEFT JOIN ads_settings s ON s.user_id = p.user_id
+                     WHERE p.user_id > ?1 ORDER BY p.user_id LIMIT ?2",
+                )
+                .map_err(driver)?;
+            let rows = stmt
+                .query_map(
+                    rusqlite::params![after.unwrap_or_default(), limit as i64],
+                    |r| {
+                        Ok((
+                            r.get::<_, String>(0)?,
+                            r.get::<_, i64>(1)?,
+                            r.get::<_, Option<bool>>(2)?,
+                        ))
+                    },
+                )
+                .map_err(driver)?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (record, updated_at, setting) = row.map_err(driver)?;
+                let mut person: PersonRecord = from_json(&record)?;
+                person.updated_at = updated_at;
+                out.push((person, setting));
+            }
+            Ok(out)
+        })
+        .await
+    }
+
     async fn delete_person(&self, user_id: &str) -> Result<bool> {
         let user_id = user_id.to_owned();
         // The current setting goes with the person (ON DELETE CASCADE), the

@@ -9,8 +9,8 @@ use crate::region::{Country, RegionDefault};
 const NOW: i64 = 1_700_000_000;
 
 struct Counters {
-    capped: HashSet<&'static str>,
-    paced: HashSet<&'static str>,
+    capped: HashSet<String>,
+    paced: HashSet<String>,
 }
 
 impl World for Counters {
@@ -20,9 +20,6 @@ impl World for Counters {
         } else {
             0
         }
-    }
-    fn engagement(&self, _: &str) -> (u64, u64) {
-        (0, 0)
     }
     fn admits(&self, ad_group_id: &str, _max: u64) -> bool {
         !self.paced.contains(ad_group_id)
@@ -67,6 +64,7 @@ fn group(
                 click: Some("https://tracker.example/c".into()),
             },
         }],
+        ctr: PRIOR_CTR,
     }
 }
 
@@ -126,6 +124,7 @@ fn request(user: &str, use_partner_info: Option<bool>) -> Request {
         count: 3,
         now: NOW,
         reserve_cpm_micros: 500_000,
+        explain: true,
     }
 }
 
@@ -229,7 +228,7 @@ fn caps_pacing_schedule_and_placement() {
     groups[1].end_time = Some(NOW);
     groups[2].placement_group = "SEARCH".into();
     let world = Counters {
-        capped: HashSet::from(["shoes"]),
+        capped: HashSet::from(["shoes".to_owned()]),
         paced: HashSet::new(),
     };
     let d = decide(&request("alice", None), &groups, &audiences, &world);
@@ -242,7 +241,7 @@ fn caps_pacing_schedule_and_placement() {
     let (groups, audiences) = world_of_shoes();
     let world = Counters {
         capped: HashSet::new(),
-        paced: HashSet::from(["travel"]),
+        paced: HashSet::from(["travel".to_owned()]),
     };
     let d = decide(&request("alice", None), &groups, &audiences, &world);
     assert_eq!(shown(&d), ["shoes", "decor"]);
@@ -306,4 +305,74 @@ fn search_ads_follow_keywords() {
     // Away from search, keywords do not narrow the ad group.
     let d = decide(&request("bob", None), &groups, &audiences, &open_world());
     assert!(shown(&d).contains(&"travel"));
+}
+
+mod early_stop {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn arb_group(i: usize) -> impl Strategy<Value = ServingAdGroup> {
+        (
+            0u8..6,
+            proptest::option::of(proptest::sample::select(vec!["Home decor", "Running"])),
+            proptest::option::of(proptest::sample::select(vec!["US", "DE"])),
+            any::<bool>(),
+            // Coarse bids, so that ties happen.
+            0u64..8,
+            0u64..30,
+        )
+            .prop_map(move |(account, interest, country, cpc, bid, clicks)| {
+                let mut targeting = serde_json::Map::new();
+                if let Some(i) = interest {
+                    targeting.insert("INTEREST".into(), json!([i]));
+                }
+                if let Some(c) = country {
+                    targeting.insert("LOCATION".into(), json!([c]));
+                }
+                let mut g = group(
+                    &format!("g{i:02}"),
+                    &account.to_string(),
+                    "Advertiser",
+                    serde_json::Value::Object(targeting),
+                    if cpc {
+                        BillableEvent::Click
+                    } else {
+                        BillableEvent::Impression
+                    },
+                    bid * 500_000,
+                );
+                g.ctr = predicted_ctr(clicks, 100);
+                g
+            })
+    }
+
+    fn arb_groups() -> impl Strategy<Value = Vec<ServingAdGroup>> {
+        (0usize..25).prop_flat_map(|n| (0..n).map(arb_group).collect::<Vec<_>>())
+    }
+
+    proptest! {
+        /// Stopping early never changes what is served or what it costs.
+        #[test]
+        fn stopping_early_changes_nothing(
+            groups in arb_groups(),
+            count in 1usize..4,
+            capped in proptest::collection::hash_set(proptest::sample::select(
+                (0..25).map(|i| format!("g{i:02}")).collect::<Vec<_>>()), 0..5),
+        ) {
+            let (_, audiences) = world_of_shoes();
+            let world = Counters {
+                capped,
+                paced: HashSet::new(),
+            };
+            let mut explained = request("alice", None);
+            explained.count = count;
+            let mut fast = explained.clone();
+            fast.explain = false;
+            let full = decide(&explained, &groups, &audiences, &world);
+            let quick = decide(&fast, &groups, &audiences, &world);
+            prop_assert_eq!(full.served, quick.served);
+            prop_assert!(quick.rejected.is_empty());
+        }
+    }
 }

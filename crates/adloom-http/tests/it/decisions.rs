@@ -884,3 +884,77 @@ async fn decisions_follow_new_events() {
         [group.as_str()]
     );
 }
+
+/// Deliveries served but not yet billed hold their charge against the
+/// budget: a burst of decisions answered before any beacon comes back
+/// cannot commit more than the cap, and holds that are never billed lapse.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outstanding_deliveries_hold_the_budget() {
+    let app = App::new();
+    let people: Vec<Value> = (0..100)
+        .map(|i| json!({"user_id": format!("p{i}"), "country": "US"}))
+        .collect();
+    app.upsert(json!(people)).await;
+    let account = app.ad_account("Bursty").await;
+    let campaign = create(&app, &account, "campaigns", json!({"name": "Burst"})).await;
+    // Alone at the reserve: 500 micros an impression; the cap is ten.
+    let group = create(
+        &app,
+        &account,
+        "ad_groups",
+        json!({"name": "All", "campaign_id": campaign, "billable_event": "IMPRESSION",
+               "bid_in_micro_currency": 500_000, "budget_in_micro_currency": 5_000,
+               "budget_type": "DAILY", "pacing_delivery_type": "ACCELERATED"}),
+    )
+    .await;
+    let pin = pin(&app, &account, "burst").await;
+    create(
+        &app,
+        &account,
+        "ads",
+        json!({"ad_group_id": group, "pin_id": pin}),
+    )
+    .await;
+    let mut pending = Vec::new();
+    for i in 0..50 {
+        let d = decide(
+            &app,
+            json!({"user_id": format!("p{i}"), "placement": "home_feed"}),
+        )
+        .await;
+        if let Some(ad) = d["ads"].as_array().unwrap().first() {
+            pending.push(ad["impression_url"].clone());
+        }
+    }
+    assert_eq!(pending.len(), 10, "ten deliveries fill the cap");
+    for url in &pending {
+        fire(&app, url).await;
+    }
+    let r = app
+        .admin(
+            Method::GET,
+            &format!("/v5/ad_accounts/{account}/analytics?start_date=2023-11-14&end_date=2023-11-14&granularity=TOTAL&columns=SPEND_IN_MICRO_DOLLAR"),
+            None,
+        )
+        .await;
+    assert_eq!(r.body[0]["SPEND_IN_MICRO_DOLLAR"], 5_000);
+
+    // The next day: ten more deliveries that are never shown. Their holds
+    // lapse after five minutes and the budget is free again.
+    app.advance(86_400);
+    async fn served(app: &App, i: usize) -> bool {
+        let body = json!({"user_id": format!("p{}", i % 100), "placement": "home_feed"});
+        !decide(app, body).await["ads"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    }
+    let mut unbilled = 0;
+    for i in 0..20 {
+        unbilled += usize::from(served(&app, i).await);
+    }
+    assert_eq!(unbilled, 10);
+    assert!(!served(&app, 20).await, "held");
+    app.advance(301);
+    assert!(served(&app, 21).await, "the holds lapsed");
+}

@@ -1,0 +1,119 @@
+//! What decisions need to know about people, in memory: their profile
+//! (country, interests, age, gender, locale) and their setting. Loaded once
+//! from the store, then kept current by the handlers that change people
+//! and settings, so a decision never reads the disk.
+//!
+//! Writes to people pass through one lock around the store write and the
+//! update of the mirror, so the mirror applies them in the order the store
+//! committed them, and the first load cannot interleave with a write.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use adloom_core::person::{Gender, PersonRecord};
+use adloom_core::region::Country;
+
+use crate::error::ApiError;
+use crate::AppState;
+
+/// A person as a decision sees them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Profile {
+    pub country: Option<Country>,
+    pub locale: Option<String>,
+    /// Lower case.
+    pub interests: Vec<String>,
+    pub age: Option<u8>,
+    pub gender: Option<Gender>,
+    pub use_partner_info: Option<bool>,
+}
+
+impl Profile {
+    pub fn of(person: &PersonRecord, use_partner_info: Option<bool>) -> Profile {
+        Profile {
+            country: person.country,
+            locale: person.locale.clone(),
+            interests: person.interests.iter().map(|i| i.to_lowercase()).collect(),
+            age: person.age,
+            gender: person.gender,
+            use_partner_info,
+        }
+    }
+}
+
+#[derive(Default)]
+pub struct People {
+    profiles: RwLock<HashMap<String, Arc<Profile>>>,
+    /// Held across a store write to people and the mirror's update, and
+    /// across the first load.
+    writes: tokio::sync::Mutex<bool>,
+}
+
+/// Loads people this many at a time.
+const LOAD_PAGE: usize = 10_000;
+
+impl People {
+    pub fn get(&self, user_id: &str) -> Option<Arc<Profile>> {
+        self.profiles
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(user_id)
+            .cloned()
+    }
+
+    /// Runs a write to people in the store, then applies what it returns
+    /// to the mirror, under the write lock. Before the first load there is
+    /// nothing to apply: the load reads what the store committed.
+    pub async fn write<T, F, Fut>(
+        &self,
+        store_write: F,
+        apply: impl FnOnce(&T, &mut HashMap<String, Arc<Profile>>),
+    ) -> Result<T, ApiError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<T, ApiError>>,
+    {
+        let loaded = self.writes.lock().await;
+        let out = store_write().await?;
+        if *loaded {
+            apply(
+                &out,
+                &mut self.profiles.write().unwrap_or_else(|p| p.into_inner()),
+            );
+        }
+        Ok(out)
+    }
+
+    /// Loads every person from the store, once.
+    pub async fn ensure_loaded(&self, state: &AppState) -> Result<(), ApiError> {
+        let mut loaded = self.writes.lock().await;
+        self.load_locked(state, &mut loaded).await
+    }
+
+    async fn load_locked(&self, state: &AppState, loaded: &mut bool) -> Result<(), ApiError> {
+        if *loaded {
+            return Ok(());
+        }
+        let mut after = None;
+        loop {
+            let page = state
+                .store
+                .people_with_settings(after.clone(), LOAD_PAGE)
+                .await?;
+            let Some((last, _)) = page.last() else { break };
+            after = Some(last.user_id.clone());
+            let mut profiles = self.profiles.write().unwrap_or_else(|p| p.into_inner());
+            for (person, setting) in &page {
+                profiles.insert(
+                    person.user_id.clone(),
+                    Arc::new(Profile::of(person, *setting)),
+                );
+            }
+            if page.len() < LOAD_PAGE {
+                break;
+            }
+        }
+        *loaded = true;
+        Ok(())
+    }
+}
