@@ -152,6 +152,7 @@ pub fn router(state: AppState) -> Router {
             "/tag/core.js",
             get(move || pixel::core_js(Arc::clone(&core_js))),
         )
+        .route("/v1/admin/echo", post(echo))
         .route("/v1/admin/people", post(people::upsert))
         .route(
             "/v1/admin/people/{user_id}",
@@ -327,6 +328,16 @@ async fn render_metrics(
     _: extract::Admin,
 ) -> String {
     state.metrics.render()
+}
+
+/// `POST /v1/admin/echo`: answers the JSON object it was sent, after the
+/// same authentication and parsing a decision goes through. The floor that
+/// load tests measure the decision API against.
+async fn echo(
+    _: extract::Admin,
+    extract::ApiJson(body): extract::ApiJson<serde_json::Map<String, serde_json::Value>>,
+) -> axum::Json<serde_json::Map<String, serde_json::Value>> {
+    axum::Json(body)
 }
 
 /// 200 once the server is up; the server binds only after the store opened.

@@ -11,6 +11,7 @@ mod people;
 mod snapshot;
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use adloom_core::auction::BillableEvent;
@@ -57,7 +58,9 @@ pub struct Serving {
     /// rebuild per decision; catalog changes rebuild before the next
     /// decision.
     refresh: std::time::Duration,
-    rebuilding: tokio::sync::Mutex<()>,
+    rebuilding: Arc<tokio::sync::Mutex<()>>,
+    /// The rebuild under way applies catalog changes.
+    catalog_in_flight: AtomicBool,
     /// Person → the audiences their data puts them in.
     member_of: RwLock<HashMap<String, Vec<String>>>,
     counters: Mutex<Counters>,
@@ -79,7 +82,8 @@ impl Serving {
             }),
             last_build: Mutex::default(),
             refresh,
-            rebuilding: tokio::sync::Mutex::default(),
+            rebuilding: Arc::default(),
+            catalog_in_flight: AtomicBool::new(false),
             member_of: RwLock::default(),
             counters: Mutex::default(),
             people: People::default(),
@@ -108,43 +112,80 @@ impl Serving {
     /// What to rebuild now, if anything: catalog changes at once, events
     /// once the refresh interval has passed.
     fn take_due(&self) -> Option<Dirty> {
-        let mut dirty = lock(&self.dirty);
-        let events_due = !dirty.events.is_empty()
-            && lock(&self.last_build).is_none_or(|t| t.elapsed() >= self.refresh);
-        if dirty.catalog_changed() || events_due {
-            Some(std::mem::take(&mut *dirty))
-        } else {
-            None
+        let (catalog, events) = self.pending();
+        if !(catalog || events) {
+            return None;
         }
+        let mut dirty = lock(&self.dirty);
+        // Marked before the dirty set is emptied, so that no decision sees
+        // neither.
+        self.catalog_in_flight
+            .store(dirty.catalog_changed(), Ordering::Release);
+        Some(std::mem::take(&mut *dirty))
     }
 
-    fn is_due(&self) -> bool {
-        let dirty = lock(&self.dirty);
-        dirty.catalog_changed()
-            || (!dirty.events.is_empty()
-                && lock(&self.last_build).is_none_or(|t| t.elapsed() >= self.refresh))
-    }
-
+    /// The snapshot to decide with. Catalog changes are applied before it
+    /// is returned (they are rare, and an advertiser expects a paused ad
+    /// group to stop); events are folded in by a background rebuild at
+    /// most once per refresh interval while decisions go on with the
+    /// current snapshot, except with a zero interval, where every decision
+    /// sees every event first.
     async fn current(&self, state: &AppState) -> Result<Arc<Snapshot>, ApiError> {
-        if self.is_due() {
-            let _one_at_a_time = self.rebuilding.lock().await;
-            if let Some(due) = self.take_due() {
-                *lock(&self.last_build) = Some(std::time::Instant::now());
-                let previous = self.snapshot();
-                match snapshot::rebuild(state, &previous, &due, &self.counters, &self.member_of)
-                    .await
-                {
-                    Ok(next) => {
-                        *self.snapshot.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(next)
+        let (catalog, events) = self.pending();
+        // A catalog change being applied right now counts as pending: wait
+        // for it rather than decide on the snapshot before it.
+        let catalog = catalog || self.catalog_in_flight.load(Ordering::Acquire);
+        if catalog || (events && self.refresh.is_zero()) {
+            self.rebuild_now(state).await?;
+        } else if events {
+            if let Ok(guard) = Arc::clone(&self.rebuilding).try_lock_owned() {
+                let state = state.clone();
+                tokio::spawn(async move {
+                    let serving = Arc::clone(&state.serving);
+                    if let Err(e) = serving.rebuild_locked(&state).await {
+                        tracing::warn!(error = ?e, "serving snapshot not refreshed");
                     }
-                    Err(e) => {
-                        lock(&self.dirty).merge(due);
-                        return Err(e);
-                    }
-                }
+                    drop(guard);
+                });
             }
         }
         Ok(self.snapshot())
+    }
+
+    /// Whether the catalog changed, and whether events are due.
+    fn pending(&self) -> (bool, bool) {
+        let dirty = lock(&self.dirty);
+        let events_due = !dirty.events.is_empty()
+            && lock(&self.last_build).is_none_or(|t| t.elapsed() >= self.refresh);
+        (dirty.catalog_changed(), events_due)
+    }
+
+    async fn rebuild_now(&self, state: &AppState) -> Result<(), ApiError> {
+        let _one_at_a_time = self.rebuilding.lock().await;
+        self.rebuild_locked(state).await
+    }
+
+    /// Rebuilds with what is due; the caller holds `rebuilding`.
+    async fn rebuild_locked(&self, state: &AppState) -> Result<(), ApiError> {
+        let Some(due) = self.take_due() else {
+            return Ok(());
+        };
+        *lock(&self.last_build) = Some(std::time::Instant::now());
+        let previous = self.snapshot();
+        let rebuilt =
+            snapshot::rebuild(state, &previous, &due, &self.counters, &self.member_of).await;
+        let outcome = match rebuilt {
+            Ok(next) => {
+                *self.snapshot.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(next);
+                Ok(())
+            }
+            Err(e) => {
+                lock(&self.dirty).merge(due);
+                Err(e)
+            }
+        };
+        self.catalog_in_flight.store(false, Ordering::Release);
+        outcome
     }
 
     fn snapshot(&self) -> Arc<Snapshot> {
@@ -154,8 +195,16 @@ impl Serving {
     /// Loads what decisions need (people, the catalog) ahead of the first
     /// decision.
     pub async fn warm_up(&self, state: &AppState) -> Result<(), ApiError> {
+        let started = std::time::Instant::now();
         self.people.ensure_loaded(state).await?;
-        self.current(state).await.map(drop)
+        let people = started.elapsed();
+        self.current(state).await?;
+        tracing::info!(
+            people_ms = people.as_millis() as u64,
+            catalog_ms = (started.elapsed() - people).as_millis() as u64,
+            "serving state loaded"
+        );
+        Ok(())
     }
 
     async fn key(&self, state: &AppState) -> Result<&[u8], ApiError> {
@@ -448,7 +497,6 @@ pub async fn decide(
             .map(|g| &**g);
         let mut counters = lock(&state.serving.counters);
         counters.pace(&snapshot.budgets, now);
-        counters.expire_holds(now);
         // The pacing throttle's coin: uniform in [0, 1).
         let draw: f64 = rand::RngExt::random(&mut rand::rng());
         let world = CountersView {
@@ -459,6 +507,16 @@ pub async fn decide(
         };
         let decided = decision::decide_ranked(&request, candidates, &snapshot.audiences, &world);
         for served in &decided.served {
+            // Only budgets need holds.
+            let capped = snapshot.budgets.get(&served.ad_group_id).is_some_and(|b| {
+                b.daily.is_some()
+                    || b.lifetime.is_some()
+                    || b.campaign_daily.is_some()
+                    || b.campaign_lifetime.is_some()
+            });
+            if !capped {
+                continue;
+            }
             let charge = match served.billable_event {
                 BillableEvent::Impression => served.price_micros.div_ceil(1000),
                 // A click is expected at the estimated rate.
@@ -467,13 +525,7 @@ pub async fn decide(
                     (served.price_micros as f64 * ctr).ceil() as u64
                 }
             };
-            counters.hold(
-                &decision_id,
-                &served.ad_group_id,
-                &served.campaign_id,
-                charge,
-                now,
-            );
+            counters.hold(&served.ad_group_id, &served.campaign_id, charge, now);
         }
         decided
     };
@@ -628,7 +680,7 @@ async fn count(state: &AppState, token: &str, is_click: bool) -> Option<String> 
     }
     let now = state.clock.now();
     lock(&state.serving.counters).count(
-        &beacon.d,
+        beacon.t,
         &beacon.g,
         &beacon.c,
         beacon.u.as_deref(),

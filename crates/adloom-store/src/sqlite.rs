@@ -1463,7 +1463,10 @@ impl Store for SqliteStore {
         self.read(move |c| {
             let mut stmt = c
                 .prepare_cached(
-                    "SELECT id, ad_account_id, record, created_time, updated_time FROM objects
+                    // Without the hint the planner walks every object of the
+                    // kind by primary key: 50 ms an account at 100k ad groups.
+                    "SELECT id, ad_account_id, record, created_time, updated_time
+                     FROM objects INDEXED BY objects_by_account
                      WHERE kind = ?1 AND ad_account_id = ?2 ORDER BY id",
                 )
                 .map_err(driver)?;

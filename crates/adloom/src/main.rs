@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 mod config;
 mod serve;
+mod world;
 
 #[derive(Parser)]
 #[command(
@@ -25,6 +26,11 @@ struct Cli {
 enum Command {
     /// Run the server.
     Serve(config::ServeArgs),
+    /// Fill the data dir with a generated world (people, advertisers,
+    /// audiences, campaigns), through the API in-process, for benchmarks
+    /// and trying adloom out. Deterministic for a seed; a data dir that
+    /// already has ad accounts is left alone.
+    World(world::WorldArgs),
     /// Normalize and hash identifiers read from standard input, one a line,
     /// and print their hex SHA-256 (the form to upload in a customer list).
     Hash {
@@ -55,6 +61,7 @@ fn main() -> ExitCode {
                 return ExitCode::from(2);
             }
         },
+        Command::World(args) => world::run(args),
         Command::Hash { kind, all } => hash(kind, all),
     };
     match result {

@@ -39,6 +39,14 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     };
     let store = adloom_store::open(&settings.store).context("cannot open the store")?;
     let state = adloom_http::AppState::new(store.clone(), settings.http.clone(), &admin_token);
+    // Load people and the catalog into memory before the first decision
+    // needs them; the server answers meanwhile.
+    let warming = state.clone();
+    tokio::spawn(async move {
+        if let Err(e) = warming.serving.warm_up(&warming).await {
+            tracing::warn!(error = ?e, "serving state not loaded yet");
+        }
+    });
     let app = adloom_http::router(state);
     let listener = TcpListener::bind(settings.listen)
         .await
@@ -70,7 +78,7 @@ async fn shutdown_signal() {
 
 /// The admin token kept in the data dir; generated, saved (readable by the
 /// owner only) and printed on the first start.
-fn stored_admin_token(data_dir: &Path) -> anyhow::Result<String> {
+pub(crate) fn stored_admin_token(data_dir: &Path) -> anyhow::Result<String> {
     let path = data_dir.join("admin-token");
     if let Ok(token) = std::fs::read_to_string(&path) {
         let token = token.trim().to_owned();

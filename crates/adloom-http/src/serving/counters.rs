@@ -16,6 +16,9 @@ use super::DAY;
 /// its billable beacon has not come: a feed may show an ad a little after
 /// asking for it. A beacon after this still counts (within its TTL).
 const HOLD_SECS: i64 = 300;
+/// Holds are summed per ad group over this many seconds of decisions, so
+/// their memory follows the ad groups with budgets, not the traffic.
+const HOLD_BUCKET_SECS: i64 = 10;
 
 /// Spend of an ad group or a campaign: today's (by the clock's day), the
 /// lifetime total, and what served but unbilled deliveries hold.
@@ -56,11 +59,19 @@ impl Spend {
     }
 }
 
-/// When a delivery's hold on its budgets lapses.
-struct Hold {
-    expires: i64,
-    /// decision id and ad group id
-    key: (String, String),
+/// What an ad group's unbilled deliveries hold, by when they were decided.
+struct GroupHolds {
+    campaign: String,
+    /// (bucket of decision time, micros), oldest first.
+    buckets: VecDeque<(i64, u64)>,
+}
+
+/// The value for `key`, allocating the key only when it is new.
+fn slot<'a, V: Default>(map: &'a mut HashMap<String, V>, key: &str) -> &'a mut V {
+    if !map.contains_key(key) {
+        map.insert(key.to_owned(), V::default());
+    }
+    map.get_mut(key).expect("just inserted")
 }
 
 /// Spend and delivery counters, in memory; loaded from the stored
@@ -73,6 +84,8 @@ pub(super) struct Counters {
     paced_minute: Option<i64>,
     /// person → ad group → (day, impressions that day).
     impressions: HashMap<String, HashMap<String, (i64, u32)>>,
+    /// The day whose frequency counts `impressions` holds.
+    impressions_day: i64,
     /// ad group → spend.
     spend: HashMap<String, Spend>,
     /// campaign → spend, shared by its ad groups.
@@ -81,10 +94,8 @@ pub(super) struct Counters {
     engagement: HashMap<String, (u64, u64)>,
     /// ad group → (day, pacer).
     pacers: HashMap<String, (i64, Pacer)>,
-    /// Served deliveries not yet billed, oldest first, and what each holds.
-    holds: VecDeque<Hold>,
-    /// (decision, ad group) → (micros held, campaign).
-    outstanding: HashMap<(String, String), (u64, String)>,
+    /// ad group → what its served but unbilled deliveries hold.
+    holds: HashMap<String, GroupHolds>,
 }
 
 /// Frequency and budgets, from the counters, for one decision.
@@ -151,11 +162,12 @@ impl World for CountersView<'_> {
 }
 
 impl Counters {
-    /// Counts one impression or click, and releases what its delivery held.
+    /// Counts one impression or click of a delivery decided at
+    /// `decided_at`, and releases what the delivery held.
     #[allow(clippy::too_many_arguments)]
     pub(super) fn count(
         &mut self,
-        decision: &str,
+        decided_at: i64,
         group: &str,
         campaign: &str,
         user: Option<&str>,
@@ -165,28 +177,17 @@ impl Counters {
     ) {
         let day = time.div_euclid(DAY);
         if charge > 0 {
-            self.release(&(decision.to_owned(), group.to_owned()));
+            self.release(group, decided_at, charge);
         }
-        self.campaign_spend
-            .entry(campaign.to_owned())
-            .or_default()
-            .charge(day, charge);
-        self.spend
-            .entry(group.to_owned())
-            .or_default()
-            .charge(day, charge);
-        let e = self.engagement.entry(group.to_owned()).or_default();
+        slot(&mut self.campaign_spend, campaign).charge(day, charge);
+        slot(&mut self.spend, group).charge(day, charge);
+        let e = slot(&mut self.engagement, group);
         if is_click {
             e.0 += 1;
         } else {
             e.1 += 1;
             if let Some(user) = user {
-                let seen = self
-                    .impressions
-                    .entry(user.to_owned())
-                    .or_default()
-                    .entry(group.to_owned())
-                    .or_insert((day, 0));
+                let seen = slot(slot(&mut self.impressions, user), group);
                 if seen.0 != day {
                     *seen = (day, 0);
                 }
@@ -195,54 +196,76 @@ impl Counters {
         }
     }
 
-    /// Holds a served delivery's charge until it is billed or the hold
-    /// expires.
-    pub(super) fn hold(
-        &mut self,
-        decision: &str,
-        group: &str,
-        campaign: &str,
-        micros: u64,
-        now: i64,
-    ) {
+    /// Holds a delivery's charge against its ad group's and campaign's
+    /// budgets until it is billed or the hold lapses.
+    pub(super) fn hold(&mut self, group: &str, campaign: &str, micros: u64, now: i64) {
         if micros == 0 {
             return;
         }
-        let key = (decision.to_owned(), group.to_owned());
-        self.spend.entry(group.to_owned()).or_default().held += micros;
-        self.campaign_spend
-            .entry(campaign.to_owned())
-            .or_default()
-            .held += micros;
-        self.outstanding
-            .insert(key.clone(), (micros, campaign.to_owned()));
-        self.holds.push_back(Hold {
-            expires: now + HOLD_SECS,
-            key,
-        });
+        let bucket = now.div_euclid(HOLD_BUCKET_SECS);
+        let holds = match self.holds.get_mut(group) {
+            Some(h) => h,
+            None => self
+                .holds
+                .entry(group.to_owned())
+                .or_insert_with(|| GroupHolds {
+                    campaign: campaign.to_owned(),
+                    buckets: VecDeque::new(),
+                }),
+        };
+        match holds.buckets.back_mut() {
+            Some((b, held)) if *b == bucket => *held += micros,
+            _ => holds.buckets.push_back((bucket, micros)),
+        }
+        slot(&mut self.spend, group).held += micros;
+        slot(&mut self.campaign_spend, campaign).held += micros;
     }
 
-    fn release(&mut self, key: &(String, String)) {
-        // The queue entry stays until it expires, and finds nothing
-        // outstanding then.
-        let Some((micros, campaign)) = self.outstanding.remove(key) else {
+    /// A delivery decided at `decided_at` was billed `charge`: what it held
+    /// is free again (a click may free more than its expected share; the
+    /// bucket never gives back more than it holds).
+    fn release(&mut self, group: &str, decided_at: i64, charge: u64) {
+        let bucket = decided_at.div_euclid(HOLD_BUCKET_SECS);
+        let Some(holds) = self.holds.get_mut(group) else {
             return;
         };
-        if let Some(s) = self.spend.get_mut(&key.1) {
-            s.held = s.held.saturating_sub(micros);
+        let Some((_, held)) = holds.buckets.iter_mut().find(|(b, _)| *b == bucket) else {
+            return;
+        };
+        let freed = charge.min(*held);
+        *held -= freed;
+        let campaign = holds.campaign.as_str();
+        if let Some(s) = self.spend.get_mut(group) {
+            s.held = s.held.saturating_sub(freed);
         }
-        if let Some(s) = self.campaign_spend.get_mut(&campaign) {
-            s.held = s.held.saturating_sub(micros);
+        if let Some(s) = self.campaign_spend.get_mut(campaign) {
+            s.held = s.held.saturating_sub(freed);
         }
     }
 
-    /// Lets go of holds whose deliveries were never billed in time.
-    pub(super) fn expire_holds(&mut self, now: i64) {
-        while self.holds.front().is_some_and(|h| h.expires <= now) {
-            if let Some(hold) = self.holds.pop_front() {
-                self.release(&hold.key);
+    /// Lets go of the holds of deliveries never billed in time.
+    fn expire_holds(&mut self, now: i64) {
+        let Counters {
+            holds,
+            spend,
+            campaign_spend,
+            ..
+        } = self;
+        holds.retain(|group, h| {
+            while let Some(&(bucket, held)) = h.buckets.front() {
+                if bucket * HOLD_BUCKET_SECS + HOLD_SECS > now {
+                    break;
+                }
+                h.buckets.pop_front();
+                if let Some(s) = spend.get_mut(group) {
+                    s.held = s.held.saturating_sub(held);
+                }
+                if let Some(s) = campaign_spend.get_mut(&h.campaign) {
+                    s.held = s.held.saturating_sub(held);
+                }
             }
-        }
+            !h.buckets.is_empty()
+        });
     }
 
     /// The click-through estimate of an ad group, from what it delivered.
@@ -251,8 +274,8 @@ impl Counters {
         decision::predicted_ctr(clicks, impressions)
     }
 
-    /// Brings the day's pacers up to date with spend, once a minute: the
-    /// decisions in between only read them.
+    /// Brings the day's pacers up to date with spend and lets lapsed holds
+    /// go, once a minute: the decisions in between only read them.
     pub(super) fn pace(&mut self, budgets: &HashMap<String, Arc<Budget>>, now: i64) {
         let day = now.div_euclid(DAY);
         let minute = now.div_euclid(60);
@@ -260,6 +283,15 @@ impl Counters {
             return;
         }
         self.paced_minute = Some(minute);
+        self.expire_holds(now);
+        if self.impressions_day != day {
+            // Yesterday's frequency counts are of no use today.
+            self.impressions_day = day;
+            self.impressions.retain(|_, groups| {
+                groups.retain(|_, (d, _)| *d == day);
+                !groups.is_empty()
+            });
+        }
         for (group, budget) in budgets {
             let Some(cap) = budget.daily else { continue };
             let spend = self.spend.get(group).copied().unwrap_or_default();

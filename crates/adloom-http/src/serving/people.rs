@@ -8,6 +8,7 @@
 //! committed them, and the first load cannot interleave with a write.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 
 use adloom_core::person::{Gender, PersonRecord};
@@ -44,6 +45,9 @@ impl Profile {
 #[derive(Default)]
 pub struct People {
     profiles: RwLock<HashMap<String, Arc<Profile>>>,
+    /// Set once the first load finished: decisions check it without
+    /// taking the write lock.
+    ready: AtomicBool,
     /// Held across a store write to people and the mirror's update, and
     /// across the first load.
     writes: tokio::sync::Mutex<bool>,
@@ -86,6 +90,9 @@ impl People {
 
     /// Loads every person from the store, once.
     pub async fn ensure_loaded(&self, state: &AppState) -> Result<(), ApiError> {
+        if self.ready.load(Ordering::Acquire) {
+            return Ok(());
+        }
         let mut loaded = self.writes.lock().await;
         self.load_locked(state, &mut loaded).await
     }
@@ -114,6 +121,7 @@ impl People {
             }
         }
         *loaded = true;
+        self.ready.store(true, Ordering::Release);
         Ok(())
     }
 }

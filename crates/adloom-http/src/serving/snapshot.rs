@@ -14,6 +14,7 @@ use std::sync::Arc;
 use adloom_core::ad_account::AdAccount;
 use adloom_core::auction::BillableEvent;
 use adloom_core::candidates::CandidateIndex;
+use adloom_core::consent::{self, Provenance};
 use adloom_core::decision::{auction_order, ServingAd, ServingAdGroup, ServingAudience, Trackers};
 use adloom_core::keyword::{Keyword, MatchType};
 use adloom_core::pacing::Delivery;
@@ -117,6 +118,8 @@ pub(super) async fn rebuild(
     counters: &std::sync::Mutex<Counters>,
     member_of: &std::sync::RwLock<HashMap<String, Vec<String>>>,
 ) -> Result<Snapshot, ApiError> {
+    // Audience readiness is counted against the people mirror.
+    state.serving.people.ensure_loaded(state).await?;
     let accounts = all_accounts(state).await?;
     let reload_counters = !lock(counters).loaded;
     let mut history = Vec::new();
@@ -156,7 +159,7 @@ pub(super) async fn rebuild(
         if !c.loaded {
             for e in history {
                 c.count(
-                    &e.decision_id,
+                    e.time,
                     &e.ad_group_id,
                     &e.campaign_id,
                     e.user_id.as_deref(),
@@ -458,15 +461,36 @@ async fn read_audiences(
             continue;
         }
         let audience = membership::audience_of(&stored)?;
-        let data = membership::data_members(state, &audience).await?;
-        let countable = membership::members(state, &audience).await?.len();
+        let provenance = audience.provenance();
+        let members: HashSet<String> = membership::data_members(state, &audience)
+            .await?
+            .into_keys()
+            .collect();
+        // Whether it may deliver follows the size an advertiser sees: the
+        // members the consent policy lets count, by the people mirror.
+        let countable = match provenance {
+            Provenance::Partner(_) => members
+                .iter()
+                .filter(|user| {
+                    state.serving.people.get(user).is_some_and(|p| {
+                        consent::for_person(
+                            p.use_partner_info,
+                            p.country,
+                            &state.config.region_defaults,
+                        )
+                        .allows_audience(provenance)
+                    })
+                })
+                .count(),
+            _ => members.len(),
+        };
         let size = membership::reported(state, &audience.id, countable).await?;
         out.insert(
             id.clone(),
             Arc::new(ServingAudience {
-                provenance: audience.provenance(),
+                provenance,
                 targetable: size.ready,
-                members: data.into_keys().collect(),
+                members,
             }),
         );
     }

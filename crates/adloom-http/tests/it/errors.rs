@@ -115,3 +115,22 @@ async fn a_stalled_upload_times_out_with_408() {
         "nothing of the stalled batch is stored"
     );
 }
+
+/// The load tests' baseline answers what it was sent, to the operator only.
+#[tokio::test]
+async fn the_echo_baseline_is_the_operators() {
+    let app = App::new();
+    let body = json!({"placement": "home_feed", "count": 3});
+    let r = app
+        .admin(Method::POST, "/v1/admin/echo", Some(body.clone()))
+        .await;
+    assert_eq!(r.body, body);
+    let r = app
+        .call(Method::POST, "/v1/admin/echo", None, Some(body))
+        .await;
+    assert_error(&r, StatusCode::UNAUTHORIZED, 2);
+    let r = app
+        .admin(Method::POST, "/v1/admin/echo", Some(json!([1])))
+        .await;
+    assert_error(&r, StatusCode::BAD_REQUEST, 4196);
+}

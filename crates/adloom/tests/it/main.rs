@@ -463,3 +463,63 @@ async fn pinterest_sdk_drives_conversions_lists_and_audiences() {
     assert!(out.status.success(), "{stdout}\n{stderr}");
     assert!(stdout.contains("sdk: 2 passed, 0 failed"), "{stdout}");
 }
+
+/// `adloom world` builds a small world through the API; a second run leaves
+/// it alone; `serve` then decides over it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn world_makes_a_world_once_and_serve_decides_over_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let world = |extra: &[&str]| {
+        let out = Command::new(BIN)
+            .args(["world", "--data-dir"])
+            .arg(dir.path())
+            .args(["--people", "400", "--accounts", "4", "--ad-groups", "40"])
+            .args(["--audiences", "4", "--list-size", "300"])
+            .args(extra)
+            .env_remove("ADLOOM_ADMIN_TOKEN")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert!(world(&[]).contains("40 ad groups"));
+    assert!(world(&["--seed", "2"]).contains("left as it is"));
+
+    let server = Server::start(dir.path(), None);
+    let (status, accounts) = server
+        .call(reqwest::Method::GET, "/v5/ad_accounts", None)
+        .await;
+    assert_eq!(status, 200);
+    let accounts = accounts["items"].as_array().unwrap();
+    assert_eq!(accounts.len(), 4);
+    let account = accounts[0]["id"].as_str().unwrap();
+    let (_, audiences) = server
+        .call(
+            reqwest::Method::GET,
+            &format!("/v5/ad_accounts/{account}/audiences"),
+            None,
+        )
+        .await;
+    assert_eq!(audiences["items"].as_array().unwrap().len(), 1);
+    let (_, groups) = server
+        .call(
+            reqwest::Method::GET,
+            &format!("/v5/ad_accounts/{account}/ad_groups"),
+            None,
+        )
+        .await;
+    assert_eq!(groups["items"].as_array().unwrap().len(), 10);
+    let mut filled = 0;
+    for user in 0..20 {
+        let (status, d) = server
+            .call(
+                reqwest::Method::POST,
+                "/v1/decisions",
+                Some(json!({"user_id": format!("u{user}"), "placement": "home_feed", "count": 3})),
+            )
+            .await;
+        assert_eq!(status, 200, "{d}");
+        filled += d["ads"].as_array().unwrap().len();
+    }
+    assert!(filled > 0, "the world's ad groups deliver");
+}
