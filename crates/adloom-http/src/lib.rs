@@ -284,8 +284,8 @@ pub fn router(state: AppState) -> Router {
 /// next decision; its conversion events mark its audiences, which follow
 /// within the refresh interval. People and settings keep the serving
 /// mirror current themselves, tag pixels and beacons report their account
-/// themselves, and decisions change only counters. Any other write (ad
-/// accounts, tokens, tags) marks everything.
+/// themselves, and decisions change only counters. Nothing else touches
+/// what decisions see.
 async fn serving_freshness(
     axum::extract::State(state): axum::extract::State<AppState>,
     req: axum::extract::Request,
@@ -312,12 +312,9 @@ async fn serving_freshness(
         Some(id) if path.ends_with("/events") => serving.events_arrived(id),
         Some(id) => serving.invalidate(Some(id)),
         None if path == "/v5/pins" => serving.invalidate(pin_account.as_deref()),
-        None if path.starts_with("/v1/admin/people")
-            || path.starts_with("/v1/people/")
-            || path.starts_with("/v1/decisions")
-            || path.starts_with("/v1/beacons")
-            || path == "/v3/" => {}
-        None => serving.invalidate(None),
+        // A new ad account has nothing to serve until its own objects come
+        // (which mark it); tokens, people and settings change no catalog.
+        None => {}
     }
     res
 }
