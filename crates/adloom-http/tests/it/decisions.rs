@@ -958,3 +958,84 @@ async fn outstanding_deliveries_hold_the_budget() {
     app.advance(301);
     assert!(served(&app, 21).await, "the holds lapsed");
 }
+
+/// A customer-list ad: people on the advertiser's list get it, with the
+/// reason in plain words; people not on it do not. Consent is applied at
+/// decision time: a listed person in the EU (off until they say Yes) gets
+/// it from the moment they switch the setting on, without a new upload.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_customer_list_ad() {
+    let app = App::new();
+    let people: Vec<Value> = (0..200)
+        .map(|i| {
+            json!({"user_id": format!("c{i}"), "email": format!("customer{i}@example.com"),
+                   "country": if i == 0 { "DE" } else { "US" }})
+        })
+        .collect();
+    app.upsert(json!(people)).await;
+    let account = app.ad_account("Loyal Shoes").await;
+    let records: Vec<String> = (0..150)
+        .map(|i| format!("customer{i}@example.com"))
+        .collect();
+    let list = app
+        .admin(
+            Method::POST,
+            &format!("/v5/ad_accounts/{account}/customer_lists"),
+            Some(json!({"name": "Buyers", "records": records.join(",")})),
+        )
+        .await;
+    let audience = app
+        .admin(
+            Method::POST,
+            &format!("/v5/ad_accounts/{account}/audiences"),
+            Some(json!({"name": "Buyers", "audience_type": "CUSTOMER_LIST",
+                        "rule": {"customer_list_id": list.body["id"]}})),
+        )
+        .await
+        .body["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let campaign = create(&app, &account, "campaigns", json!({"name": "Again"})).await;
+    let group = create(
+        &app,
+        &account,
+        "ad_groups",
+        json!({"name": "Buyers", "campaign_id": campaign, "billable_event": "IMPRESSION",
+               "bid_in_micro_currency": 3_000_000, "targeting_spec": {"AUDIENCE_INCLUDE": [audience]}}),
+    )
+    .await;
+    let pin = pin(&app, &account, "loyal").await;
+    create(
+        &app,
+        &account,
+        "ads",
+        json!({"ad_group_id": group, "pin_id": pin}),
+    )
+    .await;
+    let ask = |user: &str| json!({"user_id": user, "placement": "home_feed"});
+
+    let listed = decide(&app, ask("c7")).await;
+    assert_eq!(groups(&listed), [group.as_str()]);
+    assert_eq!(
+        listed["ads"][0]["why"],
+        json!([{"kind": "customer_list",
+                "text": "Loyal Shoes wants to reach people on their customer list"}])
+    );
+    assert!(
+        groups(&decide(&app, ask("c170")).await).is_empty(),
+        "not on the list"
+    );
+
+    assert!(
+        groups(&decide(&app, ask("c0")).await).is_empty(),
+        "in the EU: off until they say Yes"
+    );
+    app.admin(
+        Method::PUT,
+        "/v1/people/c0/ads_settings",
+        Some(json!({"use_partner_info": true})),
+    )
+    .await;
+    assert_eq!(groups(&decide(&app, ask("c0")).await), [group.as_str()]);
+}
