@@ -48,6 +48,23 @@ async fn pin(app: &App, account: &str, name: &str) -> String {
     r.body["id"].as_str().unwrap().to_owned()
 }
 
+/// An ad group of `campaign` with one ad, on a pin of its own; returns the
+/// ad group's id.
+async fn ad_group_with_ad(app: &App, account: &str, campaign: &str, mut group: Value) -> String {
+    group["campaign_id"] = json!(campaign);
+    let name = group["name"].as_str().unwrap_or("ad").to_lowercase();
+    let id = create(app, account, "ad_groups", group).await;
+    let pin = pin(app, account, &name).await;
+    create(
+        app,
+        account,
+        "ads",
+        json!({"ad_group_id": id, "pin_id": pin}),
+    )
+    .await;
+    id
+}
+
 /// 150 people; all visit Shoes Inc.'s shoe page, u20 to u139 buy. Shoes
 /// Inc. targets visitors who did not buy; Nest & Co targets interest in
 /// home decor.
@@ -690,20 +707,12 @@ async fn pacing_spreads_a_daily_budget_and_holds_the_cap() {
     let account = app.ad_account("Steady").await;
     let campaign = create(&app, &account, "campaigns", json!({"name": "All day"})).await;
     // One bidder pays the reserve: 0.50 per thousand, 500 micros an impression.
-    let group = create(
+    ad_group_with_ad(
         &app,
         &account,
-        "ad_groups",
-        json!({"name": "Everyone", "campaign_id": campaign, "billable_event": "IMPRESSION",
+        &campaign,
+        json!({"name": "Everyone", "billable_event": "IMPRESSION",
                "bid_in_micro_currency": 2_000_000, "budget_in_micro_currency": 50_000, "budget_type": "DAILY"}),
-    )
-    .await;
-    let pin = pin(&app, &account, "steady").await;
-    create(
-        &app,
-        &account,
-        "ads",
-        json!({"ad_group_id": group, "pin_id": pin}),
     )
     .await;
     // Start the day at midnight.
@@ -762,20 +771,12 @@ async fn a_campaign_cap_binds_all_its_ad_groups() {
     )
     .await;
     for name in ["a", "b"] {
-        let group = create(
+        ad_group_with_ad(
             &app,
             &account,
-            "ad_groups",
-            json!({"name": name, "campaign_id": campaign, "billable_event": "IMPRESSION", "bid_in_micro_currency": 500_000,
+            &campaign,
+            json!({"name": name, "billable_event": "IMPRESSION", "bid_in_micro_currency": 500_000,
                    "pacing_delivery_type": "ACCELERATED"}),
-        )
-        .await;
-        let pin = pin(&app, &account, name).await;
-        create(
-            &app,
-            &account,
-            "ads",
-            json!({"ad_group_id": group, "pin_id": pin}),
         )
         .await;
     }
@@ -858,20 +859,12 @@ async fn decisions_follow_new_events() {
         .unwrap()
         .to_owned();
     let campaign = create(&app, &account, "campaigns", json!({"name": "Back"})).await;
-    let group = create(
+    let group = ad_group_with_ad(
         &app,
         &account,
-        "ad_groups",
-        json!({"name": "Visitors", "campaign_id": campaign, "billable_event": "IMPRESSION", "bid_in_micro_currency": 1_000_000,
+        &campaign,
+        json!({"name": "Visitors", "billable_event": "IMPRESSION", "bid_in_micro_currency": 1_000_000,
                "targeting_spec": {"AUDIENCE_INCLUDE": [audience]}}),
-    )
-    .await;
-    let pin = pin(&app, &account, "shoe").await;
-    create(
-        &app,
-        &account,
-        "ads",
-        json!({"ad_group_id": group, "pin_id": pin}),
     )
     .await;
     assert!(
@@ -898,21 +891,13 @@ async fn outstanding_deliveries_hold_the_budget() {
     let account = app.ad_account("Bursty").await;
     let campaign = create(&app, &account, "campaigns", json!({"name": "Burst"})).await;
     // Alone at the reserve: 500 micros an impression; the cap is ten.
-    let group = create(
+    ad_group_with_ad(
         &app,
         &account,
-        "ad_groups",
-        json!({"name": "All", "campaign_id": campaign, "billable_event": "IMPRESSION",
+        &campaign,
+        json!({"name": "All", "billable_event": "IMPRESSION",
                "bid_in_micro_currency": 500_000, "budget_in_micro_currency": 5_000,
                "budget_type": "DAILY", "pacing_delivery_type": "ACCELERATED"}),
-    )
-    .await;
-    let pin = pin(&app, &account, "burst").await;
-    create(
-        &app,
-        &account,
-        "ads",
-        json!({"ad_group_id": group, "pin_id": pin}),
     )
     .await;
     let mut pending = Vec::new();
@@ -997,20 +982,12 @@ async fn a_customer_list_ad() {
         .unwrap()
         .to_owned();
     let campaign = create(&app, &account, "campaigns", json!({"name": "Again"})).await;
-    let group = create(
+    let group = ad_group_with_ad(
         &app,
         &account,
-        "ad_groups",
-        json!({"name": "Buyers", "campaign_id": campaign, "billable_event": "IMPRESSION",
+        &campaign,
+        json!({"name": "Buyers", "billable_event": "IMPRESSION",
                "bid_in_micro_currency": 3_000_000, "targeting_spec": {"AUDIENCE_INCLUDE": [audience]}}),
-    )
-    .await;
-    let pin = pin(&app, &account, "loyal").await;
-    create(
-        &app,
-        &account,
-        "ads",
-        json!({"ad_group_id": group, "pin_id": pin}),
     )
     .await;
     let ask = |user: &str| json!({"user_id": user, "placement": "home_feed"});
