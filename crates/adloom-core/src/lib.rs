@@ -40,6 +40,7 @@ pub mod person;
 pub mod pixel;
 pub mod region;
 pub mod report;
+pub mod support;
 pub mod tag;
 pub mod targeting;
 

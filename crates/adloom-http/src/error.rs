@@ -134,11 +134,11 @@ impl From<StoreError> for ApiError {
 /// route, a wrong method, a timeout) into the API's error shape.
 pub async fn into_error_shape(res: Response) -> Response {
     let status = res.status();
-    let is_json = res
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
-    if (status.is_client_error() || status.is_server_error()) && !is_json {
+    // Pages answer their own errors in HTML; the rest is shaped here.
+    let shaped_already = res.headers().get(header::CONTENT_TYPE).is_some_and(|v| {
+        v.as_bytes().starts_with(b"application/json") || v.as_bytes().starts_with(b"text/html")
+    });
+    if (status.is_client_error() || status.is_server_error()) && !shaped_already {
         let mut shaped = ApiError::from_status(status).into_response();
         for name in [header::ALLOW, header::RETRY_AFTER] {
             if let Some(v) = res.headers().get(&name) {

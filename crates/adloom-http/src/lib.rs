@@ -36,6 +36,7 @@ pub mod ingest;
 mod keywords;
 pub mod membership;
 pub mod metrics;
+mod pages;
 mod people;
 mod pixel;
 mod promotions;
@@ -114,6 +115,7 @@ pub struct AppState {
     pub metrics: Arc<metrics::Metrics>,
     pub serving: Arc<serving::Serving>,
     tags: Arc<tags::TagDirectory>,
+    secret: Arc<tokio::sync::OnceCell<String>>,
 }
 
 impl AppState {
@@ -125,11 +127,22 @@ impl AppState {
             metrics: Arc::default(),
             serving: Arc::new(serving::Serving::new(refresh)),
             tags: Arc::default(),
+            secret: Arc::default(),
             store,
             config: Arc::new(config),
             auth: Auth::new(admin_token),
             clock: Arc::new(SystemClock),
         }
+    }
+
+    /// A signing key for one purpose (`beacons`, `pages`), derived from the
+    /// installation's secret.
+    pub async fn key(&self, purpose: &str) -> Result<Vec<u8>, error::ApiError> {
+        let secret = self
+            .secret
+            .get_or_try_init(|| async { self.store.instance_secret().await })
+            .await?;
+        Ok(format!("{purpose}:{secret}").into_bytes())
     }
 
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> AppState {
@@ -152,6 +165,7 @@ pub fn router(state: AppState) -> Router {
             "/tag/core.js",
             get(move || pixel::core_js(Arc::clone(&core_js))),
         )
+        .merge(pages::routes())
         .route("/v1/admin/echo", post(echo))
         .route("/v1/admin/people", post(people::upsert))
         .route(

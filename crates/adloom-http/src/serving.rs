@@ -206,12 +206,10 @@ impl Serving {
         Ok(())
     }
 
+    /// The beacons' signing key, kept once derived.
     async fn key(&self, state: &AppState) -> Result<&[u8], ApiError> {
         self.key
-            .get_or_try_init(|| async {
-                let secret = state.store.instance_secret().await?;
-                Ok::<_, ApiError>(format!("beacons:{secret}").into_bytes())
-            })
+            .get_or_try_init(|| state.key("beacons"))
             .await
             .map(Vec::as_slice)
     }

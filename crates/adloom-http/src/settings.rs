@@ -104,24 +104,34 @@ pub async fn put(
         changed_at: state.clock.now(),
         source: validate_source(update.source)?,
     };
-    let setting = state
+    let setting = record(&state, &user_id, change).await?;
+    Ok(Json(view(&state, &user_id, setting).await?))
+}
+
+/// Records a change of setting, and applies it to the serving mirror in
+/// the same step: the next decision honours it.
+pub async fn record(
+    state: &AppState,
+    user_id: &str,
+    change: SettingChange,
+) -> Result<AdsSetting, ApiError> {
+    state
         .serving
         .people
         .write(
             || async {
-                match state.store.record_ads_setting(&user_id, change).await {
+                match state.store.record_ads_setting(user_id, change).await {
                     Err(StoreError::NotFound) => Err(ApiError::not_found("person")),
                     other => Ok(other?),
                 }
             },
             |setting: &AdsSetting, mirror| {
-                if let Some(p) = mirror.get_mut(&user_id) {
+                if let Some(p) = mirror.get_mut(user_id) {
                     Arc::make_mut(p).use_partner_info = setting.use_partner_info;
                 }
             },
         )
-        .await?;
-    Ok(Json(view(&state, &user_id, setting).await?))
+        .await
 }
 
 #[derive(Deserialize)]

@@ -62,6 +62,7 @@ macro_rules! store_conformance_tests {
             advertiser_objects_by_kind_and_account,
             an_engagement_counts_once,
             people_page_with_their_settings,
+            support_requests_newest_first,
         );
     };
     (@cases $make:path; $($case:ident),* $(,)?) => {
@@ -1226,4 +1227,31 @@ pub async fn people_page_with_their_settings(store: &dyn Store) {
         .unwrap();
     assert_eq!(rest.len(), 1);
     assert_eq!(rest[0].0.user_id, "c");
+}
+
+pub async fn support_requests_newest_first(store: &dyn Store) {
+    use adloom_core::support::SupportRequest;
+    for i in 0..3 {
+        let r =
+            SupportRequest::new(i.to_string(), None, "other", &format!("message {i}"), i).unwrap();
+        store.create_support_request(r).await.unwrap();
+    }
+    let again = SupportRequest::new("1".into(), None, "other", "again", 9).unwrap();
+    assert!(matches!(
+        store.create_support_request(again).await,
+        Err(StoreError::AlreadyExists)
+    ));
+    let first = store.support_requests(PageRequest::first(2)).await.unwrap();
+    let ids: Vec<&str> = first.items.iter().map(|r| r.id.as_str()).collect();
+    assert_eq!(ids, ["2", "1"]);
+    let rest = store
+        .support_requests(PageRequest {
+            size: 2,
+            after: first.next,
+        })
+        .await
+        .unwrap();
+    assert_eq!(rest.items.len(), 1);
+    assert_eq!(rest.items[0].message, "message 0");
+    assert_eq!(rest.next, None);
 }

@@ -26,6 +26,7 @@ use adloom_core::identity::pick_person;
 use adloom_core::page::{Page, PageRequest};
 use adloom_core::person::PersonRecord;
 use adloom_core::region::Country;
+use adloom_core::support::SupportRequest;
 use adloom_core::tag::ConversionTag;
 use adloom_core::Invalid;
 use async_trait::async_trait;
@@ -224,6 +225,11 @@ pub trait Store: Send + Sync + 'static {
     async fn resolved_events(&self, ad_account_id: &str, since: i64) -> Result<Vec<StoredEvent>>;
     /// A random secret of this installation, made on first start.
     async fn instance_secret(&self) -> Result<String>;
+
+    /// Stores a "Contact us" message. `AlreadyExists` if the id is taken.
+    async fn create_support_request(&self, request: SupportRequest) -> Result<SupportRequest>;
+    /// Messages, newest first.
+    async fn support_requests(&self, page: PageRequest) -> Result<Page<SupportRequest>>;
 
     /// Flushes everything to durable storage before the process exits.
     async fn close(&self) -> Result<()>;

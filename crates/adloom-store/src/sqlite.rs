@@ -21,6 +21,7 @@ use adloom_core::identity::{pick_person, IdentityIndex};
 use adloom_core::page::{Page, PageRequest};
 use adloom_core::person::PersonRecord;
 use adloom_core::region::Country;
+use adloom_core::support::SupportRequest;
 use adloom_core::tag::ConversionTag;
 use adloom_core::Invalid;
 use async_trait::async_trait;
@@ -195,6 +196,14 @@ CREATE TABLE engagements (
 ) WITHOUT ROWID;
 CREATE INDEX engagements_by_account_time ON engagements(ad_account_id, time);
 CREATE INDEX engagements_by_user ON engagements(user_id) WHERE user_id IS NOT NULL;
+"#,
+    r#"
+-- "Contact us" messages from the help page, contact details masked.
+CREATE TABLE support_requests (
+    seq    INTEGER PRIMARY KEY AUTOINCREMENT,
+    id     TEXT NOT NULL UNIQUE,
+    record TEXT NOT NULL
+);
 "#,
 ];
 
@@ -1584,6 +1593,56 @@ impl Store for SqliteStore {
                 r.get(0)
             })
             .map_err(driver)
+        })
+        .await
+    }
+
+    async fn create_support_request(&self, request: SupportRequest) -> Result<SupportRequest> {
+        self.write(move |tx| {
+            let inserted = tx
+                .execute(
+                    "INSERT OR IGNORE INTO support_requests (id, record) VALUES (?1, ?2)",
+                    params![request.id, to_json(&request)?],
+                )
+                .map_err(driver)?;
+            if inserted == 0 {
+                return Err(StoreError::AlreadyExists);
+            }
+            Ok(request)
+        })
+        .await
+    }
+
+    async fn support_requests(&self, page: PageRequest) -> Result<Page<SupportRequest>> {
+        let before = match &page.after {
+            None => i64::MAX,
+            Some(b) => b
+                .parse::<i64>()
+                .map_err(|_| Invalid::new("bookmark", "not a bookmark from this list"))?,
+        };
+        self.read(move |c| {
+            let mut stmt = c
+                .prepare_cached(
+                    "SELECT seq, record FROM support_requests WHERE seq < ?1
+                     ORDER BY seq DESC LIMIT ?2",
+                )
+                .map_err(driver)?;
+            let rows = stmt
+                .query_map(params![before, page.size + 1], |r| {
+                    Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+                })
+                .map_err(driver)?
+                .collect::<rusqlite::Result<Vec<_>>>()
+                .map_err(driver)?;
+            let page = page_of(rows, page.size, |(seq, _)| seq.to_string());
+            Ok(Page {
+                items: page
+                    .items
+                    .iter()
+                    .map(|(_, record)| from_json(record))
+                    .collect::<Result<_>>()?,
+                next: page.next,
+            })
         })
         .await
     }

@@ -1,0 +1,427 @@
+//! The pages people see, rendered on the server (maud), working without
+//! JavaScript: the ads settings page, the web choices page and the help
+//! page with its "Contact us" form.
+//!
+//! A person reaches their own pages through a sign-in link the platform
+//! asks for (`POST /v1/admin/people/{user_id}/page_link`): the link sets a
+//! signed session cookie. Every form carries a CSRF token checked against a
+//! cookie (double submit), and every page forbids framing.
+
+mod choices;
+mod help;
+mod settings_page;
+
+use axum::extract::{FromRequestParts, Path, State};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use base64::Engine;
+use hmac::{Hmac, KeyInit, Mac};
+use maud::{html, Markup, DOCTYPE};
+use serde::Serialize;
+use sha2::Sha256;
+
+use crate::error::ApiError;
+use crate::extract::{Admin, ApiPath};
+use crate::AppState;
+
+/// The person's session on these pages.
+pub const SESSION_COOKIE: &str = "adloom_person";
+const CSRF_COOKIE: &str = "adloom_csrf";
+/// How long a session lasts, and how long a sign-in link may wait.
+const SESSION_SECS: i64 = 30 * 86_400;
+const LINK_SECS: i64 = 600;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/assets/adloom.css", get(stylesheet))
+        .route("/p/{token}", get(sign_in))
+        .route(
+            "/settings/ads",
+            get(settings_page::show).post(settings_page::save),
+        )
+        .route("/choices", get(choices::show).post(choices::save))
+        .route("/help/ads", get(help::show))
+        .route("/help/ads/contact", post(help::contact))
+        .route("/v1/admin/people/{user_id}/page_link", post(page_link))
+        .route(
+            "/v1/admin/support_requests",
+            get(help::list_support_requests),
+        )
+}
+
+/// An HTML page, with the headers every page carries.
+pub struct Page {
+    status: StatusCode,
+    markup: Markup,
+    cookies: Vec<String>,
+}
+
+impl Page {
+    pub fn new(markup: Markup) -> Page {
+        Page {
+            status: StatusCode::OK,
+            markup,
+            cookies: Vec::new(),
+        }
+    }
+
+    pub fn with_status(mut self, status: StatusCode) -> Page {
+        self.status = status;
+        self
+    }
+
+    pub fn with_cookie(mut self, cookie: String) -> Page {
+        self.cookies.push(cookie);
+        self
+    }
+}
+
+impl IntoResponse for Page {
+    fn into_response(self) -> Response {
+        let mut res = (self.status, self.markup.into_string()).into_response();
+        let headers = res.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/html; charset=utf-8"),
+        );
+        protect(headers);
+        for c in self.cookies {
+            if let Ok(v) = HeaderValue::from_str(&c) {
+                headers.append(header::SET_COOKIE, v);
+            }
+        }
+        res
+    }
+}
+
+/// No framing (clickjacking), no sniffing, no scripts from anywhere, forms
+/// post only here, and no referrer leaves the site.
+pub fn protect(headers: &mut HeaderMap) {
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'self'; img-src 'self' https: data:; script-src 'self'; \
+             style-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        ),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+}
+
+/// The frame of every page.
+pub fn layout(title: &str, body: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " · adloom" }
+                link rel="stylesheet" href="/assets/adloom.css";
+            }
+            body {
+                a class="skip" href="#main" { "Skip to content" }
+                header class="top" {
+                    a class="brand" href="/help/ads" { "adloom" }
+                    nav aria-label="Ads and privacy" {
+                        a href="/settings/ads" { "Ads settings" }
+                        a href="/choices" { "Web choices" }
+                        a href="/help/ads" { "Help" }
+                    }
+                }
+                main id="main" { (body) }
+            }
+        }
+    }
+}
+
+/// A page that says what went wrong, in plain words, and never more.
+pub fn problem(status: StatusCode, title: &str, message: &str) -> Page {
+    Page::new(layout(
+        title,
+        html! {
+            h1 { (title) }
+            p { (message) }
+            p { a href="/help/ads" { "Back to help" } }
+        },
+    ))
+    .with_status(status)
+}
+
+impl From<ApiError> for Page {
+    fn from(e: ApiError) -> Page {
+        match e.status {
+            StatusCode::NOT_FOUND => problem(
+                StatusCode::NOT_FOUND,
+                "Not found",
+                "We could not find what you were looking for.",
+            ),
+            s if s.is_client_error() => problem(s, "That did not work", &e.message),
+            s => problem(
+                s,
+                "Something went wrong",
+                "We could not show this page just now. Please try again in a moment.",
+            ),
+        }
+    }
+}
+
+impl From<adloom_store::StoreError> for Page {
+    fn from(e: adloom_store::StoreError) -> Page {
+        Page::from(ApiError::from(e))
+    }
+}
+
+async fn stylesheet() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("../assets/adloom.css"),
+    )
+        .into_response()
+}
+
+// ---- cookies, signatures, CSRF ----
+
+/// The value of a cookie the browser sent.
+pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+/// A `Set-Cookie` value for these pages: HTTP only, whole site.
+pub fn set_cookie(name: &str, value: &str, max_age: i64, same_site: &str) -> String {
+    format!("{name}={value}; Path=/; Max-Age={max_age}; HttpOnly; SameSite={same_site}")
+}
+
+const SIGNATURE_BYTES: usize = 16;
+
+fn mac(key: &[u8], payload: &[u8]) -> Hmac<Sha256> {
+    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key).expect("HMAC takes any key");
+    mac.update(payload);
+    mac
+}
+
+/// `payload.signature`, both base64url.
+fn sign(key: &[u8], payload: &str) -> String {
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let tag = mac(key, payload.as_bytes()).finalize().into_bytes();
+    format!(
+        "{}.{}",
+        b64.encode(payload),
+        b64.encode(&tag[..SIGNATURE_BYTES])
+    )
+}
+
+fn verify(key: &[u8], token: &str) -> Option<String> {
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let (payload, signature) = token.split_once('.')?;
+    let payload = String::from_utf8(b64.decode(payload).ok()?).ok()?;
+    let signature = b64.decode(signature).ok()?;
+    if signature.len() != SIGNATURE_BYTES {
+        return None;
+    }
+    mac(key, payload.as_bytes())
+        .verify_truncated_left(&signature)
+        .ok()?;
+    Some(payload)
+}
+
+/// A signed token naming a person until `expires`.
+fn person_token(key: &[u8], user_id: &str, expires: i64) -> String {
+    sign(key, &format!("{expires}|{user_id}"))
+}
+
+fn person_of_token(key: &[u8], token: &str, now: i64) -> Option<String> {
+    let payload = verify(key, token)?;
+    let (expires, user_id) = payload.split_once('|')?;
+    (expires.parse::<i64>().ok()? > now).then(|| user_id.to_owned())
+}
+
+/// The signed-in person, if any: an extractor that never fails.
+pub struct Person(pub Option<String>);
+
+impl FromRequestParts<AppState> for Person {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Person, Self::Rejection> {
+        let Some(token) = cookie(&parts.headers, SESSION_COOKIE) else {
+            return Ok(Person(None));
+        };
+        let Ok(key) = state.key("pages").await else {
+            return Ok(Person(None));
+        };
+        Ok(Person(person_of_token(&key, token, state.clock.now())))
+    }
+}
+
+/// The `Set-Cookie` that signs this person in on this browser.
+pub async fn session_cookie(state: &AppState, user_id: &str) -> Result<String, ApiError> {
+    let key = state.key("pages").await?;
+    let token = person_token(&key, user_id, state.clock.now() + SESSION_SECS);
+    Ok(set_cookie(SESSION_COOKIE, &token, SESSION_SECS, "Lax"))
+}
+
+/// The CSRF token of this browser, and the cookie to set if it had none.
+pub struct Csrf {
+    pub token: String,
+    pub set_cookie: Option<String>,
+}
+
+impl FromRequestParts<AppState> for Csrf {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Csrf, Self::Rejection> {
+        Ok(match cookie(&parts.headers, CSRF_COOKIE) {
+            Some(t) if t.len() >= 16 => Csrf {
+                token: t.to_owned(),
+                set_cookie: None,
+            },
+            _ => {
+                let token = crate::auth::new_token("");
+                Csrf {
+                    set_cookie: Some(set_cookie(CSRF_COOKIE, &token, SESSION_SECS, "Strict")),
+                    token,
+                }
+            }
+        })
+    }
+}
+
+impl Csrf {
+    /// The hidden field every form carries.
+    pub fn field(&self) -> Markup {
+        html! { input type="hidden" name="csrf" value=(self.token); }
+    }
+
+    /// Whether a posted form carries this browser's token (and the
+    /// browser had one).
+    pub fn accepts(&self, posted: &str) -> bool {
+        self.set_cookie.is_none()
+            && !posted.is_empty()
+            && constant_time_eq(self.token.as_bytes(), posted.as_bytes())
+    }
+
+    /// Adds the cookie to a page when this browser had none.
+    pub fn onto(&self, page: Page) -> Page {
+        match &self.set_cookie {
+            Some(c) => page.with_cookie(c.clone()),
+            None => page,
+        }
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// The page a form without a valid CSRF token gets.
+pub fn forged() -> Page {
+    problem(
+        StatusCode::FORBIDDEN,
+        "Please try again",
+        "This form had expired or did not come from this site. Go back, reload the page and send it again.",
+    )
+}
+
+// ---- sign-in links ----
+
+#[derive(Serialize)]
+pub struct PageLink {
+    url: String,
+    expires_at: i64,
+}
+
+/// `POST /v1/admin/people/{user_id}/page_link`: a link that signs the
+/// person in on their pages, valid for ten minutes. The platform opens it
+/// for them (for example from its own settings screen).
+async fn page_link(
+    State(state): State<AppState>,
+    _: Admin,
+    ApiPath(user_id): ApiPath<String>,
+) -> Result<Json<PageLink>, ApiError> {
+    adloom_core::person::validate_user_id(&user_id)?;
+    if state.serving.people.get(&user_id).is_none()
+        && state.store.get_person(&user_id).await?.is_none()
+    {
+        return Err(ApiError::not_found("person"));
+    }
+    let key = state.key("pages").await?;
+    let expires_at = state.clock.now() + LINK_SECS;
+    let token = person_token(&key, &user_id, expires_at);
+    Ok(Json(PageLink {
+        url: format!(
+            "{}/p/{token}",
+            state.config.public_url.trim_end_matches('/')
+        ),
+        expires_at,
+    }))
+}
+
+/// `GET /p/{token}`: signs the person in and shows their ads settings.
+async fn sign_in(State(state): State<AppState>, Path(token): Path<String>) -> Response {
+    let user = match state.key("pages").await {
+        Ok(key) => person_of_token(&key, &token, state.clock.now()),
+        Err(e) => return Page::from(e).into_response(),
+    };
+    let Some(user) = user else {
+        return problem(
+            StatusCode::FORBIDDEN,
+            "This link has expired",
+            "Sign-in links work for ten minutes. Open the ads settings again from the app.",
+        )
+        .into_response();
+    };
+    match session_cookie(&state, &user).await {
+        Ok(cookie) => {
+            let mut res = Redirect::to("/settings/ads").into_response();
+            if let Ok(v) = HeaderValue::from_str(&cookie) {
+                res.headers_mut().append(header::SET_COOKIE, v);
+            }
+            protect(res.headers_mut());
+            res
+        }
+        Err(e) => Page::from(e).into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_name_their_person_until_they_expire() {
+        let key = b"k";
+        let t = person_token(key, "u|1", 100);
+        assert_eq!(person_of_token(key, &t, 99).as_deref(), Some("u|1"));
+        assert_eq!(person_of_token(key, &t, 100), None, "expired");
+        assert_eq!(person_of_token(b"other", &t, 99), None, "another key");
+        let (payload, sig) = t.split_once('.').unwrap();
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let forged = format!("{}.{sig}", b64.encode("999|u|1"));
+        assert_eq!(person_of_token(key, &forged, 99), None, "tampered");
+        assert_eq!(person_of_token(key, payload, 99), None);
+    }
+}

@@ -1,0 +1,309 @@
+//! The pages people see: signing in through the platform's link, the ads
+//! settings page (a plain form with CSRF protection), web choices, help and
+//! "Contact us", and the headers that keep them out of frames.
+
+use axum::body::Body;
+use axum::http::{header, Method, Request, StatusCode};
+use serde_json::{json, Value};
+
+use crate::{assert_error, App, Reply};
+
+/// A browser: the cookies it was given, sent back with every request.
+struct Browser<'a> {
+    app: &'a App,
+    cookies: Vec<(String, String)>,
+}
+
+impl<'a> Browser<'a> {
+    fn new(app: &'a App) -> Browser<'a> {
+        Browser {
+            app,
+            cookies: Vec::new(),
+        }
+    }
+
+    async fn send(&mut self, req: axum::http::request::Builder, body: Body) -> Reply {
+        let cookie: Vec<String> = self
+            .cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        let req = if cookie.is_empty() {
+            req
+        } else {
+            req.header(header::COOKIE, cookie.join("; "))
+        };
+        let reply = self.app.send(req.body(body).unwrap()).await;
+        for set in reply.headers.get_all(header::SET_COOKIE) {
+            let set = set.to_str().unwrap();
+            let (pair, attributes) = set.split_once(';').unwrap_or((set, ""));
+            let (name, value) = pair.split_once('=').unwrap();
+            self.cookies.retain(|(k, _)| k != name);
+            if !attributes.contains("Max-Age=0") {
+                self.cookies.push((name.to_owned(), value.to_owned()));
+            }
+        }
+        reply
+    }
+
+    async fn get(&mut self, uri: &str) -> Reply {
+        self.send(Request::get(uri), Body::empty()).await
+    }
+
+    async fn post_form(&mut self, uri: &str, fields: &[(&str, &str)]) -> Reply {
+        let body: String = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(fields)
+            .finish();
+        self.send(
+            Request::post(uri).header(header::CONTENT_TYPE, "application/x-www-form-urlencoded"),
+            Body::from(body),
+        )
+        .await
+    }
+
+    fn cookie(&self, name: &str) -> Option<&str> {
+        self.cookies
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The page's CSRF field (the same as this browser's cookie).
+    fn csrf(&self) -> String {
+        self.cookie("adloom_csrf").unwrap().to_owned()
+    }
+}
+
+fn html(r: &Reply) -> &str {
+    r.body.as_str().unwrap_or_default()
+}
+
+fn assert_page(r: &Reply, status: StatusCode) {
+    assert_eq!(r.status, status, "{:?}", r.body);
+    assert_eq!(
+        r.headers[header::CONTENT_TYPE],
+        "text/html; charset=utf-8",
+        "{:?}",
+        r.body
+    );
+    assert_eq!(r.headers[header::X_FRAME_OPTIONS], "DENY");
+    assert!(r.headers[header::CONTENT_SECURITY_POLICY]
+        .to_str()
+        .unwrap()
+        .contains("frame-ancestors 'none'"));
+}
+
+async fn sign_in(app: &App, browser: &mut Browser<'_>, user: &str) {
+    let link = app
+        .admin(
+            Method::POST,
+            &format!("/v1/admin/people/{user}/page_link"),
+            None,
+        )
+        .await;
+    assert_eq!(link.status, StatusCode::OK, "{:?}", link.body);
+    let url = link.body["url"].as_str().unwrap();
+    let path = &url[url.find("/p/").unwrap()..];
+    let r = browser.get(path).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert_eq!(r.headers[header::LOCATION], "/settings/ads");
+    assert!(browser.cookie("adloom_person").is_some());
+}
+
+#[tokio::test]
+async fn the_settings_page_switches_partner_info_with_a_plain_form() {
+    let app = App::new();
+    app.upsert(json!([{"user_id": "anna", "country": "DE"}]))
+        .await;
+    let mut browser = Browser::new(&app);
+
+    let r = browser.get("/settings/ads").await;
+    assert_page(&r, StatusCode::OK);
+    assert!(html(&r).contains("Open them from the settings of the app"));
+
+    sign_in(&app, &mut browser, "anna").await;
+    let r = browser.get("/settings/ads").await;
+    assert_page(&r, StatusCode::OK);
+    let page = html(&r);
+    assert!(page.contains("Use info from our ad partners"));
+    assert!(page.contains("You will still see ads"), "ads stay");
+    assert!(page.contains("partner info is off for your ads"), "{page}");
+    assert!(page.contains("where it is off until you switch it on"));
+    assert!(page.contains("You have not changed this setting."));
+    assert!(page.contains(r#"<label for="choice-yes">"#), "labelled");
+
+    // A form without this browser's token changes nothing.
+    let r = browser
+        .post_form(
+            "/settings/ads",
+            &[("csrf", "forged-token-forged"), ("use_partner_info", "yes")],
+        )
+        .await;
+    assert_page(&r, StatusCode::FORBIDDEN);
+    let api = app
+        .admin(Method::GET, "/v1/people/anna/ads_settings", None)
+        .await;
+    assert_eq!(api.body["use_partner_info"], Value::Null);
+
+    let csrf = browser.csrf();
+    let r = browser
+        .post_form(
+            "/settings/ads",
+            &[("csrf", &csrf), ("use_partner_info", "yes")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let r = browser.get("/settings/ads?saved=1").await;
+    let page = html(&r);
+    assert!(page.contains("Saved."));
+    assert!(page.contains("partner info is on for your ads"), "{page}");
+    assert!(page.contains("settings page"), "the history says where");
+    let api = app
+        .admin(Method::GET, "/v1/people/anna/ads_settings", None)
+        .await;
+    assert_eq!(api.body["use_partner_info"], true);
+
+    // This browser sends Global Privacy Control: the page says so.
+    let r = browser
+        .send(
+            Request::get("/settings/ads").header("sec-gpc", "1"),
+            Body::empty(),
+        )
+        .await;
+    assert!(html(&r).contains("On this browser it is off in any case"));
+
+    let r = browser
+        .post_form(
+            "/settings/ads",
+            &[("csrf", &csrf), ("use_partner_info", "maybe")],
+        )
+        .await;
+    assert_page(&r, StatusCode::BAD_REQUEST);
+    assert!(!html(&r).contains("panicked") && !html(&r).contains("internal"));
+}
+
+#[tokio::test]
+async fn sign_in_links_expire_and_name_only_known_people() {
+    let app = App::new();
+    app.upsert(json!([{"user_id": "ben", "country": "US"}]))
+        .await;
+    let r = app
+        .admin(Method::POST, "/v1/admin/people/nobody/page_link", None)
+        .await;
+    assert_error(&r, StatusCode::NOT_FOUND, 404);
+    let link = app
+        .admin(Method::POST, "/v1/admin/people/ben/page_link", None)
+        .await;
+    let url = link.body["url"].as_str().unwrap().to_owned();
+    app.advance(601);
+    let mut browser = Browser::new(&app);
+    let r = browser.get(&url[url.find("/p/").unwrap()..]).await;
+    assert_page(&r, StatusCode::FORBIDDEN);
+    assert!(html(&r).contains("This link has expired"));
+    let r = browser.get("/p/not-a-token").await;
+    assert_page(&r, StatusCode::FORBIDDEN);
+
+    // A session for a person erased since shows a clear page.
+    let mut browser = Browser::new(&app);
+    sign_in(&app, &mut browser, "ben").await;
+    app.admin(Method::DELETE, "/v1/admin/people/ben", None)
+        .await;
+    let r = browser.get("/settings/ads").await;
+    assert_page(&r, StatusCode::NOT_FOUND);
+    assert!(html(&r).contains("We could not find your account"));
+}
+
+#[tokio::test]
+async fn web_choices_set_and_clear_the_opt_out_cookie() {
+    let app = App::new();
+    let mut browser = Browser::new(&app);
+    let r = browser.get("/choices").await;
+    assert_page(&r, StatusCode::OK);
+    assert!(html(&r).contains("This browser is not opted out."));
+    let csrf = browser.csrf();
+    let r = browser
+        .post_form("/choices", &[("csrf", &csrf), ("opt_out", "1")])
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert_eq!(browser.cookie("adloom_optout"), Some("1"));
+    let r = browser.get("/choices?saved=1").await;
+    assert!(html(&r).contains("This browser is opted out."));
+    let r = browser
+        .post_form("/choices", &[("csrf", &csrf), ("opt_out", "0")])
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert_eq!(browser.cookie("adloom_optout"), None);
+    let r = browser
+        .post_form(
+            "/choices",
+            &[("csrf", "nope-nope-nope-nope"), ("opt_out", "1")],
+        )
+        .await;
+    assert_page(&r, StatusCode::FORBIDDEN);
+    assert_eq!(browser.cookie("adloom_optout"), None);
+}
+
+#[tokio::test]
+async fn contact_us_keeps_messages_without_contact_details() {
+    let app = App::new();
+    let mut browser = Browser::new(&app);
+    let r = browser.get("/help/ads").await;
+    assert_page(&r, StatusCode::OK);
+    let page = html(&r);
+    for needle in [
+        "Customer lists",
+        "The tag",
+        "Use info from our ad partners",
+        "Ads outside this app",
+        "Limit Ad Tracking",
+        "Opt out of Ads Personalization",
+        "Contact us",
+    ] {
+        assert!(page.contains(needle), "{needle}");
+    }
+    let csrf = browser.csrf();
+    let r = browser
+        .post_form(
+            "/help/ads/contact",
+            &[
+                ("csrf", &csrf),
+                ("topic", "why_this_ad"),
+                (
+                    "message",
+                    "Why shoes? Reach me at me@example.com or +1 415 555 0100",
+                ),
+            ],
+        )
+        .await;
+    assert_page(&r, StatusCode::OK);
+    assert!(html(&r).contains("Thank you"));
+    let r = browser
+        .post_form(
+            "/help/ads/contact",
+            &[("csrf", &csrf), ("topic", "why_this_ad"), ("message", " ")],
+        )
+        .await;
+    assert_page(&r, StatusCode::BAD_REQUEST);
+
+    let list = app
+        .admin(Method::GET, "/v1/admin/support_requests", None)
+        .await;
+    let items = list.body["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0]["topic"], "why_this_ad");
+    assert_eq!(
+        items[0]["message"],
+        "Why shoes? Reach me at [email removed] or [number removed]"
+    );
+    let account = app.ad_account("Shop").await;
+    let token = app.token(&[&account]).await;
+    let r = app
+        .call(
+            Method::GET,
+            "/v1/admin/support_requests",
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_error(&r, StatusCode::FORBIDDEN, 29);
+}
