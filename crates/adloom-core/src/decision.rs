@@ -220,6 +220,8 @@ pub struct Served {
     pub ad_group_id: String,
     pub campaign_id: String,
     pub ad_account_id: String,
+    /// The advertiser's name, for "Promoted by ...".
+    pub advertiser: String,
     pub ad: ServingAd,
     pub billable_event: BillableEvent,
     /// Per click or per thousand impressions, as the billable event says.
@@ -323,6 +325,7 @@ pub fn decide_ranked<'a>(
                 ad_group_id: group.ad_group_id.clone(),
                 campaign_id: group.campaign_id.clone(),
                 ad_account_id: group.ad_account_id.clone(),
+                advertiser: group.advertiser.clone(),
                 trackers: if sharing {
                     ad.trackers.clone()
                 } else {

@@ -30,6 +30,7 @@ mod ad_accounts;
 mod audiences;
 pub mod auth;
 mod conversions;
+pub mod demo;
 pub mod error;
 mod extract;
 pub mod ingest;
@@ -69,6 +70,8 @@ pub struct Config {
     /// Where streamed imports are spooled (hashed records only) before they
     /// are applied in one transaction.
     pub spool_dir: PathBuf,
+    /// Set by `adloom demo`: serve the demo's feed and shop.
+    pub demo: Option<demo::DemoSite>,
 }
 
 impl Default for Config {
@@ -82,6 +85,7 @@ impl Default for Config {
             reserve_cpm_micros: 500_000,
             membership_refresh: Duration::from_secs(1),
             spool_dir: std::env::temp_dir(),
+            demo: None,
         }
     }
 }
@@ -166,6 +170,7 @@ pub fn router(state: AppState) -> Router {
             get(move || pixel::core_js(Arc::clone(&core_js))),
         )
         .merge(pages::routes())
+        .merge(demo::routes())
         .route("/v1/admin/echo", post(echo))
         .route("/v1/admin/people", post(people::upsert))
         .route(

@@ -9,7 +9,7 @@
 
 mod choices;
 mod help;
-mod settings_page;
+pub mod settings_page;
 
 use axum::extract::{FromRequestParts, Path, State};
 use axum::http::request::Parts;

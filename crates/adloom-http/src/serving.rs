@@ -217,29 +217,29 @@ impl Serving {
 
 // ---- the decision API ----
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 pub struct DecisionRequest {
     #[serde(default)]
-    user_id: Option<String>,
-    placement: Option<String>,
+    pub user_id: Option<String>,
+    pub placement: Option<String>,
     #[serde(default)]
-    count: Option<u32>,
+    pub count: Option<u32>,
     #[serde(default)]
-    query: Option<String>,
+    pub query: Option<String>,
     #[serde(default)]
-    interests: Option<Vec<String>>,
+    pub interests: Option<Vec<String>>,
     #[serde(default)]
-    device: Option<DeviceInput>,
+    pub device: Option<DeviceInput>,
     #[serde(default)]
-    geo: Option<GeoInput>,
+    pub geo: Option<GeoInput>,
     #[serde(default)]
-    signals: Option<SignalsInput>,
+    pub signals: Option<SignalsInput>,
     #[serde(default)]
-    explain: Option<bool>,
+    pub explain: Option<bool>,
 }
 
 #[derive(Deserialize, Default)]
-struct DeviceInput {
+pub struct DeviceInput {
     #[serde(default)]
     os: Option<String>,
     #[serde(default)]
@@ -251,51 +251,53 @@ struct DeviceInput {
 }
 
 #[derive(Deserialize, Default)]
-struct GeoInput {
+pub struct GeoInput {
     #[serde(default)]
     country: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
-struct SignalsInput {
+pub struct SignalsInput {
     #[serde(default)]
-    gpc: Option<bool>,
+    pub gpc: Option<bool>,
 }
 
 #[derive(Serialize)]
 pub struct DecisionAnswer {
-    decision_id: String,
-    ads: Vec<AdAnswer>,
+    pub decision_id: String,
+    pub ads: Vec<AdAnswer>,
     #[serde(skip_serializing_if = "Option::is_none")]
     explain: Option<Vec<Explained>>,
 }
 
 #[derive(Serialize)]
-struct AdAnswer {
-    ad_id: String,
-    ad_group_id: String,
-    campaign_id: String,
-    ad_account_id: String,
-    pin: PinView,
-    price_micros: u64,
-    billable_event: &'static str,
-    impression_url: String,
-    click_url: String,
-    third_party: ThirdParty,
-    why: Vec<Why>,
+pub struct AdAnswer {
+    pub ad_id: String,
+    pub ad_group_id: String,
+    pub campaign_id: String,
+    pub ad_account_id: String,
+    /// The advertiser's name, for "Promoted by ...".
+    pub advertiser: String,
+    pub pin: PinView,
+    pub price_micros: u64,
+    pub billable_event: &'static str,
+    pub impression_url: String,
+    pub click_url: String,
+    pub third_party: ThirdParty,
+    pub why: Vec<Why>,
 }
 
 #[derive(Serialize)]
-struct ThirdParty {
-    impression_trackers: Vec<String>,
+pub struct ThirdParty {
+    pub impression_trackers: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    click_tracking_url: Option<String>,
+    pub click_tracking_url: Option<String>,
 }
 
 #[derive(Serialize)]
-struct Why {
-    kind: String,
-    text: String,
+pub struct Why {
+    pub kind: String,
+    pub text: String,
 }
 
 #[derive(Serialize)]
@@ -413,6 +415,14 @@ pub async fn decide(
     _: Admin,
     ApiJson(req): ApiJson<DecisionRequest>,
 ) -> Result<Json<DecisionAnswer>, ApiError> {
+    decide_request(&state, req).await.map(Json)
+}
+
+/// One decision, for the API and for the demo feed alike.
+pub async fn decide_request(
+    state: &AppState,
+    req: DecisionRequest,
+) -> Result<DecisionAnswer, ApiError> {
     let placement_text = req
         .placement
         .ok_or_else(|| ApiError::invalid("placement: required"))?;
@@ -471,7 +481,7 @@ pub async fn decide(
                 .and_then(|mut p| p.pop());
         }
     }
-    state.serving.people.ensure_loaded(&state).await?;
+    state.serving.people.ensure_loaded(state).await?;
     let person = user_id
         .as_deref()
         .and_then(|u| Some((u.to_owned(), state.serving.people.get(u)?)));
@@ -523,7 +533,7 @@ pub async fn decide(
         reserve_cpm_micros: state.config.reserve_cpm_micros,
         explain: req.explain.unwrap_or(false),
     };
-    let snapshot = state.serving.current(&state).await?;
+    let snapshot = state.serving.current(state).await?;
     let decision_id = new_decision_id();
     let decided: Decision = {
         let member_of = state
@@ -580,7 +590,7 @@ pub async fn decide(
         }
         decided
     };
-    let key = state.serving.key(&state).await?;
+    let key = state.serving.key(state).await?;
     let base = state.config.public_url.trim_end_matches('/');
     let ads = decided
         .served
@@ -602,6 +612,7 @@ pub async fn decide(
             };
             let signed = token(key, &beacon);
             Some(AdAnswer {
+                advertiser: s.advertiser,
                 ad_id: s.ad.ad_id,
                 ad_group_id: s.ad_group_id,
                 campaign_id: s.campaign_id,
@@ -637,11 +648,11 @@ pub async fn decide(
             })
             .collect()
     });
-    Ok(Json(DecisionAnswer {
+    Ok(DecisionAnswer {
         decision_id,
         ads,
         explain,
-    }))
+    })
 }
 
 // ---- beacons ----

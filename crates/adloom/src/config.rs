@@ -128,6 +128,7 @@ impl Settings {
                 .unwrap_or(defaults.reserve_cpm_micros),
             membership_refresh: defaults.membership_refresh,
             spool_dir: data_dir.join("spool"),
+            demo: None,
         };
         if http.max_body_bytes == 0 || http.request_timeout.is_zero() {
             bail!("max_body_bytes and request_timeout_secs must be positive");

@@ -7,7 +7,9 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 
+mod api;
 mod config;
+mod demo;
 mod serve;
 mod world;
 
@@ -26,6 +28,9 @@ struct Cli {
 enum Command {
     /// Run the server.
     Serve(config::ServeArgs),
+    /// Run the server with a demo world (built once per data dir): a feed,
+    /// a shoe shop with the tag, three advertisers, a few thousand people.
+    Demo(config::ServeArgs),
     /// Fill the data dir with a generated world (people, advertisers,
     /// audiences, campaigns), through the API in-process, for benchmarks
     /// and trying adloom out. Deterministic for a seed; a data dir that
@@ -61,6 +66,7 @@ fn main() -> ExitCode {
                 return ExitCode::from(2);
             }
         },
+        Command::Demo(args) => demo::run(args),
         Command::World(args) => world::run(args),
         Command::Hash { kind, all } => hash(kind, all),
     };

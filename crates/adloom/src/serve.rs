@@ -10,6 +10,12 @@ use tokio::net::TcpListener;
 use crate::config::Settings;
 
 pub fn run(settings: Settings) -> anyhow::Result<()> {
+    init_logs();
+    runtime()?.block_on(serve(settings))
+}
+
+/// Logs with tracing, on standard error.
+pub(crate) fn init_logs() {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
@@ -17,14 +23,16 @@ pub fn run(settings: Settings) -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
+}
+
+pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .context("cannot start the async runtime")?
-        .block_on(serve(settings))
+        .context("cannot start the async runtime")
 }
 
-async fn serve(settings: Settings) -> anyhow::Result<()> {
+pub(crate) async fn serve(settings: Settings) -> anyhow::Result<()> {
     std::fs::create_dir_all(&settings.data_dir)
         .with_context(|| format!("cannot create data dir {}", settings.data_dir.display()))?;
     std::fs::create_dir_all(&settings.http.spool_dir).with_context(|| {

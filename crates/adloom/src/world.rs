@@ -11,16 +11,13 @@ use std::time::Instant;
 
 use adloom_http::{router, AppState};
 use anyhow::{bail, Context};
-use axum::body::Body;
-use axum::http::{header, Method, Request};
-use axum::Router;
+use axum::http::Method;
 use clap::Args;
-use http_body_util::BodyExt;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use serde_json::{json, Value};
-use tower::ServiceExt;
 
+use crate::api::Api;
 use crate::config::{ServeArgs, Settings};
 
 #[derive(Args, Debug)]
@@ -67,11 +64,7 @@ const BATCH: usize = 30;
 const PEOPLE_PER_REQUEST: usize = 100_000;
 
 pub fn run(args: WorldArgs) -> anyhow::Result<()> {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?
-        .block_on(generate(args))
+    crate::serve::runtime()?.block_on(generate(args))
 }
 
 async fn generate(args: WorldArgs) -> anyhow::Result<()> {
@@ -93,10 +86,10 @@ async fn generate(args: WorldArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&settings.http.spool_dir)?;
     let store = adloom_store::open(&settings.store).context("cannot open the store")?;
     let token = crate::serve::stored_admin_token(&settings.data_dir)?;
-    let api = Api {
-        router: router(AppState::new(store.clone(), settings.http.clone(), &token)),
+    let api = Api::new(
+        router(AppState::new(store.clone(), settings.http.clone(), &token)),
         token,
-    };
+    );
     let existing = api.call(Method::GET, "/v5/ad_accounts", None).await?;
     if existing["items"]
         .as_array()
@@ -266,75 +259,4 @@ async fn generate(args: WorldArgs) -> anyhow::Result<()> {
         settings.data_dir.display()
     );
     Ok(())
-}
-
-/// The API, called in-process with the operator's token.
-struct Api {
-    router: Router,
-    token: String,
-}
-
-impl Api {
-    async fn send(&self, req: Request<Body>) -> anyhow::Result<Value> {
-        let what = format!("{} {}", req.method(), req.uri().path());
-        let res = self.router.clone().oneshot(req).await?;
-        let status = res.status();
-        let bytes = res.into_body().collect().await?.to_bytes();
-        let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        if !status.is_success() {
-            bail!("{what}: {status}: {body}");
-        }
-        Ok(body)
-    }
-
-    fn request(&self, method: Method, uri: &str) -> axum::http::request::Builder {
-        Request::builder()
-            .method(method)
-            .uri(uri)
-            .header(header::AUTHORIZATION, format!("Bearer {}", self.token))
-    }
-
-    async fn call(&self, method: Method, uri: &str, body: Option<Value>) -> anyhow::Result<Value> {
-        let req = match body {
-            Some(b) => self
-                .request(method, uri)
-                .header(header::CONTENT_TYPE, "application/json")
-                .body(Body::from(serde_json::to_vec(&b)?))?,
-            None => self.request(method, uri).body(Body::empty())?,
-        };
-        self.send(req).await
-    }
-
-    async fn ndjson(&self, uri: &str, body: Vec<u8>) -> anyhow::Result<Value> {
-        let req = self
-            .request(Method::POST, uri)
-            .header(header::CONTENT_TYPE, "application/x-ndjson")
-            .body(Body::from(body))?;
-        self.send(req).await
-    }
-
-    /// Creates a batch of campaigns, ad groups or ads; returns their ids.
-    async fn batch(
-        &self,
-        account: &str,
-        kind: &str,
-        items: Vec<Value>,
-    ) -> anyhow::Result<Vec<String>> {
-        let answer = self
-            .call(
-                Method::POST,
-                &format!("/v5/ad_accounts/{account}/{kind}"),
-                Some(Value::Array(items)),
-            )
-            .await?;
-        answer["items"]
-            .as_array()
-            .context("a batch answer without items")?
-            .iter()
-            .map(|item| match item["data"]["id"].as_str() {
-                Some(id) => Ok(id.to_owned()),
-                None => bail!("{kind}: {}", item["exceptions"]),
-            })
-            .collect()
-    }
 }

@@ -32,7 +32,7 @@ use crate::AppState;
 
 /// What a decision shows about a pin.
 #[derive(Debug, Clone, Serialize)]
-pub(super) struct PinView {
+pub struct PinView {
     pub id: String,
     pub title: Option<String>,
     pub description: Option<String>,

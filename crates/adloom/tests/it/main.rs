@@ -26,8 +26,16 @@ struct Server {
 
 impl Server {
     fn start(data_dir: &Path, admin_token: Option<&str>) -> Server {
+        Server::spawn("serve", data_dir, admin_token)
+    }
+
+    fn start_demo(data_dir: &Path) -> Server {
+        Server::spawn("demo", data_dir, None)
+    }
+
+    fn spawn(command: &str, data_dir: &Path, admin_token: Option<&str>) -> Server {
         let mut cmd = Command::new(BIN);
-        cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        cmd.args([command, "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
             .env_remove("ADLOOM_ADMIN_TOKEN")
             .env("RUST_LOG", "debug")
@@ -522,4 +530,115 @@ async fn world_makes_a_world_once_and_serve_decides_over_it() {
         filled += d["ads"].as_array().unwrap().len();
     }
     assert!(filled > 0, "the world's ad groups deliver");
+}
+
+/// A browser's cookies, kept by hand over reqwest.
+#[derive(Default)]
+struct Jar(Vec<(String, String)>);
+
+impl Jar {
+    fn header(&self) -> String {
+        self.0
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    fn keep(&mut self, res: &reqwest::Response) {
+        for set in res.headers().get_all(reqwest::header::SET_COOKIE) {
+            let set = set.to_str().unwrap();
+            let pair = set.split(';').next().unwrap();
+            let (k, v) = pair.split_once('=').unwrap();
+            self.0.retain(|(name, _)| name != k);
+            if !set.contains("Max-Age=0") {
+                self.0.push((k.to_owned(), v.to_owned()));
+            }
+        }
+    }
+
+    fn get(&self, name: &str) -> String {
+        self.0.iter().find(|(k, _)| k == name).unwrap().1.clone()
+    }
+}
+
+/// `adloom demo` builds its world once and tells the help page's story
+/// over plain HTTP: Alice looked at shoes and did not buy, so Shoes Inc.
+/// reaches her "because she visited their website"; once she switches
+/// "Use info from our ad partners" to No, the shoe ad is gone, other ads
+/// stay, and no partner reason is left. (The browser test walks the same
+/// story in Chromium.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_tells_the_help_pages_story() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = Server::start_demo(dir.path());
+    let addr = demo.addr;
+    assert!(
+        demo.stdout.lock().unwrap().contains("/demo/feed"),
+        "prints its URLs"
+    );
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let base = format!("http://{addr}");
+    let mut jar = Jar::default();
+    let get = |jar: &Jar, path: &str| {
+        client
+            .get(format!("{base}{path}"))
+            .header(reqwest::header::COOKIE, jar.header())
+            .send()
+    };
+    let res = get(&jar, "/demo").await.unwrap();
+    jar.keep(&res);
+    assert!(res.text().await.unwrap().contains("Alice"));
+    let res = client
+        .post(format!("{base}/demo/person"))
+        .header(reqwest::header::COOKIE, jar.header())
+        .form(&[
+            ("csrf", jar.get("adloom_csrf")),
+            ("user_id", "alice".into()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    jar.keep(&res);
+
+    let feed = get(&jar, "/demo/feed").await.unwrap().text().await.unwrap();
+    assert!(feed.contains("Promoted by Shoes Inc."), "{feed}");
+    assert!(feed.contains("Shoes Inc. wants to reach people who visited their website"));
+
+    let settings = get(&jar, "/settings/ads")
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(settings.contains("partner info is on for your ads"));
+    let res = client
+        .post(format!("{base}/settings/ads"))
+        .header(reqwest::header::COOKIE, jar.header())
+        .form(&[
+            ("csrf", jar.get("adloom_csrf")),
+            ("use_partner_info", "no".into()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+
+    let feed = get(&jar, "/demo/feed").await.unwrap().text().await.unwrap();
+    assert!(!feed.contains("Promoted by Shoes Inc."), "{feed}");
+    assert!(feed.contains("Promoted by"), "other ads stay: {feed}");
+    for partner in ["website_visit", "customer_list", "conversion"] {
+        assert!(!feed.contains(&format!("data-kind=\"{partner}")), "{feed}");
+    }
+    assert!(demo.stderr.lock().unwrap().contains("demo world built"));
+    drop(demo);
+
+    // A second start serves the same world without building it again.
+    let again = Server::start_demo(dir.path());
+    let logs = again.stderr.lock().unwrap().clone();
+    assert!(!logs.contains("demo world built"), "{logs}");
 }
