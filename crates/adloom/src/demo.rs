@@ -80,6 +80,8 @@ const FEATURED: [(&str, &str, &[&str], &str); 5] = [
 
 #[derive(Serialize, Deserialize)]
 struct DemoFile {
+    /// The URL the world was built for: its pins link there.
+    base: String,
     shop_tag_id: String,
     people: Vec<(String, String)>,
 }
@@ -88,6 +90,8 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     let mut settings = Settings::resolve(args)?;
     crate::serve::init_logs();
     crate::serve::runtime()?.block_on(async move {
+        // Bound first: the world's links and images name the real address.
+        let listener = crate::serve::bind(&mut settings).await?;
         let site = prepare(&settings).await?;
         let base = settings.http.public_url.trim_end_matches('/').to_owned();
         println!("adloom demo is starting on {base}");
@@ -98,7 +102,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         println!("  web choices:              {base}/choices");
         println!("  help:                     {base}/help/ads");
         settings.http.demo = Some(site);
-        crate::serve::serve(settings).await
+        crate::serve::serve_on(listener, settings).await
     })
 }
 
@@ -111,6 +115,12 @@ async fn prepare(settings: &Settings) -> anyhow::Result<DemoSite> {
     if let Ok(text) = std::fs::read_to_string(&file) {
         let demo: DemoFile = serde_json::from_str(&text)
             .with_context(|| format!("{} is damaged", file.display()))?;
+        if demo.base != settings.http.public_url {
+            tracing::warn!(
+                built_for = %demo.base,
+                "the demo world was built for another address: its pins link there"
+            );
+        }
         return Ok(DemoSite {
             shop_tag_id: demo.shop_tag_id,
             people: demo.people,
@@ -480,6 +490,7 @@ async fn build(api: &Api, clock: &WalkingClock, public_url: &str) -> anyhow::Res
         ));
     }
     Ok(DemoFile {
+        base: base.to_owned(),
         shop_tag_id: tag,
         people: offered,
     })

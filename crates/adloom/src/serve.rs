@@ -32,7 +32,26 @@ pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .context("cannot start the async runtime")
 }
 
-pub(crate) async fn serve(settings: Settings) -> anyhow::Result<()> {
+pub(crate) async fn serve(mut settings: Settings) -> anyhow::Result<()> {
+    let listener = bind(&mut settings).await?;
+    serve_on(listener, settings).await
+}
+
+/// Binds the listening socket. With port 0 (any free port) and no public
+/// URL given, the public URL becomes the address actually bound, so that
+/// beacon and tag URLs reach this server.
+pub(crate) async fn bind(settings: &mut Settings) -> anyhow::Result<TcpListener> {
+    let listener = TcpListener::bind(settings.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", settings.listen))?;
+    if settings.http.public_url.ends_with(":0") {
+        settings.http.public_url = format!("http://{}", listener.local_addr()?);
+    }
+    Ok(listener)
+}
+
+/// Serves on a bound socket until SIGTERM or SIGINT.
+pub(crate) async fn serve_on(listener: TcpListener, settings: Settings) -> anyhow::Result<()> {
     std::fs::create_dir_all(&settings.data_dir)
         .with_context(|| format!("cannot create data dir {}", settings.data_dir.display()))?;
     std::fs::create_dir_all(&settings.http.spool_dir).with_context(|| {
@@ -56,9 +75,6 @@ pub(crate) async fn serve(settings: Settings) -> anyhow::Result<()> {
         }
     });
     let app = adloom_http::router(state);
-    let listener = TcpListener::bind(settings.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", settings.listen))?;
     let addr = listener.local_addr()?;
     tracing::info!(%addr, data_dir = %settings.data_dir.display(), "adloom is listening");
 

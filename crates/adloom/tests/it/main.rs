@@ -642,3 +642,37 @@ async fn the_demo_tells_the_help_pages_story() {
     let logs = again.stderr.lock().unwrap().clone();
     assert!(!logs.contains("demo world built"), "{logs}");
 }
+
+/// The same story in headless Chromium (Debian's package), driven by
+/// playwright-core (`tests/browser/story.mjs`, installed by scripts/test).
+/// Screenshots go to `target/screenshots`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_story_in_chromium() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let script = root.join("tests/browser/story.mjs");
+    assert!(
+        root.join("tests/browser/node_modules/playwright-core")
+            .exists(),
+        "playwright-core is not installed: run the tests with scripts/test"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let demo = Server::start_demo(dir.path());
+    let shots = root.join("target/screenshots");
+    let out = tokio::process::Command::new("node")
+        .arg(&script)
+        .arg(format!("http://{}", demo.addr))
+        .arg(&shots)
+        .output()
+        .await
+        .expect("node runs the browser test");
+    let said = format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{said}");
+    assert!(said.contains("ok: the shoe ad is gone"), "{said}");
+    for shot in ["feed.png", "settings.png", "feed-after-no.png"] {
+        assert!(shots.join(shot).exists(), "{shot}");
+    }
+}
