@@ -42,18 +42,18 @@ pub struct Paged<T> {
 /// `CustomerList` as the Pinterest API returns it.
 #[derive(Serialize)]
 pub struct ListView {
-    ad_account_id: String,
-    created_time: i64,
-    exceptions: Value,
-    id: String,
-    name: String,
-    num_batches: u64,
-    num_removed_user_records: u64,
-    num_uploaded_user_records: u64,
-    status: &'static str,
+    pub(crate) ad_account_id: String,
+    pub(crate) created_time: i64,
+    pub(crate) exceptions: Value,
+    pub(crate) id: String,
+    pub(crate) name: String,
+    pub(crate) num_batches: u64,
+    pub(crate) num_removed_user_records: u64,
+    pub(crate) num_uploaded_user_records: u64,
+    pub(crate) status: &'static str,
     #[serde(rename = "type")]
-    kind: &'static str,
-    updated_time: i64,
+    pub(crate) kind: &'static str,
+    pub(crate) updated_time: i64,
 }
 
 async fn list_view(state: &AppState, list: CustomerList) -> Result<ListView, ApiError> {
@@ -256,24 +256,67 @@ pub async fn list_lists(
     }))
 }
 
+/// Every customer list of an account, as the API shows them (for the
+/// console).
+pub(crate) async fn all_lists(state: &AppState, account: &str) -> Result<Vec<ListView>, ApiError> {
+    let mut out = Vec::new();
+    let mut page = PageRequest::first(250);
+    loop {
+        let batch = state
+            .store
+            .list_customer_lists(account, page.clone())
+            .await?;
+        for list in batch.items {
+            out.push(list_view(state, list).await?);
+        }
+        match batch.next {
+            Some(next) => page.after = Some(next),
+            None => return Ok(out),
+        }
+    }
+}
+
+/// Every audience of an account, as the API shows them (for the console).
+pub(crate) async fn all_audiences(
+    state: &AppState,
+    account: &str,
+) -> Result<Vec<AudienceView>, ApiError> {
+    let mut out = Vec::new();
+    let mut page = PageRequest::first(250);
+    loop {
+        let batch = state.store.list_audiences(account, page.clone()).await?;
+        for a in batch
+            .items
+            .iter()
+            .filter(|a| a.record.get("removed").is_none())
+        {
+            out.push(audience_view(state, audience_of(a)?).await?);
+        }
+        match batch.next {
+            Some(next) => page.after = Some(next),
+            None => return Ok(out),
+        }
+    }
+}
+
 // ---- audiences ----
 
 /// `Audience` as the Pinterest API returns it.
 #[derive(Serialize)]
 pub struct AudienceView {
-    ad_account_id: String,
-    audience_type: &'static str,
-    created_by_company_name: Option<String>,
-    created_timestamp: i64,
-    description: Option<String>,
-    id: String,
-    name: String,
-    rule: Value,
-    size: Option<u64>,
-    status: &'static str,
+    pub(crate) ad_account_id: String,
+    pub(crate) audience_type: &'static str,
+    pub(crate) created_by_company_name: Option<String>,
+    pub(crate) created_timestamp: i64,
+    pub(crate) description: Option<String>,
+    pub(crate) id: String,
+    pub(crate) name: String,
+    pub(crate) rule: Value,
+    pub(crate) size: Option<u64>,
+    pub(crate) status: &'static str,
     #[serde(rename = "type")]
-    kind: &'static str,
-    updated_timestamp: i64,
+    pub(crate) kind: &'static str,
+    pub(crate) updated_timestamp: i64,
 }
 
 async fn audience_view(state: &AppState, audience: Audience) -> Result<AudienceView, ApiError> {

@@ -29,6 +29,7 @@ use tower_http::trace::TraceLayer;
 mod ad_accounts;
 mod audiences;
 pub mod auth;
+mod console;
 mod conversions;
 pub mod demo;
 pub mod error;
@@ -171,6 +172,7 @@ pub fn router(state: AppState) -> Router {
         )
         .merge(pages::routes())
         .merge(demo::routes())
+        .merge(console::routes())
         .route("/v1/admin/echo", post(echo))
         .route("/v1/admin/people", post(people::upsert))
         .route(

@@ -222,7 +222,7 @@ fn mac(key: &[u8], payload: &[u8]) -> Hmac<Sha256> {
 }
 
 /// `payload.signature`, both base64url.
-fn sign(key: &[u8], payload: &str) -> String {
+pub(crate) fn sign(key: &[u8], payload: &str) -> String {
     let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
     let tag = mac(key, payload.as_bytes()).finalize().into_bytes();
     format!(
@@ -232,7 +232,8 @@ fn sign(key: &[u8], payload: &str) -> String {
     )
 }
 
-fn verify(key: &[u8], token: &str) -> Option<String> {
+/// The payload of a token `sign` made with this key.
+pub(crate) fn verify(key: &[u8], token: &str) -> Option<String> {
     let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
     let (payload, signature) = token.split_once('.')?;
     let payload = String::from_utf8(b64.decode(payload).ok()?).ok()?;

@@ -103,12 +103,14 @@ fn parse_query(level: Level, query: Option<String>) -> Result<Query, ApiError> {
     })
 }
 
-async fn analytics(
+/// The report rows for a query string (`start_date`, `end_date`,
+/// `granularity`, `columns`, ...), as the analytics endpoints answer.
+pub(crate) async fn analytics(
     state: &AppState,
     account: &str,
     level: Level,
     query: Option<String>,
-) -> Result<Json<Vec<Value>>, ApiError> {
+) -> Result<Vec<Value>, ApiError> {
     let q = parse_query(level, query)?;
     let reach = q.click_window_days.max(q.view_window_days) * DAY;
     let since = q.start_day * DAY - reach;
@@ -143,7 +145,7 @@ async fn analytics(
             })
         })
         .collect();
-    Ok(Json(report::rows(&q, account, touches, &conversions)))
+    Ok(report::rows(&q, account, touches, &conversions))
 }
 
 macro_rules! analytics_endpoint {
@@ -153,7 +155,9 @@ macro_rules! analytics_endpoint {
             access: AccountAccess,
             RawQuery(query): RawQuery,
         ) -> Result<Json<Vec<Value>>, ApiError> {
-            analytics(&state, &access.ad_account_id, $level, query).await
+            analytics(&state, &access.ad_account_id, $level, query)
+                .await
+                .map(Json)
         }
     };
 }

@@ -191,6 +191,12 @@ impl Serving {
         Arc::clone(&self.snapshot.read().unwrap_or_else(|p| p.into_inner()))
     }
 
+    /// An ad group's spend today (micro-currency) and, when a STANDARD
+    /// daily budget paces it, the share of requests its pacer lets through.
+    pub fn delivery(&self, ad_group_id: &str, now: i64) -> (u64, Option<f64>) {
+        lock(&self.counters).delivery(ad_group_id, now)
+    }
+
     /// Loads what decisions need (people, the catalog) ahead of the first
     /// decision.
     pub async fn warm_up(&self, state: &AppState) -> Result<(), ApiError> {

@@ -610,6 +610,23 @@ pub async fn events_resolve_to_people_and_count_once(store: &dyn Store) {
         None,
         "event ids are per ad account"
     );
+    let latest: Vec<(String, Option<String>)> = store
+        .latest_events("1", 3)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| (e.event.event_id, e.user_id))
+        .collect();
+    assert_eq!(
+        latest,
+        [
+            ("e4".to_owned(), None),
+            ("e3".to_owned(), Some("u2".to_owned())),
+            ("e2".to_owned(), None)
+        ],
+        "newest first, resolved or not"
+    );
+    assert!(store.latest_events("2", 3).await.unwrap().is_empty());
     let totals = store.conversion_totals("1").await.unwrap();
     assert_eq!(
         totals,

@@ -223,6 +223,8 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Vec<Engagement>>;
     /// Events of an ad account resolved to a person, at or after `since`.
     async fn resolved_events(&self, ad_account_id: &str, since: i64) -> Result<Vec<StoredEvent>>;
+    /// An ad account's latest events, resolved or not, newest first.
+    async fn latest_events(&self, ad_account_id: &str, limit: usize) -> Result<Vec<StoredEvent>>;
     /// A random secret of this installation, made on first start.
     async fn instance_secret(&self) -> Result<String>;
 

@@ -198,6 +198,9 @@ CREATE INDEX engagements_by_account_time ON engagements(ad_account_id, time);
 CREATE INDEX engagements_by_user ON engagements(user_id) WHERE user_id IS NOT NULL;
 "#,
     r#"
+-- The console's "tag health": an account's latest events.
+CREATE INDEX events_by_account_seq ON events(ad_account_id, seq);
+
 -- "Contact us" messages from the help page, contact details masked.
 CREATE TABLE support_requests (
     seq    INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -1570,6 +1573,34 @@ impl Store for SqliteStore {
                 .map_err(driver)?;
             let rows = stmt
                 .query_map(params![ad_account_id, since], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?))
+                })
+                .map_err(driver)?
+                .collect::<rusqlite::Result<Vec<_>>>()
+                .map_err(driver)?;
+            rows.into_iter()
+                .map(|(record, user_id)| {
+                    Ok(StoredEvent {
+                        event: from_json(&record)?,
+                        user_id,
+                    })
+                })
+                .collect()
+        })
+        .await
+    }
+
+    async fn latest_events(&self, ad_account_id: &str, limit: usize) -> Result<Vec<StoredEvent>> {
+        let ad_account_id = ad_account_id.to_owned();
+        self.read(move |c| {
+            let mut stmt = c
+                .prepare_cached(
+                    "SELECT record, user_id FROM events INDEXED BY events_by_account_seq
+                     WHERE ad_account_id = ?1 ORDER BY seq DESC LIMIT ?2",
+                )
+                .map_err(driver)?;
+            let rows = stmt
+                .query_map(params![ad_account_id, limit as i64], |r| {
                     Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?))
                 })
                 .map_err(driver)?

@@ -83,6 +83,8 @@ struct DemoFile {
     /// The URL the world was built for: its pins link there.
     base: String,
     shop_tag_id: String,
+    /// Shoes Inc.'s token, to sign in to the console.
+    console_token: String,
     people: Vec<(String, String)>,
 }
 
@@ -92,7 +94,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     crate::serve::runtime()?.block_on(async move {
         // Bound first: the world's links and images name the real address.
         let listener = crate::serve::bind(&mut settings).await?;
-        let site = prepare(&settings).await?;
+        let (site, token) = prepare(&settings).await?;
         let base = settings.http.public_url.trim_end_matches('/').to_owned();
         println!("adloom demo is starting on {base}");
         println!("  the demo, pick a person:  {base}/demo");
@@ -101,13 +103,14 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         println!("  ads settings:             {base}/settings/ads");
         println!("  web choices:              {base}/choices");
         println!("  help:                     {base}/help/ads");
+        println!("  the advertiser console:   {base}/console (Shoes Inc.'s token: {token})");
         settings.http.demo = Some(site);
         crate::serve::serve_on(listener, settings).await
     })
 }
 
 /// Builds the world if the data dir has none; returns what the pages need.
-async fn prepare(settings: &Settings) -> anyhow::Result<DemoSite> {
+async fn prepare(settings: &Settings) -> anyhow::Result<(DemoSite, String)> {
     std::fs::create_dir_all(&settings.data_dir)
         .with_context(|| format!("cannot create data dir {}", settings.data_dir.display()))?;
     std::fs::create_dir_all(&settings.http.spool_dir)?;
@@ -121,10 +124,13 @@ async fn prepare(settings: &Settings) -> anyhow::Result<DemoSite> {
                 "the demo world was built for another address: its pins link there"
             );
         }
-        return Ok(DemoSite {
-            shop_tag_id: demo.shop_tag_id,
-            people: demo.people,
-        });
+        return Ok((
+            DemoSite {
+                shop_tag_id: demo.shop_tag_id,
+                people: demo.people,
+            },
+            demo.console_token,
+        ));
     }
     let store = adloom_store::open(&settings.store).context("cannot open the store")?;
     let token = match &settings.admin_token {
@@ -153,10 +159,13 @@ async fn prepare(settings: &Settings) -> anyhow::Result<DemoSite> {
         ms = started.elapsed().as_millis() as u64,
         "demo world built"
     );
-    Ok(DemoSite {
-        shop_tag_id: demo.shop_tag_id,
-        people: demo.people,
-    })
+    Ok((
+        DemoSite {
+            shop_tag_id: demo.shop_tag_id,
+            people: demo.people,
+        },
+        demo.console_token,
+    ))
 }
 
 /// A clock the builder moves by hand through the last two weeks.
@@ -489,8 +498,19 @@ async fn build(api: &Api, clock: &WalkingClock, public_url: &str) -> anyhow::Res
             format!("{country}, likes {}", interests.join(" and ")),
         ));
     }
+    let console_token = api
+        .call(
+            Method::POST,
+            "/v1/admin/access_tokens",
+            Some(json!({"ad_account_ids": [shoes]})),
+        )
+        .await?["access_token"]
+        .as_str()
+        .context("no access token")?
+        .to_owned();
     Ok(DemoFile {
         base: base.to_owned(),
+        console_token,
         shop_tag_id: tag,
         people: offered,
     })

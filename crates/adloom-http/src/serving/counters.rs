@@ -268,6 +268,19 @@ impl Counters {
         });
     }
 
+    /// An ad group's spend today and its pacer's pass-through rate (for
+    /// STANDARD daily budgets).
+    pub(super) fn delivery(&self, group: &str, now: i64) -> (u64, Option<f64>) {
+        let day = now.div_euclid(DAY);
+        let spent = self.spend.get(group).map_or(0, |s| s.today(day));
+        let rate = self
+            .pacers
+            .get(group)
+            .filter(|(d, _)| *d == day)
+            .map(|(_, p)| p.rate);
+        (spent, rate)
+    }
+
     /// The click-through estimate of an ad group, from what it delivered.
     pub(super) fn ctr(&self, group: &str) -> f64 {
         let (clicks, impressions) = self.engagement.get(group).copied().unwrap_or((0, 0));

@@ -307,3 +307,64 @@ async fn contact_us_keeps_messages_without_contact_details() {
         .await;
     assert_error(&r, StatusCode::FORBIDDEN, 29);
 }
+
+#[tokio::test]
+async fn the_console_signs_in_with_a_token_and_shows_its_account_only() {
+    let app = App::new();
+    let mine = app.ad_account("Shoes Inc.").await;
+    let theirs = app.ad_account("Someone else").await;
+    let token = app.token(&[&mine]).await;
+    app.admin(
+        Method::POST,
+        &format!("/v5/ad_accounts/{mine}/conversion_tags"),
+        Some(json!({"name": "shop"})),
+    )
+    .await;
+    let mut browser = Browser::new(&app);
+    let r = browser.get("/console").await;
+    assert_page(&r, StatusCode::OK);
+    let csrf = browser.csrf();
+
+    let r = browser
+        .post_form("/console/sign_in", &[("csrf", &csrf), ("token", "wrong")])
+        .await;
+    assert_page(&r, StatusCode::UNAUTHORIZED);
+    assert!(html(&r).contains("That token is not valid"));
+    let r = browser
+        .post_form(
+            "/console/sign_in",
+            &[("csrf", "forged-forged-forged"), ("token", &token)],
+        )
+        .await;
+    assert_page(&r, StatusCode::FORBIDDEN);
+
+    let r = browser
+        .post_form("/console/sign_in", &[("csrf", &csrf), ("token", &token)])
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let home = format!("/console/accounts/{mine}");
+    assert_eq!(r.headers[header::LOCATION], home.as_str());
+    assert!(
+        !browser.cookie("adloom_console").unwrap().contains(&token),
+        "the cookie never holds the token"
+    );
+    let r = browser.get(&home).await;
+    assert_page(&r, StatusCode::OK);
+    let page = html(&r);
+    assert!(page.contains("Shoes Inc."));
+    assert_eq!(page.matches("<svg").count(), 5, "five charts");
+    assert!(page.contains("No events received yet"));
+    assert!(page.contains("/tag/core.js"), "the snippet");
+
+    for other in [theirs.as_str(), "123456789012345678"] {
+        let r = browser.get(&format!("/console/accounts/{other}")).await;
+        assert_page(&r, StatusCode::FORBIDDEN);
+        assert!(html(&r).contains("Your token does not reach this ad account."));
+    }
+    let r = browser
+        .post_form("/console/sign_out", &[("csrf", &csrf)])
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let r = browser.get(&home).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "signed out");
+}

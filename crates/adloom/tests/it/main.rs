@@ -658,10 +658,13 @@ async fn the_demo_story_in_chromium() {
     let dir = tempfile::tempdir().unwrap();
     let demo = Server::start_demo(dir.path());
     let shots = root.join("target/screenshots");
+    let demo_file: Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("demo.json")).unwrap()).unwrap();
     let out = tokio::process::Command::new("node")
         .arg(&script)
         .arg(format!("http://{}", demo.addr))
         .arg(&shots)
+        .arg(demo_file["console_token"].as_str().unwrap())
         .output()
         .await
         .expect("node runs the browser test");
@@ -672,7 +675,13 @@ async fn the_demo_story_in_chromium() {
     );
     assert!(out.status.success(), "{said}");
     assert!(said.contains("ok: the shoe ad is gone"), "{said}");
-    for shot in ["feed.png", "settings.png", "feed-after-no.png"] {
+    assert!(said.contains("ok: the console draws its charts"), "{said}");
+    for shot in [
+        "feed.png",
+        "settings.png",
+        "feed-after-no.png",
+        "console.png",
+    ] {
         assert!(shots.join(shot).exists(), "{shot}");
     }
 }

@@ -1,0 +1,413 @@
+//! `/console`: the advertiser's pages. Sign in with an ad account access
+//! token; see the last two weeks per day (spend, impressions, clicks, CTR,
+//! conversions) as charts, campaigns and ad groups with their status and
+//! pacing, audiences with their coarsened sizes, customer lists, and tags
+//! with the events they sent lately and the snippet to install them.
+//!
+//! The session cookie holds a signature over the token's hash, never the
+//! token; every request checks the token is still valid for the account.
+
+mod chart;
+
+use std::collections::BTreeSet;
+
+use adloom_core::report::{format_date, Level};
+use adloom_core::tag::code_snippet;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use maud::{html, Markup, PreEscaped};
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::auth::token_hash;
+use crate::error::ApiError;
+use crate::pages::{cookie, forged, layout, problem, protect, set_cookie, Csrf, Page};
+use crate::AppState;
+
+const SESSION_COOKIE: &str = "adloom_console";
+const SESSION_SECS: i64 = 8 * 3600;
+const DAYS: i64 = 14;
+const DAY: i64 = 86_400;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/console", get(sign_in_page))
+        .route("/console/sign_in", post(sign_in))
+        .route("/console/sign_out", post(sign_out))
+        .route("/console/accounts/{id}", get(account))
+}
+
+/// The ad accounts the signed-in token reaches, if it still does.
+async fn session(state: &AppState, headers: &HeaderMap) -> Option<BTreeSet<String>> {
+    let value = cookie(headers, SESSION_COOKIE)?;
+    let key = state.key("console").await.ok()?;
+    let payload = crate::pages::verify(&key, value)?;
+    let (expires, hash) = payload.split_once('|')?;
+    if expires.parse::<i64>().ok()? <= state.clock.now() {
+        return None;
+    }
+    state
+        .store
+        .access_token_scope(hash)
+        .await
+        .ok()?
+        .filter(|scope| !scope.is_empty())
+}
+
+async fn sign_in_page(State(state): State<AppState>, csrf: Csrf, headers: HeaderMap) -> Response {
+    if let Some(first) = session(&state, &headers)
+        .await
+        .and_then(|s| s.into_iter().next())
+    {
+        return Redirect::to(&format!("/console/accounts/{first}")).into_response();
+    }
+    csrf.onto(sign_in_form(&csrf, None)).into_response()
+}
+
+fn sign_in_form(csrf: &Csrf, error: Option<&str>) -> Page {
+    Page::new(layout(
+        "Advertiser console",
+        html! {
+            h1 { "Advertiser console" }
+            @if let Some(e) = error { p class="notice error" role="alert" { (e) } }
+            form method="post" action="/console/sign_in" {
+                (csrf.field())
+                label for="token" { "Ad account access token" }
+                input type="password" id="token" name="token" autocomplete="off" required;
+                p class="hint" { "The operator gives you a token for your ad accounts. It is the same token the API takes." }
+                button type="submit" { "Sign in" }
+            }
+        },
+    ))
+}
+
+#[derive(Deserialize)]
+struct SignIn {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    token: String,
+}
+
+async fn sign_in(State(state): State<AppState>, csrf: Csrf, Form(form): Form<SignIn>) -> Response {
+    if !csrf.accepts(&form.csrf) {
+        return forged().into_response();
+    }
+    let hash = token_hash(form.token.trim());
+    let scope = match state.store.access_token_scope(&hash).await {
+        Ok(scope) => scope.unwrap_or_default(),
+        Err(e) => return Page::from(ApiError::from(e)).into_response(),
+    };
+    let Some(first) = scope.into_iter().next() else {
+        return sign_in_form(
+            &csrf,
+            Some("That token is not valid. Check it and try again."),
+        )
+        .with_status(StatusCode::UNAUTHORIZED)
+        .into_response();
+    };
+    let key = match state.key("console").await {
+        Ok(k) => k,
+        Err(e) => return Page::from(e).into_response(),
+    };
+    let expires = state.clock.now() + SESSION_SECS;
+    let value = crate::pages::sign(&key, &format!("{expires}|{hash}"));
+    let mut res = Redirect::to(&format!("/console/accounts/{first}")).into_response();
+    if let Ok(v) = set_cookie(SESSION_COOKIE, &value, SESSION_SECS, "Strict").parse() {
+        res.headers_mut().append(header::SET_COOKIE, v);
+    }
+    protect(res.headers_mut());
+    res
+}
+
+#[derive(Deserialize)]
+struct SignOut {
+    #[serde(default)]
+    csrf: String,
+}
+
+async fn sign_out(csrf: Csrf, Form(form): Form<SignOut>) -> Response {
+    if !csrf.accepts(&form.csrf) {
+        return forged().into_response();
+    }
+    let mut res = Redirect::to("/console").into_response();
+    if let Ok(v) = set_cookie(SESSION_COOKIE, "", 0, "Strict").parse() {
+        res.headers_mut().append(header::SET_COOKIE, v);
+    }
+    protect(res.headers_mut());
+    res
+}
+
+async fn account(
+    State(state): State<AppState>,
+    csrf: Csrf,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let Some(scope) = session(&state, &headers).await else {
+        return Redirect::to("/console").into_response();
+    };
+    // Another account's page looks the same whether or not it exists.
+    if !scope.contains(&id) {
+        return problem(
+            StatusCode::FORBIDDEN,
+            "Not your ad account",
+            "Your token does not reach this ad account.",
+        )
+        .into_response();
+    }
+    match overview(&state, &csrf, &scope, &id).await {
+        Ok(page) => csrf.onto(page).into_response(),
+        Err(e) => Page::from(e).into_response(),
+    }
+}
+
+fn num(v: &Value, key: &str) -> f64 {
+    v.get(key).and_then(Value::as_f64).unwrap_or(0.0)
+}
+
+fn text<'a>(v: &'a Value, key: &str) -> &'a str {
+    v.get(key).and_then(Value::as_str).unwrap_or("")
+}
+
+fn money(micros: f64) -> String {
+    format!("{:.2}", micros / 1e6)
+}
+
+async fn overview(
+    state: &AppState,
+    csrf: &Csrf,
+    scope: &BTreeSet<String>,
+    id: &str,
+) -> Result<Page, ApiError> {
+    let account = state
+        .store
+        .get_ad_account(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("ad account"))?;
+    let now = state.clock.now();
+    let today = now.div_euclid(DAY);
+    let days: Vec<i64> = (today - DAYS + 1..=today).collect();
+    let query = format!(
+        "start_date={}&end_date={}&granularity=DAY&columns=SPEND_IN_MICRO_DOLLAR,TOTAL_IMPRESSION,TOTAL_CLICKTHROUGH,TOTAL_CONVERSIONS",
+        format_date(days[0]),
+        format_date(today)
+    );
+    let rows = crate::reports::analytics(state, id, Level::AdAccount, Some(query)).await?;
+    let per_day = |column: &str| -> Vec<f64> {
+        days.iter()
+            .map(|d| {
+                let date = format_date(*d);
+                rows.iter()
+                    .find(|r| text(r, "DATE") == date)
+                    .map_or(0.0, |r| num(r, column))
+            })
+            .collect()
+    };
+    let labels: Vec<String> = days
+        .iter()
+        .map(|d| format_date(*d)[5..].to_owned())
+        .collect();
+    let spend = per_day("SPEND_IN_MICRO_DOLLAR");
+    let impressions = per_day("TOTAL_IMPRESSION");
+    let clicks = per_day("TOTAL_CLICKTHROUGH");
+    let conversions = per_day("TOTAL_CONVERSIONS");
+    let ctr: Vec<f64> = impressions
+        .iter()
+        .zip(&clicks)
+        .map(|(i, c)| if *i > 0.0 { 100.0 * c / i } else { 0.0 })
+        .collect();
+    let total = |v: &[f64]| v.iter().sum::<f64>();
+    let total_ctr = if total(&impressions) > 0.0 {
+        100.0 * total(&clicks) / total(&impressions)
+    } else {
+        0.0
+    };
+
+    let campaigns = state.store.list_objects("campaign", id).await?;
+    let groups = state.store.list_objects("adgroup", id).await?;
+    let audiences = crate::audiences::all_audiences(state, id).await?;
+    let lists = crate::audiences::all_lists(state, id).await?;
+    let tags = state.store.list_conversion_tags(id).await?;
+    let events = state.store.latest_events(id, 200).await?;
+
+    let body = html! {
+        div class="console-head" {
+            h1 { (account.name) }
+            @if scope.len() > 1 {
+                nav aria-label="Your ad accounts" {
+                    @for other in scope { a href={ "/console/accounts/" (other) } { (other) } " " }
+                }
+            }
+            form method="post" action="/console/sign_out" {
+                (csrf.field())
+                button type="submit" class="secondary" { "Sign out" }
+            }
+        }
+        p class="hint" { "Ad account " (account.id) " · last " (DAYS) " days, UTC" }
+        div class="cards" {
+            (card("Spend", &money(total(&spend))))
+            (card("Impressions", &format!("{}", total(&impressions))))
+            (card("Clicks", &format!("{}", total(&clicks))))
+            (card("CTR", &format!("{total_ctr:.2}%")))
+            (card("Conversions", &format!("{}", total(&conversions))))
+        }
+        div class="charts" {
+            (chart_block("Spend per day", &labels, &spend.iter().map(|m| m / 1e6).collect::<Vec<_>>()))
+            (chart_block("Impressions per day", &labels, &impressions))
+            (chart_block("Clicks per day", &labels, &clicks))
+            (chart_block("CTR per day (%)", &labels, &ctr))
+            (chart_block("Conversions per day", &labels, &conversions))
+        }
+
+        h2 { "Campaigns and ad groups" }
+        table {
+            thead { tr {
+                th scope="col" { "Campaign" } th scope="col" { "Ad group" } th scope="col" { "Status" }
+                th scope="col" { "Bid" } th scope="col" { "Budget" } th scope="col" class="num" { "Spent today" } th scope="col" { "Pacing" }
+            } }
+            tbody {
+                @for c in &campaigns {
+                    @for g in groups.iter().filter(|g| text(&g.record, "campaign_id") == c.id) {
+                        (group_row(state, &c.record, &g.id, &g.record, now))
+                    }
+                }
+            }
+        }
+
+        h2 { "Audiences" }
+        @if audiences.is_empty() { p { "No audiences yet." } } @else {
+            table {
+                thead { tr { th scope="col" { "Name" } th scope="col" { "Type" } th scope="col" class="num" { "Size" } th scope="col" { "Status" } } }
+                tbody {
+                    @for a in &audiences {
+                        tr {
+                            td { (a.name) }
+                            td { (a.audience_type) }
+                            td class="num" { (a.size.map(|s| s.to_string()).unwrap_or_else(|| "–".into())) }
+                            td { (status(a.status)) }
+                        }
+                    }
+                }
+            }
+            p class="hint" { "Sizes are rounded, and people who switched off \"Use info from our ad partners\" are not counted. An audience under 100 people does not deliver." }
+        }
+
+        h2 { "Customer lists" }
+        @if lists.is_empty() { p { "No customer lists yet." } } @else {
+            table {
+                thead { tr { th scope="col" { "Name" } th scope="col" class="num" { "Records uploaded" } th scope="col" class="num" { "Removed" } th scope="col" { "Status" } } }
+                tbody {
+                    @for l in &lists {
+                        tr {
+                            td { (l.name) }
+                            td class="num" { (l.num_uploaded_user_records) }
+                            td class="num" { (l.num_removed_user_records) }
+                            td { (status(l.status)) }
+                        }
+                    }
+                }
+            }
+        }
+
+        h2 { "Tags" }
+        @if tags.is_empty() { p { "No tags yet." } }
+        @for tag in &tags {
+            @let mine: Vec<_> = events.iter().filter(|e| matches!(&e.event.source, adloom_core::event::EventSource::Tag(t) if *t == tag.id)).collect();
+            @let last_day = mine.iter().filter(|e| e.event.time > now - DAY).count();
+            section class="tag" aria-label={ "Tag " (tag.name) } {
+                h3 { (tag.name) " · " (tag.id) }
+                p {
+                    @if let Some(last) = mine.first() {
+                        span class="status good" { "Receiving events" }
+                        " · last " (crate::pages::settings_page::when(last.event.time)) " UTC · " (last_day) " in the last 24 hours"
+                    } @else {
+                        span class="status bad" { "No events received yet" }
+                    }
+                }
+                @if !mine.is_empty() {
+                    table {
+                        thead { tr { th scope="col" { "When (UTC)" } th scope="col" { "Event" } th scope="col" { "Page" } th scope="col" { "Matched a person" } } }
+                        tbody {
+                            @for e in mine.iter().take(10) {
+                                tr {
+                                    td { (crate::pages::settings_page::when(e.event.time)) }
+                                    td { (e.event.name.as_str()) }
+                                    td { (e.event.url.as_deref().unwrap_or("")) }
+                                    td { (if e.user_id.is_some() { "yes" } else { "no" }) }
+                                }
+                            }
+                        }
+                    }
+                }
+                details {
+                    summary { "Install this tag" }
+                    pre class="snippet" { code { (code_snippet(&state.config.public_url, &tag.id)) } }
+                }
+            }
+        }
+    };
+    Ok(Page::new(layout("Console", body)))
+}
+
+fn card(label: &str, figure: &str) -> Markup {
+    html! { div class="card" { div { (label) } div class="figure" { (figure) } } }
+}
+
+fn chart_block(title: &str, labels: &[String], values: &[f64]) -> Markup {
+    html! {
+        figure class="chart" {
+            // plotters' SVG, made here from numbers only.
+            (PreEscaped(chart::daily(title, labels, values)))
+            figcaption class="hint" { (title) }
+        }
+    }
+}
+
+fn status(s: &str) -> Markup {
+    match s {
+        "READY" => html! { span class="status good" { "Ready" } },
+        "TOO_SMALL" => html! { span class="status bad" { "Too small: not delivering" } },
+        other => html! { span class="status" { (other) } },
+    }
+}
+
+fn group_row(state: &AppState, campaign: &Value, id: &str, group: &Value, now: i64) -> Markup {
+    let (spent, rate) = state.serving.delivery(id, now);
+    let bid = num(group, "bid_in_micro_currency");
+    let bid_text = match text(group, "billable_event") {
+        "IMPRESSION" => format!("{} CPM", money(bid)),
+        _ => format!("{} CPC", money(bid)),
+    };
+    let budget = match group
+        .get("budget_in_micro_currency")
+        .and_then(Value::as_f64)
+    {
+        Some(b) => format!("{} {}", money(b), text(group, "budget_type").to_lowercase()),
+        None => "none".to_owned(),
+    };
+    let pacing = match (text(group, "pacing_delivery_type"), rate) {
+        ("ACCELERATED", _) => "accelerated".to_owned(),
+        (_, Some(r)) => format!("standard, {:.0}% of requests", r * 100.0),
+        _ => "standard".to_owned(),
+    };
+    let state_text = match (text(campaign, "status"), text(group, "status")) {
+        ("ACTIVE", "ACTIVE") => "Active".to_owned(),
+        ("ACTIVE", s) => s.to_lowercase(),
+        (c, _) => format!("campaign {}", c.to_lowercase()),
+    };
+    html! {
+        tr {
+            td { (text(campaign, "name")) }
+            td { (text(group, "name")) }
+            td { (state_text) }
+            td { (bid_text) }
+            td { (budget) }
+            td class="num" { (money(spent as f64)) }
+            td { (pacing) }
+        }
+    }
+}
