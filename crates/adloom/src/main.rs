@@ -10,6 +10,9 @@ use clap::{Parser, Subcommand, ValueEnum};
 mod api;
 mod config;
 mod demo;
+mod import;
+mod lists;
+mod remote;
 mod serve;
 mod world;
 
@@ -36,6 +39,12 @@ enum Command {
     /// and trying adloom out. Deterministic for a seed; a data dir that
     /// already has ad accounts is left alone.
     World(world::WorldArgs),
+    /// Bulk tools: `adloom import people FILE`.
+    #[command(subcommand)]
+    Import(ImportCommand),
+    /// Customer lists: `adloom lists upload --ad-account ID FILE`.
+    #[command(subcommand)]
+    Lists(lists::ListsCommand),
     /// Normalize and hash identifiers read from standard input, one a line,
     /// and print their hex SHA-256 (the form to upload in a customer list).
     Hash {
@@ -45,6 +54,13 @@ enum Command {
         #[arg(long)]
         all: bool,
     },
+}
+
+#[derive(Subcommand)]
+enum ImportCommand {
+    /// Upsert people from a CSV or NDJSON file, in batches, to a running
+    /// adloom or straight into a data dir; resumes after an interruption.
+    People(import::ImportArgs),
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -68,6 +84,8 @@ fn main() -> ExitCode {
         },
         Command::Demo(args) => demo::run(args),
         Command::World(args) => world::run(args),
+        Command::Import(ImportCommand::People(args)) => import::run(args),
+        Command::Lists(command) => lists::run(command),
         Command::Hash { kind, all } => hash(kind, all),
     };
     match result {

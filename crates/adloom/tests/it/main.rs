@@ -685,3 +685,125 @@ async fn the_demo_story_in_chromium() {
         assert!(shots.join(shot).exists(), "{shot}");
     }
 }
+
+/// `adloom import people` and `adloom lists upload` against a running
+/// adloom: CSV in, batches out, bad rows named, checkpoints honoured; the
+/// list's records are hashed before they leave the command.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn import_people_and_upload_a_list_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), Some("admin-secret"));
+    let url = format!("http://{}", server.addr);
+    let work = tempfile::tempdir().unwrap();
+    let people = work.path().join("people.csv");
+    let mut csv = String::from("user_id,email,country,interests,age\n");
+    for i in 0..7 {
+        csv.push_str(&format!(
+            "c{i},person{i}@example.com,US,shoes;running,3{i}\n"
+        ));
+    }
+    csv.push_str("c7,person7@example.com,US,,old\n");
+    std::fs::write(&people, csv).unwrap();
+    let adloom = |args: &[&str]| {
+        let out = Command::new(BIN)
+            .args(args)
+            .env_remove("ADLOOM_ADMIN_TOKEN")
+            .env_remove("ADLOOM_TOKEN")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{args:?}: {out:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let file = people.to_str().unwrap();
+    let said = adloom(&[
+        "import",
+        "people",
+        file,
+        "--url",
+        &url,
+        "--token",
+        "admin-secret",
+        "--batch",
+        "3",
+    ]);
+    assert!(
+        said.contains("8 rows read, 1 rejected, 7 people sent"),
+        "{said}"
+    );
+    assert!(
+        said.contains("line 9: age \"old\" is not a number"),
+        "{said}"
+    );
+    let (status, person) = server
+        .call(reqwest::Method::GET, "/v1/admin/people/c4", None)
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(person["interests"], json!(["running", "shoes"]), "sorted");
+
+    // An interrupted run left a checkpoint after line 6: the next run sends
+    // only the rest.
+    let len = std::fs::metadata(&people).unwrap().len();
+    std::fs::write(
+        work.path().join("people.csv.adloom-import"),
+        format!("{{\"file_len\": {len}, \"lines_done\": 6}}"),
+    )
+    .unwrap();
+    let said = adloom(&[
+        "import",
+        "people",
+        file,
+        "--url",
+        &url,
+        "--token",
+        "admin-secret",
+    ]);
+    assert!(said.contains("2 people sent (6 lines skipped"), "{said}");
+    assert!(!work.path().join("people.csv.adloom-import").exists());
+
+    let (_, account) = server
+        .call(
+            reqwest::Method::POST,
+            "/v5/ad_accounts",
+            Some(json!({"name": "Shop"})),
+        )
+        .await;
+    let account = account["id"].as_str().unwrap().to_owned();
+    let (_, token) = server
+        .call(
+            reqwest::Method::POST,
+            "/v1/admin/access_tokens",
+            Some(json!({"ad_account_ids": [account]})),
+        )
+        .await;
+    let token = token["access_token"].as_str().unwrap().to_owned();
+    let list = work.path().join("buyers.csv");
+    let mut rows = String::from("email\n");
+    for i in 0..5 {
+        rows.push_str(&format!("Person{i}@Example.com\n"));
+    }
+    rows.push_str("not-an-email\n");
+    std::fs::write(&list, rows).unwrap();
+    let said = adloom(&[
+        "lists",
+        "upload",
+        list.to_str().unwrap(),
+        "--ad-account",
+        &account,
+        "--token",
+        &token,
+        "--url",
+        &url,
+        "--batch",
+        "2",
+    ]);
+    assert!(
+        said.contains("(buyers): 6 rows read, 1 rejected, 5 hashed records uploaded"),
+        "{said}"
+    );
+    assert!(said.contains("status TOO_SMALL"), "{said}");
+    let logs = server.stderr.lock().unwrap().clone();
+    assert!(
+        !logs.to_lowercase().contains("person3@example.com"),
+        "plain emails never reach the server's log"
+    );
+}
