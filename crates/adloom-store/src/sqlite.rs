@@ -571,6 +571,20 @@ fn record_by_key<T: serde::de::DeserializeOwned>(
     record.as_deref().map(from_json).transpose()
 }
 
+/// Events from rows of (record, user_id).
+fn stored_events(rows: rusqlite::Result<rusqlite::Rows<'_>>) -> Result<Vec<StoredEvent>> {
+    let mut rows = rows.map_err(driver)?;
+    let mut out = Vec::new();
+    while let Some(r) = rows.next().map_err(driver)? {
+        let record: String = r.get(0).map_err(driver)?;
+        out.push(StoredEvent {
+            event: from_json(&record)?,
+            user_id: r.get(1).map_err(driver)?,
+        });
+    }
+    Ok(out)
+}
+
 fn page_of<T>(mut items: Vec<T>, size: u32, cursor: impl Fn(&T) -> String) -> Page<T> {
     let more = items.len() > size as usize;
     items.truncate(size as usize);
@@ -1571,21 +1585,7 @@ impl Store for SqliteStore {
                      WHERE ad_account_id = ?1 AND time >= ?2 AND user_id IS NOT NULL ORDER BY seq",
                 )
                 .map_err(driver)?;
-            let rows = stmt
-                .query_map(params![ad_account_id, since], |r| {
-                    Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?))
-                })
-                .map_err(driver)?
-                .collect::<rusqlite::Result<Vec<_>>>()
-                .map_err(driver)?;
-            rows.into_iter()
-                .map(|(record, user_id)| {
-                    Ok(StoredEvent {
-                        event: from_json(&record)?,
-                        user_id,
-                    })
-                })
-                .collect()
+            stored_events(stmt.query(params![ad_account_id, since]))
         })
         .await
     }
@@ -1599,21 +1599,7 @@ impl Store for SqliteStore {
                      WHERE ad_account_id = ?1 ORDER BY seq DESC LIMIT ?2",
                 )
                 .map_err(driver)?;
-            let rows = stmt
-                .query_map(params![ad_account_id, limit as i64], |r| {
-                    Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?))
-                })
-                .map_err(driver)?
-                .collect::<rusqlite::Result<Vec<_>>>()
-                .map_err(driver)?;
-            rows.into_iter()
-                .map(|(record, user_id)| {
-                    Ok(StoredEvent {
-                        event: from_json(&record)?,
-                        user_id,
-                    })
-                })
-                .collect()
+            stored_events(stmt.query(params![ad_account_id, limit as i64]))
         })
         .await
     }

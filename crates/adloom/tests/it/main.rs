@@ -90,6 +90,27 @@ impl Server {
         )
     }
 
+    /// A new ad account and an access token for it.
+    async fn account_with_token(&self, name: &str) -> (String, String) {
+        let (_, account) = self
+            .call(
+                reqwest::Method::POST,
+                "/v5/ad_accounts",
+                Some(json!({ "name": name })),
+            )
+            .await;
+        let account = account["id"].as_str().unwrap().to_owned();
+        let (_, token) = self
+            .call(
+                reqwest::Method::POST,
+                "/v1/admin/access_tokens",
+                Some(json!({"ad_account_ids": [account]})),
+            )
+            .await;
+        let token = token["access_token"].as_str().unwrap().to_owned();
+        (account, token)
+    }
+
     fn signal(&self, name: &str) {
         let ok = Command::new("kill")
             .args([&format!("-{name}"), &self.child.id().to_string()])
@@ -439,29 +460,12 @@ async fn pinterest_sdk_drives_conversions_lists_and_audiences() {
         )
         .await;
     assert_eq!(s, 200);
-    let (_, account) = server
-        .call(
-            reqwest::Method::POST,
-            "/v5/ad_accounts",
-            Some(json!({"name": "SDK"})),
-        )
-        .await;
-    let account = account["id"].as_str().unwrap().to_owned();
-    let (_, token) = server
-        .call(
-            reqwest::Method::POST,
-            "/v1/admin/access_tokens",
-            Some(json!({"ad_account_ids": [account]})),
-        )
-        .await;
+    let (account, token) = server.account_with_token("SDK").await;
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/sdk/sdk_test.py");
     let out = Command::new(&python)
         .arg(script)
         .env("PINTEREST_API_URI", server.url("/v5"))
-        .env(
-            "PINTEREST_ACCESS_TOKEN",
-            token["access_token"].as_str().unwrap(),
-        )
+        .env("PINTEREST_ACCESS_TOKEN", &token)
         .env("AD_ACCOUNT_ID", &account)
         .env("EMAILS", emails.join(","))
         .output()
@@ -760,22 +764,7 @@ async fn import_people_and_upload_a_list_from_the_command_line() {
     assert!(said.contains("2 people sent (6 lines skipped"), "{said}");
     assert!(!work.path().join("people.csv.adloom-import").exists());
 
-    let (_, account) = server
-        .call(
-            reqwest::Method::POST,
-            "/v5/ad_accounts",
-            Some(json!({"name": "Shop"})),
-        )
-        .await;
-    let account = account["id"].as_str().unwrap().to_owned();
-    let (_, token) = server
-        .call(
-            reqwest::Method::POST,
-            "/v1/admin/access_tokens",
-            Some(json!({"ad_account_ids": [account]})),
-        )
-        .await;
-    let token = token["access_token"].as_str().unwrap().to_owned();
+    let (account, token) = server.account_with_token("Shop").await;
     let list = work.path().join("buyers.csv");
     let mut rows = String::from("email\n");
     for i in 0..5 {
