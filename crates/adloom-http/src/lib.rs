@@ -23,6 +23,9 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::Router;
+use tower_http::request_id::{
+    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
+};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
@@ -164,6 +167,7 @@ pub fn router(state: AppState) -> Router {
     let import_limit = DefaultBodyLimit::max(config.max_import_bytes as usize);
     Router::new()
         .route("/healthz", get(health))
+        .route("/readyz", get(ready))
         .route("/metrics", get(render_metrics))
         .route("/v3/", get(pixel::pixel))
         .route(
@@ -289,6 +293,10 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             serving_freshness,
         ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            count_request,
+        ))
         .with_state(state)
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
         .layer(TimeoutLayer::with_status_code(
@@ -296,7 +304,53 @@ pub fn router(state: AppState) -> Router {
             config.request_timeout,
         ))
         .layer(axum::middleware::map_response(error::into_error_shape))
-        .layer(TraceLayer::new_for_http())
+        // Every request gets an id (or keeps the caller's), logged with it
+        // and echoed in the answer's `x-request-id`.
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(TraceLayer::new_for_http().make_span_with(
+            |req: &axum::http::Request<axum::body::Body>| {
+                let id = req
+                    .headers()
+                    .get("x-request-id")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("");
+                tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+            },
+        ))
+        .layer(SetRequestIdLayer::x_request_id(RandomRequestId))
+}
+
+/// Request ids: 96 random bits.
+#[derive(Clone, Copy)]
+struct RandomRequestId;
+
+impl MakeRequestId for RandomRequestId {
+    fn make_request_id<B>(&mut self, _: &axum::http::Request<B>) -> Option<RequestId> {
+        let bytes: [u8; 12] = rand::RngExt::random(&mut rand::rng());
+        let id = base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, bytes);
+        axum::http::HeaderValue::from_str(&id)
+            .ok()
+            .map(RequestId::new)
+    }
+}
+
+/// Counts and times every request by its route's template.
+async fn count_request(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let started = std::time::Instant::now();
+    let route = req
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let method = req.method().as_str().to_owned();
+    let res = next.run(req).await;
+    state
+        .metrics
+        .request(&route, &method, res.status().as_u16(), started.elapsed());
+    res
 }
 
 /// Any write the API acknowledges may change what decisions see. Writes
@@ -356,6 +410,23 @@ async fn echo(
     extract::ApiJson(body): extract::ApiJson<serde_json::Map<String, serde_json::Value>>,
 ) -> axum::Json<serde_json::Map<String, serde_json::Value>> {
     axum::Json(body)
+}
+
+/// `GET /readyz`: 200 once the store answers and the serving state
+/// (people, catalog) is in memory; 503 until then.
+async fn ready(
+    axum::extract::State(state): axum::extract::State<AppState>,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let store = state.store.instance_secret().await.is_ok();
+    let serving = state.serving.is_ready();
+    let body = serde_json::json!({"store": store, "serving_state_loaded": serving});
+    let status = if store && serving {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, axum::Json(body)).into_response()
 }
 
 /// 200 once the server is up; the server binds only after the store opened.

@@ -1,7 +1,14 @@
-//! Counters, exposed in the Prometheus text format at `GET /metrics`.
+//! What adloom counts and times, exposed in the Prometheus text format at
+//! `GET /metrics` (operator only), through `metrics` and its Prometheus
+//! exporter. Each `AppState` has its own recorder (not the process-global
+//! one), so servers and tests in one process never mix their figures.
 
-use std::fmt::Write;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use metrics::{counter, histogram, with_local_recorder};
+use metrics_exporter_prometheus::{
+    Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder,
+};
 
 /// What the pixel endpoint did with a request. The pixel always answers
 /// the GIF, so these counters are where rejections show.
@@ -15,81 +22,118 @@ pub enum PixelOutcome {
     Failed,
 }
 
-const PIXEL_OUTCOMES: [(PixelOutcome, &str); 6] = [
-    (PixelOutcome::Recorded, "recorded"),
-    (PixelOutcome::Duplicate, "duplicate"),
-    (PixelOutcome::LoadPing, "load_ping"),
-    (PixelOutcome::UnknownTag, "unknown_tag"),
-    (PixelOutcome::Malformed, "malformed"),
-    (PixelOutcome::Failed, "failed"),
+impl PixelOutcome {
+    fn label(self) -> &'static str {
+        match self {
+            PixelOutcome::Recorded => "recorded",
+            PixelOutcome::Duplicate => "duplicate",
+            PixelOutcome::LoadPing => "load_ping",
+            PixelOutcome::UnknownTag => "unknown_tag",
+            PixelOutcome::Malformed => "malformed",
+            PixelOutcome::Failed => "failed",
+        }
+    }
+}
+
+/// Latency buckets, in seconds: 100 µs to 10 s.
+const SECONDS: [f64; 14] = [
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 10.0,
 ];
 
-#[derive(Debug, Default)]
 pub struct Metrics {
-    pixels: [AtomicU64; 6],
-    events_processed: AtomicU64,
-    events_failed: AtomicU64,
-    beacons_rejected: AtomicU64,
+    recorder: PrometheusRecorder,
+    handle: PrometheusHandle,
+}
+
+impl Default for Metrics {
+    fn default() -> Metrics {
+        let recorder = PrometheusBuilder::new()
+            .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), &SECONDS)
+            .expect("the buckets are not empty")
+            .build_recorder();
+        let handle = recorder.handle();
+        Metrics { recorder, handle }
+    }
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Metrics")
+    }
 }
 
 impl Metrics {
-    pub fn pixel(&self, outcome: PixelOutcome) {
-        let i = PIXEL_OUTCOMES
-            .iter()
-            .position(|(o, _)| *o == outcome)
-            .unwrap_or(0);
-        self.pixels[i].fetch_add(1, Ordering::Relaxed);
+    fn record(&self, f: impl FnOnce()) {
+        with_local_recorder(&self.recorder, f)
     }
 
-    pub fn pixels(&self, outcome: PixelOutcome) -> u64 {
-        let i = PIXEL_OUTCOMES
-            .iter()
-            .position(|(o, _)| *o == outcome)
-            .unwrap_or(0);
-        self.pixels[i].load(Ordering::Relaxed)
+    /// One request answered: by route (its template, never the ids in it),
+    /// method and status class.
+    pub fn request(&self, route: &str, method: &str, status: u16, took: Duration) {
+        let class = match status {
+            100..=399 => "ok",
+            400..=499 => "4xx",
+            _ => "5xx",
+        };
+        let (route, method) = (route.to_owned(), method.to_owned());
+        self.record(|| {
+            counter!("adloom_http_requests_total", "route" => route.clone(), "method" => method.clone(), "status" => class)
+                .increment(1);
+            histogram!("adloom_http_request_duration_seconds", "route" => route, "method" => method)
+                .record(took.as_secs_f64());
+        });
+    }
+
+    pub fn pixel(&self, outcome: PixelOutcome) {
+        self.record(|| {
+            counter!("adloom_pixel_requests_total", "outcome" => outcome.label()).increment(1)
+        });
     }
 
     pub fn conversion_events(&self, processed: usize, failed: usize) {
-        self.events_processed
-            .fetch_add(processed as u64, Ordering::Relaxed);
-        self.events_failed
-            .fetch_add(failed as u64, Ordering::Relaxed);
+        self.record(|| {
+            counter!("adloom_conversion_events_total", "status" => "processed")
+                .increment(processed as u64);
+            counter!("adloom_conversion_events_total", "status" => "failed")
+                .increment(failed as u64);
+        });
     }
 
-    /// A forged, tampered or replayed beacon.
+    /// A forged, tampered, late or replayed beacon.
     pub fn beacon_rejected(&self) {
-        self.beacons_rejected.fetch_add(1, Ordering::Relaxed);
+        self.record(|| counter!("adloom_beacons_rejected_total").increment(1));
+    }
+
+    /// A counted impression or click, and what it charged.
+    pub fn beacon_counted(&self, kind: &'static str, charge_micros: u64) {
+        self.record(|| {
+            counter!("adloom_beacons_counted_total", "kind" => kind).increment(1);
+            counter!("adloom_spend_micros_total").increment(charge_micros);
+        });
+    }
+
+    /// A decision: how many ads it served, and why candidates lost (known
+    /// when the request asked to explain).
+    pub fn decision(&self, served: usize, losses: &[&'static str], took: Duration) {
+        self.record(|| {
+            let fill = if served > 0 { "filled" } else { "empty" };
+            counter!("adloom_decisions_total", "fill" => fill).increment(1);
+            counter!("adloom_ads_served_total").increment(served as u64);
+            for reason in losses {
+                counter!("adloom_candidates_lost_total", "reason" => *reason).increment(1);
+            }
+            histogram!("adloom_decision_duration_seconds").record(took.as_secs_f64());
+        });
+    }
+
+    /// The serving snapshot was rebuilt.
+    pub fn snapshot_rebuilt(&self, took: Duration) {
+        self.record(|| {
+            histogram!("adloom_snapshot_rebuild_duration_seconds").record(took.as_secs_f64())
+        });
     }
 
     pub fn render(&self) -> String {
-        let mut out = String::new();
-        out.push_str(
-            "# HELP adloom_beacons_rejected_total Forged, tampered or replayed beacons.\n",
-        );
-        out.push_str("# TYPE adloom_beacons_rejected_total counter\n");
-        let rejected = self.beacons_rejected.load(Ordering::Relaxed);
-        let _ = writeln!(out, "adloom_beacons_rejected_total {rejected}");
-        out.push_str("# HELP adloom_pixel_requests_total Pixel requests by outcome.\n");
-        out.push_str("# TYPE adloom_pixel_requests_total counter\n");
-        for (i, (_, label)) in PIXEL_OUTCOMES.iter().enumerate() {
-            let n = self.pixels[i].load(Ordering::Relaxed);
-            let _ = writeln!(
-                out,
-                "adloom_pixel_requests_total{{outcome=\"{label}\"}} {n}"
-            );
-        }
-        out.push_str("# HELP adloom_conversion_events_total Conversions API events by status.\n");
-        out.push_str("# TYPE adloom_conversion_events_total counter\n");
-        let processed = self.events_processed.load(Ordering::Relaxed);
-        let failed = self.events_failed.load(Ordering::Relaxed);
-        let _ = writeln!(
-            out,
-            "adloom_conversion_events_total{{status=\"processed\"}} {processed}"
-        );
-        let _ = writeln!(
-            out,
-            "adloom_conversion_events_total{{status=\"failed\"}} {failed}"
-        );
-        out
+        self.handle.render()
     }
 }

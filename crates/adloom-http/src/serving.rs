@@ -169,10 +169,12 @@ impl Serving {
         let Some(due) = self.take_due() else {
             return Ok(());
         };
-        *lock(&self.last_build) = Some(std::time::Instant::now());
+        let started = std::time::Instant::now();
+        *lock(&self.last_build) = Some(started);
         let previous = self.snapshot();
         let rebuilt =
             snapshot::rebuild(state, &previous, &due, &self.counters, &self.member_of).await;
+        state.metrics.snapshot_rebuilt(started.elapsed());
         let outcome = match rebuilt {
             Ok(next) => {
                 *self.snapshot.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(next);
@@ -189,6 +191,12 @@ impl Serving {
 
     fn snapshot(&self) -> Arc<Snapshot> {
         Arc::clone(&self.snapshot.read().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// Whether people and the catalog are in memory: decisions need no
+    /// more loading.
+    pub fn is_ready(&self) -> bool {
+        self.people.is_loaded() && lock(&self.last_build).is_some() && !self.pending().0
     }
 
     /// An ad group's spend today (micro-currency) and, when a STANDARD
@@ -429,6 +437,7 @@ pub async fn decide_request(
     state: &AppState,
     req: DecisionRequest,
 ) -> Result<DecisionAnswer, ApiError> {
+    let started = std::time::Instant::now();
     let placement_text = req
         .placement
         .ok_or_else(|| ApiError::invalid("placement: required"))?;
@@ -598,7 +607,7 @@ pub async fn decide_request(
     };
     let key = state.serving.key(state).await?;
     let base = state.config.public_url.trim_end_matches('/');
-    let ads = decided
+    let ads: Vec<AdAnswer> = decided
         .served
         .into_iter()
         .filter_map(|s| {
@@ -644,6 +653,10 @@ pub async fn decide_request(
             })
         })
         .collect();
+    let losses: Vec<&'static str> = decided.rejected.iter().map(|(_, r)| r.code()).collect();
+    state
+        .metrics
+        .decision(ads.len(), &losses, started.elapsed());
     let explain = req.explain.unwrap_or(false).then(|| {
         decided
             .rejected
@@ -730,7 +743,7 @@ async fn count(state: &AppState, token: &str, is_click: bool) -> Option<String> 
         time: state.clock.now(),
     };
     match state.store.record_engagement(engagement).await {
-        Ok(true) => {}
+        Ok(true) => state.metrics.beacon_counted(kind, charge),
         // A replay: the landing page still opens, nothing is counted again.
         Ok(false) => {
             state.metrics.beacon_rejected();

@@ -65,6 +65,10 @@ impl People {
             .cloned()
     }
 
+    pub fn is_loaded(&self) -> bool {
+        self.ready.load(Ordering::Acquire)
+    }
+
     /// Runs a write to people in the store, then applies what it returns
     /// to the mirror, under the write lock. Before the first load there is
     /// nothing to apply: the load reads what the store committed.

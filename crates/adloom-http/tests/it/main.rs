@@ -6,6 +6,7 @@ mod audiences;
 mod conversions;
 mod decisions;
 mod errors;
+mod observability;
 mod pages;
 mod people;
 mod pixel;
