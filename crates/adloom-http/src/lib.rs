@@ -76,6 +76,8 @@ pub struct Config {
     pub spool_dir: PathBuf,
     /// Set by `adloom demo`: serve the demo's feed and shop.
     pub demo: Option<demo::DemoSite>,
+    /// Requests handled at once; past this, 503 with Retry-After.
+    pub max_in_flight: usize,
 }
 
 impl Default for Config {
@@ -90,6 +92,7 @@ impl Default for Config {
             membership_refresh: Duration::from_secs(1),
             spool_dir: std::env::temp_dir(),
             demo: None,
+            max_in_flight: 1024,
         }
     }
 }
@@ -124,6 +127,8 @@ pub struct AppState {
     pub serving: Arc<serving::Serving>,
     tags: Arc<tags::TagDirectory>,
     secret: Arc<tokio::sync::OnceCell<String>>,
+    /// One permit per request in flight.
+    in_flight: Arc<tokio::sync::Semaphore>,
 }
 
 impl AppState {
@@ -136,6 +141,7 @@ impl AppState {
             serving: Arc::new(serving::Serving::new(refresh)),
             tags: Arc::default(),
             secret: Arc::default(),
+            in_flight: Arc::new(tokio::sync::Semaphore::new(config.max_in_flight)),
             store,
             config: Arc::new(config),
             auth: Auth::new(admin_token),
@@ -297,6 +303,10 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             count_request,
         ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            shed_load,
+        ))
         .with_state(state)
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
         .layer(TimeoutLayer::with_status_code(
@@ -332,6 +342,37 @@ impl MakeRequestId for RandomRequestId {
             .ok()
             .map(RequestId::new)
     }
+}
+
+/// Past `max_in_flight` requests at once, answers 503 with Retry-After at
+/// once rather than queueing: memory stays bounded and callers back off.
+/// Health and readiness always answer, so an orchestrator can tell
+/// "busy" from "down".
+async fn shed_load(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let path = req.uri().path();
+    if path == "/healthz" || path == "/readyz" {
+        return next.run(req).await;
+    }
+    let Ok(_permit) = Arc::clone(&state.in_flight).try_acquire_owned() else {
+        state.metrics.shed();
+        let mut res = error::ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            503,
+            "the server is at capacity; retry shortly",
+        )
+        .into_response();
+        res.headers_mut().insert(
+            axum::http::header::RETRY_AFTER,
+            axum::http::HeaderValue::from_static("1"),
+        );
+        return res;
+    };
+    next.run(req).await
 }
 
 /// Counts and times every request by its route's template.

@@ -84,6 +84,11 @@ impl Metrics {
         });
     }
 
+    /// A request turned away because the server was at capacity.
+    pub fn shed(&self) {
+        self.record(|| counter!("adloom_requests_shed_total").increment(1));
+    }
+
     pub fn pixel(&self, outcome: PixelOutcome) {
         self.record(|| {
             counter!("adloom_pixel_requests_total", "outcome" => outcome.label()).increment(1)

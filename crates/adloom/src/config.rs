@@ -47,6 +47,7 @@ struct FileConfig {
     max_body_bytes: Option<usize>,
     max_import_bytes: Option<u64>,
     request_timeout_secs: Option<u64>,
+    max_in_flight: Option<usize>,
     shutdown_grace_secs: Option<u64>,
     reserve_cpm_micros: Option<u64>,
     partner_info_default: Option<PartnerInfoDefault>,
@@ -129,9 +130,10 @@ impl Settings {
             membership_refresh: defaults.membership_refresh,
             spool_dir: data_dir.join("spool"),
             demo: None,
+            max_in_flight: file.max_in_flight.unwrap_or(defaults.max_in_flight),
         };
-        if http.max_body_bytes == 0 || http.request_timeout.is_zero() {
-            bail!("max_body_bytes and request_timeout_secs must be positive");
+        if http.max_body_bytes == 0 || http.request_timeout.is_zero() || http.max_in_flight == 0 {
+            bail!("max_body_bytes, request_timeout_secs and max_in_flight must be positive");
         }
         Ok(Settings {
             listen,
@@ -191,6 +193,7 @@ mod tests {
             example.reserve_cpm_micros,
             Some(defaults.reserve_cpm_micros)
         );
+        assert_eq!(example.max_in_flight, Some(defaults.max_in_flight));
     }
 
     #[test]

@@ -76,3 +76,57 @@ async fn readiness_follows_the_serving_state_and_metrics_follow_the_traffic() {
         .await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
 }
+
+/// Past `max_in_flight`, API requests get 503 with Retry-After at once;
+/// health still answers; when the load goes, the server serves again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn past_capacity_requests_are_shed_and_health_still_answers() {
+    let app = App::with_config(|c| c.max_in_flight = 1);
+    // An import whose body is still arriving holds the one slot.
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<axum::body::Bytes, std::io::Error>>(1);
+    let body = Body::from_stream(futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|chunk| (chunk, rx))
+    }));
+    let slow = Request::post("/v1/admin/people")
+        .header("authorization", format!("Bearer {}", crate::ADMIN))
+        .header("content-type", "application/x-ndjson")
+        .body(body)
+        .unwrap();
+    let router = app.router();
+    let upload = tokio::spawn(async move {
+        tower::ServiceExt::oneshot(router, slow)
+            .await
+            .unwrap()
+            .status()
+    });
+    // The channel holds one chunk: the second send returns once the server
+    // took the first, that is once the upload is in and holds the slot.
+    for line in [
+        &b"{\"user_id\": \"a\"}\n"[..],
+        &b"{\"user_id\": \"b\"}\n"[..],
+    ] {
+        tx.send(Ok(axum::body::Bytes::copy_from_slice(line)))
+            .await
+            .unwrap();
+    }
+    let shed = Some(app.admin(Method::GET, "/v5/ad_accounts", None).await)
+        .filter(|r| r.status == StatusCode::SERVICE_UNAVAILABLE);
+    let shed = shed.expect("a second request is shed while the first holds the slot");
+    assert_eq!(shed.headers["retry-after"], "1");
+    assert_eq!(shed.body["code"], 503);
+    let health = app
+        .send(Request::get("/healthz").body(Body::empty()).unwrap())
+        .await;
+    assert_eq!(health.status, StatusCode::OK);
+
+    drop(tx);
+    assert_eq!(upload.await.unwrap(), StatusCode::OK);
+    let r = app.admin(Method::GET, "/v5/ad_accounts", None).await;
+    assert_eq!(r.status, StatusCode::OK, "recovers by itself");
+    let metrics = app.admin(Method::GET, "/metrics", None).await;
+    assert!(metrics
+        .body
+        .as_str()
+        .unwrap()
+        .contains("adloom_requests_shed_total"));
+}
