@@ -132,12 +132,25 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// Needs a tokio runtime: it starts the event writer.
+    /// Needs a tokio runtime: it starts the event writer and the metrics'
+    /// upkeep.
     pub fn new(store: Arc<dyn Store>, config: Config, admin_token: &str) -> AppState {
         let refresh = config.membership_refresh;
+        let metrics: Arc<metrics::Metrics> = Arc::default();
+        let upkept = Arc::downgrade(&metrics);
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(Duration::from_secs(5));
+            // Ends with the last AppState holding the metrics.
+            while let Some(m) = {
+                every.tick().await;
+                upkept.upgrade()
+            } {
+                m.upkeep();
+            }
+        });
         AppState {
             events: ingest::EventSink::start(Arc::clone(&store)),
-            metrics: Arc::default(),
+            metrics,
             serving: Arc::new(serving::Serving::new(refresh)),
             tags: Arc::default(),
             secret: Arc::default(),
@@ -324,7 +337,7 @@ pub fn router(state: AppState) -> Router {
                     .get("x-request-id")
                     .and_then(|v| v.to_str().ok())
                     .unwrap_or("");
-                tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+                tracing::debug_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
             },
         ))
         .layer(SetRequestIdLayer::x_request_id(RandomRequestId))

@@ -141,4 +141,11 @@ impl Metrics {
     pub fn render(&self) -> String {
         self.handle.render()
     }
+
+    /// Folds recorded histogram samples into their buckets. The exporter
+    /// keeps raw samples until then, so this runs every few seconds
+    /// whether or not anyone scrapes.
+    pub fn upkeep(&self) {
+        self.handle.run_upkeep();
+    }
 }
