@@ -39,6 +39,7 @@ pub mod error;
 mod extract;
 pub mod ingest;
 mod keywords;
+mod limits;
 pub mod membership;
 pub mod metrics;
 mod pages;
@@ -78,6 +79,10 @@ pub struct Config {
     pub demo: Option<demo::DemoSite>,
     /// Requests handled at once; past this, 503 with Retry-After.
     pub max_in_flight: usize,
+    /// Ingestion requests per minute per bearer token, and per client
+    /// address (a minute's worth may come at once); 0 for no limit.
+    pub rate_limit_per_token: u32,
+    pub rate_limit_per_ip: u32,
 }
 
 impl Default for Config {
@@ -93,6 +98,8 @@ impl Default for Config {
             spool_dir: std::env::temp_dir(),
             demo: None,
             max_in_flight: 1024,
+            rate_limit_per_token: 0,
+            rate_limit_per_ip: 0,
         }
     }
 }
@@ -129,6 +136,7 @@ pub struct AppState {
     secret: Arc<tokio::sync::OnceCell<String>>,
     /// One permit per request in flight.
     in_flight: Arc<tokio::sync::Semaphore>,
+    limits: Arc<limits::Limits>,
 }
 
 impl AppState {
@@ -155,6 +163,10 @@ impl AppState {
             tags: Arc::default(),
             secret: Arc::default(),
             in_flight: Arc::new(tokio::sync::Semaphore::new(config.max_in_flight)),
+            limits: Arc::new(limits::Limits::new(
+                config.rate_limit_per_token,
+                config.rate_limit_per_ip,
+            )),
             store,
             config: Arc::new(config),
             auth: Auth::new(admin_token),
@@ -315,6 +327,10 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             count_request,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            limits::limit,
         ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

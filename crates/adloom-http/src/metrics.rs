@@ -84,6 +84,11 @@ impl Metrics {
         });
     }
 
+    /// An ingestion request over its rate limit.
+    pub fn rate_limited(&self) {
+        self.record(|| counter!("adloom_requests_rate_limited_total").increment(1));
+    }
+
     /// A request turned away because the server was at capacity.
     pub fn shed(&self) {
         self.record(|| counter!("adloom_requests_shed_total").increment(1));

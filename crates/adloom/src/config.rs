@@ -48,6 +48,8 @@ struct FileConfig {
     max_import_bytes: Option<u64>,
     request_timeout_secs: Option<u64>,
     max_in_flight: Option<usize>,
+    rate_limit_per_token: Option<u32>,
+    rate_limit_per_ip: Option<u32>,
     shutdown_grace_secs: Option<u64>,
     reserve_cpm_micros: Option<u64>,
     partner_info_default: Option<PartnerInfoDefault>,
@@ -131,6 +133,10 @@ impl Settings {
             spool_dir: data_dir.join("spool"),
             demo: None,
             max_in_flight: file.max_in_flight.unwrap_or(defaults.max_in_flight),
+            rate_limit_per_token: file
+                .rate_limit_per_token
+                .unwrap_or(defaults.rate_limit_per_token),
+            rate_limit_per_ip: file.rate_limit_per_ip.unwrap_or(defaults.rate_limit_per_ip),
         };
         if http.max_body_bytes == 0 || http.request_timeout.is_zero() || http.max_in_flight == 0 {
             bail!("max_body_bytes, request_timeout_secs and max_in_flight must be positive");
@@ -194,6 +200,11 @@ mod tests {
             Some(defaults.reserve_cpm_micros)
         );
         assert_eq!(example.max_in_flight, Some(defaults.max_in_flight));
+        assert_eq!(
+            example.rate_limit_per_token,
+            Some(defaults.rate_limit_per_token)
+        );
+        assert_eq!(example.rate_limit_per_ip, Some(defaults.rate_limit_per_ip));
     }
 
     #[test]

@@ -79,7 +79,12 @@ pub(crate) async fn serve_on(listener: TcpListener, settings: Settings) -> anyho
     tracing::info!(%addr, data_dir = %settings.data_dir.display(), "adloom is listening");
 
     let grace = settings.shutdown_grace;
-    let server = axum::serve(listener, app).with_graceful_shutdown(shutdown_signal());
+    // The client's address feeds the per-address rate limit.
+    let server = axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal());
     server.await.context("server failed")?;
     tracing::info!("no more requests in flight; flushing storage");
     tokio::time::timeout(grace, store.close())

@@ -130,3 +130,79 @@ async fn past_capacity_requests_are_shed_and_health_still_answers() {
         .unwrap()
         .contains("adloom_requests_shed_total"));
 }
+
+/// Ingestion is rate limited per token and per client address when
+/// configured (per minute, so nothing refills while the test runs): past
+/// the burst, 429 in Pinterest's shape with Retry-After;
+/// another token or address is not affected, nor are other endpoints.
+#[tokio::test]
+async fn ingestion_is_rate_limited_per_token_and_per_address() {
+    let app = App::with_config(|c| {
+        c.rate_limit_per_token = 2;
+        c.rate_limit_per_ip = 3;
+    });
+    let account = app.ad_account("Shop").await;
+    let token = app.token(&[&account]).await;
+    let other = app.token(&[&account]).await;
+    let events = format!("/v5/ad_accounts/{account}/events");
+    let body = || json!({"data": []});
+    let statuses = |n| {
+        let (app, events) = (&app, events.clone());
+        let token = token.clone();
+        async move {
+            let mut out = Vec::new();
+            for _ in 0..n {
+                out.push(
+                    app.call(Method::POST, &events, Some(&token), Some(body()))
+                        .await,
+                );
+            }
+            out
+        }
+    };
+    let replies = statuses(3).await;
+    assert_ne!(replies[0].status, StatusCode::TOO_MANY_REQUESTS);
+    assert_ne!(replies[1].status, StatusCode::TOO_MANY_REQUESTS);
+    let limited = &replies[2];
+    crate::assert_error(limited, StatusCode::TOO_MANY_REQUESTS, 8);
+    assert!(
+        limited.headers["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse::<u64>()
+            .unwrap()
+            >= 1
+    );
+    let r = app
+        .call(Method::POST, &events, Some(&other), Some(body()))
+        .await;
+    assert_ne!(r.status, StatusCode::TOO_MANY_REQUESTS, "another token");
+    let r = app
+        .call(Method::GET, "/v5/ad_accounts", Some(&token), None)
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "not ingestion");
+
+    // Pixels from one address: three, then 429.
+    let pixel = |ip: [u8; 4]| {
+        let mut req = Request::get("/v3/?tid=1&event=pagevisit")
+            .body(Body::empty())
+            .unwrap();
+        req.extensions_mut()
+            .insert(axum::extract::ConnectInfo(std::net::SocketAddr::from((
+                ip, 40000,
+            ))));
+        req
+    };
+    for _ in 0..3 {
+        let r = app.send(pixel([10, 0, 0, 1])).await;
+        assert_ne!(r.status, StatusCode::TOO_MANY_REQUESTS);
+    }
+    assert_eq!(
+        app.send(pixel([10, 0, 0, 1])).await.status,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    assert_ne!(
+        app.send(pixel([10, 0, 0, 2])).await.status,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+}

@@ -1,0 +1,145 @@
+//! Rate limits on the ingestion endpoints (tag pixels, conversion events,
+//! people and customer-list uploads): per bearer token and per client
+//! address, each a token bucket (governor) in requests per minute, as
+//! Pinterest publishes its limits, with a burst of one minute's worth. Over the limit: 429 in Pinterest's shape (code 8) with
+//! Retry-After. Off (0) unless configured.
+
+use std::net::SocketAddr;
+use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+
+use crate::auth::token_hash;
+use crate::error::ApiError;
+use crate::AppState;
+
+/// Pinterest's code for a rate-limited request.
+const RATE_LIMITED: u32 = 8;
+/// Forget idle keys this often (in requests), so the maps stay small.
+const RETAIN_EVERY: u64 = 10_000;
+
+pub struct Limits {
+    per_token: Option<DefaultKeyedRateLimiter<String>>,
+    per_ip: Option<DefaultKeyedRateLimiter<std::net::IpAddr>>,
+    seen: AtomicU64,
+}
+
+fn limiter<K: std::hash::Hash + Eq + Clone>(per_minute: u32) -> Option<DefaultKeyedRateLimiter<K>> {
+    NonZeroU32::new(per_minute).map(|n| RateLimiter::keyed(Quota::per_minute(n)))
+}
+
+impl Limits {
+    pub fn new(per_token_per_minute: u32, per_ip_per_minute: u32) -> Limits {
+        Limits {
+            per_token: limiter(per_token_per_minute),
+            per_ip: limiter(per_ip_per_minute),
+            seen: AtomicU64::new(0),
+        }
+    }
+
+    /// How long to wait, if this request is over a limit.
+    fn check(&self, token: Option<String>, ip: Option<std::net::IpAddr>) -> Option<Duration> {
+        if self.seen.fetch_add(1, Ordering::Relaxed) % RETAIN_EVERY == RETAIN_EVERY - 1 {
+            if let Some(l) = &self.per_token {
+                l.retain_recent();
+            }
+            if let Some(l) = &self.per_ip {
+                l.retain_recent();
+            }
+        }
+        let now = DefaultClock::default().now();
+        if let (Some(l), Some(ip)) = (&self.per_ip, ip) {
+            if let Err(wait) = l.check_key(&ip) {
+                return Some(wait.wait_time_from(now));
+            }
+        }
+        if let (Some(l), Some(token)) = (&self.per_token, token) {
+            if let Err(wait) = l.check_key(&token) {
+                return Some(wait.wait_time_from(now));
+            }
+        }
+        None
+    }
+}
+
+/// Whether a request feeds data in: pixels, conversion events, people,
+/// customer lists.
+fn is_ingestion(method: &Method, path: &str) -> bool {
+    path == "/v3/"
+        || (method == Method::POST && path == "/v1/admin/people")
+        || (method != Method::GET
+            && path.starts_with("/v5/ad_accounts/")
+            && (path.ends_with("/events") || path.contains("/customer_lists")))
+}
+
+pub async fn limit(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    if !is_ingestion(req.method(), req.uri().path()) {
+        return next.run(req).await;
+    }
+    let token = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(token_hash);
+    let ip = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip());
+    match state.limits.check(token, ip) {
+        None => next.run(req).await,
+        Some(wait) => {
+            state.metrics.rate_limited();
+            let mut res = ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                RATE_LIMITED,
+                "This request exceeded a rate limit. This can happen if the client exceeds one of the published rate limits within a short time window.",
+            )
+            .into_response();
+            let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
+            if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
+                res.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+            res
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ingestion_is_pixels_events_people_and_lists() {
+        assert!(is_ingestion(&Method::GET, "/v3/"));
+        assert!(is_ingestion(&Method::POST, "/v5/ad_accounts/1/events"));
+        assert!(is_ingestion(
+            &Method::PATCH,
+            "/v5/ad_accounts/1/customer_lists/2"
+        ));
+        assert!(is_ingestion(&Method::POST, "/v1/admin/people"));
+        assert!(!is_ingestion(
+            &Method::GET,
+            "/v5/ad_accounts/1/customer_lists"
+        ));
+        assert!(!is_ingestion(&Method::POST, "/v1/decisions"));
+    }
+
+    #[test]
+    fn each_key_has_its_own_bucket() {
+        let limits = Limits::new(2, 0);
+        let a = || Some("a".to_owned());
+        assert!(limits.check(a(), None).is_none());
+        assert!(limits.check(a(), None).is_none());
+        assert!(limits.check(a(), None).is_some(), "a's burst is spent");
+        assert!(limits.check(Some("b".into()), None).is_none());
+        assert!(Limits::new(0, 0).check(a(), None).is_none(), "off");
+    }
+}
