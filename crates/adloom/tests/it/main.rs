@@ -2,6 +2,8 @@
 //! stopped with signals, killed with SIGKILL, started again on the same data
 //! dir.
 
+mod crash;
+
 use std::io::{BufRead, BufReader, Read};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
