@@ -1,6 +1,7 @@
 //! The HTTP API end to end through the router, without a socket, on a real
 //! embedded store in a temporary directory.
 
+mod access;
 mod ad_accounts;
 mod audiences;
 mod conversions;
