@@ -598,14 +598,15 @@ async fn the_demo_tells_the_help_pages_story() {
     let res = get(&jar, "/demo").await.unwrap();
     jar.keep(&res);
     assert!(res.text().await.unwrap().contains("Alice"));
-    let res = client
-        .post(format!("{base}/demo/person"))
-        .header(reqwest::header::COOKIE, jar.header())
-        .form(&[
-            ("csrf", jar.get("adloom_csrf")),
-            ("user_id", "alice".into()),
-        ])
-        .send()
+    // A form as the page posts it: with this browser's CSRF token.
+    let post = |jar: &Jar, path: &str, field: (&'static str, &'static str)| {
+        client
+            .post(format!("{base}{path}"))
+            .header(reqwest::header::COOKIE, jar.header())
+            .form(&[("csrf", jar.get("adloom_csrf")), (field.0, field.1.into())])
+            .send()
+    };
+    let res = post(&jar, "/demo/person", ("user_id", "alice"))
         .await
         .unwrap();
     assert_eq!(res.status(), 303);
@@ -622,14 +623,7 @@ async fn the_demo_tells_the_help_pages_story() {
         .await
         .unwrap();
     assert!(settings.contains("partner info is on for your ads"));
-    let res = client
-        .post(format!("{base}/settings/ads"))
-        .header(reqwest::header::COOKIE, jar.header())
-        .form(&[
-            ("csrf", jar.get("adloom_csrf")),
-            ("use_partner_info", "no".into()),
-        ])
-        .send()
+    let res = post(&jar, "/settings/ads", ("use_partner_info", "no"))
         .await
         .unwrap();
     assert_eq!(res.status(), 303);
