@@ -414,12 +414,13 @@ async fn count_request(
     let route = req
         .extensions()
         .get::<axum::extract::MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
-    let method = req.method().as_str().to_owned();
+        .cloned();
+    let method = req.method().clone();
     let res = next.run(req).await;
+    let route = route.as_ref().map_or("unmatched", |p| p.as_str());
     state
         .metrics
-        .request(&route, &method, res.status().as_u16(), started.elapsed());
+        .request(route, &method, res.status().as_u16(), started.elapsed());
     res
 }
 

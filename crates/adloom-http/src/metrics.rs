@@ -3,7 +3,11 @@
 //! exporter. Each `AppState` has its own recorder (not the process-global
 //! one), so servers and tests in one process never mix their figures.
 
+use std::collections::HashMap;
+use std::sync::RwLock;
 use std::time::Duration;
+
+use axum::http::Method;
 
 use metrics::{counter, histogram, with_local_recorder};
 use metrics_exporter_prometheus::{
@@ -40,9 +44,18 @@ const SECONDS: [f64; 14] = [
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 10.0,
 ];
 
+/// A route's counter and latency histogram for one method and status class.
+type RequestHandles = (metrics::Counter, metrics::Histogram);
+/// Route → (method, status class) → handles.
+type RequestTable = HashMap<String, HashMap<(&'static str, &'static str), RequestHandles>>;
+
 pub struct Metrics {
     recorder: PrometheusRecorder,
     handle: PrometheusHandle,
+    /// Handles registered once per route, method and status class: a
+    /// request then costs two atomic updates, not a registry lookup with
+    /// freshly built labels.
+    requests: RwLock<RequestTable>,
 }
 
 impl Default for Metrics {
@@ -52,7 +65,11 @@ impl Default for Metrics {
             .expect("the buckets are not empty")
             .build_recorder();
         let handle = recorder.handle();
-        Metrics { recorder, handle }
+        Metrics {
+            recorder,
+            handle,
+            requests: RwLock::default(),
+        }
     }
 }
 
@@ -69,19 +86,50 @@ impl Metrics {
 
     /// One request answered: by route (its template, never the ids in it),
     /// method and status class.
-    pub fn request(&self, route: &str, method: &str, status: u16, took: Duration) {
+    pub fn request(&self, route: &str, method: &Method, status: u16, took: Duration) {
         let class = match status {
             100..=399 => "ok",
             400..=499 => "4xx",
             _ => "5xx",
         };
-        let (route, method) = (route.to_owned(), method.to_owned());
-        self.record(|| {
-            counter!("adloom_http_requests_total", "route" => route.clone(), "method" => method.clone(), "status" => class)
-                .increment(1);
-            histogram!("adloom_http_request_duration_seconds", "route" => route, "method" => method)
-                .record(took.as_secs_f64());
+        let method = match *method {
+            Method::GET => "GET",
+            Method::POST => "POST",
+            Method::PUT => "PUT",
+            Method::PATCH => "PATCH",
+            Method::DELETE => "DELETE",
+            Method::HEAD => "HEAD",
+            _ => "other",
+        };
+        let seconds = took.as_secs_f64();
+        let known = self
+            .requests
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(route)
+            .and_then(|by| by.get(&(method, class)))
+            .map(|(c, h)| {
+                c.increment(1);
+                h.record(seconds);
+            })
+            .is_some();
+        if known {
+            return;
+        }
+        let handles: RequestHandles = with_local_recorder(&self.recorder, || {
+            (
+                counter!("adloom_http_requests_total", "route" => route.to_owned(), "method" => method, "status" => class),
+                histogram!("adloom_http_request_duration_seconds", "route" => route.to_owned(), "method" => method),
+            )
         });
+        handles.0.increment(1);
+        handles.1.record(seconds);
+        self.requests
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(route.to_owned())
+            .or_default()
+            .insert((method, class), handles);
     }
 
     /// An ingestion request over its rate limit.
