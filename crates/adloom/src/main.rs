@@ -12,6 +12,7 @@ mod config;
 mod demo;
 mod import;
 mod lists;
+mod load;
 mod remote;
 mod serve;
 mod world;
@@ -45,6 +46,10 @@ enum Command {
     /// Customer lists: `adloom lists upload --ad-account ID FILE`.
     #[command(subcommand)]
     Lists(lists::ListsCommand),
+    /// Drive a running adloom on loopback with a mixed load at a fixed rate
+    /// (decisions, impression beacons, tag pixels, conversion batches) and
+    /// report throughput, latency percentiles, errors and memory.
+    Load(load::LoadArgs),
     /// Normalize and hash identifiers read from standard input, one a line,
     /// and print their hex SHA-256 (the form to upload in a customer list).
     Hash {
@@ -86,6 +91,7 @@ fn main() -> ExitCode {
         Command::World(args) => world::run(args),
         Command::Import(ImportCommand::People(args)) => import::run(args),
         Command::Lists(command) => lists::run(command),
+        Command::Load(args) => load::run(args),
         Command::Hash { kind, all } => hash(kind, all),
     };
     match result {

@@ -792,3 +792,46 @@ async fn import_people_and_upload_a_list_from_the_command_line() {
         "plain emails never reach the server's log"
     );
 }
+
+/// `adloom load` sets up its world, drives a running server at a fixed
+/// rate for a bounded time, and reports each kind of request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_load_tool_drives_a_server_and_reports() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), Some("load-admin"));
+    let out = Command::new(BIN)
+        .args(["load", "--url", &format!("http://{}", server.addr)])
+        .args([
+            "--token",
+            "load-admin",
+            "--rate",
+            "100",
+            "--seconds",
+            "2",
+            "--every",
+            "1",
+        ])
+        .arg("--pid")
+        .arg(server.child.id().to_string())
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{said}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for kind in ["Decision", "Impression", "Pixel", "Conversions"] {
+        let line = said
+            .lines()
+            .find(|l| l.starts_with(kind))
+            .unwrap_or_else(|| panic!("{kind} in {said}"));
+        assert!(line.trim_end().ends_with(" 0"), "no errors: {line}");
+    }
+    assert!(said.contains("server resident memory at the end"));
+    let out = Command::new(BIN)
+        .args(["load", "--url", "http://203.0.113.9:8080", "--token", "x"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "only loopback");
+}
