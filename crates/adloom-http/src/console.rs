@@ -44,7 +44,7 @@ pub fn routes() -> Router<AppState> {
 async fn session(state: &AppState, headers: &HeaderMap) -> Option<BTreeSet<String>> {
     let value = cookie(headers, SESSION_COOKIE)?;
     let key = state.key("console").await.ok()?;
-    let payload = crate::pages::verify(&key, value)?;
+    let payload = crate::signed::verify(&key, value)?;
     let (expires, hash) = payload.split_once('|')?;
     if expires.parse::<i64>().ok()? <= state.clock.now() {
         return None;
@@ -114,7 +114,7 @@ async fn sign_in(State(state): State<AppState>, csrf: Csrf, Form(form): Form<Sig
         Err(e) => return Page::from(e).into_response(),
     };
     let expires = state.clock.now() + SESSION_SECS;
-    let value = crate::pages::sign(&key, &format!("{expires}|{hash}"));
+    let value = crate::signed::sign(&key, &format!("{expires}|{hash}"));
     let mut res = Redirect::to(&format!("/console/accounts/{first}")).into_response();
     if let Ok(v) = set_cookie(SESSION_COOKIE, &value, SESSION_SECS, "Strict").parse() {
         res.headers_mut().append(header::SET_COOKIE, v);

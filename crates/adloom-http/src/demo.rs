@@ -17,8 +17,7 @@ use maud::{html, Markup};
 use serde::Deserialize;
 
 use crate::pages::{
-    forged, layout, problem, protect, session_cookie, settings_page::browser_signals, Csrf, Page,
-    Person,
+    browser_signals, forged, layout, problem, protect, session_cookie, Csrf, Page, Person,
 };
 use crate::serving::{decide_request, AdAnswer, DecisionRequest, SignalsInput};
 use crate::AppState;

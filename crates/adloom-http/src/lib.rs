@@ -49,6 +49,7 @@ mod promotions;
 mod reports;
 pub mod serving;
 mod settings;
+mod signed;
 mod tags;
 
 pub use auth::Auth;

@@ -17,15 +17,12 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use base64::Engine;
-use hmac::{Hmac, KeyInit, Mac};
 use maud::{html, Markup, DOCTYPE};
 use serde::Serialize;
-use sha2::Sha256;
 
 use crate::error::ApiError;
 use crate::extract::{Admin, ApiPath};
-use crate::AppState;
+use crate::{signed, AppState};
 
 /// The person's session on these pages.
 pub const SESSION_COOKIE: &str = "adloom_person";
@@ -208,52 +205,30 @@ pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .map(|(_, v)| v)
 }
 
+/// What this browser says about itself: Global Privacy Control, and the
+/// opt-out cookie of the choices page. The pixel and the pages read it the
+/// same way; the consent policy decides what it means.
+pub fn browser_signals(headers: &HeaderMap) -> adloom_core::consent::BrowserSignals {
+    adloom_core::consent::BrowserSignals {
+        global_privacy_control: headers
+            .get("sec-gpc")
+            .is_some_and(|v| v.as_bytes().trim_ascii() == b"1"),
+        opt_out_cookie: cookie(headers, adloom_core::pixel::OPT_OUT_COOKIE) == Some("1"),
+    }
+}
+
 /// A `Set-Cookie` value for these pages: HTTP only, whole site.
 pub fn set_cookie(name: &str, value: &str, max_age: i64, same_site: &str) -> String {
     format!("{name}={value}; Path=/; Max-Age={max_age}; HttpOnly; SameSite={same_site}")
 }
 
-const SIGNATURE_BYTES: usize = 16;
-
-fn mac(key: &[u8], payload: &[u8]) -> Hmac<Sha256> {
-    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key).expect("HMAC takes any key");
-    mac.update(payload);
-    mac
-}
-
-/// `payload.signature`, both base64url.
-pub(crate) fn sign(key: &[u8], payload: &str) -> String {
-    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
-    let tag = mac(key, payload.as_bytes()).finalize().into_bytes();
-    format!(
-        "{}.{}",
-        b64.encode(payload),
-        b64.encode(&tag[..SIGNATURE_BYTES])
-    )
-}
-
-/// The payload of a token `sign` made with this key.
-pub(crate) fn verify(key: &[u8], token: &str) -> Option<String> {
-    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
-    let (payload, signature) = token.split_once('.')?;
-    let payload = String::from_utf8(b64.decode(payload).ok()?).ok()?;
-    let signature = b64.decode(signature).ok()?;
-    if signature.len() != SIGNATURE_BYTES {
-        return None;
-    }
-    mac(key, payload.as_bytes())
-        .verify_truncated_left(&signature)
-        .ok()?;
-    Some(payload)
-}
-
 /// A signed token naming a person until `expires`.
 fn person_token(key: &[u8], user_id: &str, expires: i64) -> String {
-    sign(key, &format!("{expires}|{user_id}"))
+    signed::sign(key, &format!("{expires}|{user_id}"))
 }
 
 fn person_of_token(key: &[u8], token: &str, now: i64) -> Option<String> {
-    let payload = verify(key, token)?;
+    let payload = signed::verify(key, token)?;
     let (expires, user_id) = payload.split_once('|')?;
     (expires.parse::<i64>().ok()? > now).then(|| user_id.to_owned())
 }
@@ -414,6 +389,7 @@ mod tests {
 
     #[test]
     fn tokens_name_their_person_until_they_expire() {
+        use base64::Engine;
         let key = b"k";
         let t = person_token(key, "u|1", 100);
         assert_eq!(person_of_token(key, &t, 99).as_deref(), Some("u|1"));

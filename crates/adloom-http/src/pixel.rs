@@ -2,7 +2,7 @@
 //! never shown an error); what it rejected shows in the metrics.
 
 use adloom_core::event::EventSignals;
-use adloom_core::pixel::{self, PixelRejection, OPT_OUT_COOKIE};
+use adloom_core::pixel::{self, PixelRejection};
 use adloom_store::EventOutcome;
 use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue};
@@ -51,11 +51,10 @@ async fn record(state: &AppState, query: &str, headers: &HeaderMap) -> PixelOutc
         Ok(None) => return PixelOutcome::UnknownTag,
         Err(_) => return PixelOutcome::Failed,
     };
+    let browser = crate::pages::browser_signals(headers);
     let signals = EventSignals {
-        gpc: headers
-            .get("sec-gpc")
-            .is_some_and(|v| v.as_bytes().trim_ascii() == b"1"),
-        opt_out_cookie: has_opt_out_cookie(headers),
+        gpc: browser.global_privacy_control,
+        opt_out_cookie: browser.opt_out_cookie,
         ..EventSignals::default()
     };
     // A page that names no event id gets a random one: each such pixel is
@@ -75,15 +74,6 @@ async fn record(state: &AppState, query: &str, headers: &HeaderMap) -> PixelOutc
         }
         Err(_) => PixelOutcome::Failed,
     }
-}
-
-fn has_opt_out_cookie(headers: &HeaderMap) -> bool {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .any(|pair| pair.trim().split_once('=') == Some((OPT_OUT_COOKIE, "1")))
 }
 
 /// The tag's script, pointed at this server.

@@ -27,9 +27,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use base64::Engine;
-use hmac::{Hmac, KeyInit, Mac};
 use serde::{Deserialize, Serialize};
-use sha2::Sha256;
 
 use self::counters::{Counters, CountersView};
 pub use self::people::{People, Profile};
@@ -389,38 +387,13 @@ fn new_decision_id() -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
-/// The signature: HMAC-SHA256 cut to 128 bits (RFC 2104 allows it; a
-/// forger still faces 2^128 guesses), half the length in every URL.
-const SIGNATURE_BYTES: usize = 16;
-
-fn sign(key: &[u8], payload: &[u8]) -> Vec<u8> {
-    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key).expect("HMAC takes any key");
-    mac.update(payload);
-    mac.finalize().into_bytes()[..SIGNATURE_BYTES].to_vec()
-}
-
+/// A beacon's signed token (`crate::signed`, the beacons' key).
 fn token(key: &[u8], beacon: &Beacon) -> String {
-    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
-    let payload = serde_json::to_vec(beacon).unwrap_or_default();
-    format!(
-        "{}.{}",
-        b64.encode(&payload),
-        b64.encode(sign(key, &payload))
-    )
+    crate::signed::sign(key, &serde_json::to_string(beacon).unwrap_or_default())
 }
 
 fn verify(key: &[u8], token: &str) -> Option<Beacon> {
-    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
-    let (payload, signature) = token.split_once('.')?;
-    let payload = b64.decode(payload).ok()?;
-    let signature = b64.decode(signature).ok()?;
-    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key).ok()?;
-    mac.update(&payload);
-    if signature.len() != SIGNATURE_BYTES {
-        return None;
-    }
-    mac.verify_truncated_left(&signature).ok()?;
-    serde_json::from_slice(&payload).ok()
+    serde_json::from_str(&crate::signed::verify(key, token)?).ok()
 }
 
 /// `POST /v1/decisions`.

@@ -12,8 +12,7 @@ use axum::Form;
 use maud::html;
 use serde::Deserialize;
 
-use super::settings_page::browser_signals;
-use super::{forged, layout, problem, protect, Csrf, Page};
+use super::{browser_signals, forged, layout, problem, protect, Csrf, Page};
 use crate::AppState;
 
 /// Five years: as long as browsers keep a cookie.

@@ -2,7 +2,7 @@
 //! what it means for them now and why, and every change they made.
 
 use adloom_core::ads_setting::SettingChange;
-use adloom_core::consent::{self, BrowserSignals, ConsentInputs};
+use adloom_core::consent::{self, ConsentInputs};
 use adloom_core::page::PageRequest;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -11,19 +11,8 @@ use axum::Form;
 use maud::{html, Markup};
 use serde::Deserialize;
 
-use super::{cookie, forged, layout, problem, protect, Csrf, Page, Person};
+use super::{browser_signals, forged, layout, problem, protect, Csrf, Page, Person};
 use crate::AppState;
-
-/// What this browser says about itself: Global Privacy Control, and the
-/// opt-out cookie of the choices page.
-pub fn browser_signals(headers: &HeaderMap) -> BrowserSignals {
-    BrowserSignals {
-        global_privacy_control: headers
-            .get("sec-gpc")
-            .is_some_and(|v| v.as_bytes().trim_ascii() == b"1"),
-        opt_out_cookie: cookie(headers, adloom_core::pixel::OPT_OUT_COOKIE) == Some("1"),
-    }
-}
 
 #[derive(Deserialize)]
 pub struct Shown {

@@ -179,6 +179,12 @@ async fn world() -> World {
     }
 }
 
+/// What `/metrics` shows the operator.
+async fn metrics_text(app: &App) -> String {
+    let r = app.admin(Method::GET, "/metrics", None).await;
+    r.body.as_str().unwrap().to_owned()
+}
+
 async fn decide(app: &App, body: Value) -> Value {
     let r = app.admin(Method::POST, "/v1/decisions", Some(body)).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
@@ -337,14 +343,7 @@ async fn beacons_count_once_and_caps_hold() {
     );
     let forged = path(&shoe["click_url"]).replace(".", "x.");
     assert_eq!(w.app.send(get(forged)).await.status, StatusCode::NOT_FOUND);
-    let metrics = w
-        .app
-        .admin(Method::GET, "/metrics", None)
-        .await
-        .body
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let metrics = metrics_text(&w.app).await;
     assert!(
         metrics.contains("adloom_beacons_rejected_total 2"),
         "{metrics}"
@@ -377,14 +376,7 @@ async fn beacons_count_once_and_caps_hold() {
         fire(&w.app, &shoe["impression_url"]).await.status,
         StatusCode::NO_CONTENT
     );
-    let metrics = w
-        .app
-        .admin(Method::GET, "/metrics", None)
-        .await
-        .body
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let metrics = metrics_text(&w.app).await;
     assert!(
         metrics.contains("adloom_beacons_rejected_total 3"),
         "{metrics}"
