@@ -579,10 +579,16 @@ async fn the_demo_tells_the_help_pages_story() {
     let dir = tempfile::tempdir().unwrap();
     let demo = Server::start_demo(dir.path());
     let addr = demo.addr;
-    assert!(
-        demo.stdout.lock().unwrap().contains("/demo/feed"),
-        "prints its URLs"
-    );
+    // Standard output is read by its own thread: the URLs, printed before
+    // the listening line on standard error, may land a moment after it.
+    let printed = || demo.stdout.lock().unwrap().contains("/demo/feed");
+    for _ in 0..200 {
+        if printed() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert!(printed(), "prints its URLs");
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
