@@ -10,8 +10,12 @@ use crate::consent::{OnPlatformSource, PartnerSource, Provenance};
 use crate::error::Invalid;
 use crate::event::{ActionSource, EventName, EventSource, TrackedEvent};
 
-/// Below this many people an audience is TOO_SMALL and not targetable.
-pub const MIN_AUDIENCE_SIZE: u64 = 100;
+mod size;
+pub use size::{
+    noise_distribution, reported_size, round_down_2_significant, size_noise, ReportedSize,
+    MAX_SIZE_NOISE, MIN_AUDIENCE_SIZE, NOISE_SCALE,
+};
+
 pub const DEFAULT_RETENTION_DAYS: u32 = 180;
 pub const MAX_RETENTION_DAYS: u32 = 540;
 const DAY: i64 = 24 * 3600;
@@ -390,45 +394,6 @@ impl VisitorRule {
                 .as_ref()
                 .is_none_or(|s| s.iter().any(|x| x == kind))
     }
-}
-
-/// An audience's size as an advertiser may see it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ReportedSize {
-    /// READY (targetable) or TOO_SMALL.
-    pub ready: bool,
-    /// Rounded down to two significant digits; `None` while TOO_SMALL.
-    pub size: Option<u64>,
-}
-
-/// Coarsens an exact member count for reporting (invariant 5).
-///
-/// `offset` (0 to 9) is a secret per audience: it is taken off the count
-/// before the threshold and the rounding, so the count at which the size or
-/// status changes differs between audiences and cannot be aimed at by
-/// uploading "100 known people plus one". Being subtracted, it can only
-/// make an audience of 100 or more TOO_SMALL, never the reverse.
-pub fn reported_size(members: u64, offset: u64) -> ReportedSize {
-    let effective = members.saturating_sub(offset % 10);
-    if effective < MIN_AUDIENCE_SIZE {
-        return ReportedSize {
-            ready: false,
-            size: None,
-        };
-    }
-    ReportedSize {
-        ready: true,
-        size: Some(round_down_2_significant(effective)),
-    }
-}
-
-/// 1,234 → 1,200; 987 → 980; 42 → 42.
-pub fn round_down_2_significant(n: u64) -> u64 {
-    let mut unit = 1;
-    while n / unit >= 100 {
-        unit *= 10;
-    }
-    n / unit * unit
 }
 
 #[cfg(test)]

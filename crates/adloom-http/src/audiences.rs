@@ -5,6 +5,7 @@
 use std::borrow::Cow;
 
 use adloom_core::audience::{parse_rule, Audience};
+use adloom_core::consent::{PartnerSource, Provenance};
 use adloom_core::customer_list::{
     record_digests, split_records, validate_name, CustomerList, ListType,
 };
@@ -57,8 +58,12 @@ pub struct ListView {
 }
 
 async fn list_view(state: &AppState, list: CustomerList) -> Result<ListView, ApiError> {
-    let members = state.store.customer_list_members(&list.id).await?.len();
-    let size = membership::reported(state, &list.id, members).await?;
+    // A list's people count only as far as the consent policy lets partner
+    // data about them count (invariant 1).
+    let matched = state.store.customer_list_members(&list.id).await?;
+    let partner_data = Provenance::Partner(PartnerSource::CustomerList);
+    let members = membership::consented(state, partner_data, matched).await?;
+    let size = membership::reported(state, &list.id, members.len()).await?;
     Ok(ListView {
         ad_account_id: list.ad_account_id,
         created_time: list.created_time,

@@ -84,6 +84,10 @@ pub struct Config {
     /// address (a minute's worth may come at once); 0 for no limit.
     pub rate_limit_per_token: u32,
     pub rate_limit_per_ip: u32,
+    /// How long an audience's reported size and status hold before they
+    /// are drawn again (at least 1 s): each period gives someone probing for
+    /// one person one noisy answer per audience, no more (invariant 5).
+    pub audience_size_period: Duration,
 }
 
 impl Default for Config {
@@ -101,6 +105,7 @@ impl Default for Config {
             max_in_flight: 1024,
             rate_limit_per_token: 0,
             rate_limit_per_ip: 0,
+            audience_size_period: Duration::from_secs(3600),
         }
     }
 }
@@ -138,6 +143,8 @@ pub struct AppState {
     /// One permit per request in flight.
     in_flight: Arc<tokio::sync::Semaphore>,
     limits: Arc<limits::Limits>,
+    /// Each audience's and list's reported size for the current period.
+    pub(crate) reported_sizes: Arc<membership::ReportedSizes>,
 }
 
 impl AppState {
@@ -168,6 +175,7 @@ impl AppState {
                 config.rate_limit_per_token,
                 config.rate_limit_per_ip,
             )),
+            reported_sizes: Arc::default(),
             store,
             config: Arc::new(config),
             auth: Auth::new(admin_token),

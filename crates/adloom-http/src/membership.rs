@@ -4,9 +4,11 @@
 //! Partner audiences pass through the consent policy: a person whose
 //! partner targeting is off is in none of them (invariant 1).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
-use adloom_core::audience::{parse_rule, reported_size, Audience, AudienceRule, ReportedSize};
+use adloom_core::audience::{
+    parse_rule, reported_size, size_noise, Audience, AudienceRule, ReportedSize,
+};
 use adloom_core::consent;
 use adloom_core::consent::Provenance;
 use adloom_core::event::EventSource;
@@ -85,23 +87,35 @@ pub async fn members(
     audience: &Audience,
 ) -> Result<BTreeMap<String, Evidence>, ApiError> {
     let mut members = data_members(state, audience).await?;
-    let provenance = audience.provenance();
-    if matches!(provenance, Provenance::Partner(_)) && !members.is_empty() {
-        let facts = state
-            .store
-            .consent_facts(members.keys().cloned().collect())
-            .await?;
-        let allowed: std::collections::BTreeSet<String> = facts
-            .into_iter()
-            .filter(|f| {
-                consent::for_person(f.use_partner_info, f.country, &state.config.region_defaults)
-                    .allows_audience(provenance)
-            })
-            .map(|f| f.user_id)
-            .collect();
-        members.retain(|user, _| allowed.contains(user));
-    }
+    let allowed = consented(
+        state,
+        audience.provenance(),
+        members.keys().cloned().collect(),
+    )
+    .await?;
+    members.retain(|user, _| allowed.contains(user));
     Ok(members)
+}
+
+/// Those of `users` whom the consent policy lets data of `provenance`
+/// count for: all of them for on-platform data.
+pub async fn consented(
+    state: &AppState,
+    provenance: Provenance,
+    users: Vec<String>,
+) -> Result<BTreeSet<String>, ApiError> {
+    if !matches!(provenance, Provenance::Partner(_)) || users.is_empty() {
+        return Ok(users.into_iter().collect());
+    }
+    let facts = state.store.consent_facts(users).await?;
+    Ok(facts
+        .into_iter()
+        .filter(|f| {
+            consent::for_person(f.use_partner_info, f.country, &state.config.region_defaults)
+                .allows_audience(provenance)
+        })
+        .map(|f| f.user_id)
+        .collect())
 }
 
 /// Everyone the audience's data names, before the consent policy: what the
@@ -186,10 +200,42 @@ pub async fn data_members(
     Ok(members)
 }
 
+/// The number of the current period of audience sizes.
+pub fn size_period(state: &AppState) -> i64 {
+    let period_secs = state.config.audience_size_period.as_secs().max(1) as i64;
+    state.clock.now().div_euclid(period_secs)
+}
+
+/// Each audience's and list's reported size in the current period: the
+/// first answer of a period holds until it ends, whatever the count does
+/// meanwhile, so that asking again never draws new noise.
+#[derive(Default)]
+pub struct ReportedSizes(std::sync::Mutex<std::collections::HashMap<String, (i64, ReportedSize)>>);
+
 /// The size an advertiser may see for `count` members of the audience or
-/// list `id`.
+/// list `id` (invariant 5): noisy, and held for the period.
 pub async fn reported(state: &AppState, id: &str, count: usize) -> Result<ReportedSize, ApiError> {
-    let secret = state.store.instance_secret().await?;
-    let digest = Sha256::digest(format!("{secret}:{id}").as_bytes());
-    Ok(reported_size(count as u64, u64::from(digest[0])))
+    let period = size_period(state);
+    if let Some(&(held, size)) = state.reported_sizes.0.lock().expect("sizes").get(id) {
+        if held == period {
+            return Ok(size);
+        }
+    }
+    // Seeded by a secret, so that the noise cannot be computed outside, and
+    // by the period, so that each period draws afresh.
+    let key = state.key("audience-size").await?;
+    let seed = Sha256::new()
+        .chain_update(&key)
+        .chain_update([0])
+        .chain_update(id.as_bytes())
+        .chain_update(period.to_le_bytes())
+        .finalize();
+    let drawn = reported_size(count as u64, size_noise(&seed));
+    let mut sizes = state.reported_sizes.0.lock().expect("sizes");
+    // Another request may have answered first this period: its answer holds.
+    let entry = sizes.entry(id.to_owned()).or_insert((period, drawn));
+    if entry.0 != period {
+        *entry = (period, drawn);
+    }
+    Ok(entry.1)
 }

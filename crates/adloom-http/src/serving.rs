@@ -11,7 +11,7 @@ mod people;
 mod snapshot;
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use adloom_core::auction::BillableEvent;
@@ -58,6 +58,8 @@ pub struct Serving {
     rebuilding: Arc<tokio::sync::Mutex<()>>,
     /// The rebuild under way applies catalog changes.
     catalog_in_flight: AtomicBool,
+    /// The period of audience sizes the snapshot's readiness was drawn in.
+    size_period: AtomicI64,
     /// Person → the audiences their data puts them in.
     member_of: RwLock<HashMap<String, Vec<String>>>,
     counters: Mutex<Counters>,
@@ -81,6 +83,7 @@ impl Serving {
             refresh,
             rebuilding: Arc::default(),
             catalog_in_flight: AtomicBool::new(false),
+            size_period: AtomicI64::new(i64::MIN),
             member_of: RwLock::default(),
             counters: Mutex::default(),
             people: People::default(),
@@ -106,6 +109,18 @@ impl Serving {
         lock(&self.dirty).events.insert(ad_account_id.to_owned());
     }
 
+    /// Audience readiness is held per period (invariant 5): when a new
+    /// period begins, every audience's is drawn again, as for new events.
+    fn follow_size_period(&self, state: &AppState) {
+        let period = crate::membership::size_period(state);
+        if self.size_period.swap(period, Ordering::AcqRel) != period {
+            let mut dirty = lock(&self.dirty);
+            dirty.every_audience = true;
+            // Any account will do: it only makes the events rebuild due.
+            dirty.events.insert(String::new());
+        }
+    }
+
     /// What to rebuild now, if anything: catalog changes at once, events
     /// once the refresh interval has passed.
     fn take_due(&self) -> Option<Dirty> {
@@ -128,6 +143,7 @@ impl Serving {
     /// current snapshot, except with a zero interval, where every decision
     /// sees every event first.
     async fn current(&self, state: &AppState) -> Result<Arc<Snapshot>, ApiError> {
+        self.follow_size_period(state);
         let (catalog, events) = self.pending();
         // A catalog change being applied right now counts as pending: wait
         // for it rather than decide on the snapshot before it.

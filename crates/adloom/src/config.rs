@@ -52,6 +52,7 @@ struct FileConfig {
     rate_limit_per_ip: Option<u32>,
     shutdown_grace_secs: Option<u64>,
     reserve_cpm_micros: Option<u64>,
+    audience_size_period_secs: Option<u64>,
     partner_info_default: Option<PartnerInfoDefault>,
 }
 
@@ -137,9 +138,17 @@ impl Settings {
                 .rate_limit_per_token
                 .unwrap_or(defaults.rate_limit_per_token),
             rate_limit_per_ip: file.rate_limit_per_ip.unwrap_or(defaults.rate_limit_per_ip),
+            audience_size_period: file
+                .audience_size_period_secs
+                .map(Duration::from_secs)
+                .unwrap_or(defaults.audience_size_period),
         };
-        if http.max_body_bytes == 0 || http.request_timeout.is_zero() || http.max_in_flight == 0 {
-            bail!("max_body_bytes, request_timeout_secs and max_in_flight must be positive");
+        if http.max_body_bytes == 0
+            || http.request_timeout.is_zero()
+            || http.max_in_flight == 0
+            || http.audience_size_period.is_zero()
+        {
+            bail!("max_body_bytes, request_timeout_secs, max_in_flight and audience_size_period_secs must be positive");
         }
         Ok(Settings {
             listen,
@@ -205,6 +214,10 @@ mod tests {
             Some(defaults.rate_limit_per_token)
         );
         assert_eq!(example.rate_limit_per_ip, Some(defaults.rate_limit_per_ip));
+        assert_eq!(
+            example.audience_size_period_secs,
+            Some(defaults.audience_size_period.as_secs())
+        );
     }
 
     #[test]

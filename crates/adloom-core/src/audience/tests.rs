@@ -257,57 +257,96 @@ fn provenance_and_wire_shape() {
 
 #[test]
 fn sizes_are_coarse_and_small_audiences_untargetable() {
+    let too_small = ReportedSize {
+        ready: false,
+        size: None,
+    };
+    // Even the largest noise leaves 99 people untargetable.
+    assert_eq!(reported_size(99, MAX_SIZE_NOISE), too_small);
     assert_eq!(
-        reported_size(99, 0),
-        ReportedSize {
-            ready: false,
-            size: None
-        }
-    );
-    assert_eq!(
-        reported_size(100, 0),
+        reported_size(100, MAX_SIZE_NOISE),
         ReportedSize {
             ready: true,
-            size: Some(100)
+            size: Some(110)
         }
     );
-    assert_eq!(
-        reported_size(105, 7),
-        ReportedSize {
-            ready: false,
-            size: None
-        }
-    );
+    assert_eq!(reported_size(115, 0), too_small);
+    assert_eq!(reported_size(116, 0).size, Some(110));
+    assert_eq!(reported_size(131, -MAX_SIZE_NOISE), too_small);
     assert_eq!(reported_size(1_234, 0).size, Some(1_200));
-    assert_eq!(reported_size(987, 3).size, Some(980));
+    assert_eq!(reported_size(1_234, -16).size, Some(1_200));
+    assert_eq!(reported_size(987, 3).size, Some(990));
     assert_eq!(round_down_2_significant(42), 42);
     assert_eq!(round_down_2_significant(1_999_999), 1_900_000);
-    // "100 known people plus one": the reported answer is the same.
-    for offset in 0..10 {
-        let known = 110 + offset;
-        assert_eq!(
-            reported_size(known, offset),
-            reported_size(known + 1, offset),
-            "offset {offset}"
+}
+
+/// The heart of invariant 5: for every count, one person more or less
+/// changes the probability of every answer (status and size) by a factor
+/// of at most e^(1/scale), except for a total mass no larger than the
+/// chance of the edge draw. Exact, over the noise's distribution.
+#[test]
+fn one_person_changes_no_answer_by_more_than_the_privacy_budget() {
+    let noise = noise_distribution();
+    let edge = noise.last().unwrap().1;
+    let factor = (1.0 / NOISE_SCALE).exp() * (1.0 + 1e-9);
+    let answers = |n: u64| {
+        let mut by_answer: std::collections::BTreeMap<Option<u64>, f64> = Default::default();
+        for &(k, p) in &noise {
+            *by_answer.entry(reported_size(n, k).size).or_default() += p;
+        }
+        by_answer
+    };
+    for n in 0..3_000u64 {
+        let (this, next) = (answers(n), answers(n + 1));
+        for (a, b) in [(&this, &next), (&next, &this)] {
+            let excess: f64 = b
+                .iter()
+                .map(|(answer, &p)| (p - factor * a.get(answer).copied().unwrap_or(0.0)).max(0.0))
+                .sum();
+            assert!(
+                excess <= edge + 1e-12,
+                "n = {n}: excess {excess}, edge {edge}"
+            );
+        }
+    }
+    assert!(edge < 0.003, "the edge draw is rare: {edge}");
+}
+
+/// `size_noise` draws from `noise_distribution`, and the same seed gives
+/// the same noise.
+#[test]
+fn the_noise_follows_its_distribution() {
+    let draws = 200_000u32;
+    let mut seen = std::collections::BTreeMap::<i64, u32>::new();
+    for i in 0..draws {
+        *seen.entry(size_noise(&i.to_le_bytes())).or_default() += 1;
+    }
+    for (k, p) in noise_distribution() {
+        let got = f64::from(seen.get(&k).copied().unwrap_or(0)) / f64::from(draws);
+        assert!(
+            (got - p).abs() < 0.004,
+            "noise {k}: {got} drawn, {p} expected"
         );
     }
+    assert!(seen.keys().all(|k| k.abs() <= MAX_SIZE_NOISE));
+    assert_eq!(size_noise(b"seed"), size_noise(b"seed"));
 }
 
 proptest! {
-    /// Invariant 5: never targetable below 100; the reported size never
-    /// exceeds the truth; more members never report fewer.
+    /// Invariant 5: never targetable below 100; the reported size stays
+    /// near the truth; more members never report fewer.
     #[test]
-    fn reported_sizes_hold_the_invariants(n in 0u64..10_000_000, offset in 0u64..10) {
-        let r = reported_size(n, offset);
+    fn reported_sizes_hold_the_invariants(n in 0u64..10_000_000, noise in -MAX_SIZE_NOISE..=MAX_SIZE_NOISE) {
+        let r = reported_size(n, noise);
         if r.ready {
             prop_assert!(n >= MIN_AUDIENCE_SIZE);
             let size = r.size.unwrap();
-            prop_assert!(size <= n);
-            prop_assert!(size * 100 / n.max(1) >= 80, "within 20% of the truth");
+            prop_assert!(size <= n + MAX_SIZE_NOISE as u64);
+            prop_assert!(size as f64 >= 0.9 * (n as f64 - MAX_SIZE_NOISE as f64), "{size} for {n}");
         } else {
             prop_assert_eq!(r.size, None);
         }
-        let more = reported_size(n + 1, offset);
+        let more = reported_size(n + 1, noise);
         prop_assert!(more.size.unwrap_or(0) >= r.size.unwrap_or(0));
         prop_assert!(more.ready || !r.ready);
     }

@@ -95,6 +95,9 @@ pub(super) struct Dirty {
     pub catalog: HashSet<String>,
     /// Accounts that received events.
     pub events: HashSet<String>,
+    /// A new period of audience sizes began: every audience's readiness is
+    /// drawn again.
+    pub every_audience: bool,
 }
 
 impl Dirty {
@@ -106,6 +109,7 @@ impl Dirty {
         self.all |= other.all;
         self.catalog.extend(other.catalog);
         self.events.extend(other.events);
+        self.every_audience |= other.every_audience;
     }
 }
 
@@ -133,7 +137,7 @@ pub(super) async fn rebuild(
         let before = previous.parts.get(&account.id);
         let part = match before {
             Some(part) if !dirty.all && !dirty.catalog.contains(&account.id) => {
-                if dirty.events.contains(&account.id) {
+                if dirty.every_audience || dirty.events.contains(&account.id) {
                     let catalog = Arc::clone(&part.catalog);
                     let audiences = read_audiences(state, &catalog.audience_ids).await?;
                     Arc::new(AccountPart { catalog, audiences })

@@ -16,7 +16,7 @@ struct World {
     decor_group: String,
 }
 
-async fn create(app: &App, account: &str, path: &str, item: Value) -> String {
+pub(crate) async fn create(app: &App, account: &str, path: &str, item: Value) -> String {
     let r = app
         .admin(
             Method::POST,
@@ -50,7 +50,12 @@ async fn pin(app: &App, account: &str, name: &str) -> String {
 
 /// An ad group of `campaign` with one ad, on a pin of its own; returns the
 /// ad group's id.
-async fn ad_group_with_ad(app: &App, account: &str, campaign: &str, mut group: Value) -> String {
+pub(crate) async fn ad_group_with_ad(
+    app: &App,
+    account: &str,
+    campaign: &str,
+    mut group: Value,
+) -> String {
     group["campaign_id"] = json!(campaign);
     let name = group["name"].as_str().unwrap_or("ad").to_lowercase();
     let id = create(app, account, "ad_groups", group).await;
@@ -65,12 +70,12 @@ async fn ad_group_with_ad(app: &App, account: &str, campaign: &str, mut group: V
     id
 }
 
-/// 150 people; all visit Shoes Inc.'s shoe page, u20 to u139 buy. Shoes
+/// 200 people; all visit Shoes Inc.'s shoe page, u20 to u179 buy. Shoes
 /// Inc. targets visitors who did not buy; Nest & Co targets interest in
 /// home decor.
 async fn world() -> World {
     let app = App::new();
-    let people: Vec<Value> = (0..150)
+    let people: Vec<Value> = (0..200)
         .map(|i| {
             json!({"user_id": format!("u{i}"), "email": format!("person{i}@example.com"), "country": "US",
                    "interests": ["home decor"],
@@ -91,14 +96,14 @@ async fn world() -> World {
         .as_str()
         .unwrap()
         .to_owned();
-    for i in 0..150usize {
+    for i in 0..200usize {
         let em = adloom_core::identifier::hash_email(&format!("person{i}@example.com"))
             .unwrap()
             .sha256;
         let mut pixels = vec![format!(
             "/v3/?tid={tag}&event=pagevisit&pd[em]={em}&ad[loc]={SHOE_PAGE}"
         )];
-        if (20..140).contains(&i) {
+        if (20..180).contains(&i) {
             pixels.push(format!(
                 "/v3/?tid={tag}&event=checkout&pd[em]={em}&ad[loc]={CHECKOUT}"
             ));
@@ -185,7 +190,7 @@ async fn metrics_text(app: &App) -> String {
     r.body.as_str().unwrap().to_owned()
 }
 
-async fn decide(app: &App, body: Value) -> Value {
+pub(crate) async fn decide(app: &App, body: Value) -> Value {
     let r = app.admin(Method::POST, "/v1/decisions", Some(body)).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     r.body
@@ -213,7 +218,7 @@ async fn fire(app: &App, url: &Value) -> crate::Reply {
         .await
 }
 
-fn groups(d: &Value) -> Vec<&str> {
+pub(crate) fn groups(d: &Value) -> Vec<&str> {
     d["ads"]
         .as_array()
         .unwrap()
@@ -812,7 +817,7 @@ async fn a_campaign_cap_binds_all_its_ad_groups() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn decisions_follow_new_events() {
     let app = App::with_config(|c| c.membership_refresh = std::time::Duration::ZERO);
-    let people: Vec<Value> = (0..120)
+    let people: Vec<Value> = (0..160)
         .map(|i| json!({"user_id": format!("v{i}"), "email": format!("v{i}@example.com")}))
         .collect();
     app.upsert(json!(people)).await;
@@ -836,7 +841,7 @@ async fn decisions_follow_new_events() {
             .body(Body::empty())
             .unwrap()
     };
-    for i in 0..110 {
+    for i in 0..150 {
         app.send(visit(i)).await;
     }
     let audience = app
@@ -860,12 +865,12 @@ async fn decisions_follow_new_events() {
     )
     .await;
     assert!(
-        groups(&decide(&app, json!({"user_id": "v115", "placement": "home_feed"})).await)
+        groups(&decide(&app, json!({"user_id": "v155", "placement": "home_feed"})).await)
             .is_empty()
     );
-    app.send(visit(115)).await;
+    app.send(visit(155)).await;
     assert_eq!(
-        groups(&decide(&app, json!({"user_id": "v115", "placement": "home_feed"})).await),
+        groups(&decide(&app, json!({"user_id": "v155", "placement": "home_feed"})).await),
         [group.as_str()]
     );
 }

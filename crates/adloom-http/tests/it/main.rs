@@ -11,6 +11,7 @@ mod observability;
 mod pages;
 mod people;
 mod pixel;
+mod privacy;
 mod promotions;
 mod settings;
 mod tag_js;
