@@ -109,7 +109,9 @@ struct LooseEvents {
 }
 
 /// Each event of the body, parsed or with the reason it could not be.
-fn parse_events(body: &[u8]) -> Result<Vec<Result<ConversionEventInput, String>>, ApiError> {
+pub(crate) fn parse_events(
+    body: &[u8],
+) -> Result<Vec<Result<ConversionEventInput, String>>, ApiError> {
     if let Ok(typed) = serde_json::from_slice::<TypedEvents>(body) {
         return Ok(typed.data.into_iter().map(Ok).collect());
     }

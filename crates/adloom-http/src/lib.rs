@@ -37,6 +37,8 @@ mod conversions;
 pub mod demo;
 pub mod error;
 mod extract;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 pub mod ingest;
 mod keywords;
 mod limits;

@@ -339,7 +339,7 @@ struct Explained {
 #[derive(Serialize, Deserialize)]
 #[serde(from = "BeaconWire", into = "BeaconWire")]
 #[derive(Clone)]
-struct Beacon {
+pub(crate) struct Beacon {
     /// decision id
     d: String,
     /// ad id, ad group id, campaign id, ad account id
@@ -404,12 +404,81 @@ fn new_decision_id() -> String {
 }
 
 /// A beacon's signed token (`crate::signed`, the beacons' key).
-fn token(key: &[u8], beacon: &Beacon) -> String {
+pub(crate) fn token(key: &[u8], beacon: &Beacon) -> String {
     crate::signed::sign(key, &serde_json::to_string(beacon).unwrap_or_default())
 }
 
-fn verify(key: &[u8], token: &str) -> Option<Beacon> {
+pub(crate) fn verify(key: &[u8], token: &str) -> Option<Beacon> {
     serde_json::from_str(&crate::signed::verify(key, token)?).ok()
+}
+
+/// What `decide_request` needs of a request before it looks anything up,
+/// checked: a bad request is refused here, whole.
+pub(crate) struct Checked {
+    placement: Placement,
+    count: u32,
+    device_signals: DeviceSignals,
+    browser: BrowserSignals,
+    request_country: Option<Country>,
+    /// The device's ad ID, when it names one.
+    ad_id: Option<String>,
+    app_type: Option<String>,
+}
+
+pub(crate) fn check(req: &DecisionRequest) -> Result<Checked, ApiError> {
+    let placement_text = req
+        .placement
+        .as_deref()
+        .ok_or_else(|| ApiError::invalid("placement: required"))?;
+    let placement = Placement::parse(placement_text).ok_or_else(|| {
+        ApiError::invalid(format!(
+            "placement: {placement_text:?} is not one of home_feed, search, related"
+        ))
+    })?;
+    let count = req.count.unwrap_or(1);
+    if !(1..=10).contains(&count) {
+        return Err(ApiError::invalid("count: must be 1 to 10"));
+    }
+    let no_device = DeviceInput::default();
+    let device = req.device.as_ref().unwrap_or(&no_device);
+    if device.lmt.is_some_and(|l| l > 1) || device.atts.is_some_and(|a| a > 3) {
+        return Err(ApiError::invalid("device: lmt is 0 or 1, atts 0 to 3"));
+    }
+    let request_country = match req.geo.as_ref().and_then(|g| g.country.as_deref()) {
+        Some(c) => Some(Country::parse(c).ok_or_else(|| {
+            ApiError::invalid(format!("geo.country: unknown country code {c:?}"))
+        })?),
+        None => None,
+    };
+    let (ad_id_state, ad_id) = match device.ifa.as_deref().map(normalize_maid) {
+        None => (AdIdState::Absent, None),
+        Some(Ok(None)) => (AdIdState::AllZero, None),
+        Some(Ok(Some(_))) => (AdIdState::Present, device.ifa.clone()),
+        Some(Err(_)) => return Err(ApiError::invalid("device.ifa: not a mobile ad id")),
+    };
+    Ok(Checked {
+        placement,
+        count,
+        device_signals: DeviceSignals {
+            ad_id: ad_id_state,
+            limit_ad_tracking: device.lmt == Some(1),
+            att: device.atts.and_then(AttStatus::from_code),
+        },
+        browser: BrowserSignals {
+            global_privacy_control: req.signals.as_ref().and_then(|s| s.gpc).unwrap_or(false),
+            opt_out_cookie: false,
+        },
+        request_country,
+        ad_id,
+        app_type: device
+            .os
+            .as_deref()
+            .map(|os| match os.to_ascii_lowercase().as_str() {
+                "ios" => "iphone".to_owned(),
+                "android" => "android_mobile".to_owned(),
+                other => other.to_owned(),
+            }),
+    })
 }
 
 /// `POST /v1/decisions`.
@@ -427,43 +496,15 @@ pub async fn decide_request(
     req: DecisionRequest,
 ) -> Result<DecisionAnswer, ApiError> {
     let started = std::time::Instant::now();
-    let placement_text = req
-        .placement
-        .ok_or_else(|| ApiError::invalid("placement: required"))?;
-    let placement = Placement::parse(&placement_text).ok_or_else(|| {
-        ApiError::invalid(format!(
-            "placement: {placement_text:?} is not one of home_feed, search, related"
-        ))
-    })?;
-    let count = req.count.unwrap_or(1);
-    if !(1..=10).contains(&count) {
-        return Err(ApiError::invalid("count: must be 1 to 10"));
-    }
-    let device = req.device.unwrap_or_default();
-    if device.lmt.is_some_and(|l| l > 1) || device.atts.is_some_and(|a| a > 3) {
-        return Err(ApiError::invalid("device: lmt is 0 or 1, atts 0 to 3"));
-    }
-    let request_country = match req.geo.and_then(|g| g.country) {
-        Some(c) => Some(Country::parse(&c).ok_or_else(|| {
-            ApiError::invalid(format!("geo.country: unknown country code {c:?}"))
-        })?),
-        None => None,
-    };
-    let ad_id = match device.ifa.as_deref().map(normalize_maid) {
-        None => AdIdState::Absent,
-        Some(Ok(None)) => AdIdState::AllZero,
-        Some(Ok(Some(_))) => AdIdState::Present,
-        Some(Err(_)) => return Err(ApiError::invalid("device.ifa: not a mobile ad id")),
-    };
-    let device_signals = DeviceSignals {
+    let Checked {
+        placement,
+        count,
+        device_signals,
+        browser,
+        request_country,
         ad_id,
-        limit_ad_tracking: device.lmt == Some(1),
-        att: device.atts.and_then(AttStatus::from_code),
-    };
-    let browser = BrowserSignals {
-        global_privacy_control: req.signals.and_then(|s| s.gpc).unwrap_or(false),
-        opt_out_cookie: false,
-    };
+        app_type,
+    } = check(&req)?;
     // Without a user id, the device's ad ID may name the person, where the
     // device lets it be used.
     let device_only = consent::decide(&ConsentInputs {
@@ -473,7 +514,7 @@ pub async fn decide_request(
     });
     let mut user_id = req.user_id.filter(|u| !u.is_empty());
     if user_id.is_none() && device_only.device_id_use.allowed {
-        if let Some(Ok(Some(maid))) = device.ifa.as_deref().map(hash_maid) {
+        if let Some(Ok(Some(maid))) = ad_id.as_deref().map(hash_maid) {
             let found = state
                 .store
                 .people_by_digests(vec![maid.lower.sha256])
@@ -515,14 +556,7 @@ pub async fn decide_request(
         gender: profile.and_then(|p| p.gender),
         age: profile.and_then(|p| p.age),
         country,
-        app_type: device
-            .os
-            .as_deref()
-            .map(|os| match os.to_ascii_lowercase().as_str() {
-                "ios" => "iphone".to_owned(),
-                "android" => "android_mobile".to_owned(),
-                other => other.to_owned(),
-            }),
+        app_type,
         locale: profile.and_then(|p| p.locale.clone()),
     };
     let now = state.clock.now();

@@ -133,3 +133,90 @@ async fn operator_routes_refuse_advertiser_tokens() {
         assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{method} {uri}");
     }
 }
+
+/// Objects of another account, addressed under one's own: each answers
+/// exactly as an id that does not exist, so ids cannot be probed across
+/// accounts.
+#[tokio::test]
+async fn another_accounts_objects_answer_as_missing() {
+    use crate::decisions::{ad_group_with_ad, create};
+    let app = App::new();
+    app.upsert(json!([{"user_id": "u1", "email": "u1@example.com", "country": "US"}]))
+        .await;
+    let mine = app.ad_account("Mine").await;
+    let theirs = app.ad_account("Theirs").await;
+    let token = app.token(&[&mine]).await;
+    let campaign = create(&app, &theirs, "campaigns", json!({"name": "c"})).await;
+    let group = ad_group_with_ad(
+        &app,
+        &theirs,
+        &campaign,
+        json!({"name": "g", "billable_event": "IMPRESSION", "bid_in_micro_currency": 1_000_000}),
+    )
+    .await;
+    let ads = app
+        .admin(Method::GET, &format!("/v5/ad_accounts/{theirs}/ads"), None)
+        .await;
+    let ad = ads.body["items"][0]["id"].as_str().unwrap().to_owned();
+    let list = made(
+        &app,
+        &theirs,
+        "customer_lists",
+        json!({"name": "l", "records": "u1@example.com"}),
+    )
+    .await;
+    let audience = made(
+        &app,
+        &theirs,
+        "audiences",
+        json!({"name": "a", "audience_type": "CUSTOMER_LIST", "rule": {"customer_list_id": list}}),
+    )
+    .await;
+    let tag = made(&app, &theirs, "conversion_tags", json!({"name": "t"})).await;
+    for (method, kind, id) in [
+        (Method::GET, "campaigns", &campaign),
+        (Method::GET, "ad_groups", &group),
+        (Method::GET, "ads", &ad),
+        (Method::GET, "audiences", &audience),
+        (Method::PATCH, "audiences", &audience),
+        (Method::GET, "conversion_tags", &tag),
+        (Method::GET, "customer_lists", &list),
+        (Method::PATCH, "customer_lists", &list),
+    ] {
+        let body = json!({"operation_type": "ADD", "records": "x@example.com", "name": "n"});
+        let uri = |id: &str| format!("/v5/ad_accounts/{mine}/{kind}/{id}");
+        let theirs = app
+            .call(method.clone(), &uri(id), Some(&token), Some(body.clone()))
+            .await;
+        let missing = app
+            .call(
+                method.clone(),
+                &uri("999999999999999999"),
+                Some(&token),
+                Some(body),
+            )
+            .await;
+        let shape = |r: &crate::Reply, id: &str| (r.status, r.body.to_string().replace(id, "ID"));
+        assert_eq!(
+            shape(&theirs, id),
+            shape(&missing, "999999999999999999"),
+            "{method} {kind}"
+        );
+        assert!(
+            theirs.status.is_client_error(),
+            "{method} {kind}: {:?}",
+            theirs.body
+        );
+    }
+}
+
+async fn made(app: &App, account: &str, path: &str, body: serde_json::Value) -> String {
+    let r = app
+        .admin(
+            Method::POST,
+            &format!("/v5/ad_accounts/{account}/{path}"),
+            Some(body),
+        )
+        .await;
+    r.body["id"].as_str().unwrap().to_owned()
+}

@@ -1,7 +1,9 @@
 //! Crash safety: `adloom serve` is killed with SIGKILL at random moments
-//! while people, settings changes and conversion batches stream in, and
-//! restarted on the same data dir, again and again. Afterwards every write
-//! that got a 2xx answer is there, and no conversion batch is half there.
+//! while people, settings changes, conversion batches, customer-list
+//! batches and served impressions stream in, and restarted on the same data
+//! dir, again and again. Afterwards every write that got a 2xx answer is
+//! there, no batch is half there, the list's counters agree with its
+//! batches, and the reports agree with the stored impressions.
 //!
 //! `ADLOOM_CRASH_KILLS` sets the number of kills (CI: 5; the run:
 //! `ADLOOM_CRASH_KILLS=20 scripts/test crash`).
@@ -27,12 +29,28 @@ struct Log {
     settings: BTreeMap<String, Vec<(bool, bool)>>,
     /// Batches of event ids, each with whether it was acknowledged.
     batches: Vec<(Vec<String>, bool)>,
+    /// Customer-list batches sent, and acknowledged.
+    list_batches_sent: usize,
+    list_batches_acked: usize,
+    /// Decisions whose impression beacon was answered.
+    impressions_acked: Vec<String>,
     next_person: usize,
     next_batch: usize,
 }
 
+/// Records per customer-list batch.
+const LIST_BATCH: usize = 5;
+
+/// What the writer writes into, made before the first kill.
+#[derive(Clone)]
+struct Setup {
+    account: String,
+    list: String,
+}
+
 /// Sends writes one after another until the server dies.
-async fn write_until_killed(server_url: String, account: String, log: Arc<Mutex<Log>>, seed: u64) {
+async fn write_until_killed(server_url: String, setup: Setup, log: Arc<Mutex<Log>>, seed: u64) {
+    let account = setup.account;
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(5))
         .build()
@@ -46,7 +64,7 @@ async fn write_until_killed(server_url: String, account: String, log: Arc<Mutex<
             .send()
     };
     loop {
-        match rng.random_range(0..3) {
+        match rng.random_range(0..5) {
             0 => {
                 let n = {
                     let mut l = log.lock().unwrap();
@@ -104,6 +122,51 @@ async fn write_until_killed(server_url: String, account: String, log: Arc<Mutex<
                     _ => return,
                 }
             }
+            3 => {
+                let records: Vec<String> = (0..LIST_BATCH)
+                    .map(|_| format!("k{}@example.com", rng.random_range(1..1000)))
+                    .collect();
+                log.lock().unwrap().list_batches_sent += 1;
+                let res = client
+                    .patch(format!(
+                        "{server_url}/v5/ad_accounts/{account}/customer_lists/{}",
+                        setup.list
+                    ))
+                    .bearer_auth(TOKEN)
+                    .json(&json!({"operation_type": "ADD", "records": records.join(",")}))
+                    .send()
+                    .await;
+                match res {
+                    Ok(r) if r.status().is_success() => log.lock().unwrap().list_batches_acked += 1,
+                    _ => return,
+                }
+            }
+            4 => {
+                let res = post(
+                    "/v1/decisions".into(),
+                    json!({"user_id": format!("k{}", rng.random_range(1..1000)), "placement": "home_feed"}),
+                )
+                .await;
+                let Ok(answer) = res else { return };
+                let Ok(answer) = answer.json::<Value>().await else {
+                    return;
+                };
+                let Some(ad) = answer["ads"].get(0) else {
+                    continue;
+                };
+                let res = client
+                    .get(ad["impression_url"].as_str().unwrap())
+                    .send()
+                    .await;
+                match res {
+                    Ok(r) if r.status().is_success() => log
+                        .lock()
+                        .unwrap()
+                        .impressions_acked
+                        .push(answer["decision_id"].as_str().unwrap().to_owned()),
+                    _ => return,
+                }
+            }
             _ => {
                 let b = {
                     let mut l = log.lock().unwrap();
@@ -157,6 +220,11 @@ async fn acknowledged_writes_survive_random_kills() {
         )
         .await;
     let account = account["id"].as_str().unwrap().to_owned();
+    let setup = Setup {
+        list: create_list(&server, &account).await,
+        account: account.clone(),
+    };
+    serve_one_ad(&server, &account).await;
     drop(server);
 
     let log = Arc::new(Mutex::new(Log::default()));
@@ -165,7 +233,7 @@ async fn acknowledged_writes_survive_random_kills() {
         let server = Server::start(dir.path(), Some(TOKEN));
         let writer = tokio::spawn(write_until_killed(
             format!("http://{}", server.addr),
-            account.clone(),
+            setup.clone(),
             Arc::clone(&log),
             round,
         ));
@@ -226,9 +294,126 @@ async fn acknowledged_writes_survive_random_kills() {
             assert_eq!(present, ids.len(), "an acknowledged batch lost");
         }
     }
+    let list = store.get_customer_list(&setup.list).await.unwrap().unwrap();
+    let applied = list.num_batches as usize - 1;
+    assert!(
+        (log.list_batches_acked..=log.list_batches_sent).contains(&applied),
+        "list batches: {applied} applied, {} acknowledged, {} sent",
+        log.list_batches_acked,
+        log.list_batches_sent
+    );
+    assert_eq!(
+        list.num_uploaded_user_records as usize,
+        1 + applied * LIST_BATCH,
+        "the list's count agrees with its batches"
+    );
+
+    let engagements = store.engagements(&account, 0, i64::MAX).await.unwrap();
+    let mut seen = std::collections::BTreeSet::new();
+    for e in &engagements {
+        assert!(
+            seen.insert((&e.decision_id, e.kind)),
+            "counted twice: {}",
+            e.decision_id
+        );
+    }
+    for decision in &log.impressions_acked {
+        assert!(
+            seen.contains(&(decision, "impression")),
+            "an acknowledged impression lost: {decision}"
+        );
+    }
+    // The reports, from a server started once more, agree with what is stored.
+    drop(store);
+    let server = Server::start(dir.path(), Some(TOKEN));
+    // From yesterday, in case the run crossed midnight.
+    let (yesterday, today) = (date(-1), date(0));
+    let (status, report) = server
+        .call(
+            reqwest::Method::GET,
+            &format!("/v5/ad_accounts/{account}/analytics?start_date={yesterday}&end_date={today}&granularity=TOTAL&columns=TOTAL_IMPRESSION,SPEND_IN_MICRO_DOLLAR"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{report}");
+    let impressions = engagements
+        .iter()
+        .filter(|e| e.kind == "impression")
+        .count();
+    let spend: u64 = engagements.iter().map(|e| e.charge_micros).sum();
+    assert_eq!(
+        report[0]["TOTAL_IMPRESSION"],
+        json!(impressions),
+        "{report}"
+    );
+    assert_eq!(report[0]["SPEND_IN_MICRO_DOLLAR"], json!(spend), "{report}");
+    println!(
+        "{} list batches, {impressions} impressions ({} acknowledged), spend {spend} micro-dollars: reports agree",
+        applied,
+        log.impressions_acked.len()
+    );
     println!(
         "{kills} kills survived: {} people, {} settings changes, {acked_batches} event batches acknowledged, nothing lost",
         log.people.len(),
         log.settings.values().map(Vec::len).sum::<usize>()
     );
+}
+
+async fn create_list(server: &Server, account: &str) -> String {
+    let (status, list) = server
+        .call(
+            reqwest::Method::POST,
+            &format!("/v5/ad_accounts/{account}/customer_lists"),
+            Some(json!({"name": "Crash list", "records": "seed@example.com"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{list}");
+    list["id"].as_str().unwrap().to_owned()
+}
+
+/// One untargeted ad, paid per impression, so that every decision serves.
+async fn serve_one_ad(server: &Server, account: &str) {
+    let create = |path: String, body: Value| async move {
+        let (status, r) = server.call(reqwest::Method::POST, &path, Some(body)).await;
+        assert!(status == 200 || status == 201, "{path}: {status} {r}");
+        r
+    };
+    let campaign = create(
+        format!("/v5/ad_accounts/{account}/campaigns"),
+        json!([{"ad_account_id": account, "name": "c", "status": "ACTIVE"}]),
+    )
+    .await;
+    let campaign = campaign["items"][0]["data"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let group = create(
+        format!("/v5/ad_accounts/{account}/ad_groups"),
+        json!([{"ad_account_id": account, "campaign_id": campaign, "name": "g", "status": "ACTIVE",
+                "billable_event": "IMPRESSION", "bid_in_micro_currency": 3_000_000}]),
+    )
+    .await;
+    let group = group["items"][0]["data"]["id"].as_str().unwrap().to_owned();
+    let pin = create(
+        format!("/v5/pins?ad_account_id={account}"),
+        json!({"title": "p", "link": "https://crash.example/",
+               "media_source": {"source_type": "image_url", "url": "https://crash.example/p.png"}}),
+    )
+    .await;
+    let ad = create(
+        format!("/v5/ad_accounts/{account}/ads"),
+        json!([{"ad_group_id": group, "creative_type": "REGULAR", "pin_id": pin["id"], "status": "ACTIVE"}]),
+    )
+    .await;
+    assert_eq!(ad["items"][0]["exceptions"], json!([]), "{ad}");
+}
+
+/// Today's date plus `offset` days, UTC, as the reports take it.
+fn date(offset: i64) -> String {
+    let days = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+        / 86_400;
+    adloom_core::report::format_date(days + offset)
 }

@@ -1,0 +1,105 @@
+//! Entry points for the fuzz targets in `fuzz/` (feature `fuzzing`): each
+//! parser of outside input, as its handler calls it, without the I/O
+//! around it. Each panics only where an invariant of ours is broken.
+
+use adloom_core::customer_list::{record_digests, split_records, ListType};
+use adloom_core::event::EventSignals;
+use adloom_core::person::PersonInput;
+
+use crate::serving::DecisionRequest;
+
+const NOW: i64 = 1_700_000_000;
+const KEY: &[u8] = b"beacons:fuzzing";
+
+/// A tag pixel's query string (`/v3/?...`), bracketed or JSON.
+pub fn pixel_query(query: &str) {
+    if let Ok(hit) = adloom_core::pixel::parse(query) {
+        let event = hit
+            .into_event(
+                "549755885175".to_owned(),
+                NOW,
+                EventSignals::default(),
+                || "px_fuzz".to_owned(),
+            )
+            .for_storage();
+        let stored = serde_json::to_string(&event).expect("events serialize");
+        assert!(
+            !stored.contains('@'),
+            "a plain email would be stored: {stored}"
+        );
+    }
+}
+
+/// A conversions API body, every event of it validated.
+pub fn conversions_body(body: &[u8]) {
+    if let Ok(events) = crate::conversions::parse_events(body) {
+        for event in events.into_iter().flatten() {
+            if let Ok(tracked) = event.validate("549755885175", NOW) {
+                for digest in tracked.keys.em.iter().chain(&tracked.keys.ph) {
+                    assert!(adloom_core::event::is_sha256_hex(digest), "{digest}");
+                }
+            }
+        }
+    }
+}
+
+/// A customer list's `records`, read as each list type.
+pub fn customer_list_records(records: &str) {
+    for list_type in [ListType::Email, ListType::Maid, ListType::Idfa] {
+        for record in split_records(records) {
+            for digest in record_digests(list_type, record).unwrap_or_default() {
+                assert!(
+                    adloom_core::customer_list::is_hex_digest(&digest),
+                    "{digest}"
+                );
+            }
+        }
+    }
+}
+
+/// People as NDJSON, one person per line.
+pub fn people_ndjson(body: &str) {
+    for line in body.lines() {
+        let Ok(input) = serde_json::from_str::<PersonInput>(line) else {
+            continue;
+        };
+        if let Ok(record) = input.normalize(NOW) {
+            let stored = serde_json::to_string(&record).expect("people serialize");
+            assert!(
+                !stored.contains('@'),
+                "a plain email would be stored: {stored}"
+            );
+        }
+    }
+}
+
+/// A decision request's body.
+pub fn decision_request(body: &[u8]) {
+    if let Ok(request) = serde_json::from_slice::<DecisionRequest>(body) {
+        let _ = crate::serving::check(&request);
+    }
+}
+
+/// A beacon token as it arrives in a URL; and, for a payload signed with
+/// the key, that what verifies signs again to a token that verifies the
+/// same.
+pub fn beacon_token(input: &str) {
+    assert!(
+        crate::serving::verify(KEY, input).is_none() || crate::signed::verify(KEY, input).is_some(),
+        "an unsigned token verified"
+    );
+    let signed = crate::signed::sign(KEY, input);
+    assert_eq!(crate::signed::verify(KEY, &signed).as_deref(), Some(input));
+    if let Some(beacon) = crate::serving::verify(KEY, &signed) {
+        let again = crate::serving::token(KEY, &beacon);
+        assert!(crate::serving::verify(KEY, &again).is_some());
+    }
+    let mut tampered = signed.into_bytes();
+    tampered[0] ^= 1;
+    if let Ok(tampered) = String::from_utf8(tampered) {
+        assert!(
+            crate::signed::verify(KEY, &tampered).is_none(),
+            "a tampered token verified"
+        );
+    }
+}
