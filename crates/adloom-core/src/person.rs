@@ -134,7 +134,9 @@ impl PersonRecord {
     }
 }
 
-/// Checks that a user id is usable: 1 to 128 printable characters.
+/// Checks that a user id is usable: 1 to 128 printable characters, and not
+/// an email address or a phone number, which would otherwise be stored
+/// in plain (invariant 7): those go in `email` and `phone`, to be hashed.
 pub fn validate_user_id(user_id: &str) -> Result<(), Invalid> {
     if user_id.is_empty() || user_id.len() > MAX_USER_ID_LEN {
         return Err(Invalid::new("user_id", "must be 1 to 128 characters"));
@@ -143,6 +145,14 @@ pub fn validate_user_id(user_id: &str) -> Result<(), Invalid> {
         return Err(Invalid::new(
             "user_id",
             "must not contain spaces or control characters",
+        ));
+    }
+    if crate::identifier::normalize_email(user_id).is_ok()
+        || (user_id.starts_with('+') && crate::identifier::normalize_phone(user_id).is_ok())
+    {
+        return Err(Invalid::new(
+            "user_id",
+            "looks like an email address or a phone number; send the account's opaque id, and the email or phone in its own field",
         ));
     }
     Ok(())
@@ -323,6 +333,13 @@ mod tests {
     }
 
     #[test]
+    fn handles_and_numeric_ids_are_user_ids() {
+        for id in ["@alice", "14155550100", "u-42", "x@"] {
+            assert!(validate_user_id(id).is_ok(), "{id}");
+        }
+    }
+
+    #[test]
     fn explicit_nulls_are_absent_values() {
         let p = input(
             r#"{"user_id": "u1", "email": null, "phone": null, "maids": null, "country": null,
@@ -339,6 +356,9 @@ mod tests {
         let cases = [
             (r#"{"user_id": ""}"#, "user_id"),
             (r#"{"user_id": "a b"}"#, "user_id"),
+            (r#"{"user_id": "Alice@Example.com"}"#, "user_id"),
+            (r#"{"user_id": "+1 415 555 0100"}"#, "user_id"),
+            (r#"{"user_id": "+14155550100"}"#, "user_id"),
             (r#"{"user_id": "u", "email": "nope"}"#, "email"),
             (r#"{"user_id": "u", "phone": "call me"}"#, "phone"),
             (

@@ -51,6 +51,8 @@ struct FileConfig {
     rate_limit_per_token: Option<u32>,
     rate_limit_per_ip: Option<u32>,
     shutdown_grace_secs: Option<u64>,
+    header_read_timeout_secs: Option<u64>,
+    max_connections: Option<usize>,
     reserve_cpm_micros: Option<u64>,
     audience_size_period_secs: Option<u64>,
     partner_info_default: Option<PartnerInfoDefault>,
@@ -70,6 +72,7 @@ pub struct Settings {
     pub admin_token: Option<String>,
     pub store: String,
     pub shutdown_grace: Duration,
+    pub transport: crate::transport::Transport,
     pub http: adloom_http::Config,
 }
 
@@ -150,6 +153,13 @@ impl Settings {
         {
             bail!("max_body_bytes, request_timeout_secs, max_in_flight and audience_size_period_secs must be positive");
         }
+        let transport = crate::transport::Transport {
+            header_read_timeout: Duration::from_secs(file.header_read_timeout_secs.unwrap_or(10)),
+            max_connections: file.max_connections.unwrap_or(10_000),
+        };
+        if transport.header_read_timeout.is_zero() || transport.max_connections == 0 {
+            bail!("header_read_timeout_secs and max_connections must be positive");
+        }
         Ok(Settings {
             listen,
             data_dir,
@@ -159,6 +169,7 @@ impl Settings {
                 .filter(|t| !t.is_empty()),
             store,
             shutdown_grace: Duration::from_secs(file.shutdown_grace_secs.unwrap_or(30)),
+            transport,
             http,
         })
     }
@@ -214,6 +225,8 @@ mod tests {
             Some(defaults.rate_limit_per_token)
         );
         assert_eq!(example.rate_limit_per_ip, Some(defaults.rate_limit_per_ip));
+        assert_eq!(example.header_read_timeout_secs, Some(10));
+        assert_eq!(example.max_connections, Some(10_000));
         assert_eq!(
             example.audience_size_period_secs,
             Some(defaults.audience_size_period.as_secs())

@@ -15,6 +15,7 @@ mod lists;
 mod load;
 mod remote;
 mod serve;
+mod transport;
 mod world;
 
 #[derive(Parser)]

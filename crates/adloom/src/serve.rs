@@ -79,13 +79,7 @@ pub(crate) async fn serve_on(listener: TcpListener, settings: Settings) -> anyho
     tracing::info!(%addr, data_dir = %settings.data_dir.display(), "adloom is listening");
 
     let grace = settings.shutdown_grace;
-    // The client's address feeds the per-address rate limit.
-    let server = axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown_signal());
-    server.await.context("server failed")?;
+    crate::transport::serve(listener, app, settings.transport, shutdown_signal()).await;
     tracing::info!("no more requests in flight; flushing storage");
     tokio::time::timeout(grace, store.close())
         .await

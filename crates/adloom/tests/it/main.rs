@@ -28,15 +28,32 @@ struct Server {
 
 impl Server {
     fn start(data_dir: &Path, admin_token: Option<&str>) -> Server {
-        Server::spawn("serve", data_dir, admin_token)
+        Server::spawn("serve", data_dir, admin_token, None)
     }
 
     fn start_demo(data_dir: &Path) -> Server {
-        Server::spawn("demo", data_dir, None)
+        Server::spawn("demo", data_dir, None, None)
     }
 
-    fn spawn(command: &str, data_dir: &Path, admin_token: Option<&str>) -> Server {
+    /// `serve` with this config file.
+    fn start_with_config(data_dir: &Path, config: &str) -> Server {
+        Server::spawn("serve", data_dir, None, Some(config))
+    }
+
+    fn spawn(
+        command: &str,
+        data_dir: &Path,
+        admin_token: Option<&str>,
+        config: Option<&str>,
+    ) -> Server {
         let mut cmd = Command::new(BIN);
+        cmd.env_remove("ADLOOM_CONFIG");
+        if let Some(config) = config {
+            std::fs::create_dir_all(data_dir).unwrap();
+            let path = data_dir.join("adloom.toml");
+            std::fs::write(&path, config).unwrap();
+            cmd.env("ADLOOM_CONFIG", path);
+        }
         cmd.args([command, "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
             .env_remove("ADLOOM_ADMIN_TOKEN")
@@ -840,4 +857,52 @@ async fn the_load_tool_drives_a_server_and_reports() {
         .output()
         .unwrap();
     assert!(!out.status.success(), "only loopback");
+}
+
+/// Slow-loris: connections that send nothing, or only part of a request's
+/// head, are closed by the server after `header_read_timeout_secs`; while
+/// they hold every connection slot (`max_connections`), a new client
+/// waits, and is answered once they are gone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_and_dribbling_connections_are_closed() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_with_config(
+        dir.path(),
+        "header_read_timeout_secs = 1\nmax_connections = 4\n",
+    );
+    let mut held = Vec::new();
+    for i in 0..4 {
+        let mut socket = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+        if i % 2 == 1 {
+            socket
+                .write_all(b"GET /healthz HTTP/1.1\r\nHost: adloom\r\n")
+                .await
+                .unwrap();
+        }
+        held.push(socket);
+    }
+    // A fifth client, queued behind the four.
+    let waiting = tokio::spawn({
+        let url = server.url("/healthz");
+        async move { reqwest::get(url).await.map(|r| r.status().as_u16()) }
+    });
+    for (i, mut socket) in held.into_iter().enumerate() {
+        let mut rest = Vec::new();
+        let closed = tokio::time::timeout(Duration::from_secs(30), socket.read_to_end(&mut rest))
+            .await
+            .unwrap_or_else(|_| panic!("connection {i} was left open"));
+        // Closed, possibly after a 408; never a real answer.
+        assert!(
+            closed.is_err() || !String::from_utf8_lossy(&rest).contains("200 OK"),
+            "connection {i}: {}",
+            String::from_utf8_lossy(&rest)
+        );
+    }
+    let status = tokio::time::timeout(Duration::from_secs(30), waiting)
+        .await
+        .expect("the waiting client was answered")
+        .unwrap()
+        .unwrap();
+    assert_eq!(status, 200);
 }
