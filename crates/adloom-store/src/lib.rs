@@ -33,6 +33,7 @@ use async_trait::async_trait;
 
 #[doc(hidden)]
 pub mod conformance;
+pub mod postgres;
 pub mod sqlite;
 
 /// What a store call can fail with. Driver errors are translated inside the
@@ -323,13 +324,10 @@ pub struct StoredObject {
 pub fn open(url: &str) -> Result<Arc<dyn Store>> {
     match url.split_once("://") {
         Some(("sqlite", path)) => Ok(Arc::new(sqlite::SqliteStore::open(Path::new(path))?)),
-        Some(("postgres" | "postgresql", _)) => Err(StoreError::Invalid(Invalid::new(
-            "store",
-            "this build of adloom has no PostgreSQL backend yet",
-        ))),
+        Some(("postgres" | "postgresql", _)) => Ok(Arc::new(postgres::PostgresStore::open(url)?)),
         _ => Err(StoreError::Invalid(Invalid::new(
             "store",
-            format!("unknown store url {url:?}: expected sqlite://PATH"),
+            format!("unknown store url {url:?}: expected sqlite://PATH or postgres://..."),
         ))),
     }
 }

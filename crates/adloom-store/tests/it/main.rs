@@ -18,6 +18,8 @@ async fn sqlite() -> Harness {
 
 store_conformance_tests!(sqlite);
 
+mod postgres;
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reopening_finds_everything() {
     let dir = tempfile::tempdir().unwrap();
@@ -74,7 +76,9 @@ fn urls_pick_the_backend() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("x.db").display());
     assert!(adloom_store::open(&url).is_ok());
-    let err = adloom_store::open("postgres://localhost/test")
+    // PostgreSQL connects on first use; a malformed URL is refused at once.
+    assert!(adloom_store::open("postgres://localhost/test").is_ok());
+    let err = adloom_store::open("postgres://localhost:port/test")
         .err()
         .unwrap();
     assert!(err.to_string().contains("PostgreSQL"), "{err}");

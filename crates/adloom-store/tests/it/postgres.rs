@@ -1,0 +1,70 @@
+//! The conformance suite on PostgreSQL: each case in a fresh schema of the
+//! database at `ADLOOM_TEST_POSTGRES` (default: the local server's `test`
+//! database, as `.ci/run` and `scripts/test` set it up).
+
+use std::sync::Arc;
+
+use adloom_store::conformance::Harness;
+use adloom_store::postgres::PostgresStore;
+use adloom_store::store_conformance_tests;
+
+const LOCAL: &str = "postgres://postgres@127.0.0.1:5432/test";
+
+fn database_url() -> String {
+    std::env::var("ADLOOM_TEST_POSTGRES").unwrap_or_else(|_| LOCAL.to_owned())
+}
+
+/// Drops its schema when the test is done.
+struct Schema {
+    url: String,
+    name: String,
+}
+
+impl Drop for Schema {
+    fn drop(&mut self) {
+        let (url, name) = (self.url.clone(), self.name.clone());
+        // A runtime of its own: the test's may be shutting down.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                if let Ok((client, connection)) =
+                    tokio_postgres::connect(&url, tokio_postgres::NoTls).await
+                {
+                    tokio::spawn(connection);
+                    let _ = client
+                        .batch_execute(&format!("DROP SCHEMA IF EXISTS {name} CASCADE"))
+                        .await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+pub async fn postgres() -> Harness {
+    let url = database_url();
+    let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap_or_else(|e| {
+            panic!(
+                "PostgreSQL is not reachable at {url} ({e}); start it or set ADLOOM_TEST_POSTGRES"
+            )
+        });
+    tokio::spawn(connection);
+    let name = format!("adloom_test_{:016x}", rand::random::<u64>());
+    client
+        .batch_execute(&format!("CREATE SCHEMA {name}"))
+        .await
+        .unwrap();
+    let sep = if url.contains('?') { '&' } else { '?' };
+    let store = PostgresStore::open(&format!("{url}{sep}options=-csearch_path%3D{name}")).unwrap();
+    Harness {
+        store: Arc::new(store),
+        keep: Box::new(Schema { url, name }),
+    }
+}
+
+store_conformance_tests!(postgres);
