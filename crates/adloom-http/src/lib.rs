@@ -32,6 +32,7 @@ use tower_http::trace::TraceLayer;
 mod ad_accounts;
 mod audiences;
 pub mod auth;
+pub mod changes;
 mod console;
 mod conversions;
 pub mod demo;
@@ -147,6 +148,8 @@ pub struct AppState {
     limits: Arc<limits::Limits>,
     /// Each audience's and list's reported size for the current period.
     pub(crate) reported_sizes: Arc<membership::ReportedSizes>,
+    /// This process, among the nodes sharing a store.
+    pub node_id: String,
 }
 
 impl AppState {
@@ -178,6 +181,7 @@ impl AppState {
                 config.rate_limit_per_ip,
             )),
             reported_sizes: Arc::default(),
+            node_id: auth::new_id(),
             store,
             config: Arc::new(config),
             auth: Auth::new(admin_token),

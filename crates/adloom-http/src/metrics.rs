@@ -191,6 +191,13 @@ impl Metrics {
         });
     }
 
+    /// Another node's announced changes were applied here.
+    pub fn remote_changes_applied(&self, took: Duration) {
+        self.record(|| {
+            histogram!("adloom_remote_changes_apply_duration_seconds").record(took.as_secs_f64())
+        });
+    }
+
     pub fn render(&self) -> String {
         self.handle.render()
     }

@@ -77,6 +77,10 @@ pub async fn upsert(
             || async { Ok(state.store.upsert_people(batch).await?) },
             |_, mirror| {
                 let seen = std::mem::take(&mut *seen.lock().unwrap_or_else(|p| p.into_inner()));
+                state
+                    .serving
+                    .outbox
+                    .people((seen.len() <= 100).then(|| seen.iter().map(|(u, _)| u.as_str())));
                 for (user_id, mut profile) in seen {
                     // An upsert keeps the person's setting.
                     profile.use_partner_info =
@@ -216,6 +220,7 @@ pub async fn delete(
             || async { Ok(state.store.delete_person(&user_id).await?) },
             |_, mirror| {
                 mirror.remove(&user_id);
+                state.serving.outbox.people(Some([user_id.as_str()]));
             },
         )
         .await?;

@@ -64,6 +64,8 @@ pub struct Serving {
     member_of: RwLock<HashMap<String, Vec<String>>>,
     counters: Mutex<Counters>,
     pub people: People,
+    /// What this node changed, for the other nodes (`crate::changes`).
+    pub outbox: crate::changes::Outbox,
     key: tokio::sync::OnceCell<Vec<u8>>,
 }
 
@@ -87,13 +89,27 @@ impl Serving {
             member_of: RwLock::default(),
             counters: Mutex::default(),
             people: People::default(),
+            outbox: crate::changes::Outbox::default(),
             key: tokio::sync::OnceCell::new(),
         }
     }
 
     /// The catalog of this ad account changed (or, with `None`, something
-    /// that is not one account's).
+    /// that is not one account's); other nodes are told.
     pub fn invalidate(&self, ad_account_id: Option<&str>) {
+        self.mark_catalog(ad_account_id);
+        self.outbox.catalog(ad_account_id);
+    }
+
+    /// Events of this ad account arrived: they may move its audiences, and
+    /// beacons move click-through estimates. Other nodes are told.
+    pub fn events_arrived(&self, ad_account_id: &str) {
+        self.mark_events(ad_account_id);
+        self.outbox.events(ad_account_id);
+    }
+
+    /// This node's catalog of the account must be read again.
+    pub(crate) fn mark_catalog(&self, ad_account_id: Option<&str>) {
         let mut dirty = lock(&self.dirty);
         match ad_account_id {
             Some(id) => {
@@ -103,10 +119,17 @@ impl Serving {
         }
     }
 
-    /// Events of this ad account arrived: they may move its audiences, and
-    /// beacons move click-through estimates.
-    pub fn events_arrived(&self, ad_account_id: &str) {
+    /// This node's audiences of the account must be recomputed.
+    pub(crate) fn mark_events(&self, ad_account_id: &str) {
         lock(&self.dirty).events.insert(ad_account_id.to_owned());
+    }
+
+    /// Every audience must be recomputed.
+    pub(crate) fn mark_every_audience(&self) {
+        let mut dirty = lock(&self.dirty);
+        dirty.every_audience = true;
+        // Any account will do: it only makes the events rebuild due.
+        dirty.events.insert(String::new());
     }
 
     /// Audience readiness is held per period (invariant 5): when a new
@@ -114,10 +137,7 @@ impl Serving {
     fn follow_size_period(&self, state: &AppState) {
         let period = crate::membership::size_period(state);
         if self.size_period.swap(period, Ordering::AcqRel) != period {
-            let mut dirty = lock(&self.dirty);
-            dirty.every_audience = true;
-            // Any account will do: it only makes the events rebuild due.
-            dirty.events.insert(String::new());
+            self.mark_every_audience();
         }
     }
 

@@ -51,6 +51,9 @@ pub enum StoreError {
     Internal(String),
 }
 
+/// What [`Store::follow`] yields when changes may have been missed.
+pub const RESYNC: &str = "*";
+
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 /// A stream of people to upsert in one batch. An `Err` item aborts the batch
@@ -236,6 +239,20 @@ pub trait Store: Send + Sync + 'static {
 
     /// Flushes everything to durable storage before the process exits.
     async fn close(&self) -> Result<()>;
+
+    /// Tells the other nodes sharing this store what changed (a payload
+    /// of the caller's), after the change committed. A store that no other
+    /// node can share has no one to tell.
+    async fn announce(&self, _payload: &str) -> Result<()> {
+        Ok(())
+    }
+
+    /// The payloads other nodes announce, as they arrive, or `None` for a
+    /// store no other node can share. After a lost connection the stream
+    /// yields [`RESYNC`]: changes may have been missed meanwhile.
+    async fn follow(&self) -> Result<Option<tokio::sync::mpsc::Receiver<String>>> {
+        Ok(None)
+    }
 }
 
 /// What became of one recorded event.

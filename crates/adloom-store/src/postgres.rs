@@ -208,7 +208,12 @@ const POOL_SIZE: usize = 16;
 pub struct PostgresStore {
     pool: Pool,
     migrated: tokio::sync::OnceCell<()>,
+    /// For the connection that listens to other nodes' changes.
+    url: String,
 }
+
+/// The channel nodes announce their changes on.
+const CHANGES: &str = "adloom_changes";
 
 type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
 
@@ -233,6 +238,7 @@ impl PostgresStore {
         Ok(PostgresStore {
             pool,
             migrated: tokio::sync::OnceCell::new(),
+            url: url.to_owned(),
         })
     }
 
@@ -282,6 +288,36 @@ impl PostgresStore {
         let client = self.client().await?;
         client.query_opt(sql, params).await.map_err(driver)
     }
+}
+
+/// A connection that listens on [`CHANGES`], once LISTEN took effect: its
+/// notifications go to `tx` until the connection is lost, when the task
+/// ends. The client must be kept as long as the listening goes on.
+async fn listen(
+    url: &str,
+    tx: tokio::sync::mpsc::Sender<String>,
+) -> Result<(tokio_postgres::Client, tokio::task::JoinHandle<()>)> {
+    let (client, mut connection) = tokio_postgres::connect(url, NoTls).await.map_err(driver)?;
+    // The connection does its work, LISTEN included, only while polled.
+    let forward = tokio::spawn(async move {
+        let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
+        while let Some(message) = futures_util::StreamExt::next(&mut messages).await {
+            match message {
+                Ok(tokio_postgres::AsyncMessage::Notification(n)) => {
+                    if tx.send(n.payload().to_owned()).await.is_err() {
+                        return;
+                    }
+                }
+                Ok(_) => {}
+                Err(_) => return,
+            }
+        }
+    });
+    client
+        .batch_execute(&format!("LISTEN {CHANGES}"))
+        .await
+        .map_err(driver)?;
+    Ok((client, forward))
 }
 
 async fn migrate(client: &mut deadpool_postgres::Client) -> Result<()> {
@@ -1407,6 +1443,47 @@ impl Store for PostgresStore {
                 .collect::<Result<_>>()?,
             next: page.next,
         })
+    }
+
+    async fn announce(&self, payload: &str) -> Result<()> {
+        let client = self.client().await?;
+        client
+            .execute("SELECT pg_notify($1, $2)", &[&CHANGES, &payload])
+            .await
+            .map_err(driver)?;
+        Ok(())
+    }
+
+    async fn follow(&self) -> Result<Option<tokio::sync::mpsc::Receiver<String>>> {
+        let (tx, rx) = tokio::sync::mpsc::channel(4096);
+        // Listening before this returns: the caller loads its state after,
+        // so that nothing committed in between is missed.
+        let (mut client, mut forward) = listen(&self.url, tx.clone()).await?;
+        let url = self.url.clone();
+        tokio::spawn(async move {
+            loop {
+                let _ = (&mut forward).await;
+                drop(client);
+                if tx.is_closed() {
+                    return;
+                }
+                tracing::warn!(
+                    "lost the connection that follows other nodes' changes; reconnecting"
+                );
+                loop {
+                    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+                    if let Ok(again) = listen(&url, tx.clone()).await {
+                        (client, forward) = again;
+                        break;
+                    }
+                }
+                // What was announced while disconnected is lost.
+                if tx.send(crate::RESYNC.to_owned()).await.is_err() {
+                    return;
+                }
+            }
+        });
+        Ok(Some(rx))
     }
 
     async fn close(&self) -> Result<()> {

@@ -66,6 +66,11 @@ pub(crate) async fn serve_on(listener: TcpListener, settings: Settings) -> anyho
     };
     let store = adloom_store::open(&settings.store).context("cannot open the store")?;
     let state = adloom_http::AppState::new(store.clone(), settings.http.clone(), &admin_token);
+    // Other nodes sharing the store: follow their changes before loading
+    // anything, so that nothing committed meanwhile is missed.
+    adloom_http::changes::start(&state)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot follow other nodes' changes: {e:?}"))?;
     // Load people and the catalog into memory before the first decision
     // needs them; the server answers meanwhile.
     let warming = state.clone();

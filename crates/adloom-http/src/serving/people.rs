@@ -92,6 +92,66 @@ impl People {
         Ok(out)
     }
 
+    /// Reads these people and their settings again from the store, as
+    /// another node changed them.
+    pub async fn reload(
+        &self,
+        state: &AppState,
+        user_ids: &std::collections::BTreeSet<String>,
+    ) -> Result<(), ApiError> {
+        let loaded = self.writes.lock().await;
+        if !*loaded {
+            // The first load, still to come, will read them.
+            return Ok(());
+        }
+        for user_id in user_ids {
+            let person = state.store.get_person(user_id).await?;
+            let profile = match person {
+                Some(p) => {
+                    let setting = state.store.get_ads_setting(user_id).await?;
+                    Some(Arc::new(Profile::of(&p, setting.use_partner_info)))
+                }
+                None => None,
+            };
+            let mut profiles = self.profiles.write().unwrap_or_else(|p| p.into_inner());
+            match profile {
+                Some(p) => profiles.insert(user_id.clone(), p),
+                None => profiles.remove(user_id),
+            };
+        }
+        Ok(())
+    }
+
+    /// Reads everyone again: too many changed to name, or changes may
+    /// have been missed.
+    pub async fn reload_all(&self, state: &AppState) -> Result<(), ApiError> {
+        let mut loaded = self.writes.lock().await;
+        if !*loaded {
+            return self.load_locked(state, &mut loaded).await;
+        }
+        let mut fresh = HashMap::new();
+        let mut after = None;
+        loop {
+            let page = state
+                .store
+                .people_with_settings(after.clone(), LOAD_PAGE)
+                .await?;
+            let Some((last, _)) = page.last() else { break };
+            after = Some(last.user_id.clone());
+            for (person, setting) in &page {
+                fresh.insert(
+                    person.user_id.clone(),
+                    Arc::new(Profile::of(person, *setting)),
+                );
+            }
+            if page.len() < LOAD_PAGE {
+                break;
+            }
+        }
+        *self.profiles.write().unwrap_or_else(|p| p.into_inner()) = fresh;
+        Ok(())
+    }
+
     /// Loads every person from the store, once.
     pub async fn ensure_loaded(&self, state: &AppState) -> Result<(), ApiError> {
         if self.ready.load(Ordering::Acquire) {

@@ -2,6 +2,7 @@
 //! stopped with signals, killed with SIGKILL, started again on the same data
 //! dir.
 
+mod cluster;
 mod crash;
 
 use std::io::{BufRead, BufReader, Read};

@@ -1,0 +1,220 @@
+//! Keeping several nodes' serving state fresh when they share one store.
+//!
+//! Each node keeps people, settings, the catalog and audiences in memory
+//! (`serving`). What one node changes, it announces through the store
+//! (`Store::announce`: PostgreSQL's NOTIFY) once committed; every other
+//! node follows (`Store::follow`: LISTEN) and applies it as if it were its
+//! own: a catalog change marks that account, events recompute its
+//! audiences, a person or setting is read again from the store. Changes are
+//! gathered for [`FLUSH_EVERY`] and announced together, so a stream of tag
+//! pixels costs one notification per interval, not one per pixel.
+//!
+//! With the embedded store no other node exists; nothing is announced.
+
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::AppState;
+
+/// How long changes are gathered before they are announced.
+pub const FLUSH_EVERY: Duration = Duration::from_millis(10);
+
+/// Past this many ids in one announcement, say "all" instead (a NOTIFY
+/// payload is at most 8,000 bytes).
+const MAX_IDS: usize = 100;
+
+/// One announcement: what changed since the last.
+#[derive(Debug, Default, Serialize, Deserialize, PartialEq)]
+struct Announcement {
+    /// The node that made the changes; it ignores its own.
+    node: String,
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    catalog: BTreeSet<String>,
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    events: BTreeSet<String>,
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    people: BTreeSet<String>,
+    /// Too many to name: every account's catalog, every audience, every
+    /// person.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    all_catalog: bool,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    all_events: bool,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    all_people: bool,
+}
+
+impl Announcement {
+    fn is_empty(&self) -> bool {
+        self.catalog.is_empty()
+            && self.events.is_empty()
+            && self.people.is_empty()
+            && !(self.all_catalog || self.all_events || self.all_people)
+    }
+
+    /// Names become "all" past [`MAX_IDS`].
+    fn bounded(mut self) -> Announcement {
+        fn cap(ids: &mut BTreeSet<String>, all: &mut bool) {
+            if ids.len() > MAX_IDS {
+                ids.clear();
+                *all = true;
+            }
+        }
+        cap(&mut self.catalog, &mut self.all_catalog);
+        cap(&mut self.events, &mut self.all_events);
+        cap(&mut self.people, &mut self.all_people);
+        self
+    }
+}
+
+/// The changes this node made and has not announced yet.
+#[derive(Default)]
+pub struct Outbox {
+    /// Set once the store turned out to be shared; until then nothing is
+    /// gathered.
+    shared: AtomicBool,
+    pending: Mutex<Announcement>,
+}
+
+impl Outbox {
+    fn gather(&self, f: impl FnOnce(&mut Announcement)) {
+        if self.shared.load(Ordering::Acquire) {
+            f(&mut self.pending.lock().unwrap_or_else(|p| p.into_inner()));
+        }
+    }
+
+    pub fn catalog(&self, ad_account_id: Option<&str>) {
+        self.gather(|a| match ad_account_id {
+            Some(id) => {
+                a.catalog.insert(id.to_owned());
+            }
+            None => a.all_catalog = true,
+        });
+    }
+
+    pub fn events(&self, ad_account_id: &str) {
+        self.gather(|a| {
+            a.events.insert(ad_account_id.to_owned());
+        });
+    }
+
+    /// These people (or their settings) changed; `None`: too many to name.
+    pub fn people<'a>(&self, user_ids: Option<impl IntoIterator<Item = &'a str>>) {
+        self.gather(|a| match user_ids {
+            Some(ids) => a.people.extend(ids.into_iter().map(str::to_owned)),
+            None => a.all_people = true,
+        });
+    }
+
+    fn take(&self) -> Announcement {
+        std::mem::take(&mut *self.pending.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+}
+
+/// Starts following other nodes, if the store is shared, and announcing
+/// this node's changes. Returns once following has begun, so that what
+/// the node loads afterwards misses nothing.
+pub async fn start(state: &AppState) -> Result<(), crate::error::ApiError> {
+    let Some(mut incoming) = state.store.follow().await? else {
+        return Ok(());
+    };
+    state.serving.outbox.shared.store(true, Ordering::Release);
+    let node = state.node_id.clone();
+    tracing::info!(%node, "following other nodes' changes");
+
+    let announcer = state.clone();
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(FLUSH_EVERY);
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            every.tick().await;
+            let mut changes = announcer.serving.outbox.take();
+            if changes.is_empty() {
+                continue;
+            }
+            changes.node = announcer.node_id.clone();
+            let payload = serde_json::to_string(&changes.bounded()).expect("serializes");
+            if let Err(e) = announcer.store.announce(&payload).await {
+                // The other nodes catch up when they next resync.
+                tracing::warn!(error = ?e, "could not announce changes to other nodes");
+            }
+        }
+    });
+
+    let follower = state.clone();
+    tokio::spawn(async move {
+        while let Some(payload) = incoming.recv().await {
+            let started = std::time::Instant::now();
+            let changes = if payload == adloom_store::RESYNC {
+                Announcement {
+                    all_catalog: true,
+                    all_events: true,
+                    all_people: true,
+                    ..Announcement::default()
+                }
+            } else {
+                match serde_json::from_str::<Announcement>(&payload) {
+                    Ok(a) if a.node != follower.node_id => a,
+                    Ok(_) => continue,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "an announcement this node cannot read");
+                        continue;
+                    }
+                }
+            };
+            if let Err(e) = apply(&follower, changes).await {
+                tracing::warn!(error = ?e, "could not apply another node's changes");
+            }
+            follower.metrics.remote_changes_applied(started.elapsed());
+        }
+    });
+    Ok(())
+}
+
+/// Applies another node's changes to this node's serving state.
+async fn apply(state: &AppState, changes: Announcement) -> Result<(), crate::error::ApiError> {
+    let serving = &state.serving;
+    if changes.all_catalog {
+        serving.mark_catalog(None);
+    }
+    for id in &changes.catalog {
+        serving.mark_catalog(Some(id));
+    }
+    if changes.all_events {
+        serving.mark_every_audience();
+    }
+    for id in &changes.events {
+        serving.mark_events(id);
+    }
+    if changes.all_people {
+        serving.people.reload_all(state).await?;
+    } else if !changes.people.is_empty() {
+        serving.people.reload(state, &changes.people).await?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_lists_become_all() {
+        let many: BTreeSet<String> = (0..=MAX_IDS).map(|i| i.to_string()).collect();
+        let a = Announcement {
+            people: many.clone(),
+            events: ["a".to_owned()].into(),
+            ..Announcement::default()
+        }
+        .bounded();
+        assert!(a.all_people && a.people.is_empty());
+        assert!(!a.all_events && a.events.len() == 1);
+        let text = serde_json::to_string(&a).unwrap();
+        assert!(text.len() < 8000);
+        assert_eq!(serde_json::from_str::<Announcement>(&text).unwrap(), a);
+    }
+}
