@@ -11,14 +11,14 @@ use crate::Server;
 const TOKEN: &str = "cluster-admin";
 
 /// A fresh schema in the test database, dropped at the end.
-struct Database {
+pub struct Database {
     client: tokio_postgres::Client,
     schema: String,
-    url: String,
+    pub url: String,
 }
 
 impl Database {
-    async fn new(name: &str) -> Database {
+    pub async fn new(name: &str) -> Database {
         let base = std::env::var("ADLOOM_TEST_POSTGRES")
             .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
         let (client, connection) = tokio_postgres::connect(&base, tokio_postgres::NoTls)
@@ -41,7 +41,7 @@ impl Database {
         }
     }
 
-    async fn drop_schema(self) {
+    pub async fn drop_schema(self) {
         self.client
             .batch_execute(&format!("DROP SCHEMA {} CASCADE", self.schema))
             .await

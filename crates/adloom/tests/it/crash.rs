@@ -204,14 +204,42 @@ async fn write_until_killed(server_url: String, setup: Setup, log: Arc<Mutex<Log
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn acknowledged_writes_survive_random_kills() {
-    let kills: u64 = std::env::var("ADLOOM_CRASH_KILLS")
+fn kills() -> u64 {
+    std::env::var("ADLOOM_CRASH_KILLS")
         .ok()
         .and_then(|k| k.parse().ok())
-        .unwrap_or(5);
+        .unwrap_or(5)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledged_writes_survive_random_kills() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(dir.path(), Some(TOKEN));
+    let store = format!("sqlite://{}", dir.path().join("adloom.db").display());
+    survive_kills(1, |_| Server::start(dir.path(), Some(TOKEN)), &store).await;
+}
+
+/// Three nodes on one PostgreSQL database; each round a writer streams to
+/// one node, which is killed with SIGKILL while the other two go on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledged_writes_survive_killed_nodes_on_postgres() {
+    let db = crate::cluster::Database::new("crash").await;
+    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let config = format!("store = \"{}\"\n", db.url);
+    survive_kills(
+        3,
+        |i| Server::spawn("serve", dirs[i].path(), Some(TOKEN), Some(&config)),
+        &db.url,
+    )
+    .await;
+    db.drop_schema().await;
+}
+
+/// Runs `kills` rounds of writes against `nodes` nodes (started by
+/// `start(i)`), killing the written-to node in each, then checks the store
+/// at `store_url` and the reports of a node started once more.
+async fn survive_kills(nodes: usize, start: impl Fn(usize) -> Server, store_url: &str) {
+    let kills = kills();
+    let server = start(0);
     let (_, account) = server
         .call(
             reqwest::Method::POST,
@@ -229,8 +257,15 @@ async fn acknowledged_writes_survive_random_kills() {
 
     let log = Arc::new(Mutex::new(Log::default()));
     let mut rng = StdRng::seed_from_u64(2026);
+    let mut running: Vec<Option<Server>> = (0..nodes).map(|_| None).collect();
     for round in 0..kills {
-        let server = Server::start(dir.path(), Some(TOKEN));
+        for (i, node) in running.iter_mut().enumerate() {
+            if node.is_none() {
+                *node = Some(start(i));
+            }
+        }
+        let victim = rng.random_range(0..nodes);
+        let server = running[victim].take().unwrap();
         let writer = tokio::spawn(write_until_killed(
             format!("http://{}", server.addr),
             setup.clone(),
@@ -242,12 +277,9 @@ async fn acknowledged_writes_survive_random_kills() {
         server.kill9();
         writer.await.unwrap();
     }
+    drop(running);
 
-    let store = adloom_store::open(&format!(
-        "sqlite://{}",
-        dir.path().join("adloom.db").display()
-    ))
-    .unwrap();
+    let store = adloom_store::open(store_url).unwrap();
     // Every writer has ended: the log is ours alone now.
     let log = std::mem::take(&mut *log.lock().unwrap());
     assert!(
@@ -325,7 +357,7 @@ async fn acknowledged_writes_survive_random_kills() {
     }
     // The reports, from a server started once more, agree with what is stored.
     drop(store);
-    let server = Server::start(dir.path(), Some(TOKEN));
+    let server = start(0);
     // From yesterday, in case the run crossed midnight.
     let (yesterday, today) = (date(-1), date(0));
     let (status, report) = server
