@@ -34,6 +34,7 @@ use async_trait::async_trait;
 #[doc(hidden)]
 pub mod conformance;
 pub mod postgres;
+mod rows;
 pub mod sqlite;
 
 /// What a store call can fail with. Driver errors are translated inside the

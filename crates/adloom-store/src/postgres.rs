@@ -28,6 +28,9 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{NoTls, Row};
 
+use crate::rows::{
+    bookmark_seq, digest_bytes, from_json, internal, page_of, stored_record, to_json,
+};
 use crate::{
     ConsentFacts, ConversionTotal, Engagement, EventOutcome, ListChange, ListMember, PersonBatch,
     Result, Store, StoreError, StoredEvent, StoredObject,
@@ -364,54 +367,12 @@ async fn migrate(client: &mut deadpool_postgres::Client) -> Result<()> {
     tx.commit().await.map_err(driver)
 }
 
-fn internal(message: String) -> StoreError {
-    tracing::error!(%message, "postgres store failure");
-    StoreError::Internal(message)
-}
-
 fn driver(e: tokio_postgres::Error) -> StoreError {
     internal(format!("postgres: {e}"))
 }
 
 fn is_unique_violation(e: &tokio_postgres::Error) -> bool {
     e.code() == Some(&SqlState::UNIQUE_VIOLATION)
-}
-
-fn to_json<T: serde::Serialize>(v: &T) -> Result<String> {
-    serde_json::to_string(v).map_err(|e| internal(format!("cannot encode record: {e}")))
-}
-
-fn from_json<T: serde::de::DeserializeOwned>(s: &str) -> Result<T> {
-    serde_json::from_str(s).map_err(|e| internal(format!("cannot decode stored record: {e}")))
-}
-
-/// The record column: the person without `updated_at` (kept in its own
-/// column), so that an unchanged person compares equal.
-fn stored_record(person: &PersonRecord) -> Result<String> {
-    to_json(&PersonRecord {
-        updated_at: 0,
-        ..person.clone()
-    })
-}
-
-fn digest_bytes(hex_digest: &str) -> Result<Vec<u8>> {
-    hex::decode(hex_digest).map_err(|_| internal(format!("not a hex digest: {hex_digest:?}")))
-}
-
-fn page_of<T>(mut items: Vec<T>, size: u32, cursor: impl Fn(&T) -> String) -> Page<T> {
-    let more = items.len() > size as usize;
-    items.truncate(size as usize);
-    let next = if more { items.last().map(cursor) } else { None };
-    Page { items, next }
-}
-
-fn bookmark_seq(page: &PageRequest) -> Result<i64> {
-    match &page.after {
-        None => Ok(i64::MAX),
-        Some(b) => Ok(b
-            .parse::<i64>()
-            .map_err(|_| Invalid::new("bookmark", "not a bookmark from this list"))?),
-    }
 }
 
 fn ad_account_from_row(r: &Row) -> Result<AdAccount> {

@@ -23,11 +23,13 @@ use adloom_core::person::PersonRecord;
 use adloom_core::region::Country;
 use adloom_core::support::SupportRequest;
 use adloom_core::tag::ConversionTag;
-use adloom_core::Invalid;
 use async_trait::async_trait;
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Transaction};
 
+use crate::rows::{
+    bookmark_seq, digest_bytes, from_json, internal, page_of, stored_record, to_json,
+};
 use crate::{
     ConsentFacts, ConversionTotal, Engagement, EventOutcome, ListChange, ListMember, PersonBatch,
     Result, Store, StoreError, StoredEvent, StoredObject,
@@ -383,30 +385,8 @@ fn migrate(conn: &mut Connection) -> Result<()> {
     Ok(())
 }
 
-fn internal(message: String) -> StoreError {
-    tracing::error!(%message, "sqlite store failure");
-    StoreError::Internal(message)
-}
-
 fn driver(e: rusqlite::Error) -> StoreError {
     internal(format!("sqlite: {e}"))
-}
-
-fn to_json<T: serde::Serialize>(v: &T) -> Result<String> {
-    serde_json::to_string(v).map_err(|e| internal(format!("cannot encode record: {e}")))
-}
-
-fn from_json<T: serde::de::DeserializeOwned>(s: &str) -> Result<T> {
-    serde_json::from_str(s).map_err(|e| internal(format!("cannot decode stored record: {e}")))
-}
-
-/// The record column: the person without `updated_at` (kept in its own
-/// column), so that an unchanged person compares equal.
-fn stored_record(person: &PersonRecord) -> Result<String> {
-    to_json(&PersonRecord {
-        updated_at: 0,
-        ..person.clone()
-    })
 }
 
 /// Stores one event: resolves its person from the identity index, or from
@@ -540,12 +520,6 @@ fn forget_identifiers(
     Ok(())
 }
 
-/// Digests are kept as bytes: half the size of hex, so more of the index
-/// fits in a page.
-fn digest_bytes(hex_digest: &str) -> Result<Vec<u8>> {
-    hex::decode(hex_digest).map_err(|_| internal(format!("not a hex digest: {hex_digest:?}")))
-}
-
 /// The one text column of every row a one-parameter query returns.
 fn strings(c: &Connection, sql: &str, param: impl rusqlite::ToSql) -> Result<Vec<String>> {
     c.prepare_cached(sql)
@@ -583,13 +557,6 @@ fn stored_events(rows: rusqlite::Result<rusqlite::Rows<'_>>) -> Result<Vec<Store
         });
     }
     Ok(out)
-}
-
-fn page_of<T>(mut items: Vec<T>, size: u32, cursor: impl Fn(&T) -> String) -> Page<T> {
-    let more = items.len() > size as usize;
-    items.truncate(size as usize);
-    let next = if more { items.last().map(cursor) } else { None };
-    Page { items, next }
 }
 
 fn ad_account_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AdAccount> {
@@ -849,12 +816,7 @@ impl Store for SqliteStore {
         user_id: &str,
         page: PageRequest,
     ) -> Result<Page<SettingChange>> {
-        let before = match &page.after {
-            None => i64::MAX,
-            Some(b) => b
-                .parse::<i64>()
-                .map_err(|_| Invalid::new("bookmark", "not a bookmark from this list"))?,
-        };
+        let before = bookmark_seq(&page)?;
         let user_id = user_id.to_owned();
         self.read(move |c| {
             let mut stmt = c
@@ -1631,12 +1593,7 @@ impl Store for SqliteStore {
     }
 
     async fn support_requests(&self, page: PageRequest) -> Result<Page<SupportRequest>> {
-        let before = match &page.after {
-            None => i64::MAX,
-            Some(b) => b
-                .parse::<i64>()
-                .map_err(|_| Invalid::new("bookmark", "not a bookmark from this list"))?,
-        };
+        let before = bookmark_seq(&page)?;
         self.read(move |c| {
             let mut stmt = c
                 .prepare_cached(

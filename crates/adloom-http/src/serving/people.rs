@@ -129,25 +129,7 @@ impl People {
         if !*loaded {
             return self.load_locked(state, &mut loaded).await;
         }
-        let mut fresh = HashMap::new();
-        let mut after = None;
-        loop {
-            let page = state
-                .store
-                .people_with_settings(after.clone(), LOAD_PAGE)
-                .await?;
-            let Some((last, _)) = page.last() else { break };
-            after = Some(last.user_id.clone());
-            for (person, setting) in &page {
-                fresh.insert(
-                    person.user_id.clone(),
-                    Arc::new(Profile::of(person, *setting)),
-                );
-            }
-            if page.len() < LOAD_PAGE {
-                break;
-            }
-        }
+        let fresh = read_everyone(state).await?;
         *self.profiles.write().unwrap_or_else(|p| p.into_inner()) = fresh;
         Ok(())
     }
@@ -165,27 +147,33 @@ impl People {
         if *loaded {
             return Ok(());
         }
-        let mut after = None;
-        loop {
-            let page = state
-                .store
-                .people_with_settings(after.clone(), LOAD_PAGE)
-                .await?;
-            let Some((last, _)) = page.last() else { break };
-            after = Some(last.user_id.clone());
-            let mut profiles = self.profiles.write().unwrap_or_else(|p| p.into_inner());
-            for (person, setting) in &page {
-                profiles.insert(
-                    person.user_id.clone(),
-                    Arc::new(Profile::of(person, *setting)),
-                );
-            }
-            if page.len() < LOAD_PAGE {
-                break;
-            }
-        }
+        *self.profiles.write().unwrap_or_else(|p| p.into_inner()) = read_everyone(state).await?;
         *loaded = true;
         self.ready.store(true, Ordering::Release);
         Ok(())
     }
+}
+
+/// Every person and their setting, from the store, a page at a time.
+async fn read_everyone(state: &AppState) -> Result<HashMap<String, Arc<Profile>>, ApiError> {
+    let mut everyone = HashMap::new();
+    let mut after = None;
+    loop {
+        let page = state
+            .store
+            .people_with_settings(after.clone(), LOAD_PAGE)
+            .await?;
+        let Some((last, _)) = page.last() else { break };
+        after = Some(last.user_id.clone());
+        for (person, setting) in &page {
+            everyone.insert(
+                person.user_id.clone(),
+                Arc::new(Profile::of(person, *setting)),
+            );
+        }
+        if page.len() < LOAD_PAGE {
+            break;
+        }
+    }
+    Ok(everyone)
 }

@@ -41,6 +41,18 @@ impl Database {
         }
     }
 
+    /// How many tables the schema holds.
+    pub async fn tables(&self) -> i64 {
+        self.client
+            .query_one(
+                "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = $1",
+                &[&self.schema],
+            )
+            .await
+            .unwrap()
+            .get(0)
+    }
+
     pub async fn drop_schema(self) {
         self.client
             .batch_execute(&format!("DROP SCHEMA {} CASCADE", self.schema))

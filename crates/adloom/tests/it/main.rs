@@ -913,21 +913,8 @@ async fn idle_and_dribbling_connections_are_closed() {
 /// killed with SIGKILL and started again finds them.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_on_postgres_keeps_acknowledged_writes() {
-    let base = std::env::var("ADLOOM_TEST_POSTGRES")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
-    let (client, connection) = tokio_postgres::connect(&base, tokio_postgres::NoTls)
-        .await
-        .unwrap_or_else(|e| panic!("PostgreSQL is not reachable at {base}: {e}"));
-    tokio::spawn(connection);
-    let schema = format!("adloom_serve_{}", std::process::id());
-    client
-        .batch_execute(&format!(
-            "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"
-        ))
-        .await
-        .unwrap();
-    let sep = if base.contains('?') { '&' } else { '?' };
-    let config = format!("store = \"{base}{sep}options=-csearch_path%3D{schema}\"\n");
+    let db = cluster::Database::new("serve").await;
+    let config = format!("store = \"{}\"\n", db.url);
 
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start_with_config(dir.path(), &config);
@@ -936,18 +923,7 @@ async fn serve_on_postgres_keeps_acknowledged_writes() {
     assert!(logs.contains("applied schema migration"), "{logs}");
     let server = Server::start_with_config(dir.path(), &config);
     check_seeded(&server, &account).await;
-    let tables: i64 = client
-        .query_one(
-            "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = $1",
-            &[&schema],
-        )
-        .await
-        .unwrap()
-        .get(0);
-    assert!(tables > 10, "adloom's tables are in PostgreSQL: {tables}");
+    assert!(db.tables().await > 10, "adloom's tables are in PostgreSQL");
     drop(server);
-    client
-        .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
-        .await
-        .unwrap();
+    db.drop_schema().await;
 }

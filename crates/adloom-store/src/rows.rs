@@ -1,0 +1,55 @@
+//! What both backends do alike with rows: records as JSON, digests as
+//! bytes, pages with a bookmark.
+
+use adloom_core::page::{Page, PageRequest};
+use adloom_core::person::PersonRecord;
+use adloom_core::Invalid;
+
+use crate::{Result, StoreError};
+
+pub(crate) fn internal(message: String) -> StoreError {
+    tracing::error!(%message, "store failure");
+    StoreError::Internal(message)
+}
+
+pub(crate) fn to_json<T: serde::Serialize>(v: &T) -> Result<String> {
+    serde_json::to_string(v).map_err(|e| internal(format!("cannot encode record: {e}")))
+}
+
+pub(crate) fn from_json<T: serde::de::DeserializeOwned>(s: &str) -> Result<T> {
+    serde_json::from_str(s).map_err(|e| internal(format!("cannot decode stored record: {e}")))
+}
+
+/// The record column: the person without `updated_at` (kept in its own
+/// column), so that an unchanged person compares equal.
+pub(crate) fn stored_record(person: &PersonRecord) -> Result<String> {
+    to_json(&PersonRecord {
+        updated_at: 0,
+        ..person.clone()
+    })
+}
+
+/// Digests are kept as bytes: half the size of hex, so more of the index
+/// fits in a page.
+pub(crate) fn digest_bytes(hex_digest: &str) -> Result<Vec<u8>> {
+    hex::decode(hex_digest).map_err(|_| internal(format!("not a hex digest: {hex_digest:?}")))
+}
+
+/// A page of `items` fetched with one more than `size`: that one says
+/// whether there is a next page, whose bookmark is `cursor` of the last.
+pub(crate) fn page_of<T>(mut items: Vec<T>, size: u32, cursor: impl Fn(&T) -> String) -> Page<T> {
+    let more = items.len() > size as usize;
+    items.truncate(size as usize);
+    let next = if more { items.last().map(cursor) } else { None };
+    Page { items, next }
+}
+
+/// The sequence number a newest-first page continues below.
+pub(crate) fn bookmark_seq(page: &PageRequest) -> Result<i64> {
+    match &page.after {
+        None => Ok(i64::MAX),
+        Some(b) => Ok(b
+            .parse::<i64>()
+            .map_err(|_| Invalid::new("bookmark", "not a bookmark from this list"))?),
+    }
+}
