@@ -394,6 +394,7 @@ impl ConversionEventInput {
                 "event_source_url: longer than {MAX_URL_LEN} characters"
             ));
         }
+        let url = url.map(|u| crate::identifier::redact_emails(&u).into_owned());
         let opt_out = self.opt_out.unwrap_or(false);
         let custom = self.custom_data.unwrap_or_default();
         let value_micros = custom

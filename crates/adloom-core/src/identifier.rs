@@ -211,5 +211,55 @@ pub fn hash_maid(input: &str) -> Result<Option<MaidDigests>, IdentifierError> {
     }))
 }
 
+/// `text` with every email address in it (the `@` also as `%40`) replaced
+/// by `[email]`: page URLs sometimes carry one (`?email=...`), and what the
+/// tag and the conversions API store must hold no plain identifier
+/// (invariant 7).
+pub fn redact_emails(text: &str) -> std::borrow::Cow<'_, str> {
+    let is_local = |b: u8| b.is_ascii_alphanumeric() || b"._%+-".contains(&b);
+    let is_domain = |b: u8| b.is_ascii_alphanumeric() || b == b'.' || b == b'-';
+    let bytes = text.as_bytes();
+    let mut out = String::new();
+    let (mut copied, mut i) = (0, 0);
+    while i < bytes.len() {
+        let at = match &bytes[i..] {
+            [b'@', ..] => 1,
+            [b'%', b'4', b'0', ..] => 3,
+            _ => {
+                i += 1;
+                continue;
+            }
+        };
+        let mut start = i;
+        while start > copied && is_local(bytes[start - 1]) {
+            start -= 1;
+        }
+        let mut end = i + at;
+        while end < bytes.len() && is_domain(bytes[end]) {
+            end += 1;
+        }
+        // Every index moved over ASCII only: all are char boundaries.
+        let domain = text[i + at..end].trim_end_matches(['.', '-']);
+        let end = i + at + domain.len();
+        let is_email = start < i
+            && domain
+                .rsplit_once('.')
+                .is_some_and(|(name, tld)| !name.is_empty() && tld.len() >= 2);
+        if is_email {
+            out.push_str(&text[copied..start]);
+            out.push_str("[email]");
+            copied = end;
+            i = end;
+        } else {
+            i += at;
+        }
+    }
+    if copied == 0 {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    out.push_str(&text[copied..]);
+    std::borrow::Cow::Owned(out)
+}
+
 #[cfg(test)]
 mod tests;

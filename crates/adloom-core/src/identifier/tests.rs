@@ -213,3 +213,61 @@ proptest::proptest! {
         proptest::prop_assert_eq!(parse_sha256_hex(&hex::encode_upper(bytes)), Some(bytes));
     }
 }
+
+#[test]
+fn emails_in_urls_are_redacted() {
+    let cases = [
+        (
+            "https://shop.example/?email=alice@example.com&x=1",
+            "https://shop.example/?email=[email]&x=1",
+        ),
+        (
+            "https://shop.example/?email=Alice.B%2Bads%40Example.co.uk",
+            "https://shop.example/?email=[email]",
+        ),
+        (
+            "https://shop.example/users/bob@example.org/orders",
+            "https://shop.example/users/[email]/orders",
+        ),
+        (
+            "https://medium.example/@author/post",
+            "https://medium.example/@author/post",
+        ),
+        ("a@b@c.com", "a@[email]"),
+        ("no identifiers here", "no identifiers here"),
+        ("trailing@example.com.", "[email]."),
+    ];
+    for (text, redacted) in cases {
+        assert_eq!(redact_emails(text), redacted, "{text}");
+    }
+}
+
+/// An email address as people write them: a local part, `@`, and a host
+/// name with a dot and a top-level domain.
+fn looks_like_email(token: &str) -> bool {
+    let Some((local, domain)) = token.split_once('@') else {
+        return false;
+    };
+    let local_ok = !local.is_empty()
+        && local.bytes().all(|b| b.is_ascii_alphanumeric() || b"._%+-".contains(&b));
+    let domain_ok = domain
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
+        && domain
+            .rsplit_once('.')
+            .is_some_and(|(name, tld)| !name.is_empty() && tld.len() >= 2);
+    local_ok && domain_ok
+}
+
+proptest::proptest! {
+    /// Redacting twice changes nothing more, and what is left holds no
+    /// email address.
+    #[test]
+    fn redaction_leaves_no_email(text in "[a-z@.%40 /?=&-]{0,60}") {
+        let once = redact_emails(&text).into_owned();
+        proptest::prop_assert_eq!(redact_emails(&once).into_owned(), once.clone());
+        for token in once.replace("%40", "@").split(['/', '?', '=', '&', ' ']) {
+            proptest::prop_assert!(!looks_like_email(token), "{} in {}", token, once);
+        }
+    }
+}
