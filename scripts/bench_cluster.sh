@@ -27,6 +27,7 @@ WORK=$(mktemp -d)
 SCHEMA=adloom_bench_$$
 PG="postgres://postgres@127.0.0.1:5432/test?options=-csearch_path%3D$SCHEMA"
 export ADLOOM_ADMIN_TOKEN=bench-admin-token
+export PGOPTIONS="-c client_min_messages=warning"
 PIDS=()
 cleanup() {
   kill "${PIDS[@]}" 2>/dev/null || true
@@ -45,17 +46,21 @@ world() {
 world embedded --data-dir "$WORK/embedded"
 world postgres --data-dir "$WORK/pg-world" --store "$PG"
 
-# Starts a node; prints its base URL once its serving state is loaded.
+# Starts a node; sets URL to its base URL once its serving state is loaded.
 node() {
   local log="$WORK/node-$1.log"
-  target/release/adloom serve --listen 127.0.0.1:0 --data-dir "$WORK/$1" "${@:2}" 2> "$log" &
+  target/release/adloom serve --listen 127.0.0.1:0 --data-dir "$WORK/$1" "${@:2}" >"$log" 2>&1 &
   PIDS+=($!)
   for _ in $(seq 600); do grep -q "serving state loaded" "$log" 2>/dev/null && break; sleep 0.2; done
-  echo "http://$(grep -o 'addr=[0-9.:]*' "$log" | head -1 | cut -d= -f2)"
+  URL="http://$(grep -o 'addr=[0-9.:]*' "$log" | head -1 | cut -d= -f2)"
 }
-SINGLE=$(node embedded)
+node embedded
+SINGLE=$URL
 CLUSTER=()
-for n in 1 2 3; do CLUSTER+=("$(node "pg$n" --store "$PG")"); done
+for n in 1 2 3; do
+  node "pg$n" --store "$PG"
+  CLUSTER+=("$URL")
+done
 
 # A tag to send pixels to (one per backend: they are separate worlds).
 tag_of() {
@@ -92,10 +97,12 @@ LUA
 measure() { # KIND TAG URL...
   local kind=$1 tag=$2 i=0
   shift 2
-  local per=$(( CONNS / $# )) runs=()
+  # Two client threads in all for one node (as bench_decisions.sh), one per
+  # node for the cluster.
+  local per=$(( CONNS / $# )) threads=$(( $# == 1 ? 2 : 1 )) runs=()
   for url in "$@"; do
     lua "$kind" "$tag" > "$WORK/$kind-$i.lua"
-    wrk -t1 -c"$per" -d"${SECONDS_EACH}s" --latency -s "$WORK/$kind-$i.lua" "$url/" > "$WORK/$kind-$i.out" 2>&1 &
+    wrk -t"$threads" -c"$per" -d"${SECONDS_EACH}s" --latency -s "$WORK/$kind-$i.lua" "$url/" > "$WORK/$kind-$i.out" 2>&1 &
     runs+=($!)
     i=$((i + 1))
   done
