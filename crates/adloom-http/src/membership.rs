@@ -231,6 +231,8 @@ pub async fn reported(state: &AppState, id: &str, count: usize) -> Result<Report
         .chain_update(period.to_le_bytes())
         .finalize();
     let drawn = reported_size(count as u64, size_noise(&seed));
+    // Nodes sharing a store hold one answer between them.
+    let drawn = state.store.hold_reported_size(id, period, drawn).await?;
     let mut sizes = state.reported_sizes.0.lock().expect("sizes");
     // Another request may have answered first this period: its answer holds.
     let entry = sizes.entry(id.to_owned()).or_insert((period, drawn));

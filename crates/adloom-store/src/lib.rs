@@ -20,6 +20,7 @@ use std::sync::Arc;
 
 use adloom_core::ad_account::AdAccount;
 use adloom_core::ads_setting::{AdsSetting, SettingChange};
+use adloom_core::audience::ReportedSize;
 use adloom_core::customer_list::{record_digests, CustomerList, ListType};
 use adloom_core::event::{EventName, TrackedEvent};
 use adloom_core::identity::pick_person;
@@ -240,6 +241,20 @@ pub trait Store: Send + Sync + 'static {
 
     /// Flushes everything to durable storage before the process exits.
     async fn close(&self) -> Result<()>;
+
+    /// Holds `size` as the reported size of the audience or list `id` for
+    /// `period`, unless one is held for that period already; returns the
+    /// one held. Nodes sharing a store thus answer alike within a period,
+    /// whatever count each saw first (invariant 5). A store that no other
+    /// node can share holds nothing: the node's own memory does.
+    async fn hold_reported_size(
+        &self,
+        _id: &str,
+        _period: i64,
+        size: ReportedSize,
+    ) -> Result<ReportedSize> {
+        Ok(size)
+    }
 
     /// Tells the other nodes sharing this store what changed (a payload
     /// of the caller's), after the change committed. A store that no other

@@ -13,6 +13,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use adloom_core::ad_account::AdAccount;
 use adloom_core::ads_setting::{AdsSetting, SettingChange};
+use adloom_core::audience::ReportedSize;
 use adloom_core::customer_list::CustomerList;
 use adloom_core::event::TrackedEvent;
 use adloom_core::identity::pick_person;
@@ -38,7 +39,8 @@ use crate::{
 
 /// Schema versions, applied in order; `adloom_migrations` records which
 /// ran. Never edit one that has shipped: add the next.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE people (
     user_id    TEXT PRIMARY KEY,
     record     TEXT NOT NULL,      -- PersonRecord as JSON (identifiers as digests only), updated_at aside
@@ -199,7 +201,18 @@ CREATE TABLE support_requests (
     id     TEXT NOT NULL UNIQUE,
     record TEXT NOT NULL
 );
-"#];
+"#,
+    r#"
+-- Each audience's and list's reported size for its latest period, so that
+-- every node answers alike (invariant 5).
+CREATE TABLE reported_sizes (
+    id     TEXT PRIMARY KEY,
+    period BIGINT NOT NULL,
+    ready  BOOLEAN NOT NULL,
+    size   BIGINT
+);
+"#,
+];
 
 /// Any number that no other program's advisory locks are likely to use.
 const MIGRATION_LOCK: i64 = 0x6164_6c6f_6f6d; // "adloom"
@@ -1403,6 +1416,48 @@ impl Store for PostgresStore {
                 .map(|(_, record)| from_json(record))
                 .collect::<Result<_>>()?,
             next: page.next,
+        })
+    }
+
+    async fn hold_reported_size(
+        &self,
+        id: &str,
+        period: i64,
+        size: ReportedSize,
+    ) -> Result<ReportedSize> {
+        let client = self.client().await?;
+        let proposed = size.size.map(|s| s as i64);
+        // A later period replaces the held size; the same period keeps it.
+        let held = client
+            .query_opt(
+                "INSERT INTO reported_sizes (id, period, ready, size) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (id) DO UPDATE SET period = excluded.period, ready = excluded.ready,
+                                                size = excluded.size
+                 WHERE reported_sizes.period < excluded.period
+                 RETURNING period, ready, size",
+                &[&id, &period, &size.ready, &proposed],
+            )
+            .await
+            .map_err(driver)?;
+        // No row: one is held for this period (or a later) already.
+        let row = match held {
+            Some(row) => row,
+            None => client
+                .query_one(
+                    "SELECT period, ready, size FROM reported_sizes WHERE id = $1",
+                    &[&id],
+                )
+                .await
+                .map_err(driver)?,
+        };
+        if row.get::<_, i64>(0) != period {
+            // Another node is already in a later period (clocks differ):
+            // answer with this node's own.
+            return Ok(size);
+        }
+        Ok(ReportedSize {
+            ready: row.get(1),
+            size: row.get::<_, Option<i64>>(2).map(|s| s as u64),
         })
     }
 

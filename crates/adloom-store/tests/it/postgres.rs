@@ -68,3 +68,34 @@ pub async fn postgres() -> Harness {
 }
 
 store_conformance_tests!(postgres);
+
+/// The first size held for a period is every node's answer in it; a later
+/// period replaces it; an earlier one does not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reported_sizes_are_held_per_period_for_every_node() {
+    use adloom_core::audience::ReportedSize;
+    let harness = postgres().await;
+    let store = harness.store.as_ref();
+    let small = ReportedSize {
+        ready: false,
+        size: None,
+    };
+    let big = ReportedSize {
+        ready: true,
+        size: Some(150),
+    };
+    assert_eq!(
+        store.hold_reported_size("a1", 7, small).await.unwrap(),
+        small
+    );
+    assert_eq!(store.hold_reported_size("a1", 7, big).await.unwrap(), small);
+    assert_eq!(store.hold_reported_size("a2", 7, big).await.unwrap(), big);
+    assert_eq!(store.hold_reported_size("a1", 8, big).await.unwrap(), big);
+    assert_eq!(store.hold_reported_size("a1", 8, small).await.unwrap(), big);
+    // A node whose clock is behind answers with its own.
+    assert_eq!(
+        store.hold_reported_size("a1", 6, small).await.unwrap(),
+        small
+    );
+    assert_eq!(store.hold_reported_size("a1", 8, small).await.unwrap(), big);
+}
