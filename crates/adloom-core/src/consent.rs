@@ -113,10 +113,7 @@ impl ConsentDecision {
     /// Whether an audience of this provenance may include or exclude the
     /// person (invariant 1: partner audiences only with partner targeting).
     pub fn allows_audience(&self, provenance: Provenance) -> bool {
-        match provenance {
-            Provenance::Partner(_) => self.partner_targeting.allowed,
-            Provenance::OnPlatform(_) => true,
-        }
+        !provenance.needs_consent() || self.partner_targeting.allowed
     }
 }
 
@@ -228,6 +225,15 @@ impl Reason {
 pub enum Provenance {
     Partner(PartnerSource),
     OnPlatform(OnPlatformSource),
+}
+
+impl Provenance {
+    /// Whether a person's consent decides if data of this provenance may
+    /// place them in an audience: partner data's does; the person's own
+    /// activity on the platform needs none.
+    pub fn needs_consent(self) -> bool {
+        matches!(self, Provenance::Partner(_))
+    }
 }
 
 /// Data an advertiser brought.

@@ -240,6 +240,12 @@ impl TrackedEvent {
         if !self.feeds_audiences() {
             self.keys = MatchKeys::default();
         }
+        // Page URLs sometimes carry an email (`?email=...`): invariant 7.
+        if let Some(url) = &self.url {
+            if let std::borrow::Cow::Owned(redacted) = crate::identifier::redact_emails(url) {
+                self.url = Some(redacted);
+            }
+        }
         self
     }
 
@@ -394,7 +400,6 @@ impl ConversionEventInput {
                 "event_source_url: longer than {MAX_URL_LEN} characters"
             ));
         }
-        let url = url.map(|u| crate::identifier::redact_emails(&u).into_owned());
         let opt_out = self.opt_out.unwrap_or(false);
         let custom = self.custom_data.unwrap_or_default();
         let value_micros = custom

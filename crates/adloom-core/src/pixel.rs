@@ -8,7 +8,7 @@ use crate::event::{
     check_event_id, is_sha256_hex, parse_value, ActionSource, EventName, EventSignals, EventSource,
     MatchKeys, TrackedEvent,
 };
-use crate::identifier::{hash_email, redact_emails};
+use crate::identifier::hash_email;
 
 /// The opt-out cookie that `/choices` sets: this browser's web activity may
 /// not be used for targeted ads.
@@ -77,7 +77,7 @@ impl PixelHit {
             name: self.name,
             time: now,
             action_source: ActionSource::Web,
-            url: self.url.map(|u| redact_emails(&u).into_owned()),
+            url: self.url,
             keys: self.keys,
             signals,
             value_micros: self.value_micros,

@@ -55,20 +55,6 @@ impl Announcement {
             && self.people.is_empty()
             && !(self.all_catalog || self.all_events || self.all_people)
     }
-
-    /// Names become "all" past [`MAX_IDS`].
-    fn bounded(mut self) -> Announcement {
-        fn cap(ids: &mut BTreeSet<String>, all: &mut bool) {
-            if ids.len() > MAX_IDS {
-                ids.clear();
-                *all = true;
-            }
-        }
-        cap(&mut self.catalog, &mut self.all_catalog);
-        cap(&mut self.events, &mut self.all_events);
-        cap(&mut self.people, &mut self.all_people);
-        self
-    }
 }
 
 /// The changes this node made and has not announced yet.
@@ -81,9 +67,23 @@ pub struct Outbox {
 }
 
 impl Outbox {
+    /// Adds to what is pending; names past [`MAX_IDS`] become "all", so
+    /// that neither the pending set nor a NOTIFY payload grows with a big
+    /// import.
     fn gather(&self, f: impl FnOnce(&mut Announcement)) {
+        fn cap(ids: &mut BTreeSet<String>, all: &mut bool) {
+            if *all || ids.len() > MAX_IDS {
+                ids.clear();
+                *all = true;
+            }
+        }
         if self.shared.load(Ordering::Acquire) {
-            f(&mut self.pending.lock().unwrap_or_else(|p| p.into_inner()));
+            let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+            let a = &mut *pending;
+            f(a);
+            cap(&mut a.catalog, &mut a.all_catalog);
+            cap(&mut a.events, &mut a.all_events);
+            cap(&mut a.people, &mut a.all_people);
         }
     }
 
@@ -102,11 +102,13 @@ impl Outbox {
         });
     }
 
-    /// These people (or their settings) changed; `None`: too many to name.
-    pub fn people<'a>(&self, user_ids: Option<impl IntoIterator<Item = &'a str>>) {
-        self.gather(|a| match user_ids {
-            Some(ids) => a.people.extend(ids.into_iter().map(str::to_owned)),
-            None => a.all_people = true,
+    /// These people (or their settings) changed.
+    pub fn people<'a>(&self, user_ids: impl IntoIterator<Item = &'a str>) {
+        self.gather(|a| {
+            if !a.all_people {
+                a.people
+                    .extend(user_ids.into_iter().take(MAX_IDS + 1).map(str::to_owned));
+            }
         });
     }
 
@@ -137,7 +139,7 @@ pub async fn start(state: &AppState) -> Result<(), crate::error::ApiError> {
                 continue;
             }
             changes.node = announcer.node_id.clone();
-            let payload = serde_json::to_string(&changes.bounded()).expect("serializes");
+            let payload = serde_json::to_string(&changes).expect("serializes");
             if let Err(e) = announcer.store.announce(&payload).await {
                 // The other nodes catch up when they next resync.
                 tracing::warn!(error = ?e, "could not announce changes to other nodes");
@@ -204,13 +206,12 @@ mod tests {
 
     #[test]
     fn long_lists_become_all() {
-        let many: BTreeSet<String> = (0..=MAX_IDS).map(|i| i.to_string()).collect();
-        let a = Announcement {
-            people: many.clone(),
-            events: ["a".to_owned()].into(),
-            ..Announcement::default()
-        }
-        .bounded();
+        let many: Vec<String> = (0..=MAX_IDS).map(|i| i.to_string()).collect();
+        let outbox = Outbox::default();
+        outbox.shared.store(true, Ordering::Release);
+        outbox.people(many.iter().map(String::as_str));
+        outbox.events("a");
+        let a = outbox.take();
         assert!(a.all_people && a.people.is_empty());
         assert!(!a.all_events && a.events.len() == 1);
         let text = serde_json::to_string(&a).unwrap();

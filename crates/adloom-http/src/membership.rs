@@ -104,7 +104,7 @@ pub async fn consented(
     provenance: Provenance,
     users: Vec<String>,
 ) -> Result<BTreeSet<String>, ApiError> {
-    if !matches!(provenance, Provenance::Partner(_)) || users.is_empty() {
+    if !provenance.needs_consent() || users.is_empty() {
         return Ok(users.into_iter().collect());
     }
     let facts = state.store.consent_facts(users).await?;

@@ -80,7 +80,7 @@ pub async fn upsert(
                 state
                     .serving
                     .outbox
-                    .people((seen.len() <= 100).then(|| seen.iter().map(|(u, _)| u.as_str())));
+                    .people(seen.iter().map(|(u, _)| u.as_str()));
                 for (user_id, mut profile) in seen {
                     // An upsert keeps the person's setting.
                     profile.use_partner_info =
@@ -220,7 +220,7 @@ pub async fn delete(
             || async { Ok(state.store.delete_person(&user_id).await?) },
             |_, mirror| {
                 mirror.remove(&user_id);
-                state.serving.outbox.people(Some([user_id.as_str()]));
+                state.serving.outbox.people([user_id.as_str()]);
             },
         )
         .await?;

@@ -126,10 +126,7 @@ impl Serving {
 
     /// Every audience must be recomputed.
     pub(crate) fn mark_every_audience(&self) {
-        let mut dirty = lock(&self.dirty);
-        dirty.every_audience = true;
-        // Any account will do: it only makes the events rebuild due.
-        dirty.events.insert(String::new());
+        lock(&self.dirty).every_audience = true;
     }
 
     /// Audience readiness is held per period (invariant 5): when a new
@@ -188,7 +185,7 @@ impl Serving {
     /// Whether the catalog changed, and whether events are due.
     fn pending(&self) -> (bool, bool) {
         let dirty = lock(&self.dirty);
-        let events_due = !dirty.events.is_empty()
+        let events_due = (!dirty.events.is_empty() || dirty.every_audience)
             && lock(&self.last_build).is_none_or(|t| t.elapsed() >= self.refresh);
         (dirty.catalog_changed(), events_due)
     }

@@ -129,7 +129,7 @@ pub async fn record(
                 if let Some(p) = mirror.get_mut(user_id) {
                     Arc::make_mut(p).use_partner_info = setting.use_partner_info;
                 }
-                state.serving.outbox.people(Some([user_id]));
+                state.serving.outbox.people([user_id]);
             },
         )
         .await

@@ -1042,13 +1042,7 @@ impl Store for PostgresStore {
             .map(|d| hex::decode(d).unwrap_or_default())
             .collect();
         let client = self.client().await?;
-        let mut named = people_named(&client, &bytes).await?;
-        for (people, d) in named.iter_mut().zip(&bytes) {
-            if d.is_empty() {
-                people.clear();
-            }
-        }
-        Ok(named)
+        people_named(&client, &bytes).await
     }
 
     async fn consent_facts(&self, user_ids: Vec<String>) -> Result<Vec<ConsentFacts>> {
