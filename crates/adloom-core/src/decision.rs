@@ -231,6 +231,8 @@ pub struct Served {
     pub trackers: Trackers,
     /// Whether a click id may be appended to the landing page.
     pub click_id_allowed: bool,
+    /// The ad group's impressions per person per day.
+    pub frequency_cap: u32,
 }
 
 /// The answer.
@@ -339,6 +341,7 @@ pub fn decide_ranked<'a>(
                     .map(|w| (w.kind().to_owned(), w.text(&group.advertiser)))
                     .collect(),
                 click_id_allowed: sharing,
+                frequency_cap: group.frequency_cap,
             })
         })
         .collect();

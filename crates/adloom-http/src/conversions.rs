@@ -187,7 +187,7 @@ pub async fn send_events(
     let mut outcomes = if test || good.is_empty() {
         Vec::new()
     } else {
-        state.events.record(good).await?
+        state.events.publish(good).await?
     }
     .into_iter();
     let events: Vec<EventResult> = checked

@@ -50,6 +50,14 @@ impl EventSink {
     }
 }
 
+/// The embedded bus: events are in the store when it answers.
+#[async_trait::async_trait]
+impl crate::bus::EventBus for EventSink {
+    async fn publish(&self, events: Vec<TrackedEvent>) -> Result<Vec<EventOutcome>, StoreError> {
+        self.record(events).await
+    }
+}
+
 async fn write_loop(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Job>) {
     while let Some(first) = rx.recv().await {
         let mut jobs = vec![first];

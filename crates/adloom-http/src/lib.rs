@@ -32,6 +32,7 @@ use tower_http::trace::TraceLayer;
 mod ad_accounts;
 mod audiences;
 pub mod auth;
+pub mod bus;
 pub mod changes;
 mod console;
 mod conversions;
@@ -138,7 +139,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub auth: Auth,
     pub clock: Arc<dyn Clock>,
-    pub events: ingest::EventSink,
+    /// Where tag pixels and conversion events go (`bus`).
+    pub events: Arc<dyn bus::EventBus>,
     pub metrics: Arc<metrics::Metrics>,
     pub serving: Arc<serving::Serving>,
     tags: Arc<tags::TagDirectory>,
@@ -150,6 +152,8 @@ pub struct AppState {
     pub(crate) reported_sizes: Arc<membership::ReportedSizes>,
     /// This process, among the nodes sharing a store.
     pub node_id: String,
+    /// Budgets and frequency caps shared with the other nodes, when set.
+    pub shared_counters: Option<adloom_store::counters::SharedCounters>,
 }
 
 impl AppState {
@@ -170,7 +174,7 @@ impl AppState {
             }
         });
         AppState {
-            events: ingest::EventSink::start(Arc::clone(&store)),
+            events: Arc::new(ingest::EventSink::start(Arc::clone(&store))),
             metrics,
             serving: Arc::new(serving::Serving::new(refresh)),
             tags: Arc::default(),
@@ -182,11 +186,50 @@ impl AppState {
             )),
             reported_sizes: Arc::default(),
             node_id: auth::new_id(),
+            shared_counters: None,
             store,
             config: Arc::new(config),
             auth: Auth::new(admin_token),
             clock: Arc::new(SystemClock),
         }
+    }
+
+    /// Holds budgets and frequency caps in counters shared by every node.
+    pub fn with_shared_counters(
+        mut self,
+        shared: adloom_store::counters::SharedCounters,
+    ) -> AppState {
+        serving::follow_shared_counters(&self.serving, shared.clone(), Arc::clone(&self.clock));
+        self.shared_counters = Some(shared);
+        self
+    }
+
+    /// Sends events through NATS JetStream, and applies this node's share
+    /// of them.
+    pub fn with_nats_bus(mut self, nats: bus::NatsBus) -> AppState {
+        self.events = Arc::new(nats.clone());
+        nats.start_applying(self.clone());
+        self
+    }
+
+    /// The name of this installation's stream and of its subjects on the
+    /// bus: the same for every node on one store.
+    pub async fn bus_stream_name(&self) -> Result<String, error::ApiError> {
+        Ok(format!("ADLOOM_{}", self.installation_id().await?))
+    }
+
+    /// The prefix of this installation's keys in the shared counters.
+    pub async fn shared_counters_prefix(&self) -> Result<String, error::ApiError> {
+        Ok(format!("adloom:{}", self.installation_id().await?))
+    }
+
+    /// Names this installation in services several installations may share
+    /// (a Redis, a NATS server): the same for every node on one store,
+    /// whatever URL each names the store by, and no clue to its secret.
+    async fn installation_id(&self) -> Result<String, error::ApiError> {
+        use sha2::Digest;
+        let digest = sha2::Sha256::digest(self.key("installation").await?);
+        Ok(digest[..8].iter().map(|b| format!("{b:02x}")).collect())
     }
 
     /// A signing key for one purpose (`beacons`, `pages`), derived from the

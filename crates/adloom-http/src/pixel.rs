@@ -64,7 +64,7 @@ async fn record(state: &AppState, query: &str, headers: &HeaderMap) -> PixelOutc
             new_token("px_")
         })
         .for_storage();
-    match state.events.record(vec![event]).await {
+    match state.events.publish(vec![event]).await {
         Ok(outcomes) if outcomes.first() == Some(&EventOutcome::Duplicate) => {
             PixelOutcome::Duplicate
         }

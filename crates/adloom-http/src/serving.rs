@@ -8,6 +8,7 @@
 
 mod counters;
 mod people;
+mod shared;
 mod snapshot;
 
 use std::collections::HashMap;
@@ -18,7 +19,7 @@ use adloom_core::auction::BillableEvent;
 use adloom_core::consent::{
     self, AdIdState, AttStatus, BrowserSignals, ConsentInputs, DeviceSignals,
 };
-use adloom_core::decision::{self, Decision, Placement, Request};
+use adloom_core::decision::{self, Placement, Request};
 use adloom_core::identifier::{hash_maid, normalize_maid};
 use adloom_core::region::Country;
 use adloom_core::targeting::Viewer;
@@ -507,6 +508,15 @@ pub async fn decide(
     decide_request(&state, req).await.map(Json)
 }
 
+/// Keeps this node's spend in step with the counters all nodes share.
+pub(crate) fn follow_shared_counters(
+    serving: &Arc<Serving>,
+    shared: adloom_store::counters::SharedCounters,
+    clock: Arc<dyn crate::Clock>,
+) {
+    shared::follow(Arc::downgrade(serving), shared, clock);
+}
+
 /// One decision, for the API and for the demo feed alike.
 pub async fn decide_request(
     state: &AppState,
@@ -590,7 +600,12 @@ pub async fn decide_request(
     };
     let snapshot = state.serving.current(state).await?;
     let decision_id = new_decision_id();
-    let decided: Decision = {
+    let shared = state.shared_counters.as_ref();
+    let shared_frequency = match (shared, &request.user_id) {
+        (Some(shared), Some(user)) => shared::frequency(shared, user, now).await,
+        _ => None,
+    };
+    let (mut decided, needs) = {
         let member_of = state
             .serving
             .member_of
@@ -617,34 +632,47 @@ pub async fn decide_request(
         let draw: f64 = rand::RngExt::random(&mut rand::rng());
         let world = CountersView {
             counters: &counters,
+            frequency: shared_frequency.as_ref(),
             budgets: &snapshot.budgets,
             now,
             draw,
         };
         let decided = decision::decide_ranked(&request, candidates, &snapshot.audiences, &world);
+        let mut needs = Vec::with_capacity(decided.served.len());
         for served in &decided.served {
             // Only budgets need holds.
-            let capped = snapshot.budgets.get(&served.ad_group_id).is_some_and(|b| {
-                b.daily.is_some()
-                    || b.lifetime.is_some()
-                    || b.campaign_daily.is_some()
-                    || b.campaign_lifetime.is_some()
-            });
-            if !capped {
-                continue;
-            }
-            let charge = match served.billable_event {
-                BillableEvent::Impression => served.price_micros.div_ceil(1000),
+            let caps = snapshot
+                .budgets
+                .get(&served.ad_group_id)
+                .and_then(|b| b.caps());
+            let charge = match (caps, served.billable_event) {
+                (None, _) => 0,
+                (Some(_), BillableEvent::Impression) => served.price_micros.div_ceil(1000),
                 // A click is expected at the estimated rate.
-                BillableEvent::Click => {
+                (Some(_), BillableEvent::Click) => {
                     let ctr = counters.ctr(&served.ad_group_id);
                     (served.price_micros as f64 * ctr).ceil() as u64
                 }
             };
             counters.hold(&served.ad_group_id, &served.campaign_id, charge, now);
+            needs.push(shared::Need {
+                charge_micros: charge,
+                caps,
+            });
         }
-        decided
+        (decided, needs)
     };
+    if let Some(shared) = shared {
+        decided.served = shared::take(
+            shared,
+            &state.serving.counters,
+            decided.served,
+            needs,
+            request.user_id.as_deref(),
+            now,
+        )
+        .await;
+    }
     let key = state.serving.key(state).await?;
     let base = state.config.public_url.trim_end_matches('/');
     let ads: Vec<AdAnswer> = decided
@@ -800,6 +828,20 @@ async fn count(state: &AppState, token: &str, is_click: bool) -> Option<String> 
         }
     }
     let now = state.clock.now();
+    if let Some(shared) = &state.shared_counters {
+        shared::settle(
+            shared,
+            adloom_store::counters::Settlement {
+                ad_group_id: beacon.g.clone(),
+                campaign_id: beacon.c.clone(),
+                decided_at: beacon.t,
+                charge_micros: charge,
+                impression_of: if is_click { None } else { beacon.u.clone() },
+                time: now,
+            },
+        )
+        .await;
+    }
     lock(&state.serving.counters).count(
         beacon.t,
         &beacon.g,

@@ -34,6 +34,7 @@ use async_trait::async_trait;
 
 #[doc(hidden)]
 pub mod conformance;
+pub mod counters;
 pub mod postgres;
 mod rows;
 pub mod sqlite;

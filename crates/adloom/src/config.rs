@@ -33,6 +33,14 @@ pub struct ServeArgs {
     /// Storage backend URL [default: sqlite://DATA_DIR/adloom.db].
     #[arg(long, env = "ADLOOM_STORE")]
     pub store: Option<String>,
+    /// Budgets and frequency caps shared by several nodes, in Redis
+    /// (`redis://...`) [default: in this node's memory].
+    #[arg(long, env = "ADLOOM_COUNTERS")]
+    pub counters: Option<String>,
+    /// The event bus for tag pixels and conversion events, NATS JetStream
+    /// (`nats://...`) [default: in process, straight to the store].
+    #[arg(long, env = "ADLOOM_BUS")]
+    pub bus: Option<String>,
 }
 
 /// The config file. Every key is optional.
@@ -43,6 +51,8 @@ struct FileConfig {
     data_dir: Option<PathBuf>,
     admin_token: Option<String>,
     store: Option<String>,
+    counters: Option<String>,
+    bus: Option<String>,
     public_url: Option<String>,
     max_body_bytes: Option<usize>,
     max_import_bytes: Option<u64>,
@@ -71,6 +81,8 @@ pub struct Settings {
     pub data_dir: PathBuf,
     pub admin_token: Option<String>,
     pub store: String,
+    pub counters: Option<String>,
+    pub bus: Option<String>,
     pub shutdown_grace: Duration,
     pub transport: crate::transport::Transport,
     pub http: adloom_http::Config,
@@ -86,6 +98,8 @@ impl std::fmt::Debug for Settings {
                 &self.admin_token.as_ref().map(|_| "<redacted>"),
             )
             .field("store", &self.store)
+            .field("counters", &self.counters)
+            .field("bus", &self.bus)
             .field("http", &self.http)
             .finish()
     }
@@ -168,6 +182,8 @@ impl Settings {
                 .or(file.admin_token)
                 .filter(|t| !t.is_empty()),
             store,
+            counters: args.counters.or(file.counters).filter(|c| !c.is_empty()),
+            bus: args.bus.or(file.bus).filter(|b| !b.is_empty()),
             shutdown_grace: Duration::from_secs(file.shutdown_grace_secs.unwrap_or(30)),
             transport,
             http,

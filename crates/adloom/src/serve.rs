@@ -66,6 +66,32 @@ pub(crate) async fn serve_on(listener: TcpListener, settings: Settings) -> anyho
     };
     let store = adloom_store::open(&settings.store).context("cannot open the store")?;
     let state = adloom_http::AppState::new(store.clone(), settings.http.clone(), &admin_token);
+    let state = match &settings.counters {
+        None => state,
+        Some(url) => {
+            let prefix = state
+                .shared_counters_prefix()
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot read the store's secret: {e:?}"))?;
+            let shared = adloom_store::counters::SharedCounters::connect(url, &prefix)
+                .await
+                .context("cannot reach the shared counters")?;
+            state.with_shared_counters(shared)
+        }
+    };
+    let state = match &settings.bus {
+        None => state,
+        Some(url) => {
+            let name = state
+                .bus_stream_name()
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot read the store's secret: {e:?}"))?;
+            let bus = adloom_http::bus::NatsBus::connect(url, &name)
+                .await
+                .context("cannot reach the event bus")?;
+            state.with_nats_bus(bus)
+        }
+    };
     // Other nodes sharing the store: follow their changes before loading
     // anything, so that nothing committed meanwhile is missed.
     adloom_http::changes::start(&state)

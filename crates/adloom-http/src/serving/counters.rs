@@ -8,17 +8,15 @@ use std::sync::Arc;
 
 use adloom_core::decision::{self, World};
 use adloom_core::pacing::Pacer;
+// A served delivery holds its charge for HOLD_SECS while its billable
+// beacon has not come (a feed may show an ad a little after asking for it;
+// a beacon after this still counts, within its TTL). Holds are summed per
+// HOLD_BUCKET_SECS of decisions, so their memory follows the ad groups
+// with budgets, not the traffic. The shared counters hold the same way.
+use adloom_store::counters::{SharedSpend, HOLD_BUCKET_SECS, HOLD_SECS};
 
 use super::snapshot::Budget;
 use super::DAY;
-
-/// How long a served delivery holds its charge against its budgets while
-/// its billable beacon has not come: a feed may show an ad a little after
-/// asking for it. A beacon after this still counts (within its TTL).
-const HOLD_SECS: i64 = 300;
-/// Holds are summed per ad group over this many seconds of decisions, so
-/// their memory follows the ad groups with budgets, not the traffic.
-const HOLD_BUCKET_SECS: i64 = 10;
 
 /// Spend of an ad group or a campaign: today's (by the clock's day), the
 /// lifetime total, and what served but unbilled deliveries hold.
@@ -101,6 +99,9 @@ pub(super) struct Counters {
 /// Frequency and budgets, from the counters, for one decision.
 pub(super) struct CountersView<'a> {
     pub counters: &'a Counters,
+    /// The person's impressions per ad group as all nodes count them, when
+    /// the counters are shared; this node's own counts otherwise.
+    pub frequency: Option<&'a HashMap<String, u32>>,
     pub budgets: &'a HashMap<String, Arc<Budget>>,
     pub now: i64,
     pub draw: f64,
@@ -108,6 +109,9 @@ pub(super) struct CountersView<'a> {
 
 impl World for CountersView<'_> {
     fn impressions_today(&self, ad_group_id: &str, user_id: &str) -> u32 {
+        if let Some(shared) = self.frequency {
+            return shared.get(ad_group_id).copied().unwrap_or(0);
+        }
         let day = self.now.div_euclid(DAY);
         match self
             .counters
@@ -240,6 +244,34 @@ impl Counters {
         }
         if let Some(s) = self.campaign_spend.get_mut(campaign) {
             s.held = s.held.saturating_sub(freed);
+        }
+    }
+
+    /// A delivery held at `now` was not made after all.
+    pub(super) fn unhold(&mut self, group: &str, now: i64, micros: u64) {
+        self.release(group, now, micros);
+    }
+
+    /// Takes the spend all nodes counted together (shared counters) as this
+    /// node's, so that its pacing and budget checks follow the sum.
+    pub(super) fn adopt(
+        &mut self,
+        groups: &HashMap<String, SharedSpend>,
+        campaigns: &HashMap<String, SharedSpend>,
+        now: i64,
+    ) {
+        let day = now.div_euclid(DAY);
+        let shared = |s: &SharedSpend| Spend {
+            day,
+            today: s.today,
+            lifetime: s.lifetime,
+            held: s.held,
+        };
+        for (group, s) in groups {
+            *slot(&mut self.spend, group) = shared(s);
+        }
+        for (campaign, s) in campaigns {
+            *slot(&mut self.campaign_spend, campaign) = shared(s);
         }
     }
 

@@ -19,6 +19,7 @@ async fn sqlite() -> Harness {
 store_conformance_tests!(sqlite);
 
 mod postgres;
+mod redis;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reopening_finds_everything() {

@@ -1,6 +1,7 @@
-//! Three `adloom serve` nodes on one PostgreSQL database: what one node
-//! is told, the others act on. Each node keeps its serving state in memory
-//! and follows the others' changes (LISTEN/NOTIFY).
+//! Three `adloom serve` nodes on one PostgreSQL database, with shared
+//! counters in Redis and events on NATS JetStream: what one node is told,
+//! the others act on. Each node keeps its serving state in memory and
+//! follows the others' changes (LISTEN/NOTIFY).
 
 use std::time::{Duration, Instant};
 
@@ -61,9 +62,12 @@ impl Database {
     }
 }
 
-/// A node on the shared database, with a data dir of its own.
-fn node(db: &Database, dir: &std::path::Path) -> Server {
-    let config = format!("store = \"{}\"\n", db.url);
+/// A node on the shared database that keeps budgets and frequency caps in
+/// the Redis at `ADLOOM_TEST_REDIS` (default: the local server).
+fn full_node(db: &Database, dir: &std::path::Path) -> Server {
+    let redis =
+        std::env::var("ADLOOM_TEST_REDIS").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
+    let config = format!("store = \"{}\"\ncounters = \"{redis}\"\n", db.url);
     Server::spawn("serve", dir, Some(TOKEN), Some(&config))
 }
 
@@ -122,9 +126,9 @@ async fn shoe_ad_for(server: &Server, user: &str, group: &str) -> bool {
 async fn the_shoe_example_and_the_opt_out_hold_across_nodes() {
     let db = Database::new("cluster").await;
     let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
-    let a = node(&db, dirs[0].path());
-    let b = node(&db, dirs[1].path());
-    let c = node(&db, dirs[2].path());
+    let a = full_node(&db, dirs[0].path());
+    let b = full_node(&db, dirs[1].path());
+    let c = full_node(&db, dirs[2].path());
 
     let people: Vec<Value> = (0..180)
         .map(|i| json!({"user_id": format!("p{i}"), "email": format!("p{i}@example.com"), "country": "US"}))
@@ -176,6 +180,9 @@ async fn the_shoe_example_and_the_opt_out_hold_across_nodes() {
         &format!("/v5/ad_accounts/{account}/ad_groups"),
         json!([{"ad_account_id": account, "campaign_id": campaign, "name": "Visitors", "status": "ACTIVE",
                 "billable_event": "IMPRESSION", "bid_in_micro_currency": 3_000_000,
+                // Each decision below holds a frequency slot (the ads are
+                // never shown): room for all of them.
+                "adloom_daily_frequency_cap": 1_000,
                 "targeting_spec": {"AUDIENCE_INCLUDE": [audience]}}]),
     )
     .await);
@@ -245,5 +252,212 @@ async fn the_shoe_example_and_the_opt_out_hold_across_nodes() {
         delays[delays.len() - 1]
     );
     drop((a, b, c));
+    db.drop_schema().await;
+}
+
+/// Three nodes sharing counters in Redis, under concurrent decisions and
+/// beacons on all of them (each beacon sent to a node picked at random): a
+/// daily budget is spent, never by more than 1% past its cap, and no person
+/// sees an ad group more often than its frequency cap allows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn budgets_and_caps_hold_across_nodes_under_load() {
+    const BUDGET: u64 = 200_000;
+    const PEOPLE: usize = 10;
+    const CAP: usize = 3;
+    let db = Database::new("counters").await;
+    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let nodes: Vec<Server> = dirs.iter().map(|d| full_node(&db, d.path())).collect();
+    let a = &nodes[0];
+    let people: Vec<Value> = (0..PEOPLE)
+        .map(|i| json!({"user_id": format!("p{i}"), "country": "US"}))
+        .collect();
+    ok(a, reqwest::Method::POST, "/v1/admin/people", json!(people)).await;
+    // Two advertisers, so that both can win a slot of the same request.
+    let mut groups = Vec::new();
+    let mut accounts = Vec::new();
+    for (name, spec) in [
+        // 500 micros an impression at the reserve: 400 impressions.
+        (
+            "Budgeted",
+            json!({"billable_event": "IMPRESSION", "bid_in_micro_currency": 500_000,
+            "budget_in_micro_currency": BUDGET, "budget_type": "DAILY",
+            "pacing_delivery_type": "ACCELERATED", "adloom_daily_frequency_cap": 1_000}),
+        ),
+        (
+            "Capped",
+            json!({"billable_event": "IMPRESSION", "bid_in_micro_currency": 600_000,
+            "adloom_daily_frequency_cap": CAP}),
+        ),
+    ] {
+        let account = id(&ok(
+            a,
+            reqwest::Method::POST,
+            "/v5/ad_accounts",
+            json!({"name": name}),
+        )
+        .await);
+        let campaign = id(&ok(
+            a,
+            reqwest::Method::POST,
+            &format!("/v5/ad_accounts/{account}/campaigns"),
+            json!([{"ad_account_id": account, "name": name, "status": "ACTIVE"}]),
+        )
+        .await);
+        let mut group = json!({"ad_account_id": account, "campaign_id": campaign, "name": name, "status": "ACTIVE"});
+        group
+            .as_object_mut()
+            .unwrap()
+            .extend(spec.as_object().unwrap().clone());
+        let group = id(&ok(
+            a,
+            reqwest::Method::POST,
+            &format!("/v5/ad_accounts/{account}/ad_groups"),
+            json!([group]),
+        )
+        .await);
+        let pin = id(&ok(
+            a,
+            reqwest::Method::POST,
+            &format!("/v5/pins?ad_account_id={account}"),
+            json!({"title": name, "link": "https://shop.example/",
+                   "media_source": {"source_type": "image_url", "url": "https://shop.example/a.png"}}),
+        )
+        .await);
+        ok(
+            a,
+            reqwest::Method::POST,
+            &format!("/v5/ad_accounts/{account}/ads"),
+            json!([{"ad_group_id": group, "creative_type": "REGULAR", "pin_id": pin, "status": "ACTIVE"}]),
+        )
+        .await;
+        groups.push(group);
+        accounts.push(account);
+    }
+    let (budgeted, capped) = (groups[0].clone(), groups[1].clone());
+    // Each node serves both once it has read the catalog. What these
+    // anonymous decisions serve is shown too, and counts.
+    let mut shown: Vec<(String, String, u64)> = Vec::new();
+    for node in &nodes {
+        loop {
+            let (_, d) = node
+                .call(
+                    reqwest::Method::POST,
+                    "/v1/decisions",
+                    Some(json!({"placement": "home_feed", "count": 2})),
+                )
+                .await;
+            let ads = d["ads"].as_array().unwrap();
+            for ad in ads {
+                let url = ad["impression_url"].as_str().unwrap();
+                let r = reqwest::get(url).await.unwrap();
+                assert_eq!(r.status().as_u16(), 204);
+                let group = ad["ad_group_id"].as_str().unwrap().to_owned();
+                shown.push((
+                    String::new(),
+                    group,
+                    ad["price_micros"].as_u64().unwrap().div_ceil(1000),
+                ));
+            }
+            if ads.len() == 2 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    // Eight clients per node, 40 decisions each, every served ad shown at
+    // once through a node picked at random.
+    let addrs: Vec<std::net::SocketAddr> = nodes.iter().map(|n| n.addr).collect();
+    let started = Instant::now();
+    let mut clients = Vec::new();
+    for c in 0..24 {
+        let addrs = addrs.clone();
+        let (budgeted, capped) = (budgeted.clone(), capped.clone());
+        clients.push(tokio::spawn(async move {
+            let http = reqwest::Client::new();
+            let mut shown: Vec<(String, String, u64)> = Vec::new();
+            for i in 0..40 {
+                let user = format!("p{}", (c + i) % PEOPLE);
+                let d: Value = http
+                    .post(format!("http://{}/v1/decisions", addrs[c % 3]))
+                    .bearer_auth(TOKEN)
+                    .json(&json!({"user_id": user, "placement": "home_feed", "count": 2}))
+                    .send()
+                    .await
+                    .unwrap()
+                    .json()
+                    .await
+                    .unwrap();
+                for ad in d["ads"].as_array().unwrap() {
+                    let url = ad["impression_url"].as_str().unwrap();
+                    let path = &url[url.find("/v1/").unwrap()..];
+                    let via = addrs[(c + i + 1) % 3];
+                    let r = http
+                        .get(format!("http://{via}{path}"))
+                        .send()
+                        .await
+                        .unwrap();
+                    assert_eq!(r.status().as_u16(), 204);
+                    let group = ad["ad_group_id"].as_str().unwrap().to_owned();
+                    assert!(group == budgeted || group == capped);
+                    shown.push((
+                        user.clone(),
+                        group,
+                        ad["price_micros"].as_u64().unwrap().div_ceil(1000),
+                    ));
+                }
+            }
+            shown
+        }));
+    }
+    for c in clients {
+        shown.extend(c.await.unwrap());
+    }
+    let elapsed = started.elapsed();
+
+    let spent: u64 = shown
+        .iter()
+        .filter(|(_, g, _)| *g == budgeted)
+        .map(|(_, _, c)| c)
+        .sum();
+    let (_, report) = a
+        .call(
+            reqwest::Method::GET,
+            &format!(
+                "/v5/ad_accounts/{}/analytics?start_date={}&end_date={}&granularity=TOTAL&columns=SPEND_IN_MICRO_DOLLAR",
+                accounts[0],
+                crate::date(-1),
+                crate::date(0)
+            ),
+            None,
+        )
+        .await;
+    let reported = report[0]["SPEND_IN_MICRO_DOLLAR"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("{report}"));
+    println!(
+        "{} decisions on 3 nodes in {elapsed:?}: budget {BUDGET}, spent {spent} (reported {reported}); \
+         {} impressions of the capped ad group for {PEOPLE} people (cap {CAP})",
+        24 * 40,
+        shown.iter().filter(|(_, g, _)| *g == capped).count()
+    );
+    assert_eq!(spent, reported, "every impression shown was counted once");
+    assert!(
+        spent <= BUDGET + BUDGET / 100,
+        "overspent: {spent} of {BUDGET}"
+    );
+    assert!(
+        spent >= BUDGET * 95 / 100,
+        "the budget was not spent: {spent} of {BUDGET}"
+    );
+    for p in 0..PEOPLE {
+        let user = format!("p{p}");
+        let seen = shown
+            .iter()
+            .filter(|(u, g, _)| *u == user && *g == capped)
+            .count();
+        assert_eq!(seen, CAP, "{user} saw the capped ad group {seen} times");
+    }
+    drop(nodes);
     db.drop_schema().await;
 }

@@ -215,7 +215,7 @@ fn kills() -> u64 {
 async fn acknowledged_writes_survive_random_kills() {
     let dir = tempfile::tempdir().unwrap();
     let store = format!("sqlite://{}", dir.path().join("adloom.db").display());
-    survive_kills(1, |_| Server::start(dir.path(), Some(TOKEN)), &store).await;
+    survive_kills(1, |_| Server::start(dir.path(), Some(TOKEN)), &store, false).await;
 }
 
 /// Three nodes on one PostgreSQL database; each round a writer streams to
@@ -229,6 +229,28 @@ async fn acknowledged_writes_survive_killed_nodes_on_postgres() {
         3,
         |i| Server::spawn("serve", dirs[i].path(), Some(TOKEN), Some(&config)),
         &db.url,
+        false,
+    )
+    .await;
+    db.drop_schema().await;
+}
+
+/// The same, with tag pixels and conversion events going through NATS
+/// JetStream: a node killed after JetStream acknowledged a batch, or in the
+/// middle of applying what it pulled, loses none of it; another node
+/// applies it, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledged_events_survive_killed_nodes_on_the_event_bus() {
+    let db = crate::cluster::Database::new("bus").await;
+    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let nats =
+        std::env::var("ADLOOM_TEST_NATS").unwrap_or_else(|_| "nats://127.0.0.1:4222".to_owned());
+    let config = format!("store = \"{}\"\nbus = \"{nats}\"\n", db.url);
+    survive_kills(
+        3,
+        |i| Server::spawn("serve", dirs[i].path(), Some(TOKEN), Some(&config)),
+        &db.url,
+        true,
     )
     .await;
     db.drop_schema().await;
@@ -236,8 +258,9 @@ async fn acknowledged_writes_survive_killed_nodes_on_postgres() {
 
 /// Runs `kills` rounds of writes against `nodes` nodes (started by
 /// `start(i)`), killing the written-to node in each, then checks the store
-/// at `store_url` and the reports of a node started once more.
-async fn survive_kills(nodes: usize, start: impl Fn(usize) -> Server, store_url: &str) {
+/// at `store_url` and the reports of a node started once more. With an
+/// event bus, a node runs first until what is on the stream is applied.
+async fn survive_kills(nodes: usize, start: impl Fn(usize) -> Server, store_url: &str, bus: bool) {
     let kills = kills();
     let server = start(0);
     let (_, account) = server
@@ -282,6 +305,29 @@ async fn survive_kills(nodes: usize, start: impl Fn(usize) -> Server, store_url:
     let store = adloom_store::open(store_url).unwrap();
     // Every writer has ended: the log is ours alone now.
     let log = std::mem::take(&mut *log.lock().unwrap());
+    if bus {
+        let applier = start(0);
+        let started = std::time::Instant::now();
+        for id in log
+            .batches
+            .iter()
+            .filter(|(_, acked)| *acked)
+            .flat_map(|(ids, _)| ids)
+        {
+            while store.get_event(&account, id).await.unwrap().is_none() {
+                assert!(
+                    started.elapsed() < Duration::from_secs(60),
+                    "an acknowledged event never applied: {id}"
+                );
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+        println!(
+            "the stream was applied {:?} after the last kill",
+            started.elapsed()
+        );
+        drop(applier);
+    }
     assert!(
         log.people.len() > kills as usize,
         "writes were made between kills"
@@ -359,7 +405,7 @@ async fn survive_kills(nodes: usize, start: impl Fn(usize) -> Server, store_url:
     drop(store);
     let server = start(0);
     // From yesterday, in case the run crossed midnight.
-    let (yesterday, today) = (date(-1), date(0));
+    let (yesterday, today) = (crate::date(-1), crate::date(0));
     let (status, report) = server
         .call(
             reqwest::Method::GET,
@@ -438,14 +484,4 @@ async fn serve_one_ad(server: &Server, account: &str) {
     )
     .await;
     assert_eq!(ad["items"][0]["exceptions"], json!([]), "{ad}");
-}
-
-/// Today's date plus `offset` days, UTC, as the reports take it.
-fn date(offset: i64) -> String {
-    let days = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-        / 86_400;
-    adloom_core::report::format_date(days + offset)
 }

@@ -927,3 +927,13 @@ async fn serve_on_postgres_keeps_acknowledged_writes() {
     drop(server);
     db.drop_schema().await;
 }
+
+/// Today's date plus `offset` days, UTC, as the reports take it.
+pub fn date(offset: i64) -> String {
+    let days = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+        / 86_400;
+    adloom_core::report::format_date(days + offset)
+}

@@ -1,0 +1,346 @@
+//! Budget spend and frequency counts shared by every node, in Redis
+//! (`--counters redis://...`).
+//!
+//! A node decides from its own memory, then takes what each delivery needs
+//! in one atomic step here: a hold on its ad group's and campaign's budgets
+//! and a slot under the person's frequency cap. Each check-and-take runs in
+//! one Lua script, so two nodes can never both take the last of a budget or
+//! of a cap. A counted beacon turns its hold into spend (or its slot into an
+//! impression); a hold never billed lapses after [`HOLD_SECS`].
+//!
+//! Keys, under a prefix (`adloom` by default):
+//! - `PREFIX:spend:g:GROUP` and `PREFIX:spend:c:CAMPAIGN`: hashes with
+//!   `day`, `today` and `life` (micro-currency) and one `hBUCKET` field per
+//!   ten seconds of live holds;
+//! - `PREFIX:freq:DAY:PERSON`: a hash of `GROUP` → impressions that day and
+//!   `GROUP|BUCKET` → slots held, expiring after two days.
+
+use std::collections::HashMap;
+
+use redis::aio::ConnectionManager;
+use redis::Script;
+
+use crate::{Result, StoreError};
+
+/// How long a served delivery holds its charge and its frequency slot
+/// while its beacon has not come.
+pub const HOLD_SECS: i64 = 300;
+/// Holds are summed per this many seconds of decisions.
+pub const HOLD_BUCKET_SECS: i64 = 10;
+const DAY: i64 = 86_400;
+
+/// What one served delivery needs before it may be answered.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reservation {
+    pub ad_group_id: String,
+    pub campaign_id: String,
+    /// The most it may be charged; 0 when no budget caps it.
+    pub charge_micros: u64,
+    pub caps: Caps,
+    /// The person and their cap for this ad group, when one is known.
+    pub frequency: Option<(String, u32)>,
+}
+
+/// Budget caps, micro-currency; `None` is no cap.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Caps {
+    pub group_daily: Option<u64>,
+    pub group_lifetime: Option<u64>,
+    pub campaign_daily: Option<u64>,
+    pub campaign_lifetime: Option<u64>,
+}
+
+/// A beacon counted once: what its delivery held becomes spend and, for an
+/// impression of a known person, an impression against the cap.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settlement {
+    pub ad_group_id: String,
+    pub campaign_id: String,
+    /// When the delivery was decided (its hold's bucket).
+    pub decided_at: i64,
+    pub charge_micros: u64,
+    /// The person, for an impression.
+    pub impression_of: Option<String>,
+    pub time: i64,
+}
+
+/// One spender's totals as all nodes see them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SharedSpend {
+    pub today: u64,
+    pub lifetime: u64,
+    pub held: u64,
+}
+
+/// Takes, for each delivery, its budget hold and frequency slot, or none of
+/// them. KEYS: three per delivery (group spend, campaign spend, frequency).
+/// ARGV: bucket, oldest live bucket, day, frequency TTL, then seven per
+/// delivery (charge, four caps, frequency cap, group id; -1 is "no cap").
+const RESERVE: &str = r#"
+local bucket, live_from, day, ttl = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local function spend(key)
+  local fields = redis.call('HGETALL', key)
+  local d, today, life, held = -1, 0, 0, 0
+  for i = 1, #fields, 2 do
+    local f, v = fields[i], tonumber(fields[i + 1])
+    if f == 'day' then d = v
+    elseif f == 'today' then today = v
+    elseif f == 'life' then life = v
+    elseif tonumber(string.sub(f, 2)) < live_from then redis.call('HDEL', key, f)
+    else held = held + v end
+  end
+  if d ~= day then today = 0 end
+  return today, life, held
+end
+local function fits(spent, held, charge, cap)
+  return cap < 0 or spent + held + charge <= cap
+end
+local function budget_fits(key, charge, daily, lifetime)
+  local today, life, held = spend(key)
+  return fits(today, held, charge, daily) and fits(life, held, charge, lifetime)
+end
+local function seen(key, group)
+  local fields = redis.call('HGETALL', key)
+  local n, prefix = 0, group .. '|'
+  for i = 1, #fields, 2 do
+    local f, v = fields[i], tonumber(fields[i + 1])
+    if f == group then n = n + v
+    elseif string.sub(f, 1, #prefix) == prefix then
+      if tonumber(string.sub(f, #prefix + 1)) < live_from then redis.call('HDEL', key, f)
+      else n = n + v end
+    end
+  end
+  return n
+end
+local taken = {}
+for i = 0, #KEYS / 3 - 1 do
+  local a = 5 + i * 7
+  local charge, fcap, group = tonumber(ARGV[a]), tonumber(ARGV[a + 5]), ARGV[a + 6]
+  local gk, ck, fk = KEYS[i * 3 + 1], KEYS[i * 3 + 2], KEYS[i * 3 + 3]
+  local ok = charge == 0 or (budget_fits(gk, charge, tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]))
+    and budget_fits(ck, charge, tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4])))
+  ok = ok and (fcap < 0 or seen(fk, group) < fcap)
+  if ok then
+    if charge > 0 then
+      redis.call('HINCRBY', gk, 'h' .. bucket, charge)
+      redis.call('HINCRBY', ck, 'h' .. bucket, charge)
+    end
+    if fcap >= 0 then
+      redis.call('HINCRBY', fk, group .. '|' .. bucket, 1)
+      redis.call('EXPIRE', fk, ttl)
+    end
+  end
+  taken[#taken + 1] = ok and 1 or 0
+end
+return taken
+"#;
+
+/// Settles one counted beacon. KEYS: group spend, campaign spend,
+/// frequency. ARGV: the hold's bucket, the day of the charge, the charge,
+/// group id, 1 for an impression of a known person, frequency TTL.
+const SETTLE: &str = r#"
+local bucket, day, charge, group, impression, ttl = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4], ARGV[5] == '1', tonumber(ARGV[6])
+local function free(key, field, amount)
+  local held = tonumber(redis.call('HGET', key, field) or '0')
+  local freed = math.min(held, amount)
+  if held - freed <= 0 then redis.call('HDEL', key, field)
+  else redis.call('HINCRBY', key, field, -freed) end
+end
+if charge > 0 then
+  for k = 1, 2 do
+    local key = KEYS[k]
+    free(key, 'h' .. bucket, charge)
+    local d = tonumber(redis.call('HGET', key, 'day') or '-1')
+    if d < day then redis.call('HSET', key, 'day', day, 'today', 0) d = day end
+    if d == day then redis.call('HINCRBY', key, 'today', charge) end
+    redis.call('HINCRBY', key, 'life', charge)
+  end
+end
+if impression then
+  free(KEYS[3], group .. '|' .. bucket, 1)
+  redis.call('HINCRBY', KEYS[3], group, 1)
+  redis.call('EXPIRE', KEYS[3], ttl)
+end
+return 1
+"#;
+
+/// The counters all nodes share, in one Redis.
+#[derive(Clone)]
+pub struct SharedCounters {
+    connection: ConnectionManager,
+    prefix: String,
+    reserve: Script,
+    settle: Script,
+}
+
+impl std::fmt::Debug for SharedCounters {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SharedCounters")
+            .field("prefix", &self.prefix)
+            .finish()
+    }
+}
+
+fn failed(e: redis::RedisError) -> StoreError {
+    tracing::error!(error = %e, "shared counters");
+    StoreError::Internal(format!("shared counters: {e}"))
+}
+
+/// `-1` for "no cap", as the scripts read it.
+fn cap(value: Option<u64>) -> i64 {
+    value.map_or(-1, |v| v.min(i64::MAX as u64) as i64)
+}
+
+impl SharedCounters {
+    /// Connects to `redis://...`; keys start with `prefix`. The connection
+    /// reconnects by itself.
+    pub async fn connect(url: &str, prefix: &str) -> Result<SharedCounters> {
+        let client = redis::Client::open(url).map_err(failed)?;
+        let connection = ConnectionManager::new(client).await.map_err(failed)?;
+        Ok(SharedCounters {
+            connection,
+            prefix: prefix.to_owned(),
+            reserve: Script::new(RESERVE),
+            settle: Script::new(SETTLE),
+        })
+    }
+
+    fn group_key(&self, group: &str) -> String {
+        format!("{}:spend:g:{group}", self.prefix)
+    }
+
+    fn campaign_key(&self, campaign: &str) -> String {
+        format!("{}:spend:c:{campaign}", self.prefix)
+    }
+
+    fn frequency_key(&self, day: i64, person: &str) -> String {
+        format!("{}:freq:{day}:{person}", self.prefix)
+    }
+
+    /// Takes what each delivery needs, all of it or nothing, atomically
+    /// across nodes; says which deliveries may be answered.
+    pub async fn reserve(&self, deliveries: &[Reservation], now: i64) -> Result<Vec<bool>> {
+        if deliveries.is_empty() {
+            return Ok(Vec::new());
+        }
+        let bucket = now.div_euclid(HOLD_BUCKET_SECS);
+        let live_from = (now - HOLD_SECS).div_euclid(HOLD_BUCKET_SECS) + 1;
+        let day = now.div_euclid(DAY);
+        let mut call = self.reserve.prepare_invoke();
+        call.arg(bucket).arg(live_from).arg(day).arg(2 * DAY);
+        for d in deliveries {
+            let person = d.frequency.as_ref().map_or("", |(p, _)| p.as_str());
+            call.key(self.group_key(&d.ad_group_id))
+                .key(self.campaign_key(&d.campaign_id))
+                .key(self.frequency_key(day, person))
+                .arg(d.charge_micros)
+                .arg(cap(d.caps.group_daily))
+                .arg(cap(d.caps.group_lifetime))
+                .arg(cap(d.caps.campaign_daily))
+                .arg(cap(d.caps.campaign_lifetime))
+                .arg(d.frequency.as_ref().map_or(-1, |(_, n)| i64::from(*n)))
+                .arg(&d.ad_group_id);
+        }
+        let taken: Vec<i64> = call
+            .invoke_async(&mut self.connection.clone())
+            .await
+            .map_err(failed)?;
+        Ok(taken.into_iter().map(|t| t == 1).collect())
+    }
+
+    /// Settles a beacon counted for the first time.
+    pub async fn settle(&self, s: &Settlement) -> Result<()> {
+        let decided_day = s.decided_at.div_euclid(DAY);
+        let person = s.impression_of.as_deref().unwrap_or("");
+        let _: i64 = self
+            .settle
+            .key(self.group_key(&s.ad_group_id))
+            .key(self.campaign_key(&s.campaign_id))
+            .key(self.frequency_key(decided_day, person))
+            .arg(s.decided_at.div_euclid(HOLD_BUCKET_SECS))
+            .arg(s.time.div_euclid(DAY))
+            .arg(s.charge_micros)
+            .arg(&s.ad_group_id)
+            .arg(if s.impression_of.is_some() { "1" } else { "0" })
+            .arg(2 * DAY)
+            .invoke_async(&mut self.connection.clone())
+            .await
+            .map_err(failed)?;
+        Ok(())
+    }
+
+    /// The shared totals of these ad groups and campaigns, for pacing.
+    pub async fn spend(
+        &self,
+        groups: &[String],
+        campaigns: &[String],
+        now: i64,
+    ) -> Result<(HashMap<String, SharedSpend>, HashMap<String, SharedSpend>)> {
+        let day = now.div_euclid(DAY);
+        let live_from = (now - HOLD_SECS).div_euclid(HOLD_BUCKET_SECS) + 1;
+        let mut pipe = redis::pipe();
+        for g in groups {
+            pipe.hgetall(self.group_key(g));
+        }
+        for c in campaigns {
+            pipe.hgetall(self.campaign_key(c));
+        }
+        let rows: Vec<HashMap<String, i64>> = pipe
+            .query_async(&mut self.connection.clone())
+            .await
+            .map_err(failed)?;
+        let read = |fields: &HashMap<String, i64>| {
+            let mut s = SharedSpend::default();
+            let today = fields.get("day") == Some(&day);
+            for (f, v) in fields {
+                let v = (*v).max(0) as u64;
+                match f.as_str() {
+                    "day" => {}
+                    "today" if today => s.today = v,
+                    "today" => {}
+                    "life" => s.lifetime = v,
+                    hold => {
+                        if hold[1..].parse::<i64>().is_ok_and(|b| b >= live_from) {
+                            s.held += v;
+                        }
+                    }
+                }
+            }
+            s
+        };
+        let mut rows = rows.iter();
+        let groups = groups
+            .iter()
+            .zip(rows.by_ref())
+            .map(|(g, f)| (g.clone(), read(f)))
+            .collect();
+        let campaigns = campaigns
+            .iter()
+            .zip(rows)
+            .map(|(c, f)| (c.clone(), read(f)))
+            .collect();
+        Ok((groups, campaigns))
+    }
+
+    /// Impressions of this person per ad group today, with held slots.
+    pub async fn frequency(&self, person: &str, now: i64) -> Result<HashMap<String, u32>> {
+        let day = now.div_euclid(DAY);
+        let live_from = (now - HOLD_SECS).div_euclid(HOLD_BUCKET_SECS) + 1;
+        let fields: HashMap<String, i64> = redis::cmd("HGETALL")
+            .arg(self.frequency_key(day, person))
+            .query_async(&mut self.connection.clone())
+            .await
+            .map_err(failed)?;
+        let mut seen: HashMap<String, u32> = HashMap::new();
+        for (f, v) in fields {
+            let (group, live) = match f.split_once('|') {
+                None => (f.as_str(), true),
+                Some((g, b)) => (g, b.parse::<i64>().is_ok_and(|b| b >= live_from)),
+            };
+            if live {
+                *seen.entry(group.to_owned()).or_default() += v.max(0) as u32;
+            }
+        }
+        Ok(seen)
+    }
+}
