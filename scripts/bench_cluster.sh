@@ -1,16 +1,20 @@
 #!/usr/bin/env bash
-# One embedded node beside three nodes on one PostgreSQL database, in the
-# same run and over the same world (made by `adloom world`, seeded):
+# One embedded node beside three nodes on one PostgreSQL database, then the
+# same three with Redis counters and the NATS JetStream bus, in the same run
+# and over the same world (made by `adloom world`, seeded):
 #   decisions/s   wrk, POST /v1/decisions (as scripts/bench_decisions.sh)
 #   events/s      wrk, GET /v3/ tag pixels with distinct hashed emails, each
-#                 acknowledged once durable
+#                 acknowledged once durable (in the store; on the bus, once
+#                 JetStream has it, and then how long the nodes take to
+#                 apply the stream to PostgreSQL)
 # The three nodes share the load (a wrk per node, connections split).
 # Everything runs on this one machine: the cluster's figures show what
 # replication costs here, not what more machines would add.
 #
 # Usage: scripts/bench_cluster.sh [SECONDS] [CONNECTIONS]   (default 10 s, 48)
 #   PEOPLE=n AD_GROUPS=n AUDIENCES=n ACCOUNTS=n   the world (20k, 2k, 100, 50)
-# Needs wrk (apt-get install wrk) and PostgreSQL (scripts/services). Only
+# Needs wrk (apt-get install wrk), PostgreSQL, Redis and NATS
+# (scripts/services). Only
 # 127.0.0.1 is ever targeted.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -46,20 +50,24 @@ world() {
 world embedded --data-dir "$WORK/embedded"
 world postgres --data-dir "$WORK/pg-world" --store "$PG"
 
-# Starts a node; sets URL to its base URL once its serving state is loaded.
+# Starts a node; sets URL to its base URL once its serving state is loaded,
+# and PID to its process.
 node() {
   local log="$WORK/node-$1.log"
   target/release/adloom serve --listen 127.0.0.1:0 --data-dir "$WORK/$1" "${@:2}" >"$log" 2>&1 &
-  PIDS+=($!)
+  PID=$!
+  PIDS+=($PID)
   for _ in $(seq 600); do grep -q "serving state loaded" "$log" 2>/dev/null && break; sleep 0.2; done
   URL="http://$(grep -o 'addr=[0-9.:]*' "$log" | head -1 | cut -d= -f2)"
 }
 node embedded
 SINGLE=$URL
 CLUSTER=()
+CLUSTER_PIDS=()
 for n in 1 2 3; do
   node "pg$n" --store "$PG"
   CLUSTER+=("$URL")
+  CLUSTER_PIDS+=("$PID")
 done
 
 # A tag to send pixels to (one per backend: they are separate worlds).
@@ -111,13 +119,38 @@ measure() { # KIND TAG URL...
     /Requests\/sec/ {rps += $2}
     /99%/ {v = $2; ms = v ~ /ms$/ ? v + 0 : (v ~ /us$/ ? v / 1000 : v * 1000); if (ms > p99) p99 = ms}
     /Non-2xx/ {bad += $NF}
-    END {printf "%.0f req/s, p99 %.1f ms, non-2xx %d\n", rps, p99, bad}'
+    /requests in/ {sent += $1}
+    END {printf "%.0f req/s, p99 %.1f ms, non-2xx %d\n", rps, p99, bad; print sent - bad > "'"$WORK/sent"'"}'
   rm -f "$WORK"/"$kind"-*.out
+}
+
+events_in_store() {
+  psql -tA -h 127.0.0.1 -U postgres test -c "SELECT COUNT(*) FROM $SCHEMA.events"
 }
 
 SINGLE_TAG=$(tag_of "$SINGLE")
 CLUSTER_TAG=$(tag_of "${CLUSTER[0]}")
-echo "decisions, one embedded node : $(measure decisions - "$SINGLE")"
-echo "decisions, three PG nodes    : $(measure decisions - "${CLUSTER[@]}")"
-echo "tag events, one embedded node: $(measure events "$SINGLE_TAG" "$SINGLE")"
-echo "tag events, three PG nodes   : $(measure events "$CLUSTER_TAG" "${CLUSTER[@]}")"
+echo "decisions, one embedded node      : $(measure decisions - "$SINGLE")"
+echo "decisions, three PG nodes         : $(measure decisions - "${CLUSTER[@]}")"
+echo "tag events, one embedded node     : $(measure events "$SINGLE_TAG" "$SINGLE")"
+echo "tag events, three PG nodes        : $(measure events "$CLUSTER_TAG" "${CLUSTER[@]}")"
+
+# The same three nodes again, with shared counters and the event bus.
+kill "${CLUSTER_PIDS[@]}"
+wait "${CLUSTER_PIDS[@]}" 2>/dev/null || true
+FULL=()
+for n in 1 2 3; do
+  node "pg$n" --store "$PG" --counters redis://127.0.0.1:6379 --bus nats://127.0.0.1:4222
+  FULL+=("$URL")
+done
+echo "decisions, three nodes + Redis    : $(measure decisions - "${FULL[@]}")"
+before=$(events_in_store)
+echo "tag events, three nodes + NATS    : $(measure events "$CLUSTER_TAG" "${FULL[@]}")"
+# How long the nodes take to apply what JetStream acknowledged.
+sent=$(cat "$WORK"/sent)
+started=$(date +%s.%N)
+deadline=$((SECONDS + 60))
+while now=$(events_in_store); [ $((now - before)) -lt "$sent" ] && [ "$SECONDS" -lt "$deadline" ]; do
+  sleep 0.1
+done
+echo "  applied $((now - before)) of $sent acknowledged in $(echo "$(date +%s.%N) - $started" | bc | cut -c1-5) s after the run"

@@ -52,7 +52,7 @@ impl EventSink {
 
 /// The embedded bus: events are in the store when it answers.
 #[async_trait::async_trait]
-impl crate::bus::EventBus for EventSink {
+impl adloom_store::bus::EventBus for EventSink {
     async fn publish(&self, events: Vec<TrackedEvent>) -> Result<Vec<EventOutcome>, StoreError> {
         self.record(events).await
     }

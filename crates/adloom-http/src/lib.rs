@@ -18,6 +18,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use adloom_core::region::RegionDefaults;
+use adloom_store::bus::{EventBus, NatsBus};
 use adloom_store::Store;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
@@ -32,7 +33,6 @@ use tower_http::trace::TraceLayer;
 mod ad_accounts;
 mod audiences;
 pub mod auth;
-pub mod bus;
 pub mod changes;
 mod console;
 mod conversions;
@@ -140,7 +140,7 @@ pub struct AppState {
     pub auth: Auth,
     pub clock: Arc<dyn Clock>,
     /// Where tag pixels and conversion events go (`bus`).
-    pub events: Arc<dyn bus::EventBus>,
+    pub events: Arc<dyn EventBus>,
     pub metrics: Arc<metrics::Metrics>,
     pub serving: Arc<serving::Serving>,
     tags: Arc<tags::TagDirectory>,
@@ -206,9 +206,16 @@ impl AppState {
 
     /// Sends events through NATS JetStream, and applies this node's share
     /// of them.
-    pub fn with_nats_bus(mut self, nats: bus::NatsBus) -> AppState {
+    pub fn with_nats_bus(mut self, nats: NatsBus) -> AppState {
         self.events = Arc::new(nats.clone());
-        nats.start_applying(self.clone());
+        let serving = Arc::downgrade(&self.serving);
+        nats.start_applying(Arc::clone(&self.store), move |accounts| {
+            if let Some(serving) = serving.upgrade() {
+                for account in accounts {
+                    serving.events_arrived(account);
+                }
+            }
+        });
         self
     }
 

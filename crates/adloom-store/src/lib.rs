@@ -33,6 +33,7 @@ use adloom_core::Invalid;
 use async_trait::async_trait;
 
 #[doc(hidden)]
+pub mod bus;
 pub mod conformance;
 pub mod counters;
 pub mod postgres;

@@ -86,7 +86,7 @@ pub(crate) async fn serve_on(listener: TcpListener, settings: Settings) -> anyho
                 .bus_stream_name()
                 .await
                 .map_err(|e| anyhow::anyhow!("cannot read the store's secret: {e:?}"))?;
-            let bus = adloom_http::bus::NatsBus::connect(url, &name)
+            let bus = adloom_store::bus::NatsBus::connect(url, &name)
                 .await
                 .context("cannot reach the event bus")?;
             state.with_nats_bus(bus)

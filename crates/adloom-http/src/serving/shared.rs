@@ -7,8 +7,9 @@
 //! and once a second every node reads the shared spend back, so that its
 //! pacing follows what all nodes spent together.
 //!
-//! When the shared counters cannot be reached, deliveries that need them
-//! are dropped: a budget is never spent on a guess.
+//! When the shared counters cannot be reached, deliveries that need a
+//! budget are dropped (a budget is never spent on a guess); frequency caps
+//! fall back to the node's own counts.
 
 use std::collections::HashMap;
 use std::sync::{Mutex, Weak};
@@ -79,10 +80,12 @@ pub(super) async fn take(
     if !needed {
         return served;
     }
-    let taken = shared
-        .reserve(&reservations, now)
-        .await
-        .unwrap_or_else(|_| vec![false; reservations.len()]);
+    let taken = match shared.reserve(&reservations, now).await {
+        Ok(taken) => taken,
+        // A budget is never spent on a guess; a frequency cap falls back to
+        // the node's own counts, which the auction already checked.
+        Err(_) => reservations.iter().map(|r| r.charge_micros == 0).collect(),
+    };
     let mut counters = lock(counters);
     served
         .into_iter()

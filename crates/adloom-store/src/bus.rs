@@ -2,8 +2,9 @@
 //! way to the store, and the sender is answered once the bus holds them
 //! durably.
 //!
-//! - Embedded (the default): in process, [`crate::ingest::EventSink`]
-//!   commits them to the store itself, many requests to one transaction.
+//! - Embedded (the default): in process, the service's group commit
+//!   (`adloom_http::ingest::EventSink`) writes them to the store itself,
+//!   many requests to one transaction.
 //! - `--bus nats://...`: a NATS JetStream stream. A request's events are
 //!   published as one message (a few, when they are large) and answered
 //!   after JetStream's acknowledgement. Every node pulls from one durable
@@ -17,12 +18,14 @@
 
 use std::time::Duration;
 
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
 use adloom_core::event::TrackedEvent;
-use adloom_store::{EventOutcome, StoreError};
 use async_nats::jetstream::{self, consumer, stream};
 use futures_util::StreamExt;
 
-use crate::AppState;
+use crate::{EventOutcome, Store, StoreError};
 
 /// Where events go on their way to the store.
 #[async_trait::async_trait]
@@ -83,13 +86,17 @@ impl NatsBus {
         })
     }
 
-    /// Starts this node's share of applying what is on the stream; runs as
-    /// long as the process, and starts over after any failure.
-    pub fn start_applying(&self, state: AppState) {
+    /// Starts this node's share of applying what is on the stream to
+    /// `store`; `applied` hears the ad accounts of each batch applied. Runs
+    /// as long as the process, and starts over after any failure.
+    pub fn start_applying<F>(&self, store: Arc<dyn Store>, applied: F)
+    where
+        F: Fn(&BTreeSet<String>) + Send + Sync + 'static,
+    {
         let bus = self.clone();
         tokio::spawn(async move {
             loop {
-                if let Err(e) = bus.apply(&state).await {
+                if let Err(e) = bus.apply(store.as_ref(), &applied).await {
                     tracing::warn!(error = ?e, "event bus: applying stopped; starting again");
                     tokio::time::sleep(Duration::from_secs(1)).await;
                 }
@@ -97,7 +104,11 @@ impl NatsBus {
         });
     }
 
-    async fn apply(&self, state: &AppState) -> Result<(), StoreError> {
+    async fn apply(
+        &self,
+        store: &dyn Store,
+        applied: &(dyn Fn(&BTreeSet<String>) + Send + Sync),
+    ) -> Result<(), StoreError> {
         let stream = self
             .jetstream
             .get_stream(&self.stream)
@@ -139,11 +150,11 @@ impl NatsBus {
             if messages.is_empty() {
                 continue;
             }
-            let accounts: std::collections::BTreeSet<String> =
+            let accounts: BTreeSet<String> =
                 events.iter().map(|e| e.ad_account_id.clone()).collect();
             if !events.is_empty() {
                 // Not acknowledged on failure: the messages come again.
-                state.store.record_events(events).await?;
+                store.record_events(events).await?;
             }
             for message in &messages {
                 message
@@ -151,9 +162,7 @@ impl NatsBus {
                     .await
                     .map_err(|e| failed("cannot acknowledge", e))?;
             }
-            for account in &accounts {
-                state.serving.events_arrived(account);
-            }
+            applied(&accounts);
         }
     }
 
