@@ -600,11 +600,6 @@ pub async fn decide_request(
     };
     let snapshot = state.serving.current(state).await?;
     let decision_id = new_decision_id();
-    let shared = state.shared_counters.as_ref();
-    let shared_frequency = match (shared, &request.user_id) {
-        (Some(shared), Some(user)) => shared::frequency(shared, user, now).await,
-        _ => None,
-    };
     let (mut decided, needs) = {
         let member_of = state
             .serving
@@ -632,7 +627,6 @@ pub async fn decide_request(
         let draw: f64 = rand::RngExt::random(&mut rand::rng());
         let world = CountersView {
             counters: &counters,
-            frequency: shared_frequency.as_ref(),
             budgets: &snapshot.budgets,
             now,
             draw,
@@ -662,7 +656,7 @@ pub async fn decide_request(
         }
         (decided, needs)
     };
-    if let Some(shared) = shared {
+    if let Some(shared) = &state.shared_counters {
         decided.served = shared::take(
             shared,
             &state.serving.counters,

@@ -39,7 +39,10 @@ pub trait EventBus: Send + Sync {
 /// The durable consumer every node pulls from.
 const APPLIER: &str = "apply";
 /// Messages one node applies in one transaction, at most.
-const BATCH: usize = 500;
+const BATCH: usize = 1_000;
+/// Messages pulled and not yet acknowledged, over all nodes: room for
+/// every node's batch.
+const MAX_ACK_PENDING: i64 = 50_000;
 /// A message not acknowledged in this time goes to another node.
 const ACK_WAIT: Duration = Duration::from_secs(5);
 
@@ -121,6 +124,7 @@ impl NatsBus {
                     durable_name: Some(APPLIER.to_owned()),
                     ack_policy: consumer::AckPolicy::Explicit,
                     ack_wait: ACK_WAIT,
+                    max_ack_pending: MAX_ACK_PENDING,
                     ..Default::default()
                 },
             )

@@ -51,6 +51,7 @@ macro_rules! store_conformance_tests {
             conversion_tags_belong_to_an_account,
             events_resolve_to_people_and_count_once,
             a_browser_that_identifies_itself_claims_its_past_events,
+            one_batch_resolves_as_if_recorded_one_by_one,
             opted_out_events_link_no_one_but_count_in_totals,
             deleting_a_person_deletes_their_events,
             customer_lists_keep_counts_and_matched_members_only,
@@ -698,6 +699,45 @@ pub async fn a_browser_that_identifies_itself_claims_its_past_events(store: &dyn
             user_id: Some("u1".into())
         }]
     );
+}
+
+/// A batch (as the event writer or the bus folds many requests into one)
+/// gives the same answers as its events recorded one after another.
+pub async fn one_batch_resolves_as_if_recorded_one_by_one(store: &dyn Store) {
+    store
+        .upsert_people(batch(vec![person("u1", Some("alice@example.com"), 1)]))
+        .await
+        .unwrap();
+    let mut identified = em("alice@example.com");
+    identified.cookie_id = Some("browser-1".into());
+    let outcomes = store
+        .record_events(vec![
+            tracked("b1", EventName::PageVisit, cookie("browser-1")),
+            tracked("b2", EventName::Signup, identified),
+            tracked("b3", EventName::AddToCart, cookie("browser-1")),
+            tracked("b3", EventName::AddToCart, cookie("browser-2")),
+            tracked("b4", EventName::PageVisit, cookie("browser-2")),
+        ])
+        .await
+        .unwrap();
+    let u1 = || EventOutcome::Recorded {
+        user_id: Some("u1".into()),
+    };
+    assert_eq!(
+        outcomes,
+        vec![
+            EventOutcome::Recorded { user_id: None },
+            u1(),
+            u1(),
+            EventOutcome::Duplicate,
+            EventOutcome::Recorded { user_id: None },
+        ]
+    );
+    let user_of =
+        |id: &'static str| async move { store.get_event("1", id).await.unwrap().unwrap().user_id };
+    assert_eq!(user_of("b1").await.as_deref(), Some("u1"), "claimed by b2");
+    assert_eq!(user_of("b3").await.as_deref(), Some("u1"));
+    assert_eq!(user_of("b4").await, None);
 }
 
 pub async fn opted_out_events_link_no_one_but_count_in_totals(store: &dyn Store) {

@@ -64,6 +64,16 @@ pub struct Settlement {
     pub time: i64,
 }
 
+/// What became of one reservation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Taken {
+    Yes,
+    /// A budget (the ad group's or its campaign's) has no room left.
+    BudgetFull,
+    /// The person reached the ad group's frequency cap today.
+    Capped,
+}
+
 /// One spender's totals as all nodes see them.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SharedSpend {
@@ -76,6 +86,8 @@ pub struct SharedSpend {
 /// them. KEYS: three per delivery (group spend, campaign spend, frequency).
 /// ARGV: bucket, oldest live bucket, day, frequency TTL, then seven per
 /// delivery (charge, four caps, frequency cap, group id; -1 is "no cap").
+/// Answers per delivery: 1 taken, 0 a budget is full, -1 the cap is
+/// reached.
 const RESERVE: &str = r#"
 local bucket, live_from, day, ttl = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local function spend(key)
@@ -117,10 +129,14 @@ for i = 0, #KEYS / 3 - 1 do
   local a = 5 + i * 7
   local charge, fcap, group = tonumber(ARGV[a]), tonumber(ARGV[a + 5]), ARGV[a + 6]
   local gk, ck, fk = KEYS[i * 3 + 1], KEYS[i * 3 + 2], KEYS[i * 3 + 3]
-  local ok = charge == 0 or (budget_fits(gk, charge, tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]))
-    and budget_fits(ck, charge, tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4])))
-  ok = ok and (fcap < 0 or seen(fk, group) < fcap)
-  if ok then
+  local outcome = 1
+  if charge > 0 and not (budget_fits(gk, charge, tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]))
+      and budget_fits(ck, charge, tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4]))) then
+    outcome = 0
+  elseif fcap >= 0 and seen(fk, group) >= fcap then
+    outcome = -1
+  end
+  if outcome == 1 then
     if charge > 0 then
       redis.call('HINCRBY', gk, 'h' .. bucket, charge)
       redis.call('HINCRBY', ck, 'h' .. bucket, charge)
@@ -130,7 +146,7 @@ for i = 0, #KEYS / 3 - 1 do
       redis.call('EXPIRE', fk, ttl)
     end
   end
-  taken[#taken + 1] = ok and 1 or 0
+  taken[#taken + 1] = outcome
 end
 return taken
 "#;
@@ -219,7 +235,7 @@ impl SharedCounters {
 
     /// Takes what each delivery needs, all of it or nothing, atomically
     /// across nodes; says which deliveries may be answered.
-    pub async fn reserve(&self, deliveries: &[Reservation], now: i64) -> Result<Vec<bool>> {
+    pub async fn reserve(&self, deliveries: &[Reservation], now: i64) -> Result<Vec<Taken>> {
         if deliveries.is_empty() {
             return Ok(Vec::new());
         }
@@ -245,7 +261,14 @@ impl SharedCounters {
             .invoke_async(&mut self.connection.clone())
             .await
             .map_err(failed)?;
-        Ok(taken.into_iter().map(|t| t == 1).collect())
+        Ok(taken
+            .into_iter()
+            .map(|t| match t {
+                1 => Taken::Yes,
+                0 => Taken::BudgetFull,
+                _ => Taken::Capped,
+            })
+            .collect())
     }
 
     /// Settles a beacon counted for the first time.

@@ -9,7 +9,7 @@
 //! `synchronous_commit = on`). The schema is brought up to date on first
 //! use, under an advisory lock so that nodes starting together migrate once.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use adloom_core::ad_account::AdAccount;
 use adloom_core::ads_setting::{AdsSetting, SettingChange};
@@ -501,80 +501,214 @@ async fn add_members<C: GenericClient>(
 /// Stores one event: resolves its person by the identity table, by a click
 /// id adloom issued, or by the browser that sent it, and links that
 /// browser's earlier anonymous events once it identifies itself.
-async fn record_event<C: GenericClient>(client: &C, event: &TrackedEvent) -> Result<EventOutcome> {
-    let digests = event
-        .match_digests()
-        .into_iter()
-        .filter_map(|d| hex::decode(d).ok())
-        .collect::<Vec<_>>();
-    let mut user_id = pick_person(people_named(client, &digests).await?);
-    if user_id.is_none() {
-        if let Some(click_id) = &event.keys.click_id {
+/// Records a batch of events in a few statements whatever its size: the
+/// people their keys name in one query, click ids and cookie links in one
+/// each, the events in one insert. Each event is resolved as if recorded
+/// one after another: a cookie an earlier event of the batch linked to a
+/// person names that person for the later ones.
+async fn record_event_batch<C: GenericClient>(
+    client: &C,
+    events: &[TrackedEvent],
+) -> Result<Vec<EventOutcome>> {
+    let digests: Vec<Vec<Vec<u8>>> = events
+        .iter()
+        .map(|e| {
+            e.match_digests()
+                .into_iter()
+                .filter_map(|d| hex::decode(d).ok())
+                .collect()
+        })
+        .collect();
+    let all: Vec<Vec<u8>> = digests.iter().flatten().cloned().collect();
+    let named: HashMap<&[u8], Vec<String>> = all
+        .iter()
+        .map(Vec::as_slice)
+        .zip(people_named(client, &all).await?)
+        .collect();
+    let click_ids: Vec<&str> = events
+        .iter()
+        .filter_map(|e| e.keys.click_id.as_deref())
+        .collect();
+    let mut clicked: HashMap<(String, String), String> = HashMap::new();
+    if !click_ids.is_empty() {
+        for r in client
+            .query(
+                "SELECT click_id, ad_account_id, user_id FROM click_ids WHERE click_id = ANY($1)",
+                &[&click_ids],
+            )
+            .await
+            .map_err(driver)?
+        {
+            clicked.insert((r.get(0), r.get(1)), r.get(2));
+        }
+    }
+    let (link_accounts, link_cookies): (Vec<&str>, Vec<&str>) = events
+        .iter()
+        .filter_map(|e| Some((e.ad_account_id.as_str(), e.keys.cookie_id.as_deref()?)))
+        .unzip();
+    let mut linked: HashMap<(String, String), String> = HashMap::new();
+    if !link_cookies.is_empty() {
+        for r in client
+            .query(
+                "SELECT l.ad_account_id, l.cookie_id, l.user_id FROM cookie_links l
+                 JOIN UNNEST($1::TEXT[], $2::TEXT[]) AS k(ad_account_id, cookie_id)
+                   ON l.ad_account_id = k.ad_account_id AND l.cookie_id = k.cookie_id",
+                &[&link_accounts, &link_cookies],
+            )
+            .await
+            .map_err(driver)?
+        {
+            linked.insert((r.get(0), r.get(1)), r.get(2));
+        }
+    }
+
+    // Events already stored are duplicates, as is an event id seen earlier
+    // in the batch; only new events link cookies.
+    let (keys_accounts, keys_ids): (Vec<&str>, Vec<&str>) = events
+        .iter()
+        .map(|e| (e.ad_account_id.as_str(), e.event_id.as_str()))
+        .unzip();
+    let mut stored: HashSet<(String, String)> = client
+        .query(
+            "SELECT e.ad_account_id, e.event_id FROM events e
+             JOIN UNNEST($1::TEXT[], $2::TEXT[]) AS k(ad_account_id, event_id)
+               ON e.ad_account_id = k.ad_account_id AND e.event_id = k.event_id",
+            &[&keys_accounts, &keys_ids],
+        )
+        .await
+        .map_err(driver)?
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+
+    // Resolve in order, as if one after another.
+    let mut columns = EventColumns::default();
+    // The person of each new event; None for a duplicate.
+    let mut users: Vec<Option<Option<String>>> = Vec::with_capacity(events.len());
+    let mut new_links: HashMap<(&str, &str), String> = HashMap::new();
+    for (event, digests) in events.iter().zip(&digests) {
+        let account = event.ad_account_id.as_str();
+        let cookie = event.keys.cookie_id.as_deref();
+        let user_id = pick_person(
+            digests
+                .iter()
+                .map(|d| named.get(d.as_slice()).cloned().unwrap_or_default()),
+        )
+        .or_else(|| {
             // Only a click on this advertiser's own ad links its events.
-            user_id = client
-                .query_opt(
-                    "SELECT user_id FROM click_ids WHERE click_id = $1 AND ad_account_id = $2",
-                    &[click_id, &event.ad_account_id],
-                )
-                .await
-                .map_err(driver)?
-                .map(|r| r.get(0));
+            let click = event.keys.click_id.clone()?;
+            clicked.get(&(click, account.to_owned())).cloned()
+        })
+        .or_else(|| {
+            linked
+                .get(&(account.to_owned(), cookie?.to_owned()))
+                .cloned()
+        });
+        let new = stored.insert((account.to_owned(), event.event_id.clone()));
+        if new {
+            columns.push(event, user_id.clone())?;
+            if let (Some(user), Some(cookie)) = (&user_id, cookie) {
+                linked.insert((account.to_owned(), cookie.to_owned()), user.clone());
+                new_links.insert((account, cookie), user.clone());
+            }
         }
+        users.push(new.then_some(user_id));
     }
-    let cookie = event.keys.cookie_id.as_deref();
-    if user_id.is_none() {
-        if let Some(cookie) = cookie {
-            user_id = client
-                .query_opt(
-                    "SELECT user_id FROM cookie_links WHERE ad_account_id = $1 AND cookie_id = $2",
-                    &[&event.ad_account_id, &cookie],
-                )
-                .await
-                .map_err(driver)?
-                .map(|r| r.get(0));
-        }
-    }
-    let inserted = client
-        .execute(
+    let inserted: HashSet<(String, String)> = client
+        .query(
             "INSERT INTO events
                (ad_account_id, event_id, user_id, cookie_id, name, time, value_micros, record)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-             ON CONFLICT (ad_account_id, event_id) DO NOTHING",
+             SELECT * FROM UNNEST($1::TEXT[], $2::TEXT[], $3::TEXT[], $4::TEXT[], $5::TEXT[],
+                                  $6::BIGINT[], $7::BIGINT[], $8::TEXT[])
+             ON CONFLICT (ad_account_id, event_id) DO NOTHING
+             RETURNING ad_account_id, event_id",
             &[
-                &event.ad_account_id,
-                &event.event_id,
-                &user_id,
-                &cookie,
-                &event.name.as_str(),
-                &event.time,
-                &event.value_micros,
-                &to_json(event)?,
+                &columns.accounts,
+                &columns.ids,
+                &columns.users,
+                &columns.cookies,
+                &columns.names,
+                &columns.times,
+                &columns.values,
+                &columns.records,
             ],
         )
         .await
-        .map_err(driver)?;
-    if inserted == 0 {
-        return Ok(EventOutcome::Duplicate);
-    }
-    if let (Some(user), Some(cookie)) = (&user_id, cookie) {
+        .map_err(driver)?
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    let last_link = new_links;
+    // Another writer may have stored one of them meanwhile: only what this
+    // insert stored counts as recorded here.
+    let outcomes = events
+        .iter()
+        .zip(users)
+        .map(|(event, user_id)| match user_id {
+            Some(user_id)
+                if inserted.contains(&(event.ad_account_id.clone(), event.event_id.clone())) =>
+            {
+                EventOutcome::Recorded { user_id }
+            }
+            _ => EventOutcome::Duplicate,
+        })
+        .collect();
+    if !last_link.is_empty() {
+        let (mut accounts, mut cookies, mut users) = (Vec::new(), Vec::new(), Vec::new());
+        for ((account, cookie), user) in last_link {
+            accounts.push(account);
+            cookies.push(cookie);
+            users.push(user);
+        }
         client
             .execute(
-                "INSERT INTO cookie_links (ad_account_id, cookie_id, user_id) VALUES ($1, $2, $3)
+                "INSERT INTO cookie_links (ad_account_id, cookie_id, user_id)
+                 SELECT * FROM UNNEST($1::TEXT[], $2::TEXT[], $3::TEXT[])
                  ON CONFLICT (ad_account_id, cookie_id) DO UPDATE SET user_id = excluded.user_id",
-                &[&event.ad_account_id, &cookie, user],
+                &[&accounts, &cookies, &users],
             )
             .await
             .map_err(driver)?;
+        // Earlier events of the cookie that named no one are theirs now.
         client
             .execute(
-                "UPDATE events SET user_id = $3
-                 WHERE ad_account_id = $1 AND cookie_id = $2 AND user_id IS NULL",
-                &[&event.ad_account_id, &cookie, user],
+                "UPDATE events e SET user_id = k.user_id
+                 FROM UNNEST($1::TEXT[], $2::TEXT[], $3::TEXT[]) AS k(ad_account_id, cookie_id, user_id)
+                 WHERE e.ad_account_id = k.ad_account_id AND e.cookie_id = k.cookie_id
+                   AND e.user_id IS NULL",
+                &[&accounts, &cookies, &users],
             )
             .await
             .map_err(driver)?;
     }
-    Ok(EventOutcome::Recorded { user_id })
+    Ok(outcomes)
+}
+
+/// Events as columns, for one `INSERT ... SELECT FROM UNNEST`.
+#[derive(Default)]
+struct EventColumns {
+    accounts: Vec<String>,
+    ids: Vec<String>,
+    users: Vec<Option<String>>,
+    cookies: Vec<Option<String>>,
+    names: Vec<String>,
+    times: Vec<i64>,
+    values: Vec<Option<i64>>,
+    records: Vec<String>,
+}
+
+impl EventColumns {
+    fn push(&mut self, event: &TrackedEvent, user_id: Option<String>) -> Result<()> {
+        self.accounts.push(event.ad_account_id.clone());
+        self.ids.push(event.event_id.clone());
+        self.users.push(user_id);
+        self.cookies.push(event.keys.cookie_id.clone());
+        self.names.push(event.name.as_str().to_owned());
+        self.times.push(event.time);
+        self.values.push(event.value_micros);
+        self.records.push(to_json(event)?);
+        Ok(())
+    }
 }
 
 #[async_trait]
@@ -976,16 +1110,8 @@ impl Store for PostgresStore {
     }
 
     async fn record_events(&self, events: Vec<TrackedEvent>) -> Result<Vec<EventOutcome>> {
-        self.write(move |tx| {
-            Box::pin(async move {
-                let mut outcomes = Vec::with_capacity(events.len());
-                for event in &events {
-                    outcomes.push(record_event(tx, event).await?);
-                }
-                Ok(outcomes)
-            })
-        })
-        .await
+        self.write(move |tx| Box::pin(async move { record_event_batch(tx, &events).await }))
+            .await
     }
 
     async fn record_click_id(

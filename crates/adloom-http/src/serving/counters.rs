@@ -99,9 +99,6 @@ pub(super) struct Counters {
 /// Frequency and budgets, from the counters, for one decision.
 pub(super) struct CountersView<'a> {
     pub counters: &'a Counters,
-    /// The person's impressions per ad group as all nodes count them, when
-    /// the counters are shared; this node's own counts otherwise.
-    pub frequency: Option<&'a HashMap<String, u32>>,
     pub budgets: &'a HashMap<String, Arc<Budget>>,
     pub now: i64,
     pub draw: f64,
@@ -109,9 +106,6 @@ pub(super) struct CountersView<'a> {
 
 impl World for CountersView<'_> {
     fn impressions_today(&self, ad_group_id: &str, user_id: &str) -> u32 {
-        if let Some(shared) = self.frequency {
-            return shared.get(ad_group_id).copied().unwrap_or(0);
-        }
         let day = self.now.div_euclid(DAY);
         match self
             .counters
@@ -245,6 +239,17 @@ impl Counters {
         if let Some(s) = self.campaign_spend.get_mut(campaign) {
             s.held = s.held.saturating_sub(freed);
         }
+    }
+
+    /// The person reached the ad group's cap today, as the shared counters
+    /// say: this node's own count catches up.
+    pub(super) fn reached_cap(&mut self, user: &str, group: &str, cap: u32, now: i64) {
+        let day = now.div_euclid(DAY);
+        let seen = slot(slot(&mut self.impressions, user), group);
+        if seen.0 != day {
+            *seen = (day, 0);
+        }
+        seen.1 = seen.1.max(cap);
     }
 
     /// A delivery held at `now` was not made after all.

@@ -2,8 +2,10 @@
 //!
 //! A node decides from its own memory, as alone. Then, before answering,
 //! it takes each served delivery's budget hold and frequency slot from the
-//! shared counters in one atomic step; a delivery whose hold or slot another
-//! node took first is dropped from the answer. Counted beacons settle there,
+//! shared counters in one atomic step: one round trip per decision. A
+//! delivery whose hold or slot another node took first is dropped from the
+//! answer, and the node notes that the person reached that cap, so that it
+//! does not pick the ad group for them again today. Counted beacons settle there,
 //! and once a second every node reads the shared spend back, so that its
 //! pacing follows what all nodes spent together.
 //!
@@ -11,11 +13,10 @@
 //! budget are dropped (a budget is never spent on a guess); frequency caps
 //! fall back to the node's own counts.
 
-use std::collections::HashMap;
 use std::sync::{Mutex, Weak};
 
 use adloom_core::decision::Served;
-use adloom_store::counters::{Caps, Reservation, Settlement, SharedCounters};
+use adloom_store::counters::{Caps, Reservation, Settlement, SharedCounters, Taken};
 
 use super::counters::Counters;
 use super::snapshot::Budget;
@@ -40,17 +41,6 @@ impl Budget {
         };
         (caps != Caps::default()).then_some(caps)
     }
-}
-
-/// This person's impressions per ad group today, as all nodes count them;
-/// `None` when the shared counters cannot say (the node's own counts are
-/// used, and taking the slots decides).
-pub(super) async fn frequency(
-    shared: &SharedCounters,
-    user: &str,
-    now: i64,
-) -> Option<HashMap<String, u32>> {
-    shared.frequency(user, now).await.ok()
 }
 
 /// Takes what the served deliveries need from the shared counters and keeps
@@ -84,7 +74,16 @@ pub(super) async fn take(
         Ok(taken) => taken,
         // A budget is never spent on a guess; a frequency cap falls back to
         // the node's own counts, which the auction already checked.
-        Err(_) => reservations.iter().map(|r| r.charge_micros == 0).collect(),
+        Err(_) => reservations
+            .iter()
+            .map(|r| {
+                if r.charge_micros == 0 {
+                    Taken::Yes
+                } else {
+                    Taken::BudgetFull
+                }
+            })
+            .collect(),
     };
     let mut counters = lock(counters);
     served
@@ -92,10 +91,13 @@ pub(super) async fn take(
         .zip(needs)
         .zip(taken)
         .filter_map(|((s, need), taken)| {
-            if !taken && need.caps.is_some() {
+            if taken != Taken::Yes && need.caps.is_some() {
                 counters.unhold(&s.ad_group_id, now, need.charge_micros);
             }
-            taken.then_some(s)
+            if let (Taken::Capped, Some(user)) = (taken, user) {
+                counters.reached_cap(user, &s.ad_group_id, s.frequency_cap, now);
+            }
+            (taken == Taken::Yes).then_some(s)
         })
         .collect()
 }
