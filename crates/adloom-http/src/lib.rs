@@ -154,6 +154,9 @@ pub struct AppState {
     pub node_id: String,
     /// Budgets and frequency caps shared with the other nodes, when set.
     pub shared_counters: Option<adloom_store::counters::SharedCounters>,
+    /// Where counted beacons go, when they go through the event bus;
+    /// counted here and now otherwise.
+    beacon_bus: Option<NatsBus>,
 }
 
 impl AppState {
@@ -187,6 +190,7 @@ impl AppState {
             reported_sizes: Arc::default(),
             node_id: auth::new_id(),
             shared_counters: None,
+            beacon_bus: None,
             store,
             config: Arc::new(config),
             auth: Auth::new(admin_token),
@@ -204,18 +208,13 @@ impl AppState {
         self
     }
 
-    /// Sends events through NATS JetStream, and applies this node's share
-    /// of them.
+    /// Sends events and beacons through NATS JetStream, and applies this
+    /// node's share of them.
     pub fn with_nats_bus(mut self, nats: NatsBus) -> AppState {
         self.events = Arc::new(nats.clone());
-        let serving = Arc::downgrade(&self.serving);
-        nats.start_applying(Arc::clone(&self.store), move |accounts| {
-            if let Some(serving) = serving.upgrade() {
-                for account in accounts {
-                    serving.events_arrived(account);
-                }
-            }
-        });
+        self.beacon_bus = Some(nats.clone());
+        let applier = Arc::new(serving::BusApplier(self.clone()));
+        nats.start_applying(Arc::clone(&self.store), applier);
         self
     }
 

@@ -23,6 +23,7 @@ use adloom_core::decision::{self, Placement, Request};
 use adloom_core::identifier::{hash_maid, normalize_maid};
 use adloom_core::region::Country;
 use adloom_core::targeting::Viewer;
+use adloom_store::bus::BeaconHit;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -787,65 +788,97 @@ async fn count(state: &AppState, token: &str, is_click: bool) -> Option<String> 
         state.metrics.beacon_rejected();
         return Some(landing);
     }
-    let kind = if is_click { "click" } else { "impression" };
     let charge = match (is_click, beacon.cpc) {
         (true, true) => beacon.p,
         (false, false) => beacon.p.div_ceil(1000),
         _ => 0,
     };
-    let engagement = adloom_store::Engagement {
-        decision_id: beacon.d.clone(),
-        ad_id: beacon.a.clone(),
-        kind,
-        ad_group_id: beacon.g.clone(),
-        campaign_id: beacon.c.clone(),
-        ad_account_id: beacon.acc.clone(),
-        user_id: beacon.u.clone(),
+    let hit = BeaconHit {
+        decision_id: beacon.d,
+        ad_id: beacon.a,
+        click: is_click,
+        ad_group_id: beacon.g,
+        campaign_id: beacon.c,
+        ad_account_id: beacon.acc,
+        click_id: (is_click && beacon.e && beacon.u.is_some()).then_some(click_id),
+        user_id: beacon.u,
         charge_micros: charge,
         time: state.clock.now(),
+        decided_at: beacon.t,
     };
-    match state.store.record_engagement(engagement).await {
-        Ok(true) => state.metrics.beacon_counted(kind, charge),
-        // A replay: the landing page still opens, nothing is counted again.
-        Ok(false) => {
-            state.metrics.beacon_rejected();
-            return Some(landing);
+    match &state.beacon_bus {
+        // Counted by whichever node pulls it; the person goes on at once.
+        Some(bus) => {
+            let _ = bus.publish_beacon(&hit).await;
         }
-        Err(_) => return Some(landing),
-    }
-    if is_click && beacon.e {
-        if let Some(user) = &beacon.u {
-            let _ = state
-                .store
-                .record_click_id(&click_id, user, &beacon.acc, state.clock.now())
-                .await;
+        None => {
+            let _ = apply_beacon(state, hit).await;
         }
     }
-    let now = state.clock.now();
+    Some(landing)
+}
+
+/// Counts a beacon once in effect: stored once per delivery, and only a
+/// first time moves spend, frequency and click-through counts (of every
+/// node, with shared counters), the click id and engagement audiences.
+pub(crate) async fn apply_beacon(
+    state: &AppState,
+    hit: BeaconHit,
+) -> Result<(), adloom_store::StoreError> {
+    let engagement = hit.engagement();
+    if !state.store.record_engagement(engagement).await? {
+        // A replay: nothing is counted again.
+        state.metrics.beacon_rejected();
+        return Ok(());
+    }
+    let kind = if hit.click { "click" } else { "impression" };
+    state.metrics.beacon_counted(kind, hit.charge_micros);
+    if let (Some(click_id), Some(user)) = (&hit.click_id, &hit.user_id) {
+        let _ = state
+            .store
+            .record_click_id(click_id, user, &hit.ad_account_id, hit.time)
+            .await;
+    }
     if let Some(shared) = &state.shared_counters {
         shared::settle(
             shared,
             adloom_store::counters::Settlement {
-                ad_group_id: beacon.g.clone(),
-                campaign_id: beacon.c.clone(),
-                decided_at: beacon.t,
-                charge_micros: charge,
-                impression_of: if is_click { None } else { beacon.u.clone() },
-                time: now,
+                ad_group_id: hit.ad_group_id.clone(),
+                campaign_id: hit.campaign_id.clone(),
+                decided_at: hit.decided_at,
+                charge_micros: hit.charge_micros,
+                impression_of: if hit.click { None } else { hit.user_id.clone() },
+                time: hit.time,
             },
         )
         .await;
     }
     lock(&state.serving.counters).count(
-        beacon.t,
-        &beacon.g,
-        &beacon.c,
-        beacon.u.as_deref(),
-        is_click,
-        charge,
-        now,
+        hit.decided_at,
+        &hit.ad_group_id,
+        &hit.campaign_id,
+        hit.user_id.as_deref(),
+        hit.click,
+        hit.charge_micros,
+        hit.time,
     );
     // Engagement audiences and click-through estimates follow the beacons.
-    state.serving.events_arrived(&beacon.acc);
-    Some(landing)
+    state.serving.events_arrived(&hit.ad_account_id);
+    Ok(())
+}
+
+/// Applies what this node pulls from the event bus.
+pub(crate) struct BusApplier(pub AppState);
+
+#[async_trait::async_trait]
+impl adloom_store::bus::Applier for BusApplier {
+    fn events_applied(&self, ad_accounts: &std::collections::BTreeSet<String>) {
+        for account in ad_accounts {
+            self.0.serving.events_arrived(account);
+        }
+    }
+
+    async fn apply_beacon(&self, hit: BeaconHit) -> Result<(), adloom_store::StoreError> {
+        apply_beacon(&self.0, hit).await
+    }
 }

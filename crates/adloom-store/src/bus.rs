@@ -1,17 +1,18 @@
-//! The event bus: tag pixels and conversion events pass through it on their
-//! way to the store, and the sender is answered once the bus holds them
-//! durably.
+//! The event bus: tag pixels, conversion events and ad beacons pass
+//! through it on their way to the store, and the sender is answered once
+//! the bus holds them durably.
 //!
 //! - Embedded (the default): in process, the service's group commit
 //!   (`adloom_http::ingest::EventSink`) writes them to the store itself,
 //!   many requests to one transaction.
 //! - `--bus nats://...`: a NATS JetStream stream. A request's events are
-//!   published as one message (a few, when they are large) and answered
-//!   after JetStream's acknowledgement. Every node pulls from one durable
-//!   consumer and applies what it pulls to the store in batches, then
-//!   acknowledges. A message whose node died before acknowledging it comes
-//!   again, to any node; the store keeps an event id once, so each event
-//!   counts once in effect.
+//!   published as one message (a few, when they are large), a counted
+//!   beacon as one, and answered after JetStream's acknowledgement. Every
+//!   node pulls from one durable consumer and applies what it pulls (events
+//!   to the store in batches, beacons through the service's [`Applier`]),
+//!   then acknowledges. A message whose node died before acknowledging it
+//!   comes again, to any node; the store keeps an event id once, and a
+//!   delivery's impression or click once, so each counts once in effect.
 //!
 //! Events cross the bus as stored: match keys already hashed, and nothing
 //! an opted-out event may not keep.
@@ -25,7 +26,7 @@ use adloom_core::event::TrackedEvent;
 use async_nats::jetstream::{self, consumer, stream};
 use futures_util::StreamExt;
 
-use crate::{EventOutcome, Store, StoreError};
+use crate::{Engagement, EventOutcome, Store, StoreError};
 
 /// Where events go on their way to the store.
 #[async_trait::async_trait]
@@ -34,6 +35,53 @@ pub trait EventBus: Send + Sync {
     /// that applies them later says `Recorded` without a person: duplicates
     /// are then found, and counted once, when they are applied.
     async fn publish(&self, events: Vec<TrackedEvent>) -> Result<Vec<EventOutcome>, StoreError>;
+}
+
+/// A beacon to count: the engagement of a served delivery, with what its
+/// counting needs besides the store.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct BeaconHit {
+    pub decision_id: String,
+    pub ad_id: String,
+    /// A click, or else an impression.
+    pub click: bool,
+    pub ad_group_id: String,
+    pub campaign_id: String,
+    pub ad_account_id: String,
+    pub user_id: Option<String>,
+    pub charge_micros: u64,
+    /// When it was counted.
+    pub time: i64,
+    /// When its delivery was decided (its budget hold's time).
+    pub decided_at: i64,
+    /// The click id appended to the landing page, kept to link the
+    /// clicker's later events on the advertiser's site.
+    pub click_id: Option<String>,
+}
+
+impl BeaconHit {
+    pub fn engagement(&self) -> Engagement {
+        Engagement {
+            decision_id: self.decision_id.clone(),
+            ad_id: self.ad_id.clone(),
+            kind: if self.click { "click" } else { "impression" },
+            ad_group_id: self.ad_group_id.clone(),
+            campaign_id: self.campaign_id.clone(),
+            ad_account_id: self.ad_account_id.clone(),
+            user_id: self.user_id.clone(),
+            charge_micros: self.charge_micros,
+            time: self.time,
+        }
+    }
+}
+
+/// What the service does with what a node pulls from the bus.
+#[async_trait::async_trait]
+pub trait Applier: Send + Sync {
+    /// Events of these ad accounts are in the store now.
+    fn events_applied(&self, ad_accounts: &BTreeSet<String>);
+    /// Counts a beacon, once in effect however often it comes.
+    async fn apply_beacon(&self, hit: BeaconHit) -> Result<(), StoreError>;
 }
 
 /// The durable consumer every node pulls from.
@@ -57,6 +105,7 @@ pub struct NatsBus {
     jetstream: jetstream::Context,
     stream: String,
     subject: String,
+    beacons_subject: String,
     /// Bytes per message, under the server's limit.
     max_message: usize,
 }
@@ -71,10 +120,11 @@ impl NatsBus {
         let max_message = (client.server_info().max_payload / 2).max(4096);
         let jetstream = jetstream::new(client);
         let subject = format!("{name}.events");
+        let beacons_subject = format!("{name}.beacons");
         jetstream
             .get_or_create_stream(stream::Config {
                 name: name.to_owned(),
-                subjects: vec![subject.clone()],
+                subjects: vec![subject.clone(), beacons_subject.clone()],
                 storage: stream::StorageType::File,
                 retention: stream::RetentionPolicy::WorkQueue,
                 ..Default::default()
@@ -85,21 +135,19 @@ impl NatsBus {
             jetstream,
             stream: name.to_owned(),
             subject,
+            beacons_subject,
             max_message,
         })
     }
 
-    /// Starts this node's share of applying what is on the stream to
-    /// `store`; `applied` hears the ad accounts of each batch applied. Runs
-    /// as long as the process, and starts over after any failure.
-    pub fn start_applying<F>(&self, store: Arc<dyn Store>, applied: F)
-    where
-        F: Fn(&BTreeSet<String>) + Send + Sync + 'static,
-    {
+    /// Starts this node's share of applying what is on the stream: events
+    /// to `store`, beacons through `applier`. Runs as long as the process,
+    /// and starts over after any failure.
+    pub fn start_applying(&self, store: Arc<dyn Store>, applier: Arc<dyn Applier>) {
         let bus = self.clone();
         tokio::spawn(async move {
             loop {
-                if let Err(e) = bus.apply(store.as_ref(), &applied).await {
+                if let Err(e) = bus.apply(store.as_ref(), applier.as_ref()).await {
                     tracing::warn!(error = ?e, "event bus: applying stopped; starting again");
                     tokio::time::sleep(Duration::from_secs(1)).await;
                 }
@@ -107,17 +155,13 @@ impl NatsBus {
         });
     }
 
-    async fn apply(
-        &self,
-        store: &dyn Store,
-        applied: &(dyn Fn(&BTreeSet<String>) + Send + Sync),
-    ) -> Result<(), StoreError> {
+    async fn apply(&self, store: &dyn Store, applier: &dyn Applier) -> Result<(), StoreError> {
         let stream = self
             .jetstream
             .get_stream(&self.stream)
             .await
             .map_err(|e| failed("cannot open the stream", e))?;
-        let applier: consumer::PullConsumer = stream
+        let pulled: consumer::PullConsumer = stream
             .get_or_create_consumer(
                 APPLIER,
                 consumer::pull::Config {
@@ -131,7 +175,7 @@ impl NatsBus {
             .await
             .map_err(|e| failed("cannot open the consumer", e))?;
         loop {
-            let mut batch = applier
+            let mut batch = pulled
                 .fetch()
                 .max_messages(BATCH)
                 .expires(Duration::from_secs(1))
@@ -140,25 +184,32 @@ impl NatsBus {
                 .map_err(|e| failed("cannot pull", e))?;
             let mut messages = Vec::new();
             let mut events = Vec::new();
+            let mut beacons = Vec::new();
             while let Some(message) = batch.next().await {
                 let message = message.map_err(|e| failed("cannot pull", e))?;
-                match serde_json::from_slice::<Vec<TrackedEvent>>(&message.payload) {
-                    Ok(decoded) => events.extend(decoded),
+                let decoded = if message.subject.as_str() == self.beacons_subject {
+                    serde_json::from_slice(&message.payload).map(|b| beacons.push(b))
+                } else {
+                    serde_json::from_slice::<Vec<TrackedEvent>>(&message.payload)
+                        .map(|e| events.extend(e))
+                };
+                if let Err(e) = decoded {
                     // Nothing this version wrote; it would never apply.
-                    Err(e) => {
-                        tracing::error!(error = %e, "event bus: a message that is not events, dropped")
-                    }
+                    tracing::error!(error = %e, subject = %message.subject, "event bus: a message not understood, dropped");
                 }
                 messages.push(message);
             }
             if messages.is_empty() {
                 continue;
             }
+            // Nothing is acknowledged on failure: the messages come again.
             let accounts: BTreeSet<String> =
                 events.iter().map(|e| e.ad_account_id.clone()).collect();
             if !events.is_empty() {
-                // Not acknowledged on failure: the messages come again.
                 store.record_events(events).await?;
+            }
+            for hit in beacons {
+                applier.apply_beacon(hit).await?;
             }
             for message in &messages {
                 message
@@ -166,8 +217,20 @@ impl NatsBus {
                     .await
                     .map_err(|e| failed("cannot acknowledge", e))?;
             }
-            applied(&accounts);
+            applier.events_applied(&accounts);
         }
+    }
+
+    /// Counts a beacon once JetStream holds it.
+    pub async fn publish_beacon(&self, hit: &BeaconHit) -> Result<(), StoreError> {
+        let message = serde_json::to_vec(hit).map_err(|e| failed("cannot encode", e))?;
+        self.jetstream
+            .publish(self.beacons_subject.clone(), message.into())
+            .await
+            .map_err(|e| failed("cannot publish", e))?
+            .await
+            .map_err(|e| failed("not acknowledged", e))?;
+        Ok(())
     }
 
     /// The events in messages of at most `max_message` bytes.

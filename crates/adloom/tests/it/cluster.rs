@@ -420,21 +420,29 @@ async fn budgets_and_caps_hold_across_nodes_under_load() {
         .filter(|(_, g, _)| *g == budgeted)
         .map(|(_, _, c)| c)
         .sum();
-    let (_, report) = a
-        .call(
-            reqwest::Method::GET,
-            &format!(
-                "/v5/ad_accounts/{}/analytics?start_date={}&end_date={}&granularity=TOTAL&columns=SPEND_IN_MICRO_DOLLAR",
-                accounts[0],
-                crate::date(-1),
-                crate::date(0)
-            ),
-            None,
-        )
-        .await;
-    let reported = report[0]["SPEND_IN_MICRO_DOLLAR"]
-        .as_u64()
-        .unwrap_or_else(|| panic!("{report}"));
+    // Beacons are counted by whichever node pulls them from the bus.
+    let report = || async {
+        let (_, report) = a
+            .call(
+                reqwest::Method::GET,
+                &format!(
+                    "/v5/ad_accounts/{}/analytics?start_date={}&end_date={}&granularity=TOTAL&columns=SPEND_IN_MICRO_DOLLAR",
+                    accounts[0],
+                    crate::date(-1),
+                    crate::date(0)
+                ),
+                None,
+            )
+            .await;
+        report[0]["SPEND_IN_MICRO_DOLLAR"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("{report}"))
+    };
+    until("every impression shown is counted", || async {
+        report().await >= spent
+    })
+    .await;
+    let reported = report().await;
     println!(
         "{} decisions on 3 nodes in {elapsed:?}: budget {BUDGET}, spent {spent} (reported {reported}); \
          {} impressions of the capped ad group for {PEOPLE} people (cap {CAP})",

@@ -235,10 +235,10 @@ async fn acknowledged_writes_survive_killed_nodes_on_postgres() {
     db.drop_schema().await;
 }
 
-/// The same, with tag pixels and conversion events going through NATS
-/// JetStream: a node killed after JetStream acknowledged a batch, or in the
-/// middle of applying what it pulled, loses none of it; another node
-/// applies it, once.
+/// The same, with tag pixels, conversion events and beacons going through
+/// NATS JetStream: a node killed after JetStream acknowledged a batch or a
+/// beacon, or in the middle of applying what it pulled, loses none of it;
+/// another node applies it, once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acknowledged_events_survive_killed_nodes_on_the_event_bus() {
     let db = crate::cluster::Database::new("bus").await;
@@ -321,6 +321,35 @@ async fn survive_kills(nodes: usize, start: impl Fn(usize) -> Server, store_url:
                 );
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
+        }
+        let counted = |engagements: &[adloom_store::Engagement]| {
+            log.impressions_acked.iter().all(|d| {
+                engagements
+                    .iter()
+                    .any(|e| e.decision_id == *d && e.kind == "impression")
+            })
+        };
+        while !counted(&store.engagements(&account, 0, i64::MAX).await.unwrap()) {
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "an acknowledged impression never counted"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        // What a killed node pulled but never acknowledged comes again
+        // after the bus's ack wait (5 s), answered or not: wait for quiet.
+        let mut quiet_since = std::time::Instant::now();
+        let mut last = 0;
+        while quiet_since.elapsed() < Duration::from_secs(6) {
+            let now = store
+                .engagements(&account, 0, i64::MAX)
+                .await
+                .unwrap()
+                .len();
+            if now != last {
+                (last, quiet_since) = (now, std::time::Instant::now());
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
         }
         println!(
             "the stream was applied {:?} after the last kill",
