@@ -154,9 +154,9 @@ pub struct AppState {
     pub node_id: String,
     /// Budgets and frequency caps shared with the other nodes, when set.
     pub shared_counters: Option<adloom_store::counters::SharedCounters>,
-    /// Where counted beacons go, when they go through the event bus;
-    /// counted here and now otherwise.
-    beacon_bus: Option<NatsBus>,
+    /// The event bus, when there is one: counted beacons and settings
+    /// changes go through it (events through `events`).
+    pub(crate) bus: Option<NatsBus>,
 }
 
 impl AppState {
@@ -190,7 +190,7 @@ impl AppState {
             reported_sizes: Arc::default(),
             node_id: auth::new_id(),
             shared_counters: None,
-            beacon_bus: None,
+            bus: None,
             store,
             config: Arc::new(config),
             auth: Auth::new(admin_token),
@@ -208,11 +208,11 @@ impl AppState {
         self
     }
 
-    /// Sends events and beacons through NATS JetStream, and applies this
-    /// node's share of them.
+    /// Sends events, beacons and settings changes through NATS JetStream,
+    /// and applies this node's share of them.
     pub fn with_nats_bus(mut self, nats: NatsBus) -> AppState {
         self.events = Arc::new(nats.clone());
-        self.beacon_bus = Some(nats.clone());
+        self.bus = Some(nats.clone());
         let applier = Arc::new(serving::BusApplier(self.clone()));
         nats.start_applying(Arc::clone(&self.store), applier);
         self

@@ -806,7 +806,7 @@ async fn count(state: &AppState, token: &str, is_click: bool) -> Option<String> 
         time: state.clock.now(),
         decided_at: beacon.t,
     };
-    match &state.beacon_bus {
+    match &state.bus {
         // Counted by whichever node pulls it; the person goes on at once.
         Some(bus) => {
             let _ = bus.publish_beacon(&hit).await;
@@ -880,5 +880,12 @@ impl adloom_store::bus::Applier for BusApplier {
 
     async fn apply_beacon(&self, hit: BeaconHit) -> Result<(), adloom_store::StoreError> {
         apply_beacon(&self.0, hit).await
+    }
+
+    async fn setting_changed(&self, change: adloom_store::bus::SettingChanged) {
+        let people = std::collections::BTreeSet::from([change.user_id]);
+        if let Err(e) = self.0.serving.people.reload(&self.0, &people).await {
+            tracing::warn!(error = ?e, "a settings change from the bus not applied");
+        }
     }
 }

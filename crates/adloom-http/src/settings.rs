@@ -6,6 +6,7 @@ use adloom_core::ads_setting::{validate_source, AdsSetting, SettingChange};
 use adloom_core::consent;
 use adloom_core::page::PageRequest;
 use adloom_core::person::validate_user_id;
+use adloom_store::bus::SettingChanged;
 use adloom_store::StoreError;
 use axum::extract::State;
 use axum::Json;
@@ -109,13 +110,16 @@ pub async fn put(
 }
 
 /// Records a change of setting, and applies it to the serving mirror in
-/// the same step: the next decision honours it.
+/// the same step: the next decision honours it. With an event bus, the
+/// change is acknowledged once the bus holds it too, for the other nodes
+/// and whoever follows the installation's settings.
 pub async fn record(
     state: &AppState,
     user_id: &str,
     change: SettingChange,
 ) -> Result<AdsSetting, ApiError> {
-    state
+    let time = change.changed_at;
+    let setting = state
         .serving
         .people
         .write(
@@ -132,7 +136,17 @@ pub async fn record(
                 state.serving.outbox.people([user_id]);
             },
         )
-        .await
+        .await?;
+    if let Some(bus) = &state.bus {
+        // Committed already: a retry of the same change is harmless.
+        bus.publish_setting(&SettingChanged {
+            user_id: user_id.to_owned(),
+            use_partner_info: setting.use_partner_info,
+            time,
+        })
+        .await?;
+    }
+    Ok(setting)
 }
 
 #[derive(Deserialize)]

@@ -16,6 +16,10 @@
 //!
 //! Events cross the bus as stored: match keys already hashed, and nothing
 //! an opted-out event may not keep.
+//!
+//! Settings changes are committed to the store first (the person's choice
+//! counts from their next request), then published to a stream of their
+//! own that every node follows, and only then acknowledged.
 
 use std::time::Duration;
 
@@ -75,9 +79,24 @@ impl BeaconHit {
     }
 }
 
+/// A person's choice of "Use info from our ad partners", as committed to
+/// the store. Every node follows these (and so may anyone downstream who
+/// must stop using or sharing the person's partner data).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SettingChanged {
+    pub user_id: String,
+    pub use_partner_info: Option<bool>,
+    pub time: i64,
+}
+
+/// How long the settings stream keeps a change.
+const SETTINGS_KEPT: Duration = Duration::from_secs(30 * 86_400);
+
 /// What the service does with what a node pulls from the bus.
 #[async_trait::async_trait]
 pub trait Applier: Send + Sync {
+    /// A person's setting changed, on this node or another.
+    async fn setting_changed(&self, change: SettingChanged);
     /// Events of these ad accounts are in the store now.
     fn events_applied(&self, ad_accounts: &BTreeSet<String>);
     /// Counts a beacon, once in effect however often it comes.
@@ -106,6 +125,8 @@ pub struct NatsBus {
     stream: String,
     subject: String,
     beacons_subject: String,
+    settings_stream: String,
+    settings_subject: String,
     /// Bytes per message, under the server's limit.
     max_message: usize,
 }
@@ -131,11 +152,28 @@ impl NatsBus {
             })
             .await
             .map_err(|e| failed("cannot open the stream", e))?;
+        // Settings are for every node, not applied once: a stream of their
+        // own, kept for a while, that each node reads from its start.
+        let settings_stream = format!("{name}_SETTINGS");
+        let settings_subject = format!("{name}.settings");
+        jetstream
+            .get_or_create_stream(stream::Config {
+                name: settings_stream.clone(),
+                subjects: vec![settings_subject.clone()],
+                storage: stream::StorageType::File,
+                retention: stream::RetentionPolicy::Limits,
+                max_age: SETTINGS_KEPT,
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| failed("cannot open the settings stream", e))?;
         Ok(NatsBus {
             jetstream,
             stream: name.to_owned(),
             subject,
             beacons_subject,
+            settings_stream,
+            settings_subject,
             max_message,
         })
     }
@@ -145,6 +183,7 @@ impl NatsBus {
     /// and starts over after any failure.
     pub fn start_applying(&self, store: Arc<dyn Store>, applier: Arc<dyn Applier>) {
         let bus = self.clone();
+        let settings_applier = Arc::clone(&applier);
         tokio::spawn(async move {
             loop {
                 if let Err(e) = bus.apply(store.as_ref(), applier.as_ref()).await {
@@ -153,6 +192,60 @@ impl NatsBus {
                 }
             }
         });
+        let bus = self.clone();
+        tokio::spawn(async move {
+            loop {
+                if let Err(e) = bus.follow_settings(settings_applier.as_ref()).await {
+                    tracing::warn!(error = ?e, "event bus: following settings stopped; starting again");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+        });
+    }
+
+    /// Hands every settings change from now on to `applier`. (A node reads
+    /// everyone's settings from the store when it starts, so it needs no
+    /// older ones.)
+    async fn follow_settings(&self, applier: &dyn Applier) -> Result<(), StoreError> {
+        let stream = self
+            .jetstream
+            .get_stream(&self.settings_stream)
+            .await
+            .map_err(|e| failed("cannot open the settings stream", e))?;
+        let follower = stream
+            .create_consumer(consumer::pull::OrderedConfig {
+                deliver_policy: consumer::DeliverPolicy::New,
+                filter_subject: self.settings_subject.clone(),
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| failed("cannot follow the settings stream", e))?;
+        let mut changes = follower
+            .messages()
+            .await
+            .map_err(|e| failed("cannot follow the settings stream", e))?;
+        while let Some(message) = changes.next().await {
+            let message = message.map_err(|e| failed("cannot follow the settings stream", e))?;
+            match serde_json::from_slice::<SettingChanged>(&message.payload) {
+                Ok(change) => applier.setting_changed(change).await,
+                Err(e) => {
+                    tracing::error!(error = %e, "event bus: a settings change not understood")
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Publishes a committed settings change, once JetStream holds it.
+    pub async fn publish_setting(&self, change: &SettingChanged) -> Result<(), StoreError> {
+        let message = serde_json::to_vec(change).map_err(|e| failed("cannot encode", e))?;
+        self.jetstream
+            .publish(self.settings_subject.clone(), message.into())
+            .await
+            .map_err(|e| failed("cannot publish", e))?
+            .await
+            .map_err(|e| failed("not acknowledged", e))?;
+        Ok(())
     }
 
     async fn apply(&self, store: &dyn Store, applier: &dyn Applier) -> Result<(), StoreError> {

@@ -37,9 +37,9 @@ pub struct ServeArgs {
     /// (`redis://...`) [default: in this node's memory].
     #[arg(long, env = "ADLOOM_COUNTERS")]
     pub counters: Option<String>,
-    /// The event bus for tag pixels, conversion events and beacons, NATS
-    /// JetStream (`nats://...`) [default: in process, straight to the
-    /// store].
+    /// The event bus for tag pixels, conversion events, beacons and
+    /// settings changes, NATS JetStream (`nats://...`) [default: in
+    /// process, straight to the store].
     #[arg(long, env = "ADLOOM_BUS")]
     pub bus: Option<String>,
 }

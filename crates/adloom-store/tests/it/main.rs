@@ -18,6 +18,7 @@ async fn sqlite() -> Harness {
 
 store_conformance_tests!(sqlite);
 
+mod nats;
 mod postgres;
 mod redis;
 
