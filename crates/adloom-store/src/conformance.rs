@@ -149,6 +149,29 @@ pub async fn upsert_replaces_a_person_and_their_identifiers(store: &dyn Store) {
         store.find_people_by_digest(&new_email).await.unwrap(),
         vec!["u1"]
     );
+    // Named twice in one batch: the last one stands, as if upserted one
+    // after another.
+    let last = person("u2", Some("last@example.com"), 31);
+    let upserted = store
+        .upsert_people(batch(vec![
+            person("u2", Some("first@example.com"), 30),
+            last.clone(),
+        ]))
+        .await
+        .unwrap();
+    assert_eq!(upserted, 2);
+    assert_eq!(store.get_person("u2").await.unwrap(), Some(last));
+    let first_email = hash_email("first@example.com").unwrap().sha256;
+    assert!(store
+        .find_people_by_digest(&first_email)
+        .await
+        .unwrap()
+        .is_empty());
+    let last_email = hash_email("last@example.com").unwrap().sha256;
+    assert_eq!(
+        store.find_people_by_digest(&last_email).await.unwrap(),
+        vec!["u2"]
+    );
 }
 
 pub async fn every_digest_finds_the_person(store: &dyn Store) {

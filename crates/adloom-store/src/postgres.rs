@@ -456,6 +456,89 @@ async fn people_named<C: GenericClient>(
         .collect())
 }
 
+/// Upserts a batch of people in a few statements whatever its size: the
+/// stored records read (and locked) in one query, then the changed people
+/// and their identifiers written with one UNNEST each. A person named twice
+/// ends as the last one says, as if upserted one after another.
+async fn upsert_people_batch<C: GenericClient>(
+    client: &C,
+    people: Vec<PersonRecord>,
+) -> Result<u64> {
+    let count = people.len() as u64;
+    let mut last: HashMap<String, PersonRecord> = HashMap::with_capacity(people.len());
+    for person in people {
+        last.insert(person.user_id.clone(), person);
+    }
+    let ids: Vec<&str> = last.keys().map(String::as_str).collect();
+    let stored: HashMap<String, String> = client
+        .query(
+            "SELECT user_id, record FROM people WHERE user_id = ANY($1) ORDER BY user_id FOR UPDATE",
+            &[&ids],
+        )
+        .await
+        .map_err(driver)?
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    let (mut users, mut records, mut times) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut old_users, mut old_digests) = (Vec::new(), Vec::new());
+    let (mut id_users, mut id_digests, mut id_kinds) = (Vec::new(), Vec::new(), Vec::new());
+    for person in last.values() {
+        let record = stored_record(person)?;
+        let before = stored.get(&person.user_id);
+        // A daily full sync mostly repeats what is stored: leave those
+        // people (and their updated_at) alone.
+        if before == Some(&record) {
+            continue;
+        }
+        if let Some(before) = before {
+            for (_, digest) in from_json::<PersonRecord>(before)?.all_digests() {
+                old_users.push(person.user_id.as_str());
+                old_digests.push(digest_bytes(digest)?);
+            }
+        }
+        for (kind, digest) in person.matchable_digests() {
+            id_users.push(person.user_id.as_str());
+            id_digests.push(digest_bytes(digest)?);
+            id_kinds.push(kind.as_str());
+        }
+        users.push(person.user_id.as_str());
+        records.push(record);
+        times.push(person.updated_at);
+    }
+    if users.is_empty() {
+        return Ok(count);
+    }
+    client
+        .execute(
+            "DELETE FROM identifiers i USING UNNEST($1::TEXT[], $2::BYTEA[]) AS k(user_id, digest)
+             WHERE i.user_id = k.user_id AND i.digest = k.digest",
+            &[&old_users, &old_digests],
+        )
+        .await
+        .map_err(driver)?;
+    client
+        .execute(
+            "INSERT INTO people (user_id, record, updated_at)
+             SELECT * FROM UNNEST($1::TEXT[], $2::TEXT[], $3::BIGINT[])
+             ON CONFLICT (user_id) DO UPDATE SET record = excluded.record,
+                                                 updated_at = excluded.updated_at",
+            &[&users, &records, &times],
+        )
+        .await
+        .map_err(driver)?;
+    client
+        .execute(
+            "INSERT INTO identifiers (digest, user_id, kind)
+             SELECT * FROM UNNEST($1::BYTEA[], $2::TEXT[], $3::TEXT[])
+             ON CONFLICT DO NOTHING",
+            &[&id_digests, &id_users, &id_kinds],
+        )
+        .await
+        .map_err(driver)?;
+    Ok(count)
+}
+
 /// Removes a person's rows from the identity index.
 async fn forget_identifiers<C: GenericClient>(client: &C, person: &PersonRecord) -> Result<()> {
     let digests = person
@@ -719,55 +802,8 @@ impl Store for PostgresStore {
         let people = people
             .collect::<std::io::Result<Vec<_>>>()
             .map_err(|e| internal(format!("people batch aborted: {e}")))?;
-        self.write(move |tx| {
-            Box::pin(async move {
-                let mut count = 0u64;
-                for person in people {
-                    count += 1;
-                    let record = stored_record(&person)?;
-                    let stored: Option<String> = tx
-                        .query_opt(
-                            "SELECT record FROM people WHERE user_id = $1 FOR UPDATE",
-                            &[&person.user_id],
-                        )
-                        .await
-                        .map_err(driver)?
-                        .map(|r| r.get(0));
-                    // A daily full sync mostly repeats what is stored: leave
-                    // those people (and their updated_at) alone.
-                    if stored.as_ref() == Some(&record) {
-                        continue;
-                    }
-                    if let Some(stored) = stored {
-                        forget_identifiers(tx, &from_json(&stored)?).await?;
-                    }
-                    tx.execute(
-                        "INSERT INTO people (user_id, record, updated_at) VALUES ($1, $2, $3)
-                         ON CONFLICT (user_id) DO UPDATE SET record = excluded.record,
-                                                             updated_at = excluded.updated_at",
-                        &[&person.user_id, &record, &person.updated_at],
-                    )
-                    .await
-                    .map_err(driver)?;
-                    let mut digests = Vec::new();
-                    let mut kinds = Vec::new();
-                    for (kind, digest) in person.matchable_digests() {
-                        digests.push(digest_bytes(digest)?);
-                        kinds.push(kind.as_str());
-                    }
-                    tx.execute(
-                        "INSERT INTO identifiers (digest, user_id, kind)
-                         SELECT d, $1, k FROM UNNEST($2::bytea[], $3::text[]) AS i(d, k)
-                         ON CONFLICT DO NOTHING",
-                        &[&person.user_id, &digests, &kinds],
-                    )
-                    .await
-                    .map_err(driver)?;
-                }
-                Ok(count)
-            })
-        })
-        .await
+        self.write(move |tx| Box::pin(async move { upsert_people_batch(tx, people).await }))
+            .await
     }
 
     async fn get_person(&self, user_id: &str) -> Result<Option<PersonRecord>> {

@@ -616,6 +616,8 @@ impl Store for SqliteStore {
                 }
                 Ok(())
             };
+            // The people this batch wrote so far.
+            let mut written = std::collections::HashSet::new();
             for person in people {
                 let person = person.map_err(|e| internal(format!("people batch aborted: {e}")))?;
                 count += 1;
@@ -630,7 +632,14 @@ impl Store for SqliteStore {
                     continue;
                 }
                 if let Some(stored) = stored {
+                    if !written.insert(person.user_id.clone()) {
+                        // Named earlier in this batch: its rows must be in
+                        // the table before they can be forgotten.
+                        flush(&mut rows)?;
+                    }
                     forget_identifiers(tx, &from_json(&stored)?, changes)?;
+                } else {
+                    written.insert(person.user_id.clone());
                 }
                 upsert
                     .execute(params![person.user_id, record, person.updated_at])
