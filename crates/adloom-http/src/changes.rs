@@ -138,7 +138,7 @@ pub async fn start(state: &AppState) -> Result<(), crate::error::ApiError> {
             if changes.is_empty() {
                 continue;
             }
-            changes.node = announcer.node_id.clone();
+            changes.node = announcer.node_id.to_string();
             let payload = serde_json::to_string(&changes).expect("serializes");
             if let Err(e) = announcer.store.announce(&payload).await {
                 // The other nodes catch up when they next resync.
@@ -160,7 +160,7 @@ pub async fn start(state: &AppState) -> Result<(), crate::error::ApiError> {
                 }
             } else {
                 match serde_json::from_str::<Announcement>(&payload) {
-                    Ok(a) if a.node != follower.node_id => a,
+                    Ok(a) if *a.node != *follower.node_id => a,
                     Ok(_) => continue,
                     Err(e) => {
                         tracing::warn!(error = %e, "an announcement this node cannot read");

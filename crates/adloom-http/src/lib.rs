@@ -132,9 +132,22 @@ impl Clock for SystemClock {
     }
 }
 
-/// What every handler can reach.
+/// What every handler can reach. Cloned for every request (and more than
+/// once on its way through the middleware), so it is one `Arc`: a clone is
+/// one reference count, whatever the state holds.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<AppStateInner>);
+
+impl std::ops::Deref for AppState {
+    type Target = AppStateInner;
+
+    fn deref(&self) -> &AppStateInner {
+        &self.0
+    }
+}
+
+/// The fields of [`AppState`].
+pub struct AppStateInner {
     pub store: Arc<dyn Store>,
     pub config: Arc<Config>,
     pub auth: Auth,
@@ -151,12 +164,12 @@ pub struct AppState {
     /// Each audience's and list's reported size for the current period.
     pub(crate) reported_sizes: Arc<membership::ReportedSizes>,
     /// This process, among the nodes sharing a store.
-    pub node_id: String,
+    pub node_id: Arc<str>,
     /// Budgets and frequency caps shared with the other nodes, when set.
-    pub shared_counters: Option<adloom_store::counters::SharedCounters>,
+    pub shared_counters: Option<Arc<adloom_store::counters::SharedCounters>>,
     /// The event bus, when there is one: counted beacons and settings
     /// changes go through it (events through `events`).
-    pub(crate) bus: Option<NatsBus>,
+    pub(crate) bus: Option<Arc<NatsBus>>,
 }
 
 impl AppState {
@@ -176,7 +189,7 @@ impl AppState {
                 m.upkeep();
             }
         });
-        AppState {
+        AppState(Arc::new(AppStateInner {
             events: Arc::new(ingest::EventSink::start(Arc::clone(&store))),
             metrics,
             serving: Arc::new(serving::Serving::new(refresh)),
@@ -188,14 +201,19 @@ impl AppState {
                 config.rate_limit_per_ip,
             )),
             reported_sizes: Arc::default(),
-            node_id: auth::new_id(),
+            node_id: auth::new_id().into(),
             shared_counters: None,
             bus: None,
             store,
             config: Arc::new(config),
             auth: Auth::new(admin_token),
             clock: Arc::new(SystemClock),
-        }
+        }))
+    }
+
+    /// The fields, while this state is being set up (before any clone).
+    fn setting_up(&mut self) -> &mut AppStateInner {
+        Arc::get_mut(&mut self.0).expect("an AppState is set up before it is cloned")
     }
 
     /// Holds budgets and frequency caps in counters shared by every node.
@@ -204,15 +222,16 @@ impl AppState {
         shared: adloom_store::counters::SharedCounters,
     ) -> AppState {
         serving::follow_shared_counters(&self.serving, shared.clone(), Arc::clone(&self.clock));
-        self.shared_counters = Some(shared);
+        self.setting_up().shared_counters = Some(Arc::new(shared));
         self
     }
 
     /// Sends events, beacons and settings changes through NATS JetStream,
     /// and applies this node's share of them.
     pub fn with_nats_bus(mut self, nats: NatsBus) -> AppState {
-        self.events = Arc::new(nats.clone());
-        self.bus = Some(nats.clone());
+        let fields = self.setting_up();
+        fields.events = Arc::new(nats.clone());
+        fields.bus = Some(Arc::new(nats.clone()));
         let applier = Arc::new(serving::BusApplier(self.clone()));
         nats.start_applying(Arc::clone(&self.store), applier);
         self
@@ -249,7 +268,7 @@ impl AppState {
     }
 
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> AppState {
-        self.clock = clock;
+        self.setting_up().clock = clock;
         self
     }
 }

@@ -19,6 +19,7 @@ use std::collections::HashMap;
 
 use redis::aio::ConnectionManager;
 use redis::Script;
+use tokio::sync::{mpsc, oneshot};
 
 use crate::{Result, StoreError};
 
@@ -90,39 +91,49 @@ pub struct SharedSpend {
 /// reached.
 const RESERVE: &str = r#"
 local bucket, live_from, day, ttl = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
-local function spend(key)
+-- Each spender and each person's counts are read once per call, then kept
+-- up to date here as deliveries take from them.
+local spenders, people = {}, {}
+local function spender(key)
+  local s = spenders[key]
+  if s then return s end
   local fields = redis.call('HGETALL', key)
-  local d, today, life, held = -1, 0, 0, 0
+  local d
+  s = {today = 0, life = 0, held = 0}
   for i = 1, #fields, 2 do
     local f, v = fields[i], tonumber(fields[i + 1])
     if f == 'day' then d = v
-    elseif f == 'today' then today = v
-    elseif f == 'life' then life = v
+    elseif f == 'today' then s.today = v
+    elseif f == 'life' then s.life = v
     elseif tonumber(string.sub(f, 2)) < live_from then redis.call('HDEL', key, f)
-    else held = held + v end
+    else s.held = s.held + v end
   end
-  if d ~= day then today = 0 end
-  return today, life, held
+  if d ~= day then s.today = 0 end
+  spenders[key] = s
+  return s
 end
-local function fits(spent, held, charge, cap)
-  return cap < 0 or spent + held + charge <= cap
+local function fits(s, charge, daily, lifetime)
+  return (daily < 0 or s.today + s.held + charge <= daily)
+    and (lifetime < 0 or s.life + s.held + charge <= lifetime)
 end
-local function budget_fits(key, charge, daily, lifetime)
-  local today, life, held = spend(key)
-  return fits(today, held, charge, daily) and fits(life, held, charge, lifetime)
-end
-local function seen(key, group)
+local function seen(key)
+  local p = people[key]
+  if p then return p end
+  p = {}
   local fields = redis.call('HGETALL', key)
-  local n, prefix = 0, group .. '|'
   for i = 1, #fields, 2 do
     local f, v = fields[i], tonumber(fields[i + 1])
-    if f == group then n = n + v
-    elseif string.sub(f, 1, #prefix) == prefix then
-      if tonumber(string.sub(f, #prefix + 1)) < live_from then redis.call('HDEL', key, f)
-      else n = n + v end
+    local group, b = string.match(f, '^(.*)|(%d+)$')
+    if not group then
+      p[f] = (p[f] or 0) + v
+    elseif tonumber(b) < live_from then
+      redis.call('HDEL', key, f)
+    else
+      p[group] = (p[group] or 0) + v
     end
   end
-  return n
+  people[key] = p
+  return p
 end
 local taken = {}
 for i = 0, #KEYS / 3 - 1 do
@@ -130,20 +141,24 @@ for i = 0, #KEYS / 3 - 1 do
   local charge, fcap, group = tonumber(ARGV[a]), tonumber(ARGV[a + 5]), ARGV[a + 6]
   local gk, ck, fk = KEYS[i * 3 + 1], KEYS[i * 3 + 2], KEYS[i * 3 + 3]
   local outcome = 1
-  if charge > 0 and not (budget_fits(gk, charge, tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]))
-      and budget_fits(ck, charge, tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4]))) then
+  if charge > 0 and not (fits(spender(gk), charge, tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]))
+      and fits(spender(ck), charge, tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4]))) then
     outcome = 0
-  elseif fcap >= 0 and seen(fk, group) >= fcap then
+  elseif fcap >= 0 and (seen(fk)[group] or 0) >= fcap then
     outcome = -1
   end
   if outcome == 1 then
     if charge > 0 then
       redis.call('HINCRBY', gk, 'h' .. bucket, charge)
       redis.call('HINCRBY', ck, 'h' .. bucket, charge)
+      spenders[gk].held = spenders[gk].held + charge
+      spenders[ck].held = spenders[ck].held + charge
     end
     if fcap >= 0 then
       redis.call('HINCRBY', fk, group .. '|' .. bucket, 1)
       redis.call('EXPIRE', fk, ttl)
+      local p = seen(fk)
+      p[group] = (p[group] or 0) + 1
     end
   end
   taken[#taken + 1] = outcome
@@ -183,16 +198,34 @@ return 1
 /// The counters all nodes share, in one Redis.
 #[derive(Clone)]
 pub struct SharedCounters {
+    redis: Redis,
+    /// Reservations on their way to the next script call.
+    waiting: mpsc::Sender<Waiting>,
+}
+
+/// The connection, the key prefix and the scripts.
+#[derive(Clone)]
+struct Redis {
     connection: ConnectionManager,
     prefix: String,
     reserve: Script,
     settle: Script,
 }
 
+/// One decision's reservations, waiting to be taken with others'.
+struct Waiting {
+    deliveries: Vec<Reservation>,
+    now: i64,
+    reply: oneshot::Sender<Result<Vec<Taken>>>,
+}
+
+/// Most deliveries one script call takes (it holds Redis while it runs).
+const MAX_PER_CALL: usize = 500;
+
 impl std::fmt::Debug for SharedCounters {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SharedCounters")
-            .field("prefix", &self.prefix)
+            .field("prefix", &self.redis.prefix)
             .finish()
     }
 }
@@ -213,12 +246,101 @@ impl SharedCounters {
     pub async fn connect(url: &str, prefix: &str) -> Result<SharedCounters> {
         let client = redis::Client::open(url).map_err(failed)?;
         let connection = ConnectionManager::new(client).await.map_err(failed)?;
-        Ok(SharedCounters {
+        let redis = Redis {
             connection,
             prefix: prefix.to_owned(),
             reserve: Script::new(RESERVE),
             settle: Script::new(SETTLE),
-        })
+        };
+        let (waiting, queue) = mpsc::channel(4_096);
+        tokio::spawn(redis.clone().take_in_turn(queue));
+        Ok(SharedCounters { redis, waiting })
+    }
+
+    /// Takes what each delivery needs, all of it or nothing, atomically
+    /// across nodes; says which deliveries may be answered.
+    pub async fn reserve(&self, deliveries: &[Reservation], now: i64) -> Result<Vec<Taken>> {
+        if deliveries.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (reply, answer) = oneshot::channel();
+        let gone = || StoreError::Internal("shared counters: the reserving task stopped".into());
+        self.waiting
+            .send(Waiting {
+                deliveries: deliveries.to_vec(),
+                now,
+                reply,
+            })
+            .await
+            .map_err(|_| gone())?;
+        answer.await.map_err(|_| gone())?
+    }
+
+    /// Settles a beacon counted for the first time.
+    pub async fn settle(&self, s: &Settlement) -> Result<()> {
+        self.redis.settle(s).await
+    }
+
+    /// The shared totals of these ad groups and campaigns, for pacing.
+    pub async fn spend(
+        &self,
+        groups: &[String],
+        campaigns: &[String],
+        now: i64,
+    ) -> Result<(HashMap<String, SharedSpend>, HashMap<String, SharedSpend>)> {
+        self.redis.spend(groups, campaigns, now).await
+    }
+
+    /// Impressions of this person per ad group today, with held slots.
+    pub async fn frequency(&self, person: &str, now: i64) -> Result<HashMap<String, u32>> {
+        self.redis.frequency(person, now).await
+    }
+}
+
+impl Redis {
+    /// Takes reservations as they come, folding whatever waits into one
+    /// script call, as a group commit does: under load, one round trip and
+    /// one script run serve many decisions. Ends when every handle is gone.
+    async fn take_in_turn(self, mut queue: mpsc::Receiver<Waiting>) {
+        while let Some(first) = queue.recv().await {
+            let mut group = vec![first];
+            let mut count = group[0].deliveries.len();
+            while count < MAX_PER_CALL {
+                match queue.try_recv() {
+                    Ok(next) => {
+                        count += next.deliveries.len();
+                        group.push(next);
+                    }
+                    Err(_) => break,
+                }
+            }
+            // One call per second of decision time (its buckets and day).
+            group.sort_by_key(|w| w.now);
+            let mut rest = group.into_iter().peekable();
+            while let Some(first) = rest.next() {
+                let now = first.now;
+                let mut same = vec![first];
+                while let Some(w) = rest.next_if(|w| w.now == now) {
+                    same.push(w);
+                }
+                let all: Vec<Reservation> = same
+                    .iter()
+                    .flat_map(|w| w.deliveries.iter().cloned())
+                    .collect();
+                let answer = self.reserve_now(&all, now).await;
+                let mut from = 0;
+                for w in same {
+                    let to = from + w.deliveries.len();
+                    let reply = match &answer {
+                        Ok(taken) => Ok(taken[from..to].to_vec()),
+                        Err(e) => Err(StoreError::Internal(e.to_string())),
+                    };
+                    from = to;
+                    // The decision may have stopped waiting.
+                    let _ = w.reply.send(reply);
+                }
+            }
+        }
     }
 
     fn group_key(&self, group: &str) -> String {
@@ -233,12 +355,8 @@ impl SharedCounters {
         format!("{}:freq:{day}:{person}", self.prefix)
     }
 
-    /// Takes what each delivery needs, all of it or nothing, atomically
-    /// across nodes; says which deliveries may be answered.
-    pub async fn reserve(&self, deliveries: &[Reservation], now: i64) -> Result<Vec<Taken>> {
-        if deliveries.is_empty() {
-            return Ok(Vec::new());
-        }
+    /// One script call for these deliveries.
+    async fn reserve_now(&self, deliveries: &[Reservation], now: i64) -> Result<Vec<Taken>> {
         let bucket = now.div_euclid(HOLD_BUCKET_SECS);
         let live_from = (now - HOLD_SECS).div_euclid(HOLD_BUCKET_SECS) + 1;
         let day = now.div_euclid(DAY);
@@ -271,8 +389,7 @@ impl SharedCounters {
             .collect())
     }
 
-    /// Settles a beacon counted for the first time.
-    pub async fn settle(&self, s: &Settlement) -> Result<()> {
+    async fn settle(&self, s: &Settlement) -> Result<()> {
         let decided_day = s.decided_at.div_euclid(DAY);
         let person = s.impression_of.as_deref().unwrap_or("");
         let _: i64 = self
@@ -292,8 +409,7 @@ impl SharedCounters {
         Ok(())
     }
 
-    /// The shared totals of these ad groups and campaigns, for pacing.
-    pub async fn spend(
+    async fn spend(
         &self,
         groups: &[String],
         campaigns: &[String],
@@ -345,8 +461,7 @@ impl SharedCounters {
         Ok((groups, campaigns))
     }
 
-    /// Impressions of this person per ad group today, with held slots.
-    pub async fn frequency(&self, person: &str, now: i64) -> Result<HashMap<String, u32>> {
+    async fn frequency(&self, person: &str, now: i64) -> Result<HashMap<String, u32>> {
         let day = now.div_euclid(DAY);
         let live_from = (now - HOLD_SECS).div_euclid(HOLD_BUCKET_SECS) + 1;
         let fields: HashMap<String, i64> = redis::cmd("HGETALL")
