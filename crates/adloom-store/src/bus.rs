@@ -238,9 +238,18 @@ impl NatsBus {
 
     /// Publishes a committed settings change, once JetStream holds it.
     pub async fn publish_setting(&self, change: &SettingChanged) -> Result<(), StoreError> {
-        let message = serde_json::to_vec(change).map_err(|e| failed("cannot encode", e))?;
+        self.publish_one(&self.settings_subject, change).await
+    }
+
+    /// Publishes one message and waits for JetStream to hold it.
+    async fn publish_one<T: serde::Serialize>(
+        &self,
+        subject: &str,
+        value: &T,
+    ) -> Result<(), StoreError> {
+        let message = serde_json::to_vec(value).map_err(|e| failed("cannot encode", e))?;
         self.jetstream
-            .publish(self.settings_subject.clone(), message.into())
+            .publish(subject.to_owned(), message.into())
             .await
             .map_err(|e| failed("cannot publish", e))?
             .await
@@ -316,14 +325,7 @@ impl NatsBus {
 
     /// Counts a beacon once JetStream holds it.
     pub async fn publish_beacon(&self, hit: &BeaconHit) -> Result<(), StoreError> {
-        let message = serde_json::to_vec(hit).map_err(|e| failed("cannot encode", e))?;
-        self.jetstream
-            .publish(self.beacons_subject.clone(), message.into())
-            .await
-            .map_err(|e| failed("cannot publish", e))?
-            .await
-            .map_err(|e| failed("not acknowledged", e))?;
-        Ok(())
+        self.publish_one(&self.beacons_subject, hit).await
     }
 
     /// The events in messages of at most `max_message` bytes.
