@@ -1013,3 +1013,89 @@ async fn a_customer_list_ad() {
     .await;
     assert_eq!(groups(&decide(&app, ask("c0")).await), [group.as_str()]);
 }
+
+/// A Redis of the test's own, on a free port, stopped when dropped.
+struct OwnRedis {
+    process: std::process::Child,
+    url: String,
+}
+
+impl OwnRedis {
+    fn start() -> OwnRedis {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let process = std::process::Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server is installed (scripts/services)");
+        let started = std::time::Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                started.elapsed().as_secs() < 10,
+                "redis-server did not start"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        OwnRedis {
+            process,
+            url: format!("redis://127.0.0.1:{port}"),
+        }
+    }
+}
+
+impl Drop for OwnRedis {
+    fn drop(&mut self) {
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+    }
+}
+
+/// With the shared counters out of reach, a budget is never spent on a
+/// guess: ad groups with a budget are not served; ad groups without one
+/// go on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_the_shared_counters_budgets_fail_closed() {
+    let redis = OwnRedis::start();
+    let app = App::with_shared_counters(&redis.url).await;
+    let mut groups = Vec::new();
+    for (name, budget) in [("Budgeted", Some(100_000_000u64)), ("Open", None)] {
+        let account = app.ad_account(name).await;
+        let campaign = create(&app, &account, "campaigns", json!({"name": name})).await;
+        let mut spec = json!({"name": name, "billable_event": "IMPRESSION",
+                              "bid_in_micro_currency": 1_000_000, "pacing_delivery_type": "ACCELERATED"});
+        if let Some(budget) = budget {
+            spec["budget_in_micro_currency"] = json!(budget);
+            spec["budget_type"] = json!("DAILY");
+        }
+        groups.push(ad_group_with_ad(&app, &account, &campaign, spec).await);
+    }
+    let served = |d: Value| -> Vec<String> {
+        let mut ids: Vec<String> = d["ads"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|ad| ad["ad_group_id"].as_str().unwrap().to_owned())
+            .collect();
+        ids.sort();
+        ids
+    };
+    let mut both = groups.clone();
+    both.sort();
+    let request = json!({"placement": "home_feed", "count": 2, "geo": {"country": "US"}});
+    assert_eq!(served(decide(&app, request.clone()).await), both);
+
+    drop(redis);
+    let answer = tokio::time::timeout(std::time::Duration::from_secs(10), decide(&app, request))
+        .await
+        .expect("a decision does not wait on a Redis that is gone");
+    assert_eq!(
+        served(answer),
+        vec![groups[1].clone()],
+        "only the ad group without a budget"
+    );
+}

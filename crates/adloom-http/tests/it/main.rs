@@ -62,6 +62,29 @@ impl App {
         App::default()
     }
 
+    /// An app whose budgets and frequency caps are held in the Redis at
+    /// `url`, as one of several nodes.
+    pub async fn with_shared_counters(url: &str) -> App {
+        let app = App::new();
+        let shared = adloom_store::counters::SharedCounters::connect(url, "adloom-test")
+            .await
+            .unwrap();
+        let state = AppState::new(
+            app.store.clone(),
+            Config {
+                spool_dir: app.dir.path().to_owned(),
+                ..Config::default()
+            },
+            ADMIN,
+        )
+        .with_clock(app.clock.clone())
+        .with_shared_counters(shared);
+        App {
+            router: router(state),
+            ..app
+        }
+    }
+
     pub fn with_config(tweak: impl FnOnce(&mut Config)) -> App {
         let dir = tempfile::tempdir().unwrap();
         let store = adloom_store::open(&format!(
