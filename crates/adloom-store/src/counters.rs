@@ -8,7 +8,8 @@
 //! of a cap. A counted beacon turns its hold into spend (or its slot into an
 //! impression); a hold never billed lapses after [`HOLD_SECS`].
 //!
-//! Keys, under a prefix (`adloom` by default):
+//! Keys, under the installation's prefix (`adloom:ID`, the same for every
+//! node on one store):
 //! - `PREFIX:spend:g:GROUP` and `PREFIX:spend:c:CAMPAIGN`: hashes with
 //!   `day`, `today` and `life` (micro-currency) and one `hBUCKET` field per
 //!   ten seconds of live holds;
@@ -259,7 +260,7 @@ impl SharedCounters {
 
     /// Takes what each delivery needs, all of it or nothing, atomically
     /// across nodes; says which deliveries may be answered.
-    pub async fn reserve(&self, deliveries: &[Reservation], now: i64) -> Result<Vec<Taken>> {
+    pub async fn reserve(&self, deliveries: Vec<Reservation>, now: i64) -> Result<Vec<Taken>> {
         if deliveries.is_empty() {
             return Ok(Vec::new());
         }
@@ -267,7 +268,7 @@ impl SharedCounters {
         let gone = || StoreError::Internal("shared counters: the reserving task stopped".into());
         self.waiting
             .send(Waiting {
-                deliveries: deliveries.to_vec(),
+                deliveries,
                 now,
                 reply,
             })

@@ -721,7 +721,6 @@ async fn record_event_batch<C: GenericClient>(
         .iter()
         .map(|r| (r.get(0), r.get(1)))
         .collect();
-    let last_link = new_links;
     // Another writer may have stored one of them meanwhile: only what this
     // insert stored counts as recorded here.
     let outcomes = events
@@ -736,9 +735,9 @@ async fn record_event_batch<C: GenericClient>(
             _ => EventOutcome::Duplicate,
         })
         .collect();
-    if !last_link.is_empty() {
+    if !new_links.is_empty() {
         let (mut accounts, mut cookies, mut users) = (Vec::new(), Vec::new(), Vec::new());
-        for ((account, cookie), user) in last_link {
+        for ((account, cookie), user) in new_links {
             accounts.push(account);
             cookies.push(cookie);
             users.push(user);

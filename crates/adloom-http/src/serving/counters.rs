@@ -219,10 +219,10 @@ impl Counters {
         slot(&mut self.campaign_spend, campaign).held += micros;
     }
 
-    /// A delivery decided at `decided_at` was billed `charge`: what it held
-    /// is free again (a click may free more than its expected share; the
+    /// A delivery decided at `decided_at` was billed `charge` (or, with
+    /// shared counters, was not made after all): what it held is free again (a click may free more than its expected share; the
     /// bucket never gives back more than it holds).
-    fn release(&mut self, group: &str, decided_at: i64, charge: u64) {
+    pub(super) fn release(&mut self, group: &str, decided_at: i64, charge: u64) {
         let bucket = decided_at.div_euclid(HOLD_BUCKET_SECS);
         let Some(holds) = self.holds.get_mut(group) else {
             return;
@@ -250,11 +250,6 @@ impl Counters {
             *seen = (day, 0);
         }
         seen.1 = seen.1.max(cap);
-    }
-
-    /// A delivery held at `now` was not made after all.
-    pub(super) fn unhold(&mut self, group: &str, now: i64, micros: u64) {
-        self.release(group, now, micros);
     }
 
     /// Takes the spend all nodes counted together (shared counters) as this

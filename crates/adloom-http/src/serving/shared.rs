@@ -59,7 +59,7 @@ pub(super) async fn take(
         .map(|(s, need)| Reservation {
             ad_group_id: s.ad_group_id.clone(),
             campaign_id: s.campaign_id.clone(),
-            charge_micros: need.caps.map_or(0, |_| need.charge_micros),
+            charge_micros: need.charge_micros,
             caps: need.caps.unwrap_or_default(),
             frequency: user.map(|u| (u.to_owned(), s.frequency_cap)),
         })
@@ -70,14 +70,14 @@ pub(super) async fn take(
     if !needed {
         return served;
     }
-    let taken = match shared.reserve(&reservations, now).await {
+    let taken = match shared.reserve(reservations, now).await {
         Ok(taken) => taken,
         // A budget is never spent on a guess; a frequency cap falls back to
         // the node's own counts, which the auction already checked.
-        Err(_) => reservations
+        Err(_) => needs
             .iter()
-            .map(|r| {
-                if r.charge_micros == 0 {
+            .map(|need| {
+                if need.charge_micros == 0 {
                     Taken::Yes
                 } else {
                     Taken::BudgetFull
@@ -92,7 +92,7 @@ pub(super) async fn take(
         .zip(taken)
         .filter_map(|((s, need), taken)| {
             if taken != Taken::Yes && need.caps.is_some() {
-                counters.unhold(&s.ad_group_id, now, need.charge_micros);
+                counters.release(&s.ad_group_id, now, need.charge_micros);
             }
             if let (Taken::Capped, Some(user)) = (taken, user) {
                 counters.reached_cap(user, &s.ad_group_id, s.frequency_cap, now);

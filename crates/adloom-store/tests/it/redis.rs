@@ -58,10 +58,13 @@ fn billed(group: &str, decided_at: i64, charge: u64, person: Option<&str>) -> Se
 async fn a_budget_holds_until_billed_and_never_past_its_cap() {
     let c = counters().await;
     let one = [delivery("g1", 400, Some(1_000), None)];
-    assert_eq!(c.reserve(&one, NOW).await.unwrap(), [Taken::Yes]);
-    assert_eq!(c.reserve(&one, NOW).await.unwrap(), [Taken::Yes]);
+    assert_eq!(c.reserve(one.to_vec(), NOW).await.unwrap(), [Taken::Yes]);
+    assert_eq!(c.reserve(one.to_vec(), NOW).await.unwrap(), [Taken::Yes]);
     // 800 held: a third would pass 1,000.
-    assert_eq!(c.reserve(&one, NOW).await.unwrap(), [Taken::BudgetFull]);
+    assert_eq!(
+        c.reserve(one.to_vec(), NOW).await.unwrap(),
+        [Taken::BudgetFull]
+    );
     let (groups, campaigns) = c
         .spend(&["g1".to_owned()], &["c-g1".to_owned()], NOW)
         .await
@@ -80,21 +83,24 @@ async fn a_budget_holds_until_billed_and_never_past_its_cap() {
         }
     );
     let rest = [delivery("g1", 200, Some(1_000), None)];
-    assert_eq!(c.reserve(&rest, NOW).await.unwrap(), [Taken::Yes]);
-    assert_eq!(c.reserve(&rest, NOW).await.unwrap(), [Taken::BudgetFull]);
+    assert_eq!(c.reserve(rest.to_vec(), NOW).await.unwrap(), [Taken::Yes]);
+    assert_eq!(
+        c.reserve(rest.to_vec(), NOW).await.unwrap(),
+        [Taken::BudgetFull]
+    );
 }
 
 #[tokio::test]
 async fn holds_never_billed_lapse() {
     let c = counters().await;
     let one = [delivery("g1", 1_000, Some(1_000), None)];
-    assert_eq!(c.reserve(&one, NOW).await.unwrap(), [Taken::Yes]);
+    assert_eq!(c.reserve(one.to_vec(), NOW).await.unwrap(), [Taken::Yes]);
     assert_eq!(
-        c.reserve(&one, NOW + 10).await.unwrap(),
+        c.reserve(one.to_vec(), NOW + 10).await.unwrap(),
         [Taken::BudgetFull]
     );
     assert_eq!(
-        c.reserve(&one, NOW + HOLD_SECS + 10).await.unwrap(),
+        c.reserve(one.to_vec(), NOW + HOLD_SECS + 10).await.unwrap(),
         [Taken::Yes]
     );
 }
@@ -111,7 +117,7 @@ async fn a_campaign_budget_binds_all_its_ad_groups() {
         ..delivery(group, 600, None, None)
     };
     assert_eq!(
-        c.reserve(&[in_campaign("a"), in_campaign("b")], NOW)
+        c.reserve(vec![in_campaign("a"), in_campaign("b")], NOW)
             .await
             .unwrap(),
         [Taken::Yes, Taken::BudgetFull]
@@ -122,28 +128,28 @@ async fn a_campaign_budget_binds_all_its_ad_groups() {
 async fn a_frequency_cap_counts_impressions_and_held_slots() {
     let c = counters().await;
     let one = [delivery("g1", 0, None, Some(("p1", 2)))];
-    assert_eq!(c.reserve(&one, NOW).await.unwrap(), [Taken::Yes]);
+    assert_eq!(c.reserve(one.to_vec(), NOW).await.unwrap(), [Taken::Yes]);
     c.settle(&billed("g1", NOW, 0, Some("p1"))).await.unwrap();
     assert_eq!(c.frequency("p1", NOW).await.unwrap()["g1"], 1);
-    assert_eq!(c.reserve(&one, NOW).await.unwrap(), [Taken::Yes]);
+    assert_eq!(c.reserve(one.to_vec(), NOW).await.unwrap(), [Taken::Yes]);
     assert_eq!(c.frequency("p1", NOW).await.unwrap()["g1"], 2);
-    assert_eq!(c.reserve(&one, NOW).await.unwrap(), [Taken::Capped]);
+    assert_eq!(c.reserve(one.to_vec(), NOW).await.unwrap(), [Taken::Capped]);
     // Another person, another ad group: their own caps.
     let other = [
         delivery("g1", 0, None, Some(("p2", 2))),
         delivery("g2", 0, None, Some(("p1", 2))),
     ];
     assert_eq!(
-        c.reserve(&other, NOW).await.unwrap(),
+        c.reserve(other.to_vec(), NOW).await.unwrap(),
         [Taken::Yes, Taken::Yes]
     );
     // The slot held but never shown lapses; the impression stays.
     assert_eq!(
-        c.reserve(&one, NOW + HOLD_SECS + 10).await.unwrap(),
+        c.reserve(one.to_vec(), NOW + HOLD_SECS + 10).await.unwrap(),
         [Taken::Yes]
     );
     assert_eq!(
-        c.reserve(&one, NOW + HOLD_SECS + 10).await.unwrap(),
+        c.reserve(one.to_vec(), NOW + HOLD_SECS + 10).await.unwrap(),
         [Taken::Capped]
     );
 }
@@ -165,13 +171,13 @@ async fn racing_nodes_never_pass_a_budget_or_a_cap() {
         tasks.push(tokio::spawn(async move {
             for i in 0..200u64 {
                 let budget = delivery("g", 7, Some(1_000), None);
-                if node.reserve(&[budget], NOW).await.unwrap() == [Taken::Yes] {
+                if node.reserve(vec![budget], NOW).await.unwrap() == [Taken::Yes] {
                     taken.fetch_add(7, Ordering::SeqCst);
                     node.settle(&billed("g", NOW, 7, None)).await.unwrap();
                 }
                 let person = format!("p{}", i % 4);
                 let capped = delivery("f", 0, None, Some((&person, 3)));
-                if node.reserve(&[capped], NOW).await.unwrap() == [Taken::Yes] {
+                if node.reserve(vec![capped], NOW).await.unwrap() == [Taken::Yes] {
                     shown.fetch_add(1, Ordering::SeqCst);
                 }
             }
