@@ -81,6 +81,8 @@ fn world(groups: usize) -> Bench {
         audiences.insert(
             a.to_string(),
             ServingAudience {
+                // Only this account's ad groups may use it (see below).
+                ad_account_id: format!("a{a}"),
                 provenance: Provenance::Partner(PartnerSource::Tag),
                 targetable: true,
                 members,
@@ -104,7 +106,14 @@ fn world(groups: usize) -> Bench {
             ServingAdGroup {
                 ad_group_id: format!("g{g}"),
                 campaign_id: format!("c{g}"),
-                ad_account_id: format!("a{}", seq.next(5_000)),
+                ad_account_id: match spec.audience_include.first() {
+                    // An ad group targets its own account's audience.
+                    Some(a) => {
+                        seq.next(5_000);
+                        format!("a{a}")
+                    }
+                    None => format!("a{}", seq.next(5_000)),
+                },
                 advertiser: "Advertiser".into(),
                 active: true,
                 start_time: None,

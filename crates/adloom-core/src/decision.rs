@@ -126,6 +126,8 @@ pub fn predicted_ctr(clicks: u64, impressions: u64) -> f64 {
 /// An audience as the decision sees it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ServingAudience {
+    /// The account whose data it is: only that account's ad groups use it.
+    pub ad_account_id: String,
     pub provenance: Provenance,
     /// READY: 100 people or more.
     pub targetable: bool,
@@ -271,7 +273,10 @@ pub fn decide_ranked<'a>(
     let mut eligible: Vec<(&ServingAdGroup, Vec<WhyReason>)> = Vec::new();
     let mut accounts: Vec<&str> = Vec::with_capacity(request.count + 1);
     let reserve = request.reserve_cpm_micros as f64;
-    let fact = |id: &str| match (audiences.audience(id), &request.user_id) {
+    // An ad group only ever sees its own account's audiences, whatever its
+    // targeting names (the API refuses other ids; this holds regardless).
+    let fact = |group: &ServingAdGroup, id: &str| match (audiences.audience(id), &request.user_id) {
+        (Some(a), _) if a.ad_account_id != group.ad_account_id => AudienceFact::NotMember,
         (Some(a), _) if !a.targetable => AudienceFact::TooSmall,
         (Some(a), Some(user)) if a.members.contains(user) => AudienceFact::Member(a.provenance),
         _ => AudienceFact::NotMember,
@@ -286,7 +291,7 @@ pub fn decide_ranked<'a>(
         if !request.explain && (accounts.len() > request.count || group.ecpm_micros() < reserve) {
             break;
         }
-        match check(request, group, &fact, world) {
+        match check(request, group, &|id| fact(group, id), world) {
             Ok(why) => {
                 // (A zero bid never wins, so it holds no place in line.)
                 if group.bid_micros > 0 && !accounts.contains(&group.ad_account_id.as_str()) {

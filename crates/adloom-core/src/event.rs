@@ -141,6 +141,17 @@ pub enum EventSource {
     Tag(String),
 }
 
+impl EventSource {
+    /// Whether an event from this door replaces a stored one with the same
+    /// event id from `stored`'s. Deduplication keeps one event per id, and
+    /// the advertiser's authenticated conversions API wins over an
+    /// unauthenticated pixel whatever arrives first: otherwise anyone could
+    /// squat an order id with a pixel and void the real conversion.
+    pub fn supersedes(&self, stored: &EventSource) -> bool {
+        matches!((self, stored), (EventSource::Api, EventSource::Tag(_)))
+    }
+}
+
 /// What can link an event to a person. Hashes are lowercase SHA-256 hex.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MatchKeys {
@@ -236,15 +247,21 @@ impl TrackedEvent {
     /// The event as it may be kept: one that may not feed audiences keeps
     /// nothing that could link it to a person, and so counts only in
     /// aggregate totals (invariant 4).
-    pub fn for_storage(mut self) -> TrackedEvent {
+    pub fn for_storage(mut self, order_id_key: &[u8]) -> TrackedEvent {
         if !self.feeds_audiences() {
             self.keys = MatchKeys::default();
         }
-        // Page URLs sometimes carry an email (`?email=...`): invariant 7.
+        // Page URLs sometimes carry an email or a phone number
+        // (`?email=...`, `?tel=...`): invariant 7.
         if let Some(url) = &self.url {
-            if let std::borrow::Cow::Owned(redacted) = crate::identifier::redact_emails(url) {
+            if let std::borrow::Cow::Owned(redacted) = crate::identifier::redact_identifiers(url) {
                 self.url = Some(redacted);
             }
+        }
+        // Shops use emails and phone numbers as order ids too: kept as a
+        // keyed hash, which still tells one order from another.
+        if let Some(order_id) = &self.order_id {
+            self.order_id = Some(crate::identifier::keyed_hash(order_id_key, order_id));
         }
         self
     }

@@ -261,5 +261,100 @@ pub fn redact_emails(text: &str) -> std::borrow::Cow<'_, str> {
     std::borrow::Cow::Owned(out)
 }
 
+/// `url` with every email address replaced by `[email]`, and every
+/// phone-like run of digits in its query or fragment by `[phone]`: what
+/// the tag and the conversions API store must hold no plain identifier
+/// (invariant 7).
+pub fn redact_identifiers(url: &str) -> std::borrow::Cow<'_, str> {
+    match redact_emails(url) {
+        std::borrow::Cow::Borrowed(url) => redact_phones(url),
+        std::borrow::Cow::Owned(url) => std::borrow::Cow::Owned(redact_phones(&url).into_owned()),
+    }
+}
+
+/// `url` with every phone-like run in its query string or fragment
+/// replaced by `[phone]`: 9 to 15 digits, perhaps after a `+`, perhaps
+/// split by spaces, dashes, dots, slashes or brackets (also
+/// percent-encoded, and `+` as a query's space), standing on its own (not
+/// part of a longer word or id). Paths are left alone: shops put long
+/// numeric product ids there, and audiences match on them. The price is
+/// that a long number in a query, such as a timestamp, is redacted too.
+pub fn redact_phones(url: &str) -> std::borrow::Cow<'_, str> {
+    let Some(query) = url.find(['?', '#']) else {
+        return std::borrow::Cow::Borrowed(url);
+    };
+    let bytes = url.as_bytes();
+    // The length of a separator at `i`, if there is one.
+    let separator = |i: usize| -> usize {
+        match &bytes[i..] {
+            [b'%', a, b, ..]
+                if matches!(
+                    (a, b.to_ascii_uppercase()),
+                    (b'2', b'0' | b'8' | b'9' | b'B' | b'D' | b'F')
+                ) =>
+            {
+                3
+            }
+            [b'-' | b'.' | b' ' | b'(' | b')' | b'/' | b'+', ..] => 1,
+            _ => 0,
+        }
+    };
+    // Part of a longer word or id: a UUID's last group is no phone number.
+    let word = |b: u8| b.is_ascii_alphanumeric() || b == b'-' || b == b'_';
+    let mut out = String::new();
+    let (mut copied, mut i) = (query, query);
+    while i < bytes.len() {
+        let starts = bytes[i].is_ascii_digit() || separator(i) > 0;
+        if !starts || (i > 0 && word(bytes[i - 1])) {
+            i += 1;
+            continue;
+        }
+        // Take digits and single separators; the run ends at its last digit.
+        let (mut j, mut digits, mut end, mut gap) = (i, 0, i, 0);
+        while j < bytes.len() {
+            if bytes[j].is_ascii_digit() {
+                digits += 1;
+                j += 1;
+                end = j;
+                gap = 0;
+            } else {
+                let n = separator(j);
+                if n == 0 || gap == 2 {
+                    break;
+                }
+                gap += 1;
+                j += n;
+            }
+        }
+        let alone = end >= bytes.len() || !bytes[end].is_ascii_alphanumeric();
+        if (9..=15).contains(&digits) && alone {
+            // Every index moved over ASCII only: all are char boundaries.
+            out.push_str(&url[copied..i]);
+            out.push_str("[phone]");
+            copied = end;
+            i = end;
+        } else {
+            i = end.max(i + 1);
+        }
+    }
+    if copied == query {
+        return std::borrow::Cow::Borrowed(url);
+    }
+    let mut whole = url[..query].to_owned();
+    whole.push_str(&out);
+    whole.push_str(&url[copied..]);
+    std::borrow::Cow::Owned(whole)
+}
+
+/// A keyed hash (HMAC-SHA256, hex) of a value that may be a plain
+/// identifier, such as an order id: equal values stay equal, and without
+/// the key nobody can test a guess against it.
+pub fn keyed_hash(key: &[u8], value: &str) -> String {
+    use hmac::{KeyInit, Mac};
+    let mut mac = <hmac::Hmac<Sha256> as KeyInit>::new_from_slice(key).expect("HMAC takes any key");
+    mac.update(value.as_bytes());
+    hex::encode(mac.finalize().into_bytes())
+}
+
 #[cfg(test)]
 mod tests;

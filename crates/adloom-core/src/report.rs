@@ -28,13 +28,20 @@ pub const COLUMNS: &[&str] = &[
     "TOTAL_CONVERSIONS",
     "TOTAL_CHECKOUT",
     "TOTAL_CHECKOUT_VALUE_IN_MICRO_DOLLAR",
+    INVALID_CLICKS,
 ];
+
+/// adloom's own column: clicks that billed nothing (a click without its
+/// impression, or a repeat by one person on one ad group the same day).
+pub const INVALID_CLICKS: &str = "ADLOOM_INVALID_CLICKTHROUGH";
 
 /// An impression or click of one of the account's ads.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Touch {
     pub time: i64,
     pub click: bool,
+    /// A click that billed nothing: it counts only as an invalid click.
+    pub invalid: bool,
     pub user_id: Option<String>,
     pub ad_id: String,
     pub ad_group_id: String,
@@ -163,7 +170,9 @@ pub fn attribute<'a>(
         touches
             .iter()
             .rev()
-            .filter(|t| t.click == click && t.time < c.time && c.time - t.time <= window * DAY)
+            .filter(|t| {
+                !t.invalid && t.click == click && t.time < c.time && c.time - t.time <= window * DAY
+            })
             .find(|_| true)
     };
     before(click_window_days, true).or_else(|| before(view_window_days, false))
@@ -177,6 +186,7 @@ struct Totals {
     conversions: u64,
     checkouts: u64,
     checkout_value: i64,
+    invalid_clicks: u64,
 }
 
 /// Builds the report rows (the API's bare JSON array).
@@ -196,7 +206,9 @@ pub fn rows(
             .entry((q.level.key(t, account), bucket(t.time)))
             .or_default();
         row.spend += t.charge_micros;
-        if t.click {
+        if t.invalid {
+            row.invalid_clicks += 1;
+        } else if t.click {
             row.clicks += 1;
         } else {
             row.impressions += 1;
@@ -254,6 +266,7 @@ pub fn rows(
                     "TOTAL_CONVERSIONS" => json!(t.conversions),
                     "TOTAL_CHECKOUT" => json!(t.checkouts),
                     "TOTAL_CHECKOUT_VALUE_IN_MICRO_DOLLAR" => json!(t.checkout_value),
+                    INVALID_CLICKS => json!(t.invalid_clicks),
                     _ => continue,
                 };
                 m.insert(col.clone(), v);
@@ -271,6 +284,7 @@ mod tests {
         Touch {
             time,
             click,
+            invalid: false,
             user_id: Some("u1".into()),
             ad_id: ad.into(),
             ad_group_id: format!("g-{ad}"),
@@ -332,6 +346,12 @@ mod tests {
         let ts = vec![
             touch(day * DAY, false, "a"),
             touch(day * DAY + 60, true, "a"),
+            // A click that billed nothing counts apart, and takes no credit.
+            Touch {
+                invalid: true,
+                charge_micros: 0,
+                ..touch(day * DAY + 70, true, "a")
+            },
             touch((day + 1) * DAY, false, "a"),
         ];
         let mut q = Query {
@@ -351,6 +371,7 @@ mod tests {
         assert_eq!(rows[0]["AD_GROUP_ID"], "g-a");
         assert_eq!(rows[0]["SPEND_IN_MICRO_DOLLAR"], 400_002);
         assert_eq!(rows[0]["TOTAL_CLICKTHROUGH"], 1);
+        assert_eq!(rows[0][INVALID_CLICKS], 1);
         assert_eq!(rows[0]["CTR"], 1.0);
         assert_eq!(
             rows[0]["TOTAL_CHECKOUT"], 1,

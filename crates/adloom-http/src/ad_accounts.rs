@@ -2,7 +2,7 @@
 
 use std::collections::BTreeSet;
 
-use adloom_core::access::Caller;
+use adloom_core::access::{AccessToken, Caller};
 use adloom_core::ad_account::{is_valid_id, AdAccount, AdAccountCreate};
 use adloom_core::page::PageRequest;
 use adloom_store::StoreError;
@@ -115,20 +115,48 @@ pub async fn get(
 #[derive(Deserialize)]
 pub struct AccessTokenRequest {
     ad_account_ids: Vec<String>,
+    /// Unix seconds after which the token no longer works.
+    #[serde(default)]
+    expires_at: Option<i64>,
 }
 
 #[derive(Serialize)]
 pub struct AccessTokenView {
+    id: String,
     access_token: String,
     token_type: &'static str,
     ad_account_ids: BTreeSet<String>,
+    expires_at: Option<i64>,
+}
+
+/// An access token as the operator lists it: never the secret.
+#[derive(Serialize)]
+pub struct AccessTokenInfo {
+    id: String,
+    ad_account_ids: BTreeSet<String>,
+    created_at: i64,
+    expires_at: Option<i64>,
+    last_used_at: Option<i64>,
+}
+
+impl From<AccessToken> for AccessTokenInfo {
+    fn from(t: AccessToken) -> AccessTokenInfo {
+        AccessTokenInfo {
+            id: t.id,
+            ad_account_ids: t.ad_account_ids,
+            created_at: t.created_at,
+            expires_at: t.expires_at,
+            last_used_at: t.last_used_at,
+        }
+    }
 }
 
 /// Most accounts one token may grant.
 const MAX_TOKEN_ACCOUNTS: usize = 1000;
 
 /// `POST /v1/admin/access_tokens`: a bearer token for these ad accounts
-/// only. The token is shown once; only its hash is kept.
+/// only, until `expires_at` if given. The token is shown once; only its
+/// hash is kept, beside an `id` to list and revoke it by.
 pub async fn create_access_token(
     State(state): State<AppState>,
     _: Admin,
@@ -145,10 +173,24 @@ pub async fn create_access_token(
             "ad_account_ids: {bad:?} is not an ad account id"
         )));
     }
+    let now = state.clock.now();
+    if body.expires_at.is_some_and(|e| e <= now) {
+        return Err(ApiError::invalid(
+            "expires_at: must be in the future (unix seconds)",
+        ));
+    }
     let token = new_token("adl_");
+    let record = AccessToken {
+        id: new_id(),
+        ad_account_ids: ids,
+        created_at: now,
+        expires_at: body.expires_at,
+        last_used_at: None,
+        console_generation: 0,
+    };
     match state
         .store
-        .create_access_token(&token_hash(&token), &ids, state.clock.now())
+        .create_access_token(&token_hash(&token), &record)
         .await
     {
         Err(StoreError::NotFound) => {
@@ -159,9 +201,41 @@ pub async fn create_access_token(
     Ok((
         StatusCode::CREATED,
         Json(AccessTokenView {
+            id: record.id,
             access_token: token,
             token_type: "bearer",
-            ad_account_ids: ids,
+            ad_account_ids: record.ad_account_ids,
+            expires_at: record.expires_at,
         }),
     ))
+}
+
+#[derive(Serialize)]
+pub struct AccessTokenList {
+    items: Vec<AccessTokenInfo>,
+}
+
+/// `GET /v1/admin/access_tokens`: every token, without its secret.
+pub async fn list_access_tokens(
+    State(state): State<AppState>,
+    _: Admin,
+) -> Result<Json<AccessTokenList>, ApiError> {
+    let items = state.store.list_access_tokens().await?;
+    Ok(Json(AccessTokenList {
+        items: items.into_iter().map(Into::into).collect(),
+    }))
+}
+
+/// `DELETE /v1/admin/access_tokens/{id}`: revoked at once; the API answers
+/// 401 to it and its console sessions end.
+pub async fn revoke_access_token(
+    State(state): State<AppState>,
+    _: Admin,
+    ApiPath(id): ApiPath<String>,
+) -> Result<StatusCode, ApiError> {
+    if state.store.revoke_access_token(&id).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::not_found("access token"))
+    }
 }

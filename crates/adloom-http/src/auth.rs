@@ -1,7 +1,7 @@
 //! Bearer tokens: the operator's admin token and advertisers' access tokens.
 //! Only SHA-256 hashes of tokens are kept, in memory and in the store.
 
-use adloom_core::access::Caller;
+use adloom_core::access::{AccessToken, Caller};
 use adloom_store::Store;
 use base64::Engine;
 use rand::{Rng, RngExt};
@@ -29,19 +29,49 @@ impl Auth {
         }
     }
 
-    /// Who holds `token`; 401 if nobody.
-    pub async fn caller(&self, token: &str, store: &dyn Store) -> Result<Caller, ApiError> {
+    /// Who holds `token` at `now`; 401 if nobody (an unknown, revoked or
+    /// expired token alike).
+    pub async fn caller(
+        &self,
+        token: &str,
+        store: &dyn Store,
+        now: i64,
+    ) -> Result<Caller, ApiError> {
         let hash: [u8; 32] = Sha256::digest(token.as_bytes()).into();
         // Compare hashes in constant time so the admin token cannot be
         // guessed byte by byte from response times.
         if bool::from(hash.ct_eq(&self.admin_token_hash)) {
             return Ok(Caller::Admin);
         }
-        match store.access_token_scope(&hex_of(&hash)).await? {
-            Some(ad_account_ids) => Ok(Caller::Advertiser { ad_account_ids }),
+        match live_access_token(store, &hex_of(&hash), now).await? {
+            Some(token) => Ok(Caller::Advertiser {
+                ad_account_ids: token.ad_account_ids,
+            }),
             None => Err(ApiError::unauthenticated()),
         }
     }
+}
+
+/// The access token with this hash if it works at `now`, its use noted
+/// (once a minute at most).
+pub async fn live_access_token(
+    store: &dyn Store,
+    token_hash: &str,
+    now: i64,
+) -> Result<Option<AccessToken>, ApiError> {
+    let Some(token) = store.access_token(token_hash).await? else {
+        return Ok(None);
+    };
+    if !token.live(now) {
+        return Ok(None);
+    }
+    if token.use_worth_recording(now) {
+        if let Err(e) = store.access_token_used(token_hash, now).await {
+            // Bookkeeping only: the request goes on.
+            tracing::warn!(error = ?e, "an access token's last use not recorded");
+        }
+    }
+    Ok(Some(token))
 }
 
 /// A fresh random token: 32 bytes from the OS generator, URL-safe base64,

@@ -22,7 +22,7 @@ use maud::{html, Markup, PreEscaped};
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::auth::token_hash;
+use crate::auth::{live_access_token, token_hash};
 use crate::error::ApiError;
 use crate::pages::{cookie, forged, layout, problem, protect, set_cookie, Csrf, Page};
 use crate::AppState;
@@ -40,27 +40,39 @@ pub fn routes() -> Router<AppState> {
         .route("/console/accounts/{id}", get(account))
 }
 
-/// The ad accounts the signed-in token reaches, if it still does.
-async fn session(state: &AppState, headers: &HeaderMap) -> Option<BTreeSet<String>> {
+/// A console session: signed `expires|generation|token hash`.
+struct Session {
+    token_hash: String,
+    scope: BTreeSet<String>,
+}
+
+/// The signed-in session, if its token still works (not revoked, not
+/// expired) and its holder has not signed out since.
+async fn session(state: &AppState, headers: &HeaderMap) -> Option<Session> {
     let value = cookie(headers, SESSION_COOKIE)?;
     let key = state.key("console").await.ok()?;
     let payload = crate::signed::verify(&key, value)?;
-    let (expires, hash) = payload.split_once('|')?;
-    if expires.parse::<i64>().ok()? <= state.clock.now() {
+    let mut parts = payload.splitn(3, '|');
+    let (expires, generation, hash) = (parts.next()?, parts.next()?, parts.next()?);
+    let now = state.clock.now();
+    if expires.parse::<i64>().ok()? <= now {
         return None;
     }
-    state
-        .store
-        .access_token_scope(hash)
+    let token = live_access_token(state.store.as_ref(), hash, now)
         .await
-        .ok()?
-        .filter(|scope| !scope.is_empty())
+        .ok()??;
+    (token.console_generation == generation.parse::<i64>().ok()?
+        && !token.ad_account_ids.is_empty())
+    .then(|| Session {
+        token_hash: hash.to_owned(),
+        scope: token.ad_account_ids,
+    })
 }
 
 async fn sign_in_page(State(state): State<AppState>, csrf: Csrf, headers: HeaderMap) -> Response {
     if let Some(first) = session(&state, &headers)
         .await
-        .and_then(|s| s.into_iter().next())
+        .and_then(|s| s.scope.into_iter().next())
     {
         return Redirect::to(&format!("/console/accounts/{first}")).into_response();
     }
@@ -97,11 +109,12 @@ async fn sign_in(State(state): State<AppState>, csrf: Csrf, Form(form): Form<Sig
         return forged().into_response();
     }
     let hash = token_hash(form.token.trim());
-    let scope = match state.store.access_token_scope(&hash).await {
-        Ok(scope) => scope.unwrap_or_default(),
-        Err(e) => return Page::from(ApiError::from(e)).into_response(),
+    let token = match live_access_token(state.store.as_ref(), &hash, state.clock.now()).await {
+        Ok(token) => token,
+        Err(e) => return Page::from(e).into_response(),
     };
-    let Some(first) = scope.into_iter().next() else {
+    let generation = token.as_ref().map_or(0, |t| t.console_generation);
+    let Some(first) = token.and_then(|t| t.ad_account_ids.into_iter().next()) else {
         return sign_in_form(
             &csrf,
             Some("That token is not valid. Check it and try again."),
@@ -114,7 +127,7 @@ async fn sign_in(State(state): State<AppState>, csrf: Csrf, Form(form): Form<Sig
         Err(e) => return Page::from(e).into_response(),
     };
     let expires = state.clock.now() + SESSION_SECS;
-    let value = crate::signed::sign(&key, &format!("{expires}|{hash}"));
+    let value = crate::signed::sign(&key, &format!("{expires}|{generation}|{hash}"));
     let mut res = Redirect::to(&format!("/console/accounts/{first}")).into_response();
     if let Ok(v) = set_cookie(SESSION_COOKIE, &value, SESSION_SECS, "Strict").parse() {
         res.headers_mut().append(header::SET_COOKIE, v);
@@ -129,9 +142,20 @@ struct SignOut {
     csrf: String,
 }
 
-async fn sign_out(csrf: Csrf, Form(form): Form<SignOut>) -> Response {
+async fn sign_out(
+    State(state): State<AppState>,
+    csrf: Csrf,
+    headers: HeaderMap,
+    Form(form): Form<SignOut>,
+) -> Response {
     if !csrf.accepts(&form.csrf) {
         return forged().into_response();
+    }
+    // Ended on the server too: a copy of the cookie no longer works.
+    if let Some(session) = session(&state, &headers).await {
+        if let Err(e) = state.store.end_console_sessions(&session.token_hash).await {
+            return Page::from(ApiError::from(e)).into_response();
+        }
     }
     let mut res = Redirect::to("/console").into_response();
     if let Ok(v) = set_cookie(SESSION_COOKIE, "", 0, "Strict").parse() {
@@ -147,7 +171,7 @@ async fn account(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
-    let Some(scope) = session(&state, &headers).await else {
+    let Some(Session { scope, .. }) = session(&state, &headers).await else {
         return Redirect::to("/console").into_response();
     };
     // Another account's page looks the same whether or not it exists.

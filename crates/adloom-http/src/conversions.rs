@@ -179,10 +179,11 @@ pub async fn send_events(
         .into_iter()
         .map(|input| input.and_then(|input| input.validate(&access.ad_account_id, now)))
         .collect();
+    let order_id_key = state.key("order-ids").await?;
     let good: Vec<TrackedEvent> = checked
         .iter()
         .filter_map(|c| c.as_ref().ok())
-        .map(|e| e.clone().for_storage())
+        .map(|e| e.clone().for_storage(&order_id_key))
         .collect();
     let mut outcomes = if test || good.is_empty() {
         Vec::new()

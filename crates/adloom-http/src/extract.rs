@@ -141,7 +141,10 @@ impl FromRequestParts<AppState> for Caller {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let token = bearer_token(parts).ok_or_else(ApiError::unauthenticated)?;
-        state.auth.caller(token, state.store.as_ref()).await
+        state
+            .auth
+            .caller(token, state.store.as_ref(), state.clock.now())
+            .await
     }
 }
 

@@ -22,7 +22,7 @@ use adloom_store::bus::{EventBus, NatsBus};
 use adloom_store::Store;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::Router;
 use tower_http::request_id::{
     MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
@@ -299,7 +299,11 @@ pub fn router(state: AppState) -> Router {
         )
         .route(
             "/v1/admin/access_tokens",
-            post(ad_accounts::create_access_token),
+            post(ad_accounts::create_access_token).get(ad_accounts::list_access_tokens),
+        )
+        .route(
+            "/v1/admin/access_tokens/{id}",
+            delete(ad_accounts::revoke_access_token),
         )
         .route(
             "/v1/people/{user_id}/ads_settings",

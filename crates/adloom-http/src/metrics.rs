@@ -163,6 +163,11 @@ impl Metrics {
     }
 
     /// A counted impression or click, and what it charged.
+    /// A click that bills nothing (`engagement::InvalidClick`), by reason.
+    pub fn invalid_click(&self, reason: &'static str) {
+        self.record(|| counter!("adloom_invalid_clicks_total", "reason" => reason).increment(1));
+    }
+
     pub fn beacon_counted(&self, kind: &'static str, charge_micros: u64) {
         self.record(|| {
             counter!("adloom_beacons_counted_total", "kind" => kind).increment(1);

@@ -51,6 +51,9 @@ async fn record(state: &AppState, query: &str, headers: &HeaderMap) -> PixelOutc
         Ok(None) => return PixelOutcome::UnknownTag,
         Err(_) => return PixelOutcome::Failed,
     };
+    let Ok(order_id_key) = state.key("order-ids").await else {
+        return PixelOutcome::Failed;
+    };
     let browser = crate::pages::browser_signals(headers);
     let signals = EventSignals {
         gpc: browser.global_privacy_control,
@@ -63,7 +66,7 @@ async fn record(state: &AppState, query: &str, headers: &HeaderMap) -> PixelOutc
         .into_event(ad_account_id.clone(), state.clock.now(), signals, || {
             new_token("px_")
         })
-        .for_storage();
+        .for_storage(&order_id_key);
     match state.events.publish(vec![event]).await {
         Ok(outcomes) if outcomes.first() == Some(&EventOutcome::Duplicate) => {
             PixelOutcome::Duplicate

@@ -8,6 +8,7 @@ use adloom_core::campaign::{
     Object,
 };
 use adloom_core::page::PageRequest;
+use adloom_core::targeting::TargetingSpec;
 use adloom_core::Invalid;
 use adloom_store::StoredObject;
 use axum::extract::{RawQuery, State};
@@ -89,6 +90,30 @@ async fn check_references(
             .is_none()
             {
                 return Err(format!("campaign_id: no campaign {id} in this ad account"));
+            }
+            // An ad group may only name its own account's audiences: another
+            // account's list would otherwise pick whom this one reaches.
+            let targeting = TargetingSpec::parse(o.get("targeting_spec").unwrap_or(&Value::Null))
+                .map_err(|e| e.to_string())?;
+            for (key, ids) in [
+                ("AUDIENCE_INCLUDE", &targeting.audience_include),
+                ("AUDIENCE_EXCLUDE", &targeting.audience_exclude),
+            ] {
+                for id in ids {
+                    let found = state
+                        .store
+                        .get_audience(id)
+                        .await
+                        .map_err(|e| e.to_string())?
+                        .filter(|a| {
+                            a.ad_account_id == account && a.record.get("removed").is_none()
+                        });
+                    if found.is_none() {
+                        return Err(format!(
+                            "targeting_spec.{key}: no audience {id} in this ad account"
+                        ));
+                    }
+                }
             }
         }
         Kind::Ad => {

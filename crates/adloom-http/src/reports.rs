@@ -122,7 +122,8 @@ pub(crate) async fn analytics(
         .into_iter()
         .map(|e| Touch {
             time: e.time,
-            click: e.kind == "click",
+            click: e.kind != "impression",
+            invalid: e.invalid.is_some(),
             user_id: e.user_id,
             ad_id: e.ad_id,
             ad_group_id: e.ad_group_id,

@@ -422,13 +422,33 @@ fn new_decision_id() -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
-/// A beacon's signed token (`crate::signed`, the beacons' key).
-pub(crate) fn token(key: &[u8], beacon: &Beacon) -> String {
-    crate::signed::sign(key, &serde_json::to_string(beacon).unwrap_or_default())
+/// Which beacon a token is for: an impression token never counts a click,
+/// nor the reverse.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BeaconKind {
+    Impression,
+    Click,
 }
 
-pub(crate) fn verify(key: &[u8], token: &str) -> Option<Beacon> {
-    serde_json::from_str(&crate::signed::verify(key, token)?).ok()
+impl BeaconKind {
+    fn context(self) -> &'static [u8] {
+        match self {
+            BeaconKind::Impression => b"impression",
+            BeaconKind::Click => b"click",
+        }
+    }
+}
+
+/// A beacon's sealed token (`crate::signed::seal`, the beacons' key):
+/// opaque outside, since it carries the person, the price and the landing
+/// page.
+pub(crate) fn token(key: &[u8], kind: BeaconKind, beacon: &Beacon) -> String {
+    let payload = serde_json::to_vec(beacon).unwrap_or_default();
+    crate::signed::seal(key, kind.context(), &payload)
+}
+
+pub(crate) fn verify(key: &[u8], kind: BeaconKind, token: &str) -> Option<Beacon> {
+    serde_json::from_slice(&crate::signed::open(key, kind.context(), token)?).ok()
 }
 
 /// What `decide_request` needs of a request before it looks anything up,
@@ -688,7 +708,8 @@ pub async fn decide_request(
                 e: s.click_id_allowed,
                 t: now,
             };
-            let signed = token(key, &beacon);
+            let impression = token(key, BeaconKind::Impression, &beacon);
+            let click = token(key, BeaconKind::Click, &beacon);
             Some(AdAnswer {
                 advertiser: s.advertiser,
                 ad_id: s.ad.ad_id,
@@ -702,8 +723,8 @@ pub async fn decide_request(
                 } else {
                     "IMPRESSION"
                 },
-                impression_url: format!("{base}/v1/beacons/impression/{signed}"),
-                click_url: format!("{base}/v1/beacons/click/{signed}"),
+                impression_url: format!("{base}/v1/beacons/impression/{impression}"),
+                click_url: format!("{base}/v1/beacons/click/{click}"),
                 third_party: ThirdParty {
                     impression_trackers: s.trackers.impression,
                     click_tracking_url: s.trackers.click,
@@ -741,14 +762,14 @@ pub async fn decide_request(
 
 /// `GET /v1/beacons/impression/{token}`: 204, counted once.
 pub async fn impression(State(state): State<AppState>, Path(token): Path<String>) -> Response {
-    count(&state, &token, false).await;
+    count(&state, &token, BeaconKind::Impression).await;
     StatusCode::NO_CONTENT.into_response()
 }
 
 /// `GET /v1/beacons/click/{token}`: 302 to the landing page, counted once.
 /// A forged or tampered token goes nowhere (404), and is not counted.
 pub async fn click(State(state): State<AppState>, Path(token): Path<String>) -> Response {
-    match count(&state, &token, true).await {
+    match count(&state, &token, BeaconKind::Click).await {
         Some(location) => {
             let mut res = StatusCode::FOUND.into_response();
             if let Ok(v) = HeaderValue::from_str(&location) {
@@ -761,9 +782,10 @@ pub async fn click(State(state): State<AppState>, Path(token): Path<String>) -> 
 }
 
 /// Verifies and counts a beacon; returns the landing page (for clicks).
-async fn count(state: &AppState, token: &str, is_click: bool) -> Option<String> {
+async fn count(state: &AppState, token: &str, kind: BeaconKind) -> Option<String> {
+    let is_click = kind == BeaconKind::Click;
     let key = state.serving.key(state).await.ok()?;
-    let Some(beacon) = verify(key, token) else {
+    let Some(beacon) = verify(key, kind, token) else {
         state.metrics.beacon_rejected();
         return None;
     };
@@ -825,10 +847,16 @@ pub(crate) async fn apply_beacon(
     state: &AppState,
     hit: BeaconHit,
 ) -> Result<(), adloom_store::StoreError> {
-    let engagement = hit.engagement();
-    if !state.store.record_engagement(engagement).await? {
+    let Some(recorded) = state.store.record_engagement(hit.engagement()).await? else {
         // A replay: nothing is counted again.
         state.metrics.beacon_rejected();
+        return Ok(());
+    };
+    if let Some(reason) = recorded.invalid {
+        // Still kept (the advertiser's report shows it), never billed,
+        // never a click id, never a click-through.
+        state.metrics.invalid_click(reason.code());
+        state.serving.events_arrived(&hit.ad_account_id);
         return Ok(());
     }
     let kind = if hit.click { "click" } else { "impression" };

@@ -69,6 +69,7 @@ impl BeaconHit {
             decision_id: self.decision_id.clone(),
             ad_id: self.ad_id.clone(),
             kind: if self.click { "click" } else { "impression" },
+            invalid: None,
             ad_group_id: self.ad_group_id.clone(),
             campaign_id: self.campaign_id.clone(),
             ad_account_id: self.ad_account_id.clone(),

@@ -6,8 +6,10 @@
 
 use std::collections::BTreeSet;
 
+use adloom_core::access::AccessToken;
 use adloom_core::ad_account::{AdAccount, AdAccountCreate};
 use adloom_core::ads_setting::{AdsSetting, SettingChange};
+use adloom_core::engagement::InvalidClick;
 use adloom_core::event::{
     ActionSource, EventName, EventSignals, EventSource, MatchKeys, TrackedEvent,
 };
@@ -47,11 +49,13 @@ macro_rules! store_conformance_tests {
             ad_accounts_create_get_list,
             ad_account_ids_are_unique,
             access_tokens_grant_their_accounts_only,
+            access_tokens_are_listed_used_and_revoked,
             access_token_for_a_missing_account_stores_nothing,
             conversion_tags_belong_to_an_account,
             events_resolve_to_people_and_count_once,
             a_browser_that_identifies_itself_claims_its_past_events,
             one_batch_resolves_as_if_recorded_one_by_one,
+            the_conversions_api_wins_over_a_squatting_pixel,
             opted_out_events_link_no_one_but_count_in_totals,
             deleting_a_person_deletes_their_events,
             customer_lists_keep_counts_and_matched_members_only,
@@ -62,6 +66,7 @@ macro_rules! store_conformance_tests {
             a_click_id_links_the_clicker_for_that_advertiser_only,
             advertiser_objects_by_kind_and_account,
             an_engagement_counts_once,
+            clicks_bill_after_an_impression_once_a_day,
             people_page_with_their_settings,
             support_requests_newest_first,
         );
@@ -463,33 +468,80 @@ pub async fn ad_account_ids_are_unique(store: &dyn Store) {
     );
 }
 
+fn access_token(id: &str, accounts: &[&str]) -> AccessToken {
+    AccessToken {
+        id: id.to_owned(),
+        ad_account_ids: accounts.iter().map(|a| a.to_string()).collect(),
+        created_at: 5,
+        expires_at: Some(1_000),
+        last_used_at: None,
+        console_generation: 0,
+    }
+}
+
 pub async fn access_tokens_grant_their_accounts_only(store: &dyn Store) {
     for id in ["1", "2", "3"] {
         store.create_ad_account(account(id, "x")).await.unwrap();
     }
-    let scope: BTreeSet<String> = ["1".to_owned(), "2".to_owned()].into();
-    store.create_access_token("aa", &scope, 5).await.unwrap();
-    assert_eq!(
-        store.access_token_scope("aa").await.unwrap(),
-        Some(scope.clone())
-    );
-    assert_eq!(store.access_token_scope("bb").await.unwrap(), None);
+    let token = access_token("t1", &["1", "2"]);
+    store.create_access_token("aa", &token).await.unwrap();
+    assert_eq!(store.access_token("aa").await.unwrap(), Some(token.clone()));
+    assert_eq!(store.access_token("bb").await.unwrap(), None);
     let err = store
-        .create_access_token("aa", &scope, 6)
+        .create_access_token("aa", &access_token("t2", &["1"]))
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::AlreadyExists), "{err:?}");
+    let err = store.create_access_token("cc", &token).await.unwrap_err();
+    assert!(
+        matches!(err, StoreError::AlreadyExists),
+        "the id is taken: {err:?}"
+    );
+}
+
+/// Issue 13, finding 9: tokens are listed (never their hash), their use
+/// noted, their console sessions ended, and revoked at once.
+pub async fn access_tokens_are_listed_used_and_revoked(store: &dyn Store) {
+    for id in ["1", "2"] {
+        store.create_ad_account(account(id, "x")).await.unwrap();
+    }
+    store
+        .create_access_token("bb", &access_token("t2", &["2"]))
+        .await
+        .unwrap();
+    store
+        .create_access_token("aa", &access_token("t1", &["1", "2"]))
+        .await
+        .unwrap();
+    store.access_token_used("aa", 70).await.unwrap();
+    store.end_console_sessions("aa").await.unwrap();
+    store.end_console_sessions("aa").await.unwrap();
+    let listed = store.list_access_tokens().await.unwrap();
+    assert_eq!(
+        listed,
+        vec![
+            AccessToken {
+                last_used_at: Some(70),
+                console_generation: 2,
+                ..access_token("t1", &["1", "2"])
+            },
+            access_token("t2", &["2"]),
+        ]
+    );
+    assert!(store.revoke_access_token("t1").await.unwrap());
+    assert!(!store.revoke_access_token("t1").await.unwrap());
+    assert_eq!(store.access_token("aa").await.unwrap(), None);
+    assert_eq!(store.list_access_tokens().await.unwrap().len(), 1);
 }
 
 pub async fn access_token_for_a_missing_account_stores_nothing(store: &dyn Store) {
     store.create_ad_account(account("1", "x")).await.unwrap();
-    let scope: BTreeSet<String> = ["1".to_owned(), "2".to_owned()].into();
     let err = store
-        .create_access_token("aa", &scope, 5)
+        .create_access_token("aa", &access_token("t1", &["1", "2"]))
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::NotFound), "{err:?}");
-    assert_eq!(store.access_token_scope("aa").await.unwrap(), None);
+    assert_eq!(store.access_token("aa").await.unwrap(), None);
 }
 
 pub async fn conversion_tags_belong_to_an_account(store: &dyn Store) {
@@ -763,6 +815,46 @@ pub async fn one_batch_resolves_as_if_recorded_one_by_one(store: &dyn Store) {
     assert_eq!(user_of("b4").await, None);
 }
 
+/// Issue 13, finding 6: an anonymous pixel sent first with the id of an
+/// order cannot make the advertiser's own event of that order a duplicate:
+/// the conversions API's person and values win, in separate batches and in
+/// one; and a pixel after the API's event is the duplicate.
+pub async fn the_conversions_api_wins_over_a_squatting_pixel(store: &dyn Store) {
+    store
+        .upsert_people(batch(vec![person("u1", Some("alice@example.com"), 1)]))
+        .await
+        .unwrap();
+    let pixel = |id: &str| TrackedEvent {
+        source: EventSource::Tag("7".into()),
+        value_micros: Some(1),
+        ..tracked(id, EventName::Checkout, MatchKeys::default())
+    };
+    let api = |id: &str| tracked(id, EventName::Checkout, em("alice@example.com"));
+    store.record_events(vec![pixel("order-1")]).await.unwrap();
+    let outcomes = store.record_events(vec![api("order-1")]).await.unwrap();
+    assert_eq!(
+        outcomes,
+        vec![EventOutcome::Recorded {
+            user_id: Some("u1".into())
+        }]
+    );
+    let outcomes = store
+        .record_events(vec![pixel("order-2"), api("order-2"), pixel("order-2")])
+        .await
+        .unwrap();
+    assert_eq!(outcomes[2], EventOutcome::Duplicate);
+    for id in ["order-1", "order-2"] {
+        let stored = store.get_event("1", id).await.unwrap().unwrap();
+        assert_eq!(stored.user_id.as_deref(), Some("u1"), "{id}");
+        assert_eq!(stored.event.source, EventSource::Api, "{id}");
+        assert_eq!(stored.event.value_micros, Some(1_500_000), "{id}");
+    }
+    let outcomes = store.record_events(vec![pixel("order-1")]).await.unwrap();
+    assert_eq!(outcomes, vec![EventOutcome::Duplicate]);
+    let totals = store.conversion_totals("1").await.unwrap();
+    assert_eq!(totals[0].events, 2, "one event per order id");
+}
+
 pub async fn opted_out_events_link_no_one_but_count_in_totals(store: &dyn Store) {
     store
         .upsert_people(batch(vec![person("u1", Some("alice@example.com"), 1)]))
@@ -773,7 +865,7 @@ pub async fn opted_out_events_link_no_one_but_count_in_totals(store: &dyn Store)
     let mut flagged = tracked("g2", EventName::Checkout, em("alice@example.com"));
     flagged.signals.opt_out = true;
     let outcomes = store
-        .record_events(vec![gpc.for_storage(), flagged.for_storage()])
+        .record_events(vec![gpc.for_storage(b"key"), flagged.for_storage(b"key")])
         .await
         .unwrap();
     assert_eq!(outcomes, vec![EventOutcome::Recorded { user_id: None }; 2]);
@@ -1266,6 +1358,7 @@ pub async fn an_engagement_counts_once(store: &dyn Store) {
         decision_id: "d1".into(),
         ad_id: "a1".into(),
         kind: "impression",
+        invalid: None,
         ad_group_id: "g1".into(),
         campaign_id: "c1".into(),
         ad_account_id: "1".into(),
@@ -1273,15 +1366,93 @@ pub async fn an_engagement_counts_once(store: &dyn Store) {
         charge_micros: 2_000,
         time: 10,
     };
-    assert!(store.record_engagement(e.clone()).await.unwrap());
+    assert!(store.record_engagement(e.clone()).await.unwrap().is_some());
     assert!(
-        !store.record_engagement(e.clone()).await.unwrap(),
+        store.record_engagement(e.clone()).await.unwrap().is_none(),
         "a replay"
     );
-    assert!(store
-        .record_engagement(Engagement { kind: "click", ..e })
+    let click = Engagement {
+        kind: "click",
+        charge_micros: 400_000,
+        ..e
+    };
+    let recorded = store.record_engagement(click.clone()).await.unwrap();
+    assert_eq!(
+        recorded,
+        Some(click.clone()),
+        "after its impression, it bills"
+    );
+    assert!(store.record_engagement(click).await.unwrap().is_none());
+}
+
+/// Issue 13, finding 7: a click without its delivery's impression, or a
+/// second one by the same person on the same ad group the same day, is
+/// kept as an invalid click that bills nothing.
+pub async fn clicks_bill_after_an_impression_once_a_day(store: &dyn Store) {
+    let delivery = |d: &str, kind: &'static str, time: i64| Engagement {
+        decision_id: d.into(),
+        ad_id: "a1".into(),
+        kind,
+        invalid: None,
+        ad_group_id: "g1".into(),
+        campaign_id: "c1".into(),
+        ad_account_id: "1".into(),
+        user_id: Some("u1".into()),
+        charge_micros: if kind == "click" { 500_000 } else { 0 },
+        time,
+    };
+    let lone = store
+        .record_engagement(delivery("d1", "click", 100))
         .await
-        .unwrap());
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (lone.kind, lone.invalid, lone.charge_micros),
+        ("invalid_click", Some(InvalidClick::NoImpression), 0)
+    );
+    for d in ["d2", "d3"] {
+        store
+            .record_engagement(delivery(d, "impression", 200))
+            .await
+            .unwrap();
+    }
+    let billed = store
+        .record_engagement(delivery("d2", "click", 210))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((billed.kind, billed.charge_micros), ("click", 500_000));
+    let again = store
+        .record_engagement(delivery("d3", "click", 220))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (again.kind, again.invalid, again.charge_micros),
+        ("invalid_click", Some(InvalidClick::Repeat), 0)
+    );
+    // The next day, the same person's click on a new delivery bills again.
+    store
+        .record_engagement(delivery("d4", "impression", 86_400 + 5))
+        .await
+        .unwrap();
+    let tomorrow = store
+        .record_engagement(delivery("d4", "click", 86_400 + 6))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(tomorrow.kind, "click");
+    let stored = store.engagements("1", 0, i64::MAX).await.unwrap();
+    let invalid: Vec<_> = stored.iter().filter_map(|e| e.invalid).collect();
+    assert_eq!(invalid, [InvalidClick::NoImpression, InvalidClick::Repeat]);
+    assert_eq!(
+        stored
+            .iter()
+            .filter(|e| e.kind == "click")
+            .map(|e| e.charge_micros)
+            .sum::<u64>(),
+        1_000_000
+    );
 }
 
 pub async fn people_page_with_their_settings(store: &dyn Store) {

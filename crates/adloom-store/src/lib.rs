@@ -18,6 +18,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::Arc;
 
+use adloom_core::access::AccessToken;
 use adloom_core::ad_account::AdAccount;
 use adloom_core::ads_setting::{AdsSetting, SettingChange};
 use adloom_core::audience::ReportedSize;
@@ -107,16 +108,21 @@ pub trait Store: Send + Sync + 'static {
         page: PageRequest,
     ) -> Result<Page<AdAccount>>;
 
-    /// Stores an access token (its hash only) for these ad accounts.
+    /// Stores an access token (its hash only) for its ad accounts.
     /// `NotFound` if any account does not exist; then nothing is stored.
-    async fn create_access_token(
-        &self,
-        token_hash: &str,
-        ad_account_ids: &BTreeSet<String>,
-        now: i64,
-    ) -> Result<()>;
-    /// The ad accounts a token hash grants, or `None` for an unknown token.
-    async fn access_token_scope(&self, token_hash: &str) -> Result<Option<BTreeSet<String>>>;
+    /// `AlreadyExists` if the hash or the id is taken.
+    async fn create_access_token(&self, token_hash: &str, token: &AccessToken) -> Result<()>;
+    /// The token with this hash, expired or not; `None` for an unknown or
+    /// revoked one.
+    async fn access_token(&self, token_hash: &str) -> Result<Option<AccessToken>>;
+    /// Every access token, in id order.
+    async fn list_access_tokens(&self) -> Result<Vec<AccessToken>>;
+    /// Deletes the token with this id at once; `false` if there was none.
+    async fn revoke_access_token(&self, id: &str) -> Result<bool>;
+    /// Notes a use of the token at `now` (`AccessToken::last_used_at`).
+    async fn access_token_used(&self, token_hash: &str, now: i64) -> Result<()>;
+    /// Ends every console session signed in with the token so far.
+    async fn end_console_sessions(&self, token_hash: &str) -> Result<()>;
 
     /// `AlreadyExists` if the id is taken; the ad account must exist.
     async fn create_conversion_tag(&self, tag: ConversionTag) -> Result<ConversionTag>;
@@ -219,9 +225,14 @@ pub trait Store: Send + Sync + 'static {
         kind: &'static str,
         ad_account_id: &str,
     ) -> Result<Vec<StoredObject>>;
-    /// Counts one impression or click of a served ad. Returns `false` if
-    /// this (decision, ad, kind) was counted before: a beacon counts once.
-    async fn record_engagement(&self, engagement: Engagement) -> Result<bool>;
+    /// Counts one impression or click of a served ad. A click is judged in
+    /// the same transaction (`adloom_core::engagement::judge_click`): one
+    /// whose delivery's impression never counted, or a second one by the
+    /// same person on the same ad group the same day, is recorded as an
+    /// `invalid_click` that bills nothing. Returns what was recorded, or
+    /// `None` if this (decision, ad, kind) was counted before: a beacon
+    /// counts once.
+    async fn record_engagement(&self, engagement: Engagement) -> Result<Option<Engagement>>;
     /// The account's impressions and clicks with `since <= time < until`.
     async fn engagements(
         &self,
@@ -302,8 +313,10 @@ pub struct ConversionTotal {
 pub struct Engagement {
     pub decision_id: String,
     pub ad_id: String,
-    /// `impression` or `click`.
+    /// `impression`, `click`, or `invalid_click`: a click that bills
+    /// nothing, for the reason in `invalid`.
     pub kind: &'static str,
+    pub invalid: Option<adloom_core::engagement::InvalidClick>,
     pub ad_group_id: String,
     pub campaign_id: String,
     pub ad_account_id: String,

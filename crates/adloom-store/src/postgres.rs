@@ -11,11 +11,13 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
+use adloom_core::access::AccessToken;
 use adloom_core::ad_account::AdAccount;
 use adloom_core::ads_setting::{AdsSetting, SettingChange};
 use adloom_core::audience::ReportedSize;
 use adloom_core::customer_list::CustomerList;
-use adloom_core::event::TrackedEvent;
+use adloom_core::engagement::{day_of, judge_click, InvalidClick};
+use adloom_core::event::{EventSource, TrackedEvent};
 use adloom_core::identity::pick_person;
 use adloom_core::page::{Page, PageRequest};
 use adloom_core::person::PersonRecord;
@@ -30,7 +32,8 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::{NoTls, Row};
 
 use crate::rows::{
-    bookmark_seq, digest_bytes, from_json, internal, page_of, stored_record, to_json,
+    bookmark_seq, digest_bytes, engagement_kind, from_json, internal, page_of, stored_record,
+    to_json,
 };
 use crate::{
     ConsentFacts, ConversionTotal, Engagement, EventOutcome, ListChange, ListMember, PersonBatch,
@@ -211,6 +214,21 @@ CREATE TABLE reported_sizes (
     ready  BOOLEAN NOT NULL,
     size   BIGINT
 );
+"#,
+    r#"
+-- Clicks that bill nothing say why (issue 13: no impression, or a repeat).
+ALTER TABLE engagements ADD COLUMN invalid_reason TEXT;
+"#,
+    r#"
+-- Access tokens get a name to list and revoke them by, an optional expiry,
+-- when they were last used, and a generation that signing out of the
+-- console bumps, ending the sessions of earlier ones (issue 13).
+ALTER TABLE access_tokens ADD COLUMN id TEXT;
+ALTER TABLE access_tokens ADD COLUMN expires_at BIGINT;
+ALTER TABLE access_tokens ADD COLUMN last_used_at BIGINT;
+ALTER TABLE access_tokens ADD COLUMN console_generation BIGINT NOT NULL DEFAULT 0;
+UPDATE access_tokens SET id = substr(token_hash, 1, 18);
+CREATE UNIQUE INDEX access_tokens_by_id ON access_tokens(id);
 "#,
 ];
 
@@ -651,18 +669,24 @@ async fn record_event_batch<C: GenericClient>(
         .iter()
         .map(|e| (e.ad_account_id.as_str(), e.event_id.as_str()))
         .unzip();
-    let mut stored: HashSet<(String, String)> = client
+    // Each stored id with the door its event came in through.
+    let mut stored: HashMap<(String, String), EventSource> = HashMap::new();
+    for r in client
         .query(
-            "SELECT e.ad_account_id, e.event_id FROM events e
+            "SELECT e.ad_account_id, e.event_id, e.record FROM events e
              JOIN UNNEST($1::TEXT[], $2::TEXT[]) AS k(ad_account_id, event_id)
                ON e.ad_account_id = k.ad_account_id AND e.event_id = k.event_id",
             &[&keys_accounts, &keys_ids],
         )
         .await
         .map_err(driver)?
-        .iter()
-        .map(|r| (r.get(0), r.get(1)))
-        .collect();
+    {
+        let record: TrackedEvent = from_json(r.get(2))?;
+        stored.insert((r.get(0), r.get(1)), record.source);
+    }
+    // Stored pixels that an event of the batch supersedes (the API's own
+    // event wins over a pixel that squatted its id).
+    let (mut superseded_accounts, mut superseded_ids) = (Vec::new(), Vec::new());
 
     // Resolve in order, as if one after another.
     let mut columns = EventColumns::default();
@@ -687,8 +711,28 @@ async fn record_event_batch<C: GenericClient>(
                 .get(&(account.to_owned(), cookie?.to_owned()))
                 .cloned()
         });
-        let new = stored.insert((account.to_owned(), event.event_id.clone()));
+        let key = (account.to_owned(), event.event_id.clone());
+        let new = match stored.get(&key) {
+            None => true,
+            Some(before) if event.source.supersedes(before) => {
+                let earlier = columns
+                    .ids
+                    .iter()
+                    .zip(&columns.accounts)
+                    .position(|(i, a)| (a, i) == (&key.0, &key.1));
+                if let Some(at) = earlier {
+                    // Superseding an event of this same batch: replace its row.
+                    columns.remove(at);
+                } else {
+                    superseded_accounts.push(key.0.clone());
+                    superseded_ids.push(key.1.clone());
+                }
+                true
+            }
+            Some(_) => false,
+        };
         if new {
+            stored.insert(key, event.source.clone());
             columns.push(event, user_id.clone())?;
             if let (Some(user), Some(cookie)) = (&user_id, cookie) {
                 linked.insert((account.to_owned(), cookie.to_owned()), user.clone());
@@ -696,6 +740,17 @@ async fn record_event_batch<C: GenericClient>(
             }
         }
         users.push(new.then_some(user_id));
+    }
+    if !superseded_ids.is_empty() {
+        client
+            .execute(
+                "DELETE FROM events e
+                 USING UNNEST($1::TEXT[], $2::TEXT[]) AS k(ad_account_id, event_id)
+                 WHERE e.ad_account_id = k.ad_account_id AND e.event_id = k.event_id",
+                &[&superseded_accounts, &superseded_ids],
+            )
+            .await
+            .map_err(driver)?;
     }
     let inserted: HashSet<(String, String)> = client
         .query(
@@ -766,6 +821,32 @@ async fn record_event_batch<C: GenericClient>(
     Ok(outcomes)
 }
 
+const ACCESS_TOKEN_COLUMNS: &str =
+    "t.id, t.created_at, t.expires_at, t.last_used_at, t.console_generation";
+
+/// Access tokens from rows of `ACCESS_TOKEN_COLUMNS` and one granted
+/// account each (none for a token of no account), in the rows' order.
+fn access_tokens_from_rows(rows: &[Row]) -> Vec<AccessToken> {
+    let mut tokens: Vec<AccessToken> = Vec::new();
+    for r in rows {
+        let id: String = r.get(0);
+        if tokens.last().is_none_or(|t| t.id != id) {
+            tokens.push(AccessToken {
+                id,
+                ad_account_ids: BTreeSet::new(),
+                created_at: r.get(1),
+                expires_at: r.get(2),
+                last_used_at: r.get(3),
+                console_generation: r.get(4),
+            });
+        }
+        if let (Some(token), Some(account)) = (tokens.last_mut(), r.get::<_, Option<String>>(5)) {
+            token.ad_account_ids.insert(account);
+        }
+    }
+    tokens
+}
+
 /// Events as columns, for one `INSERT ... SELECT FROM UNNEST`.
 #[derive(Default)]
 struct EventColumns {
@@ -790,6 +871,17 @@ impl EventColumns {
         self.values.push(event.value_micros);
         self.records.push(to_json(event)?);
         Ok(())
+    }
+
+    fn remove(&mut self, at: usize) {
+        self.accounts.remove(at);
+        self.ids.remove(at);
+        self.users.remove(at);
+        self.cookies.remove(at);
+        self.names.remove(at);
+        self.times.remove(at);
+        self.values.remove(at);
+        self.records.remove(at);
     }
 }
 
@@ -1039,14 +1131,10 @@ impl Store for PostgresStore {
         Ok(page_of(accounts, page.size, |a| a.id.clone()))
     }
 
-    async fn create_access_token(
-        &self,
-        token_hash: &str,
-        ad_account_ids: &BTreeSet<String>,
-        now: i64,
-    ) -> Result<()> {
+    async fn create_access_token(&self, token_hash: &str, token: &AccessToken) -> Result<()> {
         let token_hash = token_hash.to_owned();
-        let ids: Vec<String> = ad_account_ids.iter().cloned().collect();
+        let token = token.clone();
+        let ids: Vec<String> = token.ad_account_ids.iter().cloned().collect();
         self.write(move |tx| {
             Box::pin(async move {
                 let found: i64 = tx
@@ -1061,8 +1149,15 @@ impl Store for PostgresStore {
                     return Err(StoreError::NotFound);
                 }
                 tx.execute(
-                    "INSERT INTO access_tokens (token_hash, created_at) VALUES ($1, $2)",
-                    &[&token_hash, &now],
+                    "INSERT INTO access_tokens (token_hash, created_at, id, expires_at, console_generation)
+                     VALUES ($1, $2, $3, $4, $5)",
+                    &[
+                        &token_hash,
+                        &token.created_at,
+                        &token.id,
+                        &token.expires_at,
+                        &token.console_generation,
+                    ],
                 )
                 .await
                 .map_err(|e| {
@@ -1085,23 +1180,66 @@ impl Store for PostgresStore {
         .await
     }
 
-    async fn access_token_scope(&self, token_hash: &str) -> Result<Option<BTreeSet<String>>> {
+    async fn access_token(&self, token_hash: &str) -> Result<Option<AccessToken>> {
         let rows = self
             .query(
-                "SELECT a.ad_account_id FROM access_tokens t
-                 LEFT JOIN access_token_accounts a ON a.token_hash = t.token_hash
-                 WHERE t.token_hash = $1",
+                &format!(
+                    "SELECT {ACCESS_TOKEN_COLUMNS}, a.ad_account_id FROM access_tokens t
+                     LEFT JOIN access_token_accounts a ON a.token_hash = t.token_hash
+                     WHERE t.token_hash = $1"
+                ),
                 &[&token_hash],
             )
             .await?;
-        if rows.is_empty() {
-            return Ok(None);
-        }
-        Ok(Some(
-            rows.iter()
-                .filter_map(|r| r.get::<_, Option<String>>(0))
-                .collect(),
-        ))
+        Ok(access_tokens_from_rows(&rows).into_iter().next())
+    }
+
+    async fn list_access_tokens(&self) -> Result<Vec<AccessToken>> {
+        let rows = self
+            .query(
+                &format!(
+                    "SELECT {ACCESS_TOKEN_COLUMNS}, a.ad_account_id FROM access_tokens t
+                     LEFT JOIN access_token_accounts a ON a.token_hash = t.token_hash
+                     ORDER BY t.id"
+                ),
+                &[],
+            )
+            .await?;
+        Ok(access_tokens_from_rows(&rows))
+    }
+
+    async fn revoke_access_token(&self, id: &str) -> Result<bool> {
+        let client = self.client().await?;
+        let deleted = client
+            .execute("DELETE FROM access_tokens WHERE id = $1", &[&id])
+            .await
+            .map_err(driver)?;
+        Ok(deleted > 0)
+    }
+
+    async fn access_token_used(&self, token_hash: &str, now: i64) -> Result<()> {
+        let client = self.client().await?;
+        client
+            .execute(
+                "UPDATE access_tokens SET last_used_at = $2 WHERE token_hash = $1",
+                &[&token_hash, &now],
+            )
+            .await
+            .map_err(driver)?;
+        Ok(())
+    }
+
+    async fn end_console_sessions(&self, token_hash: &str) -> Result<()> {
+        let client = self.client().await?;
+        client
+            .execute(
+                "UPDATE access_tokens SET console_generation = console_generation + 1
+                 WHERE token_hash = $1",
+                &[&token_hash],
+            )
+            .await
+            .map_err(driver)?;
+        Ok(())
     }
 
     async fn create_conversion_tag(&self, tag: ConversionTag) -> Result<ConversionTag> {
@@ -1451,29 +1589,78 @@ impl Store for PostgresStore {
         .collect()
     }
 
-    async fn record_engagement(&self, e: Engagement) -> Result<bool> {
-        let client = self.client().await?;
-        let inserted = client
-            .execute(
-                "INSERT INTO engagements (decision_id, ad_id, kind, ad_group_id, campaign_id,
-                    ad_account_id, user_id, charge_micros, time)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-                 ON CONFLICT (decision_id, ad_id, kind) DO NOTHING",
-                &[
-                    &e.decision_id,
-                    &e.ad_id,
-                    &e.kind,
-                    &e.ad_group_id,
-                    &e.campaign_id,
-                    &e.ad_account_id,
-                    &e.user_id,
-                    &(e.charge_micros as i64),
-                    &e.time,
-                ],
-            )
-            .await
-            .map_err(driver)?;
-        Ok(inserted == 1)
+    async fn record_engagement(&self, e: Engagement) -> Result<Option<Engagement>> {
+        self.write(move |tx| {
+            Box::pin(async move {
+                let mut e = e;
+                if e.kind == "click" {
+                    // One person's clicks on one ad group are judged one at a
+                    // time, whichever node takes them.
+                    let subject = format!("{}/{}", e.user_id.as_deref().unwrap_or(&e.decision_id), e.ad_group_id);
+                    tx.execute("SELECT pg_advisory_xact_lock(hashtext($1))", &[&subject])
+                        .await
+                        .map_err(driver)?;
+                    let seen = |kind: &'static str| {
+                        let (d, a) = (&e.decision_id, &e.ad_id);
+                        async move {
+                            tx.query_one(
+                                "SELECT EXISTS(SELECT 1 FROM engagements WHERE decision_id = $1 AND ad_id = $2 AND kind = $3)",
+                                &[d, a, &kind],
+                            )
+                            .await
+                            .map(|r| r.get::<_, bool>(0))
+                            .map_err(driver)
+                        }
+                    };
+                    if seen("click").await? {
+                        return Ok(None);
+                    }
+                    let impression = seen("impression").await?;
+                    let clicked_today = match &e.user_id {
+                        Some(user) => {
+                            let day = day_of(e.time) * 86_400;
+                            tx.query_one(
+                                "SELECT EXISTS(SELECT 1 FROM engagements WHERE user_id = $1 AND ad_group_id = $2
+                                    AND kind = 'click' AND time >= $3 AND time < $4)",
+                                &[user, &e.ad_group_id, &day, &(day + 86_400)],
+                            )
+                            .await
+                            .map_err(driver)?
+                            .get::<_, bool>(0)
+                        }
+                        None => false,
+                    };
+                    if let Some(reason) = judge_click(impression, clicked_today) {
+                        e.kind = "invalid_click";
+                        e.invalid = Some(reason);
+                        e.charge_micros = 0;
+                    }
+                }
+                let inserted = tx
+                    .execute(
+                        "INSERT INTO engagements (decision_id, ad_id, kind, ad_group_id, campaign_id,
+                            ad_account_id, user_id, charge_micros, time, invalid_reason)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                         ON CONFLICT (decision_id, ad_id, kind) DO NOTHING",
+                        &[
+                            &e.decision_id,
+                            &e.ad_id,
+                            &e.kind,
+                            &e.ad_group_id,
+                            &e.campaign_id,
+                            &e.ad_account_id,
+                            &e.user_id,
+                            &(e.charge_micros as i64),
+                            &e.time,
+                            &e.invalid.map(InvalidClick::code),
+                        ],
+                    )
+                    .await
+                    .map_err(driver)?;
+                Ok((inserted == 1).then_some(e))
+            })
+        })
+        .await
     }
 
     async fn engagements(
@@ -1485,27 +1672,27 @@ impl Store for PostgresStore {
         let rows = self
             .query(
                 "SELECT decision_id, ad_id, kind, ad_group_id, campaign_id, ad_account_id, user_id,
-                        charge_micros, time
+                        charge_micros, time, invalid_reason
                  FROM engagements WHERE ad_account_id = $1 AND time >= $2 AND time < $3 ORDER BY time",
                 &[&ad_account_id, &since, &until],
             )
             .await?;
         Ok(rows
             .iter()
-            .map(|r| Engagement {
-                decision_id: r.get(0),
-                ad_id: r.get(1),
-                kind: if r.get::<_, &str>(2) == "click" {
-                    "click"
-                } else {
-                    "impression"
-                },
-                ad_group_id: r.get(3),
-                campaign_id: r.get(4),
-                ad_account_id: r.get(5),
-                user_id: r.get(6),
-                charge_micros: r.get::<_, i64>(7) as u64,
-                time: r.get(8),
+            .map(|r| {
+                let (kind, invalid) = engagement_kind(r.get(2), r.get(9));
+                Engagement {
+                    decision_id: r.get(0),
+                    ad_id: r.get(1),
+                    kind,
+                    invalid,
+                    ad_group_id: r.get(3),
+                    campaign_id: r.get(4),
+                    ad_account_id: r.get(5),
+                    user_id: r.get(6),
+                    charge_micros: r.get::<_, i64>(7) as u64,
+                    time: r.get(8),
+                }
             })
             .collect())
     }

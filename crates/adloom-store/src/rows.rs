@@ -53,3 +53,19 @@ pub(crate) fn bookmark_seq(page: &PageRequest) -> Result<i64> {
             .map_err(|_| Invalid::new("bookmark", "not a bookmark from this list"))?),
     }
 }
+
+/// An engagement's stored kind and invalid-click reason, as the
+/// `Engagement` names them.
+pub(crate) fn engagement_kind(
+    kind: &str,
+    invalid: Option<&str>,
+) -> (&'static str, Option<adloom_core::engagement::InvalidClick>) {
+    match kind {
+        "click" => ("click", None),
+        "invalid_click" => (
+            "invalid_click",
+            invalid.and_then(adloom_core::engagement::InvalidClick::parse),
+        ),
+        _ => ("impression", None),
+    }
+}

@@ -12,10 +12,12 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 
+use adloom_core::access::AccessToken;
 use adloom_core::ad_account::AdAccount;
 use adloom_core::ads_setting::{AdsSetting, SettingChange};
 use adloom_core::customer_list::{CustomerList, ListType};
-use adloom_core::event::TrackedEvent;
+use adloom_core::engagement::{day_of, judge_click, InvalidClick};
+use adloom_core::event::{EventSource, TrackedEvent};
 use adloom_core::identifier::parse_sha256_hex;
 use adloom_core::identity::{pick_person, IdentityIndex};
 use adloom_core::page::{Page, PageRequest};
@@ -28,7 +30,8 @@ use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Transaction};
 
 use crate::rows::{
-    bookmark_seq, digest_bytes, from_json, internal, page_of, stored_record, to_json,
+    bookmark_seq, digest_bytes, engagement_kind, from_json, internal, page_of, stored_record,
+    to_json,
 };
 use crate::{
     ConsentFacts, ConversionTotal, Engagement, EventOutcome, ListChange, ListMember, PersonBatch,
@@ -209,6 +212,21 @@ CREATE TABLE support_requests (
     id     TEXT NOT NULL UNIQUE,
     record TEXT NOT NULL
 );
+"#,
+    r#"
+-- Clicks that bill nothing say why (issue 13: no impression, or a repeat).
+ALTER TABLE engagements ADD COLUMN invalid_reason TEXT;
+"#,
+    r#"
+-- Access tokens get a name to list and revoke them by, an optional expiry,
+-- when they were last used, and a generation that signing out of the
+-- console bumps, ending the sessions of earlier ones (issue 13).
+ALTER TABLE access_tokens ADD COLUMN id TEXT;
+ALTER TABLE access_tokens ADD COLUMN expires_at INTEGER;
+ALTER TABLE access_tokens ADD COLUMN last_used_at INTEGER;
+ALTER TABLE access_tokens ADD COLUMN console_generation INTEGER NOT NULL DEFAULT 0;
+UPDATE access_tokens SET id = substr(token_hash, 1, 18);
+CREATE UNIQUE INDEX access_tokens_by_id ON access_tokens(id);
 "#,
 ];
 
@@ -431,6 +449,24 @@ fn record_event(
                 .map_err(driver)?;
         }
     }
+    if event.source == EventSource::Api {
+        // The advertiser's own event replaces a pixel's that squatted its id.
+        let stored: Option<String> = tx
+            .prepare_cached("SELECT record FROM events WHERE ad_account_id = ?1 AND event_id = ?2")
+            .map_err(driver)?
+            .query_row([&event.ad_account_id, &event.event_id], |r| r.get(0))
+            .optional()
+            .map_err(driver)?;
+        if let Some(stored) = stored {
+            let stored: TrackedEvent = from_json(&stored)?;
+            if event.source.supersedes(&stored.source) {
+                tx.prepare_cached("DELETE FROM events WHERE ad_account_id = ?1 AND event_id = ?2")
+                    .map_err(driver)?
+                    .execute([&event.ad_account_id, &event.event_id])
+                    .map_err(driver)?;
+            }
+        }
+    }
     let inserted = tx
         .prepare_cached(
             "INSERT OR IGNORE INTO events
@@ -469,6 +505,32 @@ fn record_event(
         .map_err(driver)?;
     }
     Ok(EventOutcome::Recorded { user_id })
+}
+
+const ACCESS_TOKEN_COLUMNS: &str = "id, created_at, expires_at, last_used_at, console_generation";
+
+/// An access token row (`ACCESS_TOKEN_COLUMNS`), its accounts still to add.
+fn access_token_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AccessToken> {
+    Ok(AccessToken {
+        id: r.get(0)?,
+        ad_account_ids: BTreeSet::new(),
+        created_at: r.get(1)?,
+        expires_at: r.get(2)?,
+        last_used_at: r.get(3)?,
+        console_generation: r.get(4)?,
+    })
+}
+
+fn token_accounts(c: &Connection, token_hash: &str) -> Result<BTreeSet<String>> {
+    let mut stmt = c
+        .prepare_cached("SELECT ad_account_id FROM access_token_accounts WHERE token_hash = ?1")
+        .map_err(driver)?;
+    let ids = stmt
+        .query_map([token_hash], |r| r.get(0))
+        .map_err(driver)?
+        .collect::<rusqlite::Result<BTreeSet<String>>>()
+        .map_err(driver)?;
+    Ok(ids)
 }
 
 fn add_members(tx: &Transaction<'_>, list_id: &str, members: &[ListMember]) -> Result<()> {
@@ -925,26 +987,28 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn create_access_token(
-        &self,
-        token_hash: &str,
-        ad_account_ids: &BTreeSet<String>,
-        now: i64,
-    ) -> Result<()> {
+    async fn create_access_token(&self, token_hash: &str, token: &AccessToken) -> Result<()> {
         let token_hash = token_hash.to_owned();
-        let ids = ad_account_ids.clone();
+        let token = token.clone();
         self.write(move |tx| {
             let mut exists = tx
                 .prepare_cached("SELECT 1 FROM ad_accounts WHERE id = ?1")
                 .map_err(driver)?;
-            for id in &ids {
+            for id in &token.ad_account_ids {
                 if !exists.exists([id]).map_err(driver)? {
                     return Err(StoreError::NotFound);
                 }
             }
             tx.execute(
-                "INSERT INTO access_tokens (token_hash, created_at) VALUES (?1, ?2)",
-                params![token_hash, now],
+                "INSERT INTO access_tokens (token_hash, created_at, id, expires_at, console_generation)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![
+                    token_hash,
+                    token.created_at,
+                    token.id,
+                    token.expires_at,
+                    token.console_generation
+                ],
             )
             .map_err(|e| match e.sqlite_error_code() {
                 Some(rusqlite::ErrorCode::ConstraintViolation) => StoreError::AlreadyExists,
@@ -955,36 +1019,91 @@ impl Store for SqliteStore {
                     "INSERT INTO access_token_accounts (token_hash, ad_account_id) VALUES (?1, ?2)",
                 )
                 .map_err(driver)?;
-            for id in &ids {
-                grant.execute(params![token_hash, id]).map_err(driver)?;
+            for id in &token.ad_account_ids {
+                grant.execute([&token_hash, id]).map_err(driver)?;
             }
             Ok(())
         })
         .await
     }
 
-    async fn access_token_scope(&self, token_hash: &str) -> Result<Option<BTreeSet<String>>> {
+    async fn access_token(&self, token_hash: &str) -> Result<Option<AccessToken>> {
         let token_hash = token_hash.to_owned();
         self.read(move |c| {
-            let known = c
-                .prepare_cached("SELECT 1 FROM access_tokens WHERE token_hash = ?1")
+            let token = c
+                .prepare_cached(&format!(
+                    "SELECT {ACCESS_TOKEN_COLUMNS} FROM access_tokens WHERE token_hash = ?1"
+                ))
                 .map_err(driver)?
-                .exists([&token_hash])
+                .query_row([&token_hash], access_token_from_row)
+                .optional()
                 .map_err(driver)?;
-            if !known {
+            let Some(mut token) = token else {
                 return Ok(None);
-            }
+            };
+            token.ad_account_ids = token_accounts(c, &token_hash)?;
+            Ok(Some(token))
+        })
+        .await
+    }
+
+    async fn list_access_tokens(&self) -> Result<Vec<AccessToken>> {
+        self.read(move |c| {
             let mut stmt = c
-                .prepare_cached(
-                    "SELECT ad_account_id FROM access_token_accounts WHERE token_hash = ?1",
-                )
+                .prepare_cached(&format!(
+                    "SELECT {ACCESS_TOKEN_COLUMNS}, token_hash FROM access_tokens ORDER BY id"
+                ))
                 .map_err(driver)?;
-            let ids = stmt
-                .query_map([&token_hash], |r| r.get(0))
+            let rows = stmt
+                .query_map([], |r| {
+                    Ok((access_token_from_row(r)?, r.get::<_, String>(5)?))
+                })
                 .map_err(driver)?
-                .collect::<rusqlite::Result<BTreeSet<String>>>()
+                .collect::<rusqlite::Result<Vec<_>>>()
                 .map_err(driver)?;
-            Ok(Some(ids))
+            rows.into_iter()
+                .map(|(mut token, hash)| {
+                    token.ad_account_ids = token_accounts(c, &hash)?;
+                    Ok(token)
+                })
+                .collect()
+        })
+        .await
+    }
+
+    async fn revoke_access_token(&self, id: &str) -> Result<bool> {
+        let id = id.to_owned();
+        self.write(move |tx| {
+            let deleted = tx
+                .execute("DELETE FROM access_tokens WHERE id = ?1", [&id])
+                .map_err(driver)?;
+            Ok(deleted > 0)
+        })
+        .await
+    }
+
+    async fn access_token_used(&self, token_hash: &str, now: i64) -> Result<()> {
+        let token_hash = token_hash.to_owned();
+        self.write(move |tx| {
+            tx.execute(
+                "UPDATE access_tokens SET last_used_at = ?2 WHERE token_hash = ?1",
+                params![token_hash, now],
+            )
+            .map_err(driver)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn end_console_sessions(&self, token_hash: &str) -> Result<()> {
+        let token_hash = token_hash.to_owned();
+        self.write(move |tx| {
+            tx.execute(
+                "UPDATE access_tokens SET console_generation = console_generation + 1 WHERE token_hash = ?1",
+                params![token_hash],
+            )
+            .map_err(driver)?;
+            Ok(())
         })
         .await
     }
@@ -1484,13 +1603,49 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn record_engagement(&self, e: Engagement) -> Result<bool> {
+    async fn record_engagement(&self, e: Engagement) -> Result<Option<Engagement>> {
         self.write(move |tx| {
+            let exists = |sql: &str, p: &[&dyn rusqlite::ToSql]| -> Result<bool> {
+                tx.prepare_cached(sql)
+                    .map_err(driver)?
+                    .query_row(p, |r| r.get(0))
+                    .map_err(driver)
+            };
+            let mut e = e;
+            if e.kind == "click" {
+                let replay = exists(
+                    "SELECT EXISTS(SELECT 1 FROM engagements WHERE decision_id = ?1 AND ad_id = ?2 AND kind = 'click')",
+                    &[&e.decision_id, &e.ad_id],
+                )?;
+                if replay {
+                    return Ok(None);
+                }
+                let impression = exists(
+                    "SELECT EXISTS(SELECT 1 FROM engagements WHERE decision_id = ?1 AND ad_id = ?2 AND kind = 'impression')",
+                    &[&e.decision_id, &e.ad_id],
+                )?;
+                let clicked_today = match &e.user_id {
+                    Some(user) => {
+                        let day = day_of(e.time) * 86_400;
+                        exists(
+                            "SELECT EXISTS(SELECT 1 FROM engagements WHERE user_id = ?1 AND ad_group_id = ?2
+                                AND kind = 'click' AND time >= ?3 AND time < ?4)",
+                            &[user, &e.ad_group_id, &day, &(day + 86_400)],
+                        )?
+                    }
+                    None => false,
+                };
+                if let Some(reason) = judge_click(impression, clicked_today) {
+                    e.kind = "invalid_click";
+                    e.invalid = Some(reason);
+                    e.charge_micros = 0;
+                }
+            }
             let inserted = tx
                 .prepare_cached(
                     "INSERT OR IGNORE INTO engagements (decision_id, ad_id, kind, ad_group_id, campaign_id,
-                        ad_account_id, user_id, charge_micros, time)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                        ad_account_id, user_id, charge_micros, time, invalid_reason)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                 )
                 .map_err(driver)?
                 .execute(params![
@@ -1502,10 +1657,11 @@ impl Store for SqliteStore {
                     e.ad_account_id,
                     e.user_id,
                     e.charge_micros as i64,
-                    e.time
+                    e.time,
+                    e.invalid.map(InvalidClick::code),
                 ])
                 .map_err(driver)?;
-            Ok(inserted == 1)
+            Ok((inserted == 1).then_some(e))
         })
         .await
     }
@@ -1521,16 +1677,21 @@ impl Store for SqliteStore {
             let mut stmt = c
                 .prepare_cached(
                     "SELECT decision_id, ad_id, kind, ad_group_id, campaign_id, ad_account_id, user_id,
-                            charge_micros, time
+                            charge_micros, time, invalid_reason
                      FROM engagements WHERE ad_account_id = ?1 AND time >= ?2 AND time < ?3 ORDER BY time",
                 )
                 .map_err(driver)?;
             let rows = stmt
                 .query_map(params![ad_account_id, since, until], |r| {
+                    let (kind, invalid) = engagement_kind(
+                        &r.get::<_, String>(2)?,
+                        r.get::<_, Option<String>>(9)?.as_deref(),
+                    );
                     Ok(Engagement {
                         decision_id: r.get(0)?,
                         ad_id: r.get(1)?,
-                        kind: if r.get::<_, String>(2)? == "click" { "click" } else { "impression" },
+                        kind,
+                        invalid,
                         ad_group_id: r.get(3)?,
                         campaign_id: r.get(4)?,
                         ad_account_id: r.get(5)?,

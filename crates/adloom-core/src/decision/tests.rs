@@ -99,6 +99,7 @@ fn world_of_shoes() -> (Vec<ServingAdGroup>, HashMap<String, ServingAudience>) {
         ),
     ];
     let audience = |members: &[&str]| ServingAudience {
+        ad_account_id: "1".into(),
         provenance: Provenance::Partner(PartnerSource::Tag),
         targetable: true,
         members: members.iter().map(|m| m.to_string()).collect(),
@@ -375,4 +376,21 @@ mod early_stop {
             prop_assert!(quick.rejected.is_empty());
         }
     }
+}
+
+/// Issue 13, finding 1: an ad group that names another account's audience
+/// never reaches that audience's members, and never says they are on a
+/// list ("wants to reach people on their customer list").
+#[test]
+fn an_ad_group_never_uses_another_accounts_audience() {
+    let (mut groups, audiences) = world_of_shoes();
+    // Nest & Co (account 2) names Shoes Inc.'s visitors (account 1).
+    groups[1].targeting = TargetingSpec::parse(&json!({"AUDIENCE_INCLUDE": ["10"]})).unwrap();
+    let alice = decide(&request("alice", None), &groups, &audiences, &open_world());
+    assert!(!shown(&alice).contains(&"decor"), "{:?}", shown(&alice));
+    assert!(alice
+        .rejected
+        .contains(&("decor".to_owned(), Rejection::NotTargeted)));
+    // Shoes Inc.'s own ad group still uses it.
+    assert!(shown(&alice).contains(&"shoes"));
 }

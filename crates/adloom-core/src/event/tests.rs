@@ -135,7 +135,7 @@ fn opted_out_events_never_feed_audiences() {
     let e = event(v).unwrap();
     assert!(!e.feeds_audiences());
     assert!(!e.signals.limit_ad_tracking);
-    let kept = e.for_storage();
+    let kept = e.for_storage(b"key");
     assert_eq!(
         kept.keys,
         MatchKeys::default(),
@@ -146,7 +146,10 @@ fn opted_out_events_never_feed_audiences() {
         Some(14_990_000),
         "it still counts in totals"
     );
-    assert_eq!(event(valid()).unwrap().for_storage().keys.em, vec![EM]);
+    assert_eq!(
+        event(valid()).unwrap().for_storage(b"key").keys.em,
+        vec![EM]
+    );
 
     for signals in [
         EventSignals {
@@ -220,4 +223,15 @@ fn values() {
     assert_eq!(parse_value(&json!(null)), Ok(None));
     assert!(parse_value(&json!("1e13")).is_err());
     assert!(parse_value(&json!(true)).is_err());
+}
+
+/// Issue 13, finding 6: the authenticated API's event wins over a pixel's
+/// with the same id, never the reverse.
+#[test]
+fn the_conversions_api_supersedes_a_pixel_with_the_same_event_id() {
+    let tag = EventSource::Tag("1".into());
+    assert!(EventSource::Api.supersedes(&tag));
+    assert!(!tag.supersedes(&EventSource::Api));
+    assert!(!EventSource::Api.supersedes(&EventSource::Api));
+    assert!(!tag.supersedes(&EventSource::Tag("2".into())));
 }

@@ -273,3 +273,82 @@ proptest::proptest! {
         }
     }
 }
+
+/// Issue 13, finding 11: phone numbers in a page URL's query or fragment
+/// are redacted before storage, in the spellings shops put them in; ids,
+/// prices and paths are left alone.
+#[test]
+fn phone_numbers_in_urls_are_redacted() {
+    let cases = [
+        (
+            "https://shop.example/?tel=4155550123",
+            "https://shop.example/?tel=[phone]",
+        ),
+        (
+            "https://shop.example/?tel=%2B14155550123&x=1",
+            "https://shop.example/?tel=[phone]&x=1",
+        ),
+        (
+            "https://shop.example/?tel=+1+415+555+0123",
+            "https://shop.example/?tel=[phone]",
+        ),
+        (
+            "https://shop.example/?p=(415)%20555-0123",
+            "https://shop.example/?p=[phone]",
+        ),
+        (
+            "https://shop.example/#call=415.555.0123",
+            "https://shop.example/#call=[phone]",
+        ),
+        (
+            "https://shop.example/?a=1&tel=0044%2020%207946%200958",
+            "https://shop.example/?a=1&tel=[phone]",
+        ),
+        // Not phones: short numbers, a UUID's group, hex, paths.
+        (
+            "https://shop.example/?size=42&price=129.99",
+            "https://shop.example/?size=42&price=129.99",
+        ),
+        (
+            "https://shop.example/?maid=6d92078a-8246-4ba4-ae5b-000000000149",
+            "https://shop.example/?maid=6d92078a-8246-4ba4-ae5b-000000000149",
+        ),
+        (
+            "https://shop.example/?h=ab4155550123cd",
+            "https://shop.example/?h=ab4155550123cd",
+        ),
+        (
+            "https://shop.example/p/4155550123",
+            "https://shop.example/p/4155550123",
+        ),
+        ("no query 4155550123", "no query 4155550123"),
+    ];
+    for (url, redacted) in cases {
+        assert_eq!(redact_phones(url), redacted, "{url}");
+    }
+    assert_eq!(
+        redact_identifiers("https://shop.example/?e=a%40b.com&t=4155550123"),
+        "https://shop.example/?e=[email]&t=[phone]"
+    );
+}
+
+#[test]
+fn order_ids_are_kept_as_keyed_hashes() {
+    let a = keyed_hash(b"key-1", "jane.doe@example.com");
+    assert_eq!(a.len(), 64);
+    assert!(!a.contains("jane"));
+    assert_eq!(a, keyed_hash(b"key-1", "jane.doe@example.com"), "stable");
+    assert_ne!(a, keyed_hash(b"key-2", "jane.doe@example.com"), "keyed");
+    assert_ne!(a, keyed_hash(b"key-1", "order-2"));
+}
+
+proptest::proptest! {
+    /// Redacting phones twice changes nothing more, and no run of ten
+    /// digits standing alone is left in a query.
+    #[test]
+    fn phone_redaction_is_idempotent(query in "[0-9 +()./a=&-]{0,40}") {
+        let url = format!("https://shop.example/?{query}");
+        let once = redact_phones(&url).into_owned();
+        proptest::prop_assert_eq!(redact_phones(&once).into_owned(), once.clone());
+    }
+}

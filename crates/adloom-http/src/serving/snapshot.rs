@@ -161,7 +161,7 @@ pub(super) async fn rebuild(
     if reload_counters {
         let mut c = lock(counters);
         if !c.loaded {
-            for e in history {
+            for e in history.into_iter().filter(|e| e.invalid.is_none()) {
                 c.count(
                     e.time,
                     &e.ad_group_id,
@@ -492,6 +492,7 @@ async fn read_audiences(
         out.insert(
             id.clone(),
             Arc::new(ServingAudience {
+                ad_account_id: stored.ad_account_id.clone(),
                 provenance,
                 targetable: size.ready,
                 members,

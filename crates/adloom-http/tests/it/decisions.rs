@@ -346,7 +346,9 @@ async fn beacons_count_once_and_caps_hold() {
         w.app.send(get(path(&shoe["impression_url"]))).await.status,
         StatusCode::NO_CONTENT
     );
-    let forged = path(&shoe["click_url"]).replace(".", "x.");
+    let mut forged = path(&shoe["click_url"]);
+    let last = if forged.ends_with('A') { "B" } else { "A" };
+    forged.replace_range(forged.len() - 1.., last);
     assert_eq!(w.app.send(get(forged)).await.status, StatusCode::NOT_FOUND);
     let metrics = metrics_text(&w.app).await;
     assert!(

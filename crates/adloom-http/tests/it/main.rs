@@ -1,6 +1,7 @@
 //! The HTTP API end to end through the router, without a socket, on a real
 //! embedded store in a temporary directory.
 
+mod abuse;
 mod access;
 mod ad_accounts;
 mod audiences;
@@ -134,6 +135,11 @@ impl App {
         self.router.clone()
     }
 
+    /// The app's clock now.
+    pub fn now(&self) -> i64 {
+        self.clock.0.load(Ordering::SeqCst)
+    }
+
     pub fn advance(&self, seconds: i64) {
         self.clock.0.fetch_add(seconds, Ordering::SeqCst);
     }
@@ -206,6 +212,72 @@ impl App {
     pub async fn upsert(&self, people: Value) -> Reply {
         self.admin(Method::POST, "/v1/admin/people", Some(people))
             .await
+    }
+}
+
+/// A browser: the cookies it was given, sent back with every request.
+pub struct Browser<'a> {
+    app: &'a App,
+    pub cookies: Vec<(String, String)>,
+}
+
+impl<'a> Browser<'a> {
+    pub fn new(app: &'a App) -> Browser<'a> {
+        Browser {
+            app,
+            cookies: Vec::new(),
+        }
+    }
+
+    pub async fn send(&mut self, req: axum::http::request::Builder, body: Body) -> Reply {
+        let cookie: Vec<String> = self
+            .cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        let req = if cookie.is_empty() {
+            req
+        } else {
+            req.header(header::COOKIE, cookie.join("; "))
+        };
+        let reply = self.app.send(req.body(body).unwrap()).await;
+        for set in reply.headers.get_all(header::SET_COOKIE) {
+            let set = set.to_str().unwrap();
+            let (pair, attributes) = set.split_once(';').unwrap_or((set, ""));
+            let (name, value) = pair.split_once('=').unwrap();
+            self.cookies.retain(|(k, _)| k != name);
+            if !attributes.contains("Max-Age=0") {
+                self.cookies.push((name.to_owned(), value.to_owned()));
+            }
+        }
+        reply
+    }
+
+    pub async fn get(&mut self, uri: &str) -> Reply {
+        self.send(Request::get(uri), Body::empty()).await
+    }
+
+    pub async fn post_form(&mut self, uri: &str, fields: &[(&str, &str)]) -> Reply {
+        let body: String = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(fields)
+            .finish();
+        self.send(
+            Request::post(uri).header(header::CONTENT_TYPE, "application/x-www-form-urlencoded"),
+            Body::from(body),
+        )
+        .await
+    }
+
+    pub fn cookie(&self, name: &str) -> Option<&str> {
+        self.cookies
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The page's CSRF field (the same as this browser's cookie).
+    pub fn csrf(&self) -> String {
+        self.cookie("adloom_csrf").unwrap().to_owned()
     }
 }
 

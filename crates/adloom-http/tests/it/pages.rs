@@ -6,73 +6,7 @@ use axum::body::Body;
 use axum::http::{header, Method, Request, StatusCode};
 use serde_json::{json, Value};
 
-use crate::{assert_error, App, Reply};
-
-/// A browser: the cookies it was given, sent back with every request.
-struct Browser<'a> {
-    app: &'a App,
-    cookies: Vec<(String, String)>,
-}
-
-impl<'a> Browser<'a> {
-    fn new(app: &'a App) -> Browser<'a> {
-        Browser {
-            app,
-            cookies: Vec::new(),
-        }
-    }
-
-    async fn send(&mut self, req: axum::http::request::Builder, body: Body) -> Reply {
-        let cookie: Vec<String> = self
-            .cookies
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect();
-        let req = if cookie.is_empty() {
-            req
-        } else {
-            req.header(header::COOKIE, cookie.join("; "))
-        };
-        let reply = self.app.send(req.body(body).unwrap()).await;
-        for set in reply.headers.get_all(header::SET_COOKIE) {
-            let set = set.to_str().unwrap();
-            let (pair, attributes) = set.split_once(';').unwrap_or((set, ""));
-            let (name, value) = pair.split_once('=').unwrap();
-            self.cookies.retain(|(k, _)| k != name);
-            if !attributes.contains("Max-Age=0") {
-                self.cookies.push((name.to_owned(), value.to_owned()));
-            }
-        }
-        reply
-    }
-
-    async fn get(&mut self, uri: &str) -> Reply {
-        self.send(Request::get(uri), Body::empty()).await
-    }
-
-    async fn post_form(&mut self, uri: &str, fields: &[(&str, &str)]) -> Reply {
-        let body: String = form_urlencoded::Serializer::new(String::new())
-            .extend_pairs(fields)
-            .finish();
-        self.send(
-            Request::post(uri).header(header::CONTENT_TYPE, "application/x-www-form-urlencoded"),
-            Body::from(body),
-        )
-        .await
-    }
-
-    fn cookie(&self, name: &str) -> Option<&str> {
-        self.cookies
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    }
-
-    /// The page's CSRF field (the same as this browser's cookie).
-    fn csrf(&self) -> String {
-        self.cookie("adloom_csrf").unwrap().to_owned()
-    }
-}
+use crate::{assert_error, App, Browser, Reply};
 
 fn html(r: &Reply) -> &str {
     r.body.as_str().unwrap_or_default()

@@ -66,7 +66,8 @@ async fn a_pixel_is_recorded_and_deduplicated_with_the_api() {
     );
     assert_eq!(metric(&app, "recorded").await, 1);
 
-    // The advertiser's server reports the same checkout: counted once.
+    // The advertiser's server reports the same checkout: counted once, and
+    // its own event wins over the pixel's (issue 13, finding 6).
     let r = app
         .admin(
             Method::POST,
@@ -77,10 +78,14 @@ async fn a_pixel_is_recorded_and_deduplicated_with_the_api() {
             }]})),
         )
         .await;
-    assert_eq!(
-        r.body["events"][0]["warning_message"],
-        "event_id was received before: counted once"
-    );
+    assert_eq!(r.body["events"][0]["status"], "processed", "{:?}", r.body);
+    let stored = app
+        .store
+        .get_event(&account, "order-9")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.event.source, adloom_core::event::EventSource::Api);
     fire(&app, &q, &[]).await;
     assert_eq!(metric(&app, "duplicate").await, 1);
     let totals = app.store.conversion_totals(&account).await.unwrap();
