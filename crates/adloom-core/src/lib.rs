@@ -29,6 +29,7 @@ pub mod candidates;
 pub mod consent;
 pub mod customer_list;
 pub mod decision;
+pub mod disclosure;
 pub mod engagement;
 mod error;
 pub mod event;

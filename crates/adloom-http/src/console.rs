@@ -24,13 +24,20 @@ use serde_json::Value;
 
 use crate::auth::{live_access_token, token_hash};
 use crate::error::ApiError;
+use crate::membership;
 use crate::pages::{cookie, forged, layout, problem, protect, set_cookie, Csrf, Page};
 use crate::AppState;
+use adloom_core::disclosure::{event_row, EventRow};
+use adloom_core::event::EventSource;
+use adloom_store::StoredEvent;
 
 const SESSION_COOKIE: &str = "adloom_console";
 const SESSION_SECS: i64 = 8 * 3600;
 const DAYS: i64 = 14;
 const DAY: i64 = 86_400;
+/// The window of tag health, and the most events read for it.
+const HEALTH_WINDOW_SECS: i64 = 7 * DAY;
+const HEALTH_EVENTS: usize = 5_000;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -256,7 +263,23 @@ async fn overview(
     let audiences = crate::audiences::all_audiences(state, id).await?;
     let lists = crate::audiences::all_lists(state, id).await?;
     let tags = state.store.list_conversion_tags(id).await?;
-    let events = state.store.latest_events(id, 200).await?;
+    // Tag health over the last week (the disclosure policy decides what of
+    // it the advertiser sees); rows show events, never whether they matched.
+    let events = state.store.latest_events(id, HEALTH_EVENTS).await?;
+    let mut health = Vec::with_capacity(tags.len());
+    for tag in &tags {
+        let window: Vec<&StoredEvent> = events
+            .iter()
+            .filter(|e| matches!(&e.event.source, EventSource::Tag(t) if *t == tag.id))
+            .filter(|e| e.event.time > now - HEALTH_WINDOW_SECS)
+            .collect();
+        let rows: Vec<EventRow> = window
+            .iter()
+            .take(10)
+            .map(|e| event_row(&e.event))
+            .collect();
+        health.push((membership::tag_health(state, &tag.id, &window).await?, rows));
+    }
 
     let body = html! {
         div class="console-head" {
@@ -339,29 +362,33 @@ async fn overview(
 
         h2 { "Tags" }
         @if tags.is_empty() { p { "No tags yet." } }
-        @for tag in &tags {
-            @let mine: Vec<_> = events.iter().filter(|e| matches!(&e.event.source, adloom_core::event::EventSource::Tag(t) if *t == tag.id)).collect();
-            @let last_day = mine.iter().filter(|e| e.event.time > now - DAY).count();
+        @for (tag, (health, rows)) in tags.iter().zip(&health) {
             section class="tag" aria-label={ "Tag " (tag.name) } {
                 h3 { (tag.name) " · " (tag.id) }
                 p {
-                    @if let Some(last) = mine.first() {
+                    @if let Some(last) = health.last_event_time {
                         span class="status good" { "Receiving events" }
-                        " · last " (crate::pages::settings_page::when(last.event.time)) " UTC · " (last_day) " in the last 24 hours"
+                        " · last " (crate::pages::settings_page::when(last)) " UTC · " (health.last_day) " in the last 24 hours, "
+                        (health.events) " in the last 7 days"
                     } @else {
-                        span class="status bad" { "No events received yet" }
+                        span class="status bad" { "No events received in the last 7 days" }
                     }
                 }
-                @if !mine.is_empty() {
+                p class="hint" {
+                    @match health.match_rate_percent {
+                        Some(rate) => { "Matched to people on the platform: " (rate) "–" ((rate + 10).min(100)) "% of events in the last 7 days." }
+                        None => { "The match rate shows once the tag has sent 100 events in 7 days." }
+                    }
+                }
+                @if !rows.is_empty() {
                     table {
-                        thead { tr { th scope="col" { "When (UTC)" } th scope="col" { "Event" } th scope="col" { "Page" } th scope="col" { "Matched a person" } } }
+                        thead { tr { th scope="col" { "When (UTC)" } th scope="col" { "Event" } th scope="col" { "Page" } } }
                         tbody {
-                            @for e in mine.iter().take(10) {
+                            @for e in rows {
                                 tr {
-                                    td { (crate::pages::settings_page::when(e.event.time)) }
-                                    td { (e.event.name.as_str()) }
-                                    td { (e.event.url.as_deref().unwrap_or("")) }
-                                    td { (if e.user_id.is_some() { "yes" } else { "no" }) }
+                                    td { (crate::pages::settings_page::when(e.time)) }
+                                    td { (e.name.as_str()) }
+                                    td { (e.url.as_deref().unwrap_or("")) }
                                 }
                             }
                         }

@@ -6,13 +6,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use adloom_core::audience::{
-    parse_rule, reported_size, size_noise, Audience, AudienceRule, ReportedSize,
-};
+use adloom_core::audience::{parse_rule, size_noise, Audience, AudienceRule, ReportedSize};
 use adloom_core::consent;
 use adloom_core::consent::Provenance;
+use adloom_core::disclosure;
 use adloom_core::event::EventSource;
-use adloom_store::StoredObject;
+use adloom_store::{StoredEvent, StoredObject};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -113,6 +112,29 @@ pub async fn consented(
         .filter(|f| {
             consent::for_person(f.use_partner_info, f.country, &state.config.region_defaults)
                 .allows_audience(provenance)
+        })
+        .map(|f| f.user_id)
+        .collect())
+}
+
+/// Of these people, those whose partner data may be used (the consent
+/// policy for the person: their setting and region default).
+pub async fn partner_data_allowed(
+    state: &AppState,
+    users: Vec<String>,
+) -> Result<BTreeSet<String>, ApiError> {
+    if users.is_empty() {
+        return Ok(BTreeSet::new());
+    }
+    let facts = state.store.consent_facts(users).await?;
+    Ok(facts
+        .into_iter()
+        .filter(|f| {
+            disclosure::partner_data_counts(&consent::for_person(
+                f.use_partner_info,
+                f.country,
+                &state.config.region_defaults,
+            ))
         })
         .map(|f| f.user_id)
         .collect())
@@ -230,7 +252,7 @@ pub async fn reported(state: &AppState, id: &str, count: usize) -> Result<Report
         .chain_update(id.as_bytes())
         .chain_update(period.to_le_bytes())
         .finalize();
-    let drawn = reported_size(count as u64, size_noise(&seed));
+    let drawn = disclosure::audience_size(count as u64, size_noise(&seed));
     // Nodes sharing a store hold one answer between them.
     let drawn = state.store.hold_reported_size(id, period, drawn).await?;
     let mut sizes = state.reported_sizes.0.lock().expect("sizes");
@@ -240,4 +262,36 @@ pub async fn reported(state: &AppState, id: &str, count: usize) -> Result<Report
         *entry = (period, drawn);
     }
     Ok(entry.1)
+}
+
+/// A tag's health as its advertiser may see it (the disclosure policy),
+/// over `events`, that tag's window: a match rate only over 100 events or
+/// more, counting only people whose partner data may be used, with noise
+/// seeded per tag and period so that asking again draws nothing new.
+pub async fn tag_health(
+    state: &AppState,
+    tag_id: &str,
+    events: &[&StoredEvent],
+) -> Result<disclosure::TagHealth, ApiError> {
+    let people = events.iter().filter_map(|e| e.user_id.clone()).collect();
+    let counted = partner_data_allowed(state, people).await?;
+    let facts: Vec<disclosure::TagEvent> = events
+        .iter()
+        .map(|e| disclosure::TagEvent {
+            time: e.event.time,
+            matched: e.user_id.as_ref().is_some_and(|u| counted.contains(u)),
+        })
+        .collect();
+    let key = state.key("match-rate").await?;
+    let seed = Sha256::new()
+        .chain_update(&key)
+        .chain_update([0])
+        .chain_update(tag_id.as_bytes())
+        .chain_update(size_period(state).to_le_bytes())
+        .finalize();
+    Ok(disclosure::tag_health(
+        &facts,
+        state.clock.now(),
+        size_noise(&seed),
+    ))
 }

@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use crate::error::ApiError;
 use crate::extract::AccountAccess;
+use crate::membership;
 use crate::AppState;
 
 const DAY: i64 = 86_400;
@@ -131,12 +132,20 @@ pub(crate) async fn analytics(
             charge_micros: e.charge_micros,
         })
         .collect();
-    let conversions: Vec<Conversion> = state
+    let resolved: Vec<_> = state
         .store
         .resolved_events(account, since)
         .await?
         .into_iter()
         .filter(|s| s.event.time < until)
+        .collect();
+    // The disclosure policy: conversions of people whose partner data may
+    // not be used are not attributed to anyone.
+    let people = resolved.iter().filter_map(|s| s.user_id.clone()).collect();
+    let counted = membership::partner_data_allowed(state, people).await?;
+    let conversions: Vec<Conversion> = resolved
+        .into_iter()
+        .filter(|s| s.user_id.as_ref().is_some_and(|u| counted.contains(u)))
         .filter_map(|s| {
             Some(Conversion {
                 time: s.event.time,

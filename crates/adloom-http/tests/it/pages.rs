@@ -287,7 +287,7 @@ async fn the_console_signs_in_with_a_token_and_shows_its_account_only() {
     let page = html(&r);
     assert!(page.contains("Shoes Inc."));
     assert_eq!(page.matches("<svg").count(), 5, "five charts");
-    assert!(page.contains("No events received yet"));
+    assert!(page.contains("No events received in the last 7 days"));
     assert!(page.contains("/tag/core.js"), "the snippet");
 
     for other in [theirs.as_str(), "123456789012345678"] {

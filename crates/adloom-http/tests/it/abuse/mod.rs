@@ -9,6 +9,7 @@ mod clicks_without_impressions;
 mod order_id_squatting;
 mod plain_identifiers_in_order_ids_and_urls;
 mod tokens_that_live_forever;
+mod whether_one_email_is_on_the_platform;
 
 use axum::http::{Method, StatusCode};
 use serde_json::{json, Value};
