@@ -136,7 +136,15 @@ async fn sign_in(State(state): State<AppState>, csrf: Csrf, Form(form): Form<Sig
     let expires = state.clock.now() + SESSION_SECS;
     let value = crate::signed::sign(&key, &format!("{expires}|{generation}|{hash}"));
     let mut res = Redirect::to(&format!("/console/accounts/{first}")).into_response();
-    if let Ok(v) = set_cookie(SESSION_COOKIE, &value, SESSION_SECS, "Strict").parse() {
+    if let Ok(v) = set_cookie(
+        &state.config,
+        SESSION_COOKIE,
+        &value,
+        SESSION_SECS,
+        "Strict",
+    )
+    .parse()
+    {
         res.headers_mut().append(header::SET_COOKIE, v);
     }
     protect(res.headers_mut());
@@ -165,7 +173,7 @@ async fn sign_out(
         }
     }
     let mut res = Redirect::to("/console").into_response();
-    if let Ok(v) = set_cookie(SESSION_COOKIE, "", 0, "Strict").parse() {
+    if let Ok(v) = set_cookie(&state.config, SESSION_COOKIE, "", 0, "Strict").parse() {
         res.headers_mut().append(header::SET_COOKIE, v);
     }
     protect(res.headers_mut());

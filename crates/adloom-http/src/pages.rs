@@ -3,8 +3,8 @@
 //! page with its "Contact us" form.
 //!
 //! A person reaches their own pages through a sign-in link the platform
-//! asks for (`POST /v1/admin/people/{user_id}/page_link`): the link sets a
-//! signed session cookie. Every form carries a CSRF token checked against a
+//! asks for (`POST /v1/admin/people/{user_id}/page_link`): the link shows a
+//! one-click confirmation whose form, once, sets a signed session cookie. Every form carries a CSRF token checked against a
 //! cookie (double submit), and every page forbids framing.
 
 mod choices;
@@ -34,7 +34,7 @@ const LINK_SECS: i64 = 600;
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/assets/adloom.css", get(stylesheet))
-        .route("/p/{token}", get(sign_in))
+        .route("/p/{token}", get(confirm_sign_in).post(sign_in))
         .route(
             "/settings/ads",
             get(settings_page::show).post(settings_page::save),
@@ -217,20 +217,69 @@ pub fn browser_signals(headers: &HeaderMap) -> adloom_core::consent::BrowserSign
     }
 }
 
-/// A `Set-Cookie` value for these pages: HTTP only, whole site.
-pub fn set_cookie(name: &str, value: &str, max_age: i64, same_site: &str) -> String {
-    format!("{name}={value}; Path=/; Max-Age={max_age}; HttpOnly; SameSite={same_site}")
+/// A `Set-Cookie` value for these pages: HTTP only, whole site, and
+/// `Secure` whenever adloom is served over https.
+pub fn set_cookie(
+    config: &crate::Config,
+    name: &str,
+    value: &str,
+    max_age: i64,
+    same_site: &str,
+) -> String {
+    let secure = if config.public_url.starts_with("https://") {
+        "; Secure"
+    } else {
+        ""
+    };
+    format!("{name}={value}; Path=/; Max-Age={max_age}; HttpOnly; SameSite={same_site}{secure}")
 }
 
-/// A signed token naming a person until `expires`.
-fn person_token(key: &[u8], user_id: &str, expires: i64) -> String {
-    signed::sign(key, &format!("{expires}|{user_id}"))
+/// What a signed person token is for: a session cookie and a sign-in link
+/// are signed with keys of their own and say which they are, so that
+/// neither works as the other.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PersonTokenKind {
+    Session,
+    Link,
 }
 
-fn person_of_token(key: &[u8], token: &str, now: i64) -> Option<String> {
+impl PersonTokenKind {
+    fn purpose(self) -> &'static str {
+        match self {
+            PersonTokenKind::Session => "pages-session",
+            PersonTokenKind::Link => "pages-link",
+        }
+    }
+}
+
+/// A signed token naming a person until `expires`; `nonce` makes each
+/// sign-in link single-use.
+fn person_token(
+    key: &[u8],
+    kind: PersonTokenKind,
+    user_id: &str,
+    expires: i64,
+    nonce: &str,
+) -> String {
+    signed::sign(
+        key,
+        &format!("{}|{expires}|{nonce}|{user_id}", kind.purpose()),
+    )
+}
+
+/// The person a token names, and its nonce, while it has not expired.
+fn person_of_token(
+    key: &[u8],
+    kind: PersonTokenKind,
+    token: &str,
+    now: i64,
+) -> Option<(String, String)> {
     let payload = signed::verify(key, token)?;
-    let (expires, user_id) = payload.split_once('|')?;
-    (expires.parse::<i64>().ok()? > now).then(|| user_id.to_owned())
+    let mut parts = payload.splitn(4, '|');
+    let (purpose, expires, nonce, user_id) =
+        (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    (purpose == kind.purpose() && expires.parse::<i64>().ok()? > now)
+        .then(|| (user_id.to_owned(), nonce.to_owned()))
 }
 
 /// The signed-in person, if any: an extractor that never fails.
@@ -246,18 +295,36 @@ impl FromRequestParts<AppState> for Person {
         let Some(token) = cookie(&parts.headers, SESSION_COOKIE) else {
             return Ok(Person(None));
         };
-        let Ok(key) = state.key("pages").await else {
+        let kind = PersonTokenKind::Session;
+        let Ok(key) = state.key(kind.purpose()).await else {
             return Ok(Person(None));
         };
-        Ok(Person(person_of_token(&key, token, state.clock.now())))
+        let Some((user, _)) = person_of_token(&key, kind, token, state.clock.now()) else {
+            return Ok(Person(None));
+        };
+        // An erased person's sessions end with them.
+        Ok(Person(person_exists(state, &user).await.then_some(user)))
     }
+}
+
+/// Whether the platform has this person (the mirror, else the store).
+async fn person_exists(state: &AppState, user_id: &str) -> bool {
+    state.serving.people.get(user_id).is_some()
+        || matches!(state.store.get_person(user_id).await, Ok(Some(_)))
 }
 
 /// The `Set-Cookie` that signs this person in on this browser.
 pub async fn session_cookie(state: &AppState, user_id: &str) -> Result<String, ApiError> {
-    let key = state.key("pages").await?;
-    let token = person_token(&key, user_id, state.clock.now() + SESSION_SECS);
-    Ok(set_cookie(SESSION_COOKIE, &token, SESSION_SECS, "Lax"))
+    let kind = PersonTokenKind::Session;
+    let key = state.key(kind.purpose()).await?;
+    let token = person_token(&key, kind, user_id, state.clock.now() + SESSION_SECS, "-");
+    Ok(set_cookie(
+        &state.config,
+        SESSION_COOKIE,
+        &token,
+        SESSION_SECS,
+        "Lax",
+    ))
 }
 
 /// The CSRF token of this browser, and the cookie to set if it had none.
@@ -269,7 +336,10 @@ pub struct Csrf {
 impl FromRequestParts<AppState> for Csrf {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Csrf, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Csrf, Self::Rejection> {
         Ok(match cookie(&parts.headers, CSRF_COOKIE) {
             Some(t) if t.len() >= 16 => Csrf {
                 token: t.to_owned(),
@@ -278,7 +348,13 @@ impl FromRequestParts<AppState> for Csrf {
             _ => {
                 let token = crate::auth::new_token("");
                 Csrf {
-                    set_cookie: Some(set_cookie(CSRF_COOKIE, &token, SESSION_SECS, "Strict")),
+                    set_cookie: Some(set_cookie(
+                        &state.config,
+                        CSRF_COOKIE,
+                        &token,
+                        SESSION_SECS,
+                        "Strict",
+                    )),
                     token,
                 }
             }
@@ -339,14 +415,14 @@ async fn page_link(
     ApiPath(user_id): ApiPath<String>,
 ) -> Result<Json<PageLink>, ApiError> {
     adloom_core::person::validate_user_id(&user_id)?;
-    if state.serving.people.get(&user_id).is_none()
-        && state.store.get_person(&user_id).await?.is_none()
-    {
+    if !person_exists(&state, &user_id).await {
         return Err(ApiError::not_found("person"));
     }
-    let key = state.key("pages").await?;
+    let kind = PersonTokenKind::Link;
+    let key = state.key(kind.purpose()).await?;
     let expires_at = state.clock.now() + LINK_SECS;
-    let token = person_token(&key, &user_id, expires_at);
+    let nonce = crate::auth::new_token("");
+    let token = person_token(&key, kind, &user_id, expires_at, &nonce);
     Ok(Json(PageLink {
         url: format!(
             "{}/p/{token}",
@@ -356,20 +432,79 @@ async fn page_link(
     }))
 }
 
-/// `GET /p/{token}`: signs the person in and shows their ads settings.
-async fn sign_in(State(state): State<AppState>, Path(token): Path<String>) -> Response {
-    let user = match state.key("pages").await {
-        Ok(key) => person_of_token(&key, &token, state.clock.now()),
+fn link_expired() -> Page {
+    problem(
+        StatusCode::FORBIDDEN,
+        "This link has expired",
+        "Sign-in links work once, for ten minutes. Open the ads settings again from the app.",
+    )
+}
+
+/// The person a sign-in link names, if it is still good.
+async fn link_person(state: &AppState, token: &str) -> Result<Option<(String, String)>, ApiError> {
+    let kind = PersonTokenKind::Link;
+    let key = state.key(kind.purpose()).await?;
+    Ok(person_of_token(&key, kind, token, state.clock.now()))
+}
+
+/// `GET /p/{token}`: a one-click confirmation, not a sign-in: a bare GET
+/// can be made by any page in a victim's browser (login CSRF), a form
+/// with this site's CSRF token cannot.
+async fn confirm_sign_in(
+    State(state): State<AppState>,
+    csrf: Csrf,
+    Path(token): Path<String>,
+) -> Response {
+    match link_person(&state, &token).await {
+        Ok(Some(_)) => {}
+        Ok(None) => return link_expired().into_response(),
+        Err(e) => return Page::from(e).into_response(),
+    }
+    let page = Page::new(layout(
+        "Your ads settings",
+        html! {
+            h1 { "Your ads settings" }
+            p { "You opened a link from the app to see and change how ads are chosen for you." }
+            form method="post" action={ "/p/" (token) } {
+                (csrf.field())
+                button type="submit" { "Continue" }
+            }
+        },
+    ));
+    csrf.onto(page).into_response()
+}
+
+#[derive(serde::Deserialize)]
+struct Confirm {
+    #[serde(default)]
+    csrf: String,
+}
+
+/// `POST /p/{token}`: signs the person in, once per link.
+async fn sign_in(
+    State(state): State<AppState>,
+    csrf: Csrf,
+    Path(token): Path<String>,
+    axum::Form(form): axum::Form<Confirm>,
+) -> Response {
+    if !csrf.accepts(&form.csrf) {
+        return forged().into_response();
+    }
+    let (user, nonce) = match link_person(&state, &token).await {
+        Ok(Some(found)) => found,
+        Ok(None) => return link_expired().into_response(),
         Err(e) => return Page::from(e).into_response(),
     };
-    let Some(user) = user else {
-        return problem(
-            StatusCode::FORBIDDEN,
-            "This link has expired",
-            "Sign-in links work for ten minutes. Open the ads settings again from the app.",
-        )
-        .into_response();
-    };
+    let expires_at = state.clock.now() + LINK_SECS;
+    match state
+        .store
+        .spend_once(&format!("page-link:{nonce}"), expires_at, state.clock.now())
+        .await
+    {
+        Ok(true) => {}
+        Ok(false) => return link_expired().into_response(),
+        Err(e) => return Page::from(ApiError::from(e)).into_response(),
+    }
     match session_cookie(&state, &user).await {
         Ok(cookie) => {
             let mut res = Redirect::to("/settings/ads").into_response();
@@ -388,17 +523,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn tokens_name_their_person_until_they_expire() {
+    fn tokens_name_their_person_for_their_use_until_they_expire() {
         use base64::Engine;
         let key = b"k";
-        let t = person_token(key, "u|1", 100);
-        assert_eq!(person_of_token(key, &t, 99).as_deref(), Some("u|1"));
-        assert_eq!(person_of_token(key, &t, 100), None, "expired");
-        assert_eq!(person_of_token(b"other", &t, 99), None, "another key");
+        let (session, link) = (PersonTokenKind::Session, PersonTokenKind::Link);
+        let t = person_token(key, link, "u|1", 100, "n1");
+        let named = Some(("u|1".to_owned(), "n1".to_owned()));
+        assert_eq!(person_of_token(key, link, &t, 99), named);
+        assert_eq!(
+            person_of_token(key, session, &t, 99),
+            None,
+            "a link is no session"
+        );
+        assert_eq!(person_of_token(key, link, &t, 100), None, "expired");
+        assert_eq!(person_of_token(b"other", link, &t, 99), None, "another key");
         let (payload, sig) = t.split_once('.').unwrap();
         let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
-        let forged = format!("{}.{sig}", b64.encode("999|u|1"));
-        assert_eq!(person_of_token(key, &forged, 99), None, "tampered");
-        assert_eq!(person_of_token(key, payload, 99), None);
+        let forged = format!("{}.{sig}", b64.encode("pages-link|999|n1|u|1"));
+        assert_eq!(person_of_token(key, link, &forged, 99), None, "tampered");
+        assert_eq!(person_of_token(key, link, payload, 99), None);
     }
 }

@@ -16,6 +16,7 @@ use adloom_core::event::{
 use adloom_core::identifier::{hash_email, hash_maid};
 use adloom_core::page::PageRequest;
 use adloom_core::person::{PersonInput, PersonRecord};
+use adloom_core::support::SupportRequest;
 use adloom_core::tag::ConversionTagCreate;
 
 use crate::{
@@ -50,6 +51,7 @@ macro_rules! store_conformance_tests {
             ad_account_ids_are_unique,
             access_tokens_grant_their_accounts_only,
             access_tokens_are_listed_used_and_revoked,
+            a_single_use_token_is_spent_once,
             access_token_for_a_missing_account_stores_nothing,
             conversion_tags_belong_to_an_account,
             events_resolve_to_people_and_count_once,
@@ -534,6 +536,15 @@ pub async fn access_tokens_are_listed_used_and_revoked(store: &dyn Store) {
     assert_eq!(store.list_access_tokens().await.unwrap().len(), 1);
 }
 
+/// Issue 13, finding 10: a sign-in link works once.
+pub async fn a_single_use_token_is_spent_once(store: &dyn Store) {
+    assert!(store.spend_once("link:1", 100, 10).await.unwrap());
+    assert!(!store.spend_once("link:1", 100, 20).await.unwrap(), "spent");
+    assert!(store.spend_once("link:2", 100, 20).await.unwrap());
+    // Once expired it is forgotten (it would not verify any more anyway).
+    assert!(store.spend_once("link:1", 300, 100).await.unwrap());
+}
+
 pub async fn access_token_for_a_missing_account_stores_nothing(store: &dyn Store) {
     store.create_ad_account(account("1", "x")).await.unwrap();
     let err = store
@@ -896,7 +907,26 @@ pub async fn deleting_a_person_deletes_their_events(store: &dyn Store) {
         ])
         .await
         .unwrap();
+    // Issue 13, finding 8: their "Contact us" requests go with them.
+    for (id, user) in [("s1", Some("u1")), ("s2", Some("u2")), ("s3", None)] {
+        store
+            .create_support_request(SupportRequest {
+                id: id.into(),
+                user_id: user.map(str::to_owned),
+                topic: "other".into(),
+                message: "why this ad".into(),
+                created_time: 5,
+            })
+            .await
+            .unwrap();
+    }
     assert!(store.delete_person("u1").await.unwrap());
+    let left = store
+        .support_requests(PageRequest::first(10))
+        .await
+        .unwrap();
+    let ids: Vec<&str> = left.items.iter().map(|r| r.id.as_str()).collect();
+    assert_eq!(ids, ["s3", "s2"]);
     assert_eq!(store.get_event("1", "d1").await.unwrap(), None);
     assert!(store.get_event("1", "d2").await.unwrap().is_some());
     // The browser no longer points at anyone.
@@ -1481,7 +1511,6 @@ pub async fn people_page_with_their_settings(store: &dyn Store) {
 }
 
 pub async fn support_requests_newest_first(store: &dyn Store) {
-    use adloom_core::support::SupportRequest;
     for i in 0..3 {
         let r =
             SupportRequest::new(i.to_string(), None, "other", &format!("message {i}"), i).unwrap();

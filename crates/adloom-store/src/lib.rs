@@ -121,6 +121,10 @@ pub trait Store: Send + Sync + 'static {
     async fn revoke_access_token(&self, id: &str) -> Result<bool>;
     /// Notes a use of the token at `now` (`AccessToken::last_used_at`).
     async fn access_token_used(&self, token_hash: &str, now: i64) -> Result<()>;
+    /// Spends a single-use token (a sign-in link's nonce): `true` the first
+    /// time, `false` ever after until `expires_at`, when it could no longer
+    /// be used anyway and is forgotten.
+    async fn spend_once(&self, id: &str, expires_at: i64, now: i64) -> Result<bool>;
     /// Ends every console session signed in with the token so far.
     async fn end_console_sessions(&self, token_hash: &str) -> Result<()>;
 

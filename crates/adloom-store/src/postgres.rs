@@ -230,6 +230,13 @@ ALTER TABLE access_tokens ADD COLUMN console_generation BIGINT NOT NULL DEFAULT 
 UPDATE access_tokens SET id = substr(token_hash, 1, 18);
 CREATE UNIQUE INDEX access_tokens_by_id ON access_tokens(id);
 "#,
+    r#"
+-- Single-use tokens already spent (sign-in links), until they expire.
+CREATE TABLE spent_tokens (
+    id         TEXT PRIMARY KEY,
+    expires_at BIGINT NOT NULL
+);
+"#,
 ];
 
 /// Any number that no other program's advisory locks are likely to use.
@@ -960,6 +967,8 @@ impl Store for PostgresStore {
                     "DELETE FROM click_ids WHERE user_id = $1",
                     "UPDATE engagements SET user_id = NULL WHERE user_id = $1",
                     "DELETE FROM cookie_links WHERE user_id = $1",
+                    // What they asked through "Contact us" is theirs too.
+                    "DELETE FROM support_requests WHERE record::jsonb ->> 'user_id' = $1",
                     "DELETE FROM people WHERE user_id = $1",
                 ] {
                     tx.execute(sql, &[&user_id]).await.map_err(driver)?;
@@ -1227,6 +1236,22 @@ impl Store for PostgresStore {
             .await
             .map_err(driver)?;
         Ok(())
+    }
+
+    async fn spend_once(&self, id: &str, expires_at: i64, now: i64) -> Result<bool> {
+        let client = self.client().await?;
+        client
+            .execute("DELETE FROM spent_tokens WHERE expires_at <= $1", &[&now])
+            .await
+            .map_err(driver)?;
+        let inserted = client
+            .execute(
+                "INSERT INTO spent_tokens (id, expires_at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING",
+                &[&id, &expires_at],
+            )
+            .await
+            .map_err(driver)?;
+        Ok(inserted == 1)
     }
 
     async fn end_console_sessions(&self, token_hash: &str) -> Result<()> {

@@ -228,6 +228,13 @@ ALTER TABLE access_tokens ADD COLUMN console_generation INTEGER NOT NULL DEFAULT
 UPDATE access_tokens SET id = substr(token_hash, 1, 18);
 CREATE UNIQUE INDEX access_tokens_by_id ON access_tokens(id);
 "#,
+    r#"
+-- Single-use tokens already spent (sign-in links), until they expire.
+CREATE TABLE spent_tokens (
+    id         TEXT PRIMARY KEY,
+    expires_at INTEGER NOT NULL
+) WITHOUT ROWID;
+"#,
 ];
 
 const READERS: u32 = 8;
@@ -806,6 +813,8 @@ impl Store for SqliteStore {
                 "DELETE FROM click_ids WHERE user_id = ?1",
                 "UPDATE engagements SET user_id = NULL WHERE user_id = ?1",
                 "DELETE FROM cookie_links WHERE user_id = ?1",
+                // What they asked through "Contact us" is theirs too.
+                "DELETE FROM support_requests WHERE json_extract(record, '$.user_id') = ?1",
                 "DELETE FROM people WHERE user_id = ?1",
             ] {
                 tx.execute(sql, [&user_id]).map_err(driver)?;
@@ -1091,6 +1100,22 @@ impl Store for SqliteStore {
             )
             .map_err(driver)?;
             Ok(())
+        })
+        .await
+    }
+
+    async fn spend_once(&self, id: &str, expires_at: i64, now: i64) -> Result<bool> {
+        let id = id.to_owned();
+        self.write(move |tx| {
+            tx.execute("DELETE FROM spent_tokens WHERE expires_at <= ?1", [now])
+                .map_err(driver)?;
+            let inserted = tx
+                .execute(
+                    "INSERT OR IGNORE INTO spent_tokens (id, expires_at) VALUES (?1, ?2)",
+                    params![id, expires_at],
+                )
+                .map_err(driver)?;
+            Ok(inserted == 1)
         })
         .await
     }

@@ -102,7 +102,7 @@ proptest! {
             prop_assert_eq!(rate, None);
         } else {
             let rate = rate.unwrap();
-            prop_assert!(rate <= 100 && rate % MATCH_RATE_STEP == 0);
+            prop_assert!(rate <= 100 && rate.is_multiple_of(MATCH_RATE_STEP));
             if matched < total {
                 let one_more = tag_health(&window(total, matched + 1), 10_000, noise)
                     .match_rate_percent

@@ -8,6 +8,7 @@ mod another_accounts_audience_in_targeting;
 mod clicks_without_impressions;
 mod order_id_squatting;
 mod plain_identifiers_in_order_ids_and_urls;
+mod sessions_and_sign_in_links;
 mod tokens_that_live_forever;
 mod whether_one_email_is_on_the_platform;
 
