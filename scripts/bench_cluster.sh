@@ -54,7 +54,7 @@ world postgres --data-dir "$WORK/pg-world" --store "$PG"
 # and PID to its process.
 node() {
   local log="$WORK/node-$1.log"
-  target/release/adloom serve --listen 127.0.0.1:0 --data-dir "$WORK/$1" "${@:2}" >"$log" 2>&1 &
+  target/release/adloom serve --listen 127.0.0.1:0 --data-dir "$WORK/$1" --pixel-rate-limit-per-ip 0 "${@:2}" >"$log" 2>&1 &
   PID=$!
   PIDS+=($PID)
   for _ in $(seq 600); do grep -q "serving state loaded" "$log" 2>/dev/null && break; sleep 0.2; done

@@ -32,7 +32,7 @@ trap '[ -n "$PID" ] && kill "$PID" 2>/dev/null; rm -rf "$WORK"' EXIT
   2>&1 | grep -v "admin token"
 TOKEN=$(cat "$WORLD/admin-token")
 
-target/release/adloom serve --listen 127.0.0.1:0 --data-dir "$WORLD" 2> "$WORK/log" &
+target/release/adloom serve --listen 127.0.0.1:0 --data-dir "$WORLD" --pixel-rate-limit-per-ip 0 2> "$WORK/log" &
 PID=$!
 for _ in $(seq 600); do grep -q "serving state loaded" "$WORK/log" 2>/dev/null && break; sleep 0.5; done
 ADDR=$(grep -o 'addr=[0-9.:]*' "$WORK/log" | head -1 | cut -d= -f2)

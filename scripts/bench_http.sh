@@ -15,7 +15,7 @@ cargo build --release --quiet
 WORK=$(mktemp -d)
 trap 'kill "$PID" 2>/dev/null || true; rm -rf "$WORK"' EXIT
 
-target/release/adloom serve --listen 127.0.0.1:0 --data-dir "$WORK/data" --admin-token bench 2> "$WORK/log" &
+target/release/adloom serve --listen 127.0.0.1:0 --data-dir "$WORK/data" --admin-token bench --pixel-rate-limit-per-ip 0 2> "$WORK/log" &
 PID=$!
 for _ in $(seq 100); do grep -q "adloom is listening" "$WORK/log" 2>/dev/null && break; sleep 0.1; done
 ADDR=$(grep -o 'addr=[0-9.:]*' "$WORK/log" | head -1 | cut -d= -f2)

@@ -104,6 +104,24 @@ pub fn tag_health(events: &[TagEvent], now: i64, noise: i64) -> TagHealth {
     }
 }
 
+/// Whether an ad account may make one more customer list (or audience)
+/// at `now`, having made `made_today` since midnight UTC: each new one
+/// draws a fresh noisy size, so the cap bounds how fast noise can be
+/// averaged away (see ARCHITECTURE.md, "Audience sizes"). Past the cap,
+/// the seconds until midnight UTC.
+pub fn may_create(made_today: u64, cap_per_day: u64, now: i64) -> Result<(), u64> {
+    if made_today < cap_per_day {
+        Ok(())
+    } else {
+        Err((86_400 - now.rem_euclid(86_400)) as u64)
+    }
+}
+
+/// Midnight UTC of the day of `now`.
+pub fn day_start(now: i64) -> i64 {
+    now - now.rem_euclid(86_400)
+}
+
 /// Whether partner data about this person (their tag and conversion
 /// events) may count in any figure an advertiser sees (match rates,
 /// attributed conversions): only where it may be used (invariant 1).

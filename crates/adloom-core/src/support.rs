@@ -63,7 +63,11 @@ impl SupportRequest {
 
 /// Replaces words that look like email addresses, and runs of seven or more
 /// digits (phone numbers, with their usual separators), with placeholders.
+/// The text is normalized first ([`normalize_spellings`]), so that
+/// fullwidth digits, other dashes, `jane.doe @ example.com` or
+/// `jane.doe(at)example.com` are masked like the plain spellings.
 pub fn mask_contact_details(text: &str) -> String {
+    let text = normalize_spellings(text);
     let mut out = String::with_capacity(text.len());
     for (i, line) in text.split('\n').enumerate() {
         if i > 0 {
@@ -88,7 +92,53 @@ pub fn mask_contact_details(text: &str) -> String {
     out
 }
 
-/// Masks runs of at least seven digits, counting `+ - . ( )` and single
+/// Unicode NFKC (fullwidth and other compatibility forms become plain: `１`
+/// is `1`, `＠` is `@`), every dash and minus as `-`, and the ways people
+/// write an email's `@` to get past filters (`(at)`, `[at]`, `{at}`, and
+/// spaces around `@`) as a plain `@`; likewise `(dot)` and `[dot]`.
+pub fn normalize_spellings(text: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    let plain: String = text
+        .nfkc()
+        .map(|c| match c {
+            '\u{2010}'..='\u{2015}' | '\u{2212}' | '\u{FE58}' | '\u{FE63}' => '-',
+            c => c,
+        })
+        .collect();
+    let mut out = String::with_capacity(plain.len());
+    let mut rest = plain.as_str();
+    while let Some(c) = rest.chars().next() {
+        let word = |w: &str| {
+            rest.get(..w.len())
+                .is_some_and(|head| head.eq_ignore_ascii_case(w))
+        };
+        if let Some(w) = ["(at)", "[at]", "{at}", "(dot)", "[dot]", "{dot}"]
+            .into_iter()
+            .find(|w| word(w))
+        {
+            // Spaces around a spelled-out `@` or `.` go with it.
+            while out.ends_with(' ') {
+                out.pop();
+            }
+            out.push(if w.contains("at") { '@' } else { '.' });
+            rest = rest[w.len()..].trim_start_matches(' ');
+            continue;
+        }
+        if c == '@' {
+            while out.ends_with(' ') {
+                out.pop();
+            }
+            out.push('@');
+            rest = rest[1..].trim_start_matches(' ');
+            continue;
+        }
+        out.push(c);
+        rest = &rest[c.len_utf8()..];
+    }
+    out
+}
+
+/// Masks runs of at least seven digits, counting `+ - . / ( )` and single
 /// spaces between digits as part of the run.
 fn mask_numbers(text: &str) -> String {
     let chars: Vec<char> = text.chars().collect();
@@ -106,7 +156,7 @@ fn mask_numbers(text: &str) -> String {
                     digits += 1;
                     last_digit = j;
                 } else {
-                    let separator = matches!(c, '+' | '-' | '.' | '(' | ')' | ' ');
+                    let separator = matches!(c, '+' | '-' | '.' | '/' | '(' | ')' | ' ');
                     let double_space = c == ' ' && chars.get(j + 1) == Some(&' ');
                     if !separator || double_space {
                         break;
@@ -141,6 +191,41 @@ mod tests {
             "I saw 3 ads for shoes, order 12345.\nthanks"
         );
         assert_eq!(mask_contact_details("me@"), "me@");
+    }
+
+    /// Issue 13, finding 13: the spellings that got past the masking.
+    #[test]
+    fn contact_details_are_masked_however_they_are_spelled() {
+        let cases = [
+            ("call 415/555/0123", "call [number removed]"),
+            ("call 415–555–0123", "call [number removed]"),
+            ("call 415—555—0123 now", "call [number removed] now"),
+            ("call ４１５５５５０１２３", "call [number removed]"),
+            ("call +１ (４１５) ５５５-０１２３", "call [number removed]"),
+            (
+                "mail jane.doe @ example.com please",
+                "mail [email removed] please",
+            ),
+            ("mail jane.doe(at)example.com", "mail [email removed]"),
+            (
+                "mail jane.doe [AT] example [dot] com",
+                "mail [email removed]",
+            ),
+            ("mail jane.doe＠example.com", "mail [email removed]"),
+            (
+                "mail ｊａｎｅ＠ｅｘａｍｐｌｅ．ｃｏｍ",
+                "mail [email removed]",
+            ),
+            // Ordinary text is left as it was written.
+            (
+                "look at the ad, it's 20% off",
+                "look at the ad, it's 20% off",
+            ),
+            ("order 12345, size 10 - 11", "order 12345, size 10 - 11"),
+        ];
+        for (text, masked) in cases {
+            assert_eq!(mask_contact_details(text), masked, "{text}");
+        }
     }
 
     #[test]

@@ -9,6 +9,7 @@ use adloom_core::consent::{PartnerSource, Provenance};
 use adloom_core::customer_list::{
     record_digests, split_records, validate_name, CustomerList, ListType,
 };
+use adloom_core::disclosure;
 use adloom_core::page::PageRequest;
 use adloom_core::Invalid;
 use adloom_store::{ListChange, ListMember, StoredObject};
@@ -132,7 +133,48 @@ async fn match_records(
     Ok((uploaded, matched))
 }
 
-/// `POST .../customer_lists`.
+/// Which daily cap a creation counts against.
+#[derive(Clone, Copy)]
+enum Creation {
+    List,
+    Audience,
+}
+
+/// 429 (code 8, Retry-After until midnight UTC) once the account made its
+/// day's worth of customer lists or audiences (the disclosure policy's
+/// `may_create`).
+async fn within_daily_cap(state: &AppState, account: &str, what: Creation) -> Result<(), ApiError> {
+    let now = state.clock.now();
+    let (lists, audiences) = state
+        .store
+        .created_since(account, disclosure::day_start(now))
+        .await?;
+    let (made, cap, kind, noun) = match what {
+        Creation::List => (
+            lists,
+            state.config.max_new_lists_per_day,
+            "customer_list",
+            "customer lists",
+        ),
+        Creation::Audience => (
+            audiences,
+            state.config.max_new_audiences_per_day,
+            "audience",
+            "audiences",
+        ),
+    };
+    disclosure::may_create(made, cap, now).map_err(|wait| {
+        state.metrics.creation_capped(kind);
+        ApiError::rate_limited(
+            format!(
+                "this ad account made its {cap} new {noun} for today; try again after midnight UTC"
+            ),
+            wait,
+        )
+    })
+}
+
+/// `POST .../customer_lists`./// `POST .../customer_lists`.
 pub async fn create_list(
     State(state): State<AppState>,
     access: AccountAccess,
@@ -141,6 +183,7 @@ pub async fn create_list(
     let body = parse_list_body(&bytes)?;
     let name = validate_name(body.name.as_deref())?;
     let list_type = list_type_of(&body)?;
+    within_daily_cap(&state, &access.ad_account_id, Creation::List).await?;
     let records = body
         .records
         .as_deref()
@@ -419,6 +462,7 @@ pub async fn create_audience(
         .audience_type
         .ok_or_else(|| ApiError::invalid("audience_type: required"))?;
     let rule = parse_rule(&audience_type, body.rule.as_ref().unwrap_or(&Value::Null))?;
+    within_daily_cap(&state, &access.ad_account_id, Creation::Audience).await?;
     let now = state.clock.now();
     let audience = Audience {
         id: new_id(),

@@ -275,6 +275,7 @@ async fn overview(
     // it the advertiser sees); rows show events, never whether they matched.
     let events = state.store.latest_events(id, HEALTH_EVENTS).await?;
     let mut health = Vec::with_capacity(tags.len());
+    state.tags.flush_blocked(state.store.as_ref()).await;
     for tag in &tags {
         let window: Vec<&StoredEvent> = events
             .iter()
@@ -286,7 +287,12 @@ async fn overview(
             .take(10)
             .map(|e| event_row(&e.event))
             .collect();
-        health.push((membership::tag_health(state, &tag.id, &window).await?, rows));
+        let blocked = state.store.blocked_pixels(&tag.id).await?;
+        health.push((
+            membership::tag_health(state, &tag.id, &window).await?,
+            rows,
+            blocked,
+        ));
     }
 
     let body = html! {
@@ -370,7 +376,7 @@ async fn overview(
 
         h2 { "Tags" }
         @if tags.is_empty() { p { "No tags yet." } }
-        @for (tag, (health, rows)) in tags.iter().zip(&health) {
+        @for (tag, (health, rows, blocked)) in tags.iter().zip(&health) {
             section class="tag" aria-label={ "Tag " (tag.name) } {
                 h3 { (tag.name) " · " (tag.id) }
                 p {
@@ -386,6 +392,22 @@ async fn overview(
                     @match health.match_rate_percent {
                         Some(rate) => { "Matched to people on the platform: " (rate) "–" ((rate + 10).min(100)) "% of events in the last 7 days." }
                         None => { "The match rate shows once the tag has sent 100 events in 7 days." }
+                    }
+                }
+                p class="hint" {
+                    @if tag.allowed_domains.is_empty() {
+                        "Pixels from every site count. Set adloom_allowed_domains to count only your own sites."
+                    } @else {
+                        "Pixels count only from " (tag.allowed_domains.join(", ")) " and their subdomains."
+                    }
+                }
+                @if !blocked.is_empty() {
+                    p {
+                        "Pixels kept out: "
+                        @for (i, b) in blocked.iter().enumerate() {
+                            @if i > 0 { ", " }
+                            (b.count) " " (blocked_reason(&b.reason))
+                        }
                     }
                 }
                 @if !rows.is_empty() {
@@ -410,6 +432,16 @@ async fn overview(
         }
     };
     Ok(Page::new(layout("Console", body)))
+}
+
+/// Why pixels were kept out, in words.
+fn blocked_reason(code: &str) -> &'static str {
+    match code {
+        "other_site" => "from sites this tag does not allow",
+        "no_site" => "that named no site",
+        "rate_limited" => "past the per-address rate limit",
+        _ => "for other reasons",
+    }
 }
 
 fn card(label: &str, figure: &str) -> Markup {

@@ -27,6 +27,9 @@ pub struct TagView {
     name: String,
     status: &'static str,
     version: &'static str,
+    /// adloom's extension: the sites whose pixels may feed audiences
+    /// (empty: every site).
+    adloom_allowed_domains: Vec<String>,
 }
 
 fn view(state: &AppState, tag: ConversionTag) -> TagView {
@@ -40,6 +43,7 @@ fn view(state: &AppState, tag: ConversionTag) -> TagView {
         name: tag.name,
         status: "ACTIVE",
         version: "3",
+        adloom_allowed_domains: tag.allowed_domains,
     }
 }
 
@@ -92,6 +96,24 @@ pub async fn get_tag(
         Some(tag) if tag.ad_account_id == access.ad_account_id => Ok(Json(view(&state, tag))),
         _ => Err(ApiError::not_found("conversion tag")),
     }
+}
+
+/// `PATCH .../conversion_tags/{conversion_tag_id}`: changes the fields
+/// given (the name, the enhanced-match settings, `adloom_allowed_domains`).
+pub async fn update_tag(
+    State(state): State<AppState>,
+    access: AccountAccess,
+    ApiPath((_, tag_id)): ApiPath<(String, String)>,
+    ApiJson(patch): ApiJson<ConversionTagCreate>,
+) -> Result<Json<TagView>, ApiError> {
+    let tag = match state.store.get_conversion_tag(&tag_id).await? {
+        Some(tag) if tag.ad_account_id == access.ad_account_id => tag,
+        _ => return Err(ApiError::not_found("conversion tag")),
+    };
+    let tag = tag.patched(patch)?;
+    state.store.update_conversion_tag(tag.clone()).await?;
+    state.tags.forget(&tag.id);
+    Ok(Json(view(&state, tag)))
 }
 
 /// The body when every event has the right types: parsed straight into

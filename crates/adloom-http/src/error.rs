@@ -13,6 +13,7 @@ pub mod code {
     pub const INVALID: u32 = 4196;
     pub const AUTHENTICATION_FAILED: u32 = 2;
     pub const NOT_PERMITTED: u32 = 29;
+    pub const RATE_LIMITED: u32 = 8;
 }
 
 /// An error as the client sees it. Internal details never get in here: they
@@ -22,6 +23,8 @@ pub struct ApiError {
     pub status: StatusCode,
     pub code: u32,
     pub message: String,
+    /// Seconds to wait, sent as `Retry-After`.
+    pub retry_after: Option<u64>,
 }
 
 #[derive(Serialize)]
@@ -36,6 +39,15 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            retry_after: None,
+        }
+    }
+
+    /// 429 in Pinterest's shape (code 8), with how long to wait.
+    pub fn rate_limited(message: impl Into<String>, retry_after_secs: u64) -> ApiError {
+        ApiError {
+            retry_after: Some(retry_after_secs.max(1)),
+            ..ApiError::new(StatusCode::TOO_MANY_REQUESTS, code::RATE_LIMITED, message)
         }
     }
 
@@ -100,6 +112,10 @@ impl IntoResponse for ApiError {
             }),
         )
             .into_response();
+        if let Some(secs) = self.retry_after {
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from(secs));
+        }
         if self.status == StatusCode::UNAUTHORIZED {
             res.headers_mut().insert(
                 header::WWW_AUTHENTICATE,

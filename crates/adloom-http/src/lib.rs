@@ -92,6 +92,14 @@ pub struct Config {
     /// are drawn again (at least 1 s): each period gives someone probing for
     /// one person one noisy answer per audience, no more (invariant 5).
     pub audience_size_period: Duration,
+    /// Tag pixels per second from one client address, with a burst of
+    /// three seconds' worth; past it a pixel still gets its GIF but is not
+    /// recorded (counted per tag in the console). 0 for no limit.
+    pub pixel_rate_limit_per_ip: u32,
+    /// New customer lists, and new audiences, per ad account per UTC day:
+    /// each one is another noisy answer about who is on the platform.
+    pub max_new_lists_per_day: u64,
+    pub max_new_audiences_per_day: u64,
 }
 
 impl Default for Config {
@@ -110,6 +118,9 @@ impl Default for Config {
             rate_limit_per_token: 0,
             rate_limit_per_ip: 0,
             audience_size_period: Duration::from_secs(3600),
+            pixel_rate_limit_per_ip: 20,
+            max_new_lists_per_day: 100,
+            max_new_audiences_per_day: 100,
         }
     }
 }
@@ -156,7 +167,7 @@ pub struct AppStateInner {
     pub events: Arc<dyn EventBus>,
     pub metrics: Arc<metrics::Metrics>,
     pub serving: Arc<serving::Serving>,
-    tags: Arc<tags::TagDirectory>,
+    pub(crate) tags: Arc<tags::TagDirectory>,
     secret: Arc<tokio::sync::OnceCell<String>>,
     /// One permit per request in flight.
     in_flight: Arc<tokio::sync::Semaphore>,
@@ -199,6 +210,7 @@ impl AppState {
             limits: Arc::new(limits::Limits::new(
                 config.rate_limit_per_token,
                 config.rate_limit_per_ip,
+                config.pixel_rate_limit_per_ip,
             )),
             reported_sizes: Arc::default(),
             node_id: auth::new_id().into(),
@@ -324,7 +336,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route(
             "/v5/ad_accounts/{ad_account_id}/conversion_tags/{conversion_tag_id}",
-            get(conversions::get_tag),
+            get(conversions::get_tag).patch(conversions::update_tag),
         )
         .route(
             "/v5/ad_accounts/{ad_account_id}/events",

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::http::{header, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use governor::clock::{Clock, DefaultClock};
@@ -20,14 +20,13 @@ use crate::auth::token_hash;
 use crate::error::ApiError;
 use crate::AppState;
 
-/// Pinterest's code for a rate-limited request.
-const RATE_LIMITED: u32 = 8;
 /// Forget idle keys this often (in requests), so the maps stay small.
 const RETAIN_EVERY: u64 = 10_000;
 
 pub struct Limits {
     per_token: Option<DefaultKeyedRateLimiter<String>>,
     per_ip: Option<DefaultKeyedRateLimiter<std::net::IpAddr>>,
+    pixels_per_ip: Option<DefaultKeyedRateLimiter<std::net::IpAddr>>,
     seen: AtomicU64,
 }
 
@@ -36,11 +35,34 @@ fn limiter<K: std::hash::Hash + Eq + Clone>(per_minute: u32) -> Option<DefaultKe
 }
 
 impl Limits {
-    pub fn new(per_token_per_minute: u32, per_ip_per_minute: u32) -> Limits {
+    pub fn new(
+        per_token_per_minute: u32,
+        per_ip_per_minute: u32,
+        pixels_per_second: u32,
+    ) -> Limits {
         Limits {
             per_token: limiter(per_token_per_minute),
             per_ip: limiter(per_ip_per_minute),
+            pixels_per_ip: NonZeroU32::new(pixels_per_second).map(|n| {
+                let burst = n.saturating_mul(NonZeroU32::new(3).expect("3 is not zero"));
+                RateLimiter::keyed(Quota::per_second(n).allow_burst(burst))
+            }),
             seen: AtomicU64::new(0),
+        }
+    }
+
+    /// Whether one more pixel from this address is within its limit. A
+    /// browser never sends hundreds a second; a script pouring pixels into
+    /// someone's audiences does.
+    pub fn pixel_allowed(&self, ip: Option<std::net::IpAddr>) -> bool {
+        match (&self.pixels_per_ip, ip) {
+            (Some(l), Some(ip)) => {
+                if self.seen.fetch_add(1, Ordering::Relaxed) % RETAIN_EVERY == RETAIN_EVERY - 1 {
+                    l.retain_recent();
+                }
+                l.check_key(&ip).is_ok()
+            }
+            _ => true,
         }
     }
 
@@ -97,17 +119,12 @@ pub async fn limit(State(state): State<AppState>, req: Request, next: Next) -> R
         None => next.run(req).await,
         Some(wait) => {
             state.metrics.rate_limited();
-            let mut res = ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                RATE_LIMITED,
-                "This request exceeded a rate limit. This can happen if the client exceeds one of the published rate limits within a short time window.",
-            )
-            .into_response();
             let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
-            if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
-                res.headers_mut().insert(header::RETRY_AFTER, v);
-            }
-            res
+            ApiError::rate_limited(
+                "This request exceeded a rate limit. This can happen if the client exceeds one of the published rate limits within a short time window.",
+                secs,
+            )
+            .into_response()
         }
     }
 }
@@ -134,12 +151,26 @@ mod tests {
 
     #[test]
     fn each_key_has_its_own_bucket() {
-        let limits = Limits::new(2, 0);
+        let limits = Limits::new(2, 0, 0);
         let a = || Some("a".to_owned());
         assert!(limits.check(a(), None).is_none());
         assert!(limits.check(a(), None).is_none());
         assert!(limits.check(a(), None).is_some(), "a's burst is spent");
         assert!(limits.check(Some("b".into()), None).is_none());
-        assert!(Limits::new(0, 0).check(a(), None).is_none(), "off");
+        assert!(Limits::new(0, 0, 0).check(a(), None).is_none(), "off");
+    }
+
+    #[test]
+    fn pixels_per_address_have_a_burst_of_three_seconds() {
+        let limits = Limits::new(0, 0, 2);
+        let ip = Some(std::net::IpAddr::from([192, 0, 2, 1]));
+        let allowed = (0..10).filter(|_| limits.pixel_allowed(ip)).count();
+        assert_eq!(allowed, 6);
+        assert!(limits.pixel_allowed(Some(std::net::IpAddr::from([192, 0, 2, 2]))));
+        assert!(limits.pixel_allowed(None), "an address unknown: no limit");
+        assert!(
+            (0..100).all(|_| Limits::new(0, 0, 0).pixel_allowed(ip)),
+            "off"
+        );
     }
 }

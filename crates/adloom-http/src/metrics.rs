@@ -24,10 +24,15 @@ pub enum PixelOutcome {
     UnknownTag,
     Malformed,
     Failed,
+    /// From a site its tag does not allow, or naming none.
+    OtherSite,
+    NoSite,
+    /// Past the per-address rate limit.
+    RateLimited,
 }
 
 impl PixelOutcome {
-    fn label(self) -> &'static str {
+    pub fn label(self) -> &'static str {
         match self {
             PixelOutcome::Recorded => "recorded",
             PixelOutcome::Duplicate => "duplicate",
@@ -35,6 +40,9 @@ impl PixelOutcome {
             PixelOutcome::UnknownTag => "unknown_tag",
             PixelOutcome::Malformed => "malformed",
             PixelOutcome::Failed => "failed",
+            PixelOutcome::OtherSite => "other_site",
+            PixelOutcome::NoSite => "no_site",
+            PixelOutcome::RateLimited => "rate_limited",
         }
     }
 }
@@ -163,6 +171,11 @@ impl Metrics {
     }
 
     /// A counted impression or click, and what it charged.
+    /// A new customer list or audience refused by the daily cap.
+    pub fn creation_capped(&self, kind: &'static str) {
+        self.record(|| counter!("adloom_creations_capped_total", "kind" => kind).increment(1));
+    }
+
     /// A click that bills nothing (`engagement::InvalidClick`), by reason.
     pub fn invalid_click(&self, reason: &'static str) {
         self.record(|| counter!("adloom_invalid_clicks_total", "reason" => reason).increment(1));

@@ -3,12 +3,15 @@
 
 use adloom_core::event::EventSignals;
 use adloom_core::pixel::{self, PixelRejection};
+use adloom_core::tag::{pixel_site_allowed, PixelBlock};
+
 use adloom_store::EventOutcome;
 use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 
 use crate::auth::new_token;
+use crate::extract::ClientAddr;
 use crate::metrics::PixelOutcome;
 use crate::AppState;
 
@@ -22,9 +25,10 @@ const GIF: &[u8] = &[
 pub async fn pixel(
     State(state): State<AppState>,
     RawQuery(query): RawQuery,
+    ClientAddr(ip): ClientAddr,
     headers: HeaderMap,
 ) -> Response {
-    let outcome = record(&state, query.as_deref().unwrap_or_default(), &headers).await;
+    let outcome = record(&state, query.as_deref().unwrap_or_default(), &headers, ip).await;
     state.metrics.pixel(outcome);
     (
         [
@@ -36,21 +40,47 @@ pub async fn pixel(
         .into_response()
 }
 
-async fn record(state: &AppState, query: &str, headers: &HeaderMap) -> PixelOutcome {
+async fn record(
+    state: &AppState,
+    query: &str,
+    headers: &HeaderMap,
+    ip: Option<std::net::IpAddr>,
+) -> PixelOutcome {
     let hit = match pixel::parse(query) {
         Ok(hit) => hit,
         Err(PixelRejection::LoadPing) => return PixelOutcome::LoadPing,
         Err(_) => return PixelOutcome::Malformed,
     };
-    let ad_account_id = match state
-        .tags
-        .ad_account_of(&hit.tag_id, state.store.as_ref())
-        .await
-    {
-        Ok(Some(account)) => account,
+    let tag = match state.tags.tag(&hit.tag_id, state.store.as_ref()).await {
+        Ok(Some(tag)) => tag,
         Ok(None) => return PixelOutcome::UnknownTag,
         Err(_) => return PixelOutcome::Failed,
     };
+    // Kept out of the tag's audiences: pixels past the per-address limit,
+    // and those from sites the tag does not allow. Counted for the
+    // advertiser, never recorded.
+    let header = |name: header::HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
+    let kept_out = if !state.limits.pixel_allowed(ip) {
+        Some(PixelOutcome::RateLimited)
+    } else {
+        match pixel_site_allowed(
+            &tag.allowed_domains,
+            header(header::ORIGIN),
+            header(header::REFERER),
+        ) {
+            Ok(()) => None,
+            Err(PixelBlock::NoSite) => Some(PixelOutcome::NoSite),
+            Err(PixelBlock::OtherSite) => Some(PixelOutcome::OtherSite),
+        }
+    };
+    if let Some(outcome) = kept_out {
+        state
+            .tags
+            .blocked(&tag.id, outcome.label(), state.store.as_ref())
+            .await;
+        return outcome;
+    }
+    let ad_account_id = tag.ad_account_id.clone();
     let Ok(order_id_key) = state.key("order-ids").await else {
         return PixelOutcome::Failed;
     };

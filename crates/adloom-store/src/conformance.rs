@@ -17,11 +17,11 @@ use adloom_core::identifier::{hash_email, hash_maid};
 use adloom_core::page::PageRequest;
 use adloom_core::person::{PersonInput, PersonRecord};
 use adloom_core::support::SupportRequest;
-use adloom_core::tag::ConversionTagCreate;
+use adloom_core::tag::{ConversionTag, ConversionTagCreate};
 
 use crate::{
-    ConsentFacts, ConversionTotal, Engagement, EventOutcome, ListChange, ListMember, PersonBatch,
-    Store, StoreError, StoredObject,
+    BlockedPixels, ConsentFacts, ConversionTotal, Engagement, EventOutcome, ListChange, ListMember,
+    PersonBatch, Store, StoreError, StoredObject,
 };
 use adloom_core::customer_list::{CustomerList, ListType};
 
@@ -51,7 +51,9 @@ macro_rules! store_conformance_tests {
             ad_account_ids_are_unique,
             access_tokens_grant_their_accounts_only,
             access_tokens_are_listed_used_and_revoked,
+            tags_are_updated_and_count_blocked_pixels,
             a_single_use_token_is_spent_once,
+            lists_and_audiences_made_since_are_counted,
             access_token_for_a_missing_account_stores_nothing,
             conversion_tags_belong_to_an_account,
             events_resolve_to_people_and_count_once,
@@ -537,6 +539,44 @@ pub async fn access_tokens_are_listed_used_and_revoked(store: &dyn Store) {
 }
 
 /// Issue 13, finding 10: a sign-in link works once.
+/// Issue 13, finding 4: what an account made today, for the daily caps.
+pub async fn lists_and_audiences_made_since_are_counted(store: &dyn Store) {
+    store.create_ad_account(account("1", "shop")).await.unwrap();
+    store
+        .create_ad_account(account("2", "other"))
+        .await
+        .unwrap();
+    for (id, acc, time) in [("l1", "1", 10), ("l2", "1", 100), ("l3", "2", 100)] {
+        let list = CustomerList {
+            id: id.into(),
+            ad_account_id: acc.into(),
+            name: "x".into(),
+            list_type: ListType::Email,
+            num_batches: 1,
+            num_uploaded_user_records: 0,
+            num_removed_user_records: 0,
+            created_time: time,
+            updated_time: time,
+        };
+        store.create_customer_list(list, Vec::new()).await.unwrap();
+    }
+    for (id, time) in [("a1", 50), ("a2", 100), ("a3", 150)] {
+        store
+            .put_audience(StoredObject {
+                id: id.into(),
+                ad_account_id: "1".into(),
+                record: serde_json::json!({"name": "x"}),
+                created_time: time,
+                updated_time: time,
+            })
+            .await
+            .unwrap();
+    }
+    assert_eq!(store.created_since("1", 100).await.unwrap(), (1, 2));
+    assert_eq!(store.created_since("1", 0).await.unwrap(), (2, 3));
+    assert_eq!(store.created_since("3", 0).await.unwrap(), (0, 0));
+}
+
 pub async fn a_single_use_token_is_spent_once(store: &dyn Store) {
     assert!(store.spend_once("link:1", 100, 10).await.unwrap());
     assert!(!store.spend_once("link:1", 100, 20).await.unwrap(), "spent");
@@ -553,6 +593,51 @@ pub async fn access_token_for_a_missing_account_stores_nothing(store: &dyn Store
         .unwrap_err();
     assert!(matches!(err, StoreError::NotFound), "{err:?}");
     assert_eq!(store.access_token("aa").await.unwrap(), None);
+}
+
+/// Issue 13, finding 5: a tag's allowed sites are changed in place, and
+/// the pixels it kept out are counted by reason.
+pub async fn tags_are_updated_and_count_blocked_pixels(store: &dyn Store) {
+    store.create_ad_account(account("1", "shop")).await.unwrap();
+    let mut tag = ConversionTagCreate {
+        name: Some("site".into()),
+        ..Default::default()
+    }
+    .into_tag("10".into(), "1".into(), 5)
+    .unwrap();
+    store.create_conversion_tag(tag.clone()).await.unwrap();
+    tag.allowed_domains = vec!["shoes.example".into()];
+    store.update_conversion_tag(tag.clone()).await.unwrap();
+    assert_eq!(
+        store.get_conversion_tag("10").await.unwrap(),
+        Some(tag.clone())
+    );
+    let missing = ConversionTag {
+        id: "11".into(),
+        ..tag
+    };
+    assert!(matches!(
+        store.update_conversion_tag(missing).await,
+        Err(StoreError::NotFound)
+    ));
+    let blocked = |reason: &str, count| BlockedPixels {
+        tag_id: "10".into(),
+        reason: reason.into(),
+        count,
+    };
+    store
+        .add_blocked_pixels(vec![blocked("other_site", 2), blocked("no_site", 1)])
+        .await
+        .unwrap();
+    store
+        .add_blocked_pixels(vec![blocked("other_site", 3)])
+        .await
+        .unwrap();
+    assert_eq!(
+        store.blocked_pixels("10").await.unwrap(),
+        vec![blocked("no_site", 1), blocked("other_site", 5)]
+    );
+    assert!(store.blocked_pixels("11").await.unwrap().is_empty());
 }
 
 pub async fn conversion_tags_belong_to_an_account(store: &dyn Store) {

@@ -121,6 +121,9 @@ pub trait Store: Send + Sync + 'static {
     async fn revoke_access_token(&self, id: &str) -> Result<bool>;
     /// Notes a use of the token at `now` (`AccessToken::last_used_at`).
     async fn access_token_used(&self, token_hash: &str, now: i64) -> Result<()>;
+    /// How many customer lists and audiences the account created at or
+    /// after `since` (removed ones too).
+    async fn created_since(&self, ad_account_id: &str, since: i64) -> Result<(u64, u64)>;
     /// Spends a single-use token (a sign-in link's nonce): `true` the first
     /// time, `false` ever after until `expires_at`, when it could no longer
     /// be used anyway and is forgotten.
@@ -132,6 +135,12 @@ pub trait Store: Send + Sync + 'static {
     async fn create_conversion_tag(&self, tag: ConversionTag) -> Result<ConversionTag>;
     async fn get_conversion_tag(&self, id: &str) -> Result<Option<ConversionTag>>;
     async fn list_conversion_tags(&self, ad_account_id: &str) -> Result<Vec<ConversionTag>>;
+    /// Replaces a tag's settings (same id and account); `NotFound` if none.
+    async fn update_conversion_tag(&self, tag: ConversionTag) -> Result<()>;
+    /// Adds to the counts of pixels each tag kept out, by reason.
+    async fn add_blocked_pixels(&self, counts: Vec<BlockedPixels>) -> Result<()>;
+    /// A tag's counts of pixels kept out, by reason.
+    async fn blocked_pixels(&self, tag_id: &str) -> Result<Vec<BlockedPixels>>;
 
     /// Records partner events in one transaction, each resolved to a
     /// person where its identifiers allow. An event whose (ad account,
@@ -310,6 +319,15 @@ pub struct ConversionTotal {
     pub name: EventName,
     pub events: u64,
     pub value_micros: i64,
+}
+
+/// How many pixels of one tag were kept out for one reason (the tag's
+/// allowed sites, or the per-address rate limit).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlockedPixels {
+    pub tag_id: String,
+    pub reason: String,
+    pub count: u64,
 }
 
 /// An impression or a click of a served ad.

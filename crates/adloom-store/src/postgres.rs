@@ -36,8 +36,8 @@ use crate::rows::{
     to_json,
 };
 use crate::{
-    ConsentFacts, ConversionTotal, Engagement, EventOutcome, ListChange, ListMember, PersonBatch,
-    Result, Store, StoreError, StoredEvent, StoredObject,
+    BlockedPixels, ConsentFacts, ConversionTotal, Engagement, EventOutcome, ListChange, ListMember,
+    PersonBatch, Result, Store, StoreError, StoredEvent, StoredObject,
 };
 
 /// Schema versions, applied in order; `adloom_migrations` records which
@@ -235,6 +235,16 @@ CREATE UNIQUE INDEX access_tokens_by_id ON access_tokens(id);
 CREATE TABLE spent_tokens (
     id         TEXT PRIMARY KEY,
     expires_at BIGINT NOT NULL
+);
+"#,
+    r#"
+-- Pixels each tag kept out, by reason (issue 13: sites the tag does not
+-- allow, the per-address rate limit), for the advertiser's console.
+CREATE TABLE blocked_pixels (
+    tag_id TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    count  BIGINT NOT NULL,
+    PRIMARY KEY (tag_id, reason)
 );
 "#,
 ];
@@ -1238,6 +1248,20 @@ impl Store for PostgresStore {
         Ok(())
     }
 
+    async fn created_since(&self, ad_account_id: &str, since: i64) -> Result<(u64, u64)> {
+        let row = self
+            .query(
+                "SELECT
+                   (SELECT COUNT(*) FROM customer_lists WHERE ad_account_id = $1
+                      AND (record::jsonb ->> 'created_time')::BIGINT >= $2),
+                   (SELECT COUNT(*) FROM audiences WHERE ad_account_id = $1 AND created_time >= $2)",
+                &[&ad_account_id, &since],
+            )
+            .await?;
+        let row = row.first().ok_or_else(|| internal("no count".into()))?;
+        Ok((row.get::<_, i64>(0) as u64, row.get::<_, i64>(1) as u64))
+    }
+
     async fn spend_once(&self, id: &str, expires_at: i64, now: i64) -> Result<bool> {
         let client = self.client().await?;
         client
@@ -1294,6 +1318,58 @@ impl Store for PostgresStore {
             .await?
             .map(|r| from_json(r.get::<_, &str>(0)))
             .transpose()
+    }
+
+    async fn update_conversion_tag(&self, tag: ConversionTag) -> Result<()> {
+        let client = self.client().await?;
+        let record = to_json(&tag)?;
+        let updated = client
+            .execute(
+                "UPDATE conversion_tags SET record = $3 WHERE id = $1 AND ad_account_id = $2",
+                &[&tag.id, &tag.ad_account_id, &record],
+            )
+            .await
+            .map_err(driver)?;
+        if updated == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn add_blocked_pixels(&self, counts: Vec<BlockedPixels>) -> Result<()> {
+        let (mut tags, mut reasons, mut adds) = (Vec::new(), Vec::new(), Vec::new());
+        for c in counts {
+            tags.push(c.tag_id);
+            reasons.push(c.reason);
+            adds.push(c.count as i64);
+        }
+        let client = self.client().await?;
+        client
+            .execute(
+                "INSERT INTO blocked_pixels (tag_id, reason, count)
+                 SELECT * FROM UNNEST($1::TEXT[], $2::TEXT[], $3::BIGINT[])
+                 ON CONFLICT (tag_id, reason) DO UPDATE SET count = blocked_pixels.count + excluded.count",
+                &[&tags, &reasons, &adds],
+            )
+            .await
+            .map_err(driver)?;
+        Ok(())
+    }
+
+    async fn blocked_pixels(&self, tag_id: &str) -> Result<Vec<BlockedPixels>> {
+        Ok(self
+            .query(
+                "SELECT reason, count FROM blocked_pixels WHERE tag_id = $1 ORDER BY reason",
+                &[&tag_id],
+            )
+            .await?
+            .iter()
+            .map(|r| BlockedPixels {
+                tag_id: tag_id.to_owned(),
+                reason: r.get(0),
+                count: r.get::<_, i64>(1) as u64,
+            })
+            .collect())
     }
 
     async fn list_conversion_tags(&self, ad_account_id: &str) -> Result<Vec<ConversionTag>> {

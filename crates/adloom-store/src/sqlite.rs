@@ -34,8 +34,8 @@ use crate::rows::{
     to_json,
 };
 use crate::{
-    ConsentFacts, ConversionTotal, Engagement, EventOutcome, ListChange, ListMember, PersonBatch,
-    Result, Store, StoreError, StoredEvent, StoredObject,
+    BlockedPixels, ConsentFacts, ConversionTotal, Engagement, EventOutcome, ListChange, ListMember,
+    PersonBatch, Result, Store, StoreError, StoredEvent, StoredObject,
 };
 
 /// Schema versions, applied in order; `PRAGMA user_version` records how many
@@ -233,6 +233,16 @@ CREATE UNIQUE INDEX access_tokens_by_id ON access_tokens(id);
 CREATE TABLE spent_tokens (
     id         TEXT PRIMARY KEY,
     expires_at INTEGER NOT NULL
+) WITHOUT ROWID;
+"#,
+    r#"
+-- Pixels each tag kept out, by reason (issue 13: sites the tag does not
+-- allow, the per-address rate limit), for the advertiser's console.
+CREATE TABLE blocked_pixels (
+    tag_id TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    count  INTEGER NOT NULL,
+    PRIMARY KEY (tag_id, reason)
 ) WITHOUT ROWID;
 "#,
 ];
@@ -1104,6 +1114,29 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn created_since(&self, ad_account_id: &str, since: i64) -> Result<(u64, u64)> {
+        let ad_account_id = ad_account_id.to_owned();
+        self.read(move |c| {
+            let count = |sql: &str| -> Result<u64> {
+                c.prepare_cached(sql)
+                    .map_err(driver)?
+                    .query_row(params![ad_account_id, since], |r| r.get::<_, i64>(0))
+                    .map(|n| n as u64)
+                    .map_err(driver)
+            };
+            Ok((
+                count(
+                    "SELECT COUNT(*) FROM customer_lists
+                     WHERE ad_account_id = ?1 AND json_extract(record, '$.created_time') >= ?2",
+                )?,
+                count(
+                    "SELECT COUNT(*) FROM audiences WHERE ad_account_id = ?1 AND created_time >= ?2",
+                )?,
+            ))
+        })
+        .await
+    }
+
     async fn spend_once(&self, id: &str, expires_at: i64, now: i64) -> Result<bool> {
         let id = id.to_owned();
         self.write(move |tx| {
@@ -1161,6 +1194,64 @@ impl Store for SqliteStore {
         let id = id.to_owned();
         self.read(move |c| {
             record_by_key(c, "SELECT record FROM conversion_tags WHERE id = ?1", &id)
+        })
+        .await
+    }
+
+    async fn update_conversion_tag(&self, tag: ConversionTag) -> Result<()> {
+        let record = to_json(&tag)?;
+        self.write(move |tx| {
+            let updated = tx
+                .execute(
+                    "UPDATE conversion_tags SET record = ?3 WHERE id = ?1 AND ad_account_id = ?2",
+                    params![tag.id, tag.ad_account_id, record],
+                )
+                .map_err(driver)?;
+            if updated == 0 {
+                return Err(StoreError::NotFound);
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn add_blocked_pixels(&self, counts: Vec<BlockedPixels>) -> Result<()> {
+        self.write(move |tx| {
+            let mut add = tx
+                .prepare_cached(
+                    "INSERT INTO blocked_pixels (tag_id, reason, count) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (tag_id, reason) DO UPDATE SET count = count + excluded.count",
+                )
+                .map_err(driver)?;
+            for c in &counts {
+                add.execute(params![c.tag_id, c.reason, c.count as i64])
+                    .map_err(driver)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn blocked_pixels(&self, tag_id: &str) -> Result<Vec<BlockedPixels>> {
+        let tag_id = tag_id.to_owned();
+        self.read(move |c| {
+            let mut stmt = c
+                .prepare_cached(
+                    "SELECT reason, count FROM blocked_pixels WHERE tag_id = ?1 ORDER BY reason",
+                )
+                .map_err(driver)?;
+            let rows = stmt
+                .query_map([&tag_id], |r| {
+                    Ok(BlockedPixels {
+                        tag_id: tag_id.clone(),
+                        reason: r.get(0)?,
+                        count: r.get::<_, i64>(1)? as u64,
+                    })
+                })
+                .map_err(driver)?
+                .collect::<rusqlite::Result<Vec<_>>>()
+                .map_err(driver)?;
+            Ok(rows)
         })
         .await
     }

@@ -42,6 +42,11 @@ pub struct ServeArgs {
     /// process, straight to the store].
     #[arg(long, env = "ADLOOM_BUS")]
     pub bus: Option<String>,
+    /// Tag pixels per second from one client address before they are no
+    /// longer recorded (they still get their GIF); 0 for no limit
+    /// [default: 20].
+    #[arg(long, env = "ADLOOM_PIXEL_RATE_LIMIT_PER_IP")]
+    pub pixel_rate_limit_per_ip: Option<u32>,
 }
 
 /// The config file. Every key is optional.
@@ -66,6 +71,9 @@ struct FileConfig {
     max_connections: Option<usize>,
     reserve_cpm_micros: Option<u64>,
     audience_size_period_secs: Option<u64>,
+    pixel_rate_limit_per_ip: Option<u32>,
+    max_new_lists_per_day: Option<u64>,
+    max_new_audiences_per_day: Option<u64>,
     partner_info_default: Option<PartnerInfoDefault>,
 }
 
@@ -160,6 +168,16 @@ impl Settings {
                 .audience_size_period_secs
                 .map(Duration::from_secs)
                 .unwrap_or(defaults.audience_size_period),
+            pixel_rate_limit_per_ip: args
+                .pixel_rate_limit_per_ip
+                .or(file.pixel_rate_limit_per_ip)
+                .unwrap_or(defaults.pixel_rate_limit_per_ip),
+            max_new_lists_per_day: file
+                .max_new_lists_per_day
+                .unwrap_or(defaults.max_new_lists_per_day),
+            max_new_audiences_per_day: file
+                .max_new_audiences_per_day
+                .unwrap_or(defaults.max_new_audiences_per_day),
         };
         if http.max_body_bytes == 0
             || http.request_timeout.is_zero()
@@ -247,6 +265,18 @@ mod tests {
         assert_eq!(
             example.audience_size_period_secs,
             Some(defaults.audience_size_period.as_secs())
+        );
+        assert_eq!(
+            example.pixel_rate_limit_per_ip,
+            Some(defaults.pixel_rate_limit_per_ip)
+        );
+        assert_eq!(
+            example.max_new_lists_per_day,
+            Some(defaults.max_new_lists_per_day)
+        );
+        assert_eq!(
+            example.max_new_audiences_per_day,
+            Some(defaults.max_new_audiences_per_day)
         );
     }
 

@@ -85,6 +85,19 @@ fn partner_data_counts_only_where_it_may_be_used() {
     }
 }
 
+#[test]
+fn new_lists_and_audiences_are_capped_per_day() {
+    let noon = 20_000 * 86_400 + 43_200;
+    assert_eq!(may_create(99, 100, noon), Ok(()));
+    assert_eq!(may_create(100, 100, noon), Err(43_200));
+    assert_eq!(
+        may_create(0, 0, noon),
+        Err(43_200),
+        "a cap of 0 allows none"
+    );
+    assert_eq!(day_start(noon), 20_000 * 86_400);
+}
+
 proptest! {
     /// The rule, pinned: fewer than 100 events show no rate; a rate is a
     /// step of 10 between 0 and 100; one more matched event moves it by at

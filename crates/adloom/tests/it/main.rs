@@ -58,6 +58,10 @@ impl Server {
         cmd.args([command, "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
             .env_remove("ADLOOM_ADMIN_TOKEN")
+            // The tests play many browsers from one address: the per-address
+            // pixel limit (tested through the router) would take them for
+            // one script.
+            .env("ADLOOM_PIXEL_RATE_LIMIT_PER_IP", "0")
             .env("RUST_LOG", "debug")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

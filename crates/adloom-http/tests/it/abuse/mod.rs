@@ -5,8 +5,10 @@
 //! and never another advertiser's data.
 
 mod another_accounts_audience_in_targeting;
+mod averaging_noise_with_many_lists;
 mod clicks_without_impressions;
 mod order_id_squatting;
+mod pixels_poured_into_anothers_audiences;
 mod plain_identifiers_in_order_ids_and_urls;
 mod sessions_and_sign_in_links;
 mod tokens_that_live_forever;
