@@ -141,10 +141,16 @@ pub fn validate_user_id(user_id: &str) -> Result<(), Invalid> {
     if user_id.is_empty() || user_id.len() > MAX_USER_ID_LEN {
         return Err(Invalid::new("user_id", "must be 1 to 128 characters"));
     }
-    if user_id.chars().any(|c| c.is_control() || c.is_whitespace()) {
+    // Bidirectional controls (and other invisible formatting) make one id
+    // display as another in logs and pages.
+    let invisible = |c: char| matches!(c, '\u{061C}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}');
+    if user_id
+        .chars()
+        .any(|c| c.is_control() || c.is_whitespace() || invisible(c))
+    {
         return Err(Invalid::new(
             "user_id",
-            "must not contain spaces or control characters",
+            "must not contain spaces, control characters or bidirectional or invisible formatting characters",
         ));
     }
     if crate::identifier::normalize_email(user_id).is_ok()
@@ -334,8 +340,23 @@ mod tests {
 
     #[test]
     fn handles_and_numeric_ids_are_user_ids() {
-        for id in ["@alice", "14155550100", "u-42", "x@"] {
+        for id in ["@alice", "14155550100", "u-42", "x@", "ユーザー"] {
             assert!(validate_user_id(id).is_ok(), "{id}");
+        }
+    }
+
+    /// Issue 13, finding 14: ids that display as another id are refused.
+    #[test]
+    fn user_ids_refuse_bidirectional_and_invisible_characters() {
+        for id in [
+            "adm\u{202E}nimda",
+            "u1\u{2066}",
+            "\u{200F}u1",
+            "u\u{200B}1",
+            "u1\u{FEFF}",
+            "a\u{061C}b",
+        ] {
+            assert!(validate_user_id(id).is_err(), "{id:?}");
         }
     }
 

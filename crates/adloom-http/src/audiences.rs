@@ -2,13 +2,9 @@
 //! `/v5/ad_accounts/{id}/audiences`), and the operator's view of why a
 //! person is in an advertiser's audiences.
 
-use std::borrow::Cow;
-
 use adloom_core::audience::{parse_rule, Audience};
 use adloom_core::consent::{PartnerSource, Provenance};
-use adloom_core::customer_list::{
-    record_digests, split_records, validate_name, CustomerList, ListType,
-};
+use adloom_core::customer_list::{record_digests, validate_name, CustomerList, ListType};
 use adloom_core::disclosure;
 use adloom_core::page::PageRequest;
 use adloom_core::Invalid;
@@ -20,12 +16,10 @@ use serde_json::{json, Value};
 
 use crate::auth::new_id;
 use crate::error::ApiError;
-use crate::extract::{AccountAccess, Admin, ApiJson, ApiPath, ApiQuery, JsonObject};
+use crate::extract::{AccountAccess, Admin, ApiJson, ApiPath, ApiQuery};
+use crate::list_upload::{ListBody, ListUpload, SpooledRecords};
 use crate::membership::{self, audience_of, Evidence};
 use crate::AppState;
-
-/// Records looked up in the identity index at a time.
-const MATCH_CHUNK: usize = 10_000;
 
 #[derive(Deserialize)]
 pub struct PageParams {
@@ -80,26 +74,8 @@ async fn list_view(state: &AppState, list: CustomerList) -> Result<ListView, Api
     })
 }
 
-/// A list request; `records` is borrowed from the body, so a million
-/// records are never a million strings.
-#[derive(Deserialize)]
-struct ListBody<'a> {
-    #[serde(default)]
-    name: Option<String>,
-    #[serde(default, borrow)]
-    records: Option<Cow<'a, str>>,
-    #[serde(default)]
-    list_type: Option<String>,
-    #[serde(default)]
-    operation_type: Option<String>,
-}
-
-fn parse_list_body(bytes: &[u8]) -> Result<ListBody<'_>, ApiError> {
-    serde_json::from_slice(bytes).map_err(|e| ApiError::invalid(format!("invalid json: {e}")))
-}
-
-fn list_type_of(body: &ListBody<'_>) -> Result<ListType, Invalid> {
-    let list_type = ListType::parse(body.list_type.as_deref().unwrap_or("EMAIL"))?;
+fn list_type_of(upload: &ListUpload) -> Result<ListType, Invalid> {
+    let list_type = ListType::parse(upload.list_type.as_deref().unwrap_or("EMAIL"))?;
     if list_type == ListType::HashedPinnerId {
         return Err(Invalid::new(
             "list_type",
@@ -109,28 +85,20 @@ fn list_type_of(body: &ListBody<'_>) -> Result<ListType, Invalid> {
     Ok(list_type)
 }
 
-/// Matches records against the platform's people, a chunk at a time.
-/// Returns how many records there were and who matched (with the digest
-/// that matched; records that match no one leave nothing behind).
+/// Matches the spooled records against the platform's people, a chunk at a
+/// time. Returns who matched (with the digest that matched; records that
+/// match no one leave nothing behind).
 async fn match_records(
     state: &AppState,
     list_type: ListType,
-    records: &str,
-) -> Result<(u64, Vec<ListMember>), ApiError> {
-    let mut uploaded = 0u64;
+    records: &mut SpooledRecords,
+) -> Result<Vec<ListMember>, ApiError> {
     let mut matched = Vec::new();
-    let mut records = split_records(records).peekable();
-    while records.peek().is_some() {
-        let chunk: Vec<String> = records
-            .by_ref()
-            .take(MATCH_CHUNK)
-            .map(str::to_owned)
-            .collect();
-        uploaded += chunk.len() as u64;
+    while let Some(chunk) = records.next_chunk()? {
         let hits = state.store.match_list_records(list_type, chunk).await?;
         matched.extend(hits.into_iter().flatten());
     }
-    Ok((uploaded, matched))
+    Ok(matched)
 }
 
 /// Which daily cap a creation counts against.
@@ -178,17 +146,17 @@ async fn within_daily_cap(state: &AppState, account: &str, what: Creation) -> Re
 pub async fn create_list(
     State(state): State<AppState>,
     access: AccountAccess,
-    JsonObject(bytes): JsonObject,
+    ListBody(mut body): ListBody,
 ) -> Result<Json<ListView>, ApiError> {
-    let body = parse_list_body(&bytes)?;
     let name = validate_name(body.name.as_deref())?;
     let list_type = list_type_of(&body)?;
     within_daily_cap(&state, &access.ad_account_id, Creation::List).await?;
     let records = body
         .records
-        .as_deref()
+        .as_mut()
         .ok_or_else(|| ApiError::invalid("records: required"))?;
-    let (uploaded, matched) = match_records(&state, list_type, records).await?;
+    let uploaded = records.count;
+    let matched = match_records(&state, list_type, records).await?;
     let now = state.clock.now();
     let list = CustomerList {
         id: new_id(),
@@ -221,10 +189,9 @@ pub async fn update_list(
     State(state): State<AppState>,
     access: AccountAccess,
     ApiPath((_, list_id)): ApiPath<(String, String)>,
-    JsonObject(bytes): JsonObject,
+    ListBody(mut body): ListBody,
 ) -> Result<Json<ListView>, ApiError> {
     let list = owned_list(&state, &access.ad_account_id, &list_id).await?;
-    let body = parse_list_body(&bytes)?;
     let remove = match body.operation_type.as_deref() {
         Some("ADD") => false,
         Some("REMOVE") => true,
@@ -241,14 +208,15 @@ pub async fn update_list(
     };
     let records = body
         .records
-        .as_deref()
+        .as_mut()
         .ok_or_else(|| ApiError::invalid("records: required"))?;
+    let uploaded = records.count;
     let change = if remove {
-        let mut uploaded = 0u64;
         let mut digests = Vec::new();
-        for record in split_records(records) {
-            uploaded += 1;
-            digests.extend(record_digests(list.list_type, record).unwrap_or_default());
+        while let Some(chunk) = records.next_chunk()? {
+            for record in &chunk {
+                digests.extend(record_digests(list.list_type, record).unwrap_or_default());
+            }
         }
         ListChange {
             list_id,
@@ -259,7 +227,7 @@ pub async fn update_list(
             now: state.clock.now(),
         }
     } else {
-        let (uploaded, matched) = match_records(&state, list.list_type, records).await?;
+        let matched = match_records(&state, list.list_type, records).await?;
         ListChange {
             list_id,
             remove,

@@ -120,30 +120,127 @@ pub async fn update_tag(
 /// inputs, the fast path.
 #[derive(Deserialize)]
 struct TypedEvents {
-    data: Vec<ConversionEventInput>,
+    data: Bounded<ConversionEventInput>,
 }
 
-/// The body otherwise: events kept as JSON, so that each one that has a
-/// wrong type fails alone, with its own message.
+/// The body otherwise: each event on its own, so that one with a wrong
+/// type fails alone, with its own message.
 #[derive(Deserialize)]
 struct LooseEvents {
-    data: Option<Vec<Value>>,
+    data: Option<Bounded<Slot>>,
+}
+
+/// What the parser says when `data` holds too many events: it stops at
+/// the first one too many, before reading the rest.
+const TOO_MANY: &str = "data: must list 1 to 1000 events";
+
+/// A list of at most `MAX_EVENTS_PER_REQUEST` items, refused as soon as one
+/// more begins: a body of two million tiny items costs nothing beyond the
+/// first thousand.
+struct Bounded<T>(Vec<T>);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Bounded<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Items<T>(std::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for Items<T> {
+            type Value = Bounded<T>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a list of events")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Self::Value, A::Error> {
+                let mut items = Vec::new();
+                while let Some(item) = seq.next_element()? {
+                    if items.len() == MAX_EVENTS_PER_REQUEST {
+                        return Err(serde::de::Error::custom(TOO_MANY));
+                    }
+                    items.push(item);
+                }
+                Ok(Bounded(items))
+            }
+        }
+        d.deserialize_seq(Items(std::marker::PhantomData))
+    }
+}
+
+/// One event of a loose body: parsed if it is an object, else the reason,
+/// without building a tree of what it was.
+struct Slot(Result<ConversionEventInput, String>);
+
+impl<'de> Deserialize<'de> for Slot {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Event;
+        const NOT_AN_OBJECT: &str = "invalid event: each event must be an object";
+        impl<'de> serde::de::Visitor<'de> for Event {
+            type Value = Slot;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an event")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<Slot, A::Error> {
+                // One event's own fields, as JSON, then checked: a wrong type
+                // fails this event only.
+                let fields: serde_json::Map<String, Value> =
+                    Deserialize::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
+                Ok(Slot(
+                    serde_json::from_value(Value::Object(fields))
+                        .map_err(|e| format!("invalid event: {e}")),
+                ))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Slot, A::Error> {
+                while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+                Ok(Slot(Err(NOT_AN_OBJECT.to_owned())))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Slot, E> {
+                Ok(Slot(Err(NOT_AN_OBJECT.to_owned())))
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Slot, E> {
+                Ok(Slot(Err(NOT_AN_OBJECT.to_owned())))
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<Slot, E> {
+                Ok(Slot(Err(NOT_AN_OBJECT.to_owned())))
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Slot, E> {
+                Ok(Slot(Err(NOT_AN_OBJECT.to_owned())))
+            }
+            fn visit_str<E>(self, _: &str) -> Result<Slot, E> {
+                Ok(Slot(Err(NOT_AN_OBJECT.to_owned())))
+            }
+            fn visit_unit<E>(self) -> Result<Slot, E> {
+                Ok(Slot(Err(NOT_AN_OBJECT.to_owned())))
+            }
+        }
+        d.deserialize_any(Event)
+    }
 }
 
 /// Each event of the body, parsed or with the reason it could not be.
+/// More than `MAX_EVENTS_PER_REQUEST` events are refused whole, as soon as
+/// the one too many begins.
 pub(crate) fn parse_events(
     body: &[u8],
 ) -> Result<Vec<Result<ConversionEventInput, String>>, ApiError> {
-    if let Ok(typed) = serde_json::from_slice::<TypedEvents>(body) {
-        return Ok(typed.data.into_iter().map(Ok).collect());
+    let refused = |e: serde_json::Error| {
+        let message = e.to_string();
+        if message.starts_with(TOO_MANY) {
+            ApiError::invalid(TOO_MANY)
+        } else {
+            ApiError::invalid(format!("invalid json: {message}"))
+        }
+    };
+    match serde_json::from_slice::<TypedEvents>(body) {
+        Ok(typed) => return Ok(typed.data.0.into_iter().map(Ok).collect()),
+        Err(e) if e.to_string().starts_with(TOO_MANY) => return Err(refused(e)),
+        Err(_) => {}
     }
-    let loose: LooseEvents = serde_json::from_slice(body)
-        .map_err(|e| ApiError::invalid(format!("invalid json: {e}")))?;
+    let loose: LooseEvents = serde_json::from_slice(body).map_err(refused)?;
     Ok(loose
         .data
+        .map(|d| d.0)
         .unwrap_or_default()
         .into_iter()
-        .map(|v| serde_json::from_value(v).map_err(|e| format!("invalid event: {e}")))
+        .map(|slot| slot.0)
         .collect())
 }
 
@@ -190,7 +287,11 @@ pub async fn send_events(
             )))
         }
     };
-    let data = parse_events(&body)?;
+    // Up to 4 MB of JSON: parsed off the async workers, so that a few
+    // large bodies cannot stall every other request.
+    let data = tokio::task::spawn_blocking(move || parse_events(&body))
+        .await
+        .map_err(|_| ApiError::internal())??;
     if data.is_empty() || data.len() > MAX_EVENTS_PER_REQUEST {
         return Err(ApiError::invalid(format!(
             "data: must list 1 to {MAX_EVENTS_PER_REQUEST} events"

@@ -231,7 +231,7 @@ async fn feed(
         div class="pins" {
             @for (i, (title, color)) in ORGANIC.iter().enumerate() {
                 @if i % 4 == 1 {
-                    @if let Some(ad) = promoted.next() { (promoted_pin(ad)) }
+                    @if let Some(ad) = promoted.next() { (promoted_pin(&state.config.public_url, ad)) }
                 }
                 (organic_pin(title, color))
             }
@@ -250,14 +250,29 @@ fn organic_pin(title: &str, color: &str) -> Markup {
     }
 }
 
-fn promoted_pin(ad: &AdAnswer) -> Markup {
+/// A pin's image as the feed may load it: only from adloom itself. An
+/// image hot-linked from an advertiser's server would hand the advertiser
+/// every viewer's address and the time they scrolled by; a platform serves
+/// (or proxies and caches) pin images itself, and so does the demo.
+fn own_image<'a>(public_url: &str, image_url: &'a str) -> Option<&'a str> {
+    let base = public_url.trim_end_matches('/');
+    image_url
+        .strip_prefix(base)
+        .filter(|path| path.starts_with("/demo/img/"))
+}
+
+fn promoted_pin(public_url: &str, ad: &AdAnswer) -> Markup {
     let title = ad.pin.title.as_deref().unwrap_or("Promoted pin");
+    let image = ad
+        .pin
+        .image_url
+        .as_deref()
+        .and_then(|src| own_image(public_url, src))
+        .unwrap_or("/demo/img/9e9e9e.svg");
     html! {
         article class="pin ad" data-ad-group=(ad.ad_group_id) {
             a href=(ad.click_url) {
-                @if let Some(src) = &ad.pin.image_url {
-                    img src=(src) alt=(title) width="240" height="300";
-                }
+                img src=(image) alt=(title) width="240" height="300";
             }
             // Counted when shown: the impression beacon.
             img src=(ad.impression_url) alt="" width="1" height="1";
@@ -481,4 +496,26 @@ async fn image(Path(name): Path<String>) -> Response {
         svg,
     )
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 13, finding 14: the feed never hot-links an advertiser's image.
+    #[test]
+    fn the_feed_loads_pin_images_from_adloom_only() {
+        let base = "http://127.0.0.1:8080/";
+        assert_eq!(
+            own_image(base, "http://127.0.0.1:8080/demo/img/c62828.svg"),
+            Some("/demo/img/c62828.svg")
+        );
+        for other in [
+            "https://img.shoes.example/red.jpg",
+            "http://127.0.0.1:8080.evil.example/demo/img/x.svg",
+            "http://127.0.0.1:8080/v3/?tid=1",
+        ] {
+            assert_eq!(own_image(base, other), None, "{other}");
+        }
+    }
 }

@@ -59,15 +59,10 @@ impl<S: Send + Sync> FromRequest<S> for JsonArray {
     }
 }
 
-async fn json_body<S: Send + Sync>(
-    req: Request,
-    state: &S,
-    opening: u8,
-    what: &str,
-) -> Result<Bytes, ApiError> {
+/// A body must be JSON, or say nothing of its type.
+pub(crate) fn check_json_content_type(headers: &axum::http::HeaderMap) -> Result<(), ApiError> {
     {
-        let json_or_none = req
-            .headers()
+        let json_or_none = headers
             .get(header::CONTENT_TYPE)
             .map(|v| {
                 let ct = v.to_str().unwrap_or_default().to_ascii_lowercase();
@@ -85,6 +80,18 @@ async fn json_body<S: Send + Sync>(
                 "expected a body with content-type application/json",
             ));
         }
+    }
+    Ok(())
+}
+
+async fn json_body<S: Send + Sync>(
+    req: Request,
+    state: &S,
+    opening: u8,
+    what: &str,
+) -> Result<Bytes, ApiError> {
+    {
+        check_json_content_type(req.headers())?;
         let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
             match rejection.status() {
                 StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(

@@ -44,6 +44,7 @@ pub mod fuzzing;
 pub mod ingest;
 mod keywords;
 mod limits;
+mod list_upload;
 pub mod membership;
 pub mod metrics;
 mod pages;
@@ -172,6 +173,7 @@ pub struct AppStateInner {
     /// One permit per request in flight.
     in_flight: Arc<tokio::sync::Semaphore>,
     limits: Arc<limits::Limits>,
+    shed_log: Arc<limits::ShedLog>,
     /// Each audience's and list's reported size for the current period.
     pub(crate) reported_sizes: Arc<membership::ReportedSizes>,
     /// This process, among the nodes sharing a store.
@@ -212,6 +214,7 @@ impl AppState {
                 config.rate_limit_per_ip,
                 config.pixel_rate_limit_per_ip,
             )),
+            shed_log: Arc::default(),
             reported_sizes: Arc::default(),
             node_id: auth::new_id().into(),
             shared_counters: None,
@@ -435,6 +438,10 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             shed_load,
         ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            refuse_long_uris,
+        ))
         .with_state(state)
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
         .layer(TimeoutLayer::with_status_code(
@@ -454,6 +461,16 @@ pub fn router(state: AppState) -> Router {
                     .unwrap_or("");
                 tracing::debug_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
             },
+        ).on_failure(
+            |class: tower_http::classify::ServerErrorsFailureClass,
+             latency: std::time::Duration,
+             _: &tracing::Span| {
+                // Shed load is reported once a second by `shed_load`.
+                let shed = matches!(class, tower_http::classify::ServerErrorsFailureClass::StatusCode(s) if s == StatusCode::SERVICE_UNAVAILABLE);
+                if !shed {
+                    tracing::error!(%class, ?latency, "request failed");
+                }
+            },
         ))
         .layer(SetRequestIdLayer::x_request_id(RandomRequestId))
 }
@@ -472,6 +489,37 @@ impl MakeRequestId for RandomRequestId {
     }
 }
 
+/// The longest request target (path and query) the API takes. Pinterest's
+/// own requests stay far below; a tag pixel has no need of more.
+pub const MAX_URI_BYTES: usize = 16 * 1024;
+
+/// A longer request target gets 414 in the API's shape, except a tag
+/// pixel, which always answers its GIF (and counts it as malformed).
+async fn refuse_long_uris(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let long = req
+        .uri()
+        .path_and_query()
+        .is_some_and(|pq| pq.as_str().len() > MAX_URI_BYTES);
+    if !long {
+        return next.run(req).await;
+    }
+    if req.uri().path() == "/v3/" {
+        state.metrics.pixel(metrics::PixelOutcome::Malformed);
+        return pixel::gif();
+    }
+    error::ApiError::new(
+        StatusCode::URI_TOO_LONG,
+        414,
+        format!("the request target is longer than {MAX_URI_BYTES} bytes"),
+    )
+    .into_response()
+}
+
 /// Past `max_in_flight` requests at once, answers 503 with Retry-After at
 /// once rather than queueing: memory stays bounded and callers back off.
 /// Health and readiness always answer, so an orchestrator can tell
@@ -488,6 +536,7 @@ async fn shed_load(
     }
     let Ok(_permit) = Arc::clone(&state.in_flight).try_acquire_owned() else {
         state.metrics.shed();
+        state.shed_log.shed();
         let mut res = error::ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             503,

@@ -91,6 +91,37 @@ impl Limits {
     }
 }
 
+/// Load shedding logs a line a second at most, with how many requests it
+/// shed since the last: a line per shed request would flood the log
+/// exactly when the server is busiest.
+#[derive(Default)]
+pub struct ShedLog {
+    count: AtomicU64,
+    last_second: std::sync::atomic::AtomicI64,
+}
+
+impl ShedLog {
+    pub fn shed(&self) {
+        self.count.fetch_add(1, Ordering::Relaxed);
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        let last = self.last_second.load(Ordering::Relaxed);
+        if now > last
+            && self
+                .last_second
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            let shed = self.count.swap(0, Ordering::Relaxed);
+            tracing::warn!(
+                shed,
+                "at capacity: requests answered 503 since the last report"
+            );
+        }
+    }
+}
+
 /// Whether a request feeds data in: pixels, conversion events, people,
 /// customer lists.
 fn is_ingestion(method: &Method, path: &str) -> bool {

@@ -175,7 +175,7 @@ fn line_error(e: LinesCodecError, line_no: u64, limit: u64) -> ApiError {
 }
 
 /// Whether an error, or one it wraps, is the body-size limit.
-fn is_length_limit(e: &(dyn std::error::Error + 'static)) -> bool {
+pub(crate) fn is_length_limit(e: &(dyn std::error::Error + 'static)) -> bool {
     let mut current = Some(e);
     while let Some(err) = current {
         if err.is::<http_body_util::LengthLimitError>() {

@@ -30,6 +30,11 @@ pub async fn pixel(
 ) -> Response {
     let outcome = record(&state, query.as_deref().unwrap_or_default(), &headers, ip).await;
     state.metrics.pixel(outcome);
+    gif()
+}
+
+/// The pixel's answer, whatever became of it.
+pub fn gif() -> Response {
     (
         [
             (header::CONTENT_TYPE, HeaderValue::from_static("image/gif")),

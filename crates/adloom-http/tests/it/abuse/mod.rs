@@ -11,6 +11,7 @@ mod order_id_squatting;
 mod pixels_poured_into_anothers_audiences;
 mod plain_identifiers_in_order_ids_and_urls;
 mod sessions_and_sign_in_links;
+mod small_ones;
 mod tokens_that_live_forever;
 mod whether_one_email_is_on_the_platform;
 
