@@ -1919,3 +1919,27 @@ impl Store for SqliteStore {
         .await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Acknowledged means durable: the writer commits with `synchronous =
+    /// FULL` (the kill tests alone would pass without it, as long as the
+    /// machine itself does not lose power). Pinned here, since nothing
+    /// outside can ask the writer's connection.
+    #[test]
+    fn the_writer_syncs_every_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("adloom.db")).unwrap();
+        let writer = store.writer.lock().unwrap();
+        let synchronous: i64 = writer
+            .query_row("PRAGMA synchronous", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(synchronous, 2, "FULL");
+        let journal: String = writer
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(journal, "wal");
+    }
+}

@@ -1101,3 +1101,107 @@ async fn without_the_shared_counters_budgets_fail_closed() {
         "only the ad group without a budget"
     );
 }
+
+/// Invariant 2 over HTTP, with an ad that has trackers: for a viewer whose
+/// sharing is off (their setting, Limit Ad Tracking, App Tracking
+/// Transparency, GPC) the answer carries no tracker, the click lands
+/// without `epik`, and no click id is kept; for one whose sharing is on,
+/// all of them are there (so the test can fail).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nothing_leaves_the_platform_for_a_viewer_who_does_not_share() {
+    let app = App::new();
+    let people = json!([
+        {"user_id": "shares", "country": "US"},
+        {"user_id": "said-no", "country": "US"},
+        {"user_id": "lat", "country": "US"},
+        {"user_id": "gpc", "country": "US"},
+    ]);
+    assert_eq!(app.upsert(people).await.status, StatusCode::OK);
+    let r = app
+        .admin(
+            Method::PUT,
+            "/v1/people/said-no/ads_settings",
+            Some(json!({"use_partner_info": false})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let account = app.ad_account("Trackers Inc.").await;
+    let campaign = create(&app, &account, "campaigns", json!({"name": "c"})).await;
+    let group = create(
+        &app,
+        &account,
+        "ad_groups",
+        json!({"name": "everyone", "campaign_id": campaign, "billable_event": "IMPRESSION",
+               "bid_in_micro_currency": 2_000_000, "pacing_delivery_type": "ACCELERATED",
+               "targeting_spec": {"LOCATION": ["US"]}, "adloom_daily_frequency_cap": 100}),
+    )
+    .await;
+    let pin = pin(&app, &account, "tracked").await;
+    create(
+        &app,
+        &account,
+        "ads",
+        json!({"ad_group_id": group, "pin_id": pin, "destination_url": "https://tracked.example/land",
+               "click_tracking_url": "https://tracker.example/click", "view_tracking_url": "https://tracker.example/view"}),
+    )
+    .await;
+
+    let click_ids = |app: &App| -> i64 {
+        let db = rusqlite::Connection::open(app.dir.path().join("adloom.db")).unwrap();
+        db.query_row("SELECT COUNT(*) FROM click_ids", [], |r| r.get(0))
+            .unwrap()
+    };
+    let cases = [
+        ("shares", json!({}), true),
+        ("said-no", json!({}), false),
+        (
+            "lat",
+            json!({"device": {"os": "android", "ifa": "6D92078A-8246-4BA4-AE5B-00000000AAAA", "lmt": 1}}),
+            false,
+        ),
+        (
+            "lat",
+            json!({"device": {"os": "ios", "ifa": "6D92078A-8246-4BA4-AE5B-00000000AAAA", "atts": 2}}),
+            false,
+        ),
+        ("gpc", json!({"signals": {"gpc": true}}), false),
+    ];
+    for (user, extra, shares) in cases {
+        let mut request = json!({"user_id": user, "placement": "home_feed", "count": 1});
+        for (k, v) in extra.as_object().unwrap() {
+            request[k] = v.clone();
+        }
+        let d = decide(&app, request).await;
+        let ad = ad_of(&d, &group);
+        let third_party = &ad["third_party"];
+        let before = click_ids(&app);
+        assert_eq!(
+            fire(&app, &ad["impression_url"]).await.status,
+            StatusCode::NO_CONTENT
+        );
+        let r = fire(&app, &ad["click_url"]).await;
+        assert_eq!(r.status, StatusCode::FOUND);
+        let location = r.headers[header::LOCATION].to_str().unwrap();
+        if shares {
+            assert_eq!(
+                third_party["impression_trackers"],
+                json!(["https://tracker.example/view"])
+            );
+            assert_eq!(
+                third_party["click_tracking_url"],
+                "https://tracker.example/click"
+            );
+            assert!(location.contains("epik="), "{location}");
+            assert_eq!(click_ids(&app), before + 1);
+        } else {
+            assert_eq!(
+                third_party["impression_trackers"],
+                json!([]),
+                "{user} {third_party}"
+            );
+            assert_eq!(third_party["click_tracking_url"], json!(null), "{user}");
+            assert_eq!(location, "https://tracked.example/land", "{user}");
+            assert_eq!(click_ids(&app), before, "{user}: no click id kept");
+        }
+    }
+}

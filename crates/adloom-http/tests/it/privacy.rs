@@ -247,6 +247,38 @@ async fn a_deleted_person_leaves_only_the_history_of_their_setting() {
         )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    // An ad they saw and clicked: the engagements stay, anonymous.
+    let campaign = create(&app, &account, "campaigns", json!({"name": "c"})).await;
+    let group = ad_group_with_ad(
+        &app,
+        &account,
+        &campaign,
+        json!({"name": "Everyone", "billable_event": "IMPRESSION", "bid_in_micro_currency": 3_000_000,
+               "pacing_delivery_type": "ACCELERATED", "targeting_spec": {"LOCATION": ["US"]}}),
+    )
+    .await;
+    let d = decide(
+        &app,
+        json!({"user_id": "target", "placement": "home_feed", "count": 1}),
+    )
+    .await;
+    assert_eq!(groups(&d), [group.as_str()]);
+    for beacon in ["impression_url", "click_url"] {
+        let path = d["ads"][0][beacon]
+            .as_str()
+            .unwrap()
+            .replace("http://127.0.0.1:8080", "");
+        let r = app
+            .send(Request::get(path).body(Body::empty()).unwrap())
+            .await;
+        assert!(r.status.is_success() || r.status.is_redirection());
+    }
+    let engagements = || async { app.store.engagements(&account, 0, i64::MAX).await.unwrap() };
+    assert_eq!(engagements().await.len(), 2);
+    assert!(engagements()
+        .await
+        .iter()
+        .all(|e| e.user_id.as_deref() == Some("target")));
     let needles = secrets_of_the_target(&em, maid);
     assert!(
         !rows_naming(&app, &needles).is_empty(),
@@ -264,6 +296,9 @@ async fn a_deleted_person_leaves_only_the_history_of_their_setting() {
         "left behind: {left:#?}"
     );
     assert!(!left.is_empty(), "the history of the setting stays");
+    let kept = engagements().await;
+    assert_eq!(kept.len(), 2, "delivery stays for the advertiser's reports");
+    assert!(kept.iter().all(|e| e.user_id.is_none()), "{kept:?}");
 }
 
 /// The user id and every digest of the target's identifiers, as stored
@@ -282,6 +317,15 @@ fn secrets_of_the_target(email_sha256: &str, maid: &str) -> Vec<String> {
 
 /// Every row of every table of the database, as text, that contains one of
 /// `needles`, prefixed by its table.
+/// Whether `line` holds `needle` as a whole word (the user id "target" is
+/// not in "targeting_spec").
+fn names(line: &str, needle: &str) -> bool {
+    let word = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
+    line.match_indices(needle).any(|(i, _)| {
+        !word(line[..i].chars().next_back()) && !word(line[i + needle.len()..].chars().next())
+    })
+}
+
 fn rows_naming(app: &App, needles: &[String]) -> Vec<String> {
     let db = rusqlite::Connection::open(app.dir.path().join("adloom.db")).unwrap();
     let tables: Vec<String> = db
@@ -305,7 +349,7 @@ fn rows_naming(app: &App, needles: &[String]) -> Vec<String> {
                 })
                 .collect();
             let line = text.join("|").to_lowercase();
-            if needles.iter().any(|n| line.contains(&n.to_lowercase())) {
+            if needles.iter().any(|n| names(&line, &n.to_lowercase())) {
                 found.push(format!("{table}: {line}"));
             }
         }

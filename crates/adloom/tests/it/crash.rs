@@ -361,6 +361,21 @@ async fn survive_kills(nodes: usize, start: impl Fn(usize) -> Server, store_url:
         log.people.len() > kills as usize,
         "writes were made between kills"
     );
+    // Each kind of write was acknowledged at least once, so that the loops
+    // below check something.
+    assert!(
+        log.settings.values().flatten().any(|(_, acked)| *acked),
+        "no setting acknowledged"
+    );
+    assert!(
+        log.batches.iter().any(|(_, acked)| *acked),
+        "no event batch acknowledged"
+    );
+    assert!(log.list_batches_acked > 0, "no list batch acknowledged");
+    assert!(
+        !log.impressions_acked.is_empty(),
+        "no impression acknowledged"
+    );
     for (user, country) in &log.people {
         let person = store.get_person(user).await.unwrap();
         let person = person.unwrap_or_else(|| panic!("acknowledged person {user} lost"));

@@ -60,6 +60,12 @@ async fn tokens_are_listed_expire_and_are_revoked_at_once() {
         !text.contains(&token) && !text.contains(&token[4..]),
         "never the secret"
     );
+    // Nor at rest: the database and its log hold the token's hash only.
+    let at_rest = super::plain_identifiers_in_order_ids_and_urls::data_dir_text(&app);
+    assert!(
+        !at_rest.contains(&token[4..].to_lowercase()),
+        "a plain token at rest"
+    );
     // Advertisers cannot list or revoke.
     let r = app
         .call(Method::GET, "/v1/admin/access_tokens", Some(&token), None)
