@@ -338,7 +338,12 @@ async fn budgets_and_caps_hold_across_nodes_under_load() {
     // anonymous decisions serve is shown too, and counts.
     let mut shown: Vec<(String, String, u64)> = Vec::new();
     for node in &nodes {
+        let started = Instant::now();
         loop {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "a node did not serve both ad groups within 10 s"
+            );
             let (_, d) = node
                 .call(
                     reqwest::Method::POST,

@@ -23,6 +23,9 @@ struct Server {
     addr: SocketAddr,
     stdout: Arc<Mutex<String>>,
     stderr: Arc<Mutex<String>>,
+    /// The thread reading standard error: it ends with the process, so
+    /// joining it means every line is in `stderr`.
+    stderr_reader: Option<std::thread::JoinHandle<()>>,
     client: reqwest::Client,
     token: String,
 }
@@ -70,9 +73,9 @@ impl Server {
             cmd.args(["--admin-token", t]);
         }
         let mut child = cmd.spawn().expect("adloom starts");
-        let stdout = collect(child.stdout.take().unwrap(), None);
+        let (stdout, _) = collect(child.stdout.take().unwrap(), None);
         let (tx, rx) = mpsc::channel();
-        let stderr = collect(child.stderr.take().unwrap(), Some(tx));
+        let (stderr, stderr_reader) = collect(child.stderr.take().unwrap(), Some(tx));
         let addr = rx
             .recv_timeout(Duration::from_secs(60))
             .unwrap_or_else(|_| panic!("adloom did not start: {}", stderr.lock().unwrap()));
@@ -88,6 +91,7 @@ impl Server {
             addr,
             stdout,
             stderr,
+            stderr_reader: Some(stderr_reader),
             client: reqwest::Client::new(),
             token,
         }
@@ -144,12 +148,18 @@ impl Server {
         assert!(ok, "kill -{name}");
     }
 
+    /// Waits for the reader of standard error to take the last lines.
+    fn drain(&mut self) {
+        if let Some(reader) = self.stderr_reader.take() {
+            reader.join().unwrap();
+        }
+    }
+
     /// Sends SIGTERM and returns the exit code.
     fn stop(mut self) -> (Option<i32>, String) {
         self.signal("TERM");
         let status = self.child.wait().unwrap();
-        // Let the reader threads drain the pipes.
-        std::thread::sleep(Duration::from_millis(50));
+        self.drain();
         let logs = self.stderr.lock().unwrap().clone();
         (status.code(), logs)
     }
@@ -157,7 +167,7 @@ impl Server {
     fn kill9(mut self) -> String {
         self.child.kill().unwrap();
         self.child.wait().unwrap();
-        std::thread::sleep(Duration::from_millis(50));
+        self.drain();
         let logs = self.stderr.lock().unwrap().clone();
         logs
     }
@@ -175,10 +185,10 @@ impl Drop for Server {
 fn collect(
     pipe: impl Read + Send + 'static,
     ready: Option<mpsc::Sender<SocketAddr>>,
-) -> Arc<Mutex<String>> {
+) -> (Arc<Mutex<String>>, std::thread::JoinHandle<()>) {
     let out = Arc::new(Mutex::new(String::new()));
     let sink = Arc::clone(&out);
-    std::thread::spawn(move || {
+    let reader = std::thread::spawn(move || {
         for line in BufReader::new(pipe).lines() {
             let Ok(line) = line else { break };
             if let (Some(tx), true) = (&ready, line.contains("adloom is listening")) {
@@ -194,7 +204,7 @@ fn collect(
             s.push('\n');
         }
     });
-    out
+    (out, reader)
 }
 
 async fn seed(server: &Server) -> String {
