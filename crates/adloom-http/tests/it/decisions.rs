@@ -208,7 +208,7 @@ fn ad_of(d: &Value, group: &str) -> Value {
 }
 
 /// Requests a beacon URL from a decision.
-async fn fire(app: &App, url: &Value) -> crate::Reply {
+pub(crate) async fn fire(app: &App, url: &Value) -> crate::Reply {
     let path = url
         .as_str()
         .unwrap()

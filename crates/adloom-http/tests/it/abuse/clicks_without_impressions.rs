@@ -4,24 +4,14 @@
 //! bill once a day; the rest still redirect, and count as invalid by
 //! reason in `/metrics` and in the advertiser's report.
 
-use axum::body::Body;
-use axum::http::{Method, Request, StatusCode};
+use axum::http::{Method, StatusCode};
 use serde_json::{json, Value};
 
 use super::Advertiser;
+use crate::decisions::fire;
 use crate::App;
 
 const PRICE: u64 = 1_000_000;
-
-async fn fire(app: &App, url: &Value) -> crate::Reply {
-    let path = url
-        .as_str()
-        .unwrap()
-        .strip_prefix("http://127.0.0.1:8080")
-        .unwrap();
-    app.send(Request::get(path).body(Body::empty()).unwrap())
-        .await
-}
 
 async fn decide(app: &App) -> Value {
     let r = app

@@ -18,7 +18,7 @@ mod whether_one_email_is_on_the_platform;
 use axum::http::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use crate::App;
+use crate::{App, Browser};
 
 /// An advertiser with its own ad account and token.
 pub struct Advertiser {
@@ -57,6 +57,20 @@ impl Advertiser {
             .to_owned()
     }
 
+    /// A conversion tag of its account; returns its id.
+    pub async fn tag(&self, app: &App) -> String {
+        let r = self
+            .call(
+                app,
+                Method::POST,
+                "/conversion_tags",
+                Some(json!({"name": "site"})),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+        r.body["id"].as_str().unwrap().to_owned()
+    }
+
     /// A customer list of these emails and an audience over it; returns the
     /// audience's id.
     pub async fn list_audience(&self, app: &App, emails: &[String]) -> String {
@@ -82,4 +96,29 @@ impl Advertiser {
         assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
         r.body["id"].as_str().unwrap().to_owned()
     }
+}
+
+/// A browser signed in to the console with `token`, and the page it lands
+/// on (its first account's).
+pub async fn console<'a>(app: &'a App, token: &str) -> (Browser<'a>, String) {
+    let mut browser = Browser::new(app);
+    browser.get("/console").await;
+    let csrf = browser.csrf();
+    let r = browser
+        .post_form("/console/sign_in", &[("csrf", &csrf), ("token", token)])
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{:?}", r.body);
+    let home = r.headers[axum::http::header::LOCATION]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(browser.get(&home).await.status, StatusCode::OK);
+    (browser, home)
+}
+
+/// The console's page for `token`'s first account.
+pub async fn console_page(app: &App, token: &str) -> String {
+    let (mut browser, home) = console(app, token).await;
+    let r = browser.get(&home).await;
+    r.body.as_str().unwrap().to_owned()
 }

@@ -18,15 +18,7 @@ async fn a_pixel_cannot_squat_the_advertisers_order_id() {
     let people = json!([{"user_id": "alice", "email": "Alice@Example.com", "country": "US"}]);
     assert_eq!(app.upsert(people).await.status, StatusCode::OK);
     let a = Advertiser::new(&app, "Shoes").await;
-    let r = a
-        .call(
-            &app,
-            Method::POST,
-            "/conversion_tags",
-            Some(json!({"name": "site"})),
-        )
-        .await;
-    let tag = r.body["id"].as_str().unwrap().to_owned();
+    let tag = a.tag(&app).await;
     let squat = Request::get(format!(
         "/v3/?tid={tag}&event=checkout&ed[event_id]=order-7&ed[value]=0.01&ed[currency]=USD"
     ))

@@ -12,8 +12,8 @@ use axum::extract::ConnectInfo;
 use axum::http::{header, Method, Request, StatusCode};
 use serde_json::json;
 
-use super::Advertiser;
-use crate::{App, Browser};
+use super::{console_page, Advertiser};
+use crate::App;
 
 fn pixel(tag: &str, id: &str, headers: &[(header::HeaderName, &str)]) -> Request<Body> {
     let em = adloom_core::identifier::hash_email("victim@example.com")
@@ -128,14 +128,7 @@ async fn a_tag_counts_pixels_from_its_own_sites_only() {
     assert!(count("rate_limited") >= 50, "{text}");
 
     // The advertiser sees what was kept out.
-    let mut browser = Browser::new(&app);
-    browser.get("/console").await;
-    let csrf = browser.csrf();
-    let r = browser
-        .post_form("/console/sign_in", &[("csrf", &csrf), ("token", &a.token)])
-        .await;
-    let home = r.headers[header::LOCATION].to_str().unwrap().to_owned();
-    let page = browser.get(&home).await.body.as_str().unwrap().to_owned();
+    let page = console_page(&app, &a.token).await;
     assert!(
         page.contains("1 from sites this tag does not allow"),
         "{page}"

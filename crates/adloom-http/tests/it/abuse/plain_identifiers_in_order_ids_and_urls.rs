@@ -27,15 +27,7 @@ pub fn data_dir_text(app: &App) -> String {
 async fn no_plain_email_or_phone_is_stored_from_order_ids_or_urls() {
     let app = App::new();
     let a = Advertiser::new(&app, "Shoes").await;
-    let r = a
-        .call(
-            &app,
-            Method::POST,
-            "/conversion_tags",
-            Some(json!({"name": "site"})),
-        )
-        .await;
-    let tag = r.body["id"].as_str().unwrap().to_owned();
+    let tag = a.tag(&app).await;
     let pixel = format!(
         "/v3/?tid={tag}&event=checkout&ed[order_id]=pixel.buyer%40example.com&ed[event_id]=px-1\
          &ad[loc]=https%3A%2F%2Fshoes.example%2Fthanks%3Ftel%3D%252B14155550187%26e%3Durl.buyer%2540example.com"

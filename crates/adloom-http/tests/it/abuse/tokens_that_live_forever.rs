@@ -4,23 +4,11 @@
 //! secret, and revocation that ends API access and console sessions at
 //! once; signing out ends the session on the server.
 
-use axum::http::{header, Method, StatusCode};
+use axum::http::{Method, StatusCode};
 use serde_json::json;
 
+use super::console;
 use crate::{assert_error, App, Browser};
-
-async fn signed_in<'a>(app: &'a App, token: &str) -> (Browser<'a>, String) {
-    let mut browser = Browser::new(app);
-    browser.get("/console").await;
-    let csrf = browser.csrf();
-    let r = browser
-        .post_form("/console/sign_in", &[("csrf", &csrf), ("token", token)])
-        .await;
-    assert_eq!(r.status, StatusCode::SEE_OTHER, "{:?}", r.body);
-    let home = r.headers[header::LOCATION].to_str().unwrap().to_owned();
-    assert_eq!(browser.get(&home).await.status, StatusCode::OK);
-    (browser, home)
-}
 
 #[tokio::test]
 async fn tokens_are_listed_expire_and_are_revoked_at_once() {
@@ -81,7 +69,7 @@ async fn tokens_are_listed_expire_and_are_revoked_at_once() {
 
     // Revocation: at once, for the API and the console alike.
     let other = app.token(&[&account]).await;
-    let (mut browser, home) = signed_in(&app, &other).await;
+    let (mut browser, home) = console(&app, &other).await;
     let other_id = app
         .admin(Method::GET, "/v1/admin/access_tokens", None)
         .await
@@ -126,7 +114,7 @@ async fn console_sign_out_ends_the_session_on_the_server() {
     let app = App::new();
     let account = app.ad_account("Shoes").await;
     let token = app.token(&[&account]).await;
-    let (mut browser, home) = signed_in(&app, &token).await;
+    let (mut browser, home) = console(&app, &token).await;
     let stolen = browser.cookie("adloom_console").unwrap().to_owned();
     let csrf = browser.csrf();
     let r = browser
@@ -138,5 +126,5 @@ async fn console_sign_out_ends_the_session_on_the_server() {
     thief.cookies.push(("adloom_console".into(), stolen));
     assert_eq!(thief.get(&home).await.status, StatusCode::SEE_OTHER);
     // Signing in again works.
-    signed_in(&app, &token).await;
+    console(&app, &token).await;
 }

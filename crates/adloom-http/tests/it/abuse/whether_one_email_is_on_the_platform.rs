@@ -6,27 +6,14 @@
 //! disclosure policy (`adloom_core::disclosure`).
 
 use axum::body::Body;
-use axum::http::{header, Method, Request, StatusCode};
+use axum::http::{Method, Request, StatusCode};
 use serde_json::json;
 
-use super::Advertiser;
-use crate::{App, Browser};
+use super::{console_page, Advertiser};
+use crate::App;
 
 fn em(email: &str) -> String {
     adloom_core::identifier::hash_email(email).unwrap().sha256
-}
-
-async fn console_page(app: &App, token: &str) -> String {
-    let mut browser = Browser::new(app);
-    browser.get("/console").await;
-    let csrf = browser.csrf();
-    let r = browser
-        .post_form("/console/sign_in", &[("csrf", &csrf), ("token", token)])
-        .await;
-    let home = r.headers[header::LOCATION].to_str().unwrap().to_owned();
-    let r = browser.get(&home).await;
-    assert_eq!(r.status, StatusCode::OK);
-    r.body.as_str().unwrap().to_owned()
 }
 
 async fn pixels(app: &App, tag: &str, email: &str, n: usize) {
@@ -66,15 +53,7 @@ async fn one_pixel_does_not_tell_whether_an_email_is_on_the_platform() {
         .await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     let a = Advertiser::new(&app, "Snoop").await;
-    let r = a
-        .call(
-            &app,
-            Method::POST,
-            "/conversion_tags",
-            Some(json!({"name": "site"})),
-        )
-        .await;
-    let tag = r.body["id"].as_str().unwrap().to_owned();
+    let tag = a.tag(&app).await;
 
     // The probe: one pixel with the target's email, one with a stranger's.
     pixels(&app, &tag, "target@example.com", 1).await;
