@@ -102,23 +102,28 @@ pub struct ShedLog {
 
 impl ShedLog {
     pub fn shed(&self) {
-        self.count.fetch_add(1, Ordering::Relaxed);
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs() as i64);
-        let last = self.last_second.load(Ordering::Relaxed);
-        if now > last
-            && self
-                .last_second
-                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
-                .is_ok()
-        {
-            let shed = self.count.swap(0, Ordering::Relaxed);
+        if let Some(shed) = self.shed_at(now) {
             tracing::warn!(
                 shed,
                 "at capacity: requests answered 503 since the last report"
             );
         }
+    }
+
+    /// Counts one shed request at `now` (seconds); the count to report, if
+    /// this is the first of a new second.
+    fn shed_at(&self, now: i64) -> Option<u64> {
+        self.count.fetch_add(1, Ordering::Relaxed);
+        let last = self.last_second.load(Ordering::Relaxed);
+        let first_of_second = now > last
+            && self
+                .last_second
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok();
+        first_of_second.then(|| self.count.swap(0, Ordering::Relaxed))
     }
 }
 
@@ -189,6 +194,16 @@ mod tests {
         assert!(limits.check(a(), None).is_some(), "a's burst is spent");
         assert!(limits.check(Some("b".into()), None).is_none());
         assert!(Limits::new(0, 0, 0).check(a(), None).is_none(), "off");
+    }
+
+    /// Issue 13, finding 14: one line a second, with a count.
+    #[test]
+    fn shedding_reports_once_a_second() {
+        let log = ShedLog::default();
+        assert_eq!(log.shed_at(10), Some(1));
+        assert!((0..99).all(|_| log.shed_at(10).is_none()));
+        assert_eq!(log.shed_at(11), Some(100));
+        assert_eq!(log.shed_at(11), None);
     }
 
     #[test]
