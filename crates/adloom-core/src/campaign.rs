@@ -53,6 +53,27 @@ impl Kind {
     }
 }
 
+/// The `summary_status` Pinterest shows for a campaign or ad group (its
+/// `CampaignSummaryStatus` and `AdGroupSummaryStatus`), from its status and
+/// schedule at `now`; or for an ad (`PinPromotionSummaryStatus`), from its
+/// status alone (ads are approved as they are made).
+pub fn summary_status(
+    kind: Kind,
+    status: &str,
+    start: Option<i64>,
+    end: Option<i64>,
+    now: i64,
+) -> &'static str {
+    match (kind, status) {
+        (_, "ARCHIVED") => "ARCHIVED",
+        (_, "PAUSED") => "PAUSED",
+        (Kind::Ad, _) => "APPROVED",
+        _ if start.is_some_and(|s| now < s) => "NOT_STARTED",
+        _ if end.is_some_and(|e| e <= now) => "COMPLETED",
+        _ => "RUNNING",
+    }
+}
+
 /// Fields the server sets; a request cannot change them.
 const READ_ONLY: &[&str] = &[
     "id",
@@ -302,8 +323,19 @@ pub fn normalize_ad_group(o: &Object) -> Result<Object, Invalid> {
     );
     let targeting = TargetingSpec::parse(o.get("targeting_spec").unwrap_or(&Value::Null))?;
     out.insert("targeting_spec".into(), targeting.to_wire());
-    // Accepted for compatibility; adloom targets only what is asked.
-    out.insert("auto_targeting_enabled".into(), json!(false));
+    // Kept as sent; adloom widens no targeting (it has no Performance+),
+    // so it serves only what `targeting_spec` asks either way.
+    let auto_targeting = match o.get("auto_targeting_enabled") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => {
+            return Err(Invalid::new(
+                "auto_targeting_enabled",
+                "must be true or false",
+            ))
+        }
+    };
+    out.insert("auto_targeting_enabled".into(), json!(auto_targeting));
     out.insert(
         "lifetime_frequency_cap".into(),
         json!(amount(o, "lifetime_frequency_cap")?),

@@ -4,8 +4,8 @@
 //! each item succeeds or fails on its own.
 
 use adloom_core::campaign::{
-    iso8601, merge, normalize_ad, normalize_ad_group, normalize_campaign, normalize_pin, Kind,
-    Object,
+    iso8601, merge, normalize_ad, normalize_ad_group, normalize_campaign, normalize_pin,
+    summary_status, Kind, Object,
 };
 use adloom_core::page::PageRequest;
 use adloom_core::targeting::TargetingSpec;
@@ -35,9 +35,9 @@ fn kind_name(kind: Kind) -> &'static str {
     }
 }
 
-/// The stored object in the API's shape: its record plus the fields the
-/// server owns.
-fn view(kind: Kind, o: &StoredObject) -> Value {
+/// The stored object in the API's shape at `now`: its record plus the
+/// fields the server owns.
+fn view(kind: Kind, o: &StoredObject, now: i64) -> Value {
     let mut v = o.record.clone();
     v["id"] = json!(o.id);
     v["ad_account_id"] = json!(o.ad_account_id);
@@ -47,7 +47,21 @@ fn view(kind: Kind, o: &StoredObject) -> Value {
         _ => {
             v["created_time"] = json!(o.created_time);
             v["type"] = json!(kind.as_str());
-            v["summary_status"] = v["status"].clone();
+            let time = |k: &str| v.get(k).and_then(Value::as_i64);
+            let status = v.get("status").and_then(Value::as_str).unwrap_or("ACTIVE");
+            v["summary_status"] = json!(summary_status(
+                kind,
+                status,
+                time("start_time"),
+                time("end_time"),
+                now
+            ));
+        }
+    }
+    // Not nullable in the spec: absent rather than null.
+    if let Some(fields) = v.as_object_mut() {
+        if fields.get("lifetime_frequency_cap") == Some(&Value::Null) {
+            fields.remove("lifetime_frequency_cap");
         }
     }
     v
@@ -150,10 +164,15 @@ pub struct Items {
     items: Vec<Item>,
 }
 
+/// One item of a batch answer, in the spec's shapes: `data` only when it
+/// succeeded; `exceptions` a list for campaigns and ad groups, and one
+/// object (only on failure) for ads.
 #[derive(Serialize)]
 struct Item {
+    #[serde(skip_serializing_if = "Option::is_none")]
     data: Option<Value>,
-    exceptions: Vec<Exception>,
+    #[serde(skip_serializing_if = "Value::is_null")]
+    exceptions: Value,
 }
 
 #[derive(Serialize)]
@@ -163,13 +182,27 @@ struct Exception {
 }
 
 impl Item {
-    fn failed(message: String) -> Item {
+    fn succeeded(kind: Kind, data: Value) -> Item {
+        Item {
+            data: Some(data),
+            exceptions: match kind {
+                Kind::Ad => Value::Null,
+                _ => json!([]),
+            },
+        }
+    }
+
+    fn failed(kind: Kind, message: String) -> Item {
+        let exception = json!(Exception {
+            code: code::INVALID,
+            message,
+        });
         Item {
             data: None,
-            exceptions: vec![Exception {
-                code: code::INVALID,
-                message,
-            }],
+            exceptions: match kind {
+                Kind::Ad => exception,
+                _ => json!([exception]),
+            },
         }
     }
 }
@@ -178,18 +211,16 @@ impl Item {
 fn report(
     kind: Kind,
     result: Result<StoredObject, String>,
+    now: i64,
     items: &mut Vec<Item>,
     objects: &mut Vec<StoredObject>,
 ) {
     match result {
         Ok(object) => {
-            items.push(Item {
-                data: Some(view(kind, &object)),
-                exceptions: Vec::new(),
-            });
+            items.push(Item::succeeded(kind, view(kind, &object, now)));
             objects.push(object);
         }
-        Err(message) => items.push(Item::failed(message)),
+        Err(message) => items.push(Item::failed(kind, message)),
     }
 }
 
@@ -229,7 +260,7 @@ async fn create_batch(
             })
         }
         .await;
-        report(kind, result, &mut items, &mut created);
+        report(kind, result, now, &mut items, &mut created);
     }
     state.store.put_objects(kind.as_str(), created).await?;
     Ok(Json(Items { items }))
@@ -270,7 +301,7 @@ async fn update_batch(
             })
         }
         .await;
-        report(kind, result, &mut items, &mut updated);
+        report(kind, result, now, &mut items, &mut updated);
     }
     state.store.put_objects(kind.as_str(), updated).await?;
     Ok(Json(Items { items }))
@@ -299,6 +330,9 @@ async fn list(
     };
     let (mut ids, mut statuses, mut page_size, mut bookmark, mut descending) =
         (Vec::new(), Vec::new(), None, None, false);
+    // Parents: ad groups of these campaigns, ads of these campaigns and ad
+    // groups.
+    let (mut campaign_ids, mut ad_group_ids) = (Vec::new(), Vec::new());
     for (k, v) in form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
         let values = || {
             v.split(',')
@@ -307,7 +341,8 @@ async fn list(
         };
         match k.as_ref() {
             k if k == ids_param => ids.extend(values()),
-            "campaign_ids" | "ad_group_ids" => {}
+            "campaign_ids" => campaign_ids.extend(values()),
+            "ad_group_ids" => ad_group_ids.extend(values()),
             "entity_statuses" => statuses.extend(values()),
             "page_size" => {
                 page_size = Some(
@@ -328,18 +363,31 @@ async fn list(
             _ => {}
         }
     }
+    // The spec's entity statuses; adloom keeps no drafts, so DRAFT and
+    // DELETED_DRAFT match nothing.
+    const ENTITY_STATUSES: [&str; 5] = ["ACTIVE", "PAUSED", "ARCHIVED", "DRAFT", "DELETED_DRAFT"];
     if let Some(bad) = statuses
         .iter()
-        .find(|s| !["ACTIVE", "PAUSED", "ARCHIVED"].contains(&s.as_str()))
+        .find(|s| !ENTITY_STATUSES.contains(&s.as_str()))
     {
         return Err(ApiError::invalid(format!(
-            "entity_statuses: {bad:?} is not ACTIVE, PAUSED or ARCHIVED"
+            "entity_statuses: {bad:?} is not one of {}",
+            ENTITY_STATUSES.join(", ")
         )));
     }
     let page = PageRequest::new(page_size, bookmark)?;
     let mut all = state.store.list_objects(kind.as_str(), account).await?;
+    let parent = |o: &StoredObject, field: &str, wanted: &[String]| {
+        wanted.is_empty()
+            || o.record
+                .get(field)
+                .and_then(Value::as_str)
+                .is_some_and(|p| wanted.iter().any(|w| w == p))
+    };
     all.retain(|o| {
         (ids.is_empty() || ids.contains(&o.id))
+            && (kind == Kind::Campaign || parent(o, "campaign_id", &campaign_ids))
+            && (kind != Kind::Ad || parent(o, "ad_group_id", &ad_group_ids))
             && (statuses.is_empty()
                 || o.record
                     .get("status")
@@ -362,7 +410,10 @@ async fn list(
         .then(|| items.last().map(|o| o.id.clone()))
         .flatten();
     Ok(Json(Listed {
-        items: items.into_iter().map(|o| view(kind, o)).collect(),
+        items: items
+            .into_iter()
+            .map(|o| view(kind, o, state.clock.now()))
+            .collect(),
         bookmark,
     }))
 }
@@ -374,7 +425,7 @@ async fn get_one(
     id: &str,
 ) -> Result<Json<Value>, ApiError> {
     match state.store.get_object(kind.as_str(), id).await? {
-        Some(o) if o.ad_account_id == account => Ok(Json(view(kind, &o))),
+        Some(o) if o.ad_account_id == account => Ok(Json(view(kind, &o, state.clock.now()))),
         _ => Err(ApiError::not_found(kind_name(kind))),
     }
 }
@@ -476,7 +527,7 @@ pub async fn create_pin(
         .store
         .put_objects(Kind::Pin.as_str(), vec![pin.clone()])
         .await?;
-    Ok((StatusCode::CREATED, Json(view(Kind::Pin, &pin))))
+    Ok((StatusCode::CREATED, Json(view(Kind::Pin, &pin, now))))
 }
 
 /// `GET /v5/pins/{pin_id}`: the caller must hold the pin's ad account;
@@ -487,7 +538,9 @@ pub async fn get_pin(
     ApiPath(pin_id): ApiPath<String>,
 ) -> Result<Json<Value>, ApiError> {
     match state.store.get_object(Kind::Pin.as_str(), &pin_id).await? {
-        Some(pin) if caller.may_access(&pin.ad_account_id) => Ok(Json(view(Kind::Pin, &pin))),
+        Some(pin) if caller.may_access(&pin.ad_account_id) => {
+            Ok(Json(view(Kind::Pin, &pin, state.clock.now())))
+        }
         _ => Err(ApiError::not_found("pin")),
     }
 }

@@ -71,7 +71,7 @@ fn ad_groups() {
     assert_eq!(g["budget_type"], "DAILY");
     assert_eq!(g["placement_group"], "ALL");
     assert_eq!(g["pacing_delivery_type"], "STANDARD");
-    assert_eq!(g["auto_targeting_enabled"], false);
+    assert_eq!(g["auto_targeting_enabled"], true, "kept as sent (issue 14)");
     assert_eq!(
         g["targeting_spec"],
         json!({"AUDIENCE_INCLUDE": ["7"], "INTEREST": ["running"]})
@@ -173,4 +173,27 @@ fn iso_times() {
     assert_eq!(iso8601(0), "1970-01-01T00:00:00");
     assert_eq!(iso8601(1_700_000_000), "2023-11-14T22:13:20");
     assert_eq!(iso8601(951_782_400), "2000-02-29T00:00:00");
+}
+
+/// Issue 14, deviation 1: Pinterest's summary statuses.
+#[test]
+fn summary_statuses_follow_status_and_schedule() {
+    let now = 1_000;
+    for (kind, status, start, end, expect) in [
+        (Kind::Campaign, "ACTIVE", None, None, "RUNNING"),
+        (Kind::Campaign, "ACTIVE", Some(2_000), None, "NOT_STARTED"),
+        (Kind::AdGroup, "ACTIVE", Some(500), Some(1_000), "COMPLETED"),
+        (Kind::AdGroup, "ACTIVE", Some(500), Some(1_001), "RUNNING"),
+        (Kind::AdGroup, "PAUSED", Some(2_000), None, "PAUSED"),
+        (Kind::Campaign, "ARCHIVED", None, None, "ARCHIVED"),
+        (Kind::Ad, "ACTIVE", Some(2_000), None, "APPROVED"),
+        (Kind::Ad, "PAUSED", None, None, "PAUSED"),
+        (Kind::Ad, "ARCHIVED", None, None, "ARCHIVED"),
+    ] {
+        assert_eq!(
+            summary_status(kind, status, start, end, now),
+            expect,
+            "{kind:?} {status}"
+        );
+    }
 }
