@@ -43,7 +43,8 @@ fn view(kind: Kind, o: &StoredObject, now: i64) -> Value {
     v["ad_account_id"] = json!(o.ad_account_id);
     v["updated_time"] = json!(o.updated_time);
     match kind {
-        Kind::Pin => v["created_at"] = json!(iso8601(o.created_time)),
+        // With its offset, as the spec's date-times are (UTC).
+        Kind::Pin => v["created_at"] = json!(format!("{}Z", iso8601(o.created_time))),
         _ => {
             v["created_time"] = json!(o.created_time);
             v["type"] = json!(kind.as_str());

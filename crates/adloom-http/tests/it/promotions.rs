@@ -76,10 +76,10 @@ async fn pins_belong_to_an_ad_account() {
         r.body["media"]["images"]["originals"]["url"],
         "https://img.example/red.jpg"
     );
-    assert!(r.body["created_at"]
-        .as_str()
-        .unwrap()
-        .starts_with("2023-11-14T"));
+    assert_eq!(
+        r.body["created_at"], "2023-11-14T22:13:20Z",
+        "with its offset (issue 14, deviation 7)"
+    );
     let other = a.app.ad_account("Other").await;
     let their_token = a.app.token(&[&other]).await;
     assert_error(
