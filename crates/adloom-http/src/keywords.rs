@@ -95,7 +95,7 @@ pub async fn create(
                 stored.push(k);
             }
             Err(message) => errors.push(KeywordError {
-                data: item,
+                data: refused(&item),
                 error_messages: vec![message],
             }),
         }
@@ -104,13 +104,32 @@ pub async fn create(
     Ok(Json(KeywordsAnswer { keywords, errors }))
 }
 
+/// A refused keyword as the spec shows it: the `Keyword` shape with the
+/// server's fields null, naming what was sent without echoing it whole
+/// (only a string `value`, cut to 100 characters, and a known match type).
+fn refused(item: &Value) -> Value {
+    let value = item
+        .get("value")
+        .and_then(Value::as_str)
+        .map(|v| v.chars().take(100).collect::<String>());
+    let match_type = item
+        .get("match_type")
+        .and_then(Value::as_str)
+        .filter(|m| MatchType::parse(m).is_ok());
+    json!({"archived": null, "id": null, "match_type": match_type, "parent_id": null,
+           "parent_type": null, "type": "keyword", "value": value})
+}
+
 #[derive(Serialize)]
 pub struct Listed {
     items: Vec<Value>,
     bookmark: Option<String>,
 }
 
-/// `GET`: filtered by `ad_group_id`/`ad_group_ids` and `match_types`.
+/// `GET`: filtered by `ad_group_id`/`ad_group_ids`, `campaign_id` and
+/// `match_types`. With no parent filter, the spec's default: keywords whose
+/// parent is the ad account itself. adloom's keywords all belong to ad
+/// groups, so that list is empty.
 pub async fn list(
     State(state): State<AppState>,
     access: AccountAccess,
@@ -125,7 +144,7 @@ pub async fn list(
                 .collect::<Vec<_>>()
         };
         match k.as_ref() {
-            "ad_group_id" | "ad_group_ids" => groups.extend(values()),
+            "ad_group_id" | "ad_group_ids" | "campaign_id" => groups.extend(values()),
             "match_types" => {
                 for t in values() {
                     MatchType::parse(&t)?;
@@ -149,10 +168,12 @@ pub async fn list(
         .await?
         .into_iter()
         .filter(|k| {
-            groups.is_empty()
-                || k.record["parent_id"]
-                    .as_str()
-                    .is_some_and(|p| groups.iter().any(|g| g == p))
+            let parent = k.record["parent_id"].as_str();
+            if groups.is_empty() {
+                parent == Some(access.ad_account_id.as_str())
+            } else {
+                parent.is_some_and(|p| groups.iter().any(|g| g == p))
+            }
         })
         .filter(|k| {
             types.is_empty()

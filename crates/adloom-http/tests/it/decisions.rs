@@ -647,7 +647,7 @@ async fn search_keywords() {
                 {"value": "Table Lamp", "match_type": "BROAD", "bid": null},
                 {"value": "broken", "match_type": "PHRASE_NEGATIVE"},
                 {"value": "", "match_type": "EXACT"},
-                {"value": "lamp", "match_type": "FUZZY"}
+                {"value": "lamp", "match_type": "FUZZY", "note": "not echoed"}
             ]})),
         )
         .await;
@@ -655,6 +655,24 @@ async fn search_keywords() {
     assert_eq!(r.body["keywords"].as_array().unwrap().len(), 2);
     assert_eq!(r.body["keywords"][0]["value"], "table lamp");
     assert_eq!(r.body["errors"].as_array().unwrap().len(), 2);
+    // Refused keywords in the spec's `Keyword` shape, nothing else echoed
+    // (issue 14, deviation 7).
+    assert_eq!(
+        r.body["errors"][1]["data"],
+        json!({"archived": null, "id": null, "match_type": null, "parent_id": null,
+               "parent_type": null, "type": "keyword", "value": "lamp"})
+    );
+    // Without a parent filter, the account's own keywords: none, since
+    // adloom's keywords belong to ad groups.
+    let r = w
+        .app
+        .admin(
+            Method::GET,
+            &format!("/v5/ad_accounts/{decor_account}/keywords"),
+            None,
+        )
+        .await;
+    assert_eq!(r.body["items"], json!([]), "{:?}", r.body);
     let listed = w
         .app
         .admin(
