@@ -2,7 +2,9 @@
 //! analytics: a bare JSON array of rows, as the spec answers.
 
 use adloom_core::event::EventName;
-use adloom_core::report::{self, parse_date, Conversion, Level, Query, Touch, COLUMNS};
+use adloom_core::report::{
+    self, is_column, parse_date, Conversion, Granularity, Level, Query, Touch,
+};
 use axum::extract::{RawQuery, State};
 use axum::Json;
 use serde_json::Value;
@@ -65,23 +67,20 @@ fn parse_query(level: Level, query: Option<String>) -> Result<Query, ApiError> {
             "end_date: must be on or after start_date, and within {MAX_DAYS} days of it"
         )));
     }
-    let by_day = match granularity.as_deref() {
-        Some("TOTAL") => false,
-        Some("DAY") => true,
-        Some(other) => {
-            return Err(ApiError::invalid(format!(
-                "granularity: {other:?} is not supported (TOTAL, DAY)"
-            )))
+    let granularity = match granularity.as_deref() {
+        Some(g) => Granularity::parse(g)?,
+        None => {
+            return Err(ApiError::invalid(
+                "granularity: required (TOTAL, DAY, WEEK or MONTH)",
+            ))
         }
-        None => return Err(ApiError::invalid("granularity: required (TOTAL or DAY)")),
     };
     if columns.is_empty() {
         return Err(ApiError::invalid("columns: required"));
     }
-    if let Some(bad) = columns.iter().find(|c| !COLUMNS.contains(&c.as_str())) {
+    if let Some(bad) = columns.iter().find(|c| !is_column(c)) {
         return Err(ApiError::invalid(format!(
-            "columns: {bad:?} is not one of {}",
-            COLUMNS.join(", ")
+            "columns: {bad:?} is not a reporting column"
         )));
     }
     if let Some(param) = ids_param {
@@ -95,7 +94,7 @@ fn parse_query(level: Level, query: Option<String>) -> Result<Query, ApiError> {
         level,
         start_day: start,
         end_day: end,
-        by_day,
+        granularity,
         columns,
         click_window_days: click,
         view_window_days: view,

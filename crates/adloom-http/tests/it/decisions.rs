@@ -545,6 +545,23 @@ async fn attribution_into_the_reports() {
         by_day.body,
         json!([{"CAMPAIGN_ID": campaign, "DATE": "2023-11-14", "TOTAL_CHECKOUT": 1}])
     );
+    // Weeks and months, dated by their first day; any column of the spec,
+    // absent where adloom has no data for it (issue 14, deviation 6).
+    for (granularity, date) in [("WEEK", "2023-11-13"), ("MONTH", "2023-11-01")] {
+        let r = w
+            .app
+            .admin(
+                Method::GET,
+                &format!("/v5/ad_accounts/{account}/campaigns/analytics?start_date=2023-11-14&end_date=2023-11-14&granularity={granularity}&columns=TOTAL_CHECKOUT,VIDEO_LENGTH&campaign_ids={campaign}"),
+                None,
+            )
+            .await;
+        assert_eq!(
+            r.body,
+            json!([{"CAMPAIGN_ID": campaign, "DATE": date, "TOTAL_CHECKOUT": 1}]),
+            "{granularity}"
+        );
+    }
     for bad in [
         "start_date=2023-11-14&granularity=TOTAL&columns=CTR",
         "start_date=2023-11-15&end_date=2023-11-14&granularity=TOTAL&columns=CTR",
