@@ -41,7 +41,7 @@ pub struct ListUpload {
 /// Records sealed in an anonymous file, read back a chunk at a time.
 pub struct SpooledRecords {
     file: BufReader<std::fs::File>,
-    key: [u8; 32],
+    key: crate::signed::SealKey,
     pub count: u64,
 }
 
@@ -57,7 +57,9 @@ impl SpooledRecords {
         let mut sealed = vec![0u8; u32::from_le_bytes(len) as usize];
         self.file.read_exact(&mut sealed).map_err(spool_error)?;
         let sealed = String::from_utf8(sealed).map_err(|_| ApiError::internal())?;
-        let plain = crate::signed::open(&self.key, b"list-spool", &sealed)
+        let plain = self
+            .key
+            .open(b"list-spool", &sealed)
             .ok_or_else(ApiError::internal)?;
         let text = String::from_utf8(plain).map_err(|_| ApiError::internal())?;
         Ok(Some(text.split(',').map(str::to_owned).collect()))
@@ -169,7 +171,8 @@ fn spool_records<R: Read>(
     if json.peek().map_err(invalid_json)? != ValueType::String {
         return Err(ApiError::invalid("records: must be a string"));
     }
-    let key: [u8; 32] = rand::RngExt::random(&mut rand::rng());
+    let secret: [u8; 32] = rand::RngExt::random(&mut rand::rng());
+    let key = crate::signed::SealKey::new(&secret);
     let file = tempfile::tempfile_in(spool_dir).map_err(spool_error)?;
     let mut out = std::io::BufWriter::new(file);
     let mut chunk = String::new();
@@ -178,7 +181,7 @@ fn spool_records<R: Read>(
         if *in_chunk == 0 {
             return Ok(());
         }
-        let sealed = crate::signed::seal(&key, b"list-spool", chunk.as_bytes());
+        let sealed = key.seal(b"list-spool", chunk.as_bytes());
         out.write_all(&(sealed.len() as u32).to_le_bytes())
             .and_then(|()| out.write_all(sealed.as_bytes()))
             .map_err(spool_error)?;

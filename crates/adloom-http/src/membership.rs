@@ -103,25 +103,27 @@ pub async fn consented(
     provenance: Provenance,
     users: Vec<String>,
 ) -> Result<BTreeSet<String>, ApiError> {
-    if !provenance.needs_consent() || users.is_empty() {
+    if !provenance.needs_consent() {
         return Ok(users.into_iter().collect());
     }
-    let facts = state.store.consent_facts(users).await?;
-    Ok(facts
-        .into_iter()
-        .filter(|f| {
-            consent::for_person(f.use_partner_info, f.country, &state.config.region_defaults)
-                .allows_audience(provenance)
-        })
-        .map(|f| f.user_id)
-        .collect())
+    people_where(state, users, |person| person.allows_audience(provenance)).await
 }
 
-/// Of these people, those whose partner data may be used (the consent
-/// policy for the person: their setting and region default).
+/// Of these people, those whose partner data may count in what an
+/// advertiser sees (`disclosure::partner_data_counts`).
 pub async fn partner_data_allowed(
     state: &AppState,
     users: Vec<String>,
+) -> Result<BTreeSet<String>, ApiError> {
+    people_where(state, users, disclosure::partner_data_counts).await
+}
+
+/// Those of `users` whose person-level consent decision (their setting
+/// and their region's default) passes `keep`.
+async fn people_where(
+    state: &AppState,
+    users: Vec<String>,
+    keep: impl Fn(&consent::ConsentDecision) -> bool,
 ) -> Result<BTreeSet<String>, ApiError> {
     if users.is_empty() {
         return Ok(BTreeSet::new());
@@ -130,7 +132,7 @@ pub async fn partner_data_allowed(
     Ok(facts
         .into_iter()
         .filter(|f| {
-            disclosure::partner_data_counts(&consent::for_person(
+            keep(&consent::for_person(
                 f.use_partner_info,
                 f.country,
                 &state.config.region_defaults,
@@ -243,16 +245,8 @@ pub async fn reported(state: &AppState, id: &str, count: usize) -> Result<Report
             return Ok(size);
         }
     }
-    // Seeded by a secret, so that the noise cannot be computed outside, and
-    // by the period, so that each period draws afresh.
-    let key = state.key("audience-size").await?;
-    let seed = Sha256::new()
-        .chain_update(&key)
-        .chain_update([0])
-        .chain_update(id.as_bytes())
-        .chain_update(period.to_le_bytes())
-        .finalize();
-    let drawn = disclosure::audience_size(count as u64, size_noise(&seed));
+    let noise = period_noise(state, "audience-size", id, period).await?;
+    let drawn = disclosure::audience_size(count as u64, noise);
     // Nodes sharing a store hold one answer between them.
     let drawn = state.store.hold_reported_size(id, period, drawn).await?;
     let mut sizes = state.reported_sizes.0.lock().expect("sizes");
@@ -282,16 +276,25 @@ pub async fn tag_health(
             matched: e.user_id.as_ref().is_some_and(|u| counted.contains(u)),
         })
         .collect();
-    let key = state.key("match-rate").await?;
+    let noise = period_noise(state, "match-rate", tag_id, size_period(state)).await?;
+    Ok(disclosure::tag_health(&facts, state.clock.now(), noise))
+}
+
+/// The noise of one figure (`purpose`, about `id`) for one period: seeded
+/// by a secret, so that it cannot be computed outside, and by the period,
+/// so that each period draws afresh and asking again draws nothing new.
+async fn period_noise(
+    state: &AppState,
+    purpose: &str,
+    id: &str,
+    period: i64,
+) -> Result<i64, ApiError> {
+    let key = state.key(purpose).await?;
     let seed = Sha256::new()
         .chain_update(&key)
         .chain_update([0])
-        .chain_update(tag_id.as_bytes())
-        .chain_update(size_period(state).to_le_bytes())
+        .chain_update(id.as_bytes())
+        .chain_update(period.to_le_bytes())
         .finalize();
-    Ok(disclosure::tag_health(
-        &facts,
-        state.clock.now(),
-        size_noise(&seed),
-    ))
+    Ok(size_noise(&seed))
 }

@@ -36,6 +36,7 @@ pub use self::people::{People, Profile};
 use self::snapshot::{Dirty, PinView, Snapshot};
 use crate::error::ApiError;
 use crate::extract::{Admin, ApiJson};
+use crate::signed::SealKey;
 use crate::AppState;
 
 const DAY: i64 = 86_400;
@@ -68,7 +69,7 @@ pub struct Serving {
     pub people: People,
     /// What this node changed, for the other nodes (`crate::changes`).
     pub outbox: crate::changes::Outbox,
-    key: tokio::sync::OnceCell<Vec<u8>>,
+    key: tokio::sync::OnceCell<SealKey>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -253,12 +254,11 @@ impl Serving {
         Ok(())
     }
 
-    /// The beacons' signing key, kept once derived.
-    async fn key(&self, state: &AppState) -> Result<&[u8], ApiError> {
+    /// The beacons' sealing key, kept once derived.
+    async fn key(&self, state: &AppState) -> Result<&SealKey, ApiError> {
         self.key
-            .get_or_try_init(|| state.key("beacons"))
+            .get_or_try_init(|| async { Ok(SealKey::new(&state.key("beacons").await?)) })
             .await
-            .map(Vec::as_slice)
     }
 }
 
@@ -439,16 +439,16 @@ impl BeaconKind {
     }
 }
 
-/// A beacon's sealed token (`crate::signed::seal`, the beacons' key):
+/// A beacon's sealed token (`SealKey::seal`, the beacons' key):
 /// opaque outside, since it carries the person, the price and the landing
 /// page.
-pub(crate) fn token(key: &[u8], kind: BeaconKind, beacon: &Beacon) -> String {
+pub(crate) fn token(key: &SealKey, kind: BeaconKind, beacon: &Beacon) -> String {
     let payload = serde_json::to_vec(beacon).unwrap_or_default();
-    crate::signed::seal(key, kind.context(), &payload)
+    key.seal(kind.context(), &payload)
 }
 
-pub(crate) fn verify(key: &[u8], kind: BeaconKind, token: &str) -> Option<Beacon> {
-    serde_json::from_slice(&crate::signed::open(key, kind.context(), token)?).ok()
+pub(crate) fn verify(key: &SealKey, kind: BeaconKind, token: &str) -> Option<Beacon> {
+    serde_json::from_slice(&key.open(kind.context(), token)?).ok()
 }
 
 /// What `decide_request` needs of a request before it looks anything up,

@@ -864,6 +864,33 @@ fn access_tokens_from_rows(rows: &[Row]) -> Vec<AccessToken> {
     tokens
 }
 
+/// Inserts an engagement once per (decision, ad, kind); `false` if it was
+/// there already.
+async fn insert_engagement<C: GenericClient>(client: &C, e: &Engagement) -> Result<bool> {
+    let inserted = client
+        .execute(
+            "INSERT INTO engagements (decision_id, ad_id, kind, ad_group_id, campaign_id,
+                ad_account_id, user_id, charge_micros, time, invalid_reason)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+             ON CONFLICT (decision_id, ad_id, kind) DO NOTHING",
+            &[
+                &e.decision_id,
+                &e.ad_id,
+                &e.kind,
+                &e.ad_group_id,
+                &e.campaign_id,
+                &e.ad_account_id,
+                &e.user_id,
+                &(e.charge_micros as i64),
+                &e.time,
+                &e.invalid.map(InvalidClick::code),
+            ],
+        )
+        .await
+        .map_err(driver)?;
+    Ok(inserted == 1)
+}
+
 /// Events as columns, for one `INSERT ... SELECT FROM UNNEST`.
 #[derive(Default)]
 struct EventColumns {
@@ -1691,74 +1718,62 @@ impl Store for PostgresStore {
     }
 
     async fn record_engagement(&self, e: Engagement) -> Result<Option<Engagement>> {
+        if e.kind != "click" {
+            // An impression is one insert: no transaction, no lock.
+            let client = self.client().await?;
+            let inserted = insert_engagement(&client, &e).await?;
+            return Ok(inserted.then_some(e));
+        }
         self.write(move |tx| {
             Box::pin(async move {
                 let mut e = e;
-                if e.kind == "click" {
-                    // One person's clicks on one ad group are judged one at a
-                    // time, whichever node takes them.
-                    let subject = format!("{}/{}", e.user_id.as_deref().unwrap_or(&e.decision_id), e.ad_group_id);
-                    tx.execute("SELECT pg_advisory_xact_lock(hashtext($1))", &[&subject])
-                        .await
-                        .map_err(driver)?;
-                    let seen = |kind: &'static str| {
-                        let (d, a) = (&e.decision_id, &e.ad_id);
-                        async move {
-                            tx.query_one(
-                                "SELECT EXISTS(SELECT 1 FROM engagements WHERE decision_id = $1 AND ad_id = $2 AND kind = $3)",
-                                &[d, a, &kind],
-                            )
-                            .await
-                            .map(|r| r.get::<_, bool>(0))
-                            .map_err(driver)
-                        }
-                    };
-                    if seen("click").await? {
-                        return Ok(None);
-                    }
-                    let impression = seen("impression").await?;
-                    let clicked_today = match &e.user_id {
-                        Some(user) => {
-                            let day = day_of(e.time) * 86_400;
-                            tx.query_one(
-                                "SELECT EXISTS(SELECT 1 FROM engagements WHERE user_id = $1 AND ad_group_id = $2
-                                    AND kind = 'click' AND time >= $3 AND time < $4)",
-                                &[user, &e.ad_group_id, &day, &(day + 86_400)],
-                            )
-                            .await
-                            .map_err(driver)?
-                            .get::<_, bool>(0)
-                        }
-                        None => false,
-                    };
-                    if let Some(reason) = judge_click(impression, clicked_today) {
-                        e.kind = "invalid_click";
-                        e.invalid = Some(reason);
-                        e.charge_micros = 0;
-                    }
-                }
-                let inserted = tx
-                    .execute(
-                        "INSERT INTO engagements (decision_id, ad_id, kind, ad_group_id, campaign_id,
-                            ad_account_id, user_id, charge_micros, time, invalid_reason)
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-                         ON CONFLICT (decision_id, ad_id, kind) DO NOTHING",
-                        &[
-                            &e.decision_id,
-                            &e.ad_id,
-                            &e.kind,
-                            &e.ad_group_id,
-                            &e.campaign_id,
-                            &e.ad_account_id,
-                            &e.user_id,
-                            &(e.charge_micros as i64),
-                            &e.time,
-                            &e.invalid.map(InvalidClick::code),
-                        ],
-                    )
+                // One person's clicks on one ad group are judged one at a
+                // time, whichever node takes them.
+                let subject = format!(
+                    "{}/{}",
+                    e.user_id.as_deref().unwrap_or(&e.decision_id),
+                    e.ad_group_id
+                );
+                tx.execute("SELECT pg_advisory_xact_lock(hashtext($1))", &[&subject])
                     .await
                     .map_err(driver)?;
-                Ok((inserted == 1).then_some(e))
+                let seen = |kind: &'static str| {
+                    let (d, a) = (&e.decision_id, &e.ad_id);
+                    async move {
+                        tx.query_one(
+                            "SELECT EXISTS(SELECT 1 FROM engagements WHERE decision_id = $1 AND ad_id = $2 AND kind = $3)",
+                            &[d, a, &kind],
+                        )
+                        .await
+                        .map(|r| r.get::<_, bool>(0))
+                        .map_err(driver)
+                    }
+                };
+                if seen("click").await? {
+                    return Ok(None);
+                }
+                let impression = seen("impression").await?;
+                let clicked_today = match &e.user_id {
+                    Some(user) => {
+                        let day = day_of(e.time) * 86_400;
+                        tx.query_one(
+                            "SELECT EXISTS(SELECT 1 FROM engagements WHERE user_id = $1 AND ad_group_id = $2
+                                AND kind = 'click' AND time >= $3 AND time < $4)",
+                            &[user, &e.ad_group_id, &day, &(day + 86_400)],
+                        )
+                        .await
+                        .map_err(driver)?
+                        .get::<_, bool>(0)
+                    }
+                    None => false,
+                };
+                if let Some(reason) = judge_click(impression, clicked_today) {
+                    e.kind = "invalid_click";
+                    e.invalid = Some(reason);
+                    e.charge_micros = 0;
+                }
+                let inserted = insert_engagement(tx, &e).await?;
+                Ok(inserted.then_some(e))
             })
         })
         .await

@@ -356,6 +356,7 @@ async fn another_accounts_objects_answer_as_missing() {
         (Method::GET, "audiences", &audience),
         (Method::PATCH, "audiences", &audience),
         (Method::GET, "conversion_tags", &tag),
+        (Method::PATCH, "conversion_tags", &tag),
         (Method::GET, "customer_lists", &list),
         (Method::PATCH, "customer_lists", &list),
     ] {
