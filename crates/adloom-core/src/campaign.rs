@@ -237,7 +237,14 @@ pub fn normalize_campaign(o: &Object) -> Result<Object, Invalid> {
     );
     out.insert(
         "objective_type".into(),
-        json!(one_of(o, "objective_type", OBJECTIVES, Some("AWARENESS"))?),
+        json!(
+            one_of(o, "objective_type", OBJECTIVES, None)?.ok_or_else(|| {
+                Invalid::new(
+                    "objective_type",
+                    format!("required: one of {}", OBJECTIVES.join(", ")),
+                )
+            })?
+        ),
     );
     out.insert(
         "daily_spend_cap".into(),
@@ -321,8 +328,8 @@ pub fn normalize_ad_group(o: &Object) -> Result<Object, Invalid> {
             Some("STANDARD")
         )?),
     );
-    let targeting = TargetingSpec::parse(o.get("targeting_spec").unwrap_or(&Value::Null))?;
-    out.insert("targeting_spec".into(), targeting.to_wire());
+    let targeting = TargetingSpec::as_sent(o.get("targeting_spec").unwrap_or(&Value::Null))?;
+    out.insert("targeting_spec".into(), targeting);
     // Kept as sent; adloom widens no targeting (it has no Performance+),
     // so it serves only what `targeting_spec` asks either way.
     let auto_targeting = match o.get("auto_targeting_enabled") {

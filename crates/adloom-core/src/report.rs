@@ -8,16 +8,22 @@
 //! they are about the advertiser's own ads, not about who is on the
 //! platform.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{json, Map, Value};
 
 use crate::error::Invalid;
+use crate::event::{ActionSource, EventName};
 
 const DAY: i64 = 86_400;
+const HOUR: i64 = 3_600;
 
 mod columns;
+mod labels;
+mod metrics;
 pub use columns::SPEC_COLUMNS;
+pub use labels::{ads_of, labels, Labels, Objects};
+use metrics::{Credit, Totals};
 
 /// Whether a report may ask for this column: any of the spec's, and
 /// adloom's own.
@@ -28,6 +34,10 @@ pub fn is_column(name: &str) -> bool {
 /// adloom's own column: clicks that billed nothing (a click without its
 /// impression, or a repeat by one person on one ad group the same day).
 pub const INVALID_CLICKS: &str = "ADLOOM_INVALID_CLICKTHROUGH";
+
+/// adloom's own column in hourly rows: the hour (0 to 23, UTC) of `DATE`,
+/// which the spec types as a date.
+pub const HOUR_COLUMN: &str = "HOUR";
 
 /// An impression or click of one of the account's ads.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,7 +58,8 @@ pub struct Touch {
 pub struct Conversion {
     pub time: i64,
     pub user_id: String,
-    pub checkout: bool,
+    pub name: EventName,
+    pub source: ActionSource,
     pub value_micros: i64,
 }
 
@@ -95,14 +106,17 @@ pub struct Query {
     /// Count conversions on the day of the conversion rather than of the ad
     /// action.
     pub at_conversion_time: bool,
-    /// Only these entities (campaign, ad group or ad ids), if not empty.
-    pub ids: Vec<String>,
+    /// Only these entities (campaign, ad group or ad ids); `None` for the
+    /// account's report.
+    pub ids: Option<BTreeSet<String>>,
 }
 
 /// How rows are broken down in time (the spec's `Granularity`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Granularity {
     Total,
+    /// Hours (UTC), without conversion metrics, as Pinterest answers.
+    Hour,
     Day,
     /// Weeks from Monday, as dated by their first day.
     Week,
@@ -111,32 +125,44 @@ pub enum Granularity {
 }
 
 impl Granularity {
-    /// `HOUR` is refused: adloom keeps no hourly breakdown that would
-    /// answer it the way Pinterest does.
     pub fn parse(s: &str) -> Result<Granularity, Invalid> {
         match s {
             "TOTAL" => Ok(Granularity::Total),
+            "HOUR" => Ok(Granularity::Hour),
             "DAY" => Ok(Granularity::Day),
             "WEEK" => Ok(Granularity::Week),
             "MONTH" => Ok(Granularity::Month),
             other => Err(Invalid::new(
                 "granularity",
-                format!("{other:?} is not supported (TOTAL, DAY, WEEK, MONTH)"),
+                format!("{other:?} is not one of TOTAL, HOUR, DAY, WEEK, MONTH"),
             )),
         }
     }
 
-    /// The first day (days since the epoch) of the bucket holding `day`,
-    /// or `None` for the total.
-    pub fn bucket(self, day: i64) -> Option<i64> {
+    /// The longest range, in days, one report covers at this granularity
+    /// (hourly rows are many: three days at most, as Pinterest allows).
+    pub fn max_days(self) -> i64 {
+        match self {
+            Granularity::Hour => 3,
+            _ => 366,
+        }
+    }
+
+    /// The start (unix seconds) of the bucket holding `time`, or `None` for
+    /// the total.
+    pub fn bucket(self, time: i64) -> Option<i64> {
+        let day = time.div_euclid(DAY);
         match self {
             Granularity::Total => None,
-            Granularity::Day => Some(day),
+            Granularity::Hour => Some(time - time.rem_euclid(HOUR)),
+            Granularity::Day => Some(day * DAY),
             // 1970-01-01 was a Thursday: Monday is 3 days before.
-            Granularity::Week => Some(day - (day + 3).rem_euclid(7)),
+            Granularity::Week => Some((day - (day + 3).rem_euclid(7)) * DAY),
             Granularity::Month => {
                 let date = format_date(day);
-                parse_date("", &format!("{}-01", &date[..7])).ok()
+                parse_date("", &format!("{}-01", &date[..7]))
+                    .ok()
+                    .map(|d| d * DAY)
             }
         }
     }
@@ -215,106 +241,91 @@ pub fn attribute<'a>(
     before(click_window_days, true).or_else(|| before(view_window_days, false))
 }
 
-#[derive(Debug, Default, Clone, Copy)]
-struct Totals {
-    spend: u64,
-    impressions: u64,
-    clicks: u64,
-    conversions: u64,
-    checkouts: u64,
-    checkout_value: i64,
-    invalid_clicks: u64,
-}
-
-/// Builds the report rows (the API's bare JSON array).
+/// Builds the report rows (the API's bare JSON array): one per entity and
+/// time bucket with activity, with the asked-for columns adloom has data
+/// for, and the describing ones from `labels`.
 pub fn rows(
     q: &Query,
     account: &str,
     mut touches: Vec<Touch>,
     conversions: &[Conversion],
+    labels: &Labels,
 ) -> Vec<Value> {
     touches.sort_by_key(|t| t.time);
     let in_range = |time: i64| (q.start_day..=q.end_day).contains(&time.div_euclid(DAY));
-    let wanted = |t: &Touch| q.ids.is_empty() || q.ids.contains(&q.level.key(t, account));
+    let wanted = |t: &Touch| {
+        q.ids
+            .as_ref()
+            .is_none_or(|ids| ids.contains(&q.level.key(t, account)))
+    };
+    let hourly = q.granularity == Granularity::Hour;
     let mut table: BTreeMap<(String, Option<i64>), Totals> = BTreeMap::new();
-    let bucket = |time: i64| q.granularity.bucket(time.div_euclid(DAY));
+    let key = |t: &Touch, time: i64| (q.level.key(t, account), q.granularity.bucket(time));
+    let empty = || Totals {
+        credits: (!hourly).then(Vec::new),
+        ..Totals::default()
+    };
     for t in touches.iter().filter(|t| wanted(t) && in_range(t.time)) {
-        let row = table
-            .entry((q.level.key(t, account), bucket(t.time)))
-            .or_default();
-        row.spend += t.charge_micros;
+        let totals = table.entry(key(t, t.time)).or_insert_with(empty);
+        totals.spend += t.charge_micros;
         if t.invalid {
-            row.invalid_clicks += 1;
+            totals.invalid_clicks += 1;
         } else if t.click {
-            row.clicks += 1;
+            totals.clicks += 1;
         } else {
-            row.impressions += 1;
+            totals.impressions += 1;
         }
     }
-    let mut by_user: BTreeMap<&str, Vec<Touch>> = BTreeMap::new();
-    for t in &touches {
-        if let Some(u) = &t.user_id {
-            by_user.entry(u.as_str()).or_default().push(t.clone());
+    if !hourly {
+        let mut by_user: BTreeMap<&str, Vec<Touch>> = BTreeMap::new();
+        for t in &touches {
+            if let Some(u) = &t.user_id {
+                by_user.entry(u.as_str()).or_default().push(t.clone());
+            }
         }
-    }
-    for c in conversions {
-        let Some(touch) = by_user
-            .get(c.user_id.as_str())
-            .and_then(|ts| attribute(c, ts, q.click_window_days, q.view_window_days))
-        else {
-            continue;
-        };
-        let when = if q.at_conversion_time {
-            c.time
-        } else {
-            touch.time
-        };
-        if !wanted(touch) || !in_range(when) {
-            continue;
-        }
-        let row = table
-            .entry((q.level.key(touch, account), bucket(when)))
-            .or_default();
-        row.conversions += 1;
-        if c.checkout {
-            row.checkouts += 1;
-            row.checkout_value += c.value_micros;
+        for c in conversions {
+            let Some(touch) = by_user
+                .get(c.user_id.as_str())
+                .and_then(|ts| attribute(c, ts, q.click_window_days, q.view_window_days))
+            else {
+                continue;
+            };
+            let when = if q.at_conversion_time {
+                c.time
+            } else {
+                touch.time
+            };
+            if !wanted(touch) || !in_range(when) {
+                continue;
+            }
+            let credit = Credit {
+                kind: metrics::kind_of(&c.name),
+                via_click: touch.click,
+                source: c.source,
+                value_micros: c.value_micros,
+            };
+            let totals = table.entry(key(touch, when)).or_insert_with(empty);
+            totals.credits.get_or_insert_default().push(credit);
         }
     }
     table
         .into_iter()
-        .map(|((id, day), t)| {
+        .map(|((id, bucket), totals)| {
             let mut m = Map::new();
             m.insert(q.level.id_column().to_owned(), json!(id));
-            if let Some(day) = day {
-                m.insert("DATE".to_owned(), json!(format_date(day)));
+            if let Some(start) = bucket {
+                m.insert("DATE".to_owned(), json!(format_date(start.div_euclid(DAY))));
+                if hourly {
+                    m.insert(HOUR_COLUMN.to_owned(), json!(start.rem_euclid(DAY) / HOUR));
+                }
             }
+            let described = labels.get(&id);
             for col in &q.columns {
-                let ratio = |num: f64, den: u64| if den == 0 { 0.0 } else { num / den as f64 };
-                let spend = t.spend as f64;
-                let v = match col.as_str() {
-                    "SPEND_IN_MICRO_DOLLAR" => json!(t.spend),
-                    "SPEND_IN_DOLLAR" => json!(spend / 1e6),
-                    "TOTAL_IMPRESSION" | "IMPRESSION_1" | "PAID_IMPRESSION" => json!(t.impressions),
-                    "TOTAL_CLICKTHROUGH" | "CLICKTHROUGH_1" | "OUTBOUND_CLICK_1" => json!(t.clicks),
-                    "CTR" | "ECTR" | "OUTBOUND_CTR_1" => {
-                        json!(ratio(t.clicks as f64, t.impressions))
-                    }
-                    "CPC_IN_MICRO_DOLLAR" | "ECPC_IN_MICRO_DOLLAR" => json!(ratio(spend, t.clicks)),
-                    "ECPC_IN_DOLLAR" => json!(ratio(spend, t.clicks) / 1e6),
-                    "CPM_IN_MICRO_DOLLAR" | "ECPM_IN_MICRO_DOLLAR" => {
-                        json!(ratio(spend * 1000.0, t.impressions))
-                    }
-                    "CPM_IN_DOLLAR" => json!(ratio(spend * 1000.0, t.impressions) / 1e6),
-                    "TOTAL_CONVERSIONS" => json!(t.conversions),
-                    "TOTAL_CHECKOUT" => json!(t.checkouts),
-                    "TOTAL_CHECKOUT_VALUE_IN_MICRO_DOLLAR" => json!(t.checkout_value),
-                    // Return on ad spend: checkout value per unit spent.
-                    "CHECKOUT_ROAS" => json!(ratio(t.checkout_value as f64, t.spend)),
-                    INVALID_CLICKS => json!(t.invalid_clicks),
-                    _ => continue,
-                };
-                m.insert(col.clone(), v);
+                let v = metrics::value(col, &totals)
+                    .or_else(|| described.and_then(|d| d.get(col)).cloned());
+                if let Some(v) = v {
+                    m.insert(col.clone(), v);
+                }
             }
             Value::Object(m)
         })
@@ -342,7 +353,8 @@ mod tests {
         Conversion {
             time,
             user_id: "u1".into(),
-            checkout: true,
+            name: EventName::Checkout,
+            source: ActionSource::Web,
             value_micros: 72_500_000,
         }
     }
@@ -423,9 +435,15 @@ mod tests {
             click_window_days: 30,
             view_window_days: 1,
             at_conversion_time: false,
-            ids: Vec::new(),
+            ids: Some(["g-a".to_owned()].into()),
         };
-        let rows = rows(&q, "acc", ts.clone(), &[checkout((day + 1) * DAY + 100)]);
+        let rows = rows(
+            &q,
+            "acc",
+            ts.clone(),
+            &[checkout((day + 1) * DAY + 100)],
+            &Labels::new(),
+        );
         assert_eq!(rows.len(), 2);
         assert_eq!(rows[0]["DATE"], format_date(day));
         assert_eq!(rows[0]["AD_GROUP_ID"], "g-a");
@@ -443,7 +461,14 @@ mod tests {
         q.granularity = Granularity::Total;
         q.level = Level::AdAccount;
         q.at_conversion_time = true;
-        let total = super::rows(&q, "acc", ts, &[checkout((day + 1) * DAY + 100)]);
+        q.ids = None;
+        let total = super::rows(
+            &q,
+            "acc",
+            ts,
+            &[checkout((day + 1) * DAY + 100)],
+            &Labels::new(),
+        );
         assert_eq!(total.len(), 1);
         assert_eq!(total[0]["AD_ACCOUNT_ID"], "acc");
         assert_eq!(total[0]["TOTAL_IMPRESSION"], 2);
@@ -461,19 +486,59 @@ mod tests {
             ("1970-01-01", "1969-12-29", "1970-01-01"),
         ] {
             assert_eq!(
-                Granularity::Week.bucket(day(date)),
-                Some(day(week)),
+                Granularity::Week.bucket(day(date) * DAY + 5),
+                Some(day(week) * DAY),
                 "{date}"
             );
             assert_eq!(
-                Granularity::Month.bucket(day(date)),
-                Some(day(month)),
+                Granularity::Month.bucket(day(date) * DAY + 5),
+                Some(day(month) * DAY),
                 "{date}"
             );
         }
         assert_eq!(Granularity::Total.bucket(5), None);
-        assert!(Granularity::parse("HOUR").is_err());
+        assert_eq!(Granularity::Hour.bucket(2 * HOUR + 59), Some(2 * HOUR));
+        assert!(Granularity::parse("HOURLY").is_err());
         assert!(is_column("VIDEO_LENGTH") && is_column(INVALID_CLICKS) && !is_column("NOPE"));
+    }
+
+    #[test]
+    fn hourly_rows_have_delivery_but_no_conversions() {
+        let day = 20_000;
+        let ts = vec![
+            touch(day * DAY + 10, false, "a"),
+            touch(day * DAY + 20, true, "a"),
+            touch(day * DAY + 5 * HOUR, false, "a"),
+        ];
+        let q = Query {
+            level: Level::Ad,
+            start_day: day,
+            end_day: day,
+            granularity: Granularity::Hour,
+            columns: vec![
+                "TOTAL_IMPRESSION".into(),
+                "TOTAL_CHECKOUT".into(),
+                "AD_NAME".into(),
+            ],
+            click_window_days: 30,
+            view_window_days: 1,
+            at_conversion_time: false,
+            ids: Some(["a".to_owned()].into()),
+        };
+        let labels = Labels::from([(
+            "a".to_owned(),
+            Map::from_iter([("AD_NAME".to_owned(), json!("Red shoes"))]),
+        )]);
+        let rows = rows(&q, "acc", ts, &[checkout(day * DAY + 30)], &labels);
+        assert_eq!(rows.len(), 2);
+        assert_eq!(
+            (rows[0]["DATE"].as_str(), rows[0][HOUR_COLUMN].as_i64()),
+            (Some("2024-10-04"), Some(0))
+        );
+        assert_eq!(rows[1][HOUR_COLUMN], 5);
+        assert_eq!(rows[0]["TOTAL_IMPRESSION"], 1);
+        assert_eq!(rows[0]["AD_NAME"], "Red shoes");
+        assert!(rows[0].get("TOTAL_CHECKOUT").is_none());
     }
 
     #[test]

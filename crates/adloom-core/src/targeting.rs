@@ -383,39 +383,46 @@ impl TargetingSpec {
         })
     }
 
-    /// The spec in the API's shape.
-    pub fn to_wire(&self) -> Value {
-        let mut m = Map::new();
-        let mut put = |k: &str, v: Vec<String>| {
-            if !v.is_empty() {
-                m.insert(k.to_owned(), json!(v));
-            }
+    /// The spec in the API's shape, as the client sent it: the keys adloom
+    /// reads, with their values as sent (trimmed, numbers as strings), so
+    /// that a client reading back its ad group finds its own `GEO` codes
+    /// and `en-US` locales. Keys adloom does not read, and empty lists, are
+    /// left out. Fails as [`TargetingSpec::parse`] does.
+    pub fn as_sent(v: &Value) -> Result<Value, Invalid> {
+        TargetingSpec::parse(v)?;
+        let Value::Object(map) = v else {
+            return Ok(Value::Object(Map::new()));
         };
-        put("AUDIENCE_INCLUDE", self.audience_include.clone());
-        put("AUDIENCE_EXCLUDE", self.audience_exclude.clone());
-        put("INTEREST", self.interests.clone());
-        put(
-            "GENDER",
-            self.genders
-                .iter()
-                .map(|g| match g {
-                    Gender::Female => "female",
-                    Gender::Male => "male",
-                    Gender::Unknown => "unknown",
-                })
-                .map(str::to_owned)
-                .collect(),
-        );
-        put("AGE_BUCKET", self.age_buckets.clone());
-        put(
-            "LOCATION",
-            self.countries.iter().map(|c| c.to_string()).collect(),
-        );
-        put("APPTYPE", self.app_types.clone());
-        put("LOCALE", self.locales.clone());
-        Value::Object(m)
+        let kept = KEYS
+            .iter()
+            .filter_map(|key| {
+                let items = map.get(*key)?.as_array().filter(|a| !a.is_empty())?;
+                let items = items
+                    .iter()
+                    .map(|i| match i {
+                        Value::String(s) => json!(s.trim()),
+                        other => json!(other.to_string()),
+                    })
+                    .collect();
+                Some(((*key).to_owned(), Value::Array(items)))
+            })
+            .collect();
+        Ok(Value::Object(kept))
     }
 }
+
+/// The `targeting_spec` keys adloom reads and serves by.
+const KEYS: [&str; 9] = [
+    "AUDIENCE_INCLUDE",
+    "AUDIENCE_EXCLUDE",
+    "INTEREST",
+    "GENDER",
+    "AGE_BUCKET",
+    "LOCATION",
+    "GEO",
+    "APPTYPE",
+    "LOCALE",
+];
 
 #[cfg(test)]
 mod tests;

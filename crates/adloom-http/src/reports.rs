@@ -1,9 +1,11 @@
 //! `GET /v5/ad_accounts/{id}/analytics` and the campaign, ad group and ad
 //! analytics: a bare JSON array of rows, as the spec answers.
 
-use adloom_core::event::EventName;
+use std::collections::BTreeSet;
+
+use adloom_core::campaign::Kind;
 use adloom_core::report::{
-    self, is_column, parse_date, Conversion, Granularity, Level, Query, Touch,
+    self, is_column, parse_date, Conversion, Granularity, Level, Objects, Query, Touch,
 };
 use axum::extract::{RawQuery, State};
 use axum::Json;
@@ -16,10 +18,15 @@ use crate::AppState;
 
 const DAY: i64 = 86_400;
 const WINDOWS: [i64; 6] = [0, 1, 7, 14, 30, 60];
-/// The longest range one report covers.
-const MAX_DAYS: i64 = 366;
 
-fn parse_query(level: Level, query: Option<String>) -> Result<Query, ApiError> {
+/// A report's query, with the ads it covers still to be found when
+/// `ads/analytics` names them by campaign and pin.
+struct Asked {
+    query: Query,
+    by_campaign_and_pin: Option<(Vec<String>, Vec<String>)>,
+}
+
+fn parse_query(level: Level, query: Option<String>) -> Result<Asked, ApiError> {
     let ids_param = match level {
         Level::AdAccount => None,
         Level::Campaign => Some("campaign_ids"),
@@ -28,6 +35,7 @@ fn parse_query(level: Level, query: Option<String>) -> Result<Query, ApiError> {
     };
     let (mut start, mut end, mut granularity, mut columns, mut ids) =
         (None, None, None, Vec::new(), Vec::new());
+    let (mut campaign_ids, mut pin_ids) = (Vec::new(), Vec::new());
     let (mut click, mut view, mut at_conversion) = (30, 1, false);
     let window = |k: &str, v: &str| {
         v.parse::<i64>()
@@ -57,24 +65,27 @@ fn parse_query(level: Level, query: Option<String>) -> Result<Query, ApiError> {
                 }
             }
             k if Some(k) == ids_param => ids.extend(list()),
+            "campaign_ids" if level == Level::Ad => campaign_ids.extend(list()),
+            "pin_ids" if level == Level::Ad => pin_ids.extend(list()),
             _ => {}
         }
     }
     let start = start.ok_or_else(|| ApiError::invalid("start_date: required"))?;
     let end = end.ok_or_else(|| ApiError::invalid("end_date: required"))?;
-    if end < start || end - start >= MAX_DAYS {
-        return Err(ApiError::invalid(format!(
-            "end_date: must be on or after start_date, and within {MAX_DAYS} days of it"
-        )));
-    }
     let granularity = match granularity.as_deref() {
         Some(g) => Granularity::parse(g)?,
         None => {
             return Err(ApiError::invalid(
-                "granularity: required (TOTAL, DAY, WEEK or MONTH)",
+                "granularity: required (TOTAL, HOUR, DAY, WEEK or MONTH)",
             ))
         }
     };
+    let max_days = granularity.max_days();
+    if end < start || end - start >= max_days {
+        return Err(ApiError::invalid(format!(
+            "end_date: must be on or after start_date, and within {max_days} days of it at this granularity"
+        )));
+    }
     if columns.is_empty() {
         return Err(ApiError::invalid("columns: required"));
     }
@@ -83,14 +94,29 @@ fn parse_query(level: Level, query: Option<String>) -> Result<Query, ApiError> {
             "columns: {bad:?} is not a reporting column"
         )));
     }
-    if let Some(param) = ids_param {
-        if ids.is_empty() || ids.len() > 250 {
+    let by_campaign_and_pin =
+        (level == Level::Ad && ids.is_empty()).then_some((campaign_ids, pin_ids));
+    match (ids_param, &by_campaign_and_pin) {
+        (Some(_), Some((campaigns, pins))) => {
+            if campaigns.is_empty() || pins.is_empty() {
+                return Err(ApiError::invalid(
+                    "ad_ids: required, or else both campaign_ids and pin_ids",
+                ));
+            }
+            if campaigns.len() > 250 || pins.len() > 100 {
+                return Err(ApiError::invalid(
+                    "campaign_ids: 1 to 250 ids; pin_ids: 1 to 100 ids",
+                ));
+            }
+        }
+        (Some(param), None) if ids.is_empty() || ids.len() > 250 => {
             return Err(ApiError::invalid(format!(
                 "{param}: required, 1 to 250 ids"
             )));
         }
+        _ => {}
     }
-    Ok(Query {
+    let query = Query {
         level,
         start_day: start,
         end_day: end,
@@ -99,7 +125,11 @@ fn parse_query(level: Level, query: Option<String>) -> Result<Query, ApiError> {
         click_window_days: click,
         view_window_days: view,
         at_conversion_time: at_conversion,
-        ids,
+        ids: ids_param.map(|_| ids.into_iter().collect()),
+    };
+    Ok(Asked {
+        query,
+        by_campaign_and_pin,
     })
 }
 
@@ -111,7 +141,45 @@ pub(crate) async fn analytics(
     level: Level,
     query: Option<String>,
 ) -> Result<Vec<Value>, ApiError> {
-    let q = parse_query(level, query)?;
+    let Asked {
+        query: mut q,
+        by_campaign_and_pin,
+    } = parse_query(level, query)?;
+    // The objects that name a row's entity and those above it.
+    let kinds: &[Kind] = match level {
+        Level::AdAccount => &[],
+        Level::Campaign => &[Kind::Campaign],
+        Level::AdGroup => &[Kind::Campaign, Kind::AdGroup],
+        Level::Ad => &[Kind::Campaign, Kind::AdGroup, Kind::Ad],
+    };
+    let mut objects: [Vec<Value>; 3] = Default::default();
+    for (slot, kind) in objects.iter_mut().zip(kinds) {
+        *slot = (state.store.list_objects(kind.as_str(), account).await?)
+            .into_iter()
+            .map(|o| {
+                let mut record = o.record;
+                record["id"] = Value::String(o.id);
+                record
+            })
+            .collect();
+    }
+    let [campaigns, ad_groups, ads] = &objects;
+    if let Some((campaign_ids, pin_ids)) = by_campaign_and_pin {
+        q.ids = Some(
+            report::ads_of(&campaign_ids, &pin_ids, ads)
+                .into_iter()
+                .collect::<BTreeSet<_>>(),
+        );
+    }
+    let labels = report::labels(
+        level,
+        account,
+        Objects {
+            campaigns,
+            ad_groups,
+            ads,
+        },
+    );
     let reach = q.click_window_days.max(q.view_window_days) * DAY;
     let since = q.start_day * DAY - reach;
     let until = (q.end_day + 1) * DAY + reach;
@@ -149,12 +217,13 @@ pub(crate) async fn analytics(
             Some(Conversion {
                 time: s.event.time,
                 user_id: s.user_id?,
-                checkout: s.event.name == EventName::Checkout,
+                name: s.event.name,
+                source: s.event.action_source,
                 value_micros: s.event.value_micros.unwrap_or(0),
             })
         })
         .collect();
-    Ok(report::rows(&q, account, touches, &conversions))
+    Ok(report::rows(&q, account, touches, &conversions, &labels))
 }
 
 macro_rules! analytics_endpoint {

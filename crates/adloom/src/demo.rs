@@ -554,7 +554,7 @@ async fn new_campaign(api: &Api, account: &str, name: &str) -> anyhow::Result<St
         .batch(
             account,
             "campaigns",
-            vec![json!({"name": name, "status": "ACTIVE"})],
+            vec![json!({"name": name, "objective_type": "WEB_CONVERSION", "status": "ACTIVE"})],
         )
         .await?;
     ids.into_iter().next().context("no campaign made")

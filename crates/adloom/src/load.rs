@@ -231,7 +231,13 @@ async fn setup(client: &Client) -> anyhow::Result<(String, String)> {
             .map(str::to_owned)
             .context("not created")
     };
-    let campaign = first(batch("campaigns", json!({"name": "Load"})).await?)?;
+    let campaign = first(
+        batch(
+            "campaigns",
+            json!({"name": "Load", "objective_type": "AWARENESS"}),
+        )
+        .await?,
+    )?;
     let group = first(
         batch(
             "ad_groups",

@@ -197,7 +197,7 @@ async fn generate(args: WorldArgs) -> anyhow::Result<()> {
         for chunk in (0..count.div_ceil(10)).collect::<Vec<_>>().chunks(BATCH) {
             let items: Vec<Value> = chunk
                 .iter()
-                .map(|c| json!({"name": format!("Campaign {c}"), "status": "ACTIVE"}))
+                .map(|c| json!({"name": format!("Campaign {c}"), "objective_type": "AWARENESS", "status": "ACTIVE"}))
                 .collect();
             campaigns.extend(api.batch(account, "campaigns", items).await?);
         }

@@ -10,13 +10,13 @@ fn obj(v: Value) -> Object {
 fn campaigns() {
     let c = normalize_campaign(&obj(json!({
         "name": " Spring ", "daily_spend_cap": 10_000_000, "lifetime_spend_cap": null,
-        "start_time": 100, "end_time": 200, "tracking_urls": {"impression": ["https://t.example/i"]},
+        "start_time": 100, "end_time": 200, "objective_type": "CONSIDERATION", "tracking_urls": {"impression": ["https://t.example/i"]},
         "ad_account_id": "ignored-here", "unknown": true
     })))
     .unwrap();
     assert_eq!(c["name"], "Spring");
     assert_eq!(c["status"], "ACTIVE");
-    assert_eq!(c["objective_type"], "AWARENESS");
+    assert_eq!(c["objective_type"], "CONSIDERATION");
     assert_eq!(c["daily_spend_cap"], 10_000_000);
     assert_eq!(
         c["tracking_urls"],
@@ -25,6 +25,7 @@ fn campaigns() {
     assert!(c.get("unknown").is_none());
     for (bad, field) in [
         (json!({}), "name"),
+        (json!({"name": "x"}), "objective_type"),
         (json!({"name": "x", "status": "RUNNING"}), "status"),
         (
             json!({"name": "x", "daily_spend_cap": -1}),
@@ -51,6 +52,12 @@ fn campaigns() {
             "objective_type",
         ),
     ] {
+        // Each case is otherwise whole: a valid objective unless it is the
+        // point.
+        let mut bad = bad;
+        if bad.get("name").is_some() && field != "objective_type" {
+            bad["objective_type"] = json!("AWARENESS");
+        }
         assert_eq!(
             normalize_campaign(&obj(bad.clone())).unwrap_err().field,
             field,
@@ -74,7 +81,8 @@ fn ad_groups() {
     assert_eq!(g["auto_targeting_enabled"], true, "kept as sent (issue 14)");
     assert_eq!(
         g["targeting_spec"],
-        json!({"AUDIENCE_INCLUDE": ["7"], "INTEREST": ["running"]})
+        json!({"AUDIENCE_INCLUDE": ["7"], "INTEREST": ["Running"]}),
+        "as sent"
     );
     assert_eq!(g[FREQUENCY_CAP_FIELD], 3);
     let base = json!({"name": "g", "campaign_id": "12", "billable_event": "CLICKTHROUGH"});

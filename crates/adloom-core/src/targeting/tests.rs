@@ -215,7 +215,17 @@ fn parse_refuses_and_round_trips() {
         s.countries,
         vec![Country::parse("US").unwrap(), Country::parse("BE").unwrap()]
     );
-    assert_eq!(TargetingSpec::parse(&s.to_wire()).unwrap(), s);
+    let sent = json!({"GEO": [" US-94107", "BE-VOV"], "LOCALE": ["en-US"], "GENDER": ["MALE"],
+        "AUDIENCE_INCLUDE": [1], "AGE_BUCKET": [], "TARGETING_STRATEGY": ["X"]});
+    assert_eq!(
+        TargetingSpec::as_sent(&sent).unwrap(),
+        json!({"GEO": ["US-94107", "BE-VOV"], "LOCALE": ["en-US"], "GENDER": ["MALE"], "AUDIENCE_INCLUDE": ["1"]}),
+        "the keys adloom reads, as sent"
+    );
+    assert_eq!(
+        TargetingSpec::parse(&TargetingSpec::as_sent(&sent).unwrap()).unwrap(),
+        TargetingSpec::parse(&sent).unwrap()
+    );
     assert_eq!(
         TargetingSpec::parse(&serde_json::Value::Null).unwrap(),
         TargetingSpec::default()

@@ -322,7 +322,13 @@ async fn another_accounts_objects_answer_as_missing() {
     let mine = app.ad_account("Mine").await;
     let theirs = app.ad_account("Theirs").await;
     let token = app.token(&[&mine]).await;
-    let campaign = create(&app, &theirs, "campaigns", json!({"name": "c"})).await;
+    let campaign = create(
+        &app,
+        &theirs,
+        "campaigns",
+        json!({"objective_type": "AWARENESS", "name": "c"}),
+    )
+    .await;
     let group = ad_group_with_ad(
         &app,
         &theirs,

@@ -130,7 +130,13 @@ async fn answers_hold_for_the_hour() {
         .await;
     assert_eq!(audience.body["status"], "TOO_SMALL", "{:?}", audience.body);
     let audience_id = audience.body["id"].as_str().unwrap().to_owned();
-    let campaign = create(&app, &account, "campaigns", json!({"name": "c"})).await;
+    let campaign = create(
+        &app,
+        &account,
+        "campaigns",
+        json!({"objective_type": "AWARENESS", "name": "c"}),
+    )
+    .await;
     let group = json!({"name": "g", "billable_event": "IMPRESSION", "bid_in_micro_currency": 2_000_000,
                        "targeting_spec": {"AUDIENCE_INCLUDE": [audience_id]}});
     let group = ad_group_with_ad(&app, &account, &campaign, group).await;
@@ -248,7 +254,13 @@ async fn a_deleted_person_leaves_only_the_history_of_their_setting() {
         .await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     // An ad they saw and clicked: the engagements stay, anonymous.
-    let campaign = create(&app, &account, "campaigns", json!({"name": "c"})).await;
+    let campaign = create(
+        &app,
+        &account,
+        "campaigns",
+        json!({"objective_type": "AWARENESS", "name": "c"}),
+    )
+    .await;
     let group = ad_group_with_ad(
         &app,
         &account,

@@ -136,7 +136,8 @@ async fn a_whole_campaign_with_per_item_results() {
             "/campaigns",
             Some(json!([
                 {"name": "Spring shoes", "objective_type": "CONSIDERATION", "daily_spend_cap": 50_000_000, "status": "ACTIVE", "is_flexible_daily_budgets": null},
-                {"name": "", "status": "ACTIVE"}
+                {"objective_type": "AWARENESS", "name": "", "status": "ACTIVE"},
+                {"name": "No objective"}
             ])),
         )
         .await;
@@ -158,6 +159,14 @@ async fn a_whole_campaign_with_per_item_results() {
         .as_str()
         .unwrap()
         .starts_with("name:"));
+    assert!(
+        r.body["items"][2]["exceptions"][0]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("objective_type: required"),
+        "the spec requires objective_type on create (issue 14, deviation 7): {}",
+        r.body["items"][2]
+    );
     let campaign_id = campaign["id"].as_str().unwrap();
 
     let group = a
@@ -171,7 +180,8 @@ async fn a_whole_campaign_with_per_item_results() {
     assert_eq!(group["type"], "adgroup");
     assert_eq!(
         group["targeting_spec"],
-        json!({"INTEREST": ["running"], "LOCATION": ["US"]})
+        json!({"INTEREST": ["Running"], "LOCATION": ["US"]}),
+        "answered as sent (issue 14, deviation 7)"
     );
     let group_id = group["id"].as_str().unwrap();
 
@@ -214,7 +224,7 @@ async fn references_must_stay_inside_the_ad_account() {
         .admin(
             Method::POST,
             &format!("/v5/ad_accounts/{other}/campaigns"),
-            Some(json!([{"name": "theirs"}])),
+            Some(json!([{"objective_type": "AWARENESS", "name": "theirs"}])),
         )
         .await;
     let their_campaign = theirs.body["items"][0]["data"]["id"]
@@ -240,7 +250,12 @@ async fn references_must_stay_inside_the_ad_account() {
         .as_str()
         .unwrap()
         .starts_with("campaign_id: no campaign"));
-    let mine = a.create("/campaigns", json!({"name": "mine"})).await;
+    let mine = a
+        .create(
+            "/campaigns",
+            json!({"objective_type": "AWARENESS", "name": "mine"}),
+        )
+        .await;
     let group = a
         .create("/ad_groups", json!({"name": "g", "campaign_id": mine["id"], "billable_event": "IMPRESSION", "bid_in_micro_currency": 1}))
         .await;
@@ -289,8 +304,11 @@ async fn updates_filters_and_pages() {
     let mut ids = Vec::new();
     for i in 0..3 {
         ids.push(
-            a.create("/campaigns", json!({"name": format!("c{i}")}))
-                .await["id"]
+            a.create(
+                "/campaigns",
+                json!({"objective_type": "AWARENESS", "name": format!("c{i}")}),
+            )
+            .await["id"]
                 .as_str()
                 .unwrap()
                 .to_owned(),
@@ -392,17 +410,25 @@ async fn updates_filters_and_pages() {
 async fn the_shapes_the_official_sdk_expects() {
     let a = advertiser().await;
     let now = 1_700_000_000;
-    let running = a.create("/campaigns", json!({"name": "now"})).await;
+    let running = a
+        .create(
+            "/campaigns",
+            json!({"objective_type": "AWARENESS", "name": "now"}),
+        )
+        .await;
     assert_eq!(running["summary_status"], "RUNNING");
     let later = a
         .create(
             "/campaigns",
-            json!({"name": "later", "start_time": now + 86_400}),
+            json!({"objective_type": "AWARENESS", "name": "later", "start_time": now + 86_400}),
         )
         .await;
     assert_eq!(later["summary_status"], "NOT_STARTED");
     let paused = a
-        .create("/campaigns", json!({"name": "paused", "status": "PAUSED"}))
+        .create(
+            "/campaigns",
+            json!({"objective_type": "AWARENESS", "name": "paused", "status": "PAUSED"}),
+        )
         .await;
     assert_eq!(paused["summary_status"], "PAUSED");
 

@@ -171,7 +171,7 @@ async fn the_shoe_example_and_the_opt_out_hold_across_nodes() {
         &b,
         reqwest::Method::POST,
         &format!("/v5/ad_accounts/{account}/campaigns"),
-        json!([{"ad_account_id": account, "name": "Come back", "status": "ACTIVE"}]),
+        json!([{"objective_type": "AWARENESS", "ad_account_id": account, "name": "Come back", "status": "ACTIVE"}]),
     )
     .await);
     let group = id(&ok(
@@ -300,7 +300,7 @@ async fn budgets_and_caps_hold_across_nodes_under_load() {
             a,
             reqwest::Method::POST,
             &format!("/v5/ad_accounts/{account}/campaigns"),
-            json!([{"ad_account_id": account, "name": name, "status": "ACTIVE"}]),
+            json!([{"objective_type": "AWARENESS", "ad_account_id": account, "name": name, "status": "ACTIVE"}]),
         )
         .await);
         let mut group = json!({"ad_account_id": account, "campaign_id": campaign, "name": name, "status": "ACTIVE"});

@@ -502,7 +502,7 @@ async fn serve_one_ad(server: &Server, account: &str) {
     };
     let campaign = create(
         format!("/v5/ad_accounts/{account}/campaigns"),
-        json!([{"ad_account_id": account, "name": "c", "status": "ACTIVE"}]),
+        json!([{"objective_type": "AWARENESS", "ad_account_id": account, "name": "c", "status": "ACTIVE"}]),
     )
     .await;
     let campaign = campaign["items"][0]["data"]["id"]

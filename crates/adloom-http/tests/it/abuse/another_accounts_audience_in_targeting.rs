@@ -22,7 +22,13 @@ async fn an_ad_group_cannot_target_another_accounts_audience() {
     let emails: Vec<String> = (0..120).map(|i| format!("p{i}@example.com")).collect();
     let theirs = b.list_audience(&app, &emails).await;
     let ours = a.list_audience(&app, &emails).await;
-    let campaign = a.create(&app, "/campaigns", json!({"name": "c"})).await;
+    let campaign = a
+        .create(
+            &app,
+            "/campaigns",
+            json!({"objective_type": "AWARENESS", "name": "c"}),
+        )
+        .await;
 
     for key in ["AUDIENCE_INCLUDE", "AUDIENCE_EXCLUDE"] {
         let r = a

@@ -32,7 +32,13 @@ async fn clicks_bill_once_after_an_impression() {
     let people = json!([{"user_id": "u1", "email": "u1@example.com", "country": "US"}]);
     assert_eq!(app.upsert(people).await.status, StatusCode::OK);
     let a = Advertiser::new(&app, "Shoes").await;
-    let campaign = a.create(&app, "/campaigns", json!({"name": "c"})).await;
+    let campaign = a
+        .create(
+            &app,
+            "/campaigns",
+            json!({"objective_type": "AWARENESS", "name": "c"}),
+        )
+        .await;
     let group = a
         .create(
             &app,
