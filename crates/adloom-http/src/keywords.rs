@@ -104,20 +104,89 @@ pub async fn create(
     Ok(Json(KeywordsAnswer { keywords, errors }))
 }
 
-/// A refused keyword as the spec shows it: the `Keyword` shape with the
-/// server's fields null, naming what was sent without echoing it whole
-/// (only a string `value`, cut to 100 characters, and a known match type).
+/// A refused keyword as the spec shows it: the `Keyword` shape, naming
+/// what was sent without echoing it whole (only a string `value`, cut to
+/// 100 characters, and a known match type). Fields the server did not set
+/// are absent: the spec types none of them as nullable.
 fn refused(item: &Value) -> Value {
-    let value = item
-        .get("value")
-        .and_then(Value::as_str)
-        .map(|v| v.chars().take(100).collect::<String>());
-    let match_type = item
+    let mut data = json!({"type": "keyword"});
+    if let Some(value) = item.get("value").and_then(Value::as_str) {
+        data["value"] = json!(value.chars().take(100).collect::<String>());
+    }
+    if let Some(m) = item
         .get("match_type")
         .and_then(Value::as_str)
-        .filter(|m| MatchType::parse(m).is_ok());
-    json!({"archived": null, "id": null, "match_type": match_type, "parent_id": null,
-           "parent_type": null, "type": "keyword", "value": value})
+        .filter(|m| MatchType::parse(m).is_ok())
+    {
+        data["match_type"] = json!(m);
+    }
+    data
+}
+
+#[derive(Deserialize)]
+pub struct KeywordsUpdate {
+    keywords: Option<Vec<Value>>,
+}
+
+/// `PATCH`: archive or restore keywords (`{"id", "archived"}` each). An
+/// archived keyword matches no search and leaves its parent's list, as in
+/// the spec. `bid` is deprecated there ("input will not be set"): it is
+/// accepted and ignored. Each keyword succeeds or fails alone.
+pub async fn update(
+    State(state): State<AppState>,
+    access: AccountAccess,
+    ApiJson(body): ApiJson<KeywordsUpdate>,
+) -> Result<Json<KeywordsAnswer>, ApiError> {
+    let items = body
+        .keywords
+        .filter(|k| !k.is_empty() && k.len() <= 2000)
+        .ok_or_else(|| ApiError::invalid("keywords: must list 1 to 2000 keywords"))?;
+    let now = state.clock.now();
+    let (mut keywords, mut errors, mut stored) = (Vec::new(), Vec::new(), Vec::new());
+    for item in items {
+        let id = item.get("id").and_then(Value::as_str);
+        let found = match id {
+            Some(id) => state
+                .store
+                .get_object(KIND, id)
+                .await?
+                .filter(|k| k.ad_account_id == access.ad_account_id),
+            None => None,
+        };
+        let archived = match item.get("archived") {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Bool(b)) => Ok(Some(*b)),
+            Some(_) => Err("archived: must be true or false".to_owned()),
+        };
+        match (found, archived) {
+            (Some(mut k), Ok(archived)) => {
+                if let Some(archived) = archived {
+                    k.record["archived"] = json!(archived);
+                }
+                k.updated_time = now;
+                keywords.push(view(&k));
+                stored.push(k);
+            }
+            (None, _) => errors.push(KeywordError {
+                data: refused(&item),
+                error_messages: vec![match id {
+                    Some(id) => format!("id: no keyword {} in this ad account", cut(id)),
+                    None => "id: required".to_owned(),
+                }],
+            }),
+            (Some(_), Err(message)) => errors.push(KeywordError {
+                data: refused(&item),
+                error_messages: vec![message],
+            }),
+        }
+    }
+    state.store.put_objects(KIND, stored).await?;
+    Ok(Json(KeywordsAnswer { keywords, errors }))
+}
+
+/// At most 30 characters of what a client sent, for a message.
+fn cut(s: &str) -> String {
+    s.chars().take(30).collect()
 }
 
 #[derive(Serialize)]
@@ -127,9 +196,9 @@ pub struct Listed {
 }
 
 /// `GET`: filtered by `ad_group_id`/`ad_group_ids`, `campaign_id` and
-/// `match_types`. With no parent filter, the spec's default: keywords whose
-/// parent is the ad account itself. adloom's keywords all belong to ad
-/// groups, so that list is empty.
+/// `match_types`; archived keywords are left out. With no parent filter,
+/// the spec's default: keywords whose parent is the ad account itself.
+/// adloom's keywords all belong to ad groups, so that list is empty.
 pub async fn list(
     State(state): State<AppState>,
     access: AccountAccess,
@@ -175,6 +244,7 @@ pub async fn list(
                 parent.is_some_and(|p| groups.iter().any(|g| g == p))
             }
         })
+        .filter(|k| k.record["archived"] != json!(true))
         .filter(|k| {
             types.is_empty()
                 || k.record["match_type"]

@@ -384,7 +384,9 @@ pub fn router(state: AppState) -> Router {
         )
         .route(
             "/v5/ad_accounts/{ad_account_id}/keywords",
-            get(keywords::list).post(keywords::create),
+            get(keywords::list)
+                .post(keywords::create)
+                .patch(keywords::update),
         )
         .route("/v1/decisions", post(serving::decide))
         .route("/v1/beacons/impression/{token}", get(serving::impression))

@@ -335,6 +335,9 @@ async fn read_account(
         .await?
     {
         let r = &k.record;
+        if r.get("archived") == Some(&Value::Bool(true)) {
+            continue;
+        }
         let (Some(parent), Some(value), Some(match_type)) = (
             text(r, "parent_id"),
             text(r, "value"),

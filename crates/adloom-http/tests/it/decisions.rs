@@ -755,9 +755,10 @@ async fn search_keywords() {
     // (issue 14, deviation 7).
     assert_eq!(
         r.body["errors"][1]["data"],
-        json!({"archived": null, "id": null, "match_type": null, "parent_id": null,
-               "parent_type": null, "type": "keyword", "value": "lamp"})
+        json!({"type": "keyword", "value": "lamp"}),
+        "the spec's Keyword has no nullable field: what the server did not set is absent"
     );
+    let lamp = r.body["keywords"][0]["id"].as_str().unwrap().to_owned();
     // Without a parent filter, the account's own keywords: none, since
     // adloom's keywords belong to ad groups.
     let r = w
@@ -804,6 +805,61 @@ async fn search_keywords() {
         )
         .await;
     assert_error(&r, StatusCode::BAD_REQUEST, 4196);
+
+    // Archived (PATCH, as the SDK's `Keyword.update_fields` sends it), the
+    // keyword matches no search and leaves its ad group's list; another
+    // account's keyword and a bad `archived` fail alone.
+    let other = w.app.ad_account("Elsewhere").await;
+    let r = w
+        .app
+        .admin(
+            Method::PATCH,
+            &format!("/v5/ad_accounts/{other}/keywords"),
+            Some(json!({"keywords": [{"id": lamp, "archived": true}]})),
+        )
+        .await;
+    assert_eq!(r.body["keywords"], json!([]), "{:?}", r.body);
+    assert!(r.body["errors"][0]["error_messages"][0]
+        .as_str()
+        .unwrap()
+        .starts_with("id: no keyword"));
+    let r = w
+        .app
+        .admin(
+            Method::PATCH,
+            &format!("/v5/ad_accounts/{decor_account}/keywords"),
+            Some(json!({"keywords": [{"id": lamp, "archived": true, "bid": 5}, {"id": lamp, "archived": "yes"}]})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(r.body["keywords"][0]["archived"], true);
+    assert_eq!(
+        r.body["keywords"][0]["bid"],
+        Value::Null,
+        "bid is deprecated: ignored"
+    );
+    assert_eq!(r.body["errors"].as_array().unwrap().len(), 1);
+    let listed = w
+        .app
+        .admin(
+            Method::GET,
+            &format!(
+                "/v5/ad_accounts/{decor_account}/keywords?ad_group_id={}&match_types=BROAD",
+                w.decor_group
+            ),
+            None,
+        )
+        .await;
+    assert_eq!(listed.body["items"], json!([]));
+    let after = decide(
+        &w.app,
+        json!({"user_id": "u130", "placement": "search", "query": "lamp for a table", "count": 3}),
+    )
+    .await;
+    assert!(
+        !after.to_string().contains("searching for"),
+        "an archived keyword picks no ad: {after}"
+    );
 }
 
 /// A day of decisions, one a minute, each shown at once, against a daily

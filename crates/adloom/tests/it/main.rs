@@ -471,12 +471,13 @@ fn sdk_python() -> PathBuf {
     default
 }
 
-/// Pinterest's official Python SDK (`pinterest-api-sdk`) drives the
-/// conversions API, customer lists, conversion tags and audiences of a
-/// running adloom: the wire format is proven against a client adloom did
-/// not write.
+/// Pinterest's official Python SDK (`pinterest-api-sdk`) drives every
+/// resource adloom claims (tests/sdk/sdk_test.py): campaigns, ad groups,
+/// pins, ads, keywords, conversion tags and events, customer lists,
+/// audiences and analytics. The wire format is proven against a client
+/// adloom did not write.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn pinterest_sdk_drives_conversions_lists_and_audiences() {
+async fn pinterest_sdk_drives_every_claimed_resource() {
     let python = sdk_python();
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path(), Some("admin-secret"));
@@ -484,7 +485,7 @@ async fn pinterest_sdk_drives_conversions_lists_and_audiences() {
     let people: Vec<Value> = emails
         .iter()
         .enumerate()
-        .map(|(i, e)| json!({"user_id": format!("u{i}"), "email": e, "country": "US"}))
+        .map(|(i, e)| json!({"user_id": format!("u{i}"), "email": e, "country": "US", "locale": "en-US"}))
         .collect();
     let (s, _) = server
         .call(
@@ -502,12 +503,14 @@ async fn pinterest_sdk_drives_conversions_lists_and_audiences() {
         .env("PINTEREST_ACCESS_TOKEN", &token)
         .env("AD_ACCOUNT_ID", &account)
         .env("EMAILS", emails.join(","))
+        .env("ADLOOM_URL", server.url(""))
+        .env("ADLOOM_ADMIN_TOKEN", "admin-secret")
         .output()
         .expect("the SDK's Python runs");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stdout}\n{stderr}");
-    assert!(stdout.contains("sdk: 2 passed, 0 failed"), "{stdout}");
+    assert!(stdout.contains("sdk: 5 passed, 0 failed"), "{stdout}");
 }
 
 /// `adloom world` builds a small world through the API; a second run leaves
