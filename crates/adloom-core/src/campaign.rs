@@ -439,10 +439,11 @@ pub fn normalize_pin(o: &Object) -> Result<Object, Invalid> {
         "media".into(),
         json!({"media_type": "image", "images": {"originals": {"url": image}}}),
     );
-    out.insert(
-        "board_id".into(),
-        o.get("board_id").cloned().unwrap_or(Value::Null),
-    );
+    // Kept as sent (adloom has no boards); absent rather than null, as the
+    // spec's `board_id` is not nullable.
+    if let Some(board) = text(o, "board_id")? {
+        out.insert("board_id".into(), json!(board));
+    }
     out.insert("creative_type".into(), json!("REGULAR"));
     out.insert("is_owner".into(), json!(true));
     out.insert("is_standard".into(), json!(true));

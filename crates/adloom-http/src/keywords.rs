@@ -105,22 +105,22 @@ pub async fn create(
 }
 
 /// A refused keyword as the spec shows it: the `Keyword` shape, naming
-/// what was sent without echoing it whole (only a string `value`, cut to
-/// 100 characters, and a known match type). Fields the server did not set
-/// are absent: the spec types none of them as nullable.
+/// what was sent without echoing it whole. Its two required fields are
+/// always there: `value` (a string value cut to 100 characters, else
+/// empty) and `match_type` (a known one, else null, which the spec allows);
+/// the fields the server sets are absent, since the spec types none of
+/// them as nullable.
 fn refused(item: &Value) -> Value {
-    let mut data = json!({"type": "keyword"});
-    if let Some(value) = item.get("value").and_then(Value::as_str) {
-        data["value"] = json!(value.chars().take(100).collect::<String>());
-    }
-    if let Some(m) = item
+    let value: String = item
+        .get("value")
+        .and_then(Value::as_str)
+        .map(|v| v.chars().take(100).collect())
+        .unwrap_or_default();
+    let match_type = item
         .get("match_type")
         .and_then(Value::as_str)
-        .filter(|m| MatchType::parse(m).is_ok())
-    {
-        data["match_type"] = json!(m);
-    }
-    data
+        .filter(|m| MatchType::parse(m).is_ok());
+    json!({"type": "keyword", "value": value, "match_type": match_type})
 }
 
 #[derive(Deserialize)]

@@ -43,6 +43,7 @@ const ACCOUNT_ROUTES: &[(Method, &str)] = &[
     (Method::POST, "/v5/ad_accounts/{a}/events"),
     (Method::GET, "/v5/ad_accounts/{a}/keywords"),
     (Method::POST, "/v5/ad_accounts/{a}/keywords"),
+    (Method::PATCH, "/v5/ad_accounts/{a}/keywords"),
     (Method::POST, "/v5/pins?ad_account_id={a}"),
 ];
 

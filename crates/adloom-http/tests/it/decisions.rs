@@ -755,8 +755,8 @@ async fn search_keywords() {
     // (issue 14, deviation 7).
     assert_eq!(
         r.body["errors"][1]["data"],
-        json!({"type": "keyword", "value": "lamp"}),
-        "the spec's Keyword has no nullable field: what the server did not set is absent"
+        json!({"type": "keyword", "value": "lamp", "match_type": null}),
+        "the spec's Keyword: its required value and match_type (nullable), nothing the server sets"
     );
     let lamp = r.body["keywords"][0]["id"].as_str().unwrap().to_owned();
     // Without a parent filter, the account's own keywords: none, since
