@@ -32,6 +32,7 @@ pub enum IdentifierError {
 
 /// The hex digests of one normalized identifier, in the three algorithms
 /// advertisers upload in practice.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Digests {
     pub sha256: String,
@@ -190,6 +191,7 @@ pub fn hash_phone(input: &str) -> Result<Digests, IdentifierError> {
 }
 
 /// The stored form of a mobile ad ID: digests of both letter cases.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MaidDigests {
     pub upper: Digests,

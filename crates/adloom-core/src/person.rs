@@ -21,8 +21,10 @@ const MAX_MAIDS: usize = 32;
 const MAX_SHORT_TEXT: usize = 64;
 
 /// A person as the platform sends them. Unknown fields are ignored.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct PersonInput {
+    /// The platform's id of the person (a number is taken as its digits).
     #[serde(deserialize_with = "string_or_number")]
     pub user_id: String,
     #[serde(default)]
@@ -46,6 +48,7 @@ pub struct PersonInput {
 }
 
 /// A device's mobile ad ID, with its Limit Ad Tracking flag.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct MaidInput {
     pub id: String,
@@ -54,12 +57,15 @@ pub struct MaidInput {
 }
 
 /// A person as stored: identifiers only as digests.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PersonRecord {
     pub user_id: String,
     pub email: Option<Digests>,
     pub phone: Option<Digests>,
     pub maids: Vec<HashedMaid>,
+    /// ISO 3166-1 alpha-2, uppercase.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub country: Option<Country>,
     pub region: Option<String>,
     pub locale: Option<String>,
@@ -71,6 +77,7 @@ pub struct PersonRecord {
 }
 
 /// A device's ad ID as stored.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HashedMaid {
     #[serde(flatten)]
@@ -79,6 +86,7 @@ pub struct HashedMaid {
     pub lmt: bool,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Gender {

@@ -122,6 +122,7 @@ fn host_of(url: &str) -> Option<String> {
 /// The tag's settings (`ConversionTagConfigs`), kept as the advertiser set
 /// them. Automatic enhanced match (`aem_enabled`) lets the tag pick up an
 /// email typed on the page; the tag always hashes it in the browser.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct TagConfigs {
     #[serde(default)]
@@ -147,6 +148,7 @@ fn one() -> f64 {
 }
 
 /// The body of `POST .../conversion_tags` (`ConversionTagCreate`).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct ConversionTagCreate {
     #[serde(default)]

@@ -112,7 +112,7 @@ pub async fn get(
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct AccessTokenRequest {
     ad_account_ids: Vec<String>,
     /// Unix seconds after which the token no longer works.
@@ -120,7 +120,7 @@ pub struct AccessTokenRequest {
     expires_at: Option<i64>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct AccessTokenView {
     id: String,
     access_token: String,
@@ -130,7 +130,7 @@ pub struct AccessTokenView {
 }
 
 /// An access token as the operator lists it: never the secret.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct AccessTokenInfo {
     id: String,
     ad_account_ids: BTreeSet<String>,
@@ -157,6 +157,19 @@ const MAX_TOKEN_ACCOUNTS: usize = 1000;
 /// `POST /v1/admin/access_tokens`: a bearer token for these ad accounts
 /// only, until `expires_at` if given. The token is shown once; only its
 /// hash is kept, beside an `id` to list and revoke it by.
+#[utoipa::path(
+    post,
+    path = "/v1/admin/access_tokens",
+    operation_id = "access_tokens/create",
+    tag = "access tokens",
+    request_body = AccessTokenRequest,
+    responses(
+        (status = 200, description = "The token, shown this once; only its hash is kept.", body = AccessTokenView),
+        (status = 400, description = "A field is malformed.", body = crate::error::ErrorBody),
+        (status = 401, description = "No valid token.", body = crate::error::ErrorBody),
+        (status = 403, description = "Not the operator's token.", body = crate::error::ErrorBody),
+    )
+)]
 pub async fn create_access_token(
     State(state): State<AppState>,
     _: Admin,
@@ -210,12 +223,23 @@ pub async fn create_access_token(
     ))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct AccessTokenList {
     items: Vec<AccessTokenInfo>,
 }
 
 /// `GET /v1/admin/access_tokens`: every token, without its secret.
+#[utoipa::path(
+    get,
+    path = "/v1/admin/access_tokens",
+    operation_id = "access_tokens/list",
+    tag = "access tokens",
+    responses(
+        (status = 200, description = "Every token, without its secret.", body = AccessTokenList),
+        (status = 401, description = "No valid token.", body = crate::error::ErrorBody),
+        (status = 403, description = "Not the operator's token.", body = crate::error::ErrorBody),
+    )
+)]
 pub async fn list_access_tokens(
     State(state): State<AppState>,
     _: Admin,
@@ -228,6 +252,19 @@ pub async fn list_access_tokens(
 
 /// `DELETE /v1/admin/access_tokens/{id}`: revoked at once; the API answers
 /// 401 to it and its console sessions end.
+#[utoipa::path(
+    delete,
+    path = "/v1/admin/access_tokens/{id}",
+    operation_id = "access_tokens/revoke",
+    tag = "access tokens",
+    params(("id" = String, Path, description = "The token's id.")),
+    responses(
+        (status = 204, description = "Revoked at once."),
+        (status = 401, description = "No valid token.", body = crate::error::ErrorBody),
+        (status = 403, description = "Not the operator's token.", body = crate::error::ErrorBody),
+        (status = 404, description = "Not found.", body = crate::error::ErrorBody),
+    )
+)]
 pub async fn revoke_access_token(
     State(state): State<AppState>,
     _: Admin,

@@ -27,7 +27,7 @@ pub struct PageParams {
     bookmark: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct Paged<T> {
     items: Vec<T>,
     bookmark: Option<String>,
@@ -536,7 +536,7 @@ pub struct WhyParams {
     ad_account_id: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct WhyItem {
     audience_id: String,
     name: String,
@@ -549,6 +549,22 @@ pub struct WhyItem {
 /// `GET /v1/people/{user_id}/audiences?ad_account_id=..` (operator only):
 /// the audiences of one ad account that this person is in now, and the
 /// data that put them there.
+#[utoipa::path(
+    get,
+    path = "/v1/people/{user_id}/audiences",
+    operation_id = "people/audiences",
+    tag = "people",
+    params(
+        ("user_id" = String, Path, description = "The platform's id of the person."),
+        ("ad_account_id" = String, Query, description = "The ad account whose audiences are asked about."),
+    ),
+    responses(
+        (status = 200, description = "The audiences of that account the person is in now, and what put them there.", body = Paged<WhyItem>),
+        (status = 400, description = "A field is malformed.", body = crate::error::ErrorBody),
+        (status = 401, description = "No valid token.", body = crate::error::ErrorBody),
+        (status = 403, description = "Not the operator's token.", body = crate::error::ErrorBody),
+    )
+)]
 pub async fn why(
     State(state): State<AppState>,
     _: Admin,

@@ -16,7 +16,7 @@ use crate::extract::{AccountAccess, ApiJson, ApiPath, ApiQuery, JsonObject};
 use crate::AppState;
 
 /// `ConversionTag` as the Pinterest API returns it.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct TagView {
     ad_account_id: String,
     code_snippet: String,
@@ -100,6 +100,25 @@ pub async fn get_tag(
 
 /// `PATCH .../conversion_tags/{conversion_tag_id}`: changes the fields
 /// given (the name, the enhanced-match settings, `adloom_allowed_domains`).
+#[utoipa::path(
+    patch,
+    path = "/v5/ad_accounts/{ad_account_id}/conversion_tags/{conversion_tag_id}",
+    operation_id = "conversion_tags/update",
+    tag = "extensions",
+    description = "adloom's extension of Pinterest's conversion tags: change a tag's fields, among them `adloom_allowed_domains`, the sites whose pixels may feed audiences (Pinterest's v5 has no such operation).",
+    params(
+        ("ad_account_id" = String, Path, description = "The ad account."),
+        ("conversion_tag_id" = String, Path, description = "The tag."),
+    ),
+    request_body = ConversionTagCreate,
+    responses(
+        (status = 200, description = "The tag as changed.", body = TagView),
+        (status = 400, description = "A field is malformed.", body = crate::error::ErrorBody),
+        (status = 401, description = "No valid token.", body = crate::error::ErrorBody),
+        (status = 403, description = "The token does not reach this ad account.", body = crate::error::ErrorBody),
+        (status = 404, description = "No such tag in this ad account.", body = crate::error::ErrorBody),
+    )
+)]
 pub async fn update_tag(
     State(state): State<AppState>,
     access: AccountAccess,

@@ -27,8 +27,11 @@ pub struct ApiError {
     pub retry_after: Option<u64>,
 }
 
-#[derive(Serialize)]
-struct Body<'a> {
+/// Every error, as Pinterest's API shapes it: `code` is Pinterest's (2 for
+/// 401, 29 for 403, 4196 for 400) or else the HTTP status.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Error)]
+pub struct ErrorBody<'a> {
     code: u32,
     message: &'a str,
 }
@@ -106,7 +109,7 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut res = (
             self.status,
-            Json(Body {
+            Json(ErrorBody {
                 code: self.code,
                 message: &self.message,
             }),

@@ -47,6 +47,7 @@ mod limits;
 mod list_upload;
 pub mod membership;
 pub mod metrics;
+mod openapi;
 mod pages;
 mod people;
 mod pixel;
@@ -298,6 +299,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(health))
         .route("/readyz", get(ready))
         .route("/metrics", get(render_metrics))
+        .route("/openapi.json", get(openapi::document))
         .route("/v3/", get(pixel::pixel))
         .route(
             "/tag/core.js",
@@ -616,6 +618,17 @@ async fn serving_freshness(
 }
 
 /// Counters for Prometheus; the operator's token is required.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    operation_id = "metrics",
+    tag = "operations",
+    responses(
+        (status = 200, description = "Prometheus text format.", content_type = "text/plain", body = String),
+        (status = 401, description = "No valid token.", body = error::ErrorBody),
+        (status = 403, description = "Not the operator's token.", body = error::ErrorBody),
+    )
+)]
 async fn render_metrics(
     axum::extract::State(state): axum::extract::State<AppState>,
     _: extract::Admin,
@@ -626,6 +639,19 @@ async fn render_metrics(
 /// `POST /v1/admin/echo`: answers the JSON object it was sent, after the
 /// same authentication and parsing a decision goes through. The floor that
 /// load tests measure the decision API against.
+#[utoipa::path(
+    post,
+    path = "/v1/admin/echo",
+    operation_id = "echo",
+    tag = "operations",
+    request_body(content = Object, description = "Any JSON object."),
+    responses(
+        (status = 200, description = "The same object.", body = Object),
+        (status = 400, description = "Not a JSON object.", body = error::ErrorBody),
+        (status = 401, description = "No valid token.", body = error::ErrorBody),
+        (status = 403, description = "Not the operator's token.", body = error::ErrorBody),
+    )
+)]
 async fn echo(
     _: extract::Admin,
     extract::ApiJson(body): extract::ApiJson<serde_json::Map<String, serde_json::Value>>,
@@ -635,13 +661,27 @@ async fn echo(
 
 /// `GET /readyz`: 200 once the store answers and the serving state
 /// (people, catalog) is in memory; 503 until then.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    operation_id = "ready",
+    tag = "operations",
+    security(()),
+    responses(
+        (status = 200, description = "Ready.", body = openapi::Readiness),
+        (status = 503, description = "Not yet.", body = openapi::Readiness),
+    )
+)]
 async fn ready(
     axum::extract::State(state): axum::extract::State<AppState>,
 ) -> axum::response::Response {
     use axum::response::IntoResponse;
     let store = state.store.instance_secret().await.is_ok();
     let serving = state.serving.is_ready();
-    let body = serde_json::json!({"store": store, "serving_state_loaded": serving});
+    let body = openapi::Readiness {
+        store,
+        serving_state_loaded: serving,
+    };
     let status = if store && serving {
         StatusCode::OK
     } else {
@@ -651,6 +691,14 @@ async fn ready(
 }
 
 /// 200 once the server is up; the server binds only after the store opened.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    operation_id = "health",
+    tag = "operations",
+    security(()),
+    responses((status = 200, description = "`ok`.", content_type = "text/plain", body = String))
+)]
 async fn health() -> &'static str {
     "ok"
 }

@@ -21,7 +21,7 @@ use crate::AppState;
 const DAY: i64 = 24 * 3600;
 
 /// Why a person is in an audience.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Evidence {
     /// A record of this customer list matched them.

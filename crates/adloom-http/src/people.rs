@@ -23,7 +23,7 @@ use crate::AppState;
 /// Longest accepted NDJSON line: one person is far smaller.
 const MAX_LINE_BYTES: usize = 64 * 1024;
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct Upserted {
     upserted: u64,
 }
@@ -32,6 +32,21 @@ pub struct Upserted {
 /// spool file so that any number of people fits in bounded memory. Either
 /// way the batch is validated whole before anything is stored, and applied
 /// in one transaction.
+#[utoipa::path(
+    post,
+    path = "/v1/admin/people",
+    operation_id = "people/upsert",
+    tag = "people",
+    description = "Upserts the platform's people: a JSON array, or NDJSON (`Content-Type: application/x-ndjson`, streamed). Plain identifiers are hashed on arrival; a batch is validated whole and applied in one transaction.",
+    request_body(content = Vec<adloom_core::person::PersonInput>, description = "The people, as a JSON array (or the same objects as NDJSON)."),
+    responses(
+        (status = 200, description = "How many people were written.", body = Upserted),
+        (status = 400, description = "A field is malformed.", body = crate::error::ErrorBody),
+        (status = 401, description = "No valid token.", body = crate::error::ErrorBody),
+        (status = 403, description = "Not the operator's token.", body = crate::error::ErrorBody),
+        (status = 413, description = "The body is too large.", body = crate::error::ErrorBody),
+    )
+)]
 pub async fn upsert(
     State(state): State<AppState>,
     _: Admin,
@@ -193,6 +208,20 @@ fn spool_error(e: std::io::Error) -> ApiError {
 
 /// `GET /v1/admin/people/{user_id}`: the person as stored, identifiers as
 /// digests only.
+#[utoipa::path(
+    get,
+    path = "/v1/admin/people/{user_id}",
+    operation_id = "people/get",
+    tag = "people",
+    params(("user_id" = String, Path, description = "The platform's id of the person.")),
+    responses(
+        (status = 200, description = "The person as stored: identifiers as digests only.", body = adloom_core::person::PersonRecord),
+        (status = 400, description = "A field is malformed.", body = crate::error::ErrorBody),
+        (status = 401, description = "No valid token.", body = crate::error::ErrorBody),
+        (status = 403, description = "Not the operator's token.", body = crate::error::ErrorBody),
+        (status = 404, description = "Not found.", body = crate::error::ErrorBody),
+    )
+)]
 pub async fn get(
     State(state): State<AppState>,
     _: Admin,
@@ -207,6 +236,20 @@ pub async fn get(
 
 /// `DELETE /v1/admin/people/{user_id}`: erases the person and everything
 /// linked to them but the anonymous history of their setting.
+#[utoipa::path(
+    delete,
+    path = "/v1/admin/people/{user_id}",
+    operation_id = "people/delete",
+    tag = "people",
+    params(("user_id" = String, Path, description = "The platform's id of the person.")),
+    responses(
+        (status = 204, description = "Erased, with their identifiers and setting; the history of their choices stays."),
+        (status = 400, description = "A field is malformed.", body = crate::error::ErrorBody),
+        (status = 401, description = "No valid token.", body = crate::error::ErrorBody),
+        (status = 403, description = "Not the operator's token.", body = crate::error::ErrorBody),
+        (status = 404, description = "Not found.", body = crate::error::ErrorBody),
+    )
+)]
 pub async fn delete(
     State(state): State<AppState>,
     _: Admin,

@@ -22,6 +22,24 @@ const GIF: &[u8] = &[
     0x01, 0x00, 0x01, 0x00, 0x00, 0x02, 0x02, 0x44, 0x01, 0x00, 0x3b,
 ];
 
+/// `GET /v3/`: the tag's pixel. Always a 1x1 GIF, recorded or not.
+#[utoipa::path(
+    get,
+    path = "/v3/",
+    operation_id = "tag/pixel",
+    tag = "tag",
+    description = "The tag's pixel, as Pinterest's tag sends it: from the tag's script (`ed`, `pd`, `ad` as JSON) or a bare `<img>` (`ed[value]=10&pd[em]=..&noscript=1`). It is always answered with a 1x1 GIF; whether it was recorded (an unknown tag, an opted-out browser, a site not allowed) is never told.",
+    security(()),
+    params(
+        ("tid" = String, Query, description = "The conversion tag's id."),
+        ("event" = Option<String>, Query, description = "The event: pagevisit, checkout, ... or the advertiser's own name."),
+        ("ed" = Option<String>, Query, description = "Event data, JSON (value, currency, order_id, ...)."),
+        ("pd" = Option<String>, Query, description = "Person data, JSON: hashed `em`, `ph`, `external_id`."),
+        ("ad" = Option<String>, Query, description = "The page: JSON with `loc` (its URL) and the tag's cookie."),
+        ("noscript" = Option<String>, Query, description = "1 for an `<img>` pixel."),
+    ),
+    responses((status = 200, description = "A 1x1 GIF.", content_type = "image/gif", body = Vec<u8>))
+)]
 pub async fn pixel(
     State(state): State<AppState>,
     RawQuery(query): RawQuery,
@@ -121,6 +139,15 @@ pub fn core_js_for(public_url: &str) -> String {
 }
 
 /// `GET /tag/core.js`.
+#[utoipa::path(
+    get,
+    path = "/tag/core.js",
+    operation_id = "tag/script",
+    tag = "tag",
+    description = "The tag's script, which the `code_snippet` of a conversion tag loads.",
+    security(()),
+    responses((status = 200, description = "The script.", content_type = "application/javascript", body = String))
+)]
 pub async fn core_js(source: std::sync::Arc<str>) -> Response {
     (
         [

@@ -228,9 +228,12 @@ impl Serving {
     }
 
     /// Whether people and the catalog are in memory: decisions need no
-    /// more loading.
+    /// more loading. A change waiting to be applied does not make a node
+    /// unready (the next decision applies it first); otherwise every edit
+    /// an advertiser makes would take the node out of a load balancer's
+    /// rotation.
     pub fn is_ready(&self) -> bool {
-        self.people.is_loaded() && lock(&self.last_build).is_some() && !self.pending().0
+        self.people.is_loaded() && lock(&self.last_build).is_some()
     }
 
     /// An ad group's spend today (micro-currency) and, when a STANDARD
@@ -264,7 +267,7 @@ impl Serving {
 
 // ---- the decision API ----
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 pub struct DecisionRequest {
     #[serde(default)]
     pub user_id: Option<String>,
@@ -285,7 +288,7 @@ pub struct DecisionRequest {
     pub explain: Option<bool>,
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 pub struct DeviceInput {
     #[serde(default)]
     os: Option<String>,
@@ -297,19 +300,19 @@ pub struct DeviceInput {
     atts: Option<u8>,
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 pub struct GeoInput {
     #[serde(default)]
     country: Option<String>,
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 pub struct SignalsInput {
     #[serde(default)]
     pub gpc: Option<bool>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct DecisionAnswer {
     pub decision_id: String,
     pub ads: Vec<AdAnswer>,
@@ -317,7 +320,7 @@ pub struct DecisionAnswer {
     explain: Option<Vec<Explained>>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct AdAnswer {
     pub ad_id: String,
     pub ad_group_id: String,
@@ -334,20 +337,20 @@ pub struct AdAnswer {
     pub why: Vec<Why>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct ThirdParty {
     pub impression_trackers: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub click_tracking_url: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct Why {
     pub kind: String,
     pub text: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct Explained {
     ad_group_id: String,
     reason: &'static str,
@@ -521,6 +524,20 @@ pub(crate) fn check(req: &DecisionRequest) -> Result<Checked, ApiError> {
 }
 
 /// `POST /v1/decisions`.
+#[utoipa::path(
+    post,
+    path = "/v1/decisions",
+    operation_id = "decisions/create",
+    tag = "serving",
+    description = "The ads for one slot of the platform's feed or search, ranked by the auction, each with its beacons and the reasons it was shown. Partner data picks an ad only where the consent policy allows.",
+    request_body = DecisionRequest,
+    responses(
+        (status = 200, description = "The ads to show, best first.", body = DecisionAnswer),
+        (status = 400, description = "A field is malformed.", body = crate::error::ErrorBody),
+        (status = 401, description = "No valid token.", body = crate::error::ErrorBody),
+        (status = 403, description = "Not the operator's token.", body = crate::error::ErrorBody),
+    )
+)]
 pub async fn decide(
     State(state): State<AppState>,
     _: Admin,
@@ -761,6 +778,16 @@ pub async fn decide_request(
 // ---- beacons ----
 
 /// `GET /v1/beacons/impression/{token}`: 204, counted once.
+#[utoipa::path(
+    get,
+    path = "/v1/beacons/impression/{token}",
+    operation_id = "beacons/impression",
+    tag = "serving",
+    description = "Counts the impression of a served ad, once, whoever calls it. The token comes from a decision's `impression_url`.",
+    security(()),
+    params(("token" = String, Path, description = "The sealed token of one served ad.")),
+    responses((status = 204, description = "Counted (or counted before, or not a valid token: the answer is the same)."))
+)]
 pub async fn impression(State(state): State<AppState>, Path(token): Path<String>) -> Response {
     count(&state, &token, BeaconKind::Impression).await;
     StatusCode::NO_CONTENT.into_response()
@@ -768,6 +795,19 @@ pub async fn impression(State(state): State<AppState>, Path(token): Path<String>
 
 /// `GET /v1/beacons/click/{token}`: 302 to the landing page, counted once.
 /// A forged or tampered token goes nowhere (404), and is not counted.
+#[utoipa::path(
+    get,
+    path = "/v1/beacons/click/{token}",
+    operation_id = "beacons/click",
+    tag = "serving",
+    description = "Counts the click of a served ad, once, and sends the browser on to the landing page.",
+    security(()),
+    params(("token" = String, Path, description = "The sealed token of one served ad.")),
+    responses(
+        (status = 302, description = "To the ad's landing page.", headers(("Location" = String, description = "The landing page."))),
+        (status = 404, description = "A forged or tampered token: not counted, sent nowhere."),
+    )
+)]
 pub async fn click(State(state): State<AppState>, Path(token): Path<String>) -> Response {
     match count(&state, &token, BeaconKind::Click).await {
         Some(location) => {

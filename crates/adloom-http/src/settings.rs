@@ -16,14 +16,14 @@ use crate::error::ApiError;
 use crate::extract::{Admin, ApiJson, ApiPath, ApiQuery};
 use crate::AppState;
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct SettingsView {
     use_partner_info: Option<bool>,
     effective: Effective,
     updated_at: Option<i64>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct Effective {
     partner_targeting: bool,
     off_platform_sharing: bool,
@@ -64,6 +64,20 @@ async fn view(
 }
 
 /// `GET`: the setting as the person set it, and what it means now.
+#[utoipa::path(
+    get,
+    path = "/v1/people/{user_id}/ads_settings",
+    operation_id = "ads_settings/get",
+    tag = "ads settings",
+    params(("user_id" = String, Path, description = "The platform's id of the person.")),
+    responses(
+        (status = 200, description = "\"Use info from our ad partners\" as the person set it, and what it means now.", body = SettingsView),
+        (status = 400, description = "A field is malformed.", body = crate::error::ErrorBody),
+        (status = 401, description = "No valid token.", body = crate::error::ErrorBody),
+        (status = 403, description = "Not the operator's token.", body = crate::error::ErrorBody),
+        (status = 404, description = "No such person.", body = crate::error::ErrorBody),
+    )
+)]
 pub async fn get(
     State(state): State<AppState>,
     _: Admin,
@@ -74,10 +88,11 @@ pub async fn get(
     Ok(Json(view(&state, &user_id, setting).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct SettingsUpdate {
     /// `true`, `false`, or `null` to go back to the region default. Required.
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<bool>, required = true)]
     use_partner_info: Option<Option<bool>>,
     #[serde(default)]
     source: Option<String>,
@@ -90,6 +105,21 @@ fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<bool>>, D::E
 
 /// `PUT`: the platform records the person's choice. It applies to the next
 /// request at once, and is appended to the history.
+#[utoipa::path(
+    put,
+    path = "/v1/people/{user_id}/ads_settings",
+    operation_id = "ads_settings/put",
+    tag = "ads settings",
+    params(("user_id" = String, Path, description = "The platform's id of the person.")),
+    request_body = SettingsUpdate,
+    responses(
+        (status = 200, description = "The setting as recorded; it applies to the next request.", body = SettingsView),
+        (status = 400, description = "A field is malformed.", body = crate::error::ErrorBody),
+        (status = 401, description = "No valid token.", body = crate::error::ErrorBody),
+        (status = 403, description = "Not the operator's token.", body = crate::error::ErrorBody),
+        (status = 404, description = "No such person.", body = crate::error::ErrorBody),
+    )
+)]
 pub async fn put(
     State(state): State<AppState>,
     _: Admin,
@@ -155,13 +185,13 @@ pub struct PageParams {
     bookmark: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct HistoryPage {
     items: Vec<HistoryItem>,
     bookmark: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct HistoryItem {
     use_partner_info: Option<bool>,
     changed_at: i64,
@@ -169,6 +199,23 @@ struct HistoryItem {
 }
 
 /// `GET .../history`: every change, newest first. It outlives the person.
+#[utoipa::path(
+    get,
+    path = "/v1/people/{user_id}/ads_settings/history",
+    operation_id = "ads_settings/history",
+    tag = "ads settings",
+    params(
+        ("user_id" = String, Path, description = "The platform's id of the person."),
+        ("page_size" = Option<u32>, Query, description = "1 to 250, default 25."),
+        ("bookmark" = Option<String>, Query, description = "Where the previous page ended."),
+    ),
+    responses(
+        (status = 200, description = "Every change, newest first.", body = HistoryPage),
+        (status = 400, description = "A field is malformed.", body = crate::error::ErrorBody),
+        (status = 401, description = "No valid token.", body = crate::error::ErrorBody),
+        (status = 403, description = "Not the operator's token.", body = crate::error::ErrorBody),
+    )
+)]
 pub async fn history(
     State(state): State<AppState>,
     _: Admin,

@@ -31,7 +31,7 @@ use crate::membership;
 use crate::AppState;
 
 /// What a decision shows about a pin.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct PinView {
     pub id: String,
     pub title: Option<String>,

@@ -75,6 +75,11 @@ const OTHER_ROUTES: &[(Method, &str, &str)] = &[
     (Method::GET, "/tag/core.js", "anyone: the tag's script"),
     (
         Method::GET,
+        "/openapi.json",
+        "anyone: adloom's API document",
+    ),
+    (
+        Method::GET,
         "/v1/beacons/impression/{}",
         "anyone with a sealed token",
     ),
@@ -136,8 +141,14 @@ const OTHER_ROUTES: &[(Method, &str, &str)] = &[
 /// them, as (method, path with `{}` for each parameter). The demo's routes
 /// are left out: they exist only under `adloom demo`.
 fn declared_routes() -> Vec<(Method, String)> {
+    declared_routes_in(&["lib.rs", "pages.rs", "console.rs"])
+}
+
+/// The routes these source files of adloom-http declare, as
+/// (method, normalized path).
+pub(crate) fn declared_routes_in(files: &[&str]) -> Vec<(Method, String)> {
     let mut routes = Vec::new();
-    for file in ["lib.rs", "pages.rs", "console.rs"] {
+    for file in files {
         let path = format!("{}/src/{file}", env!("CARGO_MANIFEST_DIR"));
         let source = std::fs::read_to_string(&path).unwrap();
         let mut rest = source.as_str();
@@ -183,7 +194,7 @@ fn declared_routes() -> Vec<(Method, String)> {
 }
 
 /// A path with each parameter, test id and query replaced, for comparing.
-fn normalize(path: &str) -> String {
+pub(crate) fn normalize(path: &str) -> String {
     path.split('?')
         .next()
         .unwrap()

@@ -9,6 +9,7 @@ mod conversions;
 mod decisions;
 mod errors;
 mod observability;
+mod openapi;
 mod pages;
 mod people;
 mod pixel;

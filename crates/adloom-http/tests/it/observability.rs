@@ -57,6 +57,28 @@ async fn readiness_follows_the_serving_state_and_metrics_follow_the_traffic() {
         .send(Request::get("/readyz").body(Body::empty()).unwrap())
         .await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    // Ready stays ready when an advertiser changes the catalog: the next
+    // decision rebuilds it first, and a load balancer must not take the
+    // node out of rotation for an edit (found by schemathesis on
+    // /openapi.json, issue 14).
+    let account = app.ad_account("Edits").await;
+    let r = app
+        .admin(
+            Method::POST,
+            &format!("/v5/ad_accounts/{account}/campaigns"),
+            Some(json!([{"name": "c", "objective_type": "AWARENESS"}])),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let r = app
+        .send(Request::get("/readyz").body(Body::empty()).unwrap())
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::OK,
+        "after a catalog change: {:?}",
+        r.body
+    );
 
     let metrics = app.admin(Method::GET, "/metrics", None).await;
     let text = metrics.body.as_str().unwrap();
