@@ -97,6 +97,7 @@ pub fn routes() -> Router<AppState> {
         .route("/demo/shop/cart/{slug}", get(cart))
         .route("/demo/shop/buy/{slug}", get(bought))
         .route("/demo/shop.js", get(shop_js))
+        .route("/demo/feed.js", get(feed_js))
         .route("/demo/img/{name}", get(image))
 }
 
@@ -225,19 +226,30 @@ async fn feed(
             Vec::new()
         }
     };
-    let mut promoted = ads.iter();
+    let public_url = &state.config.public_url;
+    let mut promoted = ads.into_iter().map(|ad| own_images(public_url, ad));
     let body = html! {
         h1 { "Your feed" }
         div class="pins" {
             @for (i, (title, color)) in ORGANIC.iter().enumerate() {
                 @if i % 4 == 1 {
-                    @if let Some(ad) = promoted.next() { (promoted_pin(&state.config.public_url, ad)) }
+                    @if let Some(ad) = promoted.next() { (ad_slot(&ad)) }
                 }
                 (organic_pin(title, color))
             }
         }
+        // The feed SDK renders each slot's ad and fires its impression
+        // beacon once the ad is viewable.
+        script type="module" src="/demo/feed.js" {}
     };
     Page::new(demo_layout("Feed", Some(&user), body)).into_response()
+}
+
+/// A place in the feed for one promoted pin: the decision's ad, as data
+/// for the feed SDK (`/sdk/feed.js`), which renders it.
+fn ad_slot(ad: &AdAnswer) -> Markup {
+    let data = serde_json::to_string(ad).unwrap_or_default();
+    html! { div class="ad-slot" data-ad=(data) {} }
 }
 
 fn organic_pin(title: &str, color: &str) -> Markup {
@@ -261,34 +273,18 @@ fn own_image<'a>(public_url: &str, image_url: &'a str) -> Option<&'a str> {
         .filter(|path| path.starts_with("/demo/img/"))
 }
 
-fn promoted_pin(public_url: &str, ad: &AdAnswer) -> Markup {
-    let title = ad.pin.title.as_deref().unwrap_or("Promoted pin");
+/// The ad with its pin's image loaded from adloom itself (see
+/// [`own_image`]), or a plain grey one.
+fn own_images(public_url: &str, mut ad: AdAnswer) -> AdAnswer {
     let image = ad
         .pin
         .image_url
         .as_deref()
         .and_then(|src| own_image(public_url, src))
-        .unwrap_or("/demo/img/9e9e9e.svg");
-    html! {
-        article class="pin ad" data-ad-group=(ad.ad_group_id) {
-            a href=(ad.click_url) {
-                img src=(image) alt=(title) width="240" height="300";
-            }
-            // Counted when shown: the impression beacon.
-            img src=(ad.impression_url) alt="" width="1" height="1";
-            div class="body" {
-                p class="title" { a href=(ad.click_url) { (title) } }
-                p class="promoted" { "Promoted by " (ad.advertiser) }
-                details {
-                    summary { "Why am I seeing this ad?" }
-                    ul class="why" {
-                        @for w in &ad.why { li data-kind=(w.kind) { (w.text) } }
-                    }
-                    p class="hint" { a href="/settings/ads" { "Ads settings" } }
-                }
-            }
-        }
-    }
+        .unwrap_or("/demo/img/9e9e9e.svg")
+        .to_owned();
+    ad.pin.image_url = Some(image);
+    ad
 }
 
 fn money(cents: u64) -> String {
@@ -472,6 +468,18 @@ async fn shop_js() -> Response {
             (header::CACHE_CONTROL, "no-cache"),
         ],
         include_str!("../assets/demo-shop.js"),
+    )
+        .into_response()
+}
+
+/// What the feed page runs: the feed SDK over the page's ad slots.
+async fn feed_js() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        include_str!("../assets/demo-feed.js"),
     )
         .into_response()
 }

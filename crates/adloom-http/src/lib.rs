@@ -300,6 +300,7 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(ready))
         .route("/metrics", get(render_metrics))
         .route("/openapi.json", get(openapi::document))
+        .route("/sdk/feed.js", get(feed_sdk))
         .route("/v3/", get(pixel::pixel))
         .route(
             "/tag/core.js",
@@ -688,6 +689,33 @@ async fn ready(
         StatusCode::SERVICE_UNAVAILABLE
     };
     (status, axum::Json(body)).into_response()
+}
+
+/// `GET /sdk/feed.js`: the feed SDK (`assets/feed.js`), an ES module that
+/// renders a decision's promoted pin and fires its impression beacon once
+/// the ad is viewable.
+#[utoipa::path(
+    get,
+    path = "/sdk/feed.js",
+    operation_id = "sdk/feed",
+    tag = "serving",
+    description = "The feed SDK: an ES module for a platform's web feed. It renders a promoted pin from a decision (image, title, \"Promoted by ...\", \"Why am I seeing this ad?\" with the reasons and a link to the ads settings, \"Hide this ad\" and \"Report this ad\" hooks) and fires the impression beacon once at least half of the ad has been on screen for one continuous second.",
+    security(()),
+    responses((status = 200, description = "The module.", content_type = "text/javascript", body = String))
+)]
+async fn feed_sdk() -> axum::response::Response {
+    use axum::response::IntoResponse;
+    (
+        [
+            (
+                axum::http::header::CONTENT_TYPE,
+                "text/javascript; charset=utf-8",
+            ),
+            (axum::http::header::CACHE_CONTROL, "public, max-age=300"),
+        ],
+        include_str!("../assets/feed.js"),
+    )
+        .into_response()
 }
 
 /// 200 once the server is up; the server binds only after the store opened.

@@ -45,6 +45,7 @@ use crate::{ad_accounts, audiences, conversions, people, pixel, serving, setting
         crate::ready,
         crate::render_metrics,
         crate::echo,
+        crate::feed_sdk,
         document,
     ),
     components(schemas(AdGroupExtensions, ReportRowExtensions)),

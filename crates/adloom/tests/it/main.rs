@@ -654,8 +654,20 @@ async fn the_demo_tells_the_help_pages_story() {
     jar.keep(&res);
 
     let feed = get(&jar, "/demo/feed").await.unwrap().text().await.unwrap();
-    assert!(feed.contains("Promoted by Shoes Inc."), "{feed}");
-    assert!(feed.contains("Shoes Inc. wants to reach people who visited their website"));
+    let ads = feed_ads(&feed);
+    let shoes = ads
+        .iter()
+        .find(|ad| ad["advertiser"] == "Shoes Inc.")
+        .unwrap_or_else(|| panic!("the shoe ad: {feed}"));
+    assert!(shoes["why"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|w| w["text"] == "Shoes Inc. wants to reach people who visited their website"));
+    assert!(
+        feed.contains(r#"src="/demo/feed.js""#),
+        "the feed SDK renders them"
+    );
 
     let settings = get(&jar, "/settings/ads")
         .await
@@ -670,10 +682,19 @@ async fn the_demo_tells_the_help_pages_story() {
     assert_eq!(res.status(), 303);
 
     let feed = get(&jar, "/demo/feed").await.unwrap().text().await.unwrap();
-    assert!(!feed.contains("Promoted by Shoes Inc."), "{feed}");
-    assert!(feed.contains("Promoted by"), "other ads stay: {feed}");
-    for partner in ["website_visit", "customer_list", "conversion"] {
-        assert!(!feed.contains(&format!("data-kind=\"{partner}")), "{feed}");
+    let ads = feed_ads(&feed);
+    assert!(
+        ads.iter().all(|ad| ad["advertiser"] != "Shoes Inc."),
+        "{feed}"
+    );
+    assert!(!ads.is_empty(), "other ads stay: {feed}");
+    for ad in &ads {
+        for why in ad["why"].as_array().unwrap() {
+            let kind = why["kind"].as_str().unwrap();
+            for partner in ["website_visit", "customer_list", "conversion"] {
+                assert!(!kind.starts_with(partner), "{why}");
+            }
+        }
     }
     assert!(demo.stderr.lock().unwrap().contains("demo world built"));
     drop(demo);
@@ -682,6 +703,23 @@ async fn the_demo_tells_the_help_pages_story() {
     let again = Server::start_demo(dir.path());
     let logs = again.stderr.lock().unwrap().clone();
     assert!(!logs.contains("demo world built"), "{logs}");
+}
+
+/// The ads of a demo feed page: each slot carries its decision's ad as
+/// JSON in `data-ad`, for the feed SDK to render.
+fn feed_ads(html: &str) -> Vec<Value> {
+    html.split(r#"data-ad=""#)
+        .skip(1)
+        .map(|rest| {
+            let attribute = &rest[..rest.find('"').unwrap()];
+            let json = attribute
+                .replace("&quot;", "\"")
+                .replace("&lt;", "<")
+                .replace("&gt;", ">")
+                .replace("&amp;", "&");
+            serde_json::from_str(&json).unwrap()
+        })
+        .collect()
 }
 
 /// The same story in headless Chromium (Debian's package), driven by
@@ -725,6 +763,37 @@ async fn the_demo_story_in_chromium() {
     ] {
         assert!(shots.join(shot).exists(), "{shot}");
     }
+}
+
+/// The feed SDK (`/sdk/feed.js`) in headless Chromium
+/// (`tests/browser/viewability.mjs`): an ad never scrolled into view bills
+/// nothing, one scrolled past in under a second bills nothing, one in view
+/// for a second bills one impression; a click bills the click; "Hide this
+/// ad" reaches the platform's hook. The page's clock is the test's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_feed_sdk_bills_only_viewable_ads_in_chromium() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    assert!(
+        root.join("tests/browser/node_modules/playwright-core")
+            .exists(),
+        "playwright-core is not installed: run the tests with scripts/test"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), Some("admin-secret"));
+    let out = tokio::process::Command::new("node")
+        .arg(root.join("tests/browser/viewability.mjs"))
+        .arg(format!("http://{}", server.addr))
+        .arg("admin-secret")
+        .output()
+        .await
+        .expect("node runs the browser test");
+    let said = format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{said}");
+    assert!(said.contains("viewability: passed"), "{said}");
 }
 
 /// `adloom import people` and `adloom lists upload` against a running
