@@ -78,6 +78,7 @@ const OTHER_ROUTES: &[(Method, &str, &str)] = &[
         "/openapi.json",
         "anyone: adloom's API document",
     ),
+    (Method::GET, "/sdk/feed.js", "anyone: the feed SDK"),
     (
         Method::GET,
         "/v1/beacons/impression/{}",
