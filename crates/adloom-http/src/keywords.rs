@@ -22,6 +22,13 @@ pub struct KeywordsRequest {
     keywords: Option<Vec<Value>>,
 }
 
+/// The keywords of one request: 1 to 2000, as the spec allows.
+fn batch(keywords: Option<Vec<Value>>) -> Result<Vec<Value>, ApiError> {
+    keywords
+        .filter(|k| !k.is_empty() && k.len() <= 2000)
+        .ok_or_else(|| ApiError::invalid("keywords: must list 1 to 2000 keywords"))
+}
+
 #[derive(Serialize)]
 pub struct KeywordsAnswer {
     keywords: Vec<Value>,
@@ -62,10 +69,7 @@ pub async fn create(
             "parent_id: no ad group {parent} in this ad account"
         )));
     }
-    let items = body
-        .keywords
-        .filter(|k| !k.is_empty() && k.len() <= 2000)
-        .ok_or_else(|| ApiError::invalid("keywords: must list 1 to 2000 keywords"))?;
+    let items = batch(body.keywords)?;
     let now = state.clock.now();
     let (mut keywords, mut errors, mut stored) = (Vec::new(), Vec::new(), Vec::new());
     for item in items {
@@ -137,10 +141,7 @@ pub async fn update(
     access: AccountAccess,
     ApiJson(body): ApiJson<KeywordsUpdate>,
 ) -> Result<Json<KeywordsAnswer>, ApiError> {
-    let items = body
-        .keywords
-        .filter(|k| !k.is_empty() && k.len() <= 2000)
-        .ok_or_else(|| ApiError::invalid("keywords: must list 1 to 2000 keywords"))?;
+    let items = batch(body.keywords)?;
     let now = state.clock.now();
     let (mut keywords, mut errors, mut stored) = (Vec::new(), Vec::new(), Vec::new());
     for item in items {

@@ -727,32 +727,20 @@ fn feed_ads(html: &str) -> Vec<Value> {
 /// Screenshots go to `target/screenshots`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_demo_story_in_chromium() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let script = root.join("tests/browser/story.mjs");
-    assert!(
-        root.join("tests/browser/node_modules/playwright-core")
-            .exists(),
-        "playwright-core is not installed: run the tests with scripts/test"
-    );
     let dir = tempfile::tempdir().unwrap();
     let demo = Server::start_demo(dir.path());
-    let shots = root.join("target/screenshots");
+    let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/screenshots");
     let demo_file: Value =
         serde_json::from_slice(&std::fs::read(dir.path().join("demo.json")).unwrap()).unwrap();
-    let out = tokio::process::Command::new("node")
-        .arg(&script)
-        .arg(format!("http://{}", demo.addr))
-        .arg(&shots)
-        .arg(demo_file["console_token"].as_str().unwrap())
-        .output()
-        .await
-        .expect("node runs the browser test");
-    let said = format!(
-        "{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.status.success(), "{said}");
+    let said = in_chromium(
+        "story.mjs",
+        &[
+            format!("http://{}", demo.addr),
+            shots.display().to_string(),
+            demo_file["console_token"].as_str().unwrap().to_owned(),
+        ],
+    )
+    .await;
     assert!(said.contains("ok: the shoe ad is gone"), "{said}");
     assert!(said.contains("ok: the console draws its charts"), "{said}");
     for shot in [
@@ -772,18 +760,28 @@ async fn the_demo_story_in_chromium() {
 /// ad" reaches the platform's hook. The page's clock is the test's.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_feed_sdk_bills_only_viewable_ads_in_chromium() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    assert!(
-        root.join("tests/browser/node_modules/playwright-core")
-            .exists(),
-        "playwright-core is not installed: run the tests with scripts/test"
-    );
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path(), Some("admin-secret"));
+    let said = in_chromium(
+        "viewability.mjs",
+        &[format!("http://{}", server.addr), "admin-secret".to_owned()],
+    )
+    .await;
+    assert!(said.contains("viewability: passed"), "{said}");
+}
+
+/// Runs a browser test of tests/browser (playwright-core, installed by
+/// scripts/test) with these arguments; fails with what it said unless it
+/// passed, else returns what it said.
+async fn in_chromium(script: &str, args: &[String]) -> String {
+    let browser = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/browser");
+    assert!(
+        browser.join("node_modules/playwright-core").exists(),
+        "playwright-core is not installed: run the tests with scripts/test"
+    );
     let out = tokio::process::Command::new("node")
-        .arg(root.join("tests/browser/viewability.mjs"))
-        .arg(format!("http://{}", server.addr))
-        .arg("admin-secret")
+        .arg(browser.join(script))
+        .args(args)
         .output()
         .await
         .expect("node runs the browser test");
@@ -793,7 +791,7 @@ async fn the_feed_sdk_bills_only_viewable_ads_in_chromium() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(out.status.success(), "{said}");
-    assert!(said.contains("viewability: passed"), "{said}");
+    said
 }
 
 /// `adloom import people` and `adloom lists upload` against a running
