@@ -8,6 +8,7 @@
 
 use serde_json::{json, Map, Value};
 
+use crate::auction::BillableEvent;
 use crate::error::Invalid;
 use crate::targeting::TargetingSpec;
 
@@ -284,11 +285,12 @@ pub fn normalize_ad_group(o: &Object) -> Result<Object, Invalid> {
     // The most one delivery can cost: a click at the bid, or one impression
     // at a thousandth of the CPM bid. It must fit in the budget.
     if let (Some(b), Some(budget)) = (bid, budget) {
-        let one_charge = if billable_text.as_deref() == Some("IMPRESSION") {
-            b.div_ceil(1000)
+        let billable = if billable_text.as_deref() == Some("IMPRESSION") {
+            BillableEvent::Impression
         } else {
-            b
+            BillableEvent::Click
         };
+        let one_charge = crate::pacing::max_charge(billable, b);
         if one_charge > budget {
             return Err(Invalid::new(
                 "bid_in_micro_currency",

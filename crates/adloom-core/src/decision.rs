@@ -401,10 +401,7 @@ fn check(
         }
     }
     // The most one delivery can cost: a click at the bid, or one impression.
-    let max_charge = match group.billable_event {
-        BillableEvent::Click => group.bid_micros,
-        BillableEvent::Impression => group.bid_micros.div_ceil(1000),
-    };
+    let max_charge = crate::pacing::max_charge(group.billable_event, group.bid_micros);
     if !world.admits(&group.ad_group_id, max_charge) {
         return Err(Rejection::Paced);
     }

@@ -9,6 +9,38 @@
 //! Either way, an ad group whose spend plus what it could still be charged
 //! for its pending deliveries would pass the cap does not enter the auction.
 
+use crate::auction::BillableEvent;
+
+/// Something a person did with a served ad that a beacon counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Impression,
+    Click,
+}
+
+/// What one counted action of a delivery costs, in micro-currency: the
+/// price for a click of a pay-per-click delivery; a thousandth of the price
+/// (a CPM) for an impression of a pay-per-impression delivery, rounded up so
+/// that a thousand impressions never cost less than the price; nothing for
+/// any other action. The one place a charge is computed: holds, admission,
+/// billing and the bid-within-budget check all use it.
+pub fn charge(billable: BillableEvent, action: Action, price_micros: u64) -> u64 {
+    match (billable, action) {
+        (BillableEvent::Click, Action::Click) => price_micros,
+        (BillableEvent::Impression, Action::Impression) => price_micros.div_ceil(1000),
+        _ => 0,
+    }
+}
+
+/// The most one delivery can cost: its billable action at its price.
+pub fn max_charge(billable: BillableEvent, price_micros: u64) -> u64 {
+    let action = match billable {
+        BillableEvent::Click => Action::Click,
+        BillableEvent::Impression => Action::Impression,
+    };
+    charge(billable, action, price_micros)
+}
+
 /// How fast to spend.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Delivery {
@@ -114,6 +146,41 @@ impl Pacer {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
+    #[test]
+    fn a_delivery_is_charged_for_its_billable_action_only() {
+        use super::{charge, max_charge, Action};
+        use crate::auction::BillableEvent::{Click, Impression};
+        for (billable, action, price, expected) in [
+            (Click, Action::Click, 400_000, 400_000),
+            (Click, Action::Impression, 400_000, 0),
+            (Impression, Action::Impression, 2_000_000, 2_000),
+            (Impression, Action::Impression, 2_000_001, 2_001),
+            (Impression, Action::Impression, 1, 1),
+            (Impression, Action::Impression, 0, 0),
+            (Impression, Action::Click, 2_000_000, 0),
+        ] {
+            assert_eq!(
+                charge(billable, action, price),
+                expected,
+                "{billable:?} {action:?} {price}"
+            );
+        }
+        assert_eq!(max_charge(Click, 7), 7);
+        assert_eq!(max_charge(Impression, 7_000), 7);
+    }
+
+    proptest! {
+        /// A thousand impressions cost at least the CPM price, and less than
+        /// a thousand micros over it.
+        #[test]
+        fn a_thousand_impressions_cost_the_cpm_rounded_up(price in 0u64..1 << 40) {
+            let one = super::charge(crate::auction::BillableEvent::Impression, super::Action::Impression, price);
+            prop_assert!(one * 1000 >= price && one * 1000 < price + 1000);
+        }
+    }
+
     use super::*;
 
     const DAY: i64 = 86_400;

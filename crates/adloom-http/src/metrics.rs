@@ -170,10 +170,16 @@ impl Metrics {
         self.record(|| counter!("adloom_beacons_rejected_total").increment(1));
     }
 
-    /// A counted impression or click, and what it charged.
     /// A new customer list or audience refused by the daily cap.
     pub fn creation_capped(&self, kind: &'static str) {
         self.record(|| counter!("adloom_creations_capped_total", "kind" => kind).increment(1));
+    }
+
+    /// A write that answered nobody failed (`what`: `beacon_publish`,
+    /// `beacon_apply`, `click_id`): it is logged where it happens, and
+    /// counted here so that an operator sees it without reading logs.
+    pub fn write_failed(&self, what: &'static str) {
+        self.record(|| counter!("adloom_write_failures_total", "what" => what).increment(1));
     }
 
     /// A click that bills nothing (`engagement::InvalidClick`), by reason.
@@ -181,6 +187,7 @@ impl Metrics {
         self.record(|| counter!("adloom_invalid_clicks_total", "reason" => reason).increment(1));
     }
 
+    /// A counted impression or click, and what it charged.
     pub fn beacon_counted(&self, kind: &'static str, charge_micros: u64) {
         self.record(|| {
             counter!("adloom_beacons_counted_total", "kind" => kind).increment(1);

@@ -21,6 +21,7 @@ use adloom_core::consent::{
 };
 use adloom_core::decision::{self, Placement, Request};
 use adloom_core::identifier::{hash_maid, normalize_maid};
+use adloom_core::pacing::{self, max_charge, Action};
 use adloom_core::region::Country;
 use adloom_core::targeting::Viewer;
 use adloom_store::bus::BeaconHit;
@@ -677,13 +678,14 @@ pub async fn decide_request(
                 .budgets
                 .get(&served.ad_group_id)
                 .and_then(|b| b.caps());
+            let most = max_charge(served.billable_event, served.price_micros);
             let charge = match (caps, served.billable_event) {
                 (None, _) => 0,
-                (Some(_), BillableEvent::Impression) => served.price_micros.div_ceil(1000),
+                (Some(_), BillableEvent::Impression) => most,
                 // A click is expected at the estimated rate.
                 (Some(_), BillableEvent::Click) => {
                     let ctr = counters.ctr(&served.ad_group_id);
-                    (served.price_micros as f64 * ctr).ceil() as u64
+                    (most as f64 * ctr).ceil() as u64
                 }
             };
             counters.hold(&served.ad_group_id, &served.campaign_id, charge, now);
@@ -850,11 +852,19 @@ async fn count(state: &AppState, token: &str, kind: BeaconKind) -> Option<String
         state.metrics.beacon_rejected();
         return Some(landing);
     }
-    let charge = match (is_click, beacon.cpc) {
-        (true, true) => beacon.p,
-        (false, false) => beacon.p.div_ceil(1000),
-        _ => 0,
-    };
+    let (billable, action) = (
+        if beacon.cpc {
+            BillableEvent::Click
+        } else {
+            BillableEvent::Impression
+        },
+        if is_click {
+            Action::Click
+        } else {
+            Action::Impression
+        },
+    );
+    let charge = pacing::charge(billable, action, beacon.p);
     let hit = BeaconHit {
         decision_id: beacon.d,
         ad_id: beacon.a,
@@ -868,13 +878,21 @@ async fn count(state: &AppState, token: &str, kind: BeaconKind) -> Option<String
         time: state.clock.now(),
         decided_at: beacon.t,
     };
+    // The person goes on to the landing page whatever happens here; a
+    // beacon that could not be counted is logged and counted as a failure.
     match &state.bus {
-        // Counted by whichever node pulls it; the person goes on at once.
+        // Counted by whichever node pulls it.
         Some(bus) => {
-            let _ = bus.publish_beacon(&hit).await;
+            if let Err(e) = bus.publish_beacon(&hit).await {
+                tracing::error!(error = %e, "a beacon was not published to the bus");
+                state.metrics.write_failed("beacon_publish");
+            }
         }
         None => {
-            let _ = apply_beacon(state, hit).await;
+            if let Err(e) = apply_beacon(state, hit).await {
+                tracing::error!(error = %e, "a beacon was not counted");
+                state.metrics.write_failed("beacon_apply");
+            }
         }
     }
     Some(landing)
@@ -902,10 +920,16 @@ pub(crate) async fn apply_beacon(
     let kind = if hit.click { "click" } else { "impression" };
     state.metrics.beacon_counted(kind, hit.charge_micros);
     if let (Some(click_id), Some(user)) = (&hit.click_id, &hit.user_id) {
-        let _ = state
+        // The click is counted either way; without its click id, a later
+        // conversion carrying `epik` just cannot be linked to the person.
+        if let Err(e) = state
             .store
             .record_click_id(click_id, user, &hit.ad_account_id, hit.time)
-            .await;
+            .await
+        {
+            tracing::error!(error = %e, "a click id was not recorded");
+            state.metrics.write_failed("click_id");
+        }
     }
     if let Some(shared) = &state.shared_counters {
         shared::settle(
