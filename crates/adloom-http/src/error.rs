@@ -144,7 +144,7 @@ impl From<StoreError> for ApiError {
             }
             StoreError::Invalid(invalid) => invalid.into(),
             // Already logged by the store.
-            StoreError::Internal(_) => ApiError::internal(),
+            StoreError::Internal { .. } => ApiError::internal(),
         }
     }
 }

@@ -42,11 +42,11 @@ impl EventSink {
         self.jobs
             .send(Job { events, reply })
             .await
-            .map_err(|_| StoreError::Internal("the event writer stopped".to_owned()))?;
+            .map_err(|_| StoreError::internal("the event writer stopped"))?;
         answer
             .await
-            .map_err(|_| StoreError::Internal("the event writer stopped".to_owned()))?
-            .map_err(StoreError::Internal)
+            .map_err(|_| StoreError::internal("the event writer stopped"))?
+            .map_err(StoreError::internal)
     }
 }
 

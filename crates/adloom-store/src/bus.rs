@@ -116,7 +116,7 @@ const ACK_WAIT: Duration = Duration::from_secs(5);
 
 fn failed(what: &str, e: impl std::fmt::Display) -> StoreError {
     tracing::error!(error = %e, "event bus: {what}");
-    StoreError::Internal(format!("event bus: {what}: {e}"))
+    StoreError::internal(format!("event bus: {what}: {e}"))
 }
 
 /// Events on NATS JetStream.

@@ -282,7 +282,9 @@ pub async fn a_failed_batch_applies_nothing(store: &dyn Store) {
         .upsert_people(Box::new(items.into_iter()))
         .await
         .unwrap_err();
-    assert!(matches!(err, StoreError::Internal(_)), "{err:?}");
+    assert!(matches!(err, StoreError::Internal { .. }), "{err:?}");
+    let source = std::error::Error::source(&err).expect("the cause is kept");
+    assert_eq!(source.to_string(), "the client went away");
     assert_eq!(store.get_person("u1").await.unwrap(), Some(before));
     assert_eq!(store.get_person("u3").await.unwrap(), None);
 }

@@ -233,7 +233,7 @@ impl std::fmt::Debug for SharedCounters {
 
 fn failed(e: redis::RedisError) -> StoreError {
     tracing::error!(error = %e, "shared counters");
-    StoreError::Internal(format!("shared counters: {e}"))
+    StoreError::caused_by("shared counters", e)
 }
 
 /// `-1` for "no cap", as the scripts read it.
@@ -265,7 +265,7 @@ impl SharedCounters {
             return Ok(Vec::new());
         }
         let (reply, answer) = oneshot::channel();
-        let gone = || StoreError::Internal("shared counters: the reserving task stopped".into());
+        let gone = || StoreError::internal("shared counters: the reserving task stopped");
         self.waiting
             .send(Waiting {
                 deliveries,
@@ -334,7 +334,7 @@ impl Redis {
                     let to = from + w.deliveries.len();
                     let reply = match &answer {
                         Ok(taken) => Ok(taken[from..to].to_vec()),
-                        Err(e) => Err(StoreError::Internal(e.to_string())),
+                        Err(e) => Err(StoreError::internal(e.to_string())),
                     };
                     from = to;
                     // The decision may have stopped waiting.

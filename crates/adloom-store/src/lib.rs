@@ -51,15 +51,41 @@ pub enum StoreError {
     AlreadyExists,
     #[error(transparent)]
     Invalid(#[from] Invalid),
-    /// The backend failed; the details were logged where it happened.
-    #[error("storage failure: {0}")]
-    Internal(String),
+    /// The backend failed; the details were logged where it happened, and
+    /// the driver's error, when there is one, is kept as the source.
+    #[error("storage failure: {message}")]
+    Internal {
+        message: String,
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
 }
 
 /// What [`Store::follow`] yields when changes may have been missed.
 pub const RESYNC: &str = "*";
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+impl StoreError {
+    /// A failure described by a message alone.
+    pub fn internal(message: impl Into<String>) -> StoreError {
+        StoreError::Internal {
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// A failure of a driver or service, keeping its error as the source.
+    pub fn caused_by(
+        context: &str,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> StoreError {
+        StoreError::Internal {
+            message: format!("{context}: {source}"),
+            source: Some(Box::new(source)),
+        }
+    }
+}
 
 /// A stream of people to upsert in one batch. An `Err` item aborts the batch
 /// and nothing of it is applied.

@@ -416,7 +416,7 @@ async fn migrate(client: &mut deadpool_postgres::Client) -> Result<()> {
 }
 
 fn driver(e: tokio_postgres::Error) -> StoreError {
-    internal(format!("postgres: {e}"))
+    crate::rows::failed_with("postgres", e)
 }
 
 fn is_unique_violation(e: &tokio_postgres::Error) -> bool {
@@ -936,7 +936,7 @@ impl Store for PostgresStore {
         // before the transaction, so that no connection waits on the disk.
         let people = people
             .collect::<std::io::Result<Vec<_>>>()
-            .map_err(|e| internal(format!("people batch aborted: {e}")))?;
+            .map_err(|e| crate::rows::failed_with("people batch aborted", e))?;
         self.write(move |tx| Box::pin(async move { upsert_people_batch(tx, people).await }))
             .await
     }

@@ -9,7 +9,17 @@ use crate::{Result, StoreError};
 
 pub(crate) fn internal(message: String) -> StoreError {
     tracing::error!(%message, "store failure");
-    StoreError::Internal(message)
+    StoreError::internal(message)
+}
+
+/// A failure of a driver or of the caller's input stream, logged, with its
+/// error kept as the source.
+pub(crate) fn failed_with(
+    context: &str,
+    e: impl std::error::Error + Send + Sync + 'static,
+) -> StoreError {
+    tracing::error!(error = %e, "{context}");
+    StoreError::caused_by(context, e)
 }
 
 pub(crate) fn to_json<T: serde::Serialize>(v: &T) -> Result<String> {

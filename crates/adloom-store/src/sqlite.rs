@@ -421,7 +421,7 @@ fn migrate(conn: &mut Connection) -> Result<()> {
 }
 
 fn driver(e: rusqlite::Error) -> StoreError {
-    internal(format!("sqlite: {e}"))
+    crate::rows::failed_with("sqlite", e)
 }
 
 /// Stores one event: resolves its person from the identity index, or from
@@ -698,7 +698,8 @@ impl Store for SqliteStore {
             // The people this batch wrote so far.
             let mut written = std::collections::HashSet::new();
             for person in people {
-                let person = person.map_err(|e| internal(format!("people batch aborted: {e}")))?;
+                let person =
+                    person.map_err(|e| crate::rows::failed_with("people batch aborted", e))?;
                 count += 1;
                 let record = stored_record(&person)?;
                 let stored = current
