@@ -36,6 +36,7 @@ pub mod event;
 pub mod identifier;
 pub mod identity;
 pub mod keyword;
+pub mod object;
 pub mod pacing;
 pub mod page;
 pub mod person;

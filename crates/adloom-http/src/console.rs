@@ -9,6 +9,7 @@
 
 mod chart;
 
+use adloom_core::object::ObjectKind;
 use std::collections::BTreeSet;
 
 use adloom_core::report::{format_date, Level};
@@ -266,8 +267,8 @@ async fn overview(
         0.0
     };
 
-    let campaigns = state.store.list_objects("campaign", id).await?;
-    let groups = state.store.list_objects("adgroup", id).await?;
+    let campaigns = state.store.list_objects(ObjectKind::Campaign, id).await?;
+    let groups = state.store.list_objects(ObjectKind::AdGroup, id).await?;
     let audiences = crate::audiences::all_audiences(state, id).await?;
     let lists = crate::audiences::all_lists(state, id).await?;
     let tags = state.store.list_conversion_tags(id).await?;

@@ -1,6 +1,7 @@
 //! `/v5/ad_accounts/{id}/keywords`: search keywords of ad groups.
 
 use adloom_core::keyword::{normalize, MatchType};
+use adloom_core::object::ObjectKind;
 use adloom_core::page::PageRequest;
 use adloom_store::StoredObject;
 use axum::extract::{RawQuery, State};
@@ -12,9 +13,6 @@ use crate::auth::new_id;
 use crate::error::ApiError;
 use crate::extract::{AccountAccess, ApiJson};
 use crate::AppState;
-
-/// Keywords are kept among the advertiser objects under this kind.
-pub const KIND: &str = "keyword";
 
 #[derive(Deserialize)]
 pub struct KeywordsRequest {
@@ -61,7 +59,7 @@ pub async fn create(
     let group_id = parent.strip_prefix("AG").unwrap_or(&parent).to_owned();
     let owned = state
         .store
-        .get_object("adgroup", &group_id)
+        .get_object(ObjectKind::AdGroup, &group_id)
         .await?
         .is_some_and(|g| g.ad_account_id == access.ad_account_id);
     if !owned {
@@ -104,7 +102,7 @@ pub async fn create(
             }),
         }
     }
-    state.store.put_objects(KIND, stored).await?;
+    state.store.put_objects(ObjectKind::Keyword, stored).await?;
     Ok(Json(KeywordsAnswer { keywords, errors }))
 }
 
@@ -149,7 +147,7 @@ pub async fn update(
         let found = match id {
             Some(id) => state
                 .store
-                .get_object(KIND, id)
+                .get_object(ObjectKind::Keyword, id)
                 .await?
                 .filter(|k| k.ad_account_id == access.ad_account_id),
             None => None,
@@ -181,7 +179,7 @@ pub async fn update(
             }),
         }
     }
-    state.store.put_objects(KIND, stored).await?;
+    state.store.put_objects(ObjectKind::Keyword, stored).await?;
     Ok(Json(KeywordsAnswer { keywords, errors }))
 }
 
@@ -234,7 +232,7 @@ pub async fn list(
     let page = PageRequest::new(page_size, bookmark)?;
     let all: Vec<StoredObject> = state
         .store
-        .list_objects(KIND, &access.ad_account_id)
+        .list_objects(ObjectKind::Keyword, &access.ad_account_id)
         .await?
         .into_iter()
         .filter(|k| {

@@ -7,6 +7,7 @@ use adloom_core::campaign::{
     iso8601, merge, normalize_ad, normalize_ad_group, normalize_campaign, normalize_pin,
     summary_status, Kind, Object,
 };
+use adloom_core::object::ObjectKind;
 use adloom_core::page::PageRequest;
 use adloom_core::targeting::TargetingSpec;
 use adloom_core::Invalid;
@@ -98,7 +99,7 @@ async fn check_references(
             if owned(
                 state
                     .store
-                    .get_object("campaign", &id)
+                    .get_object(ObjectKind::Campaign, &id)
                     .await
                     .map_err(|e| e.to_string())?,
             )
@@ -136,7 +137,7 @@ async fn check_references(
             let group = owned(
                 state
                     .store
-                    .get_object("adgroup", &group_id)
+                    .get_object(ObjectKind::AdGroup, &group_id)
                     .await
                     .map_err(|e| e.to_string())?,
             )
@@ -145,7 +146,7 @@ async fn check_references(
             if owned(
                 state
                     .store
-                    .get_object("pin", &pin_id)
+                    .get_object(ObjectKind::Pin, &pin_id)
                     .await
                     .map_err(|e| e.to_string())?,
             )
@@ -263,7 +264,7 @@ async fn create_batch(
         .await;
         report(kind, result, now, &mut items, &mut created);
     }
-    state.store.put_objects(kind.as_str(), created).await?;
+    state.store.put_objects(kind.into(), created).await?;
     Ok(Json(Items { items }))
 }
 
@@ -286,7 +287,7 @@ async fn update_batch(
                 .ok_or("id: required")?;
             let stored = state
                 .store
-                .get_object(kind.as_str(), id)
+                .get_object(kind.into(), id)
                 .await
                 .map_err(|e| e.to_string())?
                 .filter(|s| s.ad_account_id == account)
@@ -304,7 +305,7 @@ async fn update_batch(
         .await;
         report(kind, result, now, &mut items, &mut updated);
     }
-    state.store.put_objects(kind.as_str(), updated).await?;
+    state.store.put_objects(kind.into(), updated).await?;
     Ok(Json(Items { items }))
 }
 
@@ -377,7 +378,7 @@ async fn list(
         )));
     }
     let page = PageRequest::new(page_size, bookmark)?;
-    let mut all = state.store.list_objects(kind.as_str(), account).await?;
+    let mut all = state.store.list_objects(kind.into(), account).await?;
     let parent = |o: &StoredObject, field: &str, wanted: &[String]| {
         wanted.is_empty()
             || o.record
@@ -425,7 +426,7 @@ async fn get_one(
     account: &str,
     id: &str,
 ) -> Result<Json<Value>, ApiError> {
-    match state.store.get_object(kind.as_str(), id).await? {
+    match state.store.get_object(kind.into(), id).await? {
         Some(o) if o.ad_account_id == account => Ok(Json(view(kind, &o, state.clock.now()))),
         _ => Err(ApiError::not_found(kind_name(kind))),
     }
@@ -526,7 +527,7 @@ pub async fn create_pin(
     };
     state
         .store
-        .put_objects(Kind::Pin.as_str(), vec![pin.clone()])
+        .put_objects(ObjectKind::Pin, vec![pin.clone()])
         .await?;
     Ok((StatusCode::CREATED, Json(view(Kind::Pin, &pin, now))))
 }
@@ -538,7 +539,7 @@ pub async fn get_pin(
     caller: Caller,
     ApiPath(pin_id): ApiPath<String>,
 ) -> Result<Json<Value>, ApiError> {
-    match state.store.get_object(Kind::Pin.as_str(), &pin_id).await? {
+    match state.store.get_object(ObjectKind::Pin, &pin_id).await? {
         Some(pin) if caller.may_access(&pin.ad_account_id) => {
             Ok(Json(view(Kind::Pin, &pin, state.clock.now())))
         }

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use adloom_core::campaign::Kind;
+use adloom_core::object::ObjectKind;
 use adloom_core::report::{
     self, is_column, parse_date, Conversion, Granularity, Level, Objects, Query, Touch,
 };
@@ -146,15 +146,15 @@ pub(crate) async fn analytics(
         by_campaign_and_pin,
     } = parse_query(level, query)?;
     // The objects that name a row's entity and those above it.
-    let kinds: &[Kind] = match level {
+    let kinds: &[ObjectKind] = match level {
         Level::AdAccount => &[],
-        Level::Campaign => &[Kind::Campaign],
-        Level::AdGroup => &[Kind::Campaign, Kind::AdGroup],
-        Level::Ad => &[Kind::Campaign, Kind::AdGroup, Kind::Ad],
+        Level::Campaign => &[ObjectKind::Campaign],
+        Level::AdGroup => &[ObjectKind::Campaign, ObjectKind::AdGroup],
+        Level::Ad => &[ObjectKind::Campaign, ObjectKind::AdGroup, ObjectKind::Ad],
     };
     let mut objects: [Vec<Value>; 3] = Default::default();
     for (slot, kind) in objects.iter_mut().zip(kinds) {
-        *slot = (state.store.list_objects(kind.as_str(), account).await?)
+        *slot = (state.store.list_objects(*kind, account).await?)
             .into_iter()
             .map(|o| {
                 let mut record = o.record;

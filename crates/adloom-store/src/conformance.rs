@@ -4,6 +4,7 @@
 //! with an async function that makes a fresh, empty store; the macro writes
 //! one test per case below, so a failure names the rule that broke.
 
+use crate::ObjectKind;
 use std::collections::BTreeSet;
 
 use adloom_core::access::AccessToken;
@@ -1410,7 +1411,7 @@ pub async fn advertiser_objects_by_kind_and_account(store: &dyn Store) {
     };
     store
         .put_objects(
-            "campaign",
+            ObjectKind::Campaign,
             vec![
                 object("2", "1", "b", 1),
                 object("1", "1", "a", 1),
@@ -1420,11 +1421,11 @@ pub async fn advertiser_objects_by_kind_and_account(store: &dyn Store) {
         .await
         .unwrap();
     store
-        .put_objects("adgroup", vec![object("1", "1", "group", 1)])
+        .put_objects(ObjectKind::AdGroup, vec![object("1", "1", "group", 1)])
         .await
         .unwrap();
     let listed: Vec<String> = store
-        .list_objects("campaign", "1")
+        .list_objects(ObjectKind::Campaign, "1")
         .await
         .unwrap()
         .into_iter()
@@ -1433,19 +1434,23 @@ pub async fn advertiser_objects_by_kind_and_account(store: &dyn Store) {
     assert_eq!(listed, ["1", "2"]);
     assert_eq!(
         store
-            .get_object("adgroup", "1")
+            .get_object(ObjectKind::AdGroup, "1")
             .await
             .unwrap()
             .unwrap()
             .record["name"],
         "group"
     );
-    assert_eq!(store.get_object("ad", "1").await.unwrap(), None);
+    assert_eq!(store.get_object(ObjectKind::Ad, "1").await.unwrap(), None);
     store
-        .put_objects("campaign", vec![object("1", "1", "renamed", 7)])
+        .put_objects(ObjectKind::Campaign, vec![object("1", "1", "renamed", 7)])
         .await
         .unwrap();
-    let got = store.get_object("campaign", "1").await.unwrap().unwrap();
+    let got = store
+        .get_object(ObjectKind::Campaign, "1")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(
         (
             got.record["name"].as_str(),
@@ -1456,12 +1461,12 @@ pub async fn advertiser_objects_by_kind_and_account(store: &dyn Store) {
     );
     // An id of another account is never overwritten.
     store
-        .put_objects("campaign", vec![object("3", "1", "hijack", 8)])
+        .put_objects(ObjectKind::Campaign, vec![object("3", "1", "hijack", 8)])
         .await
         .unwrap();
     assert_eq!(
         store
-            .get_object("campaign", "3")
+            .get_object(ObjectKind::Campaign, "3")
             .await
             .unwrap()
             .unwrap()

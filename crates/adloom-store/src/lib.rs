@@ -25,6 +25,7 @@ use adloom_core::audience::ReportedSize;
 use adloom_core::customer_list::{record_digests, CustomerList, ListType};
 use adloom_core::event::{EventName, TrackedEvent};
 use adloom_core::identity::pick_person;
+pub use adloom_core::object::ObjectKind;
 use adloom_core::page::{Page, PageRequest};
 use adloom_core::person::PersonRecord;
 use adloom_core::region::Country;
@@ -256,12 +257,12 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Page<StoredObject>>;
     /// Stores campaigns, ad groups, ads or pins (`kind`), inserted or
     /// replaced, in one transaction.
-    async fn put_objects(&self, kind: &'static str, objects: Vec<StoredObject>) -> Result<()>;
-    async fn get_object(&self, kind: &'static str, id: &str) -> Result<Option<StoredObject>>;
+    async fn put_objects(&self, kind: ObjectKind, objects: Vec<StoredObject>) -> Result<()>;
+    async fn get_object(&self, kind: ObjectKind, id: &str) -> Result<Option<StoredObject>>;
     /// Every object of a kind in an ad account, in id order.
     async fn list_objects(
         &self,
-        kind: &'static str,
+        kind: ObjectKind,
         ad_account_id: &str,
     ) -> Result<Vec<StoredObject>>;
     /// Counts one impression or click of a served ad. A click is judged in

@@ -37,7 +37,7 @@ use crate::rows::{
 };
 use crate::{
     BlockedPixels, ConsentFacts, ConversionTotal, Engagement, EventOutcome, ListChange, ListMember,
-    PersonBatch, Result, Store, StoreError, StoredEvent, StoredObject,
+    ObjectKind, PersonBatch, Result, Store, StoreError, StoredEvent, StoredObject,
 };
 
 /// Schema versions, applied in order; `adloom_migrations` records which
@@ -1662,7 +1662,8 @@ impl Store for PostgresStore {
         Ok(page_of(audiences, page.size, |a| a.id.clone()))
     }
 
-    async fn put_objects(&self, kind: &'static str, objects: Vec<StoredObject>) -> Result<()> {
+    async fn put_objects(&self, kind: ObjectKind, objects: Vec<StoredObject>) -> Result<()> {
+        let kind = kind.as_str();
         self.write(move |tx| {
             Box::pin(async move {
                 for o in &objects {
@@ -1690,7 +1691,8 @@ impl Store for PostgresStore {
         .await
     }
 
-    async fn get_object(&self, kind: &'static str, id: &str) -> Result<Option<StoredObject>> {
+    async fn get_object(&self, kind: ObjectKind, id: &str) -> Result<Option<StoredObject>> {
+        let kind = kind.as_str();
         self.query_opt(
             "SELECT id, ad_account_id, record, created_time, updated_time FROM objects
              WHERE kind = $1 AND id = $2",
@@ -1703,9 +1705,10 @@ impl Store for PostgresStore {
 
     async fn list_objects(
         &self,
-        kind: &'static str,
+        kind: ObjectKind,
         ad_account_id: &str,
     ) -> Result<Vec<StoredObject>> {
+        let kind = kind.as_str();
         self.query(
             "SELECT id, ad_account_id, record, created_time, updated_time FROM objects
              WHERE kind = $1 AND ad_account_id = $2 ORDER BY id",

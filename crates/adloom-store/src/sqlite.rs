@@ -35,7 +35,7 @@ use crate::rows::{
 };
 use crate::{
     BlockedPixels, ConsentFacts, ConversionTotal, Engagement, EventOutcome, ListChange, ListMember,
-    PersonBatch, Result, Store, StoreError, StoredEvent, StoredObject,
+    ObjectKind, PersonBatch, Result, Store, StoreError, StoredEvent, StoredObject,
 };
 
 /// Schema versions, applied in order; `PRAGMA user_version` records how many
@@ -1638,7 +1638,8 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn put_objects(&self, kind: &'static str, objects: Vec<StoredObject>) -> Result<()> {
+    async fn put_objects(&self, kind: ObjectKind, objects: Vec<StoredObject>) -> Result<()> {
+        let kind = kind.as_str();
         self.write(move |tx| {
             let mut put = tx
                 .prepare_cached(
@@ -1665,7 +1666,8 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn get_object(&self, kind: &'static str, id: &str) -> Result<Option<StoredObject>> {
+    async fn get_object(&self, kind: ObjectKind, id: &str) -> Result<Option<StoredObject>> {
+        let kind = kind.as_str();
         let id = id.to_owned();
         self.read(move |c| {
             c.prepare_cached(
@@ -1689,9 +1691,10 @@ impl Store for SqliteStore {
 
     async fn list_objects(
         &self,
-        kind: &'static str,
+        kind: ObjectKind,
         ad_account_id: &str,
     ) -> Result<Vec<StoredObject>> {
+        let kind = kind.as_str();
         let ad_account_id = ad_account_id.to_owned();
         self.read(move |c| {
             let mut stmt = c

@@ -8,6 +8,7 @@
 //! rebuild re-ranks the ad groups with the latest click-through estimates,
 //! copying only the ad groups whose estimate moved.
 
+use adloom_core::object::ObjectKind;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
@@ -297,12 +298,16 @@ async fn read_account(
     let mut catalog = AccountCatalog::default();
     let campaigns: HashMap<String, StoredObject> = state
         .store
-        .list_objects("campaign", &account.id)
+        .list_objects(ObjectKind::Campaign, &account.id)
         .await?
         .into_iter()
         .map(|c| (c.id.clone(), c))
         .collect();
-    for pin in state.store.list_objects("pin", &account.id).await? {
+    for pin in state
+        .store
+        .list_objects(ObjectKind::Pin, &account.id)
+        .await?
+    {
         let r = &pin.record;
         catalog.pins.insert(
             pin.id.clone(),
@@ -321,7 +326,7 @@ async fn read_account(
     let mut ads_by_group: HashMap<String, Vec<StoredObject>> = HashMap::new();
     for ad in state
         .store
-        .list_objects("pinpromotion", &account.id)
+        .list_objects(ObjectKind::Ad, &account.id)
         .await?
     {
         if let Some(group) = text(&ad.record, "ad_group_id") {
@@ -331,7 +336,7 @@ async fn read_account(
     let mut keywords_by_group: HashMap<String, Vec<Keyword>> = HashMap::new();
     for k in state
         .store
-        .list_objects(crate::keywords::KIND, &account.id)
+        .list_objects(ObjectKind::Keyword, &account.id)
         .await?
     {
         let r = &k.record;
@@ -351,7 +356,11 @@ async fn read_account(
             .push(Keyword { value, match_type });
     }
     let mut groups = Vec::new();
-    for group in state.store.list_objects("adgroup", &account.id).await? {
+    for group in state
+        .store
+        .list_objects(ObjectKind::AdGroup, &account.id)
+        .await?
+    {
         let g = &group.record;
         let Some(campaign) = text(g, "campaign_id").and_then(|id| campaigns.get(&id)) else {
             continue;
