@@ -25,8 +25,9 @@ use serde_json::Value;
 
 use crate::auth::{live_access_token, token_hash};
 use crate::error::ApiError;
+use crate::extract::cookie;
 use crate::membership;
-use crate::pages::{cookie, forged, layout, problem, protect, set_cookie, Csrf, Page};
+use crate::pages::{forged, layout, problem, protect, set_cookie, Csrf, Page};
 use crate::AppState;
 use adloom_core::disclosure::{event_row, EventRow};
 use adloom_core::event::EventSource;

@@ -16,9 +16,8 @@ use axum::{Form, Router};
 use maud::{html, Markup};
 use serde::Deserialize;
 
-use crate::pages::{
-    browser_signals, forged, layout, problem, protect, session_cookie, Csrf, Page, Person,
-};
+use crate::extract::browser_signals;
+use crate::pages::{forged, layout, problem, protect, session_cookie, Csrf, Page, Person};
 use crate::serving::{decide_request, AdAnswer, DecisionRequest, SignalsInput};
 use crate::AppState;
 

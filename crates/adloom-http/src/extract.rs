@@ -6,7 +6,7 @@ use axum::body::Bytes;
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, RawPathParams, Request};
 use axum::http::request::Parts;
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
@@ -60,7 +60,7 @@ impl<S: Send + Sync> FromRequest<S> for JsonArray {
 }
 
 /// A body must be JSON, or say nothing of its type.
-pub(crate) fn check_json_content_type(headers: &axum::http::HeaderMap) -> Result<(), ApiError> {
+pub(crate) fn check_json_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
     {
         let json_or_none = headers
             .get(header::CONTENT_TYPE)
@@ -221,5 +221,29 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
                 .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
                 .map(|c| c.0.ip()),
         ))
+    }
+}
+
+/// The value of a cookie the browser sent.
+pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+/// What this browser says about itself: Global Privacy Control, and the
+/// opt-out cookie of the choices page. The pixel and the pages read it the
+/// same way; the consent policy decides what it means.
+pub fn browser_signals(headers: &HeaderMap) -> adloom_core::consent::BrowserSignals {
+    adloom_core::consent::BrowserSignals {
+        global_privacy_control: headers
+            .get("sec-gpc")
+            .is_some_and(|v| v.as_bytes().trim_ascii() == b"1"),
+        opt_out_cookie: cookie(headers, adloom_core::pixel::OPT_OUT_COOKIE) == Some("1"),
     }
 }

@@ -21,7 +21,7 @@ use maud::{html, Markup, DOCTYPE};
 use serde::Serialize;
 
 use crate::error::ApiError;
-use crate::extract::{Admin, ApiPath};
+use crate::extract::{cookie, Admin, ApiPath};
 use crate::{signed, AppState};
 
 /// The person's session on these pages.
@@ -192,30 +192,6 @@ async fn stylesheet() -> Response {
 }
 
 // ---- cookies, signatures, CSRF ----
-
-/// The value of a cookie the browser sent.
-pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v)
-}
-
-/// What this browser says about itself: Global Privacy Control, and the
-/// opt-out cookie of the choices page. The pixel and the pages read it the
-/// same way; the consent policy decides what it means.
-pub fn browser_signals(headers: &HeaderMap) -> adloom_core::consent::BrowserSignals {
-    adloom_core::consent::BrowserSignals {
-        global_privacy_control: headers
-            .get("sec-gpc")
-            .is_some_and(|v| v.as_bytes().trim_ascii() == b"1"),
-        opt_out_cookie: cookie(headers, adloom_core::pixel::OPT_OUT_COOKIE) == Some("1"),
-    }
-}
 
 /// A `Set-Cookie` value for these pages: HTTP only, whole site, and
 /// `Secure` whenever adloom is served over https.

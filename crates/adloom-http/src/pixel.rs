@@ -107,7 +107,7 @@ async fn record(
     let Ok(order_id_key) = state.key("order-ids").await else {
         return PixelOutcome::Failed;
     };
-    let browser = crate::pages::browser_signals(headers);
+    let browser = crate::extract::browser_signals(headers);
     let signals = EventSignals {
         gpc: browser.global_privacy_control,
         opt_out_cookie: browser.opt_out_cookie,

@@ -12,7 +12,8 @@ use axum::Form;
 use maud::html;
 use serde::Deserialize;
 
-use super::{browser_signals, forged, layout, problem, protect, Csrf, Page};
+use super::{forged, layout, problem, protect, Csrf, Page};
+use crate::extract::browser_signals;
 use crate::AppState;
 
 /// Five years: as long as browsers keep a cookie.

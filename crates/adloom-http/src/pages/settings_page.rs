@@ -11,7 +11,8 @@ use axum::Form;
 use maud::{html, Markup};
 use serde::Deserialize;
 
-use super::{browser_signals, forged, layout, problem, protect, Csrf, Page, Person};
+use super::{forged, layout, problem, protect, Csrf, Page, Person};
+use crate::extract::browser_signals;
 use crate::AppState;
 
 #[derive(Deserialize)]
