@@ -7,6 +7,41 @@
 //! take the person to the landing page and are counted as invalid, by
 //! reason, where the operator and the advertiser can see them.
 
+/// What a counted engagement with a served ad was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum EngagementKind {
+    Impression,
+    Click,
+    /// A click that bills nothing ([`InvalidClick`] says why).
+    InvalidClick,
+}
+
+impl EngagementKind {
+    /// The kind as stored. These are in every database: never change one.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EngagementKind::Impression => "impression",
+            EngagementKind::Click => "click",
+            EngagementKind::InvalidClick => "invalid_click",
+        }
+    }
+
+    pub fn parse(stored: &str) -> Option<EngagementKind> {
+        [
+            EngagementKind::Impression,
+            EngagementKind::Click,
+            EngagementKind::InvalidClick,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == stored)
+    }
+
+    /// A click, billed or not.
+    pub fn is_click(self) -> bool {
+        self != EngagementKind::Impression
+    }
+}
+
 /// Why a click is not billed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InvalidClick {

@@ -10,6 +10,7 @@ use adloom_core::audience::{parse_rule, size_noise, Audience, AudienceRule, Repo
 use adloom_core::consent;
 use adloom_core::consent::Provenance;
 use adloom_core::disclosure;
+use adloom_core::engagement::EngagementKind;
 use adloom_core::event::EventSource;
 use adloom_store::{StoredEvent, StoredObject};
 use serde::Serialize;
@@ -207,13 +208,13 @@ pub async fn data_members(
                 .engagements(&audience.ad_account_id, since, now + 1)
                 .await?
             {
-                if clicks_only && e.kind != "click" {
+                if clicks_only && e.kind != EngagementKind::Click {
                     continue;
                 }
                 if let Some(user) = e.user_id {
                     let evidence = Evidence::Engagement {
                         ad_id: e.ad_id,
-                        engagement: e.kind.to_owned(),
+                        engagement: e.kind.as_str().to_owned(),
                         time: e.time,
                     };
                     members.insert(user, evidence);

@@ -190,7 +190,7 @@ pub(crate) async fn analytics(
         .into_iter()
         .map(|e| Touch {
             time: e.time,
-            click: e.kind != "impression",
+            click: e.kind.is_click(),
             invalid: e.invalid.is_some(),
             user_id: e.user_id,
             ad_id: e.ad_id,

@@ -30,7 +30,7 @@ use adloom_core::event::TrackedEvent;
 use async_nats::jetstream::{self, consumer, stream};
 use futures_util::StreamExt;
 
-use crate::{Engagement, EventOutcome, Store, StoreError};
+use crate::{Engagement, EngagementKind, EventOutcome, Store, StoreError};
 
 /// Where events go on their way to the store.
 #[async_trait::async_trait]
@@ -68,7 +68,11 @@ impl BeaconHit {
         Engagement {
             decision_id: self.decision_id.clone(),
             ad_id: self.ad_id.clone(),
-            kind: if self.click { "click" } else { "impression" },
+            kind: if self.click {
+                EngagementKind::Click
+            } else {
+                EngagementKind::Impression
+            },
             invalid: None,
             ad_group_id: self.ad_group_id.clone(),
             campaign_id: self.campaign_id.clone(),

@@ -4,7 +4,7 @@
 //! with an async function that makes a fresh, empty store; the macro writes
 //! one test per case below, so a failure names the rule that broke.
 
-use crate::ObjectKind;
+use crate::{EngagementKind, ObjectKind};
 use std::collections::BTreeSet;
 
 use adloom_core::access::AccessToken;
@@ -1479,7 +1479,7 @@ pub async fn an_engagement_counts_once(store: &dyn Store) {
     let e = Engagement {
         decision_id: "d1".into(),
         ad_id: "a1".into(),
-        kind: "impression",
+        kind: EngagementKind::Impression,
         invalid: None,
         ad_group_id: "g1".into(),
         campaign_id: "c1".into(),
@@ -1494,7 +1494,7 @@ pub async fn an_engagement_counts_once(store: &dyn Store) {
         "a replay"
     );
     let click = Engagement {
-        kind: "click",
+        kind: EngagementKind::Click,
         charge_micros: 400_000,
         ..e
     };
@@ -1511,10 +1511,10 @@ pub async fn an_engagement_counts_once(store: &dyn Store) {
 /// second one by the same person on the same ad group the same day, is
 /// kept as an invalid click that bills nothing.
 pub async fn clicks_bill_after_an_impression_once_a_day(store: &dyn Store) {
-    let delivery = |d: &str, kind: &'static str, time: i64| Engagement {
+    let delivery = |d: &str, kind: &str, time: i64| Engagement {
         decision_id: d.into(),
         ad_id: "a1".into(),
-        kind,
+        kind: EngagementKind::parse(kind).unwrap(),
         invalid: None,
         ad_group_id: "g1".into(),
         campaign_id: "c1".into(),
@@ -1530,7 +1530,11 @@ pub async fn clicks_bill_after_an_impression_once_a_day(store: &dyn Store) {
         .unwrap();
     assert_eq!(
         (lone.kind, lone.invalid, lone.charge_micros),
-        ("invalid_click", Some(InvalidClick::NoImpression), 0)
+        (
+            EngagementKind::InvalidClick,
+            Some(InvalidClick::NoImpression),
+            0
+        )
     );
     for d in ["d2", "d3"] {
         store
@@ -1543,7 +1547,10 @@ pub async fn clicks_bill_after_an_impression_once_a_day(store: &dyn Store) {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!((billed.kind, billed.charge_micros), ("click", 500_000));
+    assert_eq!(
+        (billed.kind, billed.charge_micros),
+        (EngagementKind::Click, 500_000)
+    );
     let again = store
         .record_engagement(delivery("d3", "click", 220))
         .await
@@ -1551,7 +1558,7 @@ pub async fn clicks_bill_after_an_impression_once_a_day(store: &dyn Store) {
         .unwrap();
     assert_eq!(
         (again.kind, again.invalid, again.charge_micros),
-        ("invalid_click", Some(InvalidClick::Repeat), 0)
+        (EngagementKind::InvalidClick, Some(InvalidClick::Repeat), 0)
     );
     // The next day, the same person's click on a new delivery bills again.
     store
@@ -1563,14 +1570,14 @@ pub async fn clicks_bill_after_an_impression_once_a_day(store: &dyn Store) {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(tomorrow.kind, "click");
+    assert_eq!(tomorrow.kind, EngagementKind::Click);
     let stored = store.engagements("1", 0, i64::MAX).await.unwrap();
     let invalid: Vec<_> = stored.iter().filter_map(|e| e.invalid).collect();
     assert_eq!(invalid, [InvalidClick::NoImpression, InvalidClick::Repeat]);
     assert_eq!(
         stored
             .iter()
-            .filter(|e| e.kind == "click")
+            .filter(|e| e.kind == EngagementKind::Click)
             .map(|e| e.charge_micros)
             .sum::<u64>(),
         1_000_000

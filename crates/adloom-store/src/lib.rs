@@ -23,6 +23,7 @@ use adloom_core::ad_account::AdAccount;
 use adloom_core::ads_setting::{AdsSetting, SettingChange};
 use adloom_core::audience::ReportedSize;
 use adloom_core::customer_list::{record_digests, CustomerList, ListType};
+pub use adloom_core::engagement::EngagementKind;
 use adloom_core::event::{EventName, TrackedEvent};
 use adloom_core::identity::pick_person;
 pub use adloom_core::object::ObjectKind;
@@ -362,9 +363,8 @@ pub struct BlockedPixels {
 pub struct Engagement {
     pub decision_id: String,
     pub ad_id: String,
-    /// `impression`, `click`, or `invalid_click`: a click that bills
-    /// nothing, for the reason in `invalid`.
-    pub kind: &'static str,
+    /// An invalid click bills nothing, for the reason in `invalid`.
+    pub kind: EngagementKind,
     pub invalid: Option<adloom_core::engagement::InvalidClick>,
     pub ad_group_id: String,
     pub campaign_id: String,

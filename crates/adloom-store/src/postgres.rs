@@ -36,8 +36,9 @@ use crate::rows::{
     to_json,
 };
 use crate::{
-    BlockedPixels, ConsentFacts, ConversionTotal, Engagement, EventOutcome, ListChange, ListMember,
-    ObjectKind, PersonBatch, Result, Store, StoreError, StoredEvent, StoredObject,
+    BlockedPixels, ConsentFacts, ConversionTotal, Engagement, EngagementKind, EventOutcome,
+    ListChange, ListMember, ObjectKind, PersonBatch, Result, Store, StoreError, StoredEvent,
+    StoredObject,
 };
 
 /// Schema versions, applied in order; `adloom_migrations` records which
@@ -876,7 +877,7 @@ async fn insert_engagement<C: GenericClient>(client: &C, e: &Engagement) -> Resu
             &[
                 &e.decision_id,
                 &e.ad_id,
-                &e.kind,
+                &e.kind.as_str(),
                 &e.ad_group_id,
                 &e.campaign_id,
                 &e.ad_account_id,
@@ -1721,7 +1722,7 @@ impl Store for PostgresStore {
     }
 
     async fn record_engagement(&self, e: Engagement) -> Result<Option<Engagement>> {
-        if e.kind != "click" {
+        if e.kind != EngagementKind::Click {
             // An impression is one insert: no transaction, no lock.
             let client = self.client().await?;
             let inserted = insert_engagement(&client, &e).await?;
@@ -1771,7 +1772,7 @@ impl Store for PostgresStore {
                     None => false,
                 };
                 if let Some(reason) = judge_click(impression, clicked_today) {
-                    e.kind = "invalid_click";
+                    e.kind = EngagementKind::InvalidClick;
                     e.invalid = Some(reason);
                     e.charge_micros = 0;
                 }

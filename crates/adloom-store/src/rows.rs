@@ -65,17 +65,22 @@ pub(crate) fn bookmark_seq(page: &PageRequest) -> Result<i64> {
 }
 
 /// An engagement's stored kind and invalid-click reason, as the
-/// `Engagement` names them.
+/// `Engagement` names them. An unknown kind reads as an impression (the
+/// kinds are written only by this crate).
 pub(crate) fn engagement_kind(
     kind: &str,
     invalid: Option<&str>,
-) -> (&'static str, Option<adloom_core::engagement::InvalidClick>) {
-    match kind {
-        "click" => ("click", None),
-        "invalid_click" => (
-            "invalid_click",
-            invalid.and_then(adloom_core::engagement::InvalidClick::parse),
+) -> (
+    adloom_core::engagement::EngagementKind,
+    Option<adloom_core::engagement::InvalidClick>,
+) {
+    use adloom_core::engagement::{EngagementKind, InvalidClick};
+    match EngagementKind::parse(kind) {
+        Some(EngagementKind::InvalidClick) => (
+            EngagementKind::InvalidClick,
+            invalid.and_then(InvalidClick::parse),
         ),
-        _ => ("impression", None),
+        Some(kind) => (kind, None),
+        None => (EngagementKind::Impression, None),
     }
 }

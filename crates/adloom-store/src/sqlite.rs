@@ -34,8 +34,9 @@ use crate::rows::{
     to_json,
 };
 use crate::{
-    BlockedPixels, ConsentFacts, ConversionTotal, Engagement, EventOutcome, ListChange, ListMember,
-    ObjectKind, PersonBatch, Result, Store, StoreError, StoredEvent, StoredObject,
+    BlockedPixels, ConsentFacts, ConversionTotal, Engagement, EngagementKind, EventOutcome,
+    ListChange, ListMember, ObjectKind, PersonBatch, Result, Store, StoreError, StoredEvent,
+    StoredObject,
 };
 
 /// Schema versions, applied in order; `PRAGMA user_version` records how many
@@ -1732,7 +1733,7 @@ impl Store for SqliteStore {
                     .map_err(driver)
             };
             let mut e = e;
-            if e.kind == "click" {
+            if e.kind == EngagementKind::Click {
                 let replay = exists(
                     "SELECT EXISTS(SELECT 1 FROM engagements WHERE decision_id = ?1 AND ad_id = ?2 AND kind = 'click')",
                     &[&e.decision_id, &e.ad_id],
@@ -1756,7 +1757,7 @@ impl Store for SqliteStore {
                     None => false,
                 };
                 if let Some(reason) = judge_click(impression, clicked_today) {
-                    e.kind = "invalid_click";
+                    e.kind = EngagementKind::InvalidClick;
                     e.invalid = Some(reason);
                     e.charge_micros = 0;
                 }
@@ -1771,7 +1772,7 @@ impl Store for SqliteStore {
                 .execute(params![
                     e.decision_id,
                     e.ad_id,
-                    e.kind,
+                    e.kind.as_str(),
                     e.ad_group_id,
                     e.campaign_id,
                     e.ad_account_id,

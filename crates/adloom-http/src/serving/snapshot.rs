@@ -8,6 +8,7 @@
 //! rebuild re-ranks the ad groups with the latest click-through estimates,
 //! copying only the ad groups whose estimate moved.
 
+use adloom_core::engagement::EngagementKind;
 use adloom_core::object::ObjectKind;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -168,7 +169,7 @@ pub(super) async fn rebuild(
                     &e.ad_group_id,
                     &e.campaign_id,
                     e.user_id.as_deref(),
-                    e.kind == "click",
+                    e.kind == EngagementKind::Click,
                     e.charge_micros,
                     e.time,
                 );

@@ -324,9 +324,9 @@ async fn survive_kills(nodes: usize, start: impl Fn(usize) -> Server, store_url:
         }
         let counted = |engagements: &[adloom_store::Engagement]| {
             log.impressions_acked.iter().all(|d| {
-                engagements
-                    .iter()
-                    .any(|e| e.decision_id == *d && e.kind == "impression")
+                engagements.iter().any(|e| {
+                    e.decision_id == *d && e.kind == adloom_store::EngagementKind::Impression
+                })
             })
         };
         while !counted(&store.engagements(&account, 0, i64::MAX).await.unwrap()) {
@@ -441,7 +441,7 @@ async fn survive_kills(nodes: usize, start: impl Fn(usize) -> Server, store_url:
     }
     for decision in &log.impressions_acked {
         assert!(
-            seen.contains(&(decision, "impression")),
+            seen.contains(&(decision, adloom_store::EngagementKind::Impression)),
             "an acknowledged impression lost: {decision}"
         );
     }
@@ -460,7 +460,7 @@ async fn survive_kills(nodes: usize, start: impl Fn(usize) -> Server, store_url:
     assert_eq!(status, 200, "{report}");
     let impressions = engagements
         .iter()
-        .filter(|e| e.kind == "impression")
+        .filter(|e| e.kind == adloom_store::EngagementKind::Impression)
         .count();
     let spend: u64 = engagements.iter().map(|e| e.charge_micros).sum();
     assert_eq!(
