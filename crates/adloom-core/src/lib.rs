@@ -44,6 +44,7 @@ pub mod pixel;
 pub mod region;
 pub mod report;
 pub mod support;
+pub mod sync;
 pub mod tag;
 pub mod targeting;
 

@@ -78,7 +78,7 @@ impl Outbox {
             }
         }
         if self.shared.load(Ordering::Acquire) {
-            let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+            let mut pending = adloom_core::sync::lock(&self.pending);
             let a = &mut *pending;
             f(a);
             cap(&mut a.catalog, &mut a.all_catalog);
@@ -113,7 +113,7 @@ impl Outbox {
     }
 
     fn take(&self) -> Announcement {
-        std::mem::take(&mut *self.pending.lock().unwrap_or_else(|p| p.into_inner()))
+        std::mem::take(&mut *adloom_core::sync::lock(&self.pending))
     }
 }
 

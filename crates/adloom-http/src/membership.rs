@@ -241,7 +241,7 @@ pub struct ReportedSizes(std::sync::Mutex<std::collections::HashMap<String, (i64
 /// list `id` (invariant 5): noisy, and held for the period.
 pub async fn reported(state: &AppState, id: &str, count: usize) -> Result<ReportedSize, ApiError> {
     let period = size_period(state);
-    if let Some(&(held, size)) = state.reported_sizes.0.lock().expect("sizes").get(id) {
+    if let Some(&(held, size)) = adloom_core::sync::lock(&state.reported_sizes.0).get(id) {
         if held == period {
             return Ok(size);
         }
@@ -250,7 +250,7 @@ pub async fn reported(state: &AppState, id: &str, count: usize) -> Result<Report
     let drawn = disclosure::audience_size(count as u64, noise);
     // Nodes sharing a store hold one answer between them.
     let drawn = state.store.hold_reported_size(id, period, drawn).await?;
-    let mut sizes = state.reported_sizes.0.lock().expect("sizes");
+    let mut sizes = adloom_core::sync::lock(&state.reported_sizes.0);
     // Another request may have answered first this period: its answer holds.
     let entry = sizes.entry(id.to_owned()).or_insert((period, drawn));
     if entry.0 != period {

@@ -110,10 +110,7 @@ impl Metrics {
             _ => "other",
         };
         let seconds = took.as_secs_f64();
-        let known = self
-            .requests
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
+        let known = adloom_core::sync::read(&self.requests)
             .get(route)
             .and_then(|by| by.get(&(method, class)))
             .map(|(c, h)| {
@@ -132,9 +129,7 @@ impl Metrics {
         });
         handles.0.increment(1);
         handles.1.record(seconds);
-        self.requests
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
+        adloom_core::sync::write(&self.requests)
             .entry(route.to_owned())
             .or_default()
             .insert((method, class), handles);

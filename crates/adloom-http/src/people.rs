@@ -80,9 +80,7 @@ pub async fn upsert(
     let batch: PersonBatch = Box::new(batch.inspect(move |r| {
         if let Ok(person) = r {
             let profile = Profile::of(person, None);
-            tee.lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .push((person.user_id.clone(), profile));
+            adloom_core::sync::lock(&tee).push((person.user_id.clone(), profile));
         }
     }));
     let upserted = state
@@ -91,7 +89,7 @@ pub async fn upsert(
         .write(
             || async { Ok(state.store.upsert_people(batch).await?) },
             |_, mirror| {
-                let seen = std::mem::take(&mut *seen.lock().unwrap_or_else(|p| p.into_inner()));
+                let seen = std::mem::take(&mut *adloom_core::sync::lock(&seen));
                 state
                     .serving
                     .outbox

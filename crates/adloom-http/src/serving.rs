@@ -23,6 +23,7 @@ use adloom_core::decision::{self, Placement, Request};
 use adloom_core::identifier::{hash_maid, normalize_maid};
 use adloom_core::pacing::{self, max_charge, Action};
 use adloom_core::region::Country;
+use adloom_core::sync::lock;
 use adloom_core::targeting::Viewer;
 use adloom_store::bus::BeaconHit;
 use axum::extract::{Path, State};
@@ -71,10 +72,6 @@ pub struct Serving {
     /// What this node changed, for the other nodes (`crate::changes`).
     pub outbox: crate::changes::Outbox,
     key: tokio::sync::OnceCell<SealKey>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl Serving {
@@ -212,7 +209,7 @@ impl Serving {
         state.metrics.snapshot_rebuilt(started.elapsed());
         let outcome = match rebuilt {
             Ok(next) => {
-                *self.snapshot.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(next);
+                *adloom_core::sync::write(&self.snapshot) = Arc::new(next);
                 Ok(())
             }
             Err(e) => {
@@ -225,7 +222,7 @@ impl Serving {
     }
 
     fn snapshot(&self) -> Arc<Snapshot> {
-        Arc::clone(&self.snapshot.read().unwrap_or_else(|p| p.into_inner()))
+        Arc::clone(&adloom_core::sync::read(&self.snapshot))
     }
 
     /// Whether people and the catalog are in memory: decisions need no
@@ -640,11 +637,7 @@ pub async fn decide_request(
     let snapshot = state.serving.current(state).await?;
     let decision_id = new_decision_id();
     let (mut decided, needs) = {
-        let member_of = state
-            .serving
-            .member_of
-            .read()
-            .unwrap_or_else(|p| p.into_inner());
+        let member_of = adloom_core::sync::read(&state.serving.member_of);
         let memberships = request
             .user_id
             .as_ref()

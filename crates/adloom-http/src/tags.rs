@@ -37,12 +37,7 @@ impl TagDirectory {
         tag_id: &str,
         store: &dyn Store,
     ) -> Result<Option<Arc<ConversionTag>>, StoreError> {
-        if let Some((tag, read)) = self
-            .tags
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(tag_id)
-        {
+        if let Some((tag, read)) = adloom_core::sync::read(&self.tags).get(tag_id) {
             if read.elapsed() < FRESH_FOR {
                 return Ok(Some(Arc::clone(tag)));
             }
@@ -53,26 +48,21 @@ impl TagDirectory {
             return Ok(None);
         };
         let tag = Arc::new(tag);
-        self.tags
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
+        adloom_core::sync::write(&self.tags)
             .insert(tag.id.clone(), (Arc::clone(&tag), Instant::now()));
         Ok(Some(tag))
     }
 
     /// Forgets a tag this node just changed.
     pub fn forget(&self, tag_id: &str) {
-        self.tags
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(tag_id);
+        adloom_core::sync::write(&self.tags).remove(tag_id);
     }
 
     /// Counts a pixel the tag kept out; every few seconds the counts go to
     /// the store (one write, however many pixels an attack sends).
     pub async fn blocked(&self, tag_id: &str, reason: &'static str, store: &dyn Store) {
         let due = {
-            let mut blocked = self.blocked.lock().unwrap_or_else(|p| p.into_inner());
+            let mut blocked = adloom_core::sync::lock(&self.blocked);
             *blocked
                 .counts
                 .entry((tag_id.to_owned(), reason))
@@ -93,7 +83,7 @@ impl TagDirectory {
     /// Adds the counts gathered so far to the store.
     pub async fn flush_blocked(&self, store: &dyn Store) {
         let counts: Vec<BlockedPixels> = {
-            let mut blocked = self.blocked.lock().unwrap_or_else(|p| p.into_inner());
+            let mut blocked = adloom_core::sync::lock(&self.blocked);
             blocked
                 .counts
                 .drain()

@@ -318,12 +318,12 @@ impl SqliteStore {
         let writer = Arc::clone(&self.writer);
         let identity = Arc::clone(&self.identity);
         blocking(move || {
-            let mut conn = writer.lock().unwrap_or_else(|p| p.into_inner());
+            let mut conn = adloom_core::sync::lock(&writer);
             let tx = conn.transaction().map_err(driver)?;
             let mut changes = Vec::new();
             let out = f(&tx, &mut changes)?;
             tx.commit().map_err(driver)?;
-            let mut index = identity.write().unwrap_or_else(|p| p.into_inner());
+            let mut index = adloom_core::sync::write(&identity);
             for change in changes {
                 match change {
                     IndexChange::Add(digest, user) => index.insert(digest, &user),
@@ -350,7 +350,7 @@ impl SqliteStore {
         blocking(move || {
             // A panic while holding the lock leaves no half transaction
             // behind (SQLite rolled it back when the Transaction dropped).
-            let mut conn = writer.lock().unwrap_or_else(|p| p.into_inner());
+            let mut conn = adloom_core::sync::lock(&writer);
             let tx = conn.transaction().map_err(driver)?;
             let out = f(&tx)?;
             tx.commit().map_err(driver)?;
@@ -1279,7 +1279,7 @@ impl Store for SqliteStore {
     async fn record_events(&self, events: Vec<TrackedEvent>) -> Result<Vec<EventOutcome>> {
         let identity = Arc::clone(&self.identity);
         self.write(move |tx| {
-            let identity = identity.read().unwrap_or_else(|p| p.into_inner());
+            let identity = adloom_core::sync::read(&identity);
             let mut outcomes = Vec::with_capacity(events.len());
             for event in events {
                 outcomes.push(record_event(tx, &identity, &event)?);
@@ -1362,7 +1362,7 @@ impl Store for SqliteStore {
     async fn people_by_digests(&self, digests: Vec<String>) -> Result<Vec<Vec<String>>> {
         let identity = Arc::clone(&self.identity);
         self.read(move |c| {
-            let identity = identity.read().unwrap_or_else(|p| p.into_inner());
+            let identity = adloom_core::sync::read(&identity);
             let mut lookup = c
                 .prepare_cached(
                     "SELECT user_id FROM identifiers WHERE digest = ?1 ORDER BY user_id LIMIT 2",
@@ -1395,7 +1395,7 @@ impl Store for SqliteStore {
     ) -> Result<Vec<Option<ListMember>>> {
         let identity = Arc::clone(&self.identity);
         self.read(move |c| {
-            let identity = identity.read().unwrap_or_else(|p| p.into_inner());
+            let identity = adloom_core::sync::read(&identity);
             let mut lookup = c
                 .prepare_cached(
                     "SELECT user_id FROM identifiers WHERE digest = ?1 ORDER BY user_id LIMIT 2",
@@ -1915,7 +1915,7 @@ impl Store for SqliteStore {
     async fn close(&self) -> Result<()> {
         let writer = Arc::clone(&self.writer);
         blocking(move || {
-            let conn = writer.lock().unwrap_or_else(|p| p.into_inner());
+            let conn = adloom_core::sync::lock(&writer);
             // Fold the WAL back into the main file so the data dir is one
             // self-contained database after a clean stop.
             conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")

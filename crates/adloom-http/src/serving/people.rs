@@ -58,9 +58,7 @@ const LOAD_PAGE: usize = 10_000;
 
 impl People {
     pub fn get(&self, user_id: &str) -> Option<Arc<Profile>> {
-        self.profiles
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
+        adloom_core::sync::read(&self.profiles)
             .get(user_id)
             .cloned()
     }
@@ -84,10 +82,7 @@ impl People {
         let loaded = self.writes.lock().await;
         let out = store_write().await?;
         if *loaded {
-            apply(
-                &out,
-                &mut self.profiles.write().unwrap_or_else(|p| p.into_inner()),
-            );
+            apply(&out, &mut adloom_core::sync::write(&self.profiles));
         }
         Ok(out)
     }
@@ -113,7 +108,7 @@ impl People {
                 }
                 None => None,
             };
-            let mut profiles = self.profiles.write().unwrap_or_else(|p| p.into_inner());
+            let mut profiles = adloom_core::sync::write(&self.profiles);
             match profile {
                 Some(p) => profiles.insert(user_id.clone(), p),
                 None => profiles.remove(user_id),
@@ -130,7 +125,7 @@ impl People {
             return self.load_locked(state, &mut loaded).await;
         }
         let fresh = read_everyone(state).await?;
-        *self.profiles.write().unwrap_or_else(|p| p.into_inner()) = fresh;
+        *adloom_core::sync::write(&self.profiles) = fresh;
         Ok(())
     }
 
@@ -147,7 +142,7 @@ impl People {
         if *loaded {
             return Ok(());
         }
-        *self.profiles.write().unwrap_or_else(|p| p.into_inner()) = read_everyone(state).await?;
+        *adloom_core::sync::write(&self.profiles) = read_everyone(state).await?;
         *loaded = true;
         self.ready.store(true, Ordering::Release);
         Ok(())

@@ -10,6 +10,7 @@
 
 use adloom_core::engagement::EngagementKind;
 use adloom_core::object::ObjectKind;
+use adloom_core::sync::lock;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
@@ -217,10 +218,6 @@ pub(super) async fn rebuild(
     })
 }
 
-fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
 /// Updates person → audiences for the audiences that changed, by the
 /// difference of their members: the cost follows the change, not the world.
 fn follow_memberships(
@@ -229,7 +226,7 @@ fn follow_memberships(
     member_of: &std::sync::RwLock<HashMap<String, Vec<String>>>,
 ) {
     let empty = HashSet::new();
-    let mut map = member_of.write().unwrap_or_else(|p| p.into_inner());
+    let mut map = adloom_core::sync::write(member_of);
     let ids: HashSet<&String> = before.keys().chain(after.keys()).collect();
     for id in ids {
         let (old, new) = (before.get(id), after.get(id));
