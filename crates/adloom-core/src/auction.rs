@@ -18,6 +18,17 @@ pub enum BillableEvent {
     Impression,
 }
 
+impl BillableEvent {
+    /// The API's name (`CLICKTHROUGH`, `IMPRESSION`); `None` for any other.
+    pub fn parse(api: &str) -> Option<BillableEvent> {
+        match api {
+            "CLICKTHROUGH" => Some(BillableEvent::Click),
+            "IMPRESSION" => Some(BillableEvent::Impression),
+            _ => None,
+        }
+    }
+}
+
 /// One ad group's entry into an auction.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Bid {

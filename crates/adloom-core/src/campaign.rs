@@ -285,11 +285,11 @@ pub fn normalize_ad_group(o: &Object) -> Result<Object, Invalid> {
     // The most one delivery can cost: a click at the bid, or one impression
     // at a thousandth of the CPM bid. It must fit in the budget.
     if let (Some(b), Some(budget)) = (bid, budget) {
-        let billable = if billable_text.as_deref() == Some("IMPRESSION") {
-            BillableEvent::Impression
-        } else {
-            BillableEvent::Click
-        };
+        // Checked below; until then, the dearer reading (a click at the bid).
+        let billable = billable_text
+            .as_deref()
+            .and_then(BillableEvent::parse)
+            .unwrap_or(BillableEvent::Click);
         let one_charge = crate::pacing::max_charge(billable, b);
         if one_charge > budget {
             return Err(Invalid::new(

@@ -367,8 +367,24 @@ async fn read_account(
         let Some(bid) = number(g, "bid_in_micro_currency") else {
             continue;
         };
-        let targeting = TargetingSpec::parse(g.get("targeting_spec").unwrap_or(&Value::Null))
-            .unwrap_or_default();
+        // Stored ad groups were validated when written; one that no longer
+        // reads is left out of the auction (failing closed: never served
+        // to everyone, never billed per click by default), and said.
+        let targeting = match TargetingSpec::parse(g.get("targeting_spec").unwrap_or(&Value::Null))
+        {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::error!(ad_group_id = %group.id, error = %e, "an ad group's targeting does not read: not served");
+                continue;
+            }
+        };
+        let Some(billable_event) = text(g, "billable_event")
+            .as_deref()
+            .and_then(BillableEvent::parse)
+        else {
+            tracing::error!(ad_group_id = %group.id, "an ad group's billable event does not read: not served");
+            continue;
+        };
         catalog
             .audience_ids
             .extend(targeting.audience_include.iter().cloned());
@@ -412,10 +428,7 @@ async fn read_account(
             start_time: latest(number(g, "start_time"), number(c, "start_time")).map(|s| s as i64),
             end_time: earliest(number(g, "end_time"), number(c, "end_time")).map(|e| e as i64),
             placement_group: text(g, "placement_group").unwrap_or_else(|| "ALL".into()),
-            billable_event: match text(g, "billable_event").as_deref() {
-                Some("IMPRESSION") => BillableEvent::Impression,
-                _ => BillableEvent::Click,
-            },
+            billable_event,
             bid_micros: bid,
             targeting,
             keywords: keywords_by_group.remove(&group.id).unwrap_or_default(),

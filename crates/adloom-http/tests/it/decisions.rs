@@ -1410,3 +1410,71 @@ async fn nothing_leaves_the_platform_for_a_viewer_who_does_not_share() {
         }
     }
 }
+
+/// A stored ad group that no longer reads (a billable event or targeting
+/// changed behind the API's back) is left out of the auction, not served
+/// per click or to everyone by default (issue 15).
+#[tokio::test]
+async fn an_ad_group_that_does_not_read_is_not_served() {
+    let app = App::new();
+    app.upsert(json!([{"user_id": "p1", "country": "US"}]))
+        .await;
+    let account = app.ad_account("Careful").await;
+    let campaign = create(
+        &app,
+        &account,
+        "campaigns",
+        json!({"objective_type": "AWARENESS", "name": "c"}),
+    )
+    .await;
+    let group = ad_group_with_ad(
+        &app,
+        &account,
+        &campaign,
+        json!({"name": "g", "billable_event": "IMPRESSION", "bid_in_micro_currency": 2_000_000,
+               "pacing_delivery_type": "ACCELERATED"}),
+    )
+    .await;
+    let served = |d: &Value| groups(d).contains(&group.as_str());
+    let ask = json!({"user_id": "p1", "placement": "home_feed", "count": 3});
+    assert!(
+        served(&decide(&app, ask.clone()).await),
+        "served while it reads"
+    );
+    for (field, bad) in [
+        ("billable_event", json!("VIDEO_V_50_MRC")),
+        ("targeting_spec", json!({"GENDER": ["robot"]})),
+    ] {
+        let mut stored = app
+            .store
+            .get_object(adloom_store::ObjectKind::AdGroup, &group)
+            .await
+            .unwrap()
+            .unwrap();
+        let good = stored.record.clone();
+        stored.record[field] = bad;
+        app.store
+            .put_objects(adloom_store::ObjectKind::AdGroup, vec![stored.clone()])
+            .await
+            .unwrap();
+        // The write went around the API, which is what marks the catalog
+        // to be read again: a write of the campaign through it does that.
+        let rebuilt = app
+            .admin(
+                Method::PATCH,
+                &format!("/v5/ad_accounts/{account}/campaigns"),
+                Some(json!([{"id": campaign, "name": "c2"}])),
+            )
+            .await;
+        assert_eq!(rebuilt.status, StatusCode::OK);
+        assert!(
+            !served(&decide(&app, ask.clone()).await),
+            "{field}: not served"
+        );
+        stored.record = good;
+        app.store
+            .put_objects(adloom_store::ObjectKind::AdGroup, vec![stored])
+            .await
+            .unwrap();
+    }
+}
