@@ -10,7 +10,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde_json::{json, Map, Value};
+use serde_json::Value;
 
 use crate::error::Invalid;
 use crate::event::{ActionSource, EventName};
@@ -19,10 +19,8 @@ const DAY: i64 = 86_400;
 const HOUR: i64 = 3_600;
 
 mod columns;
-mod labels;
 mod metrics;
 pub use columns::SPEC_COLUMNS;
-pub use labels::{ads_of, labels, Labels, Objects};
 use metrics::{Credit, Totals};
 
 /// Whether a report may ask for this column: any of the spec's, and
@@ -241,16 +239,61 @@ pub fn attribute<'a>(
     before(click_window_days, true).or_else(|| before(view_window_days, false))
 }
 
-/// Builds the report rows (the API's bare JSON array): one per entity and
-/// time bucket with activity, with the asked-for columns adloom has data
-/// for, and the describing ones from `labels`.
+/// One row of a report: an entity (campaign, ad group, ...) in one time
+/// bucket, with what it added up to.
+#[derive(Debug, Clone)]
+pub struct Row {
+    /// The entity at the report's level.
+    pub id: String,
+    /// The bucket's start (unix seconds); `None` for the total.
+    pub bucket: Option<i64>,
+    totals: Totals,
+}
+
+impl Row {
+    /// The bucket's day (days since the epoch).
+    pub fn day(&self) -> Option<i64> {
+        self.bucket.map(|start| start.div_euclid(DAY))
+    }
+
+    /// The bucket's hour (0 to 23, UTC), in hourly reports.
+    pub fn hour(&self) -> Option<i64> {
+        self.bucket.map(|start| start.rem_euclid(DAY) / HOUR)
+    }
+
+    /// A column's value, or `None` when adloom has no data for it.
+    pub fn value(&self, column: &str) -> Option<Value> {
+        metrics::value(column, &self.totals)
+    }
+
+    pub fn spend_micros(&self) -> u64 {
+        self.totals.spend
+    }
+
+    /// Paid impressions.
+    pub fn impressions(&self) -> u64 {
+        self.totals.impressions
+    }
+
+    /// Billed clicks.
+    pub fn clicks(&self) -> u64 {
+        self.totals.clicks
+    }
+
+    /// Attributed conversions of every type (none in hourly reports).
+    pub fn conversions(&self) -> u64 {
+        self.totals.credits.as_ref().map_or(0, |c| c.len() as u64)
+    }
+}
+
+/// Builds a report: one row per entity and time bucket with activity, in
+/// entity then time order.
 pub fn rows(
     q: &Query,
     account: &str,
     mut touches: Vec<Touch>,
     conversions: &[Conversion],
-    labels: &Labels,
-) -> Vec<Value> {
+) -> Vec<Row> {
     touches.sort_by_key(|t| t.time);
     let in_range = |time: i64| (q.start_day..=q.end_day).contains(&time.div_euclid(DAY));
     let wanted = |t: &Touch| {
@@ -310,31 +353,14 @@ pub fn rows(
     }
     table
         .into_iter()
-        .map(|((id, bucket), totals)| {
-            let mut m = Map::new();
-            m.insert(q.level.id_column().to_owned(), json!(id));
-            if let Some(start) = bucket {
-                m.insert("DATE".to_owned(), json!(format_date(start.div_euclid(DAY))));
-                if hourly {
-                    m.insert(HOUR_COLUMN.to_owned(), json!(start.rem_euclid(DAY) / HOUR));
-                }
-            }
-            let described = labels.get(&id);
-            for col in &q.columns {
-                let v = metrics::value(col, &totals)
-                    .or_else(|| described.and_then(|d| d.get(col)).cloned());
-                if let Some(v) = v {
-                    m.insert(col.clone(), v);
-                }
-            }
-            Value::Object(m)
-        })
+        .map(|((id, bucket), totals)| Row { id, bucket, totals })
         .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn touch(time: i64, click: bool, ad: &str) -> Touch {
         Touch {
@@ -437,43 +463,38 @@ mod tests {
             at_conversion_time: false,
             ids: Some(["g-a".to_owned()].into()),
         };
-        let rows = rows(
-            &q,
-            "acc",
-            ts.clone(),
-            &[checkout((day + 1) * DAY + 100)],
-            &Labels::new(),
-        );
+        let rows = rows(&q, "acc", ts.clone(), &[checkout((day + 1) * DAY + 100)]);
         assert_eq!(rows.len(), 2);
-        assert_eq!(rows[0]["DATE"], format_date(day));
-        assert_eq!(rows[0]["AD_GROUP_ID"], "g-a");
-        assert_eq!(rows[0]["SPEND_IN_MICRO_DOLLAR"], 400_002);
-        assert_eq!(rows[0]["TOTAL_CLICKTHROUGH"], 1);
-        assert_eq!(rows[0][INVALID_CLICKS], 1);
-        assert_eq!(rows[0]["CTR"], 1.0);
+        assert_eq!(rows[0].day(), Some(day));
+        assert_eq!(rows[0].id, "g-a");
+        let v = |column: &str| rows[0].value(column);
+        assert_eq!(v("SPEND_IN_MICRO_DOLLAR"), Some(json!(400_002)));
+        assert_eq!(rows[0].spend_micros(), 400_002);
+        assert_eq!(v("TOTAL_CLICKTHROUGH"), Some(json!(1)));
+        assert_eq!(v(INVALID_CLICKS), Some(json!(1)));
+        assert_eq!(v("CTR"), Some(json!(1.0)));
         assert_eq!(
-            rows[0]["TOTAL_CHECKOUT"], 1,
+            v("TOTAL_CHECKOUT"),
+            Some(json!(1)),
             "credited on the day of the click"
         );
-        assert_eq!(rows[0]["TOTAL_CHECKOUT_VALUE_IN_MICRO_DOLLAR"], 72_500_000);
-        assert_eq!(rows[0]["CPC_IN_MICRO_DOLLAR"], 400_002.0);
-        assert!(rows[0].get("VIDEO_LENGTH").is_none(), "no data: absent");
+        assert_eq!(rows[0].conversions(), 1);
+        assert_eq!(
+            v("TOTAL_CHECKOUT_VALUE_IN_MICRO_DOLLAR"),
+            Some(json!(72_500_000))
+        );
+        assert_eq!(v("CPC_IN_MICRO_DOLLAR"), Some(json!(400_002.0)));
+        assert_eq!(v("VIDEO_LENGTH"), None, "no data: absent");
         q.granularity = Granularity::Total;
         q.level = Level::AdAccount;
         q.at_conversion_time = true;
         q.ids = None;
-        let total = super::rows(
-            &q,
-            "acc",
-            ts,
-            &[checkout((day + 1) * DAY + 100)],
-            &Labels::new(),
-        );
+        let total = super::rows(&q, "acc", ts, &[checkout((day + 1) * DAY + 100)]);
         assert_eq!(total.len(), 1);
-        assert_eq!(total[0]["AD_ACCOUNT_ID"], "acc");
-        assert_eq!(total[0]["TOTAL_IMPRESSION"], 2);
-        assert_eq!(total[0]["SPEND_IN_DOLLAR"], 0.400004);
-        assert!(total[0].get("DATE").is_none());
+        assert_eq!(total[0].id, "acc");
+        assert_eq!(total[0].impressions(), 2);
+        assert_eq!(total[0].value("SPEND_IN_DOLLAR"), Some(json!(0.400004)));
+        assert_eq!(total[0].day(), None);
     }
 
     #[test]
@@ -515,30 +536,19 @@ mod tests {
             start_day: day,
             end_day: day,
             granularity: Granularity::Hour,
-            columns: vec![
-                "TOTAL_IMPRESSION".into(),
-                "TOTAL_CHECKOUT".into(),
-                "AD_NAME".into(),
-            ],
+            columns: vec!["TOTAL_IMPRESSION".into(), "TOTAL_CHECKOUT".into()],
             click_window_days: 30,
             view_window_days: 1,
             at_conversion_time: false,
             ids: Some(["a".to_owned()].into()),
         };
-        let labels = Labels::from([(
-            "a".to_owned(),
-            Map::from_iter([("AD_NAME".to_owned(), json!("Red shoes"))]),
-        )]);
-        let rows = rows(&q, "acc", ts, &[checkout(day * DAY + 30)], &labels);
+        let rows = rows(&q, "acc", ts, &[checkout(day * DAY + 30)]);
         assert_eq!(rows.len(), 2);
-        assert_eq!(
-            (rows[0]["DATE"].as_str(), rows[0][HOUR_COLUMN].as_i64()),
-            (Some("2024-10-04"), Some(0))
-        );
-        assert_eq!(rows[1][HOUR_COLUMN], 5);
-        assert_eq!(rows[0]["TOTAL_IMPRESSION"], 1);
-        assert_eq!(rows[0]["AD_NAME"], "Red shoes");
-        assert!(rows[0].get("TOTAL_CHECKOUT").is_none());
+        assert_eq!((rows[0].day(), rows[0].hour()), (Some(day), Some(0)));
+        assert_eq!(rows[1].hour(), Some(5));
+        assert_eq!(rows[0].value("TOTAL_IMPRESSION"), Some(json!(1)));
+        assert_eq!(rows[0].value("TOTAL_CHECKOUT"), None);
+        assert_eq!(rows[0].conversions(), 0);
     }
 
     #[test]

@@ -12,7 +12,7 @@ mod chart;
 use adloom_core::object::ObjectKind;
 use std::collections::BTreeSet;
 
-use adloom_core::report::{format_date, Level};
+use adloom_core::report::{format_date, Granularity, Level, Query, Row};
 use adloom_core::tag::code_snippet;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -232,19 +232,24 @@ async fn overview(
     let now = state.clock.now();
     let today = now.div_euclid(DAY);
     let days: Vec<i64> = (today - DAYS + 1..=today).collect();
-    let query = format!(
-        "start_date={}&end_date={}&granularity=DAY&columns=SPEND_IN_MICRO_DOLLAR,TOTAL_IMPRESSION,TOTAL_CLICKTHROUGH,TOTAL_CONVERSIONS",
-        format_date(days[0]),
-        format_date(today)
-    );
-    let rows = crate::reports::analytics(state, id, Level::AdAccount, Some(query)).await?;
-    let per_day = |column: &str| -> Vec<f64> {
+    let query = Query {
+        level: Level::AdAccount,
+        start_day: days[0],
+        end_day: today,
+        granularity: Granularity::Day,
+        columns: Vec::new(),
+        click_window_days: 30,
+        view_window_days: 1,
+        at_conversion_time: false,
+        ids: None,
+    };
+    let rows = crate::reports::rows(state, id, &query).await?;
+    let per_day = |measure: fn(&Row) -> u64| -> Vec<f64> {
         days.iter()
             .map(|d| {
-                let date = format_date(*d);
                 rows.iter()
-                    .find(|r| text(r, "DATE") == date)
-                    .map_or(0.0, |r| num(r, column))
+                    .find(|r| r.day() == Some(*d))
+                    .map_or(0.0, |r| measure(r) as f64)
             })
             .collect()
     };
@@ -252,10 +257,10 @@ async fn overview(
         .iter()
         .map(|d| format_date(*d)[5..].to_owned())
         .collect();
-    let spend = per_day("SPEND_IN_MICRO_DOLLAR");
-    let impressions = per_day("TOTAL_IMPRESSION");
-    let clicks = per_day("TOTAL_CLICKTHROUGH");
-    let conversions = per_day("TOTAL_CONVERSIONS");
+    let spend = per_day(Row::spend_micros);
+    let impressions = per_day(Row::impressions);
+    let clicks = per_day(Row::clicks);
+    let conversions = per_day(Row::conversions);
     let ctr: Vec<f64> = impressions
         .iter()
         .zip(&clicks)

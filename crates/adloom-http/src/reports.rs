@@ -5,7 +5,8 @@ use std::collections::BTreeSet;
 
 use adloom_core::object::ObjectKind;
 use adloom_core::report::{
-    self, is_column, parse_date, Conversion, Granularity, Level, Objects, Query, Touch,
+    self, format_date, is_column, parse_date, Conversion, Granularity, Level, Query, Row, Touch,
+    HOUR_COLUMN,
 };
 use axum::extract::{RawQuery, State};
 use axum::Json;
@@ -15,6 +16,9 @@ use crate::error::ApiError;
 use crate::extract::AccountAccess;
 use crate::membership;
 use crate::AppState;
+
+mod labels;
+use labels::{Labels, Objects};
 
 const DAY: i64 = 86_400;
 const WINDOWS: [i64; 6] = [0, 1, 7, 14, 30, 60];
@@ -133,8 +137,9 @@ fn parse_query(level: Level, query: Option<String>) -> Result<Asked, ApiError> {
     })
 }
 
-/// The report rows for a query string (`start_date`, `end_date`,
-/// `granularity`, `columns`, ...), as the analytics endpoints answer.
+/// The report for a query string (`start_date`, `end_date`,
+/// `granularity`, `columns`, ...), as the analytics endpoints answer: a
+/// bare JSON array of rows in Pinterest's shape.
 pub(crate) async fn analytics(
     state: &AppState,
     account: &str,
@@ -166,12 +171,12 @@ pub(crate) async fn analytics(
     let [campaigns, ad_groups, ads] = &objects;
     if let Some((campaign_ids, pin_ids)) = by_campaign_and_pin {
         q.ids = Some(
-            report::ads_of(&campaign_ids, &pin_ids, ads)
+            labels::ads_of(&campaign_ids, &pin_ids, ads)
                 .into_iter()
                 .collect::<BTreeSet<_>>(),
         );
     }
-    let labels = report::labels(
+    let labels = labels::labels(
         level,
         account,
         Objects {
@@ -180,6 +185,13 @@ pub(crate) async fn analytics(
             ads,
         },
     );
+    let rows = rows(state, account, &q).await?;
+    Ok(rows.iter().map(|row| wire(&q, row, &labels)).collect())
+}
+
+/// A report's rows: the account's impressions and clicks, and the
+/// conversions attributed to them, as `q` asks.
+pub(crate) async fn rows(state: &AppState, account: &str, q: &Query) -> Result<Vec<Row>, ApiError> {
     let reach = q.click_window_days.max(q.view_window_days) * DAY;
     let since = q.start_day * DAY - reach;
     let until = (q.end_day + 1) * DAY + reach;
@@ -223,7 +235,34 @@ pub(crate) async fn analytics(
             })
         })
         .collect();
-    Ok(report::rows(&q, account, touches, &conversions, &labels))
+    Ok(report::rows(q, account, touches, &conversions))
+}
+
+/// A row in Pinterest's shape: the entity's id column, `DATE` (and adloom's
+/// `HOUR`) when broken down in time, then each asked-for column adloom has
+/// data for, measured or describing.
+fn wire(q: &Query, row: &Row, labels: &Labels) -> Value {
+    let mut m = serde_json::Map::new();
+    m.insert(
+        q.level.id_column().to_owned(),
+        Value::String(row.id.clone()),
+    );
+    if let Some(day) = row.day() {
+        m.insert("DATE".to_owned(), Value::String(format_date(day)));
+        if q.granularity == Granularity::Hour {
+            m.insert(HOUR_COLUMN.to_owned(), row.hour().into());
+        }
+    }
+    let described = labels.get(&row.id);
+    for col in &q.columns {
+        let v = row
+            .value(col)
+            .or_else(|| described.and_then(|d| d.get(col)).cloned());
+        if let Some(v) = v {
+            m.insert(col.clone(), v);
+        }
+    }
+    Value::Object(m)
 }
 
 macro_rules! analytics_endpoint {

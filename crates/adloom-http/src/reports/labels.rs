@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Map, Value};
 
-use super::Level;
+use adloom_core::report::Level;
 
 /// Per row id (the entity at the report's level), its describing columns.
 pub type Labels = BTreeMap<String, Map<String, Value>>;
