@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use rustc_hash::FxBuildHasher;
 
 use crate::customer_list::ListType;
+use crate::event::TrackedEvent;
 use crate::identifier::{normalize_email, normalize_maid, parse_sha256_hex, sha256};
 
 /// Marks a digest named by several people in `IdentityIndex::owner`.
@@ -159,6 +160,34 @@ impl IdentityIndex {
     }
 }
 
+/// Who an event is, for both stores alike (they differ only in how they
+/// look things up): the person its hashed identifiers name
+/// ([`pick_person`]); else the person who clicked this advertiser's ad with
+/// the event's click id (`epik`); else the person this advertiser's tag
+/// linked the event's browser cookie to. A lookup runs only when those
+/// before it found no one and the event carries its key; `named` gives the
+/// people one hex digest names.
+pub fn resolve_person<E>(
+    event: &TrackedEvent,
+    named: impl FnMut(&str) -> Vec<String>,
+    clicked: impl FnOnce(&str, &str) -> Result<Option<String>, E>,
+    linked: impl FnOnce(&str, &str) -> Result<Option<String>, E>,
+) -> Result<Option<String>, E> {
+    if let Some(user) = pick_person(event.match_digests().into_iter().map(named)) {
+        return Ok(Some(user));
+    }
+    let account = event.ad_account_id.as_str();
+    if let Some(click_id) = event.keys.click_id.as_deref() {
+        if let Some(user) = clicked(click_id, account)? {
+            return Ok(Some(user));
+        }
+    }
+    match event.keys.cookie_id.as_deref() {
+        Some(cookie) => linked(account, cookie),
+        None => Ok(None),
+    }
+}
+
 /// Picks the person for an event from the people each of its digests
 /// matched, in the order the digests were tried (emails, then phones, then
 /// ad IDs). A digest shared by several people (a family phone line) is
@@ -181,7 +210,58 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::event::ConversionEventInput;
     use crate::identifier::hash_email;
+
+    #[test]
+    fn an_event_is_who_its_digests_name_else_its_click_else_its_cookie() {
+        let em = hash_email("alice@example.com").unwrap().sha256;
+        let event = |em: Option<&str>, click: Option<&str>| -> TrackedEvent {
+            let input: ConversionEventInput = serde_json::from_value(serde_json::json!({
+                "event_name": "checkout", "action_source": "web", "event_time": 1_700_000_000 - 60,
+                "event_id": "o-1",
+                "user_data": {"em": em.map(|e| vec![e]).unwrap_or_default(), "click_id": click},
+            }))
+            .unwrap();
+            let mut e = input.validate("42", 1_700_000_000).unwrap();
+            e.keys.cookie_id = Some("cookie-1".into());
+            e
+        };
+        let named = |people: &'static [&'static str]| {
+            move |_: &str| people.iter().map(|p| p.to_string()).collect::<Vec<_>>()
+        };
+        let found = |who: &'static str| move |_: &str, _: &str| Ok::<_, ()>(Some(who.to_owned()));
+        let nobody = |_: &str, _: &str| Ok::<_, ()>(None);
+        let never = |_: &str, _: &str| -> Result<Option<String>, ()> { panic!("not asked") };
+        // Cases: (digests named, click, cookie) → who.
+        let e = event(Some(&em), Some("epik-1"));
+        assert_eq!(
+            resolve_person(&e, named(&["alice"]), never, never),
+            Ok(Some("alice".into()))
+        );
+        assert_eq!(
+            resolve_person(&e, named(&["alice", "bob"]), found("carol"), never),
+            Ok(Some("carol".into())),
+            "an ambiguous digest decides nothing: the click does"
+        );
+        assert_eq!(
+            resolve_person(&e, named(&[]), nobody, found("dave")),
+            Ok(Some("dave".into())),
+            "else the browser's cookie"
+        );
+        assert_eq!(resolve_person(&e, named(&[]), nobody, nobody), Ok(None));
+        let without_click = event(Some(&em), None);
+        assert_eq!(
+            resolve_person(&without_click, named(&[]), never, found("erin")),
+            Ok(Some("erin".into())),
+            "no click id: the click lookup is not asked"
+        );
+        assert_eq!(
+            resolve_person(&e, named(&[]), |_: &str, _: &str| Err(()), never),
+            Err(()),
+            "a failed lookup fails the resolution"
+        );
+    }
 
     fn d(email: &str) -> [u8; 32] {
         sha256(&normalize_email(email).unwrap())

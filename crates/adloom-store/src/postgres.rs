@@ -10,6 +10,7 @@
 //! use, under an advisory lock so that nodes starting together migrate once.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
+use std::convert::Infallible;
 
 use adloom_core::access::AccessToken;
 use adloom_core::ad_account::AdAccount;
@@ -18,7 +19,7 @@ use adloom_core::audience::ReportedSize;
 use adloom_core::customer_list::CustomerList;
 use adloom_core::engagement::{day_of, judge_click, InvalidClick};
 use adloom_core::event::{EventSource, TrackedEvent};
-use adloom_core::identity::pick_person;
+use adloom_core::identity::resolve_person;
 use adloom_core::page::{Page, PageRequest};
 use adloom_core::person::PersonRecord;
 use adloom_core::region::Country;
@@ -711,24 +712,29 @@ async fn record_event_batch<C: GenericClient>(
     // The person of each new event; None for a duplicate.
     let mut users: Vec<Option<Option<String>>> = Vec::with_capacity(events.len());
     let mut new_links: HashMap<(&str, &str), String> = HashMap::new();
-    for (event, digests) in events.iter().zip(&digests) {
+    for event in events {
         let account = event.ad_account_id.as_str();
         let cookie = event.keys.cookie_id.as_deref();
-        let user_id = pick_person(
-            digests
-                .iter()
-                .map(|d| named.get(d.as_slice()).cloned().unwrap_or_default()),
-        )
-        .or_else(|| {
-            // Only a click on this advertiser's own ad links its events.
-            let click = event.keys.click_id.clone()?;
-            clicked.get(&(click, account.to_owned())).cloned()
-        })
-        .or_else(|| {
-            linked
-                .get(&(account.to_owned(), cookie?.to_owned()))
-                .cloned()
-        });
+        // Everything was looked up above, for the whole batch.
+        let Ok(user_id) = resolve_person::<Infallible>(
+            event,
+            |digest| {
+                hex::decode(digest)
+                    .ok()
+                    .and_then(|d| named.get(d.as_slice()).cloned())
+                    .unwrap_or_default()
+            },
+            |click, account| {
+                Ok(clicked
+                    .get(&(click.to_owned(), account.to_owned()))
+                    .cloned())
+            },
+            |account, cookie| {
+                Ok(linked
+                    .get(&(account.to_owned(), cookie.to_owned()))
+                    .cloned())
+            },
+        );
         let key = (account.to_owned(), event.event_id.clone());
         let new = match stored.get(&key) {
             None => true,

@@ -19,7 +19,7 @@ use adloom_core::customer_list::{CustomerList, ListType};
 use adloom_core::engagement::{day_of, judge_click, InvalidClick};
 use adloom_core::event::{EventSource, TrackedEvent};
 use adloom_core::identifier::parse_sha256_hex;
-use adloom_core::identity::{pick_person, IdentityIndex};
+use adloom_core::identity::{pick_person, resolve_person, IdentityIndex};
 use adloom_core::page::{Page, PageRequest};
 use adloom_core::person::PersonRecord;
 use adloom_core::region::Country;
@@ -433,40 +433,38 @@ fn record_event(
     identity: &IdentityIndex,
     event: &TrackedEvent,
 ) -> Result<EventOutcome> {
-    // Event identifiers are SHA-256 only (the API and the tag check it), so
-    // the in-memory index answers them all.
-    let candidates = event.match_digests().into_iter().map(|digest| {
-        parse_sha256_hex(digest)
-            .map(|d| identity.people(&d))
-            .unwrap_or_default()
-    });
     let cookie = event.keys.cookie_id.as_deref();
-    let mut user_id = pick_person(candidates);
-    if user_id.is_none() {
-        if let Some(click_id) = &event.keys.click_id {
-            // Only a click on this advertiser's own ad links its events.
-            user_id = tx
-                .prepare_cached(
-                    "SELECT user_id FROM click_ids WHERE click_id = ?1 AND ad_account_id = ?2",
-                )
-                .map_err(driver)?
-                .query_row([click_id, &event.ad_account_id], |r| r.get(0))
-                .optional()
-                .map_err(driver)?;
-        }
-    }
-    if user_id.is_none() {
-        if let Some(cookie) = cookie {
-            user_id = tx
-                .prepare_cached(
-                    "SELECT user_id FROM cookie_links WHERE ad_account_id = ?1 AND cookie_id = ?2",
-                )
-                .map_err(driver)?
-                .query_row([&event.ad_account_id, cookie], |r| r.get(0))
-                .optional()
-                .map_err(driver)?;
-        }
-    }
+    let lookup = |sql: &str, a: &str, b: &str| -> Result<Option<String>> {
+        tx.prepare_cached(sql)
+            .map_err(driver)?
+            .query_row([a, b], |r| r.get(0))
+            .optional()
+            .map_err(driver)
+    };
+    let user_id = resolve_person(
+        event,
+        // Event identifiers are SHA-256 only (the API and the tag check
+        // it), so the in-memory index answers them all.
+        |digest| {
+            parse_sha256_hex(digest)
+                .map(|d| identity.people(&d))
+                .unwrap_or_default()
+        },
+        |click_id, account| {
+            lookup(
+                "SELECT user_id FROM click_ids WHERE click_id = ?1 AND ad_account_id = ?2",
+                click_id,
+                account,
+            )
+        },
+        |account, cookie| {
+            lookup(
+                "SELECT user_id FROM cookie_links WHERE ad_account_id = ?1 AND cookie_id = ?2",
+                account,
+                cookie,
+            )
+        },
+    )?;
     if event.source == EventSource::Api {
         // The advertiser's own event replaces a pixel's that squatted its id.
         let stored: Option<String> = tx
