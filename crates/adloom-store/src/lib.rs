@@ -5,7 +5,7 @@
 //! directory, nothing to install. Backends are picked by URL with [`open`],
 //! so that a server-backed one (PostgreSQL) can be added without touching the
 //! core or the HTTP handlers. Every backend must pass the same
-//! [`conformance`] suite.
+//! conformance suite (`conformance`, built with the `testsuite` feature).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), adloom_store::StoreError> {
@@ -37,6 +37,7 @@ use async_trait::async_trait;
 
 #[doc(hidden)]
 pub mod bus;
+#[cfg(feature = "testsuite")]
 pub mod conformance;
 pub mod counters;
 pub mod postgres;
