@@ -1,0 +1,6 @@
+
+-- Single-use tokens already spent (sign-in links), until they expire.
+CREATE TABLE spent_tokens (
+    id         TEXT PRIMARY KEY,
+    expires_at INTEGER NOT NULL
+) WITHOUT ROWID;
