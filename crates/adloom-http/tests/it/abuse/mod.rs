@@ -5,6 +5,7 @@
 //! and never another advertiser's data.
 
 mod another_accounts_audience_in_targeting;
+mod another_accounts_ids_in_reports;
 mod averaging_noise_with_many_lists;
 mod clicks_without_impressions;
 mod order_id_squatting;
