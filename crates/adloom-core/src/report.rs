@@ -90,6 +90,10 @@ impl Level {
     }
 }
 
+/// The attribution windows of a report that names none, as Pinterest's.
+pub const DEFAULT_CLICK_WINDOW_DAYS: i64 = 30;
+pub const DEFAULT_VIEW_WINDOW_DAYS: i64 = 1;
+
 /// What a report asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Query {

@@ -12,7 +12,7 @@ mod chart;
 use adloom_core::object::ObjectKind;
 use std::collections::BTreeSet;
 
-use adloom_core::report::{format_date, Granularity, Level, Query, Row};
+use adloom_core::report::{self, format_date, Granularity, Level, Query, Row};
 use adloom_core::tag::code_snippet;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -238,8 +238,8 @@ async fn overview(
         end_day: today,
         granularity: Granularity::Day,
         columns: Vec::new(),
-        click_window_days: 30,
-        view_window_days: 1,
+        click_window_days: report::DEFAULT_CLICK_WINDOW_DAYS,
+        view_window_days: report::DEFAULT_VIEW_WINDOW_DAYS,
         at_conversion_time: false,
         ids: None,
     };

@@ -1,5 +1,7 @@
 //! `/v5/ad_accounts/{id}/keywords`: search keywords of ad groups.
 
+use std::collections::{BTreeSet, HashMap};
+
 use adloom_core::keyword::{normalize, MatchType};
 use adloom_core::object::ObjectKind;
 use adloom_core::page::PageRequest;
@@ -141,30 +143,30 @@ pub async fn update(
 ) -> Result<Json<KeywordsAnswer>, ApiError> {
     let items = batch(body.keywords)?;
     let now = state.clock.now();
-    let (mut keywords, mut errors, mut stored) = (Vec::new(), Vec::new(), Vec::new());
+    // The account's keywords, read once: only they can be changed here.
+    let mut own: HashMap<String, StoredObject> = state
+        .store
+        .list_objects(ObjectKind::Keyword, &access.ad_account_id)
+        .await?
+        .into_iter()
+        .map(|k| (k.id.clone(), k))
+        .collect();
+    let (mut keywords, mut errors, mut changed) = (Vec::new(), Vec::new(), BTreeSet::new());
     for item in items {
         let id = item.get("id").and_then(Value::as_str);
-        let found = match id {
-            Some(id) => state
-                .store
-                .get_object(ObjectKind::Keyword, id)
-                .await?
-                .filter(|k| k.ad_account_id == access.ad_account_id),
-            None => None,
-        };
         let archived = match item.get("archived") {
             None | Some(Value::Null) => Ok(None),
             Some(Value::Bool(b)) => Ok(Some(*b)),
             Some(_) => Err("archived: must be true or false".to_owned()),
         };
-        match (found, archived) {
-            (Some(mut k), Ok(archived)) => {
+        match (id.and_then(|id| own.get_mut(id)), archived) {
+            (Some(k), Ok(archived)) => {
                 if let Some(archived) = archived {
                     k.record["archived"] = json!(archived);
                 }
                 k.updated_time = now;
-                keywords.push(view(&k));
-                stored.push(k);
+                keywords.push(view(k));
+                changed.insert(k.id.clone());
             }
             (None, _) => errors.push(KeywordError {
                 data: refused(&item),
@@ -179,6 +181,7 @@ pub async fn update(
             }),
         }
     }
+    let stored = changed.iter().filter_map(|id| own.remove(id)).collect();
     state.store.put_objects(ObjectKind::Keyword, stored).await?;
     Ok(Json(KeywordsAnswer { keywords, errors }))
 }

@@ -40,7 +40,11 @@ fn parse_query(level: Level, query: Option<String>) -> Result<Asked, ApiError> {
     let (mut start, mut end, mut granularity, mut columns, mut ids) =
         (None, None, None, Vec::new(), Vec::new());
     let (mut campaign_ids, mut pin_ids) = (Vec::new(), Vec::new());
-    let (mut click, mut view, mut at_conversion) = (30, 1, false);
+    let (mut click, mut view, mut at_conversion) = (
+        report::DEFAULT_CLICK_WINDOW_DAYS,
+        report::DEFAULT_VIEW_WINDOW_DAYS,
+        false,
+    );
     let window = |k: &str, v: &str| {
         v.parse::<i64>()
             .ok()
@@ -150,28 +154,36 @@ pub(crate) async fn analytics(
         query: mut q,
         by_campaign_and_pin,
     } = parse_query(level, query)?;
-    // The objects that name a row's entity and those above it.
-    let kinds: &[ObjectKind] = match level {
-        Level::AdAccount => &[],
-        Level::Campaign => &[ObjectKind::Campaign],
-        Level::AdGroup => &[ObjectKind::Campaign, ObjectKind::AdGroup],
-        Level::Ad => &[ObjectKind::Campaign, ObjectKind::AdGroup, ObjectKind::Ad],
-    };
-    let mut objects: [Vec<Value>; 3] = Default::default();
-    for (slot, kind) in objects.iter_mut().zip(kinds) {
-        *slot = (state.store.list_objects(*kind, account).await?)
-            .into_iter()
-            .map(|o| {
-                let mut record = o.record;
-                record["id"] = Value::String(o.id);
-                record
-            })
-            .collect();
-    }
-    let [campaigns, ad_groups, ads] = &objects;
+    // The account's objects are read only when a column describes a row's
+    // entity (and those above it) or the ads are named by campaign and pin.
+    let describe = q
+        .columns
+        .iter()
+        .any(|c| labels::COLUMNS.contains(&c.as_str()));
+    let campaigns = records(
+        state,
+        account,
+        ObjectKind::Campaign,
+        describe && level != Level::AdAccount,
+    )
+    .await?;
+    let ad_groups = records(
+        state,
+        account,
+        ObjectKind::AdGroup,
+        describe && matches!(level, Level::AdGroup | Level::Ad),
+    )
+    .await?;
+    let ads = records(
+        state,
+        account,
+        ObjectKind::Ad,
+        level == Level::Ad && (describe || by_campaign_and_pin.is_some()),
+    )
+    .await?;
     if let Some((campaign_ids, pin_ids)) = by_campaign_and_pin {
         q.ids = Some(
-            labels::ads_of(&campaign_ids, &pin_ids, ads)
+            labels::ads_of(&campaign_ids, &pin_ids, &ads)
                 .into_iter()
                 .collect::<BTreeSet<_>>(),
         );
@@ -180,13 +192,37 @@ pub(crate) async fn analytics(
         level,
         account,
         Objects {
-            campaigns,
-            ad_groups,
-            ads,
+            campaigns: &campaigns,
+            ad_groups: &ad_groups,
+            ads: &ads,
         },
     );
     let rows = rows(state, account, &q).await?;
     Ok(rows.iter().map(|row| wire(&q, row, &labels)).collect())
+}
+
+/// The account's objects of a kind, as the API stores them with their ids;
+/// none when not `wanted`.
+async fn records(
+    state: &AppState,
+    account: &str,
+    kind: ObjectKind,
+    wanted: bool,
+) -> Result<Vec<Value>, ApiError> {
+    if !wanted {
+        return Ok(Vec::new());
+    }
+    Ok(state
+        .store
+        .list_objects(kind, account)
+        .await?
+        .into_iter()
+        .map(|o| {
+            let mut record = o.record;
+            record["id"] = Value::String(o.id);
+            record
+        })
+        .collect())
 }
 
 /// A report's rows: the account's impressions and clicks, and the

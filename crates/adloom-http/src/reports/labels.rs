@@ -10,6 +10,29 @@ use serde_json::{json, Map, Value};
 
 use adloom_core::report::Level;
 
+/// Every column [`labels`] answers: a report that asks for none of them
+/// reads none of the account's objects.
+pub const COLUMNS: &[&str] = &[
+    "AD_ACCOUNT_ID",
+    "ADVERTISER_ID",
+    "CAMPAIGN_ID",
+    "CAMPAIGN_NAME",
+    "CAMPAIGN_ENTITY_STATUS",
+    "CAMPAIGN_OBJECTIVE_TYPE",
+    "CAMPAIGN_DAILY_SPEND_CAP",
+    "CAMPAIGN_LIFETIME_SPEND_CAP",
+    "CAMPAIGN_BUDGET_OPTIMIZATION",
+    "AD_GROUP_ID",
+    "AD_GROUP_NAME",
+    "AD_GROUP_ENTITY_STATUS",
+    "AD_GROUP_BUDGET_TYPE",
+    "AD_GROUP_BUDGET_IN_LOCAL_CURRENCY",
+    "AD_ID",
+    "PIN_PROMOTION_ID",
+    "AD_NAME",
+    "PIN_ID",
+];
+
 /// Per row id (the entity at the report's level), its describing columns.
 pub type Labels = BTreeMap<String, Map<String, Value>>;
 
@@ -143,7 +166,8 @@ mod tests {
     fn objects() -> (Vec<Value>, Vec<Value>, Vec<Value>) {
         (
             vec![json!({"id": "c1", "name": "Shoes", "status": "ACTIVE",
-                "objective_type": "WEB_CONVERSION", "daily_spend_cap": 5000000, "lifetime_spend_cap": null})],
+                "objective_type": "WEB_CONVERSION", "daily_spend_cap": 5000000, "lifetime_spend_cap": null,
+                "is_campaign_budget_optimization": false})],
             vec![
                 json!({"id": "g1", "campaign_id": "c1", "name": "Runners", "status": "PAUSED",
                 "budget_in_micro_currency": 2500000, "budget_type": "DAILY"}),
@@ -187,6 +211,23 @@ mod tests {
         let group = &labels(Level::AdGroup, "acc", objects)["g1"];
         assert_eq!(group["CAMPAIGN_NAME"], "Shoes");
         assert!(group.get("PIN_ID").is_none());
+    }
+
+    #[test]
+    fn every_column_it_answers_is_listed() {
+        let (mut campaigns, ad_groups, ads) = objects();
+        campaigns[0]["lifetime_spend_cap"] = json!(90_000_000);
+        let objects = Objects {
+            campaigns: &campaigns,
+            ad_groups: &ad_groups,
+            ads: &ads,
+        };
+        let labels = labels(Level::Ad, "acc", objects);
+        let mut answered: Vec<&str> = labels["a1"].keys().map(String::as_str).collect();
+        let mut listed = COLUMNS.to_vec();
+        answered.sort_unstable();
+        listed.sort_unstable();
+        assert_eq!(answered, listed);
     }
 
     #[test]
