@@ -81,9 +81,13 @@ export function watchViewability(element, onViewable, { share = VIEWABLE_SHARE, 
   return stop;
 }
 
-/** Sends a beacon: a GET that outlives the page, with no cookies. */
+/**
+ * Sends a beacon: a GET that outlives the page, with no cookies. The feed
+ * may be on another origin than adloom: the answer is not read (`no-cors`),
+ * the request is what counts.
+ */
 export function fireBeacon(url) {
-  return fetch(url, { method: "GET", keepalive: true, credentials: "omit", cache: "no-store" }).catch(() => {});
+  return fetch(url, { method: "GET", mode: "no-cors", keepalive: true, credentials: "omit", cache: "no-store" }).catch(() => {});
 }
 
 function el(doc, tag, attributes = {}, ...children) {

@@ -660,6 +660,15 @@ async fn echo(
     axum::Json(body)
 }
 
+/// `GET /readyz`'s body.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+struct Readiness {
+    /// The store answers.
+    store: bool,
+    /// People and the catalog are in memory.
+    serving_state_loaded: bool,
+}
+
 /// `GET /readyz`: 200 once the store answers and the serving state
 /// (people, catalog) is in memory; 503 until then.
 #[utoipa::path(
@@ -669,8 +678,8 @@ async fn echo(
     tag = "operations",
     security(()),
     responses(
-        (status = 200, description = "Ready.", body = openapi::Readiness),
-        (status = 503, description = "Not yet.", body = openapi::Readiness),
+        (status = 200, description = "Ready.", body = Readiness),
+        (status = 503, description = "Not yet.", body = Readiness),
     )
 )]
 async fn ready(
@@ -679,7 +688,7 @@ async fn ready(
     use axum::response::IntoResponse;
     let store = state.store.instance_secret().await.is_ok();
     let serving = state.serving.is_ready();
-    let body = openapi::Readiness {
+    let body = Readiness {
         store,
         serving_state_loaded: serving,
     };

@@ -11,7 +11,6 @@ use std::sync::OnceLock;
 
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use serde::Serialize;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 
@@ -101,15 +100,6 @@ struct ReportRowExtensions {
     /// `DATE`.
     #[schema(minimum = 0, maximum = 23)]
     HOUR: Option<u8>,
-}
-
-/// `GET /readyz`'s body.
-#[derive(Serialize, ToSchema)]
-pub(crate) struct Readiness {
-    /// The store answers.
-    pub store: bool,
-    /// People and the catalog are in memory.
-    pub serving_state_loaded: bool,
 }
 
 /// The document, built once.
