@@ -57,8 +57,8 @@ pub async fn create(
     _: Admin,
     ApiJson(body): ApiJson<AdAccountCreate>,
 ) -> Result<(StatusCode, Json<AdAccountView>), ApiError> {
-    let account = body.into_account(new_id(), state.clock.now())?;
-    let account = state.store.create_ad_account(account).await?;
+    let account = body.into_account(new_id(), state.engine.clock.now())?;
+    let account = state.engine.store.create_ad_account(account).await?;
     Ok((StatusCode::CREATED, Json(account.into())))
 }
 
@@ -89,7 +89,7 @@ pub async fn list(
         Caller::Admin => None,
         Caller::Advertiser { ad_account_ids } => Some(ad_account_ids),
     };
-    let page = state.store.list_ad_accounts(only, page).await?;
+    let page = state.engine.store.list_ad_accounts(only, page).await?;
     Ok(Json(AdAccountPage {
         items: page.items.into_iter().map(Into::into).collect(),
         bookmark: page.next,
@@ -106,7 +106,7 @@ pub async fn get(
     if !caller.may_access(&ad_account_id) {
         return Err(ApiError::forbidden());
     }
-    match state.store.get_ad_account(&ad_account_id).await? {
+    match state.engine.store.get_ad_account(&ad_account_id).await? {
         Some(account) => Ok(Json(account.into())),
         None => Err(ApiError::not_found("ad account")),
     }
@@ -186,7 +186,7 @@ pub async fn create_access_token(
             "ad_account_ids: {bad:?} is not an ad account id"
         )));
     }
-    let now = state.clock.now();
+    let now = state.engine.clock.now();
     if body.expires_at.is_some_and(|e| e <= now) {
         return Err(ApiError::invalid(
             "expires_at: must be in the future (unix seconds)",
@@ -202,6 +202,7 @@ pub async fn create_access_token(
         console_generation: 0,
     };
     match state
+        .engine
         .store
         .create_access_token(&token_hash(&token), &record)
         .await
@@ -244,7 +245,7 @@ pub async fn list_access_tokens(
     State(state): State<AppState>,
     _: Admin,
 ) -> Result<Json<AccessTokenList>, ApiError> {
-    let items = state.store.list_access_tokens().await?;
+    let items = state.engine.store.list_access_tokens().await?;
     Ok(Json(AccessTokenList {
         items: items.into_iter().map(Into::into).collect(),
     }))
@@ -270,7 +271,7 @@ pub async fn revoke_access_token(
     _: Admin,
     ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
-    if state.store.revoke_access_token(&id).await? {
+    if state.engine.store.revoke_access_token(&id).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::not_found("access token"))

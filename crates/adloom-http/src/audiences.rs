@@ -18,8 +18,8 @@ use crate::auth::new_id;
 use crate::error::ApiError;
 use crate::extract::{AccountAccess, Admin, ApiJson, ApiPath, ApiQuery};
 use crate::list_upload::{ListBody, ListUpload, SpooledRecords};
-use crate::membership::{self, audience_of, Evidence};
 use crate::AppState;
+use adloom_engine::membership::{self, audience_of, Evidence};
 
 #[derive(Deserialize)]
 pub struct PageParams {
@@ -55,10 +55,10 @@ pub struct ListView {
 async fn list_view(state: &AppState, list: CustomerList) -> Result<ListView, ApiError> {
     // A list's people count only as far as the consent policy lets partner
     // data about them count (invariant 1).
-    let matched = state.store.customer_list_members(&list.id).await?;
+    let matched = state.engine.store.customer_list_members(&list.id).await?;
     let partner_data = Provenance::Partner(PartnerSource::CustomerList);
-    let members = membership::consented(state, partner_data, matched).await?;
-    let size = membership::reported(state, &list.id, members.len()).await?;
+    let members = membership::consented(&state.engine, partner_data, matched).await?;
+    let size = membership::reported(&state.engine, &list.id, members.len()).await?;
     Ok(ListView {
         ad_account_id: list.ad_account_id,
         created_time: list.created_time,
@@ -95,7 +95,11 @@ async fn match_records(
 ) -> Result<Vec<ListMember>, ApiError> {
     let mut matched = Vec::new();
     while let Some(chunk) = records.next_chunk()? {
-        let hits = state.store.match_list_records(list_type, chunk).await?;
+        let hits = state
+            .engine
+            .store
+            .match_list_records(list_type, chunk)
+            .await?;
         matched.extend(hits.into_iter().flatten());
     }
     Ok(matched)
@@ -112,8 +116,9 @@ enum Creation {
 /// day's worth of customer lists or audiences (the disclosure policy's
 /// `may_create`).
 async fn within_daily_cap(state: &AppState, account: &str, what: Creation) -> Result<(), ApiError> {
-    let now = state.clock.now();
+    let now = state.engine.clock.now();
     let (lists, audiences) = state
+        .engine
         .store
         .created_since(account, disclosure::day_start(now))
         .await?;
@@ -132,7 +137,7 @@ async fn within_daily_cap(state: &AppState, account: &str, what: Creation) -> Re
         ),
     };
     disclosure::may_create(made, cap, now).map_err(|wait| {
-        state.metrics.creation_capped(kind);
+        state.engine.metrics.creation_capped(kind);
         ApiError::rate_limited(
             format!(
                 "this ad account made its {cap} new {noun} for today; try again after midnight UTC"
@@ -157,7 +162,7 @@ pub async fn create_list(
         .ok_or_else(|| ApiError::invalid("records: required"))?;
     let uploaded = records.count;
     let matched = match_records(&state, list_type, records).await?;
-    let now = state.clock.now();
+    let now = state.engine.clock.now();
     let list = CustomerList {
         id: new_id(),
         ad_account_id: access.ad_account_id,
@@ -169,7 +174,11 @@ pub async fn create_list(
         created_time: now,
         updated_time: now,
     };
-    let list = state.store.create_customer_list(list, matched).await?;
+    let list = state
+        .engine
+        .store
+        .create_customer_list(list, matched)
+        .await?;
     Ok(Json(list_view(&state, list).await?))
 }
 
@@ -178,7 +187,7 @@ async fn owned_list(
     ad_account_id: &str,
     list_id: &str,
 ) -> Result<CustomerList, ApiError> {
-    match state.store.get_customer_list(list_id).await? {
+    match state.engine.store.get_customer_list(list_id).await? {
         Some(list) if list.ad_account_id == ad_account_id => Ok(list),
         _ => Err(ApiError::not_found("customer list")),
     }
@@ -224,7 +233,7 @@ pub async fn update_list(
             uploaded,
             matched: Vec::new(),
             digests,
-            now: state.clock.now(),
+            now: state.engine.clock.now(),
         }
     } else {
         let matched = match_records(&state, list.list_type, records).await?;
@@ -234,10 +243,10 @@ pub async fn update_list(
             uploaded,
             matched,
             digests: Vec::new(),
-            now: state.clock.now(),
+            now: state.engine.clock.now(),
         }
     };
-    let list = state.store.update_customer_list(change).await?;
+    let list = state.engine.store.update_customer_list(change).await?;
     Ok(Json(list_view(&state, list).await?))
 }
 
@@ -259,6 +268,7 @@ pub async fn list_lists(
 ) -> Result<Json<Paged<ListView>>, ApiError> {
     let page = PageRequest::new(params.page_size, params.bookmark)?;
     let page = state
+        .engine
         .store
         .list_customer_lists(&access.ad_account_id, page)
         .await?;
@@ -279,6 +289,7 @@ pub(crate) async fn all_lists(state: &AppState, account: &str) -> Result<Vec<Lis
     let mut page = PageRequest::first(250);
     loop {
         let batch = state
+            .engine
             .store
             .list_customer_lists(account, page.clone())
             .await?;
@@ -300,7 +311,11 @@ pub(crate) async fn all_audiences(
     let mut out = Vec::new();
     let mut page = PageRequest::first(250);
     loop {
-        let batch = state.store.list_audiences(account, page.clone()).await?;
+        let batch = state
+            .engine
+            .store
+            .list_audiences(account, page.clone())
+            .await?;
         for a in batch
             .items
             .iter()
@@ -336,8 +351,8 @@ pub struct AudienceView {
 }
 
 async fn audience_view(state: &AppState, audience: Audience) -> Result<AudienceView, ApiError> {
-    let members = membership::members(state, &audience).await?;
-    let size = membership::reported(state, &audience.id, members.len()).await?;
+    let members = membership::members(&state.engine, &audience).await?;
+    let size = membership::reported(&state.engine, &audience.id, members.len()).await?;
     Ok(AudienceView {
         rule: audience.rule_to_wire(),
         audience_type: audience.audience_type(),
@@ -384,6 +399,7 @@ async fn check_references(state: &AppState, audience: &Audience) -> Result<(), A
         AudienceRule::Visitor(v) => {
             for tag_id in &v.tag_ids {
                 let owned = state
+                    .engine
                     .store
                     .get_conversion_tag(tag_id)
                     .await?
@@ -431,7 +447,7 @@ pub async fn create_audience(
         .ok_or_else(|| ApiError::invalid("audience_type: required"))?;
     let rule = parse_rule(&audience_type, body.rule.as_ref().unwrap_or(&Value::Null))?;
     within_daily_cap(&state, &access.ad_account_id, Creation::Audience).await?;
-    let now = state.clock.now();
+    let now = state.engine.clock.now();
     let audience = Audience {
         id: new_id(),
         ad_account_id: access.ad_account_id,
@@ -442,7 +458,7 @@ pub async fn create_audience(
         updated_time: now,
     };
     check_references(&state, &audience).await?;
-    state.store.put_audience(stored(&audience)).await?;
+    state.engine.store.put_audience(stored(&audience)).await?;
     Ok(Json(audience_view(&state, audience).await?))
 }
 
@@ -451,7 +467,7 @@ async fn owned_audience(
     ad_account_id: &str,
     id: &str,
 ) -> Result<StoredObject, ApiError> {
-    match state.store.get_audience(id).await? {
+    match state.engine.store.get_audience(id).await? {
         Some(a) if a.ad_account_id == ad_account_id && a.record.get("removed").is_none() => Ok(a),
         _ => Err(ApiError::not_found("audience")),
     }
@@ -477,12 +493,12 @@ pub async fn update_audience(
 ) -> Result<Json<AudienceView>, ApiError> {
     let current = owned_audience(&state, &access.ad_account_id, &id).await?;
     let mut audience = audience_of(&current)?;
-    audience.updated_time = state.clock.now();
+    audience.updated_time = state.engine.clock.now();
     match body.operation_type.as_deref().unwrap_or("UPDATE") {
         "REMOVE" => {
             let mut record = stored(&audience);
             record.record["removed"] = json!(true);
-            state.store.put_audience(record).await?;
+            state.engine.store.put_audience(record).await?;
             return Ok(Json(audience_view(&state, audience).await?));
         }
         "UPDATE" => {}
@@ -502,7 +518,7 @@ pub async fn update_audience(
         audience.rule = parse_rule(audience.audience_type(), rule)?;
         check_references(&state, &audience).await?;
     }
-    state.store.put_audience(stored(&audience)).await?;
+    state.engine.store.put_audience(stored(&audience)).await?;
     Ok(Json(audience_view(&state, audience).await?))
 }
 
@@ -514,6 +530,7 @@ pub async fn list_audiences(
 ) -> Result<Json<Paged<AudienceView>>, ApiError> {
     let page = PageRequest::new(params.page_size, params.bookmark)?;
     let page = state
+        .engine
         .store
         .list_audiences(&access.ad_account_id, page)
         .await?;
@@ -577,14 +594,18 @@ pub async fn why(
     let mut items = Vec::new();
     let mut page = PageRequest::first(250);
     loop {
-        let batch = state.store.list_audiences(&account, page.clone()).await?;
+        let batch = state
+            .engine
+            .store
+            .list_audiences(&account, page.clone())
+            .await?;
         for stored in batch
             .items
             .iter()
             .filter(|a| a.record.get("removed").is_none())
         {
             let audience = audience_of(stored)?;
-            if let Some(evidence) = membership::members(&state, &audience)
+            if let Some(evidence) = membership::members(&state.engine, &audience)
                 .await?
                 .remove(&user_id)
             {

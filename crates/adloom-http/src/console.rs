@@ -26,11 +26,11 @@ use serde_json::Value;
 use crate::auth::{live_access_token, token_hash};
 use crate::error::ApiError;
 use crate::extract::cookie;
-use crate::membership;
 use crate::pages::{forged, layout, problem, protect, set_cookie, Csrf, Page};
 use crate::AppState;
 use adloom_core::disclosure::{event_row, EventRow};
 use adloom_core::event::EventSource;
+use adloom_engine::membership;
 use adloom_store::StoredEvent;
 
 const SESSION_COOKIE: &str = "adloom_console";
@@ -60,14 +60,14 @@ struct Session {
 async fn session(state: &AppState, headers: &HeaderMap) -> Option<Session> {
     let value = cookie(headers, SESSION_COOKIE)?;
     let key = state.key("console").await.ok()?;
-    let payload = crate::signed::verify(&key, value)?;
+    let payload = adloom_engine::signed::verify(&key, value)?;
     let mut parts = payload.splitn(3, '|');
     let (expires, generation, hash) = (parts.next()?, parts.next()?, parts.next()?);
-    let now = state.clock.now();
+    let now = state.engine.clock.now();
     if expires.parse::<i64>().ok()? <= now {
         return None;
     }
-    let token = live_access_token(state.store.as_ref(), hash, now)
+    let token = live_access_token(state.engine.store.as_ref(), hash, now)
         .await
         .ok()??;
     (token.console_generation == generation.parse::<i64>().ok()?
@@ -118,10 +118,12 @@ async fn sign_in(State(state): State<AppState>, csrf: Csrf, Form(form): Form<Sig
         return forged().into_response();
     }
     let hash = token_hash(form.token.trim());
-    let token = match live_access_token(state.store.as_ref(), &hash, state.clock.now()).await {
-        Ok(token) => token,
-        Err(e) => return Page::from(e).into_response(),
-    };
+    let token =
+        match live_access_token(state.engine.store.as_ref(), &hash, state.engine.clock.now()).await
+        {
+            Ok(token) => token,
+            Err(e) => return Page::from(e).into_response(),
+        };
     let generation = token.as_ref().map_or(0, |t| t.console_generation);
     let Some(first) = token.and_then(|t| t.ad_account_ids.into_iter().next()) else {
         return sign_in_form(
@@ -135,8 +137,8 @@ async fn sign_in(State(state): State<AppState>, csrf: Csrf, Form(form): Form<Sig
         Ok(k) => k,
         Err(e) => return Page::from(e).into_response(),
     };
-    let expires = state.clock.now() + SESSION_SECS;
-    let value = crate::signed::sign(&key, &format!("{expires}|{generation}|{hash}"));
+    let expires = state.engine.clock.now() + SESSION_SECS;
+    let value = adloom_engine::signed::sign(&key, &format!("{expires}|{generation}|{hash}"));
     let mut res = Redirect::to(&format!("/console/accounts/{first}")).into_response();
     if let Ok(v) = set_cookie(
         &state.config,
@@ -170,7 +172,12 @@ async fn sign_out(
     }
     // Ended on the server too: a copy of the cookie no longer works.
     if let Some(session) = session(&state, &headers).await {
-        if let Err(e) = state.store.end_console_sessions(&session.token_hash).await {
+        if let Err(e) = state
+            .engine
+            .store
+            .end_console_sessions(&session.token_hash)
+            .await
+        {
             return Page::from(ApiError::from(e)).into_response();
         }
     }
@@ -225,11 +232,12 @@ async fn overview(
     id: &str,
 ) -> Result<Page, ApiError> {
     let account = state
+        .engine
         .store
         .get_ad_account(id)
         .await?
         .ok_or_else(|| ApiError::not_found("ad account"))?;
-    let now = state.clock.now();
+    let now = state.engine.clock.now();
     let today = now.div_euclid(DAY);
     let days: Vec<i64> = (today - DAYS + 1..=today).collect();
     let query = Query {
@@ -273,16 +281,28 @@ async fn overview(
         0.0
     };
 
-    let campaigns = state.store.list_objects(ObjectKind::Campaign, id).await?;
-    let groups = state.store.list_objects(ObjectKind::AdGroup, id).await?;
+    let campaigns = state
+        .engine
+        .store
+        .list_objects(ObjectKind::Campaign, id)
+        .await?;
+    let groups = state
+        .engine
+        .store
+        .list_objects(ObjectKind::AdGroup, id)
+        .await?;
     let audiences = crate::audiences::all_audiences(state, id).await?;
     let lists = crate::audiences::all_lists(state, id).await?;
-    let tags = state.store.list_conversion_tags(id).await?;
+    let tags = state.engine.store.list_conversion_tags(id).await?;
     // Tag health over the last week (the disclosure policy decides what of
     // it the advertiser sees); rows show events, never whether they matched.
-    let events = state.store.latest_events(id, HEALTH_EVENTS).await?;
+    let events = state.engine.store.latest_events(id, HEALTH_EVENTS).await?;
     let mut health = Vec::with_capacity(tags.len());
-    state.tags.flush_blocked(state.store.as_ref()).await;
+    state
+        .engine
+        .tags
+        .flush_blocked(state.engine.store.as_ref())
+        .await;
     for tag in &tags {
         let window: Vec<&StoredEvent> = events
             .iter()
@@ -294,9 +314,9 @@ async fn overview(
             .take(10)
             .map(|e| event_row(&e.event))
             .collect();
-        let blocked = state.store.blocked_pixels(&tag.id).await?;
+        let blocked = state.engine.store.blocked_pixels(&tag.id).await?;
         health.push((
-            membership::tag_health(state, &tag.id, &window).await?,
+            membership::tag_health(&state.engine, &tag.id, &window).await?,
             rows,
             blocked,
         ));
@@ -474,7 +494,7 @@ fn status(s: &str) -> Markup {
 }
 
 fn group_row(state: &AppState, campaign: &Value, id: &str, group: &Value, now: i64) -> Markup {
-    let (spent, rate) = state.serving.delivery(id, now);
+    let (spent, rate) = state.engine.serving.delivery(id, now);
     let bid = num(group, "bid_in_micro_currency");
     let bid_text = match text(group, "billable_event") {
         "IMPRESSION" => format!("{} CPM", money(bid)),

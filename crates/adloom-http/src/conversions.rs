@@ -53,8 +53,8 @@ pub async fn create_tag(
     access: AccountAccess,
     ApiJson(body): ApiJson<ConversionTagCreate>,
 ) -> Result<(StatusCode, Json<TagView>), ApiError> {
-    let tag = body.into_tag(new_id(), access.ad_account_id, state.clock.now())?;
-    let tag = state.store.create_conversion_tag(tag).await?;
+    let tag = body.into_tag(new_id(), access.ad_account_id, state.engine.clock.now())?;
+    let tag = state.engine.store.create_conversion_tag(tag).await?;
     Ok((StatusCode::CREATED, Json(view(&state, tag))))
 }
 
@@ -77,6 +77,7 @@ pub async fn list_tags(
     ApiQuery(_): ApiQuery<TagListParams>,
 ) -> Result<Json<TagList>, ApiError> {
     let tags = state
+        .engine
         .store
         .list_conversion_tags(&access.ad_account_id)
         .await?;
@@ -92,7 +93,7 @@ pub async fn get_tag(
     access: AccountAccess,
     ApiPath((_, tag_id)): ApiPath<(String, String)>,
 ) -> Result<Json<TagView>, ApiError> {
-    match state.store.get_conversion_tag(&tag_id).await? {
+    match state.engine.store.get_conversion_tag(&tag_id).await? {
         Some(tag) if tag.ad_account_id == access.ad_account_id => Ok(Json(view(&state, tag))),
         _ => Err(ApiError::not_found("conversion tag")),
     }
@@ -125,13 +126,17 @@ pub async fn update_tag(
     ApiPath((_, tag_id)): ApiPath<(String, String)>,
     ApiJson(patch): ApiJson<ConversionTagCreate>,
 ) -> Result<Json<TagView>, ApiError> {
-    let tag = match state.store.get_conversion_tag(&tag_id).await? {
+    let tag = match state.engine.store.get_conversion_tag(&tag_id).await? {
         Some(tag) if tag.ad_account_id == access.ad_account_id => tag,
         _ => return Err(ApiError::not_found("conversion tag")),
     };
     let tag = tag.patched(patch)?;
-    state.store.update_conversion_tag(tag.clone()).await?;
-    state.tags.forget(&tag.id);
+    state
+        .engine
+        .store
+        .update_conversion_tag(tag.clone())
+        .await?;
+    state.engine.tags.forget(&tag.id);
     Ok(Json(view(&state, tag)))
 }
 
@@ -316,7 +321,7 @@ pub async fn send_events(
             "data: must list 1 to {MAX_EVENTS_PER_REQUEST} events"
         )));
     }
-    let now = state.clock.now();
+    let now = state.engine.clock.now();
     let checked: Vec<Result<TrackedEvent, String>> = data
         .into_iter()
         .map(|input| input.and_then(|input| input.validate(&access.ad_account_id, now)))
@@ -330,7 +335,7 @@ pub async fn send_events(
     let mut outcomes = if test || good.is_empty() {
         Vec::new()
     } else {
-        state.events.publish(good).await?
+        state.engine.events.publish(good).await?
     }
     .into_iter();
     let events: Vec<EventResult> = checked
@@ -358,7 +363,7 @@ pub async fn send_events(
         num_events_processed: checked.iter().filter(|c| c.is_ok()).count(),
         events,
     };
-    state.metrics.conversion_events(
+    state.engine.metrics.conversion_events(
         answer.num_events_processed,
         answer.num_events_received - answer.num_events_processed,
     );

@@ -149,6 +149,18 @@ impl From<StoreError> for ApiError {
     }
 }
 
+impl From<adloom_engine::EngineError> for ApiError {
+    fn from(e: adloom_engine::EngineError) -> ApiError {
+        use adloom_engine::EngineError;
+        match e {
+            EngineError::NotFound(what) => ApiError::not_found(what),
+            EngineError::Store(e) => e.into(),
+            // Already logged by the engine.
+            EngineError::Internal(_) => ApiError::internal(),
+        }
+    }
+}
+
 /// Puts error responses that did not come from [`ApiError`] (an unknown
 /// route, a wrong method, a timeout) into the API's error shape.
 pub async fn into_error_shape(res: Response) -> Response {

@@ -150,7 +150,7 @@ impl FromRequestParts<AppState> for Caller {
         let token = bearer_token(parts).ok_or_else(ApiError::unauthenticated)?;
         state
             .auth
-            .caller(token, state.store.as_ref(), state.clock.now())
+            .caller(token, state.engine.store.as_ref(), state.engine.clock.now())
             .await
     }
 }
@@ -193,7 +193,13 @@ impl FromRequestParts<AppState> for AccountAccess {
         if !caller.may_access(&ad_account_id) {
             return Err(ApiError::forbidden());
         }
-        if state.store.get_ad_account(&ad_account_id).await?.is_none() {
+        if state
+            .engine
+            .store
+            .get_ad_account(&ad_account_id)
+            .await?
+            .is_none()
+        {
             return Err(ApiError::not_found("ad account"));
         }
         Ok(AccountAccess { ad_account_id })

@@ -103,18 +103,18 @@ pub fn people_ndjson(body: &str) {
 /// A decision request's body.
 pub fn decision_request(body: &[u8]) {
     if let Ok(request) = serde_json::from_slice::<DecisionRequest>(body) {
-        let _ = crate::serving::check(&request);
+        let _ = crate::serving::check(request);
     }
 }
 
 /// A beacon token as it arrives in a URL: nothing made up opens; and a
 /// sealed payload opens to itself, for its own kind only.
 pub fn beacon_token(input: &str) {
-    use crate::serving::BeaconKind;
-    let key = crate::signed::SealKey::new(KEY);
+    use adloom_engine::serving::BeaconKind;
+    let key = adloom_engine::signed::SealKey::new(KEY);
     for kind in [BeaconKind::Impression, BeaconKind::Click] {
         assert!(
-            crate::serving::verify(&key, kind, input).is_none(),
+            adloom_engine::serving::verify(&key, kind, input).is_none(),
             "a made-up token opened"
         );
     }
@@ -124,13 +124,16 @@ pub fn beacon_token(input: &str) {
         Some(input.as_bytes())
     );
     assert_eq!(key.open(b"click", &sealed), None);
-    let signed = crate::signed::sign(KEY, input);
-    assert_eq!(crate::signed::verify(KEY, &signed).as_deref(), Some(input));
+    let signed = adloom_engine::signed::sign(KEY, input);
+    assert_eq!(
+        adloom_engine::signed::verify(KEY, &signed).as_deref(),
+        Some(input)
+    );
     let mut tampered = signed.into_bytes();
     tampered[0] ^= 1;
     if let Ok(tampered) = String::from_utf8(tampered) {
         assert!(
-            crate::signed::verify(KEY, &tampered).is_none(),
+            adloom_engine::signed::verify(KEY, &tampered).is_none(),
             "a tampered token verified"
         );
     }

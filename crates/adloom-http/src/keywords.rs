@@ -60,6 +60,7 @@ pub async fn create(
         .ok_or_else(|| ApiError::invalid("parent_id: required (an ad group id)"))?;
     let group_id = parent.strip_prefix("AG").unwrap_or(&parent).to_owned();
     let owned = state
+        .engine
         .store
         .get_object(ObjectKind::AdGroup, &group_id)
         .await?
@@ -70,7 +71,7 @@ pub async fn create(
         )));
     }
     let items = batch(body.keywords)?;
-    let now = state.clock.now();
+    let now = state.engine.clock.now();
     let (mut keywords, mut errors, mut stored) = (Vec::new(), Vec::new(), Vec::new());
     for item in items {
         let checked = (|| {
@@ -104,7 +105,11 @@ pub async fn create(
             }),
         }
     }
-    state.store.put_objects(ObjectKind::Keyword, stored).await?;
+    state
+        .engine
+        .store
+        .put_objects(ObjectKind::Keyword, stored)
+        .await?;
     Ok(Json(KeywordsAnswer { keywords, errors }))
 }
 
@@ -142,9 +147,10 @@ pub async fn update(
     ApiJson(body): ApiJson<KeywordsUpdate>,
 ) -> Result<Json<KeywordsAnswer>, ApiError> {
     let items = batch(body.keywords)?;
-    let now = state.clock.now();
+    let now = state.engine.clock.now();
     // The account's keywords, read once: only they can be changed here.
     let mut own: HashMap<String, StoredObject> = state
+        .engine
         .store
         .list_objects(ObjectKind::Keyword, &access.ad_account_id)
         .await?
@@ -182,7 +188,11 @@ pub async fn update(
         }
     }
     let stored = changed.iter().filter_map(|id| own.remove(id)).collect();
-    state.store.put_objects(ObjectKind::Keyword, stored).await?;
+    state
+        .engine
+        .store
+        .put_objects(ObjectKind::Keyword, stored)
+        .await?;
     Ok(Json(KeywordsAnswer { keywords, errors }))
 }
 
@@ -234,6 +244,7 @@ pub async fn list(
     }
     let page = PageRequest::new(page_size, bookmark)?;
     let all: Vec<StoredObject> = state
+        .engine
         .store
         .list_objects(ObjectKind::Keyword, &access.ad_account_id)
         .await?

@@ -1,8 +1,10 @@
-//! adloom's HTTP service: maps requests to the core and the store.
+//! adloom's HTTP service: maps requests to the engine (`adloom-engine`)
+//! and back.
 //!
 //! Architecture invariant: this is the only crate that knows about HTTP and
-//! JSON wire shapes. Handlers parse, call one core function or store call,
-//! and map the result; the rules live in `adloom-core`.
+//! Pinterest's JSON wire shapes. Handlers parse, call one engine or core
+//! function or store call through the engine, and map the result; state
+//! and background work live in the engine, the rules in `adloom-core`.
 //!
 //! ```no_run
 //! # async fn demo(store: std::sync::Arc<dyn adloom_store::Store>) {
@@ -17,8 +19,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use adloom_core::region::RegionDefaults;
-use adloom_store::bus::{EventBus, NatsBus};
+use adloom_engine::Engine;
 use adloom_store::Store;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
@@ -33,7 +34,6 @@ use tower_http::trace::TraceLayer;
 mod ad_accounts;
 mod audiences;
 pub mod auth;
-pub mod changes;
 mod console;
 mod conversions;
 pub mod demo;
@@ -41,12 +41,9 @@ pub mod error;
 mod extract;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
-pub mod ingest;
 mod keywords;
 mod limits;
 mod list_upload;
-pub mod membership;
-pub mod metrics;
 mod openapi;
 mod pages;
 mod people;
@@ -55,8 +52,6 @@ mod promotions;
 mod reports;
 pub mod serving;
 mod settings;
-mod signed;
-mod tags;
 
 pub use auth::Auth;
 
@@ -64,19 +59,15 @@ pub use auth::Auth;
 /// and the config file.
 #[derive(Debug, Clone)]
 pub struct Config {
+    /// The engine's own: consent defaults, the reserve price, refresh and
+    /// reporting periods.
+    pub engine: adloom_engine::Config,
     /// Largest JSON body accepted, in bytes.
     pub max_body_bytes: usize,
     /// Largest streamed import (NDJSON people), in bytes.
     pub max_import_bytes: u64,
     /// Longest time one request may take, body upload included.
     pub request_timeout: Duration,
-    /// Where "Use info from our ad partners" starts for people who never set it.
-    pub region_defaults: RegionDefaults,
-    /// How soon decisions see audience membership move with new events: the
-    /// serving snapshot is rebuilt for events at most this often.
-    pub membership_refresh: Duration,
-    /// The auction's reserve price, micro-currency per thousand impressions.
-    pub reserve_cpm_micros: u64,
     /// The URL browsers reach adloom at, for the tag's code snippet.
     pub public_url: String,
     /// Where streamed imports are spooled (hashed records only) before they
@@ -90,10 +81,6 @@ pub struct Config {
     /// address (a minute's worth may come at once); 0 for no limit.
     pub rate_limit_per_token: u32,
     pub rate_limit_per_ip: u32,
-    /// How long an audience's reported size and status hold before they
-    /// are drawn again (at least 1 s): each period gives someone probing for
-    /// one person one noisy answer per audience, no more (invariant 5).
-    pub audience_size_period: Duration,
     /// Tag pixels per second from one client address, with a burst of
     /// three seconds' worth; past it a pixel still gets its GIF but is not
     /// recorded (counted per tag in the console). 0 for no limit.
@@ -107,41 +94,20 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Self {
         Config {
+            engine: adloom_engine::Config::default(),
             max_body_bytes: 4 * 1024 * 1024,
             max_import_bytes: 1024 * 1024 * 1024,
             request_timeout: Duration::from_secs(60),
-            region_defaults: RegionDefaults::default(),
             public_url: "http://127.0.0.1:8080".to_owned(),
-            reserve_cpm_micros: 500_000,
-            membership_refresh: Duration::from_secs(1),
             spool_dir: std::env::temp_dir(),
             demo: None,
             max_in_flight: 1024,
             rate_limit_per_token: 0,
             rate_limit_per_ip: 0,
-            audience_size_period: Duration::from_secs(3600),
             pixel_rate_limit_per_ip: 20,
             max_new_lists_per_day: 100,
             max_new_audiences_per_day: 100,
         }
-    }
-}
-
-/// Where time comes from; tests inject a fixed one.
-pub trait Clock: Send + Sync + 'static {
-    /// Unix seconds.
-    fn now(&self) -> i64;
-}
-
-/// The real clock.
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> i64 {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs() as i64)
-            .unwrap_or(0)
     }
 }
 
@@ -161,54 +127,28 @@ impl std::ops::Deref for AppState {
 
 /// The fields of [`AppState`].
 pub struct AppStateInner {
-    pub store: Arc<dyn Store>,
+    /// Everything that keeps state or runs in the background.
+    pub engine: Engine,
     pub config: Arc<Config>,
     pub auth: Auth,
-    pub clock: Arc<dyn Clock>,
-    /// Where tag pixels and conversion events go (`bus`).
-    pub events: Arc<dyn EventBus>,
-    pub metrics: Arc<metrics::Metrics>,
-    pub serving: Arc<serving::Serving>,
-    pub(crate) tags: Arc<tags::TagDirectory>,
-    secret: Arc<tokio::sync::OnceCell<String>>,
     /// One permit per request in flight.
     in_flight: Arc<tokio::sync::Semaphore>,
     limits: Arc<limits::Limits>,
     shed_log: Arc<limits::ShedLog>,
-    /// Each audience's and list's reported size for the current period.
-    pub(crate) reported_sizes: Arc<membership::ReportedSizes>,
-    /// This process, among the nodes sharing a store.
-    pub node_id: Arc<str>,
-    /// Budgets and frequency caps shared with the other nodes, when set.
-    pub shared_counters: Option<Arc<adloom_store::counters::SharedCounters>>,
-    /// The event bus, when there is one: counted beacons and settings
-    /// changes go through it (events through `events`).
-    pub(crate) bus: Option<Arc<NatsBus>>,
 }
 
 impl AppState {
-    /// Needs a tokio runtime: it starts the event writer and the metrics'
-    /// upkeep.
+    /// A new engine on this store, and the API over it. Needs a tokio
+    /// runtime.
     pub fn new(store: Arc<dyn Store>, config: Config, admin_token: &str) -> AppState {
-        let refresh = config.membership_refresh;
-        let metrics: Arc<metrics::Metrics> = Arc::default();
-        let upkept = Arc::downgrade(&metrics);
-        tokio::spawn(async move {
-            let mut every = tokio::time::interval(Duration::from_secs(5));
-            // Ends with the last AppState holding the metrics.
-            while let Some(m) = {
-                every.tick().await;
-                upkept.upgrade()
-            } {
-                m.upkeep();
-            }
-        });
+        let engine = Engine::new(store, config.engine.clone());
+        AppState::over(engine, config, admin_token)
+    }
+
+    /// The API over an engine already set up (shared counters, a bus).
+    pub fn over(engine: Engine, config: Config, admin_token: &str) -> AppState {
         AppState(Arc::new(AppStateInner {
-            events: Arc::new(ingest::EventSink::start(Arc::clone(&store))),
-            metrics,
-            serving: Arc::new(serving::Serving::new(refresh)),
-            tags: Arc::default(),
-            secret: Arc::default(),
+            engine,
             in_flight: Arc::new(tokio::sync::Semaphore::new(config.max_in_flight)),
             limits: Arc::new(limits::Limits::new(
                 config.rate_limit_per_token,
@@ -216,76 +156,26 @@ impl AppState {
                 config.pixel_rate_limit_per_ip,
             )),
             shed_log: Arc::default(),
-            reported_sizes: Arc::default(),
-            node_id: auth::new_id().into(),
-            shared_counters: None,
-            bus: None,
-            store,
             config: Arc::new(config),
             auth: Auth::new(admin_token),
-            clock: Arc::new(SystemClock),
         }))
     }
 
-    /// The fields, while this state is being set up (before any clone).
-    fn setting_up(&mut self) -> &mut AppStateInner {
-        Arc::get_mut(&mut self.0).expect("an AppState is set up before it is cloned")
+    /// Tests set the engine's clock before the state is cloned.
+    pub fn with_clock(self, clock: Arc<dyn adloom_engine::Clock>) -> AppState {
+        let Ok(fields) = Arc::try_unwrap(self.0) else {
+            panic!("an AppState is set up before it is cloned");
+        };
+        AppState(Arc::new(AppStateInner {
+            engine: fields.engine.with_clock(clock),
+            ..fields
+        }))
     }
 
-    /// Holds budgets and frequency caps in counters shared by every node.
-    pub fn with_shared_counters(
-        mut self,
-        shared: adloom_store::counters::SharedCounters,
-    ) -> AppState {
-        serving::follow_shared_counters(&self.serving, shared.clone(), Arc::clone(&self.clock));
-        self.setting_up().shared_counters = Some(Arc::new(shared));
-        self
-    }
-
-    /// Sends events, beacons and settings changes through NATS JetStream,
-    /// and applies this node's share of them.
-    pub fn with_nats_bus(mut self, nats: NatsBus) -> AppState {
-        let fields = self.setting_up();
-        fields.events = Arc::new(nats.clone());
-        fields.bus = Some(Arc::new(nats.clone()));
-        let applier = Arc::new(serving::BusApplier(self.clone()));
-        nats.start_applying(Arc::clone(&self.store), applier);
-        self
-    }
-
-    /// The name of this installation's stream and of its subjects on the
-    /// bus: the same for every node on one store.
-    pub async fn bus_stream_name(&self) -> Result<String, error::ApiError> {
-        Ok(format!("ADLOOM_{}", self.installation_id().await?))
-    }
-
-    /// The prefix of this installation's keys in the shared counters.
-    pub async fn shared_counters_prefix(&self) -> Result<String, error::ApiError> {
-        Ok(format!("adloom:{}", self.installation_id().await?))
-    }
-
-    /// Names this installation in services several installations may share
-    /// (a Redis, a NATS server): the same for every node on one store,
-    /// whatever URL each names the store by, and no clue to its secret.
-    async fn installation_id(&self) -> Result<String, error::ApiError> {
-        use sha2::Digest;
-        let digest = sha2::Sha256::digest(self.key("installation").await?);
-        Ok(digest[..8].iter().map(|b| format!("{b:02x}")).collect())
-    }
-
-    /// A signing key for one purpose (`beacons`, `pages`), derived from the
-    /// installation's secret.
+    /// A signing key for one purpose, derived from the installation's
+    /// secret.
     pub async fn key(&self, purpose: &str) -> Result<Vec<u8>, error::ApiError> {
-        let secret = self
-            .secret
-            .get_or_try_init(|| async { self.store.instance_secret().await })
-            .await?;
-        Ok(format!("{purpose}:{secret}").into_bytes())
-    }
-
-    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> AppState {
-        self.setting_up().clock = clock;
-        self
+        Ok(self.engine.key(purpose).await?)
     }
 }
 
@@ -514,7 +404,10 @@ async fn refuse_long_uris(
         return next.run(req).await;
     }
     if req.uri().path() == "/v3/" {
-        state.metrics.pixel(metrics::PixelOutcome::Malformed);
+        state
+            .engine
+            .metrics
+            .pixel(adloom_engine::metrics::PixelOutcome::Malformed);
         return pixel::gif();
     }
     error::ApiError::new(
@@ -540,7 +433,7 @@ async fn shed_load(
         return next.run(req).await;
     }
     let Ok(_permit) = Arc::clone(&state.in_flight).try_acquire_owned() else {
-        state.metrics.shed();
+        state.engine.metrics.shed();
         state.shed_log.shed();
         let mut res = error::ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -571,9 +464,12 @@ async fn count_request(
     let method = req.method().clone();
     let res = next.run(req).await;
     let route = route.as_ref().map_or("unmatched", |p| p.as_str());
-    state
-        .metrics
-        .request(route, &method, res.status().as_u16(), started.elapsed());
+    state.engine.metrics.request(
+        route,
+        method.as_str(),
+        res.status().as_u16(),
+        started.elapsed(),
+    );
     res
 }
 
@@ -606,7 +502,7 @@ async fn serving_freshness(
     let account = path
         .strip_prefix("/v5/ad_accounts/")
         .map(|rest| rest.split_once('/').map_or(rest, |(id, _)| id));
-    let serving = &state.serving;
+    let serving = &state.engine.serving;
     match account {
         Some(id) if path.ends_with("/events") => serving.events_arrived(id),
         Some(id) => serving.invalidate(Some(id)),
@@ -634,7 +530,7 @@ async fn render_metrics(
     axum::extract::State(state): axum::extract::State<AppState>,
     _: extract::Admin,
 ) -> String {
-    state.metrics.render()
+    state.engine.metrics.render()
 }
 
 /// `POST /v1/admin/echo`: answers the JSON object it was sent, after the
@@ -686,8 +582,8 @@ async fn ready(
     axum::extract::State(state): axum::extract::State<AppState>,
 ) -> axum::response::Response {
     use axum::response::IntoResponse;
-    let store = state.store.instance_secret().await.is_ok();
-    let serving = state.serving.is_ready();
+    let store = state.engine.store.instance_secret().await.is_ok();
+    let serving = state.engine.serving.is_ready();
     let body = Readiness {
         store,
         serving_state_loaded: serving,

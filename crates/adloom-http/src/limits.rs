@@ -154,7 +154,7 @@ pub async fn limit(State(state): State<AppState>, req: Request, next: Next) -> R
     match state.limits.check(token, ip) {
         None => next.run(req).await,
         Some(wait) => {
-            state.metrics.rate_limited();
+            state.engine.metrics.rate_limited();
             let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
             ApiError::rate_limited(
                 "This request exceeded a rate limit. This can happen if the client exceeds one of the published rate limits within a short time window.",

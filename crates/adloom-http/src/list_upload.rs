@@ -41,7 +41,7 @@ pub struct ListUpload {
 /// Records sealed in an anonymous file, read back a chunk at a time.
 pub struct SpooledRecords {
     file: BufReader<std::fs::File>,
-    key: crate::signed::SealKey,
+    key: adloom_engine::signed::SealKey,
     pub count: u64,
 }
 
@@ -172,7 +172,7 @@ fn spool_records<R: Read>(
         return Err(ApiError::invalid("records: must be a string"));
     }
     let secret: [u8; 32] = rand::RngExt::random(&mut rand::rng());
-    let key = crate::signed::SealKey::new(&secret);
+    let key = adloom_engine::signed::SealKey::new(&secret);
     let file = tempfile::tempfile_in(spool_dir).map_err(spool_error)?;
     let mut out = std::io::BufWriter::new(file);
     let mut chunk = String::new();

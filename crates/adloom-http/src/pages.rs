@@ -22,7 +22,8 @@ use serde::Serialize;
 
 use crate::error::ApiError;
 use crate::extract::{cookie, Admin, ApiPath};
-use crate::{signed, AppState};
+use crate::AppState;
+use adloom_engine::signed;
 
 /// The person's session on these pages.
 pub const SESSION_COOKIE: &str = "adloom_person";
@@ -275,7 +276,7 @@ impl FromRequestParts<AppState> for Person {
         let Ok(key) = state.key(kind.purpose()).await else {
             return Ok(Person(None));
         };
-        let Some((user, _)) = person_of_token(&key, kind, token, state.clock.now()) else {
+        let Some((user, _)) = person_of_token(&key, kind, token, state.engine.clock.now()) else {
             return Ok(Person(None));
         };
         // An erased person's sessions end with them.
@@ -285,15 +286,21 @@ impl FromRequestParts<AppState> for Person {
 
 /// Whether the platform has this person (the mirror, else the store).
 async fn person_exists(state: &AppState, user_id: &str) -> bool {
-    state.serving.people.get(user_id).is_some()
-        || matches!(state.store.get_person(user_id).await, Ok(Some(_)))
+    state.engine.serving.people.get(user_id).is_some()
+        || matches!(state.engine.store.get_person(user_id).await, Ok(Some(_)))
 }
 
 /// The `Set-Cookie` that signs this person in on this browser.
 pub async fn session_cookie(state: &AppState, user_id: &str) -> Result<String, ApiError> {
     let kind = PersonTokenKind::Session;
     let key = state.key(kind.purpose()).await?;
-    let token = person_token(&key, kind, user_id, state.clock.now() + SESSION_SECS, "-");
+    let token = person_token(
+        &key,
+        kind,
+        user_id,
+        state.engine.clock.now() + SESSION_SECS,
+        "-",
+    );
     Ok(set_cookie(
         &state.config,
         SESSION_COOKIE,
@@ -396,7 +403,7 @@ async fn page_link(
     }
     let kind = PersonTokenKind::Link;
     let key = state.key(kind.purpose()).await?;
-    let expires_at = state.clock.now() + LINK_SECS;
+    let expires_at = state.engine.clock.now() + LINK_SECS;
     let nonce = crate::auth::new_token("");
     let token = person_token(&key, kind, &user_id, expires_at, &nonce);
     Ok(Json(PageLink {
@@ -420,7 +427,7 @@ fn link_expired() -> Page {
 async fn link_person(state: &AppState, token: &str) -> Result<Option<(String, String)>, ApiError> {
     let kind = PersonTokenKind::Link;
     let key = state.key(kind.purpose()).await?;
-    Ok(person_of_token(&key, kind, token, state.clock.now()))
+    Ok(person_of_token(&key, kind, token, state.engine.clock.now()))
 }
 
 /// `GET /p/{token}`: a one-click confirmation, not a sign-in: a bare GET
@@ -471,10 +478,15 @@ async fn sign_in(
         Ok(None) => return link_expired().into_response(),
         Err(e) => return Page::from(e).into_response(),
     };
-    let expires_at = state.clock.now() + LINK_SECS;
+    let expires_at = state.engine.clock.now() + LINK_SECS;
     match state
+        .engine
         .store
-        .spend_once(&format!("page-link:{nonce}"), expires_at, state.clock.now())
+        .spend_once(
+            &format!("page-link:{nonce}"),
+            expires_at,
+            state.engine.clock.now(),
+        )
         .await
     {
         Ok(true) => {}

@@ -17,8 +17,8 @@ use tokio_util::io::StreamReader;
 
 use crate::error::ApiError;
 use crate::extract::{Admin, ApiPath};
-use crate::serving::Profile;
 use crate::AppState;
+use adloom_engine::serving::Profile;
 
 /// Longest accepted NDJSON line: one person is far smaller.
 const MAX_LINE_BYTES: usize = 64 * 1024;
@@ -54,7 +54,7 @@ pub async fn upsert(
     body: Body,
 ) -> Result<Json<Upserted>, ApiError> {
     let started = std::time::Instant::now();
-    let now = state.clock.now();
+    let now = state.engine.clock.now();
     let batch = if is_ndjson(&headers) {
         spool_ndjson(&state, body, now).await?
     } else {
@@ -84,13 +84,15 @@ pub async fn upsert(
         }
     }));
     let upserted = state
+        .engine
         .serving
         .people
         .write(
-            || async { Ok(state.store.upsert_people(batch).await?) },
+            || async { Ok(state.engine.store.upsert_people(batch).await?) },
             |_, mirror| {
                 let seen = std::mem::take(&mut *adloom_core::sync::lock(&seen));
                 state
+                    .engine
                     .serving
                     .outbox
                     .people(seen.iter().map(|(u, _)| u.as_str()));
@@ -226,7 +228,7 @@ pub async fn get(
     ApiPath(user_id): ApiPath<String>,
 ) -> Result<Json<PersonRecord>, ApiError> {
     validate_user_id(&user_id)?;
-    match state.store.get_person(&user_id).await? {
+    match state.engine.store.get_person(&user_id).await? {
         Some(person) => Ok(Json(person)),
         None => Err(ApiError::not_found("person")),
     }
@@ -255,13 +257,14 @@ pub async fn delete(
 ) -> Result<StatusCode, ApiError> {
     validate_user_id(&user_id)?;
     let deleted = state
+        .engine
         .serving
         .people
         .write(
-            || async { Ok(state.store.delete_person(&user_id).await?) },
+            || async { Ok(state.engine.store.delete_person(&user_id).await?) },
             |_, mirror| {
                 mirror.remove(&user_id);
-                state.serving.outbox.people([user_id.as_str()]);
+                state.engine.serving.outbox.people([user_id.as_str()]);
             },
         )
         .await?;

@@ -12,8 +12,8 @@ use axum::response::{IntoResponse, Response};
 
 use crate::auth::new_token;
 use crate::extract::ClientAddr;
-use crate::metrics::PixelOutcome;
 use crate::AppState;
+use adloom_engine::metrics::PixelOutcome;
 
 /// A transparent 1x1 GIF.
 const GIF: &[u8] = &[
@@ -47,7 +47,7 @@ pub async fn pixel(
     headers: HeaderMap,
 ) -> Response {
     let outcome = record(&state, query.as_deref().unwrap_or_default(), &headers, ip).await;
-    state.metrics.pixel(outcome);
+    state.engine.metrics.pixel(outcome);
     gif()
 }
 
@@ -74,7 +74,12 @@ async fn record(
         Err(PixelRejection::LoadPing) => return PixelOutcome::LoadPing,
         Err(_) => return PixelOutcome::Malformed,
     };
-    let tag = match state.tags.tag(&hit.tag_id, state.store.as_ref()).await {
+    let tag = match state
+        .engine
+        .tags
+        .tag(&hit.tag_id, state.engine.store.as_ref())
+        .await
+    {
         Ok(Some(tag)) => tag,
         Ok(None) => return PixelOutcome::UnknownTag,
         Err(_) => return PixelOutcome::Failed,
@@ -98,8 +103,9 @@ async fn record(
     };
     if let Some(outcome) = kept_out {
         state
+            .engine
             .tags
-            .blocked(&tag.id, outcome.label(), state.store.as_ref())
+            .blocked(&tag.id, outcome.label(), state.engine.store.as_ref())
             .await;
         return outcome;
     }
@@ -116,16 +122,19 @@ async fn record(
     // A page that names no event id gets a random one: each such pixel is
     // its own event.
     let event = hit
-        .into_event(ad_account_id.clone(), state.clock.now(), signals, || {
-            new_token("px_")
-        })
+        .into_event(
+            ad_account_id.clone(),
+            state.engine.clock.now(),
+            signals,
+            || new_token("px_"),
+        )
         .for_storage(&order_id_key);
-    match state.events.publish(vec![event]).await {
+    match state.engine.events.publish(vec![event]).await {
         Ok(outcomes) if outcomes.first() == Some(&EventOutcome::Duplicate) => {
             PixelOutcome::Duplicate
         }
         Ok(_) => {
-            state.serving.events_arrived(&ad_account_id);
+            state.engine.serving.events_arrived(&ad_account_id);
             PixelOutcome::Recorded
         }
         Err(_) => PixelOutcome::Failed,

@@ -98,6 +98,7 @@ async fn check_references(
             let id = field(o, "campaign_id");
             if owned(
                 state
+                    .engine
                     .store
                     .get_object(ObjectKind::Campaign, &id)
                     .await
@@ -117,6 +118,7 @@ async fn check_references(
             ] {
                 for id in ids {
                     let found = state
+                        .engine
                         .store
                         .get_audience(id)
                         .await
@@ -136,6 +138,7 @@ async fn check_references(
             let group_id = field(o, "ad_group_id");
             let group = owned(
                 state
+                    .engine
                     .store
                     .get_object(ObjectKind::AdGroup, &group_id)
                     .await
@@ -145,6 +148,7 @@ async fn check_references(
             let pin_id = field(o, "pin_id");
             if owned(
                 state
+                    .engine
                     .store
                     .get_object(ObjectKind::Pin, &pin_id)
                     .await
@@ -245,7 +249,7 @@ async fn create_batch(
     account: &str,
     body: &[u8],
 ) -> Result<Json<Items>, ApiError> {
-    let now = state.clock.now();
+    let now = state.engine.clock.now();
     let mut items = Vec::new();
     let mut created = Vec::new();
     for value in batch(body)? {
@@ -264,7 +268,7 @@ async fn create_batch(
         .await;
         report(kind, result, now, &mut items, &mut created);
     }
-    state.store.put_objects(kind.into(), created).await?;
+    state.engine.store.put_objects(kind.into(), created).await?;
     Ok(Json(Items { items }))
 }
 
@@ -275,7 +279,7 @@ async fn update_batch(
     account: &str,
     body: &[u8],
 ) -> Result<Json<Items>, ApiError> {
-    let now = state.clock.now();
+    let now = state.engine.clock.now();
     let mut items = Vec::new();
     let mut updated = Vec::new();
     for value in batch(body)? {
@@ -286,6 +290,7 @@ async fn update_batch(
                 .and_then(Value::as_str)
                 .ok_or("id: required")?;
             let stored = state
+                .engine
                 .store
                 .get_object(kind.into(), id)
                 .await
@@ -305,7 +310,7 @@ async fn update_batch(
         .await;
         report(kind, result, now, &mut items, &mut updated);
     }
-    state.store.put_objects(kind.into(), updated).await?;
+    state.engine.store.put_objects(kind.into(), updated).await?;
     Ok(Json(Items { items }))
 }
 
@@ -378,7 +383,11 @@ async fn list(
         )));
     }
     let page = PageRequest::new(page_size, bookmark)?;
-    let mut all = state.store.list_objects(kind.into(), account).await?;
+    let mut all = state
+        .engine
+        .store
+        .list_objects(kind.into(), account)
+        .await?;
     let parent = |o: &StoredObject, field: &str, wanted: &[String]| {
         wanted.is_empty()
             || o.record
@@ -414,7 +423,7 @@ async fn list(
     Ok(Json(Listed {
         items: items
             .into_iter()
-            .map(|o| view(kind, o, state.clock.now()))
+            .map(|o| view(kind, o, state.engine.clock.now()))
             .collect(),
         bookmark,
     }))
@@ -426,8 +435,8 @@ async fn get_one(
     account: &str,
     id: &str,
 ) -> Result<Json<Value>, ApiError> {
-    match state.store.get_object(kind.into(), id).await? {
-        Some(o) if o.ad_account_id == account => Ok(Json(view(kind, &o, state.clock.now()))),
+    match state.engine.store.get_object(kind.into(), id).await? {
+        Some(o) if o.ad_account_id == account => Ok(Json(view(kind, &o, state.engine.clock.now()))),
         _ => Err(ApiError::not_found(kind_name(kind))),
     }
 }
@@ -500,7 +509,7 @@ async fn pin_account(
     if !caller.may_access(&account) {
         return Err(ApiError::forbidden());
     }
-    if state.store.get_ad_account(&account).await?.is_none() {
+    if state.engine.store.get_ad_account(&account).await?.is_none() {
         return Err(ApiError::not_found("ad account"));
     }
     Ok(account)
@@ -517,7 +526,7 @@ pub async fn create_pin(
     let input: Object = serde_json::from_slice(&body)
         .map_err(|e| ApiError::invalid(format!("invalid json: {e}")))?;
     let record = normalize_pin(&input)?;
-    let now = state.clock.now();
+    let now = state.engine.clock.now();
     let pin = StoredObject {
         id: new_id(),
         ad_account_id: account,
@@ -526,6 +535,7 @@ pub async fn create_pin(
         updated_time: now,
     };
     state
+        .engine
         .store
         .put_objects(ObjectKind::Pin, vec![pin.clone()])
         .await?;
@@ -539,9 +549,14 @@ pub async fn get_pin(
     caller: Caller,
     ApiPath(pin_id): ApiPath<String>,
 ) -> Result<Json<Value>, ApiError> {
-    match state.store.get_object(ObjectKind::Pin, &pin_id).await? {
+    match state
+        .engine
+        .store
+        .get_object(ObjectKind::Pin, &pin_id)
+        .await?
+    {
         Some(pin) if caller.may_access(&pin.ad_account_id) => {
-            Ok(Json(view(Kind::Pin, &pin, state.clock.now())))
+            Ok(Json(view(Kind::Pin, &pin, state.engine.clock.now())))
         }
         _ => Err(ApiError::not_found("pin")),
     }

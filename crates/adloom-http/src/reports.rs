@@ -14,8 +14,8 @@ use serde_json::Value;
 
 use crate::error::ApiError;
 use crate::extract::AccountAccess;
-use crate::membership;
 use crate::AppState;
+use adloom_engine::membership;
 
 mod labels;
 use labels::{Labels, Objects};
@@ -213,6 +213,7 @@ async fn records(
         return Ok(Vec::new());
     }
     Ok(state
+        .engine
         .store
         .list_objects(kind, account)
         .await?
@@ -232,6 +233,7 @@ pub(crate) async fn rows(state: &AppState, account: &str, q: &Query) -> Result<V
     let since = q.start_day * DAY - reach;
     let until = (q.end_day + 1) * DAY + reach;
     let touches = state
+        .engine
         .store
         .engagements(account, since, until)
         .await?
@@ -248,6 +250,7 @@ pub(crate) async fn rows(state: &AppState, account: &str, q: &Query) -> Result<V
         })
         .collect();
     let resolved: Vec<_> = state
+        .engine
         .store
         .resolved_events(account, since)
         .await?
@@ -257,7 +260,7 @@ pub(crate) async fn rows(state: &AppState, account: &str, q: &Query) -> Result<V
     // The disclosure policy: conversions of people whose partner data may
     // not be used are not attributed to anyone.
     let people = resolved.iter().filter_map(|s| s.user_id.clone()).collect();
-    let counted = membership::partner_data_allowed(state, people).await?;
+    let counted = membership::partner_data_allowed(&state.engine, people).await?;
     let conversions: Vec<Conversion> = resolved
         .into_iter()
         .filter(|s| s.user_id.as_ref().is_some_and(|u| counted.contains(u)))

@@ -1,13 +1,9 @@
 //! `/v1/people/{user_id}/ads_settings`: "Use info from our ad partners".
 
-use std::sync::Arc;
-
 use adloom_core::ads_setting::{validate_source, AdsSetting, SettingChange};
 use adloom_core::consent;
 use adloom_core::page::PageRequest;
 use adloom_core::person::validate_user_id;
-use adloom_store::bus::SettingChanged;
-use adloom_store::StoreError;
 use axum::extract::State;
 use axum::Json;
 use serde::{Deserialize, Deserializer, Serialize};
@@ -39,6 +35,7 @@ async fn view(
     setting: AdsSetting,
 ) -> Result<SettingsView, ApiError> {
     let person = state
+        .engine
         .store
         .get_person(user_id)
         .await?
@@ -46,7 +43,7 @@ async fn view(
     let decision = consent::for_person(
         setting.use_partner_info,
         person.country,
-        &state.config.region_defaults,
+        &state.engine.config.region_defaults,
     );
     // Both outputs have the same reason at the person level; the settings
     // page shows the one about their ads.
@@ -84,7 +81,7 @@ pub async fn get(
     ApiPath(user_id): ApiPath<String>,
 ) -> Result<Json<SettingsView>, ApiError> {
     validate_user_id(&user_id)?;
-    let setting = state.store.get_ads_setting(&user_id).await?;
+    let setting = state.engine.store.get_ads_setting(&user_id).await?;
     Ok(Json(view(&state, &user_id, setting).await?))
 }
 
@@ -132,51 +129,11 @@ pub async fn put(
         .ok_or_else(|| ApiError::invalid("use_partner_info: required (true, false or null)"))?;
     let change = SettingChange {
         use_partner_info,
-        changed_at: state.clock.now(),
+        changed_at: state.engine.clock.now(),
         source: validate_source(update.source)?,
     };
-    let setting = record(&state, &user_id, change).await?;
+    let setting = adloom_engine::settings::record(&state.engine, &user_id, change).await?;
     Ok(Json(view(&state, &user_id, setting).await?))
-}
-
-/// Records a change of setting, and applies it to the serving mirror in
-/// the same step: the next decision honours it. With an event bus, the
-/// change is acknowledged once the bus holds it too, for the other nodes
-/// and whoever follows the installation's settings.
-pub async fn record(
-    state: &AppState,
-    user_id: &str,
-    change: SettingChange,
-) -> Result<AdsSetting, ApiError> {
-    let time = change.changed_at;
-    let setting = state
-        .serving
-        .people
-        .write(
-            || async {
-                match state.store.record_ads_setting(user_id, change).await {
-                    Err(StoreError::NotFound) => Err(ApiError::not_found("person")),
-                    other => Ok(other?),
-                }
-            },
-            |setting: &AdsSetting, mirror| {
-                if let Some(p) = mirror.get_mut(user_id) {
-                    Arc::make_mut(p).use_partner_info = setting.use_partner_info;
-                }
-                state.serving.outbox.people([user_id]);
-            },
-        )
-        .await?;
-    if let Some(bus) = &state.bus {
-        // Committed already: a retry of the same change is harmless.
-        bus.publish_setting(&SettingChanged {
-            user_id: user_id.to_owned(),
-            use_partner_info: setting.use_partner_info,
-            time,
-        })
-        .await?;
-    }
-    Ok(setting)
 }
 
 #[derive(Deserialize)]
@@ -224,7 +181,11 @@ pub async fn history(
 ) -> Result<Json<HistoryPage>, ApiError> {
     validate_user_id(&user_id)?;
     let page = PageRequest::new(params.page_size, params.bookmark)?;
-    let page = state.store.ads_setting_history(&user_id, page).await?;
+    let page = state
+        .engine
+        .store
+        .ads_setting_history(&user_id, page)
+        .await?;
     Ok(Json(HistoryPage {
         items: page
             .items

@@ -151,12 +151,18 @@ impl Settings {
                 .request_timeout_secs
                 .map(Duration::from_secs)
                 .unwrap_or(defaults.request_timeout),
-            region_defaults,
+            engine: adloom_engine::Config {
+                region_defaults,
+                reserve_cpm_micros: file
+                    .reserve_cpm_micros
+                    .unwrap_or(defaults.engine.reserve_cpm_micros),
+                membership_refresh: defaults.engine.membership_refresh,
+                audience_size_period: file
+                    .audience_size_period_secs
+                    .map(Duration::from_secs)
+                    .unwrap_or(defaults.engine.audience_size_period),
+            },
             public_url,
-            reserve_cpm_micros: file
-                .reserve_cpm_micros
-                .unwrap_or(defaults.reserve_cpm_micros),
-            membership_refresh: defaults.membership_refresh,
             spool_dir: data_dir.join("spool"),
             demo: None,
             max_in_flight: file.max_in_flight.unwrap_or(defaults.max_in_flight),
@@ -164,10 +170,6 @@ impl Settings {
                 .rate_limit_per_token
                 .unwrap_or(defaults.rate_limit_per_token),
             rate_limit_per_ip: file.rate_limit_per_ip.unwrap_or(defaults.rate_limit_per_ip),
-            audience_size_period: file
-                .audience_size_period_secs
-                .map(Duration::from_secs)
-                .unwrap_or(defaults.audience_size_period),
             pixel_rate_limit_per_ip: args
                 .pixel_rate_limit_per_ip
                 .or(file.pixel_rate_limit_per_ip)
@@ -182,7 +184,7 @@ impl Settings {
         if http.max_body_bytes == 0
             || http.request_timeout.is_zero()
             || http.max_in_flight == 0
-            || http.audience_size_period.is_zero()
+            || http.engine.audience_size_period.is_zero()
         {
             bail!("max_body_bytes, request_timeout_secs, max_in_flight and audience_size_period_secs must be positive");
         }
@@ -252,7 +254,7 @@ mod tests {
         );
         assert_eq!(
             example.reserve_cpm_micros,
-            Some(defaults.reserve_cpm_micros)
+            Some(defaults.engine.reserve_cpm_micros)
         );
         assert_eq!(example.max_in_flight, Some(defaults.max_in_flight));
         assert_eq!(
@@ -264,7 +266,7 @@ mod tests {
         assert_eq!(example.max_connections, Some(10_000));
         assert_eq!(
             example.audience_size_period_secs,
-            Some(defaults.audience_size_period.as_secs())
+            Some(defaults.engine.audience_size_period.as_secs())
         );
         assert_eq!(
             example.pixel_rate_limit_per_ip,

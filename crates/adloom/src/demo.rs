@@ -16,8 +16,9 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
 use adloom_core::identifier::hash_email;
+use adloom_engine::Clock;
 use adloom_http::demo::{demo_email, DemoSite, PRODUCTS};
-use adloom_http::{router, AppState, Clock};
+use adloom_http::{router, AppState};
 use anyhow::{bail, Context};
 use axum::body::Body;
 use axum::http::{Method, Request};
@@ -138,7 +139,7 @@ async fn prepare(settings: &Settings) -> anyhow::Result<(DemoSite, String)> {
         None => crate::serve::stored_admin_token(&settings.data_dir)?,
     };
     let clock = Arc::new(WalkingClock(AtomicI64::new(
-        adloom_http::SystemClock.now() - DAYS * DAY,
+        adloom_engine::SystemClock.now() - DAYS * DAY,
     )));
     let state =
         AppState::new(store.clone(), settings.http.clone(), &token).with_clock(clock.clone());

@@ -65,46 +65,47 @@ pub(crate) async fn serve_on(listener: TcpListener, settings: Settings) -> anyho
         None => stored_admin_token(&settings.data_dir)?,
     };
     let store = adloom_store::open(&settings.store).context("cannot open the store")?;
-    let state = adloom_http::AppState::new(store.clone(), settings.http.clone(), &admin_token);
-    let state = match &settings.counters {
-        None => state,
+    let engine = adloom_engine::Engine::new(store.clone(), settings.http.engine.clone());
+    let engine = match &settings.counters {
+        None => engine,
         Some(url) => {
-            let prefix = state
+            let prefix = engine
                 .shared_counters_prefix()
                 .await
                 .map_err(|e| anyhow::anyhow!("cannot read the store's secret: {e:?}"))?;
             let shared = adloom_store::counters::SharedCounters::connect(url, &prefix)
                 .await
                 .context("cannot reach the shared counters")?;
-            state.with_shared_counters(shared)
+            engine.with_shared_counters(shared)
         }
     };
-    let state = match &settings.bus {
-        None => state,
+    let engine = match &settings.bus {
+        None => engine,
         Some(url) => {
-            let name = state
+            let name = engine
                 .bus_stream_name()
                 .await
                 .map_err(|e| anyhow::anyhow!("cannot read the store's secret: {e:?}"))?;
             let bus = adloom_store::bus::NatsBus::connect(url, &name)
                 .await
                 .context("cannot reach the event bus")?;
-            state.with_nats_bus(bus)
+            engine.with_nats_bus(bus)
         }
     };
     // Other nodes sharing the store: follow their changes before loading
     // anything, so that nothing committed meanwhile is missed.
-    adloom_http::changes::start(&state)
+    adloom_engine::changes::start(&engine)
         .await
         .map_err(|e| anyhow::anyhow!("cannot follow other nodes' changes: {e:?}"))?;
     // Load people and the catalog into memory before the first decision
     // needs them; the server answers meanwhile.
-    let warming = state.clone();
+    let warming = engine.clone();
     tokio::spawn(async move {
-        if let Err(e) = warming.serving.warm_up(&warming).await {
+        if let Err(e) = warming.warm_up().await {
             tracing::warn!(error = ?e, "serving state not loaded yet");
         }
     });
+    let state = adloom_http::AppState::over(engine, settings.http.clone(), &admin_token);
     let app = adloom_http::router(state);
     let addr = listener.local_addr()?;
     tracing::info!(%addr, data_dir = %settings.data_dir.display(), "adloom is listening");

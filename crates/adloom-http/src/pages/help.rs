@@ -125,7 +125,7 @@ pub async fn contact(
         user,
         &form.topic,
         &form.message,
-        state.clock.now(),
+        state.engine.clock.now(),
     ) {
         Ok(r) => r,
         Err(e) => {
@@ -137,7 +137,7 @@ pub async fn contact(
             .into_response()
         }
     };
-    match state.store.create_support_request(request).await {
+    match state.engine.store.create_support_request(request).await {
         Ok(_) => Page::new(layout(
             "Message sent",
             html! {
@@ -170,7 +170,7 @@ pub async fn list_support_requests(
     ApiQuery(params): ApiQuery<PageParams>,
 ) -> Result<Json<SupportPage>, ApiError> {
     let page = PageRequest::new(params.page_size, params.bookmark)?;
-    let page = state.store.support_requests(page).await?;
+    let page = state.engine.store.support_requests(page).await?;
     Ok(Json(SupportPage {
         items: page.items,
         bookmark: page.next,

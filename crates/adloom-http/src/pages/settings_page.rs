@@ -57,19 +57,24 @@ async fn render(
     headers: &HeaderMap,
     saved: bool,
 ) -> Result<Page, Page> {
-    let Some(person) = state.store.get_person(user).await? else {
+    let Some(person) = state.engine.store.get_person(user).await? else {
         return Err(problem(
             StatusCode::NOT_FOUND,
             "We could not find your account",
             "Your account is not known here any more. Open the settings again from the app.",
         ));
     };
-    let setting = state.store.get_ads_setting(user).await?;
+    let setting = state.engine.store.get_ads_setting(user).await?;
     let history = state
+        .engine
         .store
         .ads_setting_history(user, PageRequest::first(20))
         .await?;
-    let region = state.config.region_defaults.default_for(person.country);
+    let region = state
+        .engine
+        .config
+        .region_defaults
+        .default_for(person.country);
     let yours = consent::decide(&ConsentInputs::person(setting.use_partner_info, region));
     let here = consent::decide(&ConsentInputs {
         browser: browser_signals(headers),
@@ -218,16 +223,16 @@ pub async fn save(
     };
     let change = SettingChange {
         use_partner_info,
-        changed_at: state.clock.now(),
+        changed_at: state.engine.clock.now(),
         source: "settings_page".to_owned(),
     };
-    match crate::settings::record(&state, &user, change).await {
+    match adloom_engine::settings::record(&state.engine, &user, change).await {
         Ok(_) => {
             let mut res = Redirect::to("/settings/ads?saved=1").into_response();
             protect(res.headers_mut());
             res
         }
-        Err(e) => Page::from(e).into_response(),
+        Err(e) => Page::from(crate::error::ApiError::from(e)).into_response(),
     }
 }
 

@@ -993,7 +993,7 @@ async fn a_campaign_cap_binds_all_its_ad_groups() {
 /// up (at once here, where the refresh interval is zero).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn decisions_follow_new_events() {
-    let app = App::with_config(|c| c.membership_refresh = std::time::Duration::ZERO);
+    let app = App::with_config(|c| c.engine.membership_refresh = std::time::Duration::ZERO);
     let people: Vec<Value> = (0..160)
         .map(|i| json!({"user_id": format!("v{i}"), "email": format!("v{i}@example.com")}))
         .collect();

@@ -21,7 +21,8 @@ mod tag_js;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
-use adloom_http::{router, AppState, Clock, Config};
+use adloom_engine::Clock;
+use adloom_http::{router, AppState, Config};
 use axum::body::Body;
 use axum::http::{header, Method, Request, StatusCode};
 use axum::Router;
@@ -71,16 +72,14 @@ impl App {
         let shared = adloom_store::counters::SharedCounters::connect(url, "adloom-test")
             .await
             .unwrap();
-        let state = AppState::new(
-            app.store.clone(),
-            Config {
-                spool_dir: app.dir.path().to_owned(),
-                ..Config::default()
-            },
-            ADMIN,
-        )
-        .with_clock(app.clock.clone())
-        .with_shared_counters(shared);
+        let config = Config {
+            spool_dir: app.dir.path().to_owned(),
+            ..Config::default()
+        };
+        let engine = adloom_engine::Engine::new(app.store.clone(), config.engine.clone())
+            .with_clock(app.clock.clone())
+            .with_shared_counters(shared);
+        let state = AppState::over(engine, config, ADMIN);
         App {
             router: router(state),
             ..app

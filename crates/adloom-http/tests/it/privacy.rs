@@ -19,7 +19,7 @@ const HOUR: i64 = 3600;
 /// knows are there (their own accounts) and one target.
 async fn platform() -> (App, String, String) {
     // Decisions see every change at once, as with a zero refresh interval.
-    let app = App::with_config(|c| c.membership_refresh = std::time::Duration::ZERO);
+    let app = App::with_config(|c| c.engine.membership_refresh = std::time::Duration::ZERO);
     let mut people: Vec<Value> = (0..160)
         .map(|i| json!({"user_id": format!("k{i}"), "email": known(i), "country": "US"}))
         .collect();

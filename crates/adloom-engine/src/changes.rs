@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::AppState;
+use crate::{Engine, EngineError};
 
 /// How long changes are gathered before they are announced.
 pub const FLUSH_EVERY: Duration = Duration::from_millis(10);
@@ -120,15 +120,15 @@ impl Outbox {
 /// Starts following other nodes, if the store is shared, and announcing
 /// this node's changes. Returns once following has begun, so that what
 /// the node loads afterwards misses nothing.
-pub async fn start(state: &AppState) -> Result<(), crate::error::ApiError> {
-    let Some(mut incoming) = state.store.follow().await? else {
+pub async fn start(engine: &Engine) -> Result<(), EngineError> {
+    let Some(mut incoming) = engine.store.follow().await? else {
         return Ok(());
     };
-    state.serving.outbox.shared.store(true, Ordering::Release);
-    let node = state.node_id.clone();
+    engine.serving.outbox.shared.store(true, Ordering::Release);
+    let node = engine.node_id.clone();
     tracing::info!(%node, "following other nodes' changes");
 
-    let announcer = state.clone();
+    let announcer = engine.clone();
     tokio::spawn(async move {
         let mut every = tokio::time::interval(FLUSH_EVERY);
         every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -147,7 +147,7 @@ pub async fn start(state: &AppState) -> Result<(), crate::error::ApiError> {
         }
     });
 
-    let follower = state.clone();
+    let follower = engine.clone();
     tokio::spawn(async move {
         while let Some(payload) = incoming.recv().await {
             let started = std::time::Instant::now();
@@ -178,8 +178,8 @@ pub async fn start(state: &AppState) -> Result<(), crate::error::ApiError> {
 }
 
 /// Applies another node's changes to this node's serving state.
-async fn apply(state: &AppState, changes: Announcement) -> Result<(), crate::error::ApiError> {
-    let serving = &state.serving;
+async fn apply(engine: &Engine, changes: Announcement) -> Result<(), EngineError> {
+    let serving = &engine.serving;
     if changes.all_catalog {
         serving.mark_catalog(None);
     }
@@ -193,9 +193,9 @@ async fn apply(state: &AppState, changes: Announcement) -> Result<(), crate::err
         serving.mark_events(id);
     }
     if changes.all_people {
-        serving.people.reload_all(state).await?;
+        serving.people.reload_all(engine).await?;
     } else if !changes.people.is_empty() {
-        serving.people.reload(state, &changes.people).await?;
+        serving.people.reload(engine, &changes.people).await?;
     }
     Ok(())
 }

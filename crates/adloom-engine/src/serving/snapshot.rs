@@ -24,17 +24,16 @@ use adloom_core::pacing::Delivery;
 use adloom_core::page::PageRequest;
 use adloom_core::targeting::TargetingSpec;
 use adloom_store::StoredObject;
-use serde::Serialize;
 use serde_json::Value;
 
 use super::counters::Counters;
 use super::DEFAULT_FREQUENCY_CAP;
-use crate::error::ApiError;
 use crate::membership;
-use crate::AppState;
+use crate::Engine;
+use crate::EngineError;
 
 /// What a decision shows about a pin.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct PinView {
     pub id: String,
     pub title: Option<String>,
@@ -119,15 +118,15 @@ impl Dirty {
 /// Builds the next snapshot from the previous one and what changed.
 /// `member_of` (person → audiences) is brought up to date in place.
 pub(super) async fn rebuild(
-    state: &AppState,
+    engine: &Engine,
     previous: &Snapshot,
     dirty: &Dirty,
     counters: &std::sync::Mutex<Counters>,
     member_of: &std::sync::RwLock<HashMap<String, Vec<String>>>,
-) -> Result<Snapshot, ApiError> {
+) -> Result<Snapshot, EngineError> {
     // Audience readiness is counted against the people mirror.
-    state.serving.people.ensure_loaded(state).await?;
-    let accounts = all_accounts(state).await?;
+    engine.serving.people.ensure_loaded(engine).await?;
+    let accounts = all_accounts(engine).await?;
     let reload_counters = !lock(counters).loaded;
     let mut history = Vec::new();
     let mut parts = HashMap::new();
@@ -135,24 +134,24 @@ pub(super) async fn rebuild(
     let mut reread = HashSet::new();
     for account in &accounts {
         if reload_counters {
-            history.extend(state.store.engagements(&account.id, 0, i64::MAX).await?);
+            history.extend(engine.store.engagements(&account.id, 0, i64::MAX).await?);
         }
         let before = previous.parts.get(&account.id);
         let part = match before {
             Some(part) if !dirty.all && !dirty.catalog.contains(&account.id) => {
                 if dirty.every_audience || dirty.events.contains(&account.id) {
                     let catalog = Arc::clone(&part.catalog);
-                    let audiences = read_audiences(state, &catalog.audience_ids).await?;
+                    let audiences = read_audiences(engine, &catalog.audience_ids).await?;
                     Arc::new(AccountPart { catalog, audiences })
                 } else {
                     Arc::clone(part)
                 }
             }
             _ => {
-                let (catalog, groups) = read_account(state, account).await?;
+                let (catalog, groups) = read_account(engine, account).await?;
                 fresh_groups.extend(groups);
                 reread.insert(account.id.clone());
-                let audiences = read_audiences(state, &catalog.audience_ids).await?;
+                let audiences = read_audiences(engine, &catalog.audience_ids).await?;
                 Arc::new(AccountPart {
                     catalog: Arc::new(catalog),
                     audiences,
@@ -251,11 +250,11 @@ fn follow_memberships(
     }
 }
 
-async fn all_accounts(state: &AppState) -> Result<Vec<AdAccount>, ApiError> {
+async fn all_accounts(engine: &Engine) -> Result<Vec<AdAccount>, EngineError> {
     let mut page = PageRequest::first(250);
     let mut accounts = Vec::new();
     loop {
-        let batch = state.store.list_ad_accounts(None, page.clone()).await?;
+        let batch = engine.store.list_ad_accounts(None, page.clone()).await?;
         accounts.extend(batch.items);
         match batch.next {
             Some(next) => page.after = Some(next),
@@ -290,18 +289,18 @@ fn latest(a: Option<u64>, b: Option<u64>) -> Option<u64> {
 /// Reads one ad account's catalog: pins, and ad groups with their ads,
 /// keywords and budgets.
 async fn read_account(
-    state: &AppState,
+    engine: &Engine,
     account: &AdAccount,
-) -> Result<(AccountCatalog, Vec<ServingAdGroup>), ApiError> {
+) -> Result<(AccountCatalog, Vec<ServingAdGroup>), EngineError> {
     let mut catalog = AccountCatalog::default();
-    let campaigns: HashMap<String, StoredObject> = state
+    let campaigns: HashMap<String, StoredObject> = engine
         .store
         .list_objects(ObjectKind::Campaign, &account.id)
         .await?
         .into_iter()
         .map(|c| (c.id.clone(), c))
         .collect();
-    for pin in state
+    for pin in engine
         .store
         .list_objects(ObjectKind::Pin, &account.id)
         .await?
@@ -322,7 +321,7 @@ async fn read_account(
         );
     }
     let mut ads_by_group: HashMap<String, Vec<StoredObject>> = HashMap::new();
-    for ad in state
+    for ad in engine
         .store
         .list_objects(ObjectKind::Ad, &account.id)
         .await?
@@ -332,7 +331,7 @@ async fn read_account(
         }
     }
     let mut keywords_by_group: HashMap<String, Vec<Keyword>> = HashMap::new();
-    for k in state
+    for k in engine
         .store
         .list_objects(ObjectKind::Keyword, &account.id)
         .await?
@@ -354,7 +353,7 @@ async fn read_account(
             .push(Keyword { value, match_type });
     }
     let mut groups = Vec::new();
-    for group in state
+    for group in engine
         .store
         .list_objects(ObjectKind::AdGroup, &account.id)
         .await?
@@ -476,12 +475,12 @@ fn serving_ad(
 /// The audiences' members as their data names them (consent is applied per
 /// decision) and whether each may deliver (READY).
 async fn read_audiences(
-    state: &AppState,
+    engine: &Engine,
     ids: &HashSet<String>,
-) -> Result<HashMap<String, Arc<ServingAudience>>, ApiError> {
+) -> Result<HashMap<String, Arc<ServingAudience>>, EngineError> {
     let mut out = HashMap::new();
     for id in ids {
-        let Some(stored) = state.store.get_audience(id).await? else {
+        let Some(stored) = engine.store.get_audience(id).await? else {
             continue;
         };
         if stored.record.get("removed").is_some() {
@@ -489,7 +488,7 @@ async fn read_audiences(
         }
         let audience = membership::audience_of(&stored)?;
         let provenance = audience.provenance();
-        let members: HashSet<String> = membership::data_members(state, &audience)
+        let members: HashSet<String> = membership::data_members(engine, &audience)
             .await?
             .into_keys()
             .collect();
@@ -499,11 +498,11 @@ async fn read_audiences(
             Provenance::Partner(_) => members
                 .iter()
                 .filter(|user| {
-                    state.serving.people.get(user).is_some_and(|p| {
+                    engine.serving.people.get(user).is_some_and(|p| {
                         consent::for_person(
                             p.use_partner_info,
                             p.country,
-                            &state.config.region_defaults,
+                            &engine.config.region_defaults,
                         )
                         .allows_audience(provenance)
                     })
@@ -511,7 +510,7 @@ async fn read_audiences(
                 .count(),
             _ => members.len(),
         };
-        let size = membership::reported(state, &audience.id, countable).await?;
+        let size = membership::reported(engine, &audience.id, countable).await?;
         out.insert(
             id.clone(),
             Arc::new(ServingAudience {

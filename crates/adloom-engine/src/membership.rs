@@ -16,13 +16,14 @@ use adloom_store::{StoredEvent, StoredObject};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::error::ApiError;
-use crate::AppState;
+use crate::Engine;
+use crate::EngineError;
 
 const DAY: i64 = 24 * 3600;
 
 /// Why a person is in an audience.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Evidence {
     /// A record of this customer list matched them.
@@ -49,7 +50,7 @@ pub enum Evidence {
 }
 
 /// Turns a stored audience back into the core's type.
-pub fn audience_of(stored: &StoredObject) -> Result<Audience, ApiError> {
+pub fn audience_of(stored: &StoredObject) -> Result<Audience, EngineError> {
     let text = |k: &str| {
         stored
             .record
@@ -67,7 +68,7 @@ pub fn audience_of(stored: &StoredObject) -> Result<Audience, ApiError> {
     )
     .map_err(|e| {
         tracing::error!(audience = %stored.id, error = %e, "a stored audience no longer parses");
-        ApiError::internal()
+        EngineError::Internal("a stored audience no longer parses")
     })?;
     Ok(Audience {
         id: stored.id.clone(),
@@ -83,12 +84,12 @@ pub fn audience_of(stored: &StoredObject) -> Result<Audience, ApiError> {
 /// The audience's members now, each with the evidence that put them in,
 /// as the consent policy lets them count.
 pub async fn members(
-    state: &AppState,
+    engine: &Engine,
     audience: &Audience,
-) -> Result<BTreeMap<String, Evidence>, ApiError> {
-    let mut members = data_members(state, audience).await?;
+) -> Result<BTreeMap<String, Evidence>, EngineError> {
+    let mut members = data_members(engine, audience).await?;
     let allowed = consented(
-        state,
+        engine,
         audience.provenance(),
         members.keys().cloned().collect(),
     )
@@ -100,43 +101,43 @@ pub async fn members(
 /// Those of `users` whom the consent policy lets data of `provenance`
 /// count for: all of them for on-platform data.
 pub async fn consented(
-    state: &AppState,
+    engine: &Engine,
     provenance: Provenance,
     users: Vec<String>,
-) -> Result<BTreeSet<String>, ApiError> {
+) -> Result<BTreeSet<String>, EngineError> {
     if !provenance.needs_consent() {
         return Ok(users.into_iter().collect());
     }
-    people_where(state, users, |person| person.allows_audience(provenance)).await
+    people_where(engine, users, |person| person.allows_audience(provenance)).await
 }
 
 /// Of these people, those whose partner data may count in what an
 /// advertiser sees (`disclosure::partner_data_counts`).
 pub async fn partner_data_allowed(
-    state: &AppState,
+    engine: &Engine,
     users: Vec<String>,
-) -> Result<BTreeSet<String>, ApiError> {
-    people_where(state, users, disclosure::partner_data_counts).await
+) -> Result<BTreeSet<String>, EngineError> {
+    people_where(engine, users, disclosure::partner_data_counts).await
 }
 
 /// Those of `users` whose person-level consent decision (their setting
 /// and their region's default) passes `keep`.
 async fn people_where(
-    state: &AppState,
+    engine: &Engine,
     users: Vec<String>,
     keep: impl Fn(&consent::ConsentDecision) -> bool,
-) -> Result<BTreeSet<String>, ApiError> {
+) -> Result<BTreeSet<String>, EngineError> {
     if users.is_empty() {
         return Ok(BTreeSet::new());
     }
-    let facts = state.store.consent_facts(users).await?;
+    let facts = engine.store.consent_facts(users).await?;
     Ok(facts
         .into_iter()
         .filter(|f| {
             keep(&consent::for_person(
                 f.use_partner_info,
                 f.country,
-                &state.config.region_defaults,
+                &engine.config.region_defaults,
             ))
         })
         .map(|f| f.user_id)
@@ -147,20 +148,20 @@ async fn people_where(
 /// serving state keeps, so that consent is applied per decision and a
 /// change of setting counts at once.
 pub async fn data_members(
-    state: &AppState,
+    engine: &Engine,
     audience: &Audience,
-) -> Result<BTreeMap<String, Evidence>, ApiError> {
-    let now = state.clock.now();
+) -> Result<BTreeMap<String, Evidence>, EngineError> {
+    let now = engine.clock.now();
     let mut members = BTreeMap::new();
     match &audience.rule {
         AudienceRule::CustomerList { customer_list_id } => {
-            let belongs = state
+            let belongs = engine
                 .store
                 .get_customer_list(customer_list_id)
                 .await?
                 .is_some_and(|l| l.ad_account_id == audience.ad_account_id);
             if belongs {
-                for user in state.store.customer_list_members(customer_list_id).await? {
+                for user in engine.store.customer_list_members(customer_list_id).await? {
                     let evidence = Evidence::ListMatch {
                         customer_list_id: customer_list_id.clone(),
                     };
@@ -170,7 +171,7 @@ pub async fn data_members(
         }
         AudienceRule::Visitor(rule) => {
             let since = now - i64::from(rule.retention_days) * DAY;
-            for stored in state
+            for stored in engine
                 .store
                 .resolved_events(&audience.ad_account_id, since)
                 .await?
@@ -203,7 +204,7 @@ pub async fn data_members(
         AudienceRule::Engagement(rule) => {
             let since = now - i64::from(rule.retention_days) * DAY;
             let clicks_only = rule.engagement_type.as_deref() == Some("click");
-            for e in state
+            for e in engine
                 .store
                 .engagements(&audience.ad_account_id, since, now + 1)
                 .await?
@@ -226,9 +227,9 @@ pub async fn data_members(
 }
 
 /// The number of the current period of audience sizes.
-pub fn size_period(state: &AppState) -> i64 {
-    let period_secs = state.config.audience_size_period.as_secs().max(1) as i64;
-    state.clock.now().div_euclid(period_secs)
+pub fn size_period(engine: &Engine) -> i64 {
+    let period_secs = engine.config.audience_size_period.as_secs().max(1) as i64;
+    engine.clock.now().div_euclid(period_secs)
 }
 
 /// Each audience's and list's reported size in the current period: the
@@ -239,18 +240,22 @@ pub struct ReportedSizes(std::sync::Mutex<std::collections::HashMap<String, (i64
 
 /// The size an advertiser may see for `count` members of the audience or
 /// list `id` (invariant 5): noisy, and held for the period.
-pub async fn reported(state: &AppState, id: &str, count: usize) -> Result<ReportedSize, ApiError> {
-    let period = size_period(state);
-    if let Some(&(held, size)) = adloom_core::sync::lock(&state.reported_sizes.0).get(id) {
+pub async fn reported(
+    engine: &Engine,
+    id: &str,
+    count: usize,
+) -> Result<ReportedSize, EngineError> {
+    let period = size_period(engine);
+    if let Some(&(held, size)) = adloom_core::sync::lock(&engine.reported_sizes.0).get(id) {
         if held == period {
             return Ok(size);
         }
     }
-    let noise = period_noise(state, "audience-size", id, period).await?;
+    let noise = period_noise(engine, "audience-size", id, period).await?;
     let drawn = disclosure::audience_size(count as u64, noise);
     // Nodes sharing a store hold one answer between them.
-    let drawn = state.store.hold_reported_size(id, period, drawn).await?;
-    let mut sizes = adloom_core::sync::lock(&state.reported_sizes.0);
+    let drawn = engine.store.hold_reported_size(id, period, drawn).await?;
+    let mut sizes = adloom_core::sync::lock(&engine.reported_sizes.0);
     // Another request may have answered first this period: its answer holds.
     let entry = sizes.entry(id.to_owned()).or_insert((period, drawn));
     if entry.0 != period {
@@ -264,12 +269,12 @@ pub async fn reported(state: &AppState, id: &str, count: usize) -> Result<Report
 /// more, counting only people whose partner data may be used, with noise
 /// seeded per tag and period so that asking again draws nothing new.
 pub async fn tag_health(
-    state: &AppState,
+    engine: &Engine,
     tag_id: &str,
     events: &[&StoredEvent],
-) -> Result<disclosure::TagHealth, ApiError> {
+) -> Result<disclosure::TagHealth, EngineError> {
     let people = events.iter().filter_map(|e| e.user_id.clone()).collect();
-    let counted = partner_data_allowed(state, people).await?;
+    let counted = partner_data_allowed(engine, people).await?;
     let facts: Vec<disclosure::TagEvent> = events
         .iter()
         .map(|e| disclosure::TagEvent {
@@ -277,20 +282,20 @@ pub async fn tag_health(
             matched: e.user_id.as_ref().is_some_and(|u| counted.contains(u)),
         })
         .collect();
-    let noise = period_noise(state, "match-rate", tag_id, size_period(state)).await?;
-    Ok(disclosure::tag_health(&facts, state.clock.now(), noise))
+    let noise = period_noise(engine, "match-rate", tag_id, size_period(engine)).await?;
+    Ok(disclosure::tag_health(&facts, engine.clock.now(), noise))
 }
 
 /// The noise of one figure (`purpose`, about `id`) for one period: seeded
 /// by a secret, so that it cannot be computed outside, and by the period,
 /// so that each period draws afresh and asking again draws nothing new.
 async fn period_noise(
-    state: &AppState,
+    engine: &Engine,
     purpose: &str,
     id: &str,
     period: i64,
-) -> Result<i64, ApiError> {
-    let key = state.key(purpose).await?;
+) -> Result<i64, EngineError> {
+    let key = engine.key(purpose).await?;
     let seed = Sha256::new()
         .chain_update(&key)
         .chain_update([0])

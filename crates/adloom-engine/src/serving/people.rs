@@ -14,8 +14,8 @@ use std::sync::{Arc, RwLock};
 use adloom_core::person::{Gender, PersonRecord};
 use adloom_core::region::Country;
 
-use crate::error::ApiError;
-use crate::AppState;
+use crate::Engine;
+use crate::EngineError;
 
 /// A person as a decision sees them.
 #[derive(Debug, Clone, PartialEq)]
@@ -74,10 +74,10 @@ impl People {
         &self,
         store_write: F,
         apply: impl FnOnce(&T, &mut HashMap<String, Arc<Profile>>),
-    ) -> Result<T, ApiError>
+    ) -> Result<T, EngineError>
     where
         F: FnOnce() -> Fut,
-        Fut: std::future::Future<Output = Result<T, ApiError>>,
+        Fut: std::future::Future<Output = Result<T, EngineError>>,
     {
         let loaded = self.writes.lock().await;
         let out = store_write().await?;
@@ -91,19 +91,19 @@ impl People {
     /// another node changed them.
     pub async fn reload(
         &self,
-        state: &AppState,
+        engine: &Engine,
         user_ids: &std::collections::BTreeSet<String>,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), EngineError> {
         let loaded = self.writes.lock().await;
         if !*loaded {
             // The first load, still to come, will read them.
             return Ok(());
         }
         for user_id in user_ids {
-            let person = state.store.get_person(user_id).await?;
+            let person = engine.store.get_person(user_id).await?;
             let profile = match person {
                 Some(p) => {
-                    let setting = state.store.get_ads_setting(user_id).await?;
+                    let setting = engine.store.get_ads_setting(user_id).await?;
                     Some(Arc::new(Profile::of(&p, setting.use_partner_info)))
                 }
                 None => None,
@@ -119,30 +119,30 @@ impl People {
 
     /// Reads everyone again: too many changed to name, or changes may
     /// have been missed.
-    pub async fn reload_all(&self, state: &AppState) -> Result<(), ApiError> {
+    pub async fn reload_all(&self, engine: &Engine) -> Result<(), EngineError> {
         let mut loaded = self.writes.lock().await;
         if !*loaded {
-            return self.load_locked(state, &mut loaded).await;
+            return self.load_locked(engine, &mut loaded).await;
         }
-        let fresh = read_everyone(state).await?;
+        let fresh = read_everyone(engine).await?;
         *adloom_core::sync::write(&self.profiles) = fresh;
         Ok(())
     }
 
     /// Loads every person from the store, once.
-    pub async fn ensure_loaded(&self, state: &AppState) -> Result<(), ApiError> {
+    pub async fn ensure_loaded(&self, engine: &Engine) -> Result<(), EngineError> {
         if self.ready.load(Ordering::Acquire) {
             return Ok(());
         }
         let mut loaded = self.writes.lock().await;
-        self.load_locked(state, &mut loaded).await
+        self.load_locked(engine, &mut loaded).await
     }
 
-    async fn load_locked(&self, state: &AppState, loaded: &mut bool) -> Result<(), ApiError> {
+    async fn load_locked(&self, engine: &Engine, loaded: &mut bool) -> Result<(), EngineError> {
         if *loaded {
             return Ok(());
         }
-        *adloom_core::sync::write(&self.profiles) = read_everyone(state).await?;
+        *adloom_core::sync::write(&self.profiles) = read_everyone(engine).await?;
         *loaded = true;
         self.ready.store(true, Ordering::Release);
         Ok(())
@@ -150,11 +150,11 @@ impl People {
 }
 
 /// Every person and their setting, from the store, a page at a time.
-async fn read_everyone(state: &AppState) -> Result<HashMap<String, Arc<Profile>>, ApiError> {
+async fn read_everyone(engine: &Engine) -> Result<HashMap<String, Arc<Profile>>, EngineError> {
     let mut everyone = HashMap::new();
     let mut after = None;
     loop {
-        let page = state
+        let page = engine
             .store
             .people_with_settings(after.clone(), LOAD_PAGE)
             .await?;
