@@ -87,7 +87,7 @@ impl Outbox {
         }
     }
 
-    pub fn catalog(&self, ad_account_id: Option<&str>) {
+    fn catalog(&self, ad_account_id: Option<&str>) {
         self.gather(|a| match ad_account_id {
             Some(id) => {
                 a.catalog.insert(id.to_owned());
@@ -96,20 +96,29 @@ impl Outbox {
         });
     }
 
-    pub fn events(&self, ad_account_id: &str) {
+    fn events(&self, ad_account_id: &str) {
         self.gather(|a| {
             a.events.insert(ad_account_id.to_owned());
         });
     }
 
     /// These people (or their settings) changed.
-    pub fn people<'a>(&self, user_ids: impl IntoIterator<Item = &'a str>) {
+    fn people<'a>(&self, user_ids: impl IntoIterator<Item = &'a str>) {
         self.gather(|a| {
             if !a.all_people {
                 a.people
                     .extend(user_ids.into_iter().take(MAX_IDS + 1).map(str::to_owned));
             }
         });
+    }
+
+    /// Adds one change made on this node.
+    pub fn add(&self, change: &crate::Change) {
+        match change {
+            crate::Change::Catalog(account) => self.catalog(account.as_deref()),
+            crate::Change::Events(account) => self.events(account),
+            crate::Change::People(ids) => self.people(ids.iter().map(String::as_str)),
+        }
     }
 
     fn take(&self) -> Announcement {

@@ -35,8 +35,10 @@ pub mod serving;
 pub mod settings;
 pub mod signed;
 pub mod tags;
+mod writes;
 
 pub use error::EngineError;
+pub use writes::Change;
 
 /// The engine's settings; the binary fills them from flags, environment
 /// and the config file.

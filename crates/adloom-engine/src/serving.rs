@@ -89,18 +89,16 @@ impl Serving {
         }
     }
 
-    /// The catalog of this ad account changed (or, with `None`, something
-    /// that is not one account's); other nodes are told.
-    pub fn invalidate(&self, ad_account_id: Option<&str>) {
-        self.mark_catalog(ad_account_id);
-        self.outbox.catalog(ad_account_id);
-    }
-
-    /// Events of this ad account arrived: they may move its audiences, and
-    /// beacons move click-through estimates. Other nodes are told.
-    pub fn events_arrived(&self, ad_account_id: &str) {
-        self.mark_events(ad_account_id);
-        self.outbox.events(ad_account_id);
+    /// Marks what a change makes this node read again before (catalog)
+    /// or soon after (events) the next decision. People need nothing here:
+    /// their writes update the mirror under its lock, and other nodes'
+    /// are read again by `changes`.
+    pub fn apply(&self, change: &crate::Change) {
+        match change {
+            crate::Change::Catalog(account) => self.mark_catalog(account.as_deref()),
+            crate::Change::Events(account) => self.mark_events(account),
+            crate::Change::People(_) => {}
+        }
     }
 
     /// This node's catalog of the account must be read again.
@@ -721,7 +719,7 @@ pub(crate) async fn apply_beacon(
         // Still kept (the advertiser's report shows it), never billed,
         // never a click id, never a click-through.
         engine.metrics.invalid_click(reason.code());
-        engine.serving.events_arrived(&hit.ad_account_id);
+        engine.changed(crate::Change::Events(hit.ad_account_id.clone()));
         return Ok(());
     }
     let kind = if hit.click { "click" } else { "impression" };
@@ -762,7 +760,7 @@ pub(crate) async fn apply_beacon(
         hit.time,
     );
     // Engagement audiences and click-through estimates follow the beacons.
-    engine.serving.events_arrived(&hit.ad_account_id);
+    engine.changed(crate::Change::Events(hit.ad_account_id.clone()));
     Ok(())
 }
 
@@ -773,7 +771,7 @@ pub(crate) struct BusApplier(pub Engine);
 impl adloom_store::bus::Applier for BusApplier {
     fn events_applied(&self, ad_accounts: &std::collections::BTreeSet<String>) {
         for account in ad_accounts {
-            self.0.serving.events_arrived(account);
+            self.0.changed(crate::Change::Events(account.clone()));
         }
     }
 

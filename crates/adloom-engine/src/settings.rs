@@ -32,10 +32,10 @@ pub async fn record(
                 if let Some(p) = mirror.get_mut(user_id) {
                     Arc::make_mut(p).use_partner_info = setting.use_partner_info;
                 }
-                engine.serving.outbox.people([user_id]);
             },
         )
         .await?;
+    engine.changed(crate::Change::People(vec![user_id.to_owned()]));
     if let Some(bus) = &engine.bus {
         // Committed already: a retry of the same change is harmless.
         bus.publish_setting(&SettingChanged {

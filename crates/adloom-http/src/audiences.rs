@@ -174,11 +174,7 @@ pub async fn create_list(
         created_time: now,
         updated_time: now,
     };
-    let list = state
-        .engine
-        .store
-        .create_customer_list(list, matched)
-        .await?;
+    let list = state.engine.create_customer_list(list, matched).await?;
     Ok(Json(list_view(&state, list).await?))
 }
 
@@ -246,7 +242,7 @@ pub async fn update_list(
             now: state.engine.clock.now(),
         }
     };
-    let list = state.engine.store.update_customer_list(change).await?;
+    let list = state.engine.update_customer_list(change).await?;
     Ok(Json(list_view(&state, list).await?))
 }
 
@@ -458,7 +454,7 @@ pub async fn create_audience(
         updated_time: now,
     };
     check_references(&state, &audience).await?;
-    state.engine.store.put_audience(stored(&audience)).await?;
+    state.engine.put_audience(stored(&audience)).await?;
     Ok(Json(audience_view(&state, audience).await?))
 }
 
@@ -498,7 +494,7 @@ pub async fn update_audience(
         "REMOVE" => {
             let mut record = stored(&audience);
             record.record["removed"] = json!(true);
-            state.engine.store.put_audience(record).await?;
+            state.engine.put_audience(record).await?;
             return Ok(Json(audience_view(&state, audience).await?));
         }
         "UPDATE" => {}
@@ -518,7 +514,7 @@ pub async fn update_audience(
         audience.rule = parse_rule(audience.audience_type(), rule)?;
         check_references(&state, &audience).await?;
     }
-    state.engine.store.put_audience(stored(&audience)).await?;
+    state.engine.put_audience(stored(&audience)).await?;
     Ok(Json(audience_view(&state, audience).await?))
 }
 

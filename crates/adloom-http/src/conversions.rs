@@ -335,7 +335,7 @@ pub async fn send_events(
     let mut outcomes = if test || good.is_empty() {
         Vec::new()
     } else {
-        state.engine.events.publish(good).await?
+        state.engine.record_events(good).await?
     }
     .into_iter();
     let events: Vec<EventResult> = checked

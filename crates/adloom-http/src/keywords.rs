@@ -107,7 +107,6 @@ pub async fn create(
     }
     state
         .engine
-        .store
         .put_objects(ObjectKind::Keyword, stored)
         .await?;
     Ok(Json(KeywordsAnswer { keywords, errors }))
@@ -190,7 +189,6 @@ pub async fn update(
     let stored = changed.iter().filter_map(|id| own.remove(id)).collect();
     state
         .engine
-        .store
         .put_objects(ObjectKind::Keyword, stored)
         .await?;
     Ok(Json(KeywordsAnswer { keywords, errors }))

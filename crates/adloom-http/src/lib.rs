@@ -319,10 +319,6 @@ pub fn router(state: AppState) -> Router {
         .fallback(|| async { error::ApiError::from_status(StatusCode::NOT_FOUND) })
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
-            serving_freshness,
-        ))
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
             count_request,
         ))
         .layer(axum::middleware::from_fn_with_state(
@@ -470,47 +466,6 @@ async fn count_request(
         res.status().as_u16(),
         started.elapsed(),
     );
-    res
-}
-
-/// Any write the API acknowledges may change what decisions see. Writes
-/// to one ad account's objects (`/v5/ad_accounts/{id}/...`, pins with
-/// `ad_account_id`) mark that account's catalog for a rebuild before the
-/// next decision; its conversion events mark its audiences, which follow
-/// within the refresh interval. People and settings keep the serving
-/// mirror current themselves, tag pixels and beacons report their account
-/// themselves, and decisions change only counters. Nothing else touches
-/// what decisions see.
-async fn serving_freshness(
-    axum::extract::State(state): axum::extract::State<AppState>,
-    req: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> axum::response::Response {
-    let path = req.uri().path().to_owned();
-    let write = req.method() != axum::http::Method::GET;
-    let pin_account = (path == "/v5/pins")
-        .then(|| {
-            form_urlencoded::parse(req.uri().query().unwrap_or_default().as_bytes())
-                .find(|(k, _)| k == "ad_account_id")
-                .map(|(_, v)| v.into_owned())
-        })
-        .flatten();
-    let res = next.run(req).await;
-    if !write || !(res.status().is_success() || res.status().as_u16() == 422) {
-        return res;
-    }
-    let account = path
-        .strip_prefix("/v5/ad_accounts/")
-        .map(|rest| rest.split_once('/').map_or(rest, |(id, _)| id));
-    let serving = &state.engine.serving;
-    match account {
-        Some(id) if path.ends_with("/events") => serving.events_arrived(id),
-        Some(id) => serving.invalidate(Some(id)),
-        None if path == "/v5/pins" => serving.invalidate(pin_account.as_deref()),
-        // A new ad account has nothing to serve until its own objects come
-        // (which mark it); tokens, people and settings change no catalog.
-        None => {}
-    }
     res
 }
 

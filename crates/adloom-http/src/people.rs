@@ -1,7 +1,6 @@
 //! `/v1/admin/people`: the operator syncs the platform's people.
 
 use std::io::{BufRead, Seek};
-use std::sync::Arc;
 
 use adloom_core::person::{validate_user_id, PersonInput, PersonRecord};
 use adloom_store::PersonBatch;
@@ -18,7 +17,6 @@ use tokio_util::io::StreamReader;
 use crate::error::ApiError;
 use crate::extract::{Admin, ApiPath};
 use crate::AppState;
-use adloom_engine::serving::Profile;
 
 /// Longest accepted NDJSON line: one person is far smaller.
 const MAX_LINE_BYTES: usize = 64 * 1024;
@@ -74,37 +72,7 @@ pub async fn upsert(
         Box::new(records.into_iter().map(Ok)) as PersonBatch
     };
     let parsed = started.elapsed();
-    // The serving mirror learns each person's profile as the batch passes.
-    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
-    let tee = Arc::clone(&seen);
-    let batch: PersonBatch = Box::new(batch.inspect(move |r| {
-        if let Ok(person) = r {
-            let profile = Profile::of(person, None);
-            adloom_core::sync::lock(&tee).push((person.user_id.clone(), profile));
-        }
-    }));
-    let upserted = state
-        .engine
-        .serving
-        .people
-        .write(
-            || async { Ok(state.engine.store.upsert_people(batch).await?) },
-            |_, mirror| {
-                let seen = std::mem::take(&mut *adloom_core::sync::lock(&seen));
-                state
-                    .engine
-                    .serving
-                    .outbox
-                    .people(seen.iter().map(|(u, _)| u.as_str()));
-                for (user_id, mut profile) in seen {
-                    // An upsert keeps the person's setting.
-                    profile.use_partner_info =
-                        mirror.get(&user_id).and_then(|p| p.use_partner_info);
-                    mirror.insert(user_id, Arc::new(profile));
-                }
-            },
-        )
-        .await?;
+    let upserted = state.engine.upsert_people(batch).await?;
     tracing::info!(
         upserted,
         parse_ms = parsed.as_millis() as u64,
@@ -256,18 +224,7 @@ pub async fn delete(
     ApiPath(user_id): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
     validate_user_id(&user_id)?;
-    let deleted = state
-        .engine
-        .serving
-        .people
-        .write(
-            || async { Ok(state.engine.store.delete_person(&user_id).await?) },
-            |_, mirror| {
-                mirror.remove(&user_id);
-                state.engine.serving.outbox.people([user_id.as_str()]);
-            },
-        )
-        .await?;
+    let deleted = state.engine.delete_person(&user_id).await?;
     if deleted {
         Ok(StatusCode::NO_CONTENT)
     } else {

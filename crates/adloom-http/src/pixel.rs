@@ -129,14 +129,11 @@ async fn record(
             || new_token("px_"),
         )
         .for_storage(&order_id_key);
-    match state.engine.events.publish(vec![event]).await {
+    match state.engine.record_events(vec![event]).await {
         Ok(outcomes) if outcomes.first() == Some(&EventOutcome::Duplicate) => {
             PixelOutcome::Duplicate
         }
-        Ok(_) => {
-            state.engine.serving.events_arrived(&ad_account_id);
-            PixelOutcome::Recorded
-        }
+        Ok(_) => PixelOutcome::Recorded,
         Err(_) => PixelOutcome::Failed,
     }
 }

@@ -268,7 +268,7 @@ async fn create_batch(
         .await;
         report(kind, result, now, &mut items, &mut created);
     }
-    state.engine.store.put_objects(kind.into(), created).await?;
+    state.engine.put_objects(kind.into(), created).await?;
     Ok(Json(Items { items }))
 }
 
@@ -310,7 +310,7 @@ async fn update_batch(
         .await;
         report(kind, result, now, &mut items, &mut updated);
     }
-    state.engine.store.put_objects(kind.into(), updated).await?;
+    state.engine.put_objects(kind.into(), updated).await?;
     Ok(Json(Items { items }))
 }
 
@@ -536,7 +536,6 @@ pub async fn create_pin(
     };
     state
         .engine
-        .store
         .put_objects(ObjectKind::Pin, vec![pin.clone()])
         .await?;
     Ok((StatusCode::CREATED, Json(view(Kind::Pin, &pin, now))))

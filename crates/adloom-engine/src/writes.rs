@@ -1,0 +1,143 @@
+//! Every write that changes what decisions see, each announcing its
+//! [`Change`] where it happens: the serving state of this node marks what
+//! to read again, and the outbox tells the other nodes. Handlers write
+//! through these; other writes (tokens, tags, support requests) change
+//! nothing a decision reads.
+
+use std::sync::Arc;
+
+use adloom_core::customer_list::CustomerList;
+use adloom_core::event::TrackedEvent;
+use adloom_core::object::ObjectKind;
+use adloom_store::{EventOutcome, ListChange, ListMember, PersonBatch, StoredObject};
+
+use crate::serving::Profile;
+use crate::{Engine, EngineError};
+
+/// What changed, as it matters to the serving state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// One ad account's catalog (campaigns, ad groups, ads, pins, keywords,
+    /// lists, audiences), or, with `None`, possibly any account's.
+    Catalog(Option<String>),
+    /// Events of one ad account arrived: they may move its audiences, and
+    /// beacons move click-through estimates.
+    Events(String),
+    /// These people, or their settings.
+    People(Vec<String>),
+}
+
+impl Engine {
+    /// A change made on this node: applied to its serving state and
+    /// announced to the other nodes.
+    pub fn changed(&self, change: Change) {
+        self.serving.apply(&change);
+        self.serving.outbox.add(&change);
+    }
+
+    /// Stores new or updated objects of one kind.
+    pub async fn put_objects(
+        &self,
+        kind: ObjectKind,
+        objects: Vec<StoredObject>,
+    ) -> Result<(), EngineError> {
+        let mut accounts: Vec<String> = objects.iter().map(|o| o.ad_account_id.clone()).collect();
+        accounts.sort_unstable();
+        accounts.dedup();
+        self.store.put_objects(kind, objects).await?;
+        for account in accounts {
+            self.changed(Change::Catalog(Some(account)));
+        }
+        Ok(())
+    }
+
+    pub async fn put_audience(&self, audience: StoredObject) -> Result<StoredObject, EngineError> {
+        let stored = self.store.put_audience(audience).await?;
+        self.changed(Change::Catalog(Some(stored.ad_account_id.clone())));
+        Ok(stored)
+    }
+
+    pub async fn create_customer_list(
+        &self,
+        list: CustomerList,
+        matched: Vec<ListMember>,
+    ) -> Result<CustomerList, EngineError> {
+        let list = self.store.create_customer_list(list, matched).await?;
+        self.changed(Change::Catalog(Some(list.ad_account_id.clone())));
+        Ok(list)
+    }
+
+    pub async fn update_customer_list(
+        &self,
+        change: ListChange,
+    ) -> Result<CustomerList, EngineError> {
+        let list = self.store.update_customer_list(change).await?;
+        self.changed(Change::Catalog(Some(list.ad_account_id.clone())));
+        Ok(list)
+    }
+
+    /// Records tag pixels and conversion events, durably when this
+    /// answers; the outcomes are in the same order.
+    pub async fn record_events(
+        &self,
+        events: Vec<TrackedEvent>,
+    ) -> Result<Vec<EventOutcome>, EngineError> {
+        let mut accounts: Vec<String> = events.iter().map(|e| e.ad_account_id.clone()).collect();
+        accounts.sort_unstable();
+        accounts.dedup();
+        let outcomes = self.events.publish(events).await?;
+        for account in accounts {
+            self.changed(Change::Events(account));
+        }
+        Ok(outcomes)
+    }
+
+    /// Upserts the platform's people (their settings stay), and the
+    /// serving mirror learns each profile as the batch passes.
+    pub async fn upsert_people(&self, batch: PersonBatch) -> Result<u64, EngineError> {
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let tee = Arc::clone(&seen);
+        let batch: PersonBatch = Box::new(batch.inspect(move |r| {
+            if let Ok(person) = r {
+                let profile = Profile::of(person, None);
+                adloom_core::sync::lock(&tee).push((person.user_id.clone(), profile));
+            }
+        }));
+        let upserted = self
+            .serving
+            .people
+            .write(
+                || async { Ok(self.store.upsert_people(batch).await?) },
+                |_, mirror| {
+                    for (user_id, profile) in adloom_core::sync::lock(&seen).iter() {
+                        let mut profile = profile.clone();
+                        // An upsert keeps the person's setting.
+                        profile.use_partner_info =
+                            mirror.get(user_id).and_then(|p| p.use_partner_info);
+                        mirror.insert(user_id.clone(), Arc::new(profile));
+                    }
+                },
+            )
+            .await?;
+        let seen = std::mem::take(&mut *adloom_core::sync::lock(&seen));
+        self.changed(Change::People(seen.into_iter().map(|(u, _)| u).collect()));
+        Ok(upserted)
+    }
+
+    /// Erases a person, their identifiers and their current setting.
+    /// Returns whether they existed.
+    pub async fn delete_person(&self, user_id: &str) -> Result<bool, EngineError> {
+        let deleted = self
+            .serving
+            .people
+            .write(
+                || async { Ok(self.store.delete_person(user_id).await?) },
+                |_, mirror| {
+                    mirror.remove(user_id);
+                },
+            )
+            .await?;
+        self.changed(Change::People(vec![user_id.to_owned()]));
+        Ok(deleted)
+    }
+}
