@@ -24,6 +24,7 @@ pub mod ad_account;
 pub mod ads_setting;
 pub mod auction;
 pub mod audience;
+pub mod budget;
 pub mod campaign;
 pub mod candidates;
 pub mod consent;

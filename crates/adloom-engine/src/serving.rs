@@ -16,11 +16,12 @@ use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use adloom_core::auction::BillableEvent;
+use adloom_core::budget;
 use adloom_core::consent::{self, BrowserSignals, ConsentInputs, DeviceSignals};
 use adloom_core::decision::Trackers;
 use adloom_core::decision::{self, Placement, Request};
 use adloom_core::identifier::hash_maid;
-use adloom_core::pacing::{self, max_charge, Action};
+use adloom_core::pacing::{self, Action};
 use adloom_core::region::Country;
 use adloom_core::sync::lock;
 use adloom_core::targeting::Viewer;
@@ -523,21 +524,16 @@ pub async fn decide(engine: &Engine, ask: Ask) -> Result<Decision, EngineError> 
         let decided = decision::decide_ranked(&request, candidates, &snapshot.audiences, &world);
         let mut needs = Vec::with_capacity(decided.served.len());
         for served in &decided.served {
-            // Only budgets need holds.
             let caps = snapshot
                 .budgets
                 .get(&served.ad_group_id)
-                .and_then(|b| b.caps());
-            let most = max_charge(served.billable_event, served.price_micros);
-            let charge = match (caps, served.billable_event) {
-                (None, _) => 0,
-                (Some(_), BillableEvent::Impression) => most,
-                // A click is expected at the estimated rate.
-                (Some(_), BillableEvent::Click) => {
-                    let ctr = counters.ctr(&served.ad_group_id);
-                    (most as f64 * ctr).ceil() as u64
-                }
-            };
+                .and_then(|b| shared::caps(b));
+            let charge = budget::hold(
+                caps.is_some(),
+                served.billable_event,
+                served.price_micros,
+                counters.ctr(&served.ad_group_id),
+            );
             counters.hold(&served.ad_group_id, &served.campaign_id, charge, now);
             needs.push(shared::Need {
                 charge_micros: charge,

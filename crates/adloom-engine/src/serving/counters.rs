@@ -6,6 +6,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
+use adloom_core::budget::{self, Budget, Spend};
 use adloom_core::decision::{self, World};
 use adloom_core::pacing::Pacer;
 // A served delivery holds its charge for HOLD_SECS while its billable
@@ -15,47 +16,7 @@ use adloom_core::pacing::Pacer;
 // with budgets, not the traffic. The shared counters hold the same way.
 use adloom_store::counters::{SharedSpend, HOLD_BUCKET_SECS, HOLD_SECS};
 
-use super::snapshot::Budget;
 use super::DAY;
-
-/// Spend of an ad group or a campaign: today's (by the clock's day), the
-/// lifetime total, and what served but unbilled deliveries hold.
-#[derive(Debug, Default, Clone, Copy)]
-pub(super) struct Spend {
-    day: i64,
-    today: u64,
-    lifetime: u64,
-    held: u64,
-}
-
-impl Spend {
-    fn today(&self, day: i64) -> u64 {
-        if self.day == day {
-            self.today
-        } else {
-            0
-        }
-    }
-
-    fn charge(&mut self, day: i64, micros: u64) {
-        if day > self.day {
-            self.day = day;
-            self.today = 0;
-        }
-        if day == self.day {
-            self.today += micros;
-        }
-        self.lifetime += micros;
-    }
-
-    /// Whether a charge of `micros` more, with what is held, stays within
-    /// the caps.
-    fn fits(&self, day: i64, micros: u64, daily: Option<u64>, lifetime: Option<u64>) -> bool {
-        let within =
-            |spent: u64, cap: Option<u64>| cap.is_none_or(|cap| spent + self.held + micros <= cap);
-        within(self.today(day), daily) && within(self.lifetime, lifetime)
-    }
-}
 
 /// What an ad group's unbilled deliveries hold, by when they were decided.
 struct GroupHolds {
@@ -124,38 +85,22 @@ impl World for CountersView<'_> {
         };
         let day = self.now.div_euclid(DAY);
         let none = Spend::default();
-        let campaign = self
-            .counters
-            .campaign_spend
-            .get(&budget.campaign)
-            .unwrap_or(&none);
-        if !campaign.fits(
+        let todays_pacer = match self.counters.pacers.get(ad_group_id) {
+            Some((d, pacer)) if *d == day => Some(pacer),
+            _ => None,
+        };
+        budget::admits(
+            budget,
+            self.counters.spend.get(ad_group_id).unwrap_or(&none),
+            self.counters
+                .campaign_spend
+                .get(&budget.campaign)
+                .unwrap_or(&none),
+            todays_pacer,
             day,
             max_charge_micros,
-            budget.campaign_daily,
-            budget.campaign_lifetime,
-        ) {
-            return false;
-        }
-        let spend = self.counters.spend.get(ad_group_id).unwrap_or(&none);
-        if !spend.fits(day, max_charge_micros, None, budget.lifetime) {
-            return false;
-        }
-        match budget.daily {
-            None => true,
-            // The pacer's rate was set at the last adjustment; the spend it
-            // checks against the cap is the current one.
-            Some(cap) => match self.counters.pacers.get(ad_group_id) {
-                Some((d, pacer)) if *d == day => Pacer {
-                    spent_micros: spend.today(day),
-                    pending_micros: spend.held,
-                    cap_micros: cap,
-                    ..pacer.clone()
-                }
-                .admits(max_charge_micros, self.draw),
-                _ => spend.fits(day, max_charge_micros, Some(cap), None),
-            },
-        }
+            self.draw,
+        )
     }
 }
 

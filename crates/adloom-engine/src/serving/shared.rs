@@ -19,9 +19,9 @@ use adloom_core::decision::Served;
 use adloom_store::counters::{Caps, Reservation, Settlement, SharedCounters, Taken};
 
 use super::counters::Counters;
-use super::snapshot::Budget;
 use super::{lock, Serving};
 use crate::Clock;
+use adloom_core::budget::Budget;
 
 /// What one served delivery takes: its charge against the budgets that cap
 /// it (none when nothing caps it).
@@ -30,17 +30,14 @@ pub(super) struct Need {
     pub caps: Option<Caps>,
 }
 
-impl Budget {
-    /// The caps, when there is any.
-    pub(super) fn caps(&self) -> Option<Caps> {
-        let caps = Caps {
-            group_daily: self.daily,
-            group_lifetime: self.lifetime,
-            campaign_daily: self.campaign_daily,
-            campaign_lifetime: self.campaign_lifetime,
-        };
-        (caps != Caps::default()).then_some(caps)
-    }
+/// The budget's caps as the shared counters hold them, when there is any.
+pub(super) fn caps(budget: &Budget) -> Option<Caps> {
+    budget.is_capped().then_some(Caps {
+        group_daily: budget.daily,
+        group_lifetime: budget.lifetime,
+        campaign_daily: budget.campaign_daily,
+        campaign_lifetime: budget.campaign_lifetime,
+    })
 }
 
 /// Takes what the served deliveries need from the shared counters and keeps
@@ -128,7 +125,7 @@ pub(super) fn follow(
             let capped: Vec<(&String, &Budget)> = snapshot
                 .budgets
                 .iter()
-                .filter(|(_, b)| b.caps().is_some())
+                .filter(|(_, b)| b.is_capped())
                 .map(|(g, b)| (g, &**b))
                 .collect();
             if capped.is_empty() {

@@ -16,6 +16,7 @@ use std::sync::Arc;
 
 use adloom_core::ad_account::AdAccount;
 use adloom_core::auction::BillableEvent;
+use adloom_core::budget::Budget;
 use adloom_core::candidates::CandidateIndex;
 use adloom_core::consent::{self, Provenance};
 use adloom_core::decision::{auction_order, ServingAd, ServingAdGroup, ServingAudience, Trackers};
@@ -40,18 +41,6 @@ pub struct PinView {
     pub description: Option<String>,
     pub image_url: Option<String>,
     pub link: Option<String>,
-}
-
-/// An ad group's budgets: its own, and its campaign's (shared by all the
-/// campaign's ad groups).
-#[derive(Debug, Clone)]
-pub(super) struct Budget {
-    pub daily: Option<u64>,
-    pub lifetime: Option<u64>,
-    pub delivery: Delivery,
-    pub campaign: String,
-    pub campaign_daily: Option<u64>,
-    pub campaign_lifetime: Option<u64>,
 }
 
 /// One ad account's catalog, as last read from the store.
