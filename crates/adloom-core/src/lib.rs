@@ -27,6 +27,7 @@ pub mod audience;
 pub mod budget;
 pub mod campaign;
 pub mod candidates;
+pub mod catalog;
 pub mod consent;
 pub mod customer_list;
 pub mod decision;

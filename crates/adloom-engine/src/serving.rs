@@ -31,19 +31,16 @@ use serde::{Deserialize, Serialize};
 
 use self::counters::{Counters, CountersView};
 pub use self::people::{People, Profile};
-pub use self::snapshot::PinView;
 use self::snapshot::{Dirty, Snapshot};
 use crate::signed::SealKey;
 use crate::{Engine, EngineError};
+pub use adloom_core::catalog::PinCard;
 
 const DAY: i64 = 86_400;
 /// How long a beacon may come after its decision and still count: an app
 /// may show a cached feed later, and a person may click a day later.
 const IMPRESSION_TTL_SECS: i64 = DAY;
 const CLICK_TTL_SECS: i64 = 7 * DAY;
-/// Impressions per person per ad group per day, unless the ad group sets
-/// its own (`adloom_daily_frequency_cap`).
-pub const DEFAULT_FREQUENCY_CAP: u32 = 5;
 
 /// The serving state of one node.
 pub struct Serving {
@@ -298,7 +295,7 @@ pub struct DecidedAd {
     pub ad_account_id: String,
     /// The advertiser's name, for "Promoted by ...".
     pub advertiser: String,
-    pub pin: PinView,
+    pub pin: PinCard,
     pub price_micros: u64,
     pub billable_event: BillableEvent,
     pub impression_token: String,

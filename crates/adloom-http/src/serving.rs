@@ -27,8 +27,8 @@ pub struct PinView {
     pub link: Option<String>,
 }
 
-impl From<serving::PinView> for PinView {
-    fn from(p: serving::PinView) -> PinView {
+impl From<serving::PinCard> for PinView {
+    fn from(p: serving::PinCard) -> PinView {
         PinView {
             id: p.id,
             title: p.title,

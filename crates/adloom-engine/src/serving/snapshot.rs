@@ -15,38 +15,22 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use adloom_core::ad_account::AdAccount;
-use adloom_core::auction::BillableEvent;
 use adloom_core::budget::Budget;
 use adloom_core::candidates::CandidateIndex;
+use adloom_core::catalog::{self, AccountObjects, ObjectRecord, PinCard};
 use adloom_core::consent::{self, Provenance};
-use adloom_core::decision::{auction_order, ServingAd, ServingAdGroup, ServingAudience, Trackers};
-use adloom_core::keyword::{Keyword, MatchType};
-use adloom_core::pacing::Delivery;
+use adloom_core::decision::{auction_order, ServingAdGroup, ServingAudience};
 use adloom_core::page::PageRequest;
-use adloom_core::targeting::TargetingSpec;
-use adloom_store::StoredObject;
-use serde_json::Value;
 
 use super::counters::Counters;
-use super::DEFAULT_FREQUENCY_CAP;
 use crate::membership;
 use crate::Engine;
 use crate::EngineError;
 
-/// What a decision shows about a pin.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PinView {
-    pub id: String,
-    pub title: Option<String>,
-    pub description: Option<String>,
-    pub image_url: Option<String>,
-    pub link: Option<String>,
-}
-
 /// One ad account's catalog, as last read from the store.
 #[derive(Default)]
 pub(super) struct AccountCatalog {
-    pub pins: HashMap<String, PinView>,
+    pub pins: HashMap<String, PinCard>,
     pub budgets: HashMap<String, Arc<Budget>>,
     /// The audiences its ad groups include or exclude.
     pub audience_ids: HashSet<String>,
@@ -72,7 +56,7 @@ pub(super) struct Snapshot {
 }
 
 impl Snapshot {
-    pub fn pin(&self, ad_account_id: &str, pin_id: &str) -> Option<&PinView> {
+    pub fn pin(&self, ad_account_id: &str, pin_id: &str) -> Option<&PinCard> {
         self.parts.get(ad_account_id)?.catalog.pins.get(pin_id)
     }
 }
@@ -252,213 +236,57 @@ async fn all_accounts(engine: &Engine) -> Result<Vec<AdAccount>, EngineError> {
     }
 }
 
-fn text(v: &Value, key: &str) -> Option<String> {
-    v.get(key).and_then(Value::as_str).map(str::to_owned)
-}
-
-fn number(v: &Value, key: &str) -> Option<u64> {
-    v.get(key).and_then(Value::as_u64)
-}
-
-/// The earlier of two ends, the later of two starts.
-fn earliest(a: Option<u64>, b: Option<u64>) -> Option<u64> {
-    match (a, b) {
-        (Some(x), Some(y)) => Some(x.min(y)),
-        (x, y) => x.or(y),
-    }
-}
-
-fn latest(a: Option<u64>, b: Option<u64>) -> Option<u64> {
-    match (a, b) {
-        (Some(x), Some(y)) => Some(x.max(y)),
-        (x, y) => x.or(y),
-    }
-}
-
 /// Reads one ad account's catalog: pins, and ad groups with their ads,
-/// keywords and budgets.
+/// keywords and budgets (converted by the core's `catalog`).
 async fn read_account(
     engine: &Engine,
     account: &AdAccount,
 ) -> Result<(AccountCatalog, Vec<ServingAdGroup>), EngineError> {
-    let mut catalog = AccountCatalog::default();
-    let campaigns: HashMap<String, StoredObject> = engine
-        .store
-        .list_objects(ObjectKind::Campaign, &account.id)
-        .await?
-        .into_iter()
-        .map(|c| (c.id.clone(), c))
+    let mut stored = Vec::with_capacity(5);
+    for kind in [
+        ObjectKind::Campaign,
+        ObjectKind::AdGroup,
+        ObjectKind::Ad,
+        ObjectKind::Pin,
+        ObjectKind::Keyword,
+    ] {
+        stored.push(engine.store.list_objects(kind, &account.id).await?);
+    }
+    let records: Vec<Vec<ObjectRecord<'_>>> = stored
+        .iter()
+        .map(|objects| {
+            objects
+                .iter()
+                .map(|o| ObjectRecord {
+                    id: &o.id,
+                    record: &o.record,
+                })
+                .collect()
+        })
         .collect();
-    for pin in engine
-        .store
-        .list_objects(ObjectKind::Pin, &account.id)
-        .await?
-    {
-        let r = &pin.record;
-        catalog.pins.insert(
-            pin.id.clone(),
-            PinView {
-                id: pin.id.clone(),
-                title: text(r, "title"),
-                description: text(r, "description"),
-                image_url: r
-                    .pointer("/media/images/originals/url")
-                    .and_then(Value::as_str)
-                    .map(str::to_owned),
-                link: text(r, "link"),
-            },
-        );
-    }
-    let mut ads_by_group: HashMap<String, Vec<StoredObject>> = HashMap::new();
-    for ad in engine
-        .store
-        .list_objects(ObjectKind::Ad, &account.id)
-        .await?
-    {
-        if let Some(group) = text(&ad.record, "ad_group_id") {
-            ads_by_group.entry(group).or_default().push(ad);
-        }
-    }
-    let mut keywords_by_group: HashMap<String, Vec<Keyword>> = HashMap::new();
-    for k in engine
-        .store
-        .list_objects(ObjectKind::Keyword, &account.id)
-        .await?
-    {
-        let r = &k.record;
-        if r.get("archived") == Some(&Value::Bool(true)) {
-            continue;
-        }
-        let (Some(parent), Some(value), Some(match_type)) = (
-            text(r, "parent_id"),
-            text(r, "value"),
-            text(r, "match_type").and_then(|m| MatchType::parse(&m).ok()),
-        ) else {
-            continue;
-        };
-        keywords_by_group
-            .entry(parent)
-            .or_default()
-            .push(Keyword { value, match_type });
-    }
-    let mut groups = Vec::new();
-    for group in engine
-        .store
-        .list_objects(ObjectKind::AdGroup, &account.id)
-        .await?
-    {
-        let g = &group.record;
-        let Some(campaign) = text(g, "campaign_id").and_then(|id| campaigns.get(&id)) else {
-            continue;
-        };
-        let c = &campaign.record;
-        let Some(bid) = number(g, "bid_in_micro_currency") else {
-            continue;
-        };
-        // Stored ad groups were validated when written; one that no longer
-        // reads is left out of the auction (failing closed: never served
-        // to everyone, never billed per click by default), and said.
-        let targeting = match TargetingSpec::parse(g.get("targeting_spec").unwrap_or(&Value::Null))
-        {
-            Ok(t) => t,
-            Err(e) => {
-                tracing::error!(ad_group_id = %group.id, error = %e, "an ad group's targeting does not read: not served");
-                continue;
-            }
-        };
-        let Some(billable_event) = text(g, "billable_event")
-            .as_deref()
-            .and_then(BillableEvent::parse)
-        else {
-            tracing::error!(ad_group_id = %group.id, "an ad group's billable event does not read: not served");
-            continue;
-        };
-        catalog
-            .audience_ids
-            .extend(targeting.audience_include.iter().cloned());
-        catalog
-            .audience_ids
-            .extend(targeting.audience_exclude.iter().cloned());
-        let group_trackers = g.get("tracking_urls").cloned().unwrap_or(Value::Null);
-        let ads: Vec<ServingAd> = ads_by_group
-            .remove(&group.id)
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|a| text(&a.record, "status").as_deref() == Some("ACTIVE"))
-            .filter_map(|a| serving_ad(&a, &group_trackers, &catalog.pins))
-            .collect();
-        let (daily, lifetime) = match text(g, "budget_type").as_deref() {
-            Some("LIFETIME") => (None, number(g, "budget_in_micro_currency")),
-            _ => (number(g, "budget_in_micro_currency"), None),
-        };
-        catalog.budgets.insert(
-            group.id.clone(),
-            Arc::new(Budget {
-                daily,
-                lifetime,
-                delivery: match text(g, "pacing_delivery_type").as_deref() {
-                    Some("ACCELERATED") => Delivery::Accelerated,
-                    _ => Delivery::Standard,
-                },
-                campaign: campaign.id.clone(),
-                campaign_daily: number(c, "daily_spend_cap"),
-                campaign_lifetime: number(c, "lifetime_spend_cap"),
-            }),
-        );
-        let active = text(g, "status").as_deref() == Some("ACTIVE")
-            && text(c, "status").as_deref() == Some("ACTIVE");
-        groups.push(ServingAdGroup {
-            ad_group_id: group.id.clone(),
-            campaign_id: campaign.id.clone(),
-            ad_account_id: account.id.clone(),
-            advertiser: account.name.clone(),
-            active,
-            start_time: latest(number(g, "start_time"), number(c, "start_time")).map(|s| s as i64),
-            end_time: earliest(number(g, "end_time"), number(c, "end_time")).map(|e| e as i64),
-            placement_group: text(g, "placement_group").unwrap_or_else(|| "ALL".into()),
-            billable_event,
-            bid_micros: bid,
-            targeting,
-            keywords: keywords_by_group.remove(&group.id).unwrap_or_default(),
-            frequency_cap: number(g, adloom_core::campaign::FREQUENCY_CAP_FIELD)
-                .map(|c| c as u32)
-                .unwrap_or(DEFAULT_FREQUENCY_CAP),
-            ads,
-            // Set from the counters when ranked.
-            ctr: f64::NAN,
-        });
-    }
-    Ok((catalog, groups))
-}
-
-/// An ad as served: its pin's landing page and its third-party trackers
-/// (the ad's own and its ad group's).
-fn serving_ad(
-    ad: &StoredObject,
-    group_trackers: &Value,
-    pins: &HashMap<String, PinView>,
-) -> Option<ServingAd> {
-    let r = &ad.record;
-    let pin_id = text(r, "pin_id")?;
-    let pin = pins.get(&pin_id)?;
-    let mut impression: Vec<String> = text(r, "view_tracking_url").into_iter().collect();
-    for t in [r.get("tracking_urls"), Some(group_trackers)]
-        .into_iter()
-        .flatten()
-    {
-        if let Some(list) = t.get("impression").and_then(Value::as_array) {
-            impression.extend(list.iter().filter_map(|u| u.as_str().map(str::to_owned)));
-        }
-    }
-    Some(ServingAd {
-        ad_id: ad.id.clone(),
-        destination_url: text(r, "destination_url").or_else(|| pin.link.clone())?,
-        pin_id,
-        trackers: Trackers {
-            impression,
-            click: text(r, "click_tracking_url"),
+    let converted = catalog::account_catalog(
+        account,
+        AccountObjects {
+            campaigns: &records[0],
+            ad_groups: &records[1],
+            ads: &records[2],
+            pins: &records[3],
+            keywords: &records[4],
         },
-    })
+    );
+    for (ad_group_id, why) in &converted.unreadable {
+        tracing::error!(%ad_group_id, %why, "a stored ad group no longer reads: not served");
+    }
+    let catalog = AccountCatalog {
+        pins: converted.pins,
+        budgets: converted
+            .budgets
+            .into_iter()
+            .map(|(id, b)| (id, Arc::new(b)))
+            .collect(),
+        audience_ids: converted.audience_ids,
+    };
+    Ok((catalog, converted.groups))
 }
 
 /// The audiences' members as their data names them (consent is applied per
