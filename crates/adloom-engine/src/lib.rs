@@ -23,7 +23,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use adloom_core::region::RegionDefaults;
-use adloom_store::bus::{EventBus, NatsBus};
+use adloom_store::bus::{EventBus, MessageBus};
+use adloom_store::counters::SharedCounters;
 use adloom_store::Store;
 
 pub mod changes;
@@ -115,10 +116,10 @@ pub struct EngineInner {
     /// This process, among the nodes sharing a store.
     pub node_id: Arc<str>,
     /// Budgets and frequency caps shared with the other nodes, when set.
-    pub shared_counters: Option<Arc<adloom_store::counters::SharedCounters>>,
+    pub shared_counters: Option<Arc<dyn SharedCounters>>,
     /// The event bus, when there is one: counted beacons and settings
     /// changes go through it (events through `events`).
-    bus: Option<Arc<NatsBus>>,
+    bus: Option<Arc<dyn MessageBus>>,
 }
 
 impl Engine {
@@ -160,23 +161,24 @@ impl Engine {
     }
 
     /// Holds budgets and frequency caps in counters shared by every node.
-    pub fn with_shared_counters(
-        mut self,
-        shared: adloom_store::counters::SharedCounters,
-    ) -> Engine {
-        serving::follow_shared_counters(&self.serving, shared.clone(), Arc::clone(&self.clock));
-        self.setting_up().shared_counters = Some(Arc::new(shared));
+    pub fn with_shared_counters(mut self, shared: Arc<dyn SharedCounters>) -> Engine {
+        serving::follow_shared_counters(
+            &self.serving,
+            Arc::clone(&shared),
+            Arc::clone(&self.clock),
+        );
+        self.setting_up().shared_counters = Some(shared);
         self
     }
 
-    /// Sends events, beacons and settings changes through NATS JetStream,
-    /// and applies this node's share of them.
-    pub fn with_nats_bus(mut self, nats: NatsBus) -> Engine {
+    /// Sends events, beacons and settings changes through a bus between
+    /// nodes (NATS JetStream), and applies this node's share of them.
+    pub fn with_bus(mut self, bus: Arc<dyn MessageBus>) -> Engine {
         let fields = self.setting_up();
-        fields.events = Arc::new(nats.clone());
-        fields.bus = Some(Arc::new(nats.clone()));
+        fields.events = Arc::clone(&bus) as Arc<dyn EventBus>;
+        fields.bus = Some(Arc::clone(&bus));
         let applier = Arc::new(serving::BusApplier(self.clone()));
-        nats.start_applying(Arc::clone(&self.store), applier);
+        bus.start_applying(Arc::clone(&self.store), applier);
         self
     }
 

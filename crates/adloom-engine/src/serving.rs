@@ -406,7 +406,7 @@ pub fn verify(key: &SealKey, kind: BeaconKind, token: &str) -> Option<Beacon> {
 /// Keeps this node's spend in step with the counters all nodes share.
 pub(crate) fn follow_shared_counters(
     serving: &Arc<Serving>,
-    shared: adloom_store::counters::SharedCounters,
+    shared: Arc<dyn adloom_store::counters::SharedCounters>,
     clock: Arc<dyn crate::Clock>,
 ) {
     shared::follow(Arc::downgrade(serving), shared, clock);
@@ -541,7 +541,7 @@ pub async fn decide(engine: &Engine, ask: Ask) -> Result<Decision, EngineError> 
     };
     if let Some(shared) = &engine.shared_counters {
         decided.served = shared::take(
-            shared,
+            shared.as_ref(),
             &engine.serving.counters,
             decided.served,
             needs,
@@ -731,7 +731,7 @@ pub(crate) async fn apply_beacon(
     }
     if let Some(shared) = &engine.shared_counters {
         shared::settle(
-            shared,
+            shared.as_ref(),
             adloom_store::counters::Settlement {
                 ad_group_id: hit.ad_group_id.clone(),
                 campaign_id: hit.campaign_id.clone(),

@@ -145,6 +145,9 @@ impl From<StoreError> for ApiError {
             StoreError::Invalid(invalid) => invalid.into(),
             // Already logged by the store.
             StoreError::Internal { .. } => ApiError::internal(),
+            // A URL names a backend this build left out: an operator's
+            // setting, refused when the server starts; never a client's.
+            StoreError::WithoutFeature { .. } => ApiError::internal(),
         }
     }
 }

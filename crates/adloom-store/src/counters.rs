@@ -1,5 +1,6 @@
-//! Budget spend and frequency counts shared by every node, in Redis
-//! (`--counters redis://...`).
+//! Budget spend and frequency counts shared by every node
+//! (`--counters redis://...`; the Redis implementation is in `redis`, behind
+//! the `redis` feature).
 //!
 //! A node decides from its own memory, then takes what each delivery needs
 //! in one atomic step here: a hold on its ad group's and campaign's budgets
@@ -7,29 +8,17 @@
 //! one Lua script, so two nodes can never both take the last of a budget or
 //! of a cap. A counted beacon turns its hold into spend (or its slot into an
 //! impression); a hold never billed lapses after [`HOLD_SECS`].
-//!
-//! Keys, under the installation's prefix (`adloom:ID`, the same for every
-//! node on one store):
-//! - `PREFIX:spend:g:GROUP` and `PREFIX:spend:c:CAMPAIGN`: hashes with
-//!   `day`, `today` and `life` (micro-currency) and one `hBUCKET` field per
-//!   ten seconds of live holds;
-//! - `PREFIX:freq:DAY:PERSON`: a hash of `GROUP` → impressions that day and
-//!   `GROUP|BUCKET` → slots held, expiring after two days.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
-use redis::aio::ConnectionManager;
-use redis::Script;
-use tokio::sync::{mpsc, oneshot};
-
-use crate::{Result, StoreError};
+use crate::Result;
 
 /// How long a served delivery holds its charge and its frequency slot
 /// while its beacon has not come.
 pub const HOLD_SECS: i64 = 300;
 /// Holds are summed per this many seconds of decisions.
 pub const HOLD_BUCKET_SECS: i64 = 10;
-const DAY: i64 = 86_400;
 
 /// What one served delivery needs before it may be answered.
 #[derive(Debug, Clone, PartialEq)]
@@ -84,402 +73,41 @@ pub struct SharedSpend {
     pub held: u64,
 }
 
-/// Takes, for each delivery, its budget hold and frequency slot, or none of
-/// them. KEYS: three per delivery (group spend, campaign spend, frequency).
-/// ARGV: bucket, oldest live bucket, day, frequency TTL, then seven per
-/// delivery (charge, four caps, frequency cap, group id; -1 is "no cap").
-/// Answers per delivery: 1 taken, 0 a budget is full, -1 the cap is
-/// reached.
-const RESERVE: &str = r#"
-local bucket, live_from, day, ttl = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
--- Each spender and each person's counts are read once per call, then kept
--- up to date here as deliveries take from them.
-local spenders, people = {}, {}
-local function spender(key)
-  local s = spenders[key]
-  if s then return s end
-  local fields = redis.call('HGETALL', key)
-  local d
-  s = {today = 0, life = 0, held = 0}
-  for i = 1, #fields, 2 do
-    local f, v = fields[i], tonumber(fields[i + 1])
-    if f == 'day' then d = v
-    elseif f == 'today' then s.today = v
-    elseif f == 'life' then s.life = v
-    elseif tonumber(string.sub(f, 2)) < live_from then redis.call('HDEL', key, f)
-    else s.held = s.held + v end
-  end
-  if d ~= day then s.today = 0 end
-  spenders[key] = s
-  return s
-end
-local function fits(s, charge, daily, lifetime)
-  return (daily < 0 or s.today + s.held + charge <= daily)
-    and (lifetime < 0 or s.life + s.held + charge <= lifetime)
-end
-local function seen(key)
-  local p = people[key]
-  if p then return p end
-  p = {}
-  local fields = redis.call('HGETALL', key)
-  for i = 1, #fields, 2 do
-    local f, v = fields[i], tonumber(fields[i + 1])
-    local group, b = string.match(f, '^(.*)|(%d+)$')
-    if not group then
-      p[f] = (p[f] or 0) + v
-    elseif tonumber(b) < live_from then
-      redis.call('HDEL', key, f)
-    else
-      p[group] = (p[group] or 0) + v
-    end
-  end
-  people[key] = p
-  return p
-end
-local taken = {}
-for i = 0, #KEYS / 3 - 1 do
-  local a = 5 + i * 7
-  local charge, fcap, group = tonumber(ARGV[a]), tonumber(ARGV[a + 5]), ARGV[a + 6]
-  local gk, ck, fk = KEYS[i * 3 + 1], KEYS[i * 3 + 2], KEYS[i * 3 + 3]
-  local outcome = 1
-  if charge > 0 and not (fits(spender(gk), charge, tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]))
-      and fits(spender(ck), charge, tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4]))) then
-    outcome = 0
-  elseif fcap >= 0 and (seen(fk)[group] or 0) >= fcap then
-    outcome = -1
-  end
-  if outcome == 1 then
-    if charge > 0 then
-      redis.call('HINCRBY', gk, 'h' .. bucket, charge)
-      redis.call('HINCRBY', ck, 'h' .. bucket, charge)
-      spenders[gk].held = spenders[gk].held + charge
-      spenders[ck].held = spenders[ck].held + charge
-    end
-    if fcap >= 0 then
-      redis.call('HINCRBY', fk, group .. '|' .. bucket, 1)
-      redis.call('EXPIRE', fk, ttl)
-      local p = seen(fk)
-      p[group] = (p[group] or 0) + 1
-    end
-  end
-  taken[#taken + 1] = outcome
-end
-return taken
-"#;
-
-/// Settles one counted beacon. KEYS: group spend, campaign spend,
-/// frequency. ARGV: the hold's bucket, the day of the charge, the charge,
-/// group id, 1 for an impression of a known person, frequency TTL.
-const SETTLE: &str = r#"
-local bucket, day, charge, group, impression, ttl = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4], ARGV[5] == '1', tonumber(ARGV[6])
-local function free(key, field, amount)
-  local held = tonumber(redis.call('HGET', key, field) or '0')
-  local freed = math.min(held, amount)
-  if held - freed <= 0 then redis.call('HDEL', key, field)
-  else redis.call('HINCRBY', key, field, -freed) end
-end
-if charge > 0 then
-  for k = 1, 2 do
-    local key = KEYS[k]
-    free(key, 'h' .. bucket, charge)
-    local d = tonumber(redis.call('HGET', key, 'day') or '-1')
-    if d < day then redis.call('HSET', key, 'day', day, 'today', 0) d = day end
-    if d == day then redis.call('HINCRBY', key, 'today', charge) end
-    redis.call('HINCRBY', key, 'life', charge)
-  end
-end
-if impression then
-  free(KEYS[3], group .. '|' .. bucket, 1)
-  redis.call('HINCRBY', KEYS[3], group, 1)
-  redis.call('EXPIRE', KEYS[3], ttl)
-end
-return 1
-"#;
-
-/// The counters all nodes share, in one Redis.
-#[derive(Clone)]
-pub struct SharedCounters {
-    redis: Redis,
-    /// Reservations on their way to the next script call.
-    waiting: mpsc::Sender<Waiting>,
-}
-
-/// The connection, the key prefix and the scripts.
-#[derive(Clone)]
-struct Redis {
-    connection: ConnectionManager,
-    prefix: String,
-    reserve: Script,
-    settle: Script,
-}
-
-/// One decision's reservations, waiting to be taken with others'.
-struct Waiting {
-    deliveries: Vec<Reservation>,
-    now: i64,
-    reply: oneshot::Sender<Result<Vec<Taken>>>,
-}
-
-/// Most deliveries one script call takes (it holds Redis while it runs).
-const MAX_PER_CALL: usize = 500;
-
-impl std::fmt::Debug for SharedCounters {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SharedCounters")
-            .field("prefix", &self.redis.prefix)
-            .finish()
-    }
-}
-
-fn failed(e: redis::RedisError) -> StoreError {
-    tracing::error!(error = %e, "shared counters");
-    StoreError::caused_by("shared counters", e)
-}
-
-/// `-1` for "no cap", as the scripts read it.
-fn cap(value: Option<u64>) -> i64 {
-    value.map_or(-1, |v| v.min(i64::MAX as u64) as i64)
-}
-
-impl SharedCounters {
-    /// Connects to `redis://...`; keys start with `prefix`. The connection
-    /// reconnects by itself.
-    pub async fn connect(url: &str, prefix: &str) -> Result<SharedCounters> {
-        let client = redis::Client::open(url).map_err(failed)?;
-        let connection = ConnectionManager::new(client).await.map_err(failed)?;
-        let redis = Redis {
-            connection,
-            prefix: prefix.to_owned(),
-            reserve: Script::new(RESERVE),
-            settle: Script::new(SETTLE),
-        };
-        let (waiting, queue) = mpsc::channel(4_096);
-        tokio::spawn(redis.clone().take_in_turn(queue));
-        Ok(SharedCounters { redis, waiting })
-    }
-
+/// The counters all nodes share. Every method is one atomic step for all
+/// nodes at once.
+#[async_trait::async_trait]
+pub trait SharedCounters: Send + Sync + std::fmt::Debug {
     /// Takes what each delivery needs, all of it or nothing, atomically
     /// across nodes; says which deliveries may be answered.
-    pub async fn reserve(&self, deliveries: Vec<Reservation>, now: i64) -> Result<Vec<Taken>> {
-        if deliveries.is_empty() {
-            return Ok(Vec::new());
-        }
-        let (reply, answer) = oneshot::channel();
-        let gone = || StoreError::internal("shared counters: the reserving task stopped");
-        self.waiting
-            .send(Waiting {
-                deliveries,
-                now,
-                reply,
-            })
-            .await
-            .map_err(|_| gone())?;
-        answer.await.map_err(|_| gone())?
-    }
+    async fn reserve(&self, deliveries: Vec<Reservation>, now: i64) -> Result<Vec<Taken>>;
 
     /// Settles a beacon counted for the first time.
-    pub async fn settle(&self, s: &Settlement) -> Result<()> {
-        self.redis.settle(s).await
-    }
+    async fn settle(&self, s: &Settlement) -> Result<()>;
 
     /// The shared totals of these ad groups and campaigns, for pacing.
-    pub async fn spend(
-        &self,
-        groups: &[String],
-        campaigns: &[String],
-        now: i64,
-    ) -> Result<(HashMap<String, SharedSpend>, HashMap<String, SharedSpend>)> {
-        self.redis.spend(groups, campaigns, now).await
-    }
-
-    /// Impressions of this person per ad group today, with held slots.
-    pub async fn frequency(&self, person: &str, now: i64) -> Result<HashMap<String, u32>> {
-        self.redis.frequency(person, now).await
-    }
-}
-
-impl Redis {
-    /// Takes reservations as they come, folding whatever waits into one
-    /// script call, as a group commit does: under load, one round trip and
-    /// one script run serve many decisions. Ends when every handle is gone.
-    async fn take_in_turn(self, mut queue: mpsc::Receiver<Waiting>) {
-        while let Some(first) = queue.recv().await {
-            let mut group = vec![first];
-            let mut count = group[0].deliveries.len();
-            while count < MAX_PER_CALL {
-                match queue.try_recv() {
-                    Ok(next) => {
-                        count += next.deliveries.len();
-                        group.push(next);
-                    }
-                    Err(_) => break,
-                }
-            }
-            // One call per second of decision time (its buckets and day).
-            group.sort_by_key(|w| w.now);
-            let mut rest = group.into_iter().peekable();
-            while let Some(first) = rest.next() {
-                let now = first.now;
-                let mut same = vec![first];
-                while let Some(w) = rest.next_if(|w| w.now == now) {
-                    same.push(w);
-                }
-                let all: Vec<Reservation> = same
-                    .iter()
-                    .flat_map(|w| w.deliveries.iter().cloned())
-                    .collect();
-                let answer = self.reserve_now(&all, now).await;
-                let mut from = 0;
-                for w in same {
-                    let to = from + w.deliveries.len();
-                    let reply = match &answer {
-                        Ok(taken) => Ok(taken[from..to].to_vec()),
-                        Err(e) => Err(StoreError::internal(e.to_string())),
-                    };
-                    from = to;
-                    // The decision may have stopped waiting.
-                    let _ = w.reply.send(reply);
-                }
-            }
-        }
-    }
-
-    fn group_key(&self, group: &str) -> String {
-        format!("{}:spend:g:{group}", self.prefix)
-    }
-
-    fn campaign_key(&self, campaign: &str) -> String {
-        format!("{}:spend:c:{campaign}", self.prefix)
-    }
-
-    fn frequency_key(&self, day: i64, person: &str) -> String {
-        format!("{}:freq:{day}:{person}", self.prefix)
-    }
-
-    /// One script call for these deliveries.
-    async fn reserve_now(&self, deliveries: &[Reservation], now: i64) -> Result<Vec<Taken>> {
-        let bucket = now.div_euclid(HOLD_BUCKET_SECS);
-        let live_from = (now - HOLD_SECS).div_euclid(HOLD_BUCKET_SECS) + 1;
-        let day = now.div_euclid(DAY);
-        let mut call = self.reserve.prepare_invoke();
-        call.arg(bucket).arg(live_from).arg(day).arg(2 * DAY);
-        for d in deliveries {
-            let person = d.frequency.as_ref().map_or("", |(p, _)| p.as_str());
-            call.key(self.group_key(&d.ad_group_id))
-                .key(self.campaign_key(&d.campaign_id))
-                .key(self.frequency_key(day, person))
-                .arg(d.charge_micros)
-                .arg(cap(d.caps.group_daily))
-                .arg(cap(d.caps.group_lifetime))
-                .arg(cap(d.caps.campaign_daily))
-                .arg(cap(d.caps.campaign_lifetime))
-                .arg(d.frequency.as_ref().map_or(-1, |(_, n)| i64::from(*n)))
-                .arg(&d.ad_group_id);
-        }
-        let taken: Vec<i64> = call
-            .invoke_async(&mut self.connection.clone())
-            .await
-            .map_err(failed)?;
-        Ok(taken
-            .into_iter()
-            .map(|t| match t {
-                1 => Taken::Yes,
-                0 => Taken::BudgetFull,
-                _ => Taken::Capped,
-            })
-            .collect())
-    }
-
-    async fn settle(&self, s: &Settlement) -> Result<()> {
-        let decided_day = s.decided_at.div_euclid(DAY);
-        let person = s.impression_of.as_deref().unwrap_or("");
-        let _: i64 = self
-            .settle
-            .key(self.group_key(&s.ad_group_id))
-            .key(self.campaign_key(&s.campaign_id))
-            .key(self.frequency_key(decided_day, person))
-            .arg(s.decided_at.div_euclid(HOLD_BUCKET_SECS))
-            .arg(s.time.div_euclid(DAY))
-            .arg(s.charge_micros)
-            .arg(&s.ad_group_id)
-            .arg(if s.impression_of.is_some() { "1" } else { "0" })
-            .arg(2 * DAY)
-            .invoke_async(&mut self.connection.clone())
-            .await
-            .map_err(failed)?;
-        Ok(())
-    }
-
     async fn spend(
         &self,
         groups: &[String],
         campaigns: &[String],
         now: i64,
-    ) -> Result<(HashMap<String, SharedSpend>, HashMap<String, SharedSpend>)> {
-        let day = now.div_euclid(DAY);
-        let live_from = (now - HOLD_SECS).div_euclid(HOLD_BUCKET_SECS) + 1;
-        let mut pipe = redis::pipe();
-        for g in groups {
-            pipe.hgetall(self.group_key(g));
-        }
-        for c in campaigns {
-            pipe.hgetall(self.campaign_key(c));
-        }
-        let rows: Vec<HashMap<String, i64>> = pipe
-            .query_async(&mut self.connection.clone())
-            .await
-            .map_err(failed)?;
-        let read = |fields: &HashMap<String, i64>| {
-            let mut s = SharedSpend::default();
-            let today = fields.get("day") == Some(&day);
-            for (f, v) in fields {
-                let v = (*v).max(0) as u64;
-                match f.as_str() {
-                    "day" => {}
-                    "today" if today => s.today = v,
-                    "today" => {}
-                    "life" => s.lifetime = v,
-                    hold => {
-                        if hold[1..].parse::<i64>().is_ok_and(|b| b >= live_from) {
-                            s.held += v;
-                        }
-                    }
-                }
-            }
-            s
-        };
-        let mut rows = rows.iter();
-        let groups = groups
-            .iter()
-            .zip(rows.by_ref())
-            .map(|(g, f)| (g.clone(), read(f)))
-            .collect();
-        let campaigns = campaigns
-            .iter()
-            .zip(rows)
-            .map(|(c, f)| (c.clone(), read(f)))
-            .collect();
-        Ok((groups, campaigns))
-    }
+    ) -> Result<(HashMap<String, SharedSpend>, HashMap<String, SharedSpend>)>;
+}
 
-    async fn frequency(&self, person: &str, now: i64) -> Result<HashMap<String, u32>> {
-        let day = now.div_euclid(DAY);
-        let live_from = (now - HOLD_SECS).div_euclid(HOLD_BUCKET_SECS) + 1;
-        let fields: HashMap<String, i64> = redis::cmd("HGETALL")
-            .arg(self.frequency_key(day, person))
-            .query_async(&mut self.connection.clone())
-            .await
-            .map_err(failed)?;
-        let mut seen: HashMap<String, u32> = HashMap::new();
-        for (f, v) in fields {
-            let (group, live) = match f.split_once('|') {
-                None => (f.as_str(), true),
-                Some((g, b)) => (g, b.parse::<i64>().is_ok_and(|b| b >= live_from)),
-            };
-            if live {
-                *seen.entry(group.to_owned()).or_default() += v.max(0) as u32;
-            }
-        }
-        Ok(seen)
+/// Connects to the shared counters at `url` (`redis://...`); keys start
+/// with `prefix`.
+pub async fn connect(url: &str, prefix: &str) -> Result<Arc<dyn SharedCounters>> {
+    #[cfg(feature = "redis")]
+    {
+        Ok(Arc::new(
+            crate::redis::RedisCounters::connect(url, prefix).await?,
+        ))
+    }
+    #[cfg(not(feature = "redis"))]
+    {
+        let _ = (url, prefix);
+        Err(crate::StoreError::without_feature(
+            "redis",
+            "shared counters",
+        ))
     }
 }

@@ -40,7 +40,12 @@ pub mod bus;
 #[cfg(feature = "testsuite")]
 pub mod conformance;
 pub mod counters;
+#[cfg(feature = "nats")]
+pub mod nats;
+#[cfg(feature = "postgres")]
 pub mod postgres;
+#[cfg(feature = "redis")]
+pub mod redis;
 mod rows;
 pub mod sqlite;
 
@@ -62,6 +67,13 @@ pub enum StoreError {
         #[source]
         source: Option<Box<dyn std::error::Error + Send + Sync>>,
     },
+    /// A backend this build leaves out (PostgreSQL, Redis and NATS are
+    /// cargo features, on by default).
+    #[error("adloom was built without the `{feature}` feature, which {what} needs")]
+    WithoutFeature {
+        feature: &'static str,
+        what: &'static str,
+    },
 }
 
 /// What [`Store::follow`] yields when changes may have been missed.
@@ -76,6 +88,11 @@ impl StoreError {
             message: message.into(),
             source: None,
         }
+    }
+
+    /// The error for a backend this build leaves out.
+    pub fn without_feature(feature: &'static str, what: &'static str) -> StoreError {
+        StoreError::WithoutFeature { feature, what }
     }
 
     /// A failure of a driver or service, keeping its error as the source.
@@ -422,10 +439,54 @@ pub struct StoredObject {
 pub fn open(url: &str) -> Result<Arc<dyn Store>> {
     match url.split_once("://") {
         Some(("sqlite", path)) => Ok(Arc::new(sqlite::SqliteStore::open(Path::new(path))?)),
+        #[cfg(feature = "postgres")]
         Some(("postgres" | "postgresql", _)) => Ok(Arc::new(postgres::PostgresStore::open(url)?)),
+        #[cfg(not(feature = "postgres"))]
+        Some(("postgres" | "postgresql", _)) => Err(StoreError::without_feature(
+            "postgres",
+            "a PostgreSQL store",
+        )),
         _ => Err(StoreError::Invalid(Invalid::new(
             "store",
             format!("unknown store url {url:?}: expected sqlite://PATH or postgres://..."),
         ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refused<T>(opened: Result<T>) -> String {
+        match opened {
+            Ok(_) => panic!("a backend this build left out was opened"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    /// A URL naming a backend this build left out is refused with the
+    /// feature's name (`cargo test -p adloom-store --no-default-features`).
+    #[test]
+    fn backends_left_out_are_named() {
+        let postgres = open("postgres://localhost/adloom");
+        if cfg!(feature = "postgres") {
+            // Opening is lazy: a pool, connected on first use.
+            assert!(postgres.is_ok());
+        } else {
+            let e = refused(postgres);
+            assert!(e.contains("without the `postgres` feature"), "{e}");
+        }
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        if !cfg!(feature = "redis") {
+            let e = refused(runtime.block_on(counters::connect("redis://127.0.0.1:6379", "p")));
+            assert!(e.contains("without the `redis` feature"), "{e}");
+        }
+        if !cfg!(feature = "nats") {
+            let e = refused(runtime.block_on(bus::connect("nats://127.0.0.1:4222", "n")));
+            assert!(e.contains("without the `nats` feature"), "{e}");
+        }
     }
 }

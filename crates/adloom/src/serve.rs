@@ -73,7 +73,7 @@ pub(crate) async fn serve_on(listener: TcpListener, settings: Settings) -> anyho
                 .shared_counters_prefix()
                 .await
                 .map_err(|e| anyhow::anyhow!("cannot read the store's secret: {e:?}"))?;
-            let shared = adloom_store::counters::SharedCounters::connect(url, &prefix)
+            let shared = adloom_store::counters::connect(url, &prefix)
                 .await
                 .context("cannot reach the shared counters")?;
             engine.with_shared_counters(shared)
@@ -86,10 +86,10 @@ pub(crate) async fn serve_on(listener: TcpListener, settings: Settings) -> anyho
                 .bus_stream_name()
                 .await
                 .map_err(|e| anyhow::anyhow!("cannot read the store's secret: {e:?}"))?;
-            let bus = adloom_store::bus::NatsBus::connect(url, &name)
+            let bus = adloom_store::bus::connect(url, &name)
                 .await
                 .context("cannot reach the event bus")?;
-            engine.with_nats_bus(bus)
+            engine.with_bus(bus)
         }
     };
     // Other nodes sharing the store: follow their changes before loading

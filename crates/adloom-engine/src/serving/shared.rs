@@ -43,7 +43,7 @@ pub(super) fn caps(budget: &Budget) -> Option<Caps> {
 /// Takes what the served deliveries need from the shared counters and keeps
 /// those it could; the others give back what they held in this node.
 pub(super) async fn take(
-    shared: &SharedCounters,
+    shared: &dyn SharedCounters,
     counters: &Mutex<Counters>,
     served: Vec<Served>,
     needs: Vec<Need>,
@@ -101,7 +101,7 @@ pub(super) async fn take(
 
 /// A beacon counted for the first time: its hold becomes spend for every
 /// node. A failure is logged; the hold then lapses on its own.
-pub(super) async fn settle(shared: &SharedCounters, settlement: Settlement) {
+pub(super) async fn settle(shared: &dyn SharedCounters, settlement: Settlement) {
     if let Err(e) = shared.settle(&settlement).await {
         tracing::warn!(error = ?e, ad_group_id = %settlement.ad_group_id, "beacon not settled in the shared counters");
     }
@@ -111,7 +111,7 @@ pub(super) async fn settle(shared: &SharedCounters, settlement: Settlement) {
 /// serves into its counters, for pacing. Ends with the serving state.
 pub(super) fn follow(
     serving: Weak<Serving>,
-    shared: SharedCounters,
+    shared: std::sync::Arc<dyn SharedCounters>,
     clock: std::sync::Arc<dyn Clock>,
 ) {
     tokio::spawn(async move {

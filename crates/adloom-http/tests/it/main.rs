@@ -69,7 +69,7 @@ impl App {
     /// `url`, as one of several nodes.
     pub async fn with_shared_counters(url: &str) -> App {
         let app = App::new();
-        let shared = adloom_store::counters::SharedCounters::connect(url, "adloom-test")
+        let shared = adloom_store::counters::connect(url, "adloom-test")
             .await
             .unwrap();
         let config = Config {

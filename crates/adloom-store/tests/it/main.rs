@@ -18,8 +18,11 @@ async fn sqlite() -> Harness {
 
 store_conformance_tests!(sqlite);
 
+#[cfg(feature = "nats")]
 mod nats;
+#[cfg(feature = "postgres")]
 mod postgres;
+#[cfg(feature = "redis")]
 mod redis;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

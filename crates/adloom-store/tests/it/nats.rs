@@ -7,8 +7,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use adloom_core::event::{EventName, MatchKeys};
-use adloom_store::bus::{Applier, BeaconHit, EventBus, NatsBus, SettingChanged};
+use adloom_store::bus::{Applier, BeaconHit, EventBus, MessageBus, SettingChanged};
 use adloom_store::conformance::tracked;
+use adloom_store::nats::NatsBus;
 use adloom_store::{EventOutcome, Store, StoreError};
 
 /// What the bus handed to the service.

@@ -8,20 +8,21 @@ use std::sync::Arc;
 use adloom_store::counters::{
     Caps, Reservation, Settlement, SharedCounters, SharedSpend, Taken, HOLD_SECS,
 };
+use adloom_store::redis::RedisCounters;
 
 const LOCAL: &str = "redis://127.0.0.1:6379";
 const NOW: i64 = 1_790_000_000;
 
-async fn connect(prefix: &str) -> SharedCounters {
+async fn connect(prefix: &str) -> RedisCounters {
     let url = std::env::var("ADLOOM_TEST_REDIS").unwrap_or_else(|_| LOCAL.to_owned());
-    SharedCounters::connect(&url, prefix).await.unwrap()
+    RedisCounters::connect(&url, prefix).await.unwrap()
 }
 
 fn new_prefix() -> String {
     format!("adloom-test-{:016x}", rand::random::<u64>())
 }
 
-async fn counters() -> SharedCounters {
+async fn counters() -> RedisCounters {
     connect(&new_prefix()).await
 }
 

@@ -45,12 +45,12 @@ use crate::{
 /// Schema versions, applied in order; `adloom_migrations` records which
 /// ran. Never edit one that has shipped: add the next.
 const MIGRATIONS: &[&str] = &[
-    include_str!("../migrations/postgres/0001.sql"),
-    include_str!("../migrations/postgres/0002.sql"),
-    include_str!("../migrations/postgres/0003.sql"),
-    include_str!("../migrations/postgres/0004.sql"),
-    include_str!("../migrations/postgres/0005.sql"),
-    include_str!("../migrations/postgres/0006.sql"),
+    include_str!("migrations/0001.sql"),
+    include_str!("migrations/0002.sql"),
+    include_str!("migrations/0003.sql"),
+    include_str!("migrations/0004.sql"),
+    include_str!("migrations/0005.sql"),
+    include_str!("migrations/0006.sql"),
 ];
 
 /// Any number that no other program's advisory locks are likely to use.

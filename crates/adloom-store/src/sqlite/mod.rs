@@ -42,16 +42,16 @@ use crate::{
 /// Schema versions, applied in order; `PRAGMA user_version` records how many
 /// ran. Never edit one that has shipped: add the next.
 const MIGRATIONS: &[&str] = &[
-    include_str!("../migrations/sqlite/0001.sql"),
-    include_str!("../migrations/sqlite/0002.sql"),
-    include_str!("../migrations/sqlite/0003.sql"),
-    include_str!("../migrations/sqlite/0004.sql"),
-    include_str!("../migrations/sqlite/0005.sql"),
-    include_str!("../migrations/sqlite/0006.sql"),
-    include_str!("../migrations/sqlite/0007.sql"),
-    include_str!("../migrations/sqlite/0008.sql"),
-    include_str!("../migrations/sqlite/0009.sql"),
-    include_str!("../migrations/sqlite/0010.sql"),
+    include_str!("migrations/0001.sql"),
+    include_str!("migrations/0002.sql"),
+    include_str!("migrations/0003.sql"),
+    include_str!("migrations/0004.sql"),
+    include_str!("migrations/0005.sql"),
+    include_str!("migrations/0006.sql"),
+    include_str!("migrations/0007.sql"),
+    include_str!("migrations/0008.sql"),
+    include_str!("migrations/0009.sql"),
+    include_str!("migrations/0010.sql"),
 ];
 
 const READERS: u32 = 8;
