@@ -1,7 +1,7 @@
 //! Signed tokens: `payload.signature`, both base64url, the signature an
 //! HMAC-SHA256 cut to 128 bits (RFC 2104 allows it; a forger still faces
 //! 2^128 guesses). Beacons, people's sessions and the console's sessions
-//! use them, each with a key of its own (`AppState::key`).
+//! use them, each with a key of its own (`Engine::key`).
 
 use base64::Engine;
 use hmac::{Hmac, KeyInit, Mac};

@@ -17,7 +17,7 @@
 //!
 //! The draw must not be free to repeat, or averaging many answers would
 //! take the noise out: the caller seeds it per audience and per period and
-//! holds the answer for the period (adloom-http's `membership::reported`).
+//! holds the answer for the period (adloom-engine's `membership::reported`).
 
 use sha2::{Digest, Sha256};
 
