@@ -22,7 +22,7 @@ struct Job {
     reply: Reply,
 }
 
-/// The handle handlers use; cheap to clone.
+/// The handle the engine records events through; cheap to clone.
 #[derive(Clone)]
 pub struct EventSink {
     jobs: mpsc::Sender<Job>,

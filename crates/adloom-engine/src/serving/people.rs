@@ -1,7 +1,8 @@
 //! What decisions need to know about people, in memory: their profile
 //! (country, interests, age, gender, locale) and their setting. Loaded once
-//! from the store, then kept current by the handlers that change people
-//! and settings, so a decision never reads the disk.
+//! from the store, then kept current by the engine's writes to people and
+//! settings (`writes`, `settings::record`), so a decision never reads the
+//! disk.
 //!
 //! Writes to people pass through one lock around the store write and the
 //! update of the mirror, so the mirror applies them in the order the store
