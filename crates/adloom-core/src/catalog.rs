@@ -277,13 +277,10 @@ mod tests {
             "lifetime_spend_cap": 50_000_000});
         let pin = json!({"title": "Red shoes", "link": "https://shop.example/red",
             "media": {"images": {"originals": {"url": "https://img.example/red.jpg"}}}});
-        let ids: Vec<String> = (0..groups.len().max(ads.len()).max(keywords.len()))
-            .map(|i| i.to_string())
-            .collect();
-        let records = |values: &'static str, list: &[Value]| -> Vec<(String, Value)> {
+        let records = |prefix: &str, list: &[Value]| -> Vec<(String, Value)> {
             list.iter()
                 .enumerate()
-                .map(|(i, v)| (format!("{values}{}", ids[i]), v.clone()))
+                .map(|(i, v)| (format!("{prefix}{i}"), v.clone()))
                 .collect()
         };
         let (groups, ads, keywords) = (

@@ -525,11 +525,13 @@ pub async fn decide(engine: &Engine, ask: Ask) -> Result<Decision, EngineError> 
                 .budgets
                 .get(&served.ad_group_id)
                 .and_then(|b| shared::caps(b));
+            // The click-through estimate matters only to a capped delivery.
+            let ctr = caps.map_or(0.0, |_| counters.ctr(&served.ad_group_id));
             let charge = budget::hold(
                 caps.is_some(),
                 served.billable_event,
                 served.price_micros,
-                counters.ctr(&served.ad_group_id),
+                ctr,
             );
             counters.hold(&served.ad_group_id, &served.campaign_id, charge, now);
             needs.push(shared::Need {

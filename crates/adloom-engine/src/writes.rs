@@ -82,10 +82,17 @@ impl Engine {
         &self,
         events: Vec<TrackedEvent>,
     ) -> Result<Vec<EventOutcome>, EngineError> {
-        let mut accounts: Vec<String> = events.iter().map(|e| e.ad_account_id.clone()).collect();
+        let accounts: Vec<String> = events.iter().map(|e| e.ad_account_id.clone()).collect();
+        let outcomes = self.events.publish(events).await?;
+        // A duplicate changes no audience.
+        let mut accounts: Vec<String> = accounts
+            .into_iter()
+            .zip(&outcomes)
+            .filter(|(_, outcome)| **outcome != EventOutcome::Duplicate)
+            .map(|(account, _)| account)
+            .collect();
         accounts.sort_unstable();
         accounts.dedup();
-        let outcomes = self.events.publish(events).await?;
         for account in accounts {
             self.changed(Change::Events(account));
         }
@@ -103,24 +110,29 @@ impl Engine {
                 adloom_core::sync::lock(&tee).push((person.user_id.clone(), profile));
             }
         }));
+        let mut changed = Vec::new();
         let upserted = self
             .serving
             .people
             .write(
                 || async { Ok(self.store.upsert_people(batch).await?) },
                 |_, mirror| {
-                    for (user_id, profile) in adloom_core::sync::lock(&seen).iter() {
-                        let mut profile = profile.clone();
+                    let seen = std::mem::take(&mut *adloom_core::sync::lock(&seen));
+                    for (user_id, mut profile) in seen {
                         // An upsert keeps the person's setting.
                         profile.use_partner_info =
-                            mirror.get(user_id).and_then(|p| p.use_partner_info);
-                        mirror.insert(user_id.clone(), Arc::new(profile));
+                            mirror.get(&user_id).and_then(|p| p.use_partner_info);
+                        changed.push(user_id.clone());
+                        mirror.insert(user_id, Arc::new(profile));
                     }
                 },
             )
             .await?;
-        let seen = std::mem::take(&mut *adloom_core::sync::lock(&seen));
-        self.changed(Change::People(seen.into_iter().map(|(u, _)| u).collect()));
+        // Before the mirror's first load nothing was applied to it; the
+        // other nodes still hear of these people.
+        let unapplied = std::mem::take(&mut *adloom_core::sync::lock(&seen));
+        changed.extend(unapplied.into_iter().map(|(u, _)| u));
+        self.changed(Change::People(changed));
         Ok(upserted)
     }
 

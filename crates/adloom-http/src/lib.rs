@@ -537,8 +537,7 @@ async fn ready(
     axum::extract::State(state): axum::extract::State<AppState>,
 ) -> axum::response::Response {
     use axum::response::IntoResponse;
-    let store = state.engine.store.instance_secret().await.is_ok();
-    let serving = state.engine.serving.is_ready();
+    let (store, serving) = state.engine.readiness().await;
     let body = Readiness {
         store,
         serving_state_loaded: serving,

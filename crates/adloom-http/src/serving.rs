@@ -131,17 +131,6 @@ struct Explained {
 /// The engine's request for a wire request, checked whole: a bad request
 /// is refused here before anything is looked up.
 pub(crate) fn check(req: DecisionRequest) -> Result<Ask, ApiError> {
-    let checked = check_fields(&req)?;
-    Ok(Ask {
-        user_id: req.user_id,
-        query: req.query,
-        interests: req.interests.unwrap_or_default(),
-        explain: req.explain.unwrap_or(false),
-        ..checked
-    })
-}
-
-fn check_fields(req: &DecisionRequest) -> Result<Ask, ApiError> {
     let placement_text = req
         .placement
         .as_deref()
@@ -173,10 +162,10 @@ fn check_fields(req: &DecisionRequest) -> Result<Ask, ApiError> {
         Some(Err(_)) => return Err(ApiError::invalid("device.ifa: not a mobile ad id")),
     };
     Ok(Ask {
-        user_id: None,
-        query: None,
-        interests: Vec::new(),
-        explain: false,
+        user_id: req.user_id,
+        query: req.query,
+        interests: req.interests.unwrap_or_default(),
+        explain: req.explain.unwrap_or(false),
         placement,
         count,
         device: DeviceSignals {
