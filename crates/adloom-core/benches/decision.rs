@@ -118,7 +118,7 @@ fn world(groups: usize) -> Bench {
                 active: true,
                 start_time: None,
                 end_time: None,
-                placement_group: "ALL".into(),
+                placement_group: adloom_core::campaign::PlacementGroup::All,
                 billable_event: if g % 2 == 0 {
                     BillableEvent::Click
                 } else {

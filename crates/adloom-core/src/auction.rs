@@ -9,23 +9,13 @@
 //! the next candidate down (or the reserve, for the last), converted back
 //! into its own billable unit, and never more than its own bid.
 
-/// What an ad group pays for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BillableEvent {
-    /// Per click; the bid is per click.
-    Click,
-    /// Per impression; the bid is per thousand impressions.
-    Impression,
-}
-
-impl BillableEvent {
-    /// The API's name (`CLICKTHROUGH`, `IMPRESSION`); `None` for any other.
-    pub fn parse(api: &str) -> Option<BillableEvent> {
-        match api {
-            "CLICKTHROUGH" => Some(BillableEvent::Click),
-            "IMPRESSION" => Some(BillableEvent::Impression),
-            _ => None,
-        }
+named! {
+    /// What an ad group pays for (`billable_event`).
+    pub enum BillableEvent {
+        /// Per click; the bid is per click.
+        Click = "CLICKTHROUGH",
+        /// Per impression; the bid is per thousand impressions.
+        Impression = "IMPRESSION",
     }
 }
 

@@ -1,40 +1,34 @@
-//! Campaigns, ad groups, ads and pins: what advertisers buy, in the shape of
-//! the Pinterest REST API v5.
+//! Campaigns, ad groups, ads and pins: what advertisers buy, as typed
+//! records after validation.
 //!
-//! Each object is validated and normalized as a JSON object in the API's
-//! shape (a create body, or the stored object with a PATCH merged in), so
-//! that what is stored is exactly what is answered, and an update is
-//! checked by the same rules as a create.
+//! `adloom-http` reads the API's JSON into these records (types and
+//! required fields) and writes them back in Pinterest's shapes; here are
+//! the rules every record is held to ([`Campaign::check`] and its
+//! siblings), whether it comes from a create, an update or an import, so
+//! that an update is checked by the same rules as a create. The store keeps
+//! the records by their serde form: field and variant names are in every
+//! database, so never rename one.
 
-use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
 
 use crate::auction::BillableEvent;
 use crate::error::Invalid;
-use crate::targeting::TargetingSpec;
+use crate::pacing::Delivery;
+use crate::targeting::{AsSent, TargetingSpec};
 
-pub type Object = Map<String, Value>;
-
-const STATUSES: &[&str] = &["ACTIVE", "PAUSED", "ARCHIVED"];
-const OBJECTIVES: &[&str] = &[
-    "AWARENESS",
-    "CONSIDERATION",
-    "VIDEO_VIEW",
-    "WEB_CONVERSION",
-    "CATALOG_SALES",
-    "WEB_SESSIONS",
-    "VIDEO_COMPLETION",
-];
-const TRACKING_KINDS: &[&str] = &[
-    "impression",
-    "click",
-    "engagement",
-    "buyable_button",
-    "audience_verification",
-];
+/// Impressions per person per ad group per day, unless the ad group sets
+/// its own ([`FREQUENCY_CAP_FIELD`]).
+pub const DEFAULT_FREQUENCY_CAP: u32 = 5;
 /// adloom's extension field on ad groups: impressions per person per day.
 pub const FREQUENCY_CAP_FIELD: &str = "adloom_daily_frequency_cap";
+/// The most characters in a name.
+pub const MAX_NAME_CHARS: usize = 256;
+/// The most third-party URLs of one kind.
+pub const MAX_TRACKING_URLS: usize = 3;
 
-/// The kinds of advertiser objects.
+/// The kinds of advertiser objects the API offers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     Campaign,
@@ -44,6 +38,7 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// Pinterest's `type` of the object.
     pub fn as_str(self) -> &'static str {
         match self {
             Kind::Campaign => "campaign",
@@ -54,20 +49,179 @@ impl Kind {
     }
 }
 
+named! {
+    /// An object's `status`.
+    pub enum Status {
+        Active = "ACTIVE",
+        Paused = "PAUSED",
+        Archived = "ARCHIVED",
+    }
+}
+
+named! {
+    /// A campaign's `objective_type`.
+    pub enum Objective {
+        Awareness = "AWARENESS",
+        Consideration = "CONSIDERATION",
+        VideoView = "VIDEO_VIEW",
+        WebConversion = "WEB_CONVERSION",
+        CatalogSales = "CATALOG_SALES",
+        WebSessions = "WEB_SESSIONS",
+        VideoCompletion = "VIDEO_COMPLETION",
+    }
+}
+
+named! {
+    /// Whether an ad group's budget is per day or for its lifetime.
+    pub enum BudgetType {
+        Daily = "DAILY",
+        Lifetime = "LIFETIME",
+    }
+}
+
+named! {
+    /// Where an ad group's ads appear: in browsing, in search, or both.
+    pub enum PlacementGroup {
+        All = "ALL",
+        Browse = "BROWSE",
+        Search = "SEARCH",
+    }
+}
+
+named! {
+    /// An ad's `creative_type`: adloom serves image pins.
+    pub enum CreativeType {
+        Regular = "REGULAR",
+    }
+}
+
+named! {
+    /// Whether an ad may serve (`review_status`): only an approved ad does.
+    pub enum ReviewStatus {
+        Other = "OTHER",
+        Pending = "PENDING",
+        Rejected = "REJECTED",
+        Approved = "APPROVED",
+    }
+}
+
+impl Default for ReviewStatus {
+    /// Ads made before review existed were approved as they were made.
+    fn default() -> ReviewStatus {
+        ReviewStatus::Approved
+    }
+}
+
+named! {
+    /// The kinds of third-party `tracking_urls`.
+    pub enum TrackingKind {
+        Impression = "impression",
+        Click = "click",
+        Engagement = "engagement",
+        BuyableButton = "buyable_button",
+        AudienceVerification = "audience_verification",
+    }
+}
+
+/// Third-party tracking URLs, up to three per kind.
+pub type TrackingUrls = BTreeMap<TrackingKind, Vec<String>>;
+
+/// A campaign: an objective, spend caps and a schedule over its ad groups.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Campaign {
+    pub name: String,
+    pub status: Status,
+    pub objective_type: Objective,
+    pub daily_spend_cap: Option<u64>,
+    pub lifetime_spend_cap: Option<u64>,
+    #[serde(default)]
+    pub tracking_urls: Option<TrackingUrls>,
+    #[serde(default)]
+    pub order_line_id: Option<String>,
+    pub start_time: Option<i64>,
+    pub end_time: Option<i64>,
+}
+
+/// An ad group: a bid, a budget and a targeting over its ads.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AdGroup {
+    pub name: String,
+    pub campaign_id: String,
+    pub status: Status,
+    pub budget_in_micro_currency: Option<u64>,
+    pub bid_in_micro_currency: Option<u64>,
+    pub budget_type: BudgetType,
+    pub billable_event: BillableEvent,
+    pub placement_group: PlacementGroup,
+    pub pacing_delivery_type: Delivery,
+    /// As the advertiser sent it, so that reading it back finds their own
+    /// `GEO` codes; [`AdGroup::targeting`] is what it means.
+    #[serde(default)]
+    pub targeting_spec: AsSent,
+    /// Kept as sent: adloom widens no targeting (it has no Performance+),
+    /// so it serves only what `targeting_spec` asks either way.
+    #[serde(default)]
+    pub auto_targeting_enabled: bool,
+    #[serde(default)]
+    pub lifetime_frequency_cap: Option<u64>,
+    /// Impressions per person per day ([`FREQUENCY_CAP_FIELD`]).
+    #[serde(default)]
+    pub adloom_daily_frequency_cap: Option<u32>,
+    #[serde(default)]
+    pub tracking_urls: Option<TrackingUrls>,
+    pub start_time: Option<i64>,
+    pub end_time: Option<i64>,
+}
+
+/// An ad: a pin promoted in an ad group.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Ad {
+    pub ad_group_id: String,
+    /// The ad group's campaign, set by the server.
+    #[serde(default)]
+    pub campaign_id: String,
+    pub pin_id: String,
+    #[serde(default)]
+    pub name: Option<String>,
+    pub status: Status,
+    pub creative_type: CreativeType,
+    /// Where a click goes; the pin's link when unset.
+    pub destination_url: Option<String>,
+    pub click_tracking_url: Option<String>,
+    pub view_tracking_url: Option<String>,
+    #[serde(default)]
+    pub tracking_urls: Option<TrackingUrls>,
+    #[serde(default)]
+    pub review_status: ReviewStatus,
+}
+
+/// A pin: the image, words and link an ad shows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Pin {
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub alt_text: Option<String>,
+    pub link: Option<String>,
+    pub image_url: String,
+    /// Kept as sent (adloom has no boards).
+    #[serde(default)]
+    pub board_id: Option<String>,
+}
+
 /// The `summary_status` Pinterest shows for a campaign or ad group (its
 /// `CampaignSummaryStatus` and `AdGroupSummaryStatus`), from its status and
 /// schedule at `now`; or for an ad (`PinPromotionSummaryStatus`), from its
 /// status alone (ads are approved as they are made).
 pub fn summary_status(
     kind: Kind,
-    status: &str,
+    status: Status,
     start: Option<i64>,
     end: Option<i64>,
     now: i64,
 ) -> &'static str {
     match (kind, status) {
-        (_, "ARCHIVED") => "ARCHIVED",
-        (_, "PAUSED") => "PAUSED",
+        (_, Status::Archived) => "ARCHIVED",
+        (_, Status::Paused) => "PAUSED",
         (Kind::Ad, _) => "APPROVED",
         _ if start.is_some_and(|s| now < s) => "NOT_STARTED",
         _ if end.is_some_and(|e| e <= now) => "COMPLETED",
@@ -75,381 +229,145 @@ pub fn summary_status(
     }
 }
 
-/// Fields the server sets; a request cannot change them.
-const READ_ONLY: &[&str] = &[
-    "id",
-    "ad_account_id",
-    "created_time",
-    "updated_time",
-    "type",
-    "summary_status",
-];
-
-fn text(o: &Object, key: &str) -> Result<Option<String>, Invalid> {
-    match o.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.trim().to_owned())),
-        Some(_) => Err(Invalid::new(key, "must be a string")),
+impl Campaign {
+    /// The rules a campaign is held to.
+    pub fn check(&self) -> Result<(), Invalid> {
+        check_name(Some(&self.name), true)?;
+        check_schedule(self.start_time, self.end_time)?;
+        check_tracking_urls(self.tracking_urls.as_ref())
     }
 }
 
-fn required_name(o: &Object) -> Result<String, Invalid> {
-    match text(o, "name")? {
-        Some(n) if !n.is_empty() && n.chars().count() <= 256 => Ok(n),
-        _ => Err(Invalid::new("name", "required: 1 to 256 characters")),
+impl AdGroup {
+    /// The rules an ad group is held to.
+    pub fn check(&self) -> Result<(), Invalid> {
+        check_name(Some(&self.name), true)?;
+        // The most one delivery can cost (a click at the bid, or one
+        // impression at a thousandth of the CPM bid) must fit in the budget.
+        if let (Some(bid), Some(budget)) =
+            (self.bid_in_micro_currency, self.budget_in_micro_currency)
+        {
+            if crate::pacing::max_charge(self.billable_event, bid) > budget {
+                return Err(Invalid::new(
+                    "bid_in_micro_currency",
+                    "one click (or impression) at this bid would cost more than budget_in_micro_currency",
+                ));
+            }
+        }
+        self.targeting()?;
+        if self
+            .adloom_daily_frequency_cap
+            .is_some_and(|c| !(1..=1000).contains(&c))
+        {
+            return Err(Invalid::new(
+                FREQUENCY_CAP_FIELD,
+                "must be 1 to 1000 impressions a day",
+            ));
+        }
+        check_schedule(self.start_time, self.end_time)?;
+        check_tracking_urls(self.tracking_urls.as_ref())
+    }
+
+    /// What its targeting means; fails when it no longer reads.
+    pub fn targeting(&self) -> Result<TargetingSpec, Invalid> {
+        TargetingSpec::parse(&self.targeting_spec)
+    }
+
+    /// Impressions per person per day.
+    pub fn frequency_cap(&self) -> u32 {
+        self.adloom_daily_frequency_cap
+            .unwrap_or(DEFAULT_FREQUENCY_CAP)
     }
 }
 
-fn one_of(
-    o: &Object,
-    key: &str,
-    allowed: &[&str],
-    default: Option<&str>,
-) -> Result<Option<String>, Invalid> {
-    match text(o, key)? {
-        None => Ok(default.map(str::to_owned)),
-        Some(v) if allowed.contains(&v.as_str()) => Ok(Some(v)),
-        Some(v) => Err(Invalid::new(
-            key,
-            format!("{v:?} is not one of {}", allowed.join(", ")),
-        )),
+impl Ad {
+    /// The rules an ad is held to.
+    pub fn check(&self) -> Result<(), Invalid> {
+        check_name(self.name.as_deref(), false)?;
+        for (field, url) in [
+            ("destination_url", &self.destination_url),
+            ("click_tracking_url", &self.click_tracking_url),
+            ("view_tracking_url", &self.view_tracking_url),
+        ] {
+            check_url(field, url.as_deref())?;
+        }
+        check_tracking_urls(self.tracking_urls.as_ref())
     }
 }
 
-/// A non-negative integer (micro-currency, counts, unix seconds), or null.
-fn amount(o: &Object, key: &str) -> Result<Option<u64>, Invalid> {
-    match o.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Number(n)) => n
-            .as_u64()
-            .map(Some)
-            .ok_or_else(|| Invalid::new(key, "must be a non-negative integer")),
-        Some(_) => Err(Invalid::new(key, "must be a non-negative integer")),
+impl Pin {
+    /// The rules a pin is held to.
+    pub fn check(&self) -> Result<(), Invalid> {
+        for (field, text, max) in [
+            ("title", &self.title, 100),
+            ("description", &self.description, 800),
+            ("alt_text", &self.alt_text, 500),
+        ] {
+            if text.as_ref().is_some_and(|t| t.chars().count() > max) {
+                return Err(Invalid::new(field, format!("at most {max} characters")));
+            }
+        }
+        check_url("link", self.link.as_deref())?;
+        check_url("media_source.url", Some(&self.image_url))
     }
 }
 
-fn id_field(o: &Object, key: &str, required: bool) -> Result<Option<String>, Invalid> {
-    let v = match o.get(key) {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) => Some(s.clone()),
-        Some(Value::Number(n)) => Some(n.to_string()),
-        Some(_) => return Err(Invalid::new(key, "must be an id")),
-    };
-    match v {
-        Some(id) if crate::ad_account::is_valid_id(&id) => Ok(Some(id)),
-        Some(_) => Err(Invalid::new(key, "must be a numeric id")),
-        None if required => Err(Invalid::new(key, "required")),
-        None => Ok(None),
+fn check_name(name: Option<&str>, required: bool) -> Result<(), Invalid> {
+    let chars = name.map_or(0, |n| n.chars().count());
+    if required && !(1..=MAX_NAME_CHARS).contains(&chars) {
+        return Err(Invalid::new(
+            "name",
+            format!("required: 1 to {MAX_NAME_CHARS} characters"),
+        ));
+    }
+    if chars > MAX_NAME_CHARS {
+        return Err(Invalid::new(
+            "name",
+            format!("at most {MAX_NAME_CHARS} characters"),
+        ));
+    }
+    Ok(())
+}
+
+/// `start_time` before `end_time`.
+fn check_schedule(start: Option<i64>, end: Option<i64>) -> Result<(), Invalid> {
+    match (start, end) {
+        (Some(s), _) if s < 0 => Err(Invalid::new("start_time", "must be unix seconds")),
+        (_, Some(e)) if e < 0 => Err(Invalid::new("end_time", "must be unix seconds")),
+        (Some(s), Some(e)) if e <= s => Err(Invalid::new("end_time", "must be after start_time")),
+        _ => Ok(()),
     }
 }
 
-fn url(o: &Object, key: &str) -> Result<Option<String>, Invalid> {
-    match text(o, key)? {
-        None => Ok(None),
-        Some(u) if u.is_empty() => Ok(None),
-        Some(u) if is_http_url(&u) => Ok(Some(u)),
-        Some(_) => Err(Invalid::new(
-            key,
+fn check_url(field: &str, url: Option<&str>) -> Result<(), Invalid> {
+    match url {
+        Some(u) if !is_http_url(u) => Err(Invalid::new(
+            field,
             "must be an http(s) URL of at most 2048 characters",
         )),
+        _ => Ok(()),
     }
 }
 
+fn check_tracking_urls(urls: Option<&TrackingUrls>) -> Result<(), Invalid> {
+    for (kind, list) in urls.into_iter().flatten() {
+        if list.len() > MAX_TRACKING_URLS || !list.iter().all(|u| is_http_url(u)) {
+            return Err(Invalid::new(
+                format!("tracking_urls.{}", kind.as_str()),
+                format!("must be up to {MAX_TRACKING_URLS} http(s) URLs"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// An absolute http(s) URL of at most 2048 characters, without spaces or
+/// control characters.
 pub fn is_http_url(u: &str) -> bool {
     (u.starts_with("https://") || u.starts_with("http://"))
         && u.len() <= 2048
         && u.len() > 8
         && !u.chars().any(|c| c.is_whitespace() || c.is_control())
-}
-
-/// `tracking_urls`: up to three third-party URLs per kind.
-fn tracking_urls(o: &Object) -> Result<Value, Invalid> {
-    let map = match o.get("tracking_urls") {
-        None | Some(Value::Null) => return Ok(Value::Null),
-        Some(Value::Object(m)) => m,
-        Some(_) => {
-            return Err(Invalid::new(
-                "tracking_urls",
-                "must be an object of URL lists",
-            ))
-        }
-    };
-    let mut out = Map::new();
-    for (kind, urls) in map {
-        if !TRACKING_KINDS.contains(&kind.as_str()) {
-            return Err(Invalid::new(
-                "tracking_urls",
-                format!("{kind:?} is not one of {}", TRACKING_KINDS.join(", ")),
-            ));
-        }
-        let urls = match urls {
-            Value::Null => continue,
-            Value::Array(a) => a,
-            _ => {
-                return Err(Invalid::new(
-                    format!("tracking_urls.{kind}"),
-                    "must be a list of URLs",
-                ))
-            }
-        };
-        if urls.len() > 3 || urls.iter().any(|u| !u.as_str().is_some_and(is_http_url)) {
-            return Err(Invalid::new(
-                format!("tracking_urls.{kind}"),
-                "must be up to 3 http(s) URLs",
-            ));
-        }
-        out.insert(kind.clone(), Value::Array(urls.clone()));
-    }
-    Ok(Value::Object(out))
-}
-
-/// `start_time` before `end_time`, both unix seconds or null.
-fn schedule(o: &Object, out: &mut Object) -> Result<(), Invalid> {
-    let start = amount(o, "start_time")?;
-    let end = amount(o, "end_time")?;
-    if let (Some(s), Some(e)) = (start, end) {
-        if e <= s {
-            return Err(Invalid::new("end_time", "must be after start_time"));
-        }
-    }
-    out.insert("start_time".into(), json!(start));
-    out.insert("end_time".into(), json!(end));
-    Ok(())
-}
-
-/// Copies the server-set fields of `o` (when it is a stored object) into
-/// the normalized `out`.
-fn keep_read_only(o: &Object, out: &mut Object) {
-    for key in READ_ONLY {
-        if let Some(v) = o.get(*key) {
-            out.insert((*key).to_owned(), v.clone());
-        }
-    }
-}
-
-/// Validates and normalizes a campaign.
-pub fn normalize_campaign(o: &Object) -> Result<Object, Invalid> {
-    let mut out = Object::new();
-    keep_read_only(o, &mut out);
-    out.insert("name".into(), json!(required_name(o)?));
-    out.insert(
-        "status".into(),
-        json!(one_of(o, "status", STATUSES, Some("ACTIVE"))?),
-    );
-    out.insert(
-        "objective_type".into(),
-        json!(
-            one_of(o, "objective_type", OBJECTIVES, None)?.ok_or_else(|| {
-                Invalid::new(
-                    "objective_type",
-                    format!("required: one of {}", OBJECTIVES.join(", ")),
-                )
-            })?
-        ),
-    );
-    out.insert(
-        "daily_spend_cap".into(),
-        json!(amount(o, "daily_spend_cap")?),
-    );
-    out.insert(
-        "lifetime_spend_cap".into(),
-        json!(amount(o, "lifetime_spend_cap")?),
-    );
-    out.insert("tracking_urls".into(), tracking_urls(o)?);
-    out.insert("is_campaign_budget_optimization".into(), json!(false));
-    out.insert("is_flexible_daily_budgets".into(), json!(false));
-    out.insert(
-        "order_line_id".into(),
-        o.get("order_line_id").cloned().unwrap_or(Value::Null),
-    );
-    schedule(o, &mut out)?;
-    Ok(out)
-}
-
-/// Validates and normalizes an ad group.
-pub fn normalize_ad_group(o: &Object) -> Result<Object, Invalid> {
-    let mut out = Object::new();
-    keep_read_only(o, &mut out);
-    out.insert("name".into(), json!(required_name(o)?));
-    out.insert(
-        "campaign_id".into(),
-        json!(id_field(o, "campaign_id", true)?),
-    );
-    out.insert(
-        "status".into(),
-        json!(one_of(o, "status", STATUSES, Some("ACTIVE"))?),
-    );
-    let budget = amount(o, "budget_in_micro_currency")?;
-    let bid = amount(o, "bid_in_micro_currency")?;
-    let billable_text = text(o, "billable_event")?;
-    // The most one delivery can cost: a click at the bid, or one impression
-    // at a thousandth of the CPM bid. It must fit in the budget.
-    if let (Some(b), Some(budget)) = (bid, budget) {
-        // Checked below; until then, the dearer reading (a click at the bid).
-        let billable = billable_text
-            .as_deref()
-            .and_then(BillableEvent::parse)
-            .unwrap_or(BillableEvent::Click);
-        let one_charge = crate::pacing::max_charge(billable, b);
-        if one_charge > budget {
-            return Err(Invalid::new(
-                "bid_in_micro_currency",
-                "one click (or impression) at this bid would cost more than budget_in_micro_currency",
-            ));
-        }
-    }
-    out.insert("budget_in_micro_currency".into(), json!(budget));
-    out.insert("bid_in_micro_currency".into(), json!(bid));
-    out.insert(
-        "budget_type".into(),
-        json!(one_of(
-            o,
-            "budget_type",
-            &["DAILY", "LIFETIME"],
-            Some("DAILY")
-        )?),
-    );
-    let billable = one_of(o, "billable_event", &["CLICKTHROUGH", "IMPRESSION"], None)?
-        .ok_or_else(|| Invalid::new("billable_event", "required: CLICKTHROUGH or IMPRESSION"))?;
-    out.insert("billable_event".into(), json!(billable));
-    out.insert(
-        "placement_group".into(),
-        json!(one_of(
-            o,
-            "placement_group",
-            &["ALL", "BROWSE", "SEARCH"],
-            Some("ALL")
-        )?),
-    );
-    out.insert(
-        "pacing_delivery_type".into(),
-        json!(one_of(
-            o,
-            "pacing_delivery_type",
-            &["STANDARD", "ACCELERATED"],
-            Some("STANDARD")
-        )?),
-    );
-    let targeting = TargetingSpec::as_sent(o.get("targeting_spec").unwrap_or(&Value::Null))?;
-    out.insert("targeting_spec".into(), targeting);
-    // Kept as sent; adloom widens no targeting (it has no Performance+),
-    // so it serves only what `targeting_spec` asks either way.
-    let auto_targeting = match o.get("auto_targeting_enabled") {
-        None | Some(Value::Null) => false,
-        Some(Value::Bool(b)) => *b,
-        Some(_) => {
-            return Err(Invalid::new(
-                "auto_targeting_enabled",
-                "must be true or false",
-            ))
-        }
-    };
-    out.insert("auto_targeting_enabled".into(), json!(auto_targeting));
-    out.insert(
-        "lifetime_frequency_cap".into(),
-        json!(amount(o, "lifetime_frequency_cap")?),
-    );
-    let cap = amount(o, FREQUENCY_CAP_FIELD)?;
-    if cap.is_some_and(|c| !(1..=1000).contains(&c)) {
-        return Err(Invalid::new(
-            FREQUENCY_CAP_FIELD,
-            "must be 1 to 1000 impressions a day",
-        ));
-    }
-    out.insert(FREQUENCY_CAP_FIELD.into(), json!(cap));
-    out.insert("tracking_urls".into(), tracking_urls(o)?);
-    schedule(o, &mut out)?;
-    Ok(out)
-}
-
-/// Validates and normalizes an ad (a promoted pin).
-pub fn normalize_ad(o: &Object) -> Result<Object, Invalid> {
-    let mut out = Object::new();
-    keep_read_only(o, &mut out);
-    out.insert(
-        "ad_group_id".into(),
-        json!(id_field(o, "ad_group_id", true)?),
-    );
-    out.insert("pin_id".into(), json!(id_field(o, "pin_id", true)?));
-    let name = text(o, "name")?;
-    if name.as_ref().is_some_and(|n| n.chars().count() > 256) {
-        return Err(Invalid::new("name", "at most 256 characters"));
-    }
-    out.insert("name".into(), json!(name));
-    out.insert(
-        "status".into(),
-        json!(one_of(o, "status", STATUSES, Some("ACTIVE"))?),
-    );
-    out.insert(
-        "creative_type".into(),
-        json!(one_of(o, "creative_type", &["REGULAR"], Some("REGULAR"))?),
-    );
-    out.insert("destination_url".into(), json!(url(o, "destination_url")?));
-    out.insert(
-        "click_tracking_url".into(),
-        json!(url(o, "click_tracking_url")?),
-    );
-    out.insert(
-        "view_tracking_url".into(),
-        json!(url(o, "view_tracking_url")?),
-    );
-    out.insert("tracking_urls".into(), tracking_urls(o)?);
-    out.insert("review_status".into(), json!("APPROVED"));
-    // Set by the server from the ad group; kept on updates.
-    out.insert(
-        "campaign_id".into(),
-        o.get("campaign_id").cloned().unwrap_or(Value::Null),
-    );
-    Ok(out)
-}
-
-/// Validates and normalizes a pin (`PinCreate`): the image comes from
-/// `media_source` of type `image_url`.
-pub fn normalize_pin(o: &Object) -> Result<Object, Invalid> {
-    let mut out = Object::new();
-    keep_read_only(o, &mut out);
-    for (key, max) in [("title", 100), ("description", 800), ("alt_text", 500)] {
-        let v = text(o, key)?;
-        if v.as_ref().is_some_and(|t| t.chars().count() > max) {
-            return Err(Invalid::new(key, format!("at most {max} characters")));
-        }
-        out.insert(key.into(), json!(v));
-    }
-    out.insert("link".into(), json!(url(o, "link")?));
-    let image = match o.get("media_source").or_else(|| o.get("media")) {
-        Some(Value::Object(m))
-            if m.get("source_type").and_then(Value::as_str) == Some("image_url") =>
-        {
-            url(m, "url")?.ok_or_else(|| Invalid::new("media_source.url", "required"))?
-        }
-        Some(Value::Object(m)) if m.get("media_type").is_some() => {
-            // A stored pin being updated keeps its image.
-            m.get("images")
-                .and_then(|i| i.pointer("/originals/url"))
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-                .ok_or_else(|| Invalid::new("media", "malformed"))?
-        }
-        _ => {
-            return Err(Invalid::new(
-                "media_source",
-                "required: {\"source_type\": \"image_url\", \"url\": ...}",
-            ))
-        }
-    };
-    out.insert(
-        "media".into(),
-        json!({"media_type": "image", "images": {"originals": {"url": image}}}),
-    );
-    // Kept as sent (adloom has no boards); absent rather than null, as the
-    // spec's `board_id` is not nullable.
-    if let Some(board) = text(o, "board_id")? {
-        out.insert("board_id".into(), json!(board));
-    }
-    out.insert("creative_type".into(), json!("REGULAR"));
-    out.insert("is_owner".into(), json!(true));
-    out.insert("is_standard".into(), json!(true));
-    Ok(out)
 }
 
 /// An ISO 8601 time (`2026-11-29T10:20:30`) for unix seconds, as pins'
@@ -473,18 +391,6 @@ pub fn iso8601(unix: i64) -> String {
         secs % 3600 / 60,
         secs % 60
     )
-}
-
-/// Applies a PATCH: the request's fields over the stored object's, the
-/// server-set fields kept.
-pub fn merge(stored: &Object, patch: &Object) -> Object {
-    let mut out = stored.clone();
-    for (k, v) in patch {
-        if !READ_ONLY.contains(&k.as_str()) {
-            out.insert(k.clone(), v.clone());
-        }
-    }
-    out
 }
 
 #[cfg(test)]

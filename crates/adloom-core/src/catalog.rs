@@ -1,45 +1,22 @@
 //! The catalog as the auction sees it: one ad account's stored campaigns,
-//! ad groups, ads, pins and keywords (validated when they were written)
-//! turned into serving ad groups, budgets and pin cards. Pure; the engine
-//! reads the objects and keeps the result in its snapshot.
+//! ad groups, ads, pins and keywords (typed records, validated when they
+//! were written) turned into serving ad groups, budgets and pin cards.
+//! Pure; the engine reads the objects and keeps the result in its snapshot.
 //!
-//! An object that no longer reads fails closed: an ad group whose
-//! targeting or billable event does not parse is left out of the auction
-//! (never served to everyone, never billed per click by default) and
-//! reported in [`AccountCatalog::unreadable`], for the engine to log.
+//! An ad group whose targeting no longer reads (a rule tightened since it
+//! was written) fails closed: it is left out of the auction, never served
+//! to everyone, and reported in [`AccountCatalog::unreadable`], for the
+//! engine to log.
 
 use std::collections::{HashMap, HashSet};
 
-use serde_json::Value;
-
 use crate::ad_account::AdAccount;
-use crate::auction::BillableEvent;
 use crate::budget::Budget;
+pub use crate::campaign::DEFAULT_FREQUENCY_CAP;
+use crate::campaign::{Ad, AdGroup, BudgetType, ReviewStatus, Status, TrackingKind, TrackingUrls};
 use crate::decision::{ServingAd, ServingAdGroup, Trackers};
-use crate::keyword::{Keyword, MatchType};
-use crate::pacing::Delivery;
-use crate::targeting::TargetingSpec;
-
-/// Impressions per person per ad group per day, unless the ad group sets
-/// its own (`adloom_daily_frequency_cap`).
-pub const DEFAULT_FREQUENCY_CAP: u32 = 5;
-
-/// One stored object: its id and its record as the API validated it.
-#[derive(Debug, Clone, Copy)]
-pub struct ObjectRecord<'a> {
-    pub id: &'a str,
-    pub record: &'a Value,
-}
-
-/// One ad account's objects, each kind in any order.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct AccountObjects<'a> {
-    pub campaigns: &'a [ObjectRecord<'a>],
-    pub ad_groups: &'a [ObjectRecord<'a>],
-    pub ads: &'a [ObjectRecord<'a>],
-    pub pins: &'a [ObjectRecord<'a>],
-    pub keywords: &'a [ObjectRecord<'a>],
-}
+use crate::keyword::Keyword;
+use crate::object::{self, StoredObject};
 
 /// What a decision shows about a pin.
 #[derive(Debug, Clone, PartialEq)]
@@ -61,84 +38,57 @@ pub struct AccountCatalog {
     pub audience_ids: HashSet<String>,
     /// Every ad group with a campaign and a bid, active or not.
     pub groups: Vec<ServingAdGroup>,
-    /// Ad groups left out because a field no longer reads: (id, why).
+    /// Ad groups left out because their targeting no longer reads: (id, why).
     pub unreadable: Vec<(String, String)>,
 }
 
-/// Converts one ad account's objects.
-pub fn account_catalog(account: &AdAccount, objects: AccountObjects<'_>) -> AccountCatalog {
+/// Converts one ad account's objects (of every kind, in any order).
+pub fn account_catalog(account: &AdAccount, objects: &[StoredObject]) -> AccountCatalog {
     let mut catalog = AccountCatalog::default();
-    let campaigns: HashMap<&str, &Value> =
-        objects.campaigns.iter().map(|c| (c.id, c.record)).collect();
-    for pin in objects.pins {
-        let r = pin.record;
+    let campaigns: HashMap<&str, _> = object::campaigns(objects).into_iter().collect();
+    for (id, pin) in object::pins(objects) {
         catalog.pins.insert(
-            pin.id.to_owned(),
+            id.to_owned(),
             PinCard {
-                id: pin.id.to_owned(),
-                title: text(r, "title"),
-                description: text(r, "description"),
-                image_url: r
-                    .pointer("/media/images/originals/url")
-                    .and_then(Value::as_str)
-                    .map(str::to_owned),
-                link: text(r, "link"),
+                id: id.to_owned(),
+                title: pin.title.clone(),
+                description: pin.description.clone(),
+                image_url: Some(pin.image_url.clone()),
+                link: pin.link.clone(),
             },
         );
     }
-    let mut ads_by_group: HashMap<String, Vec<ObjectRecord<'_>>> = HashMap::new();
-    for ad in objects.ads {
-        if let Some(group) = text(ad.record, "ad_group_id") {
-            ads_by_group.entry(group).or_default().push(*ad);
-        }
-    }
-    let mut keywords_by_group: HashMap<String, Vec<Keyword>> = HashMap::new();
-    for k in objects.keywords {
-        let r = k.record;
-        if r.get("archived") == Some(&Value::Bool(true)) {
-            continue;
-        }
-        let (Some(parent), Some(value), Some(match_type)) = (
-            text(r, "parent_id"),
-            text(r, "value"),
-            text(r, "match_type").and_then(|m| MatchType::parse(&m).ok()),
-        ) else {
-            continue;
-        };
-        keywords_by_group
-            .entry(parent)
+    let mut ads_by_group: HashMap<&str, Vec<(&str, &Ad)>> = HashMap::new();
+    for (id, ad) in object::ads(objects) {
+        ads_by_group
+            .entry(ad.ad_group_id.as_str())
             .or_default()
-            .push(Keyword { value, match_type });
+            .push((id, ad));
     }
-    for group in objects.ad_groups {
-        let g = group.record;
-        let Some((campaign_id, c)) = text(g, "campaign_id")
-            .and_then(|id| campaigns.get_key_value(id.as_str()))
-            .map(|(id, c)| (*id, *c))
-        else {
+    let mut keywords_by_group: HashMap<&str, Vec<Keyword>> = HashMap::new();
+    for (_, k) in object::keywords(objects) {
+        if !k.archived {
+            keywords_by_group
+                .entry(k.parent_id.as_str())
+                .or_default()
+                .push(k.keyword.clone());
+        }
+    }
+    for (group_id, g) in object::ad_groups(objects) {
+        let Some((campaign_id, c)) = campaigns.get_key_value(g.campaign_id.as_str()) else {
             continue;
         };
-        let Some(bid) = number(g, "bid_in_micro_currency") else {
+        let Some(bid) = g.bid_in_micro_currency else {
             continue;
         };
-        let targeting = match TargetingSpec::parse(g.get("targeting_spec").unwrap_or(&Value::Null))
-        {
+        let targeting = match g.targeting() {
             Ok(t) => t,
             Err(e) => {
                 catalog
                     .unreadable
-                    .push((group.id.to_owned(), format!("targeting: {e}")));
+                    .push((group_id.to_owned(), format!("targeting: {e}")));
                 continue;
             }
-        };
-        let Some(billable_event) = text(g, "billable_event")
-            .as_deref()
-            .and_then(BillableEvent::parse)
-        else {
-            catalog
-                .unreadable
-                .push((group.id.to_owned(), "billable_event".to_owned()));
-            continue;
         };
         catalog
             .audience_ids
@@ -146,50 +96,32 @@ pub fn account_catalog(account: &AdAccount, objects: AccountObjects<'_>) -> Acco
         catalog
             .audience_ids
             .extend(targeting.audience_exclude.iter().cloned());
-        let group_trackers = g.get("tracking_urls").unwrap_or(&Value::Null);
         let ads: Vec<ServingAd> = ads_by_group
-            .remove(group.id)
+            .remove(group_id)
             .unwrap_or_default()
             .into_iter()
-            .filter(|a| text(a.record, "status").as_deref() == Some("ACTIVE"))
-            .filter_map(|a| serving_ad(a, group_trackers, &catalog.pins))
+            .filter(|(_, a)| {
+                a.status == Status::Active && a.review_status == ReviewStatus::Approved
+            })
+            .filter_map(|(id, a)| serving_ad(id, a, g, &catalog.pins))
             .collect();
-        let (daily, lifetime) = match text(g, "budget_type").as_deref() {
-            Some("LIFETIME") => (None, number(g, "budget_in_micro_currency")),
-            _ => (number(g, "budget_in_micro_currency"), None),
-        };
-        catalog.budgets.insert(
-            group.id.to_owned(),
-            Budget {
-                daily,
-                lifetime,
-                delivery: match text(g, "pacing_delivery_type").as_deref() {
-                    Some("ACCELERATED") => Delivery::Accelerated,
-                    _ => Delivery::Standard,
-                },
-                campaign: campaign_id.to_owned(),
-                campaign_daily: number(c, "daily_spend_cap"),
-                campaign_lifetime: number(c, "lifetime_spend_cap"),
-            },
-        );
-        let active = text(g, "status").as_deref() == Some("ACTIVE")
-            && text(c, "status").as_deref() == Some("ACTIVE");
+        catalog
+            .budgets
+            .insert(group_id.to_owned(), budget(campaign_id, c, g));
         catalog.groups.push(ServingAdGroup {
-            ad_group_id: group.id.to_owned(),
-            campaign_id: campaign_id.to_owned(),
+            ad_group_id: group_id.to_owned(),
+            campaign_id: (*campaign_id).to_owned(),
             ad_account_id: account.id.clone(),
             advertiser: account.name.clone(),
-            active,
-            start_time: latest(number(g, "start_time"), number(c, "start_time")).map(|s| s as i64),
-            end_time: earliest(number(g, "end_time"), number(c, "end_time")).map(|e| e as i64),
-            placement_group: text(g, "placement_group").unwrap_or_else(|| "ALL".into()),
-            billable_event,
+            active: g.status == Status::Active && c.status == Status::Active,
+            start_time: latest(g.start_time, c.start_time),
+            end_time: earliest(g.end_time, c.end_time),
+            placement_group: g.placement_group,
+            billable_event: g.billable_event,
             bid_micros: bid,
             targeting,
-            keywords: keywords_by_group.remove(group.id).unwrap_or_default(),
-            frequency_cap: number(g, crate::campaign::FREQUENCY_CAP_FIELD)
-                .map(|c| c as u32)
-                .unwrap_or(DEFAULT_FREQUENCY_CAP),
+            keywords: keywords_by_group.remove(group_id).unwrap_or_default(),
+            frequency_cap: g.frequency_cap(),
             ads,
             // Set from the counters when ranked.
             ctr: f64::NAN,
@@ -198,53 +130,60 @@ pub fn account_catalog(account: &AdAccount, objects: AccountObjects<'_>) -> Acco
     catalog
 }
 
+/// An ad group's budgets and its campaign's.
+fn budget(campaign_id: &str, c: &crate::campaign::Campaign, g: &AdGroup) -> Budget {
+    let (daily, lifetime) = match g.budget_type {
+        BudgetType::Lifetime => (None, g.budget_in_micro_currency),
+        BudgetType::Daily => (g.budget_in_micro_currency, None),
+    };
+    Budget {
+        daily,
+        lifetime,
+        delivery: g.pacing_delivery_type,
+        campaign: campaign_id.to_owned(),
+        campaign_daily: c.daily_spend_cap,
+        campaign_lifetime: c.lifetime_spend_cap,
+    }
+}
+
 /// An ad as served: its pin's landing page and its third-party trackers
-/// (the ad's own and its ad group's).
+/// (the ad's own and its ad group's). Only an approved ad serves.
 fn serving_ad(
-    ad: ObjectRecord<'_>,
-    group_trackers: &Value,
+    id: &str,
+    ad: &Ad,
+    group: &AdGroup,
     pins: &HashMap<String, PinCard>,
 ) -> Option<ServingAd> {
-    let r = ad.record;
-    let pin_id = text(r, "pin_id")?;
-    let pin = pins.get(&pin_id)?;
-    let mut impression: Vec<String> = text(r, "view_tracking_url").into_iter().collect();
-    for t in [r.get("tracking_urls"), Some(group_trackers)]
-        .into_iter()
-        .flatten()
-    {
-        if let Some(list) = t.get("impression").and_then(Value::as_array) {
-            impression.extend(list.iter().filter_map(|u| u.as_str().map(str::to_owned)));
-        }
-    }
+    let pin = pins.get(&ad.pin_id)?;
+    let impressions = |urls: &Option<TrackingUrls>| {
+        urls.as_ref()
+            .and_then(|u| u.get(&TrackingKind::Impression))
+            .cloned()
+            .unwrap_or_default()
+    };
+    let mut impression: Vec<String> = ad.view_tracking_url.iter().cloned().collect();
+    impression.extend(impressions(&ad.tracking_urls));
+    impression.extend(impressions(&group.tracking_urls));
     Some(ServingAd {
-        ad_id: ad.id.to_owned(),
-        destination_url: text(r, "destination_url").or_else(|| pin.link.clone())?,
-        pin_id,
+        ad_id: id.to_owned(),
+        destination_url: ad.destination_url.clone().or_else(|| pin.link.clone())?,
+        pin_id: ad.pin_id.clone(),
         trackers: Trackers {
             impression,
-            click: text(r, "click_tracking_url"),
+            click: ad.click_tracking_url.clone(),
         },
     })
 }
 
-fn text(v: &Value, key: &str) -> Option<String> {
-    v.get(key).and_then(Value::as_str).map(str::to_owned)
-}
-
-fn number(v: &Value, key: &str) -> Option<u64> {
-    v.get(key).and_then(Value::as_u64)
-}
-
 /// The earlier of two ends, the later of two starts.
-fn earliest(a: Option<u64>, b: Option<u64>) -> Option<u64> {
+fn earliest(a: Option<i64>, b: Option<i64>) -> Option<i64> {
     match (a, b) {
         (Some(x), Some(y)) => Some(x.min(y)),
         (x, y) => x.or(y),
     }
 }
 
-fn latest(a: Option<u64>, b: Option<u64>) -> Option<u64> {
+fn latest(a: Option<i64>, b: Option<i64>) -> Option<i64> {
     match (a, b) {
         (Some(x), Some(y)) => Some(x.max(y)),
         (x, y) => x.or(y),
@@ -253,9 +192,11 @@ fn latest(a: Option<u64>, b: Option<u64>) -> Option<u64> {
 
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
+    use serde_json::{json, Value};
 
     use super::*;
+    use crate::object::Record;
+    use crate::pacing::Delivery;
     use crate::region::Country;
 
     fn account() -> AdAccount {
@@ -270,53 +211,55 @@ mod tests {
         }
     }
 
+    fn stored(id: String, record: Record) -> StoredObject {
+        StoredObject {
+            id,
+            ad_account_id: "acc".into(),
+            record,
+            created_time: 0,
+            updated_time: 0,
+        }
+    }
+
+    /// Reads a record written as its stored JSON.
+    fn typed<T: serde::de::DeserializeOwned>(v: Value) -> T {
+        serde_json::from_value(v).unwrap()
+    }
+
     /// Converts one campaign, the ad groups given, one pin and these ads
     /// and keywords.
     fn convert(groups: &[Value], ads: &[Value], keywords: &[Value]) -> AccountCatalog {
-        let campaign = json!({"status": "ACTIVE", "start_time": 100, "end_time": 900,
+        let campaign = json!({"name": "c", "status": "ACTIVE", "objective_type": "AWARENESS",
+            "daily_spend_cap": null, "start_time": 100, "end_time": 900,
             "lifetime_spend_cap": 50_000_000});
-        let pin = json!({"title": "Red shoes", "link": "https://shop.example/red",
-            "media": {"images": {"originals": {"url": "https://img.example/red.jpg"}}}});
-        let records = |prefix: &str, list: &[Value]| -> Vec<(String, Value)> {
-            list.iter()
-                .enumerate()
-                .map(|(i, v)| (format!("{prefix}{i}"), v.clone()))
-                .collect()
-        };
-        let (groups, ads, keywords) = (
-            records("g", groups),
-            records("a", ads),
-            records("k", keywords),
-        );
-        fn view(list: &[(String, Value)]) -> Vec<ObjectRecord<'_>> {
-            list.iter()
-                .map(|(id, record)| ObjectRecord { id, record })
-                .collect()
+        let pin = json!({"title": "Red shoes", "description": null, "alt_text": null,
+            "link": "https://shop.example/red", "image_url": "https://img.example/red.jpg"});
+        let mut objects = vec![
+            stored("c".into(), Record::Campaign(typed(campaign))),
+            stored("p".into(), Record::Pin(typed(pin))),
+        ];
+        for (i, g) in groups.iter().enumerate() {
+            objects.push(stored(format!("g{i}"), Record::AdGroup(typed(g.clone()))));
         }
-        let campaigns = [ObjectRecord {
-            id: "c",
-            record: &campaign,
-        }];
-        let pins = [ObjectRecord {
-            id: "p",
-            record: &pin,
-        }];
-        let (g, a, k) = (view(&groups), view(&ads), view(&keywords));
-        account_catalog(
-            &account(),
-            AccountObjects {
-                campaigns: &campaigns,
-                ad_groups: &g,
-                ads: &a,
-                pins: &pins,
-                keywords: &k,
-            },
-        )
+        for (i, a) in ads.iter().enumerate() {
+            let mut a = a.clone();
+            for field in ["destination_url", "click_tracking_url", "view_tracking_url"] {
+                a[field] = a.get(field).cloned().unwrap_or(Value::Null);
+            }
+            a["creative_type"] = json!("REGULAR");
+            objects.push(stored(format!("a{i}"), Record::Ad(typed(a))));
+        }
+        for (i, k) in keywords.iter().enumerate() {
+            objects.push(stored(format!("k{i}"), Record::Keyword(typed(k.clone()))));
+        }
+        account_catalog(&account(), &objects)
     }
 
     fn group(extra: Value) -> Value {
-        let mut g = json!({"campaign_id": "c", "status": "ACTIVE", "bid_in_micro_currency": 2_000_000,
-            "billable_event": "IMPRESSION", "budget_in_micro_currency": 10_000_000,
+        let mut g = json!({"name": "g", "campaign_id": "c", "status": "ACTIVE",
+            "bid_in_micro_currency": 2_000_000, "billable_event": "IMPRESSION",
+            "budget_in_micro_currency": 10_000_000, "budget_type": "DAILY",
+            "placement_group": "ALL", "pacing_delivery_type": "STANDARD",
             "start_time": 50, "end_time": 1000});
         g.as_object_mut()
             .unwrap()
@@ -331,6 +274,7 @@ mod tests {
                 "tracking_urls": {"impression": ["https://t.example/i"]}}),
             json!({"ad_group_id": "g0", "pin_id": "p", "status": "PAUSED"}),
             json!({"ad_group_id": "g0", "pin_id": "missing", "status": "ACTIVE"}),
+            json!({"ad_group_id": "g0", "pin_id": "p", "status": "ACTIVE", "review_status": "PENDING"}),
         ];
         let c = convert(&[group(json!({}))], &ads, &[]);
         assert!(c.unreadable.is_empty());
@@ -346,7 +290,7 @@ mod tests {
         assert_eq!(
             g.ads.len(),
             1,
-            "a paused ad and an ad without its pin stay out"
+            "a paused ad, an ad without its pin and an ad not approved stay out"
         );
         assert_eq!(g.ads[0].destination_url, "https://shop.example/red");
         assert_eq!(g.ads[0].trackers.impression, ["https://t.example/i"]);
@@ -381,8 +325,7 @@ mod tests {
     fn unreadable_ad_groups_fail_closed_and_are_named() {
         let c = convert(
             &[
-                group(json!({"targeting_spec": "everyone"})),
-                group(json!({"billable_event": "SOMETHING_NEW"})),
+                group(json!({"targeting_spec": {"GEO": ["ZZ"]}})),
                 group(json!({"campaign_id": "gone"})),
                 group(json!({"status": "PAUSED"})),
             ],
@@ -390,7 +333,7 @@ mod tests {
             &[],
         );
         let unreadable: Vec<&str> = c.unreadable.iter().map(|(id, _)| id.as_str()).collect();
-        assert_eq!(unreadable, ["g0", "g1"]);
+        assert_eq!(unreadable, ["g0"]);
         // Without its campaign an ad group is not in the catalog at all; a
         // paused one is, inactive, so that its budget still counts.
         assert_eq!(c.groups.len(), 1);
@@ -398,11 +341,10 @@ mod tests {
     }
 
     #[test]
-    fn archived_and_unreadable_keywords_are_left_out() {
+    fn archived_keywords_are_left_out() {
         let keywords = [
             json!({"parent_id": "g0", "value": "red shoes", "match_type": "PHRASE"}),
             json!({"parent_id": "g0", "value": "old", "match_type": "EXACT", "archived": true}),
-            json!({"parent_id": "g0", "value": "odd", "match_type": "SOMETIMES"}),
         ];
         let c = convert(&[group(json!({}))], &[], &keywords);
         let values: Vec<&str> = c.groups[0]

@@ -12,6 +12,7 @@
 use std::collections::{HashMap, HashSet};
 
 use crate::auction::{self, Bid, BillableEvent, Loss};
+use crate::campaign::PlacementGroup;
 use crate::consent::{ConsentDecision, Provenance};
 use crate::keyword::{search_match, Keyword, SearchMatch};
 use crate::targeting::{AudienceFact, Miss, TargetingSpec, Viewer, WhyReason};
@@ -36,11 +37,11 @@ impl Placement {
 
     /// Whether an ad group's `placement_group` (ALL, BROWSE, SEARCH) runs
     /// here.
-    fn in_group(self, group: &str) -> bool {
+    fn in_group(self, group: PlacementGroup) -> bool {
         match group {
-            "SEARCH" => self == Placement::Search,
-            "BROWSE" => self != Placement::Search,
-            _ => true,
+            PlacementGroup::Search => self == Placement::Search,
+            PlacementGroup::Browse => self != Placement::Search,
+            PlacementGroup::All => true,
         }
     }
 }
@@ -73,7 +74,7 @@ pub struct ServingAdGroup {
     pub active: bool,
     pub start_time: Option<i64>,
     pub end_time: Option<i64>,
-    pub placement_group: String,
+    pub placement_group: PlacementGroup,
     pub billable_event: BillableEvent,
     pub bid_micros: u64,
     pub targeting: TargetingSpec,
@@ -370,7 +371,7 @@ fn check(
     if !(started && not_ended) {
         return Err(Rejection::OutOfSchedule);
     }
-    if !request.placement.in_group(&group.placement_group) {
+    if !request.placement.in_group(group.placement_group) {
         return Err(Rejection::Placement);
     }
     let mut keyword_reason = None;

@@ -2,41 +2,29 @@
 
 use crate::error::Invalid;
 
-/// `MatchType`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MatchType {
-    Broad,
-    Phrase,
-    Exact,
-    ExactNegative,
-    PhraseNegative,
+named! {
+    /// `MatchType`.
+    pub enum MatchType {
+        Broad = "BROAD",
+        Phrase = "PHRASE",
+        Exact = "EXACT",
+        ExactNegative = "EXACT_NEGATIVE",
+        PhraseNegative = "PHRASE_NEGATIVE",
+    }
 }
 
 impl MatchType {
-    pub fn parse(s: &str) -> Result<MatchType, Invalid> {
-        match s {
-            "BROAD" => Ok(MatchType::Broad),
-            "PHRASE" => Ok(MatchType::Phrase),
-            "EXACT" => Ok(MatchType::Exact),
-            "EXACT_NEGATIVE" => Ok(MatchType::ExactNegative),
-            "PHRASE_NEGATIVE" => Ok(MatchType::PhraseNegative),
-            other => Err(Invalid::new(
+    /// The match type a request names, or why it is none.
+    pub fn required(name: &str) -> Result<MatchType, Invalid> {
+        MatchType::parse(name).ok_or_else(|| {
+            Invalid::new(
                 "match_type",
                 format!(
-                    "{other:?} is not one of BROAD, PHRASE, EXACT, EXACT_NEGATIVE, PHRASE_NEGATIVE"
+                    "{name:?} is not one of {}",
+                    <MatchType as crate::names::Named>::choices()
                 ),
-            )),
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            MatchType::Broad => "BROAD",
-            MatchType::Phrase => "PHRASE",
-            MatchType::Exact => "EXACT",
-            MatchType::ExactNegative => "EXACT_NEGATIVE",
-            MatchType::PhraseNegative => "PHRASE_NEGATIVE",
-        }
+            )
+        })
     }
 
     pub fn is_negative(self) -> bool {
@@ -45,10 +33,22 @@ impl MatchType {
 }
 
 /// A keyword: its words, lowercase, and how it matches.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Keyword {
     pub value: String,
     pub match_type: MatchType,
+}
+
+/// A keyword as an ad group holds it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct AdGroupKeyword {
+    #[serde(flatten)]
+    pub keyword: Keyword,
+    /// The ad group.
+    pub parent_id: String,
+    /// An archived keyword matches no search.
+    #[serde(default)]
+    pub archived: bool,
 }
 
 /// Lowercases and collapses spaces; 1 to 120 characters.
@@ -163,6 +163,9 @@ mod tests {
         assert_eq!(search_match(&[], "anything"), SearchMatch::Unrestricted);
         assert!(normalize("   ").is_err());
         assert!(normalize(&"a".repeat(121)).is_err());
-        assert_eq!(MatchType::parse("phrase").unwrap_err().field, "match_type");
+        assert_eq!(
+            MatchType::required("phrase").unwrap_err().field,
+            "match_type"
+        );
     }
 }

@@ -19,6 +19,9 @@
 //! assert_eq!(digests.sha256, "ff8d9819fc0e12bf0d24892e45987e249a28dce836a85cad60e28eaaa8c6d976");
 //! ```
 
+#[macro_use]
+pub mod names;
+
 pub mod access;
 pub mod ad_account;
 pub mod ads_setting;

@@ -1,7 +1,9 @@
-//! The kinds of advertiser objects the store keeps, and the names it keeps
-//! them under.
+//! The advertiser objects the store keeps: typed records after validation,
+//! with who owns them and when they changed, and the names the store keeps
+//! each kind under.
 
-use crate::campaign::Kind;
+use crate::campaign::{Ad, AdGroup, Campaign, Kind, Pin};
+use crate::keyword::AdGroupKeyword;
 
 /// What a stored advertiser object is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -37,6 +39,61 @@ impl From<Kind> for ObjectKind {
         }
     }
 }
+
+/// A validated advertiser object.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Record {
+    Campaign(Campaign),
+    AdGroup(AdGroup),
+    Ad(Ad),
+    Pin(Pin),
+    Keyword(AdGroupKeyword),
+}
+
+impl Record {
+    pub fn kind(&self) -> ObjectKind {
+        match self {
+            Record::Campaign(_) => ObjectKind::Campaign,
+            Record::AdGroup(_) => ObjectKind::AdGroup,
+            Record::Ad(_) => ObjectKind::Ad,
+            Record::Pin(_) => ObjectKind::Pin,
+            Record::Keyword(_) => ObjectKind::Keyword,
+        }
+    }
+}
+
+/// One stored object: what it is, which ad account owns it, and when it
+/// was made and last changed (unix seconds).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredObject {
+    pub id: String,
+    pub ad_account_id: String,
+    pub record: Record,
+    pub created_time: i64,
+    pub updated_time: i64,
+}
+
+/// The objects of one kind, typed: `Vec<StoredObject>` → `(id, &T)`.
+macro_rules! typed_view {
+    ($fn:ident, $variant:ident, $ty:ty) => {
+        /// The objects of this kind among `objects`, with their ids.
+        pub fn $fn(objects: &[StoredObject]) -> Vec<(&str, &$ty)> {
+            objects
+                .iter()
+                .filter_map(|o| match &o.record {
+                    Record::$variant(r) => Some((o.id.as_str(), r)),
+                    _ => None,
+                })
+                .collect()
+        }
+    };
+}
+
+typed_view!(campaigns, Campaign, Campaign);
+typed_view!(ad_groups, AdGroup, AdGroup);
+typed_view!(ads, Ad, Ad);
+typed_view!(pins, Pin, Pin);
+typed_view!(keywords, Keyword, AdGroupKeyword);
 
 #[cfg(test)]
 mod tests {

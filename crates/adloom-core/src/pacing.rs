@@ -41,11 +41,12 @@ pub fn max_charge(billable: BillableEvent, price_micros: u64) -> u64 {
     charge(billable, action, price_micros)
 }
 
-/// How fast to spend.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Delivery {
-    Standard,
-    Accelerated,
+named! {
+    /// How fast to spend (`pacing_delivery_type`).
+    pub enum Delivery {
+        Standard = "STANDARD",
+        Accelerated = "ACCELERATED",
+    }
 }
 
 /// The rate never drops below this, so a throttled ad group keeps a trickle

@@ -10,8 +10,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde_json::Value;
-
 use crate::error::Invalid;
 use crate::event::{ActionSource, EventName};
 
@@ -21,6 +19,7 @@ const HOUR: i64 = 3_600;
 mod columns;
 mod metrics;
 pub use columns::SPEC_COLUMNS;
+pub use metrics::Figure;
 use metrics::{Credit, Totals};
 
 /// Whether a report may ask for this column: any of the spec's, and
@@ -266,7 +265,7 @@ impl Row {
     }
 
     /// A column's value, or `None` when adloom has no data for it.
-    pub fn value(&self, column: &str) -> Option<Value> {
+    pub fn value(&self, column: &str) -> Option<Figure> {
         metrics::value(column, &self.totals)
     }
 
@@ -471,7 +470,7 @@ mod tests {
         assert_eq!(rows.len(), 2);
         assert_eq!(rows[0].day(), Some(day));
         assert_eq!(rows[0].id, "g-a");
-        let v = |column: &str| rows[0].value(column);
+        let v = |column: &str| rows[0].value(column).map(|f| json!(f));
         assert_eq!(v("SPEND_IN_MICRO_DOLLAR"), Some(json!(400_002)));
         assert_eq!(rows[0].spend_micros(), 400_002);
         assert_eq!(v("TOTAL_CLICKTHROUGH"), Some(json!(1)));
@@ -497,7 +496,10 @@ mod tests {
         assert_eq!(total.len(), 1);
         assert_eq!(total[0].id, "acc");
         assert_eq!(total[0].impressions(), 2);
-        assert_eq!(total[0].value("SPEND_IN_DOLLAR"), Some(json!(0.400004)));
+        assert_eq!(
+            total[0].value("SPEND_IN_DOLLAR"),
+            Some(Figure::Ratio(0.400004))
+        );
         assert_eq!(total[0].day(), None);
     }
 
@@ -550,7 +552,7 @@ mod tests {
         assert_eq!(rows.len(), 2);
         assert_eq!((rows[0].day(), rows[0].hour()), (Some(day), Some(0)));
         assert_eq!(rows[1].hour(), Some(5));
-        assert_eq!(rows[0].value("TOTAL_IMPRESSION"), Some(json!(1)));
+        assert_eq!(rows[0].value("TOTAL_IMPRESSION"), Some(Figure::Count(1)));
         assert_eq!(rows[0].value("TOTAL_CHECKOUT"), None);
         assert_eq!(rows[0].conversions(), 0);
     }

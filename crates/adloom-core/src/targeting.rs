@@ -6,7 +6,7 @@
 //! (invariant 1), and an audience that is not targetable (under 100 people)
 //! neither includes nor excludes anyone (invariant 5).
 
-use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
 
 use crate::consent::{ConsentDecision, PartnerSource, Provenance};
 use crate::error::Invalid;
@@ -272,32 +272,14 @@ impl TargetingSpec {
         Ok(why)
     }
 
-    /// Parses a `targeting_spec`; unknown keys are ignored.
-    pub fn parse(v: &Value) -> Result<TargetingSpec, Invalid> {
-        let map = match v {
-            Value::Null => return Ok(TargetingSpec::default()),
-            Value::Object(m) => m,
-            _ => return Err(Invalid::new("targeting_spec", "must be an object")),
-        };
+    /// What a `targeting_spec` as sent means; keys adloom does not read
+    /// are ignored.
+    pub fn parse(sent: &AsSent) -> Result<TargetingSpec, Invalid> {
         let list = |key: &str| -> Result<Vec<String>, Invalid> {
-            match map.get(key) {
-                None | Some(Value::Null) => Ok(Vec::new()),
-                Some(Value::Array(items)) => items
-                    .iter()
-                    .map(|i| match i {
-                        Value::String(s) => Ok(s.trim().to_owned()),
-                        Value::Number(n) => Ok(n.to_string()),
-                        _ => Err(Invalid::new(
-                            format!("targeting_spec.{key}"),
-                            "must be a list of strings",
-                        )),
-                    })
-                    .collect(),
-                Some(_) => Err(Invalid::new(
-                    format!("targeting_spec.{key}"),
-                    "must be a list of strings",
-                )),
-            }
+            Ok(sent
+                .get(key)
+                .map(|items| items.iter().map(|i| i.trim().to_owned()).collect())
+                .unwrap_or_default())
         };
         let ids = |key: &str| -> Result<Vec<String>, Invalid> {
             let ids = list(key)?;
@@ -382,37 +364,14 @@ impl TargetingSpec {
             locales,
         })
     }
-
-    /// The spec in the API's shape, as the client sent it: the keys adloom
-    /// reads, with their values as sent (trimmed, numbers as strings), so
-    /// that a client reading back its ad group finds its own `GEO` codes
-    /// and `en-US` locales. Keys adloom does not read, and empty lists, are
-    /// left out. Fails as [`TargetingSpec::parse`] does.
-    pub fn as_sent(v: &Value) -> Result<Value, Invalid> {
-        TargetingSpec::parse(v)?;
-        let Value::Object(map) = v else {
-            return Ok(Value::Object(Map::new()));
-        };
-        let kept = KEYS
-            .iter()
-            .filter_map(|key| {
-                let items = map.get(*key)?.as_array().filter(|a| !a.is_empty())?;
-                let items = items
-                    .iter()
-                    .map(|i| match i {
-                        Value::String(s) => json!(s.trim()),
-                        other => json!(other.to_string()),
-                    })
-                    .collect();
-                Some(((*key).to_owned(), Value::Array(items)))
-            })
-            .collect();
-        Ok(Value::Object(kept))
-    }
 }
 
+/// An ad group's `targeting_spec` as the advertiser sent it: each key
+/// adloom reads ([`KEYS`]) with its values, trimmed, in the order sent.
+pub type AsSent = BTreeMap<String, Vec<String>>;
+
 /// The `targeting_spec` keys adloom reads and serves by.
-const KEYS: [&str; 9] = [
+pub const KEYS: [&str; 9] = [
     "AUDIENCE_INCLUDE",
     "AUDIENCE_EXCLUDE",
     "INTEREST",
@@ -425,4 +384,4 @@ const KEYS: [&str; 9] = [
 ];
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

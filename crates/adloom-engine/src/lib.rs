@@ -32,6 +32,7 @@ mod error;
 pub mod ingest;
 pub mod membership;
 pub mod metrics;
+mod objects;
 pub mod serving;
 pub mod settings;
 pub mod signed;

@@ -12,7 +12,7 @@ use adloom_core::consent::Provenance;
 use adloom_core::disclosure;
 use adloom_core::engagement::EngagementKind;
 use adloom_core::event::EventSource;
-use adloom_store::{StoredEvent, StoredObject};
+use adloom_store::{StoredAudience, StoredEvent};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -50,7 +50,7 @@ pub enum Evidence {
 }
 
 /// Turns a stored audience back into the core's type.
-pub fn audience_of(stored: &StoredObject) -> Result<Audience, EngineError> {
+pub fn audience_of(stored: &StoredAudience) -> Result<Audience, EngineError> {
     let text = |k: &str| {
         stored
             .record

@@ -8,8 +8,9 @@ use std::sync::Arc;
 
 use adloom_core::customer_list::CustomerList;
 use adloom_core::event::TrackedEvent;
-use adloom_core::object::ObjectKind;
-use adloom_store::{EventOutcome, ListChange, ListMember, PersonBatch, StoredObject};
+use adloom_store::{
+    EventOutcome, ListChange, ListMember, PersonBatch, StoredAudience, StoredObject,
+};
 
 use crate::serving::Profile;
 use crate::{Engine, EngineError};
@@ -35,23 +36,23 @@ impl Engine {
         self.serving.outbox.add(&change);
     }
 
-    /// Stores new or updated objects of one kind.
-    pub async fn put_objects(
-        &self,
-        kind: ObjectKind,
-        objects: Vec<StoredObject>,
-    ) -> Result<(), EngineError> {
+    /// Stores new or updated objects, checked by the caller
+    /// ([`Engine::check_references`] and the record's own `check`).
+    pub async fn put_objects(&self, objects: Vec<StoredObject>) -> Result<(), EngineError> {
         let mut accounts: Vec<String> = objects.iter().map(|o| o.ad_account_id.clone()).collect();
         accounts.sort_unstable();
         accounts.dedup();
-        self.store.put_objects(kind, objects).await?;
+        self.store.put_objects(objects).await?;
         for account in accounts {
             self.changed(Change::Catalog(Some(account)));
         }
         Ok(())
     }
 
-    pub async fn put_audience(&self, audience: StoredObject) -> Result<StoredObject, EngineError> {
+    pub async fn put_audience(
+        &self,
+        audience: StoredAudience,
+    ) -> Result<StoredAudience, EngineError> {
         let stored = self.store.put_audience(audience).await?;
         self.changed(Change::Catalog(Some(stored.ad_account_id.clone())));
         Ok(stored)

@@ -5,15 +5,18 @@
 use std::sync::Arc;
 
 use adloom_core::ad_account::AdAccount;
-use adloom_core::campaign::{normalize_ad, normalize_ad_group, normalize_campaign, normalize_pin};
+use adloom_core::auction::BillableEvent;
+use adloom_core::campaign::{
+    Ad, AdGroup, BudgetType, Campaign, CreativeType, Objective, Pin, PlacementGroup, ReviewStatus,
+    Status,
+};
 use adloom_core::consent::{BrowserSignals, DeviceSignals};
 use adloom_core::decision::Placement;
-use adloom_core::object::ObjectKind;
+use adloom_core::object::{Record, StoredObject};
+use adloom_core::pacing::Delivery;
 use adloom_core::region::Country;
 use adloom_engine::serving::{self, Ask};
 use adloom_engine::{Clock, Config, Engine};
-use adloom_store::StoredObject;
-use serde_json::{json, Value};
 
 const NOW: i64 = 1_790_000_000;
 
@@ -25,18 +28,35 @@ impl Clock for Fixed {
     }
 }
 
-fn object(id: &str, record: serde_json::Map<String, Value>) -> StoredObject {
+fn object(id: &str, record: Record) -> StoredObject {
     StoredObject {
         id: id.to_owned(),
         ad_account_id: "acc".to_owned(),
-        record: Value::Object(record),
+        record,
         created_time: NOW,
         updated_time: NOW,
     }
 }
 
-fn map(v: Value) -> serde_json::Map<String, Value> {
-    v.as_object().expect("an object").clone()
+fn group(status: Status) -> Record {
+    Record::AdGroup(AdGroup {
+        name: "Shoes".into(),
+        campaign_id: "101".into(),
+        status,
+        budget_in_micro_currency: None,
+        bid_in_micro_currency: Some(5_000_000),
+        budget_type: BudgetType::Daily,
+        billable_event: BillableEvent::Impression,
+        placement_group: PlacementGroup::All,
+        pacing_delivery_type: Delivery::Standard,
+        targeting_spec: [("INTEREST".to_owned(), vec!["shoes".to_owned()])].into(),
+        auto_targeting_enabled: false,
+        lifetime_frequency_cap: None,
+        adloom_daily_frequency_cap: None,
+        tracking_urls: None,
+        start_time: None,
+        end_time: None,
+    })
 }
 
 fn ask() -> Ask {
@@ -74,35 +94,50 @@ async fn writes_announce_their_changes_to_the_next_decision() {
         })
         .await
         .unwrap();
-    let campaign = normalize_campaign(&map(
-        json!({"name": "Spring", "objective_type": "AWARENESS"}),
-    ))
-    .unwrap();
-    let group = |status: &str| {
-        normalize_ad_group(&map(
-            json!({"name": "Shoes", "campaign_id": "101", "status": status,
-            "bid_in_micro_currency": 5_000_000, "billable_event": "IMPRESSION",
-            "targeting_spec": {"INTEREST": ["shoes"]}}),
-        ))
-        .unwrap()
-    };
-    let pin = normalize_pin(&map(
-        json!({"title": "Red shoes", "link": "https://shop.example/red",
-        "media_source": {"source_type": "image_url", "url": "https://img.example/red.jpg"}}),
-    ))
-    .unwrap();
-    let ad = normalize_ad(&map(json!({"ad_group_id": "102", "pin_id": "103"}))).unwrap();
-    for (kind, id, record) in [
-        (ObjectKind::Campaign, "101", campaign),
-        (ObjectKind::AdGroup, "102", group("ACTIVE")),
-        (ObjectKind::Pin, "103", pin),
-        (ObjectKind::Ad, "104", ad),
+    let campaign = Record::Campaign(Campaign {
+        name: "Spring".into(),
+        status: Status::Active,
+        objective_type: Objective::Awareness,
+        daily_spend_cap: None,
+        lifetime_spend_cap: None,
+        tracking_urls: None,
+        order_line_id: None,
+        start_time: None,
+        end_time: None,
+    });
+    let pin = Record::Pin(Pin {
+        title: Some("Red shoes".into()),
+        description: None,
+        alt_text: None,
+        link: Some("https://shop.example/red".into()),
+        image_url: "https://img.example/red.jpg".into(),
+        board_id: None,
+    });
+    let mut ad = Record::Ad(Ad {
+        ad_group_id: "102".into(),
+        campaign_id: String::new(),
+        pin_id: "103".into(),
+        name: None,
+        status: Status::Active,
+        creative_type: CreativeType::Regular,
+        destination_url: None,
+        click_tracking_url: None,
+        view_tracking_url: None,
+        tracking_urls: None,
+        review_status: ReviewStatus::Approved,
+    });
+    for (id, record) in [
+        ("101", campaign),
+        ("102", group(Status::Active)),
+        ("103", pin),
     ] {
-        engine
-            .put_objects(kind, vec![object(id, record)])
-            .await
-            .unwrap();
+        engine.put_objects(vec![object(id, record)]).await.unwrap();
     }
+    // The engine's own rules between objects: the ad's campaign follows
+    // from its ad group.
+    engine.check_references("acc", &mut ad).await.unwrap();
+    assert!(matches!(&ad, Record::Ad(a) if a.campaign_id == "101"));
+    engine.put_objects(vec![object("104", ad)]).await.unwrap();
 
     let decision = serving::decide(&engine, ask()).await.unwrap();
     assert_eq!(decision.ads.len(), 1);
@@ -117,7 +152,7 @@ async fn writes_announce_their_changes_to_the_next_decision() {
     // Pausing is one more write; nothing but the write itself tells the
     // serving state.
     engine
-        .put_objects(ObjectKind::AdGroup, vec![object("102", group("PAUSED"))])
+        .put_objects(vec![object("102", group(Status::Paused))])
         .await
         .unwrap();
     let decision = serving::decide(&engine, ask()).await.unwrap();

@@ -8,7 +8,7 @@ use adloom_core::customer_list::{record_digests, validate_name, CustomerList, Li
 use adloom_core::disclosure;
 use adloom_core::page::PageRequest;
 use adloom_core::Invalid;
-use adloom_store::{ListChange, ListMember, StoredObject};
+use adloom_store::{ListChange, ListMember, StoredAudience};
 use axum::extract::State;
 use axum::Json;
 use serde::{Deserialize, Serialize};
@@ -412,8 +412,8 @@ async fn check_references(state: &AppState, audience: &Audience) -> Result<(), A
     Ok(())
 }
 
-fn stored(audience: &Audience) -> StoredObject {
-    StoredObject {
+fn stored(audience: &Audience) -> StoredAudience {
+    StoredAudience {
         id: audience.id.clone(),
         ad_account_id: audience.ad_account_id.clone(),
         record: json!({
@@ -462,7 +462,7 @@ async fn owned_audience(
     state: &AppState,
     ad_account_id: &str,
     id: &str,
-) -> Result<StoredObject, ApiError> {
+) -> Result<StoredAudience, ApiError> {
     match state.engine.store.get_audience(id).await? {
         Some(a) if a.ad_account_id == ad_account_id && a.record.get("removed").is_none() => Ok(a),
         _ => Err(ApiError::not_found("audience")),

@@ -9,8 +9,12 @@
 
 mod chart;
 
-use adloom_core::object::ObjectKind;
 use std::collections::BTreeSet;
+
+use adloom_core::auction::BillableEvent;
+use adloom_core::campaign::{AdGroup, Campaign, Status};
+use adloom_core::object::{self, ObjectKind};
+use adloom_core::pacing::Delivery;
 
 use adloom_core::report::{self, format_date, Granularity, Level, Query, Row};
 use adloom_core::tag::code_snippet;
@@ -21,7 +25,6 @@ use axum::routing::{get, post};
 use axum::{Form, Router};
 use maud::{html, Markup, PreEscaped};
 use serde::Deserialize;
-use serde_json::Value;
 
 use crate::auth::{live_access_token, token_hash};
 use crate::error::ApiError;
@@ -213,14 +216,6 @@ async fn account(
     }
 }
 
-fn num(v: &Value, key: &str) -> f64 {
-    v.get(key).and_then(Value::as_f64).unwrap_or(0.0)
-}
-
-fn text<'a>(v: &'a Value, key: &str) -> &'a str {
-    v.get(key).and_then(Value::as_str).unwrap_or("")
-}
-
 fn money(micros: f64) -> String {
     format!("{:.2}", micros / 1e6)
 }
@@ -286,11 +281,13 @@ async fn overview(
         .store
         .list_objects(ObjectKind::Campaign, id)
         .await?;
+    let campaigns = object::campaigns(&campaigns);
     let groups = state
         .engine
         .store
         .list_objects(ObjectKind::AdGroup, id)
         .await?;
+    let groups = object::ad_groups(&groups);
     let audiences = crate::audiences::all_audiences(state, id).await?;
     let lists = crate::audiences::all_lists(state, id).await?;
     let tags = state.engine.store.list_conversion_tags(id).await?;
@@ -358,9 +355,9 @@ async fn overview(
                 th scope="col" { "Bid" } th scope="col" { "Budget" } th scope="col" class="num" { "Spent today" } th scope="col" { "Pacing" }
             } }
             tbody {
-                @for c in &campaigns {
-                    @for g in groups.iter().filter(|g| text(&g.record, "campaign_id") == c.id) {
-                        (group_row(state, &c.record, &g.id, &g.record, now))
+                @for (campaign_id, c) in &campaigns {
+                    @for (group_id, g) in groups.iter().filter(|(_, g)| g.campaign_id == *campaign_id) {
+                        (group_row(state, c, group_id, g, now))
                     }
                 }
             }
@@ -493,34 +490,35 @@ fn status(s: &str) -> Markup {
     }
 }
 
-fn group_row(state: &AppState, campaign: &Value, id: &str, group: &Value, now: i64) -> Markup {
+fn group_row(state: &AppState, campaign: &Campaign, id: &str, group: &AdGroup, now: i64) -> Markup {
     let (spent, rate) = state.engine.serving.delivery(id, now);
-    let bid = num(group, "bid_in_micro_currency");
-    let bid_text = match text(group, "billable_event") {
-        "IMPRESSION" => format!("{} CPM", money(bid)),
-        _ => format!("{} CPC", money(bid)),
+    let bid = group.bid_in_micro_currency.unwrap_or(0) as f64;
+    let bid_text = match group.billable_event {
+        BillableEvent::Impression => format!("{} CPM", money(bid)),
+        BillableEvent::Click => format!("{} CPC", money(bid)),
     };
-    let budget = match group
-        .get("budget_in_micro_currency")
-        .and_then(Value::as_f64)
-    {
-        Some(b) => format!("{} {}", money(b), text(group, "budget_type").to_lowercase()),
+    let budget = match group.budget_in_micro_currency {
+        Some(b) => format!(
+            "{} {}",
+            money(b as f64),
+            group.budget_type.as_str().to_lowercase()
+        ),
         None => "none".to_owned(),
     };
-    let pacing = match (text(group, "pacing_delivery_type"), rate) {
-        ("ACCELERATED", _) => "accelerated".to_owned(),
+    let pacing = match (group.pacing_delivery_type, rate) {
+        (Delivery::Accelerated, _) => "accelerated".to_owned(),
         (_, Some(r)) => format!("standard, {:.0}% of requests", r * 100.0),
         _ => "standard".to_owned(),
     };
-    let state_text = match (text(campaign, "status"), text(group, "status")) {
-        ("ACTIVE", "ACTIVE") => "Active".to_owned(),
-        ("ACTIVE", s) => s.to_lowercase(),
-        (c, _) => format!("campaign {}", c.to_lowercase()),
+    let state_text = match (campaign.status, group.status) {
+        (Status::Active, Status::Active) => "Active".to_owned(),
+        (Status::Active, s) => s.as_str().to_lowercase(),
+        (c, _) => format!("campaign {}", c.as_str().to_lowercase()),
     };
     html! {
         tr {
-            td { (text(campaign, "name")) }
-            td { (text(group, "name")) }
+            td { (campaign.name) }
+            td { (group.name) }
             td { (state_text) }
             td { (bid_text) }
             td { (budget) }

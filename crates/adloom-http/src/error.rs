@@ -157,6 +157,7 @@ impl From<adloom_engine::EngineError> for ApiError {
         use adloom_engine::EngineError;
         match e {
             EngineError::NotFound(what) => ApiError::not_found(what),
+            EngineError::Invalid(e) => e.into(),
             EngineError::Store(e) => e.into(),
             // Already logged by the engine.
             EngineError::Internal(_) => ApiError::internal(),

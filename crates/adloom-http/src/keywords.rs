@@ -2,10 +2,9 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use adloom_core::keyword::{normalize, MatchType};
-use adloom_core::object::ObjectKind;
+use adloom_core::keyword::{normalize, AdGroupKeyword, Keyword, MatchType};
+use adloom_core::object::{ObjectKind, Record, StoredObject};
 use adloom_core::page::PageRequest;
-use adloom_store::StoredObject;
 use axum::extract::{RawQuery, State};
 use axum::Json;
 use serde::{Deserialize, Serialize};
@@ -42,10 +41,15 @@ struct KeywordError {
 }
 
 fn view(k: &StoredObject) -> Value {
-    let mut v = k.record.clone();
-    v["id"] = json!(k.id);
-    v["type"] = json!("keyword");
-    v
+    crate::promotions::wire::view(k, k.updated_time)
+}
+
+/// The keyword of a stored keyword object.
+fn keyword(o: &StoredObject) -> Option<&AdGroupKeyword> {
+    match &o.record {
+        Record::Keyword(k) => Some(k),
+        _ => None,
+    }
 }
 
 /// `POST`: keywords for one ad group (`parent_id`, plain or `AG`-prefixed);
@@ -61,10 +65,9 @@ pub async fn create(
     let group_id = parent.strip_prefix("AG").unwrap_or(&parent).to_owned();
     let owned = state
         .engine
-        .store
-        .get_object(ObjectKind::AdGroup, &group_id)
+        .owned_object(&access.ad_account_id, ObjectKind::AdGroup, &group_id)
         .await?
-        .is_some_and(|g| g.ad_account_id == access.ad_account_id);
+        .is_some();
     if !owned {
         return Err(ApiError::invalid(format!(
             "parent_id: no ad group {parent} in this ad account"
@@ -84,12 +87,15 @@ pub async fn create(
                 .get("match_type")
                 .and_then(Value::as_str)
                 .ok_or("match_type: required")?;
-            let match_type = MatchType::parse(match_type).map_err(|e| e.to_string())?;
+            let match_type = MatchType::required(match_type).map_err(|e| e.to_string())?;
             Ok::<_, String>(StoredObject {
                 id: new_id(),
                 ad_account_id: access.ad_account_id.clone(),
-                record: json!({"value": value, "match_type": match_type.as_str(), "bid": null,
-                               "parent_id": group_id, "parent_type": "ad_group", "archived": false}),
+                record: Record::Keyword(AdGroupKeyword {
+                    keyword: Keyword { value, match_type },
+                    parent_id: group_id.clone(),
+                    archived: false,
+                }),
                 created_time: now,
                 updated_time: now,
             })
@@ -105,10 +111,7 @@ pub async fn create(
             }),
         }
     }
-    state
-        .engine
-        .put_objects(ObjectKind::Keyword, stored)
-        .await?;
+    state.engine.put_objects(stored).await?;
     Ok(Json(KeywordsAnswer { keywords, errors }))
 }
 
@@ -127,7 +130,7 @@ fn refused(item: &Value) -> Value {
     let match_type = item
         .get("match_type")
         .and_then(Value::as_str)
-        .filter(|m| MatchType::parse(m).is_ok());
+        .filter(|m| MatchType::parse(m).is_some());
     json!({"type": "keyword", "value": value, "match_type": match_type})
 }
 
@@ -166,8 +169,8 @@ pub async fn update(
         };
         match (id.and_then(|id| own.get_mut(id)), archived) {
             (Some(k), Ok(archived)) => {
-                if let Some(archived) = archived {
-                    k.record["archived"] = json!(archived);
+                if let (Some(archived), Record::Keyword(keyword)) = (archived, &mut k.record) {
+                    keyword.archived = archived;
                 }
                 k.updated_time = now;
                 keywords.push(view(k));
@@ -187,10 +190,7 @@ pub async fn update(
         }
     }
     let stored = changed.iter().filter_map(|id| own.remove(id)).collect();
-    state
-        .engine
-        .put_objects(ObjectKind::Keyword, stored)
-        .await?;
+    state.engine.put_objects(stored).await?;
     Ok(Json(KeywordsAnswer { keywords, errors }))
 }
 
@@ -226,7 +226,7 @@ pub async fn list(
             "ad_group_id" | "ad_group_ids" | "campaign_id" => groups.extend(values()),
             "match_types" => {
                 for t in values() {
-                    MatchType::parse(&t)?;
+                    MatchType::required(&t)?;
                     types.push(t);
                 }
             }
@@ -247,20 +247,16 @@ pub async fn list(
         .list_objects(ObjectKind::Keyword, &access.ad_account_id)
         .await?
         .into_iter()
-        .filter(|k| {
-            let parent = k.record["parent_id"].as_str();
-            if groups.is_empty() {
-                parent == Some(access.ad_account_id.as_str())
-            } else {
-                parent.is_some_and(|p| groups.iter().any(|g| g == p))
-            }
-        })
-        .filter(|k| k.record["archived"] != json!(true))
-        .filter(|k| {
-            types.is_empty()
-                || k.record["match_type"]
-                    .as_str()
-                    .is_some_and(|m| types.iter().any(|t| t == m))
+        .filter(|o| {
+            keyword(o).is_some_and(|k| {
+                let parent_wanted = match groups.is_empty() {
+                    true => k.parent_id == access.ad_account_id,
+                    false => groups.contains(&k.parent_id),
+                };
+                let type_wanted =
+                    types.is_empty() || types.iter().any(|t| t == k.keyword.match_type.as_str());
+                parent_wanted && !k.archived && type_wanted
+            })
         })
         .collect();
     let start = match &page.after {

@@ -3,15 +3,10 @@
 //! shapes: array bodies, and `{items: [{data, exceptions}]}` answers where
 //! each item succeeds or fails on its own.
 
-use adloom_core::campaign::{
-    iso8601, merge, normalize_ad, normalize_ad_group, normalize_campaign, normalize_pin,
-    summary_status, Kind, Object,
-};
-use adloom_core::object::ObjectKind;
+use adloom_core::campaign::Kind;
+use adloom_core::object::{ObjectKind, Record, StoredObject};
 use adloom_core::page::PageRequest;
-use adloom_core::targeting::TargetingSpec;
-use adloom_core::Invalid;
-use adloom_store::StoredObject;
+use adloom_engine::EngineError;
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::Json;
@@ -23,6 +18,10 @@ use crate::error::{code, ApiError};
 use crate::extract::{AccountAccess, ApiPath, JsonArray, JsonObject};
 use crate::AppState;
 use adloom_core::access::Caller;
+
+pub mod wire;
+
+use wire::{merge, read, view, Object};
 
 /// Most objects in one batch request (the spec's `maxItems`).
 const MAX_BATCH: usize = 30;
@@ -36,133 +35,13 @@ fn kind_name(kind: Kind) -> &'static str {
     }
 }
 
-/// The stored object in the API's shape at `now`: its record plus the
-/// fields the server owns.
-fn view(kind: Kind, o: &StoredObject, now: i64) -> Value {
-    let mut v = o.record.clone();
-    v["id"] = json!(o.id);
-    v["ad_account_id"] = json!(o.ad_account_id);
-    v["updated_time"] = json!(o.updated_time);
-    match kind {
-        // With its offset, as the spec's date-times are (UTC).
-        Kind::Pin => v["created_at"] = json!(format!("{}Z", iso8601(o.created_time))),
-        _ => {
-            v["created_time"] = json!(o.created_time);
-            v["type"] = json!(kind.as_str());
-            let time = |k: &str| v.get(k).and_then(Value::as_i64);
-            let status = v.get("status").and_then(Value::as_str).unwrap_or("ACTIVE");
-            v["summary_status"] = json!(summary_status(
-                kind,
-                status,
-                time("start_time"),
-                time("end_time"),
-                now
-            ));
-        }
+/// A batch item's failure: the rules' refusal as the item's message; any
+/// other failure fails the whole request.
+fn item_error(e: EngineError) -> Result<String, ApiError> {
+    match e {
+        EngineError::Invalid(invalid) => Ok(invalid.to_string()),
+        other => Err(other.into()),
     }
-    // Not nullable in the spec: absent rather than null.
-    if let Some(fields) = v.as_object_mut() {
-        if fields.get("lifetime_frequency_cap") == Some(&Value::Null) {
-            fields.remove("lifetime_frequency_cap");
-        }
-    }
-    v
-}
-
-fn normalize(kind: Kind, o: &Object) -> Result<Object, Invalid> {
-    match kind {
-        Kind::Campaign => normalize_campaign(o),
-        Kind::AdGroup => normalize_ad_group(o),
-        Kind::Ad => normalize_ad(o),
-        Kind::Pin => normalize_pin(o),
-    }
-}
-
-/// Checks what an object refers to (ad group → campaign; ad → ad group and
-/// pin) against the account, and fills in what follows from it.
-async fn check_references(
-    state: &AppState,
-    kind: Kind,
-    account: &str,
-    o: &mut Object,
-) -> Result<(), String> {
-    let owned = |found: Option<StoredObject>| found.filter(|f| f.ad_account_id == account);
-    let field = |o: &Object, k: &str| {
-        o.get(k)
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned()
-    };
-    match kind {
-        Kind::AdGroup => {
-            let id = field(o, "campaign_id");
-            if owned(
-                state
-                    .engine
-                    .store
-                    .get_object(ObjectKind::Campaign, &id)
-                    .await
-                    .map_err(|e| e.to_string())?,
-            )
-            .is_none()
-            {
-                return Err(format!("campaign_id: no campaign {id} in this ad account"));
-            }
-            // An ad group may only name its own account's audiences: another
-            // account's list would otherwise pick whom this one reaches.
-            let targeting = TargetingSpec::parse(o.get("targeting_spec").unwrap_or(&Value::Null))
-                .map_err(|e| e.to_string())?;
-            for (key, ids) in [
-                ("AUDIENCE_INCLUDE", &targeting.audience_include),
-                ("AUDIENCE_EXCLUDE", &targeting.audience_exclude),
-            ] {
-                for id in ids {
-                    let found = state
-                        .engine
-                        .store
-                        .get_audience(id)
-                        .await
-                        .map_err(|e| e.to_string())?
-                        .filter(|a| {
-                            a.ad_account_id == account && a.record.get("removed").is_none()
-                        });
-                    if found.is_none() {
-                        return Err(format!(
-                            "targeting_spec.{key}: no audience {id} in this ad account"
-                        ));
-                    }
-                }
-            }
-        }
-        Kind::Ad => {
-            let group_id = field(o, "ad_group_id");
-            let group = owned(
-                state
-                    .engine
-                    .store
-                    .get_object(ObjectKind::AdGroup, &group_id)
-                    .await
-                    .map_err(|e| e.to_string())?,
-            )
-            .ok_or_else(|| format!("ad_group_id: no ad group {group_id} in this ad account"))?;
-            let pin_id = field(o, "pin_id");
-            if owned(
-                state
-                    .engine
-                    .store
-                    .get_object(ObjectKind::Pin, &pin_id)
-                    .await
-                    .map_err(|e| e.to_string())?,
-            )
-            .is_none()
-            {
-                return Err(format!("pin_id: no pin {pin_id} of this ad account"));
-            }
-            o.insert("campaign_id".into(), group.record["campaign_id"].clone());
-        }
-        Kind::Campaign | Kind::Pin => {}
-    }
-    Ok(())
 }
 
 #[derive(Serialize)]
@@ -223,7 +102,7 @@ fn report(
 ) {
     match result {
         Ok(object) => {
-            items.push(Item::succeeded(kind, view(kind, &object, now)));
+            items.push(Item::succeeded(kind, view(&object, now)));
             objects.push(object);
         }
         Err(message) => items.push(Item::failed(kind, message)),
@@ -253,22 +132,25 @@ async fn create_batch(
     let mut items = Vec::new();
     let mut created = Vec::new();
     for value in batch(body)? {
-        let result = async {
-            let input = value.as_object().ok_or("each item must be an object")?;
-            let mut record = normalize(kind, input).map_err(|e| e.to_string())?;
-            check_references(state, kind, account, &mut record).await?;
-            Ok::<_, String>(StoredObject {
-                id: new_id(),
-                ad_account_id: account.to_owned(),
-                record: Value::Object(record),
-                created_time: now,
-                updated_time: now,
-            })
-        }
-        .await;
+        let result = match value.as_object() {
+            None => Err("each item must be an object".to_owned()),
+            Some(input) => match read(kind, input) {
+                Err(invalid) => Err(invalid.to_string()),
+                Ok(mut record) => match state.engine.check_references(account, &mut record).await {
+                    Ok(()) => Ok(StoredObject {
+                        id: new_id(),
+                        ad_account_id: account.to_owned(),
+                        record,
+                        created_time: now,
+                        updated_time: now,
+                    }),
+                    Err(e) => Err(item_error(e)?),
+                },
+            },
+        };
         report(kind, result, now, &mut items, &mut created);
     }
-    state.engine.put_objects(kind.into(), created).await?;
+    state.engine.put_objects(created).await?;
     Ok(Json(Items { items }))
 }
 
@@ -283,35 +165,47 @@ async fn update_batch(
     let mut items = Vec::new();
     let mut updated = Vec::new();
     for value in batch(body)? {
-        let result = async {
-            let patch = value.as_object().ok_or("each item must be an object")?;
-            let id = patch
-                .get("id")
-                .and_then(Value::as_str)
-                .ok_or("id: required")?;
-            let stored = state
-                .engine
-                .store
-                .get_object(kind.into(), id)
-                .await
-                .map_err(|e| e.to_string())?
-                .filter(|s| s.ad_account_id == account)
-                .ok_or_else(|| format!("id: no {} {id} in this ad account", kind_name(kind)))?;
-            let empty = Object::new();
-            let merged = merge(stored.record.as_object().unwrap_or(&empty), patch);
-            let mut record = normalize(kind, &merged).map_err(|e| e.to_string())?;
-            check_references(state, kind, account, &mut record).await?;
-            Ok::<_, String>(StoredObject {
-                record: Value::Object(record),
-                updated_time: now,
-                ..stored
-            })
-        }
-        .await;
+        let Some((patch, id)) = value
+            .as_object()
+            .and_then(|p| Some((p, p.get("id")?.as_str()?)))
+        else {
+            let message = match value.is_object() {
+                true => "id: required",
+                false => "each item must be an object",
+            };
+            report(kind, Err(message.to_owned()), now, &mut items, &mut updated);
+            continue;
+        };
+        let Some(stored) = state.engine.owned_object(account, kind.into(), id).await? else {
+            let message = format!("id: no {} {id} in this ad account", kind_name(kind));
+            report(kind, Err(message), now, &mut items, &mut updated);
+            continue;
+        };
+        let result = match read(kind, &merge(&view(&stored, now), patch)) {
+            Err(invalid) => Err(invalid.to_string()),
+            Ok(mut record) => {
+                keep_server_fields(&stored.record, &mut record);
+                match state.engine.check_references(account, &mut record).await {
+                    Ok(()) => Ok(StoredObject {
+                        record,
+                        updated_time: now,
+                        ..stored
+                    }),
+                    Err(e) => Err(item_error(e)?),
+                }
+            }
+        };
         report(kind, result, now, &mut items, &mut updated);
     }
-    state.engine.put_objects(kind.into(), updated).await?;
+    state.engine.put_objects(updated).await?;
     Ok(Json(Items { items }))
+}
+
+/// What the server set on the stored record stays as it was.
+fn keep_server_fields(stored: &Record, record: &mut Record) {
+    if let (Record::Ad(before), Record::Ad(after)) = (stored, record) {
+        after.review_status = before.review_status;
+    }
 }
 
 #[derive(Serialize)]
@@ -388,22 +282,20 @@ async fn list(
         .store
         .list_objects(kind.into(), account)
         .await?;
-    let parent = |o: &StoredObject, field: &str, wanted: &[String]| {
-        wanted.is_empty()
-            || o.record
-                .get(field)
-                .and_then(Value::as_str)
-                .is_some_and(|p| wanted.iter().any(|w| w == p))
+    let wanted = |wanted: &[String], value: Option<&str>| {
+        wanted.is_empty() || value.is_some_and(|v| wanted.iter().any(|w| w == v))
     };
     all.retain(|o| {
+        let (campaign, ad_group, status) = match &o.record {
+            Record::Campaign(c) => (None, None, Some(c.status)),
+            Record::AdGroup(g) => (Some(&g.campaign_id), None, Some(g.status)),
+            Record::Ad(a) => (Some(&a.campaign_id), Some(&a.ad_group_id), Some(a.status)),
+            Record::Pin(_) | Record::Keyword(_) => (None, None, None),
+        };
         (ids.is_empty() || ids.contains(&o.id))
-            && (kind == Kind::Campaign || parent(o, "campaign_id", &campaign_ids))
-            && (kind != Kind::Ad || parent(o, "ad_group_id", &ad_group_ids))
-            && (statuses.is_empty()
-                || o.record
-                    .get("status")
-                    .and_then(Value::as_str)
-                    .is_some_and(|s| statuses.iter().any(|x| x == s)))
+            && (kind == Kind::Campaign || wanted(&campaign_ids, campaign.map(String::as_str)))
+            && (kind != Kind::Ad || wanted(&ad_group_ids, ad_group.map(String::as_str)))
+            && wanted(&statuses, status.map(|s| s.as_str()))
     });
     if descending {
         all.reverse();
@@ -423,7 +315,7 @@ async fn list(
     Ok(Json(Listed {
         items: items
             .into_iter()
-            .map(|o| view(kind, o, state.engine.clock.now()))
+            .map(|o| view(o, state.engine.clock.now()))
             .collect(),
         bookmark,
     }))
@@ -435,9 +327,9 @@ async fn get_one(
     account: &str,
     id: &str,
 ) -> Result<Json<Value>, ApiError> {
-    match state.engine.store.get_object(kind.into(), id).await? {
-        Some(o) if o.ad_account_id == account => Ok(Json(view(kind, &o, state.engine.clock.now()))),
-        _ => Err(ApiError::not_found(kind_name(kind))),
+    match state.engine.owned_object(account, kind.into(), id).await? {
+        Some(o) => Ok(Json(view(&o, state.engine.clock.now()))),
+        None => Err(ApiError::not_found(kind_name(kind))),
     }
 }
 
@@ -525,20 +417,17 @@ pub async fn create_pin(
     let account = pin_account(&state, &caller, query.as_deref()).await?;
     let input: Object = serde_json::from_slice(&body)
         .map_err(|e| ApiError::invalid(format!("invalid json: {e}")))?;
-    let record = normalize_pin(&input)?;
+    let record = read(Kind::Pin, &input)?;
     let now = state.engine.clock.now();
     let pin = StoredObject {
         id: new_id(),
         ad_account_id: account,
-        record: Value::Object(record),
+        record,
         created_time: now,
         updated_time: now,
     };
-    state
-        .engine
-        .put_objects(ObjectKind::Pin, vec![pin.clone()])
-        .await?;
-    Ok((StatusCode::CREATED, Json(view(Kind::Pin, &pin, now))))
+    state.engine.put_objects(vec![pin.clone()]).await?;
+    Ok((StatusCode::CREATED, Json(view(&pin, now))))
 }
 
 /// `GET /v5/pins/{pin_id}`: the caller must hold the pin's ad account;
@@ -555,7 +444,7 @@ pub async fn get_pin(
         .await?
     {
         Some(pin) if caller.may_access(&pin.ad_account_id) => {
-            Ok(Json(view(Kind::Pin, &pin, state.engine.clock.now())))
+            Ok(Json(view(&pin, state.engine.clock.now())))
         }
         _ => Err(ApiError::not_found("pin")),
     }

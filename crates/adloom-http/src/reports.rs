@@ -201,8 +201,8 @@ pub(crate) async fn analytics(
     Ok(rows.iter().map(|row| wire(&q, row, &labels)).collect())
 }
 
-/// The account's objects of a kind, as the API stores them with their ids;
-/// none when not `wanted`.
+/// The account's objects of a kind, as the API answers them; none when
+/// not `wanted`.
 async fn records(
     state: &AppState,
     account: &str,
@@ -212,17 +212,14 @@ async fn records(
     if !wanted {
         return Ok(Vec::new());
     }
+    let now = state.engine.clock.now();
     Ok(state
         .engine
         .store
         .list_objects(kind, account)
         .await?
-        .into_iter()
-        .map(|o| {
-            let mut record = o.record;
-            record["id"] = Value::String(o.id);
-            record
-        })
+        .iter()
+        .map(|o| crate::promotions::wire::view(o, now))
         .collect())
 }
 
@@ -296,6 +293,7 @@ fn wire(q: &Query, row: &Row, labels: &Labels) -> Value {
     for col in &q.columns {
         let v = row
             .value(col)
+            .map(|figure| serde_json::json!(figure))
             .or_else(|| described.and_then(|d| d.get(col)).cloned());
         if let Some(v) = v {
             m.insert(col.clone(), v);

@@ -22,9 +22,11 @@ use adloom_core::tag::{ConversionTag, ConversionTagCreate};
 
 use crate::{
     BlockedPixels, ConsentFacts, ConversionTotal, Engagement, EventOutcome, ListChange, ListMember,
-    PersonBatch, Store, StoreError, StoredObject,
+    PersonBatch, Record, Store, StoreError, StoredAudience, StoredObject,
 };
+use adloom_core::campaign::{Campaign, Objective, Status};
 use adloom_core::customer_list::{CustomerList, ListType};
+use adloom_core::keyword::{AdGroupKeyword, Keyword, MatchType};
 
 /// A store under test, with whatever must live as long as it (a temporary
 /// directory, a database schema).
@@ -565,7 +567,7 @@ pub async fn lists_and_audiences_made_since_are_counted(store: &dyn Store) {
     }
     for (id, time) in [("a1", 50), ("a2", 100), ("a3", 150)] {
         store
-            .put_audience(StoredObject {
+            .put_audience(StoredAudience {
                 id: id.into(),
                 ad_account_id: "1".into(),
                 record: serde_json::json!({"name": "x"}),
@@ -1145,7 +1147,7 @@ pub async fn customer_lists_keep_counts_and_matched_members_only(store: &dyn Sto
 
 pub async fn audiences_round_trip_in_the_api_shape(store: &dyn Store) {
     store.create_ad_account(account("1", "shop")).await.unwrap();
-    let audience = |id: &str, name: &str, t: i64| StoredObject {
+    let audience = |id: &str, name: &str, t: i64| StoredAudience {
         id: id.to_owned(),
         ad_account_id: "1".to_owned(),
         record: serde_json::json!({"name": name, "audience_type": "CUSTOMER_LIST", "rule": {"customer_list_id": "5"}}),
@@ -1405,25 +1407,45 @@ pub async fn advertiser_objects_by_kind_and_account(store: &dyn Store) {
     let object = |id: &str, account: &str, name: &str, t: i64| StoredObject {
         id: id.to_owned(),
         ad_account_id: account.to_owned(),
-        record: serde_json::json!({"name": name}),
+        record: Record::Campaign(Campaign {
+            name: name.to_owned(),
+            status: Status::Active,
+            objective_type: Objective::Awareness,
+            daily_spend_cap: Some(5_000_000),
+            lifetime_spend_cap: None,
+            tracking_urls: None,
+            order_line_id: None,
+            start_time: Some(100),
+            end_time: None,
+        }),
         created_time: 1,
         updated_time: t,
     };
+    let name = |o: Option<StoredObject>| match o.map(|o| o.record) {
+        Some(Record::Campaign(c)) => c.name,
+        Some(Record::Keyword(k)) => k.keyword.value,
+        other => panic!("unexpected {other:?}"),
+    };
     store
-        .put_objects(
-            ObjectKind::Campaign,
-            vec![
-                object("2", "1", "b", 1),
-                object("1", "1", "a", 1),
-                object("3", "9", "c", 1),
-            ],
-        )
+        .put_objects(vec![
+            object("2", "1", "b", 1),
+            object("1", "1", "a", 1),
+            object("3", "9", "c", 1),
+        ])
         .await
         .unwrap();
-    store
-        .put_objects(ObjectKind::AdGroup, vec![object("1", "1", "group", 1)])
-        .await
-        .unwrap();
+    let keyword = StoredObject {
+        record: Record::Keyword(AdGroupKeyword {
+            keyword: Keyword {
+                value: "red shoes".into(),
+                match_type: MatchType::Phrase,
+            },
+            parent_id: "1".into(),
+            archived: false,
+        }),
+        ..object("1", "1", "", 1)
+    };
+    store.put_objects(vec![keyword.clone()]).await.unwrap();
     let listed: Vec<String> = store
         .list_objects(ObjectKind::Campaign, "1")
         .await
@@ -1433,17 +1455,17 @@ pub async fn advertiser_objects_by_kind_and_account(store: &dyn Store) {
         .collect();
     assert_eq!(listed, ["1", "2"]);
     assert_eq!(
-        store
-            .get_object(ObjectKind::AdGroup, "1")
-            .await
-            .unwrap()
-            .unwrap()
-            .record["name"],
-        "group"
+        store.get_object(ObjectKind::Keyword, "1").await.unwrap(),
+        Some(keyword),
+        "a record reads back as it was written"
+    );
+    assert_eq!(
+        name(store.get_object(ObjectKind::Keyword, "1").await.unwrap()),
+        "red shoes"
     );
     assert_eq!(store.get_object(ObjectKind::Ad, "1").await.unwrap(), None);
     store
-        .put_objects(ObjectKind::Campaign, vec![object("1", "1", "renamed", 7)])
+        .put_objects(vec![object("1", "1", "renamed", 7)])
         .await
         .unwrap();
     let got = store
@@ -1451,26 +1473,15 @@ pub async fn advertiser_objects_by_kind_and_account(store: &dyn Store) {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(
-        (
-            got.record["name"].as_str(),
-            got.created_time,
-            got.updated_time
-        ),
-        (Some("renamed"), 1, 7)
-    );
+    assert_eq!((got.created_time, got.updated_time), (1, 7));
+    assert_eq!(name(Some(got)), "renamed");
     // An id of another account is never overwritten.
     store
-        .put_objects(ObjectKind::Campaign, vec![object("3", "1", "hijack", 8)])
+        .put_objects(vec![object("3", "1", "hijack", 8)])
         .await
         .unwrap();
     assert_eq!(
-        store
-            .get_object(ObjectKind::Campaign, "3")
-            .await
-            .unwrap()
-            .unwrap()
-            .record["name"],
+        name(store.get_object(ObjectKind::Campaign, "3").await.unwrap()),
         "c"
     );
 }

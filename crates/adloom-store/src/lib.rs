@@ -26,7 +26,7 @@ use adloom_core::customer_list::{record_digests, CustomerList, ListType};
 pub use adloom_core::engagement::EngagementKind;
 use adloom_core::event::{EventName, TrackedEvent};
 use adloom_core::identity::pick_person;
-pub use adloom_core::object::ObjectKind;
+pub use adloom_core::object::{ObjectKind, Record, StoredObject};
 use adloom_core::page::{Page, PageRequest};
 use adloom_core::person::PersonRecord;
 use adloom_core::region::Country;
@@ -267,16 +267,17 @@ pub trait Store: Send + Sync + 'static {
 
     /// Stores an audience in the API's shape (`record`). `AlreadyExists` if
     /// the id is taken.
-    async fn put_audience(&self, audience: StoredObject) -> Result<StoredObject>;
-    async fn get_audience(&self, id: &str) -> Result<Option<StoredObject>>;
+    async fn put_audience(&self, audience: StoredAudience) -> Result<StoredAudience>;
+    async fn get_audience(&self, id: &str) -> Result<Option<StoredAudience>>;
     async fn list_audiences(
         &self,
         ad_account_id: &str,
         page: PageRequest,
-    ) -> Result<Page<StoredObject>>;
-    /// Stores campaigns, ad groups, ads or pins (`kind`), inserted or
-    /// replaced, in one transaction.
-    async fn put_objects(&self, kind: ObjectKind, objects: Vec<StoredObject>) -> Result<()>;
+    ) -> Result<Page<StoredAudience>>;
+    /// Stores campaigns, ad groups, ads, pins or keywords, inserted or
+    /// replaced, in one transaction. An object whose id another ad account
+    /// holds is left as it is.
+    async fn put_objects(&self, objects: Vec<StoredObject>) -> Result<()>;
     async fn get_object(&self, kind: ObjectKind, id: &str) -> Result<Option<StoredObject>>;
     /// Every object of a kind in an ad account, in id order.
     async fn list_objects(
@@ -422,11 +423,10 @@ pub struct ListChange {
     pub now: i64,
 }
 
-/// An advertiser object as stored (an audience, campaign, ad group, ad or
-/// pin): its id, account and times, and the rest in the API's shape, which
-/// the core validates and parses back.
+/// An audience as stored: its id, account and times, and the rest in the
+/// API's shape, which the core validates and parses back.
 #[derive(Debug, Clone, PartialEq)]
-pub struct StoredObject {
+pub struct StoredAudience {
     pub id: String,
     pub ad_account_id: String,
     pub record: serde_json::Value,

@@ -1,6 +1,7 @@
 //! What both backends do alike with rows: records as JSON, digests as
 //! bytes, pages with a bookmark.
 
+use adloom_core::object::Record;
 use adloom_core::page::{Page, PageRequest};
 use adloom_core::person::PersonRecord;
 use adloom_core::Invalid;
@@ -83,4 +84,28 @@ pub(crate) fn engagement_kind(
         Some(kind) => (kind, None),
         None => (EngagementKind::Impression, None),
     }
+}
+
+/// The record column of an advertiser object: the record's serde form
+/// (the kind is its own column).
+pub(crate) fn object_record(record: &Record) -> Result<String> {
+    match record {
+        Record::Campaign(r) => to_json(r),
+        Record::AdGroup(r) => to_json(r),
+        Record::Ad(r) => to_json(r),
+        Record::Pin(r) => to_json(r),
+        Record::Keyword(r) => to_json(r),
+    }
+}
+
+/// Reads an object's record column back as the record of its kind.
+pub(crate) fn read_object_record(kind: &str, record: &str) -> Result<Record> {
+    Ok(match kind {
+        "campaign" => Record::Campaign(from_json(record)?),
+        "adgroup" => Record::AdGroup(from_json(record)?),
+        "pinpromotion" => Record::Ad(from_json(record)?),
+        "pin" => Record::Pin(from_json(record)?),
+        "keyword" => Record::Keyword(from_json(record)?),
+        other => return Err(internal(format!("unknown object kind {other:?}"))),
+    })
 }

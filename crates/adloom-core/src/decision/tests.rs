@@ -49,10 +49,10 @@ fn group(
         active: true,
         start_time: None,
         end_time: None,
-        placement_group: "ALL".into(),
+        placement_group: crate::campaign::PlacementGroup::All,
         billable_event: billable,
         bid_micros: bid,
-        targeting: TargetingSpec::parse(&targeting).unwrap(),
+        targeting: TargetingSpec::parse(&crate::targeting::tests::sent(targeting)).unwrap(),
         keywords: Vec::new(),
         frequency_cap: 5,
         ads: vec![ServingAd {
@@ -227,7 +227,7 @@ fn second_price_and_one_ad_per_account() {
 fn caps_pacing_schedule_and_placement() {
     let (mut groups, audiences) = world_of_shoes();
     groups[1].end_time = Some(NOW);
-    groups[2].placement_group = "SEARCH".into();
+    groups[2].placement_group = crate::campaign::PlacementGroup::Search;
     let world = Counters {
         capped: HashSet::from(["shoes".to_owned()]),
         paced: HashSet::new(),
@@ -385,7 +385,10 @@ mod early_stop {
 fn an_ad_group_never_uses_another_accounts_audience() {
     let (mut groups, audiences) = world_of_shoes();
     // Nest & Co (account 2) names Shoes Inc.'s visitors (account 1).
-    groups[1].targeting = TargetingSpec::parse(&json!({"AUDIENCE_INCLUDE": ["10"]})).unwrap();
+    groups[1].targeting = TargetingSpec::parse(&crate::targeting::tests::sent(
+        json!({"AUDIENCE_INCLUDE": ["10"]}),
+    ))
+    .unwrap();
     let alice = decide(&request("alice", None), &groups, &audiences, &open_world());
     assert!(!shown(&alice).contains(&"decor"), "{:?}", shown(&alice));
     assert!(alice

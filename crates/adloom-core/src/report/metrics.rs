@@ -3,8 +3,6 @@
 //! they are credited to (click or view) and by where they happened (web,
 //! app, offline).
 
-use serde_json::{json, Value};
-
 use crate::event::{ActionSource, EventName};
 
 use super::INVALID_CLICKS;
@@ -190,32 +188,44 @@ fn ratio(num: f64, den: u64) -> f64 {
 /// adloom serves only paid impressions: earned ones (`*_2`, a promoted pin
 /// seen again after someone saved it) are always zero. Clicks are its only
 /// engagement.
-pub(super) fn value(column: &str, t: &Totals) -> Option<Value> {
+/// One figure of a report row; serialized as the bare number.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+#[serde(untagged)]
+pub enum Figure {
+    /// A count, or micro-currency.
+    Count(u64),
+    /// A sum that may be negative (conversion values, refunds included).
+    Signed(i64),
+    /// A rate, an average, or an amount in currency units.
+    Ratio(f64),
+}
+
+pub(super) fn value(column: &str, t: &Totals) -> Option<Figure> {
     let spend = t.spend as f64;
     let v = match column {
-        "SPEND_IN_MICRO_DOLLAR" => json!(t.spend),
-        "SPEND_IN_DOLLAR" => json!(spend / 1e6),
+        "SPEND_IN_MICRO_DOLLAR" => Figure::Count(t.spend),
+        "SPEND_IN_DOLLAR" => Figure::Ratio(spend / 1e6),
         "TOTAL_IMPRESSION" | "IMPRESSION_1" | "PAID_IMPRESSION" | "IMPRESSION_1_GROSS" => {
-            json!(t.impressions)
+            Figure::Count(t.impressions)
         }
-        "IMPRESSION_2" | "CLICKTHROUGH_2" | "OUTBOUND_CLICK_2" | "ENGAGEMENT_2" => json!(0),
-        "CTR_2" => json!(0.0),
+        "IMPRESSION_2" | "CLICKTHROUGH_2" | "OUTBOUND_CLICK_2" | "ENGAGEMENT_2" => Figure::Count(0),
+        "CTR_2" => Figure::Ratio(0.0),
         "TOTAL_CLICKTHROUGH" | "CLICKTHROUGH_1" | "OUTBOUND_CLICK_1" | "TOTAL_ENGAGEMENT"
-        | "ENGAGEMENT_1" => json!(t.clicks),
-        "CLICKTHROUGH_1_GROSS" => json!(t.clicks + t.invalid_clicks),
+        | "ENGAGEMENT_1" => Figure::Count(t.clicks),
+        "CLICKTHROUGH_1_GROSS" => Figure::Count(t.clicks + t.invalid_clicks),
         "CTR" | "ECTR" | "OUTBOUND_CTR_1" | "ENGAGEMENT_RATE" | "EENGAGEMENT_RATE" => {
-            json!(ratio(t.clicks as f64, t.impressions))
+            Figure::Ratio(ratio(t.clicks as f64, t.impressions))
         }
-        "CPC_IN_MICRO_DOLLAR" | "ECPC_IN_MICRO_DOLLAR" => json!(ratio(spend, t.clicks)),
+        "CPC_IN_MICRO_DOLLAR" | "ECPC_IN_MICRO_DOLLAR" => Figure::Ratio(ratio(spend, t.clicks)),
         "ECPC_IN_DOLLAR"
         | "ECPE_IN_DOLLAR"
         | "COST_PER_OUTBOUND_CLICK_IN_DOLLAR"
-        | "COST_PER_OUTBOUND_CLICK_IN_DOLLAR_1" => json!(ratio(spend, t.clicks) / 1e6),
+        | "COST_PER_OUTBOUND_CLICK_IN_DOLLAR_1" => Figure::Ratio(ratio(spend, t.clicks) / 1e6),
         "CPM_IN_MICRO_DOLLAR" | "ECPM_IN_MICRO_DOLLAR" => {
-            json!(ratio(spend * 1000.0, t.impressions))
+            Figure::Ratio(ratio(spend * 1000.0, t.impressions))
         }
-        "CPM_IN_DOLLAR" => json!(ratio(spend * 1000.0, t.impressions) / 1e6),
-        INVALID_CLICKS => json!(t.invalid_clicks),
+        "CPM_IN_DOLLAR" => Figure::Ratio(ratio(spend * 1000.0, t.impressions) / 1e6),
+        INVALID_CLICKS => Figure::Count(t.invalid_clicks),
         other => {
             let metric = conversions(other)?;
             let credits = t.credits.as_ref()?;
@@ -226,11 +236,11 @@ pub(super) fn value(column: &str, t: &Totals) -> Option<Value> {
                     .fold((0, 0), |(n, v), c| (n + 1, v + c.value_micros))
             };
             match metric {
-                Conversions::Count(f) => json!(sum(f).0),
-                Conversions::Value(f) => json!(sum(f).1),
-                Conversions::Rate(f) => json!(ratio(sum(f).0 as f64, t.clicks)),
-                Conversions::Roas(f) => json!(ratio(sum(f).1 as f64, t.spend)),
-                Conversions::CostPerAction(f) => json!(ratio(spend, sum(f).0)),
+                Conversions::Count(f) => Figure::Count(sum(f).0),
+                Conversions::Value(f) => Figure::Signed(sum(f).1),
+                Conversions::Rate(f) => Figure::Ratio(ratio(sum(f).0 as f64, t.clicks)),
+                Conversions::Roas(f) => Figure::Ratio(ratio(sum(f).1 as f64, t.spend)),
+                Conversions::CostPerAction(f) => Figure::Ratio(ratio(spend, sum(f).0)),
             }
         }
     };
@@ -239,6 +249,8 @@ pub(super) fn value(column: &str, t: &Totals) -> Option<Value> {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
 
     fn credit(kind: &'static str, via_click: bool, source: ActionSource, value: i64) -> Credit {
@@ -304,7 +316,11 @@ mod tests {
             ("CPM_IN_DOLLAR", json!(2.0)),
             ("ECPE_IN_DOLLAR", json!(0.5)),
         ] {
-            assert_eq!(value(column, &t), Some(expected), "{column}");
+            assert_eq!(
+                value(column, &t).map(|f| json!(f)),
+                Some(expected),
+                "{column}"
+            );
         }
     }
 
@@ -335,6 +351,9 @@ mod tests {
             None,
             "no conversions by the hour"
         );
-        assert_eq!(value("TOTAL_IMPRESSION", &hourly), Some(json!(1000)));
+        assert_eq!(
+            value("TOTAL_IMPRESSION", &hourly),
+            Some(Figure::Count(1000))
+        );
     }
 }

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use adloom_core::ad_account::AdAccount;
 use adloom_core::budget::Budget;
 use adloom_core::candidates::CandidateIndex;
-use adloom_core::catalog::{self, AccountObjects, ObjectRecord, PinCard};
+use adloom_core::catalog::{self, PinCard};
 use adloom_core::consent::{self, Provenance};
 use adloom_core::decision::{auction_order, ServingAdGroup, ServingAudience};
 use adloom_core::page::PageRequest;
@@ -242,7 +242,7 @@ async fn read_account(
     engine: &Engine,
     account: &AdAccount,
 ) -> Result<(AccountCatalog, Vec<ServingAdGroup>), EngineError> {
-    let mut stored = Vec::with_capacity(5);
+    let mut objects = Vec::new();
     for kind in [
         ObjectKind::Campaign,
         ObjectKind::AdGroup,
@@ -250,30 +250,9 @@ async fn read_account(
         ObjectKind::Pin,
         ObjectKind::Keyword,
     ] {
-        stored.push(engine.store.list_objects(kind, &account.id).await?);
+        objects.extend(engine.store.list_objects(kind, &account.id).await?);
     }
-    let records: Vec<Vec<ObjectRecord<'_>>> = stored
-        .iter()
-        .map(|objects| {
-            objects
-                .iter()
-                .map(|o| ObjectRecord {
-                    id: &o.id,
-                    record: &o.record,
-                })
-                .collect()
-        })
-        .collect();
-    let converted = catalog::account_catalog(
-        account,
-        AccountObjects {
-            campaigns: &records[0],
-            ad_groups: &records[1],
-            ads: &records[2],
-            pins: &records[3],
-            keywords: &records[4],
-        },
-    );
+    let converted = catalog::account_catalog(account, &objects);
     for (ad_group_id, why) in &converted.unreadable {
         tracing::error!(%ad_group_id, %why, "a stored ad group no longer reads: not served");
     }

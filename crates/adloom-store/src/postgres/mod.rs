@@ -33,13 +33,13 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::{NoTls, Row};
 
 use crate::rows::{
-    bookmark_seq, digest_bytes, engagement_kind, from_json, internal, page_of, stored_record,
-    to_json,
+    bookmark_seq, digest_bytes, engagement_kind, from_json, internal, object_record, page_of,
+    read_object_record, stored_record, to_json,
 };
 use crate::{
     BlockedPixels, ConsentFacts, ConversionTotal, Engagement, EngagementKind, EventOutcome,
-    ListChange, ListMember, ObjectKind, PersonBatch, Result, Store, StoreError, StoredEvent,
-    StoredObject,
+    ListChange, ListMember, ObjectKind, PersonBatch, Result, Store, StoreError, StoredAudience,
+    StoredEvent, StoredObject,
 };
 
 /// Schema versions, applied in order; `adloom_migrations` records which
@@ -51,6 +51,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0004.sql"),
     include_str!("migrations/0005.sql"),
     include_str!("migrations/0006.sql"),
+    include_str!("migrations/0007.sql"),
 ];
 
 /// Any number that no other program's advisory locks are likely to use.
@@ -245,11 +246,21 @@ fn ad_account_from_row(r: &Row) -> Result<AdAccount> {
 const AD_ACCOUNT_COLUMNS: &str =
     "id, name, country, currency, owner_user_id, created_time, updated_time";
 
-fn object_from_row(r: &Row) -> Result<StoredObject> {
-    Ok(StoredObject {
+fn audience_from_row(r: &Row) -> Result<StoredAudience> {
+    Ok(StoredAudience {
         id: r.get(0),
         ad_account_id: r.get(1),
         record: from_json(r.get::<_, &str>(2))?,
+        created_time: r.get(3),
+        updated_time: r.get(4),
+    })
+}
+
+fn object_from_row(kind: &str, r: &Row) -> Result<StoredObject> {
+    Ok(StoredObject {
+        id: r.get(0),
+        ad_account_id: r.get(1),
+        record: read_object_record(kind, r.get::<_, &str>(2))?,
         created_time: r.get(3),
         updated_time: r.get(4),
     })
@@ -1417,7 +1428,7 @@ impl Store for PostgresStore {
             .collect())
     }
 
-    async fn put_audience(&self, audience: StoredObject) -> Result<StoredObject> {
+    async fn put_audience(&self, audience: StoredAudience) -> Result<StoredAudience> {
         let client = self.client().await?;
         client
             .execute(
@@ -1439,13 +1450,13 @@ impl Store for PostgresStore {
         Ok(audience)
     }
 
-    async fn get_audience(&self, id: &str) -> Result<Option<StoredObject>> {
+    async fn get_audience(&self, id: &str) -> Result<Option<StoredAudience>> {
         self.query_opt(
             "SELECT id, ad_account_id, record, created_time, updated_time FROM audiences WHERE id = $1",
             &[&id],
         )
         .await?
-        .map(|r| object_from_row(&r))
+        .map(|r| audience_from_row(&r))
         .transpose()
     }
 
@@ -1453,7 +1464,7 @@ impl Store for PostgresStore {
         &self,
         ad_account_id: &str,
         page: PageRequest,
-    ) -> Result<Page<StoredObject>> {
+    ) -> Result<Page<StoredAudience>> {
         let audiences = self
             .query(
                 "SELECT id, ad_account_id, record, created_time, updated_time FROM audiences
@@ -1466,13 +1477,12 @@ impl Store for PostgresStore {
             )
             .await?
             .iter()
-            .map(object_from_row)
+            .map(audience_from_row)
             .collect::<Result<Vec<_>>>()?;
         Ok(page_of(audiences, page.size, |a| a.id.clone()))
     }
 
-    async fn put_objects(&self, kind: ObjectKind, objects: Vec<StoredObject>) -> Result<()> {
-        let kind = kind.as_str();
+    async fn put_objects(&self, objects: Vec<StoredObject>) -> Result<()> {
         self.write(move |tx| {
             Box::pin(async move {
                 for o in &objects {
@@ -1483,10 +1493,10 @@ impl Store for PostgresStore {
                                                               updated_time = excluded.updated_time
                          WHERE objects.ad_account_id = excluded.ad_account_id",
                         &[
-                            &kind,
+                            &o.record.kind().as_str(),
                             &o.id,
                             &o.ad_account_id,
-                            &to_json(&o.record)?,
+                            &object_record(&o.record)?,
                             &o.created_time,
                             &o.updated_time,
                         ],
@@ -1508,7 +1518,7 @@ impl Store for PostgresStore {
             &[&kind, &id],
         )
         .await?
-        .map(|r| object_from_row(&r))
+        .map(|r| object_from_row(kind, &r))
         .transpose()
     }
 
@@ -1525,7 +1535,7 @@ impl Store for PostgresStore {
         )
         .await?
         .iter()
-        .map(object_from_row)
+        .map(|r| object_from_row(kind, r))
         .collect()
     }
 

@@ -30,13 +30,13 @@ use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Transaction};
 
 use crate::rows::{
-    bookmark_seq, digest_bytes, engagement_kind, from_json, internal, page_of, stored_record,
-    to_json,
+    bookmark_seq, digest_bytes, engagement_kind, from_json, internal, object_record, page_of,
+    read_object_record, stored_record, to_json,
 };
 use crate::{
     BlockedPixels, ConsentFacts, ConversionTotal, Engagement, EngagementKind, EventOutcome,
-    ListChange, ListMember, ObjectKind, PersonBatch, Result, Store, StoreError, StoredEvent,
-    StoredObject,
+    ListChange, ListMember, ObjectKind, PersonBatch, Result, Store, StoreError, StoredAudience,
+    StoredEvent, StoredObject,
 };
 
 /// Schema versions, applied in order; `PRAGMA user_version` records how many
@@ -52,6 +52,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0008.sql"),
     include_str!("migrations/0009.sql"),
     include_str!("migrations/0010.sql"),
+    include_str!("migrations/0011.sql"),
 ];
 
 const READERS: u32 = 8;
@@ -368,19 +369,36 @@ fn add_members(tx: &Transaction<'_>, list_id: &str, members: &[ListMember]) -> R
     Ok(())
 }
 
-type ObjectRow = (StoredObject, String);
+/// An object or audience row: id, ad account, record, created, updated.
+type ObjectRow = (String, String, String, i64, i64);
 
 fn object_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ObjectRow> {
-    Ok((
-        StoredObject {
-            id: r.get(0)?,
-            ad_account_id: r.get(1)?,
-            record: serde_json::Value::Null,
-            created_time: r.get(3)?,
-            updated_time: r.get(4)?,
-        },
-        r.get(2)?,
-    ))
+    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+}
+
+fn stored_audience(
+    (id, ad_account_id, record, created_time, updated_time): ObjectRow,
+) -> Result<StoredAudience> {
+    Ok(StoredAudience {
+        id,
+        ad_account_id,
+        record: from_json(&record)?,
+        created_time,
+        updated_time,
+    })
+}
+
+fn stored_object(
+    kind: &str,
+    (id, ad_account_id, record, created_time, updated_time): ObjectRow,
+) -> Result<StoredObject> {
+    Ok(StoredObject {
+        id,
+        ad_account_id,
+        record: read_object_record(kind, &record)?,
+        created_time,
+        updated_time,
+    })
 }
 
 /// Removes a person's rows from the identity index.
@@ -1366,7 +1384,7 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn put_audience(&self, audience: StoredObject) -> Result<StoredObject> {
+    async fn put_audience(&self, audience: StoredAudience) -> Result<StoredAudience> {
         self.write(move |tx| {
             tx.execute(
                 "INSERT INTO audiences (id, ad_account_id, record, created_time, updated_time)
@@ -1388,7 +1406,7 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn get_audience(&self, id: &str) -> Result<Option<StoredObject>> {
+    async fn get_audience(&self, id: &str) -> Result<Option<StoredAudience>> {
         let id = id.to_owned();
         self.read(move |c| {
             c.prepare_cached(
@@ -1398,7 +1416,7 @@ impl Store for SqliteStore {
             .query_row([&id], object_from_row)
             .optional()
             .map_err(driver)?
-            .map(|(a, record)| Ok(StoredObject { record: from_json(&record)?, ..a }))
+            .map(stored_audience)
             .transpose()
         })
         .await
@@ -1408,7 +1426,7 @@ impl Store for SqliteStore {
         &self,
         ad_account_id: &str,
         page: PageRequest,
-    ) -> Result<Page<StoredObject>> {
+    ) -> Result<Page<StoredAudience>> {
         let ad_account_id = ad_account_id.to_owned();
         self.read(move |c| {
             let mut stmt = c
@@ -1431,20 +1449,14 @@ impl Store for SqliteStore {
                 .map_err(driver)?;
             let audiences = rows
                 .into_iter()
-                .map(|(a, record)| {
-                    Ok(StoredObject {
-                        record: from_json(&record)?,
-                        ..a
-                    })
-                })
+                .map(stored_audience)
                 .collect::<Result<Vec<_>>>()?;
             Ok(page_of(audiences, page.size, |a| a.id.clone()))
         })
         .await
     }
 
-    async fn put_objects(&self, kind: ObjectKind, objects: Vec<StoredObject>) -> Result<()> {
-        let kind = kind.as_str();
+    async fn put_objects(&self, objects: Vec<StoredObject>) -> Result<()> {
         self.write(move |tx| {
             let mut put = tx
                 .prepare_cached(
@@ -1457,10 +1469,10 @@ impl Store for SqliteStore {
                 .map_err(driver)?;
             for o in &objects {
                 put.execute(params![
-                    kind,
+                    o.record.kind().as_str(),
                     o.id,
                     o.ad_account_id,
-                    to_json(&o.record)?,
+                    object_record(&o.record)?,
                     o.created_time,
                     o.updated_time
                 ])
@@ -1483,12 +1495,7 @@ impl Store for SqliteStore {
             .query_row([kind, &id], object_from_row)
             .optional()
             .map_err(driver)?
-            .map(|(o, record)| {
-                Ok(StoredObject {
-                    record: from_json(&record)?,
-                    ..o
-                })
-            })
+            .map(|row| stored_object(kind, row))
             .transpose()
         })
         .await
@@ -1517,12 +1524,7 @@ impl Store for SqliteStore {
                 .collect::<rusqlite::Result<Vec<_>>>()
                 .map_err(driver)?;
             rows.into_iter()
-                .map(|(o, record)| {
-                    Ok(StoredObject {
-                        record: from_json(&record)?,
-                        ..o
-                    })
-                })
+                .map(|row| stored_object(kind, row))
                 .collect()
         })
         .await
@@ -1750,5 +1752,45 @@ mod tests {
             .query_row("PRAGMA journal_mode", [], |r| r.get(0))
             .unwrap();
         assert_eq!(journal, "wal");
+    }
+
+    /// A pin written before records were typed (the API's nested `media`)
+    /// reads after the upgrade, with its image.
+    #[test]
+    fn pins_stored_in_the_api_shape_read_after_the_upgrade() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("adloom.db");
+        {
+            let conn = Connection::open(&path).unwrap();
+            let before_typed = MIGRATIONS.len() - 1;
+            for (i, sql) in MIGRATIONS[..before_typed].iter().enumerate() {
+                conn.execute_batch(sql).unwrap();
+                conn.pragma_update(None, "user_version", (i + 1) as i64)
+                    .unwrap();
+            }
+            conn.execute(
+                "INSERT INTO objects (kind, id, ad_account_id, record, created_time, updated_time)
+                 VALUES ('pin', '7', '1', ?1, 5, 5)",
+                [r#"{"title": "Red", "description": null, "alt_text": null,
+                     "link": "https://shop.example/red", "creative_type": "REGULAR",
+                     "media": {"media_type": "image", "images": {"originals": {"url": "https://img.example/red.jpg"}}},
+                     "is_owner": true, "is_standard": true}"#],
+            )
+            .unwrap();
+        }
+        let store = SqliteStore::open(&path).unwrap();
+        let pin = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(store.get_object(ObjectKind::Pin, "7"))
+            .unwrap()
+            .unwrap();
+        match pin.record {
+            adloom_core::object::Record::Pin(p) => {
+                assert_eq!(p.image_url, "https://img.example/red.jpg");
+                assert_eq!(p.title.as_deref(), Some("Red"));
+            }
+            other => panic!("not a pin: {other:?}"),
+        }
     }
 }

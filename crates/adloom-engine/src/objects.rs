@@ -1,0 +1,111 @@
+//! The rules between advertiser objects: what a record may refer to in its
+//! ad account, and what follows from it. A record's own rules are the
+//! core's (`Campaign::check` and its siblings).
+
+use adloom_core::object::{ObjectKind, Record, StoredObject};
+use adloom_core::Invalid;
+
+use crate::{Engine, EngineError};
+
+impl Engine {
+    /// The object `id` of `kind` when `account` owns it.
+    pub async fn owned_object(
+        &self,
+        account: &str,
+        kind: ObjectKind,
+        id: &str,
+    ) -> Result<Option<StoredObject>, EngineError> {
+        Ok(self
+            .store
+            .get_object(kind, id)
+            .await?
+            .filter(|o| o.ad_account_id == account))
+    }
+
+    /// Checks what a record refers to against its ad account (an ad group's
+    /// campaign and audiences; an ad's ad group and pin) and fills in what
+    /// follows from it (an ad's campaign). A reference outside the account
+    /// is refused as if it did not exist: another account's audience would
+    /// otherwise pick whom this one reaches.
+    pub async fn check_references(
+        &self,
+        account: &str,
+        record: &mut Record,
+    ) -> Result<(), EngineError> {
+        match record {
+            Record::AdGroup(group) => {
+                let campaign = &group.campaign_id;
+                if self
+                    .owned_object(account, ObjectKind::Campaign, campaign)
+                    .await?
+                    .is_none()
+                {
+                    return Err(refused(
+                        "campaign_id",
+                        format!("no campaign {campaign} in this ad account"),
+                    ));
+                }
+                let targeting = group.targeting()?;
+                for (key, ids) in [
+                    ("AUDIENCE_INCLUDE", &targeting.audience_include),
+                    ("AUDIENCE_EXCLUDE", &targeting.audience_exclude),
+                ] {
+                    for id in ids {
+                        let live = self.store.get_audience(id).await?.filter(|a| {
+                            a.ad_account_id == account && a.record.get("removed").is_none()
+                        });
+                        if live.is_none() {
+                            return Err(refused(
+                                &format!("targeting_spec.{key}"),
+                                format!("no audience {id} in this ad account"),
+                            ));
+                        }
+                    }
+                }
+            }
+            Record::Ad(ad) => {
+                let Some(group) = self
+                    .owned_object(account, ObjectKind::AdGroup, &ad.ad_group_id)
+                    .await?
+                else {
+                    return Err(refused(
+                        "ad_group_id",
+                        format!("no ad group {} in this ad account", ad.ad_group_id),
+                    ));
+                };
+                if self
+                    .owned_object(account, ObjectKind::Pin, &ad.pin_id)
+                    .await?
+                    .is_none()
+                {
+                    return Err(refused(
+                        "pin_id",
+                        format!("no pin {} of this ad account", ad.pin_id),
+                    ));
+                }
+                if let Record::AdGroup(group) = group.record {
+                    ad.campaign_id = group.campaign_id;
+                }
+            }
+            Record::Keyword(keyword) => {
+                let group = &keyword.parent_id;
+                if self
+                    .owned_object(account, ObjectKind::AdGroup, group)
+                    .await?
+                    .is_none()
+                {
+                    return Err(refused(
+                        "parent_id",
+                        format!("no ad group {group} in this ad account"),
+                    ));
+                }
+            }
+            Record::Campaign(_) | Record::Pin(_) => {}
+        }
+        Ok(())
+    }
+}
+
+fn refused(field: &str, reason: String) -> EngineError {
+    EngineError::Invalid(Invalid::new(field, reason))
+}
