@@ -193,6 +193,34 @@ pub struct Ad {
     pub tracking_urls: Option<TrackingUrls>,
     #[serde(default)]
     pub review_status: ReviewStatus,
+    /// Pinterest's reasons, when rejected.
+    #[serde(default)]
+    pub rejected_reasons: Vec<String>,
+    /// The reasons in words, when rejected.
+    #[serde(default)]
+    pub rejection_labels: Vec<String>,
+    /// Every operator decision on it, oldest first.
+    #[serde(default)]
+    pub decisions: Vec<ReviewDecision>,
+}
+
+/// One operator's decision on an ad, kept with who made it and when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReviewDecision {
+    pub status: ReviewStatus,
+    pub reasons: Vec<String>,
+    /// Who decided (the operator's name for the admin token).
+    pub by: String,
+    pub time: i64,
+}
+
+impl Ad {
+    /// Takes a review's outcome.
+    pub fn set_review(&mut self, review: crate::review::Review) {
+        self.review_status = review.status;
+        self.rejected_reasons = review.rejected_reasons;
+        self.rejection_labels = review.rejection_labels;
+    }
 }
 
 /// A pin: the image, words and link an ad shows.
@@ -210,8 +238,7 @@ pub struct Pin {
 
 /// The `summary_status` Pinterest shows for a campaign or ad group (its
 /// `CampaignSummaryStatus` and `AdGroupSummaryStatus`), from its status and
-/// schedule at `now`; or for an ad (`PinPromotionSummaryStatus`), from its
-/// status alone (ads are approved as they are made).
+/// schedule at `now`; for an ad, see [`ad_summary_status`].
 pub fn summary_status(
     kind: Kind,
     status: Status,
@@ -226,6 +253,18 @@ pub fn summary_status(
         _ if start.is_some_and(|s| now < s) => "NOT_STARTED",
         _ if end.is_some_and(|e| e <= now) => "COMPLETED",
         _ => "RUNNING",
+    }
+}
+
+/// An ad's `summary_status` (`PinPromotionSummaryStatus`): archived or
+/// paused by its advertiser, else where its review stands.
+pub fn ad_summary_status(status: Status, review: ReviewStatus) -> &'static str {
+    match (status, review) {
+        (Status::Archived, _) => "ARCHIVED",
+        (Status::Paused, _) => "PAUSED",
+        (_, ReviewStatus::Approved) => "APPROVED",
+        (_, ReviewStatus::Rejected) => "REJECTED",
+        (_, ReviewStatus::Pending | ReviewStatus::Other) => "PENDING",
     }
 }
 

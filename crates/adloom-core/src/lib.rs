@@ -48,6 +48,7 @@ pub mod person;
 pub mod pixel;
 pub mod region;
 pub mod report;
+pub mod review;
 pub mod support;
 pub mod sync;
 pub mod tag;

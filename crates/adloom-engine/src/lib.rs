@@ -33,12 +33,14 @@ pub mod ingest;
 pub mod membership;
 pub mod metrics;
 mod objects;
+pub mod review;
 pub mod serving;
 pub mod settings;
 pub mod signed;
 pub mod tags;
 mod writes;
 
+use adloom_core::review::ReviewPolicy;
 pub use error::EngineError;
 pub use writes::Change;
 
@@ -57,6 +59,9 @@ pub struct Config {
     /// are drawn again (at least 1 s): each period gives someone probing for
     /// one person one noisy answer per audience, no more (invariant 5).
     pub audience_size_period: Duration,
+    /// The operator's rules for ads (`ad_review`, `blocked_domains`,
+    /// `blocked_terms`, `reports_to_pause`).
+    pub review: ReviewPolicy,
 }
 
 impl Default for Config {
@@ -66,6 +71,7 @@ impl Default for Config {
             membership_refresh: Duration::from_secs(1),
             reserve_cpm_micros: 500_000,
             audience_size_period: Duration::from_secs(3600),
+            review: ReviewPolicy::default(),
         }
     }
 }

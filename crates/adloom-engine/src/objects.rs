@@ -3,11 +3,50 @@
 //! core's (`Campaign::check` and its siblings).
 
 use adloom_core::object::{ObjectKind, Record, StoredObject};
+use adloom_core::review;
 use adloom_core::Invalid;
 
 use crate::{Engine, EngineError};
 
 impl Engine {
+    /// Makes a checked record ready to store: its references checked
+    /// ([`Engine::check_references`]), what the server set on the stored
+    /// version (`before`) kept, and an ad reviewed (`adloom_core::review`).
+    pub async fn prepare_write(
+        &self,
+        account: &str,
+        record: &mut Record,
+        before: Option<&Record>,
+    ) -> Result<(), EngineError> {
+        self.check_references(account, record).await?;
+        let Record::Ad(ad) = record else {
+            return Ok(());
+        };
+        let before = match before {
+            Some(Record::Ad(b)) => Some(b),
+            _ => None,
+        };
+        if let Some(b) = before {
+            ad.decisions = b.decisions.clone();
+        }
+        let pin = match self
+            .owned_object(account, ObjectKind::Pin, &ad.pin_id)
+            .await?
+            .map(|o| o.record)
+        {
+            Some(Record::Pin(pin)) => pin,
+            _ => {
+                return Err(refused(
+                    "pin_id",
+                    format!("no pin {} of this ad account", ad.pin_id),
+                ))
+            }
+        };
+        let verdict = review::on_write(&self.config.review, ad, &pin, before);
+        ad.set_review(verdict);
+        Ok(())
+    }
+
     /// The object `id` of `kind` when `account` owns it.
     pub async fn owned_object(
         &self,

@@ -125,6 +125,9 @@ async fn writes_announce_their_changes_to_the_next_decision() {
         view_tracking_url: None,
         tracking_urls: None,
         review_status: ReviewStatus::Approved,
+        rejected_reasons: Vec::new(),
+        rejection_labels: Vec::new(),
+        decisions: Vec::new(),
     });
     for (id, record) in [
         ("101", campaign),

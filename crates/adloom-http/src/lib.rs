@@ -50,6 +50,7 @@ mod people;
 mod pixel;
 mod promotions;
 mod reports;
+mod reviews;
 pub mod serving;
 mod settings;
 
@@ -213,6 +214,8 @@ pub fn router(state: AppState) -> Router {
             "/v1/admin/access_tokens/{id}",
             delete(ad_accounts::revoke_access_token),
         )
+        .route("/v1/admin/ad_reviews", get(reviews::queue))
+        .route("/v1/admin/ad_reviews/{ad_id}", post(reviews::decide))
         .route(
             "/v1/people/{user_id}/ads_settings",
             get(settings::get).put(settings::put),

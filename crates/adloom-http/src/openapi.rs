@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 
-use crate::{ad_accounts, audiences, conversions, people, pixel, serving, settings};
+use crate::{ad_accounts, audiences, conversions, people, pixel, reviews, serving, settings};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -34,6 +34,8 @@ use crate::{ad_accounts, audiences, conversions, people, pixel, serving, setting
         ad_accounts::create_access_token,
         ad_accounts::list_access_tokens,
         ad_accounts::revoke_access_token,
+        reviews::queue,
+        reviews::decide,
         serving::decide,
         serving::impression,
         serving::click,
@@ -54,6 +56,7 @@ use crate::{ad_accounts, audiences, conversions, people, pixel, serving, setting
         (name = "people", description = "The platform's people, synced by the operator."),
         (name = "ads settings", description = "\"Use info from our ad partners\", as each person sets it."),
         (name = "access tokens", description = "Advertisers' tokens, issued by the operator."),
+        (name = "ad review", description = "The operator's say over which ads run."),
         (name = "serving", description = "Decisions for the platform's feed, and the beacons of what was shown."),
         (name = "tag", description = "The advertisers' website tag."),
         (name = "extensions", description = "adloom's additions to Pinterest's v5 API."),

@@ -136,16 +136,18 @@ async fn create_batch(
             None => Err("each item must be an object".to_owned()),
             Some(input) => match read(kind, input) {
                 Err(invalid) => Err(invalid.to_string()),
-                Ok(mut record) => match state.engine.check_references(account, &mut record).await {
-                    Ok(()) => Ok(StoredObject {
-                        id: new_id(),
-                        ad_account_id: account.to_owned(),
-                        record,
-                        created_time: now,
-                        updated_time: now,
-                    }),
-                    Err(e) => Err(item_error(e)?),
-                },
+                Ok(mut record) => {
+                    match state.engine.prepare_write(account, &mut record, None).await {
+                        Ok(()) => Ok(StoredObject {
+                            id: new_id(),
+                            ad_account_id: account.to_owned(),
+                            record,
+                            created_time: now,
+                            updated_time: now,
+                        }),
+                        Err(e) => Err(item_error(e)?),
+                    }
+                }
             },
         };
         report(kind, result, now, &mut items, &mut created);
@@ -184,8 +186,11 @@ async fn update_batch(
         let result = match read(kind, &merge(&view(&stored, now), patch)) {
             Err(invalid) => Err(invalid.to_string()),
             Ok(mut record) => {
-                keep_server_fields(&stored.record, &mut record);
-                match state.engine.check_references(account, &mut record).await {
+                match state
+                    .engine
+                    .prepare_write(account, &mut record, Some(&stored.record))
+                    .await
+                {
                     Ok(()) => Ok(StoredObject {
                         record,
                         updated_time: now,
@@ -199,13 +204,6 @@ async fn update_batch(
     }
     state.engine.put_objects(updated).await?;
     Ok(Json(Items { items }))
-}
-
-/// What the server set on the stored record stays as it was.
-fn keep_server_fields(stored: &Record, record: &mut Record) {
-    if let (Record::Ad(before), Record::Ad(after)) = (stored, record) {
-        after.review_status = before.review_status;
-    }
 }
 
 #[derive(Serialize)]

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use adloom_core::region::{Country, RegionDefaults, DEFAULT_OPT_IN_COUNTRIES};
+use adloom_core::review::{ReviewMode, ReviewPolicy};
 use anyhow::{bail, Context};
 use clap::Args;
 use serde::Deserialize;
@@ -75,6 +76,10 @@ struct FileConfig {
     max_new_lists_per_day: Option<u64>,
     max_new_audiences_per_day: Option<u64>,
     partner_info_default: Option<PartnerInfoDefault>,
+    ad_review: Option<ReviewMode>,
+    blocked_domains: Option<Vec<String>>,
+    blocked_terms: Option<Vec<String>>,
+    reports_to_pause: Option<u32>,
 }
 
 #[derive(Deserialize)]
@@ -161,6 +166,17 @@ impl Settings {
                     .audience_size_period_secs
                     .map(Duration::from_secs)
                     .unwrap_or(defaults.engine.audience_size_period),
+                review: ReviewPolicy {
+                    own_origin: Some(public_url.clone()),
+                    ..ReviewPolicy::new(
+                        file.ad_review.unwrap_or_default(),
+                        &file.blocked_domains.unwrap_or_default(),
+                        &file.blocked_terms.unwrap_or_default(),
+                        file.reports_to_pause
+                            .unwrap_or(defaults.engine.review.reports_to_pause),
+                    )
+                    .map_err(|e| anyhow::anyhow!("config: {e}"))?
+                },
             },
             public_url,
             spool_dir: data_dir.join("spool"),
@@ -280,6 +296,13 @@ mod tests {
             example.max_new_audiences_per_day,
             Some(defaults.max_new_audiences_per_day)
         );
+        assert_eq!(example.ad_review, Some(defaults.engine.review.mode));
+        assert_eq!(
+            example.reports_to_pause,
+            Some(defaults.engine.review.reports_to_pause)
+        );
+        assert_eq!(example.blocked_domains, Some(Vec::new()));
+        assert_eq!(example.blocked_terms, Some(Vec::new()));
     }
 
     #[test]

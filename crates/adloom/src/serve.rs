@@ -46,6 +46,8 @@ pub(crate) async fn bind(settings: &mut Settings) -> anyhow::Result<TcpListener>
         .with_context(|| format!("cannot listen on {}", settings.listen))?;
     if settings.http.public_url.ends_with(":0") {
         settings.http.public_url = format!("http://{}", listener.local_addr()?);
+        // Links to adloom itself follow the address it got.
+        settings.http.engine.review.own_origin = Some(settings.http.public_url.clone());
     }
     Ok(listener)
 }

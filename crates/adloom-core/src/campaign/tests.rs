@@ -56,6 +56,9 @@ fn ad() -> Ad {
         view_tracking_url: None,
         tracking_urls: None,
         review_status: ReviewStatus::Approved,
+        rejected_reasons: Vec::new(),
+        rejection_labels: Vec::new(),
+        decisions: Vec::new(),
     }
 }
 

@@ -6,8 +6,9 @@
 
 use adloom_core::auction::BillableEvent;
 use adloom_core::campaign::{
-    iso8601, summary_status, Ad, AdGroup, BudgetType, Campaign, CreativeType, Kind, Objective, Pin,
-    PlacementGroup, ReviewStatus, Status, TrackingKind, TrackingUrls, FREQUENCY_CAP_FIELD,
+    ad_summary_status, iso8601, summary_status, Ad, AdGroup, BudgetType, Campaign, CreativeType,
+    Kind, Objective, Pin, PlacementGroup, ReviewStatus, Status, TrackingKind, TrackingUrls,
+    FREQUENCY_CAP_FIELD,
 };
 use adloom_core::names::Named;
 use adloom_core::object::{Record, StoredObject};
@@ -29,6 +30,8 @@ const READ_ONLY: &[&str] = &[
     "type",
     "summary_status",
     "review_status",
+    "rejected_reasons",
+    "rejection_labels",
 ];
 
 /// Reads a create body, or a stored object's answer with a PATCH merged
@@ -88,7 +91,14 @@ pub fn view(o: &StoredObject, now: i64) -> Value {
             g.start_time,
             g.end_time,
         ),
-        Record::Ad(a) => (Kind::Ad, json!(a), Some(a.status), None, None),
+        Record::Ad(a) => {
+            let mut v = json!(a);
+            // The operator's record of decisions is not the advertiser's.
+            if let Some(fields) = v.as_object_mut() {
+                fields.remove("decisions");
+            }
+            (Kind::Ad, v, Some(a.status), None, None)
+        }
         Record::Pin(p) => (Kind::Pin, pin_view(p), None, None, None),
         Record::Keyword(k) => {
             let mut v = json!(k);
@@ -108,7 +118,10 @@ pub fn view(o: &StoredObject, now: i64) -> Value {
         Some(status) => {
             v["created_time"] = json!(o.created_time);
             v["type"] = json!(kind.as_str());
-            v["summary_status"] = json!(summary_status(kind, status, start, end, now));
+            v["summary_status"] = json!(match &o.record {
+                Record::Ad(a) => ad_summary_status(a.status, a.review_status),
+                _ => summary_status(kind, status, start, end, now),
+            });
         }
     }
     if kind == Kind::Campaign {
@@ -127,7 +140,8 @@ pub fn view(o: &StoredObject, now: i64) -> Value {
     v
 }
 
-fn pin_view(p: &Pin) -> Value {
+/// A pin as the API answers it, without the server's fields.
+pub fn pin_view(p: &Pin) -> Value {
     json!({
         "title": p.title,
         "description": p.description,
@@ -214,6 +228,9 @@ fn ad(o: &Object) -> Result<Ad, Invalid> {
         tracking_urls: tracking_urls(o)?,
         // Set by the server: the caller keeps the stored one on updates.
         review_status: ReviewStatus::Approved,
+        rejected_reasons: Vec::new(),
+        rejection_labels: Vec::new(),
+        decisions: Vec::new(),
     })
 }
 

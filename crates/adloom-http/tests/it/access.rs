@@ -56,6 +56,8 @@ const ADMIN_ROUTES: &[(Method, &str)] = &[
     (Method::POST, "/v1/admin/access_tokens"),
     (Method::GET, "/v1/admin/access_tokens"),
     (Method::DELETE, "/v1/admin/access_tokens/123"),
+    (Method::GET, "/v1/admin/ad_reviews"),
+    (Method::POST, "/v1/admin/ad_reviews/123"),
     (Method::GET, "/v1/admin/support_requests"),
     (Method::POST, "/v1/admin/echo"),
     (Method::GET, "/v1/people/u1/ads_settings"),

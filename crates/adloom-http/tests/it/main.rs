@@ -15,6 +15,7 @@ mod people;
 mod pixel;
 mod privacy;
 mod promotions;
+mod review;
 mod settings;
 mod tag_js;
 
