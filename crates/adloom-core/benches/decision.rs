@@ -167,6 +167,7 @@ fn request(seq: &mut Seq) -> Request {
         now: 1_700_000_000,
         reserve_cpm_micros: 500_000,
         explain: false,
+        hidden: adloom_core::decision::Hidden::default(),
     }
 }
 

@@ -177,6 +177,22 @@ pub struct Request {
     /// Check every candidate and say why each lost; otherwise the decision
     /// stops once later candidates cannot change the outcome.
     pub explain: bool,
+    /// What the person hid: never served to them again.
+    pub hidden: Hidden,
+}
+
+/// The ads and advertisers a person hid ("Hide this ad").
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Hidden {
+    pub ads: Vec<String>,
+    /// Ad account ids.
+    pub advertisers: Vec<String>,
+}
+
+impl Hidden {
+    pub fn is_empty(&self) -> bool {
+        self.ads.is_empty() && self.advertisers.is_empty()
+    }
 }
 
 /// Why an ad group was not shown (for `explain`).
@@ -195,6 +211,8 @@ pub enum Rejection {
     BelowReserve,
     SameAccount,
     NoAd,
+    /// The person hid this ad or its advertiser.
+    Hidden,
 }
 
 impl Rejection {
@@ -213,6 +231,7 @@ impl Rejection {
             Rejection::BelowReserve => "below_reserve",
             Rejection::SameAccount => "same_account",
             Rejection::NoAd => "no_ad",
+            Rejection::Hidden => "hidden",
         }
     }
 }
@@ -324,11 +343,9 @@ pub fn decide_ranked<'a>(
             let (group, why) = eligible
                 .iter()
                 .find(|(g, _)| g.ad_group_id == win.bid.ad_group_id)?;
-            // The ads of a group take turns by the clock.
-            let ad = group
-                .ads
-                .get((request.now.unsigned_abs() as usize) % group.ads.len())?
-                .clone();
+            // The ads of a group the person may see take turns by the clock.
+            let ads = visible_ads(request, group);
+            let ad = (*ads.get((request.now.unsigned_abs() as usize) % ads.len().max(1))?).clone();
             Some(Served {
                 ad_group_id: group.ad_group_id.clone(),
                 campaign_id: group.campaign_id.clone(),
@@ -354,6 +371,15 @@ pub fn decide_ranked<'a>(
     Decision { served, rejected }
 }
 
+/// The group's ads the person did not hide.
+fn visible_ads<'a>(request: &Request, group: &'a ServingAdGroup) -> Vec<&'a ServingAd> {
+    group
+        .ads
+        .iter()
+        .filter(|a| !request.hidden.ads.contains(&a.ad_id))
+        .collect()
+}
+
 fn check(
     request: &Request,
     group: &ServingAdGroup,
@@ -365,6 +391,12 @@ fn check(
     }
     if group.ads.is_empty() {
         return Err(Rejection::NoAd);
+    }
+    if !request.hidden.is_empty()
+        && (request.hidden.advertisers.contains(&group.ad_account_id)
+            || visible_ads(request, group).is_empty())
+    {
+        return Err(Rejection::Hidden);
     }
     let started = group.start_time.is_none_or(|s| s <= request.now);
     let not_ended = group.end_time.is_none_or(|e| request.now < e);

@@ -38,6 +38,7 @@ pub mod disclosure;
 pub mod engagement;
 mod error;
 pub mod event;
+pub mod feedback;
 pub mod identifier;
 pub mod identity;
 pub mod keyword;

@@ -29,6 +29,7 @@ use adloom_store::Store;
 
 pub mod changes;
 mod error;
+mod feedback;
 pub mod ingest;
 pub mod membership;
 pub mod metrics;

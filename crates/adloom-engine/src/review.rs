@@ -3,6 +3,7 @@
 
 use adloom_core::ad_account::AdAccount;
 use adloom_core::campaign::{Ad, Pin, ReviewDecision, ReviewStatus};
+use adloom_core::feedback::AdReport;
 use adloom_core::object::{ObjectKind, Record, StoredObject};
 use adloom_core::page::PageRequest;
 use adloom_core::review;
@@ -18,6 +19,8 @@ pub struct ReviewItem {
     pub account: AdAccount,
     pub pin_id: String,
     pub pin: Option<Pin>,
+    /// People's reports of it, without who made them.
+    pub reports: Vec<AdReport>,
     pub updated_time: i64,
 }
 
@@ -45,7 +48,9 @@ impl Engine {
                         .into_iter()
                         .find(|(pin_id, _)| *pin_id == ad.pin_id)
                         .map(|(_, p)| p.clone());
+                    let reports = self.store.ad_reports(&id).await?;
                     items.push(ReviewItem {
+                        reports,
                         ad_id: id,
                         pin_id: ad.pin_id.clone(),
                         ad,

@@ -488,6 +488,7 @@ pub async fn decide(engine: &Engine, ask: Ask) -> Result<Decision, EngineError> 
         now,
         reserve_cpm_micros: engine.config.reserve_cpm_micros,
         explain,
+        hidden: profile.map(|p| p.hidden.clone()).unwrap_or_default(),
     };
     let snapshot = engine.serving.current(engine).await?;
     let decision_id = new_decision_id();

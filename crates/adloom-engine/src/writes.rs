@@ -120,9 +120,12 @@ impl Engine {
                 |_, mirror| {
                     let seen = std::mem::take(&mut *adloom_core::sync::lock(&seen));
                     for (user_id, mut profile) in seen {
-                        // An upsert keeps the person's setting.
-                        profile.use_partner_info =
-                            mirror.get(&user_id).and_then(|p| p.use_partner_info);
+                        // An upsert keeps the person's setting and what
+                        // they hid.
+                        if let Some(before) = mirror.get(&user_id) {
+                            profile.use_partner_info = before.use_partner_info;
+                            profile.hidden = before.hidden.clone();
+                        }
                         changed.push(user_id.clone());
                         mirror.insert(user_id, Arc::new(profile));
                     }

@@ -39,6 +39,7 @@ mod conversions;
 pub mod demo;
 pub mod error;
 mod extract;
+mod feedback;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 mod keywords;
@@ -224,6 +225,15 @@ pub fn router(state: AppState) -> Router {
             "/v1/people/{user_id}/ads_settings/history",
             get(settings::history),
         )
+        .route(
+            "/v1/people/{user_id}/hidden_ads",
+            get(feedback::list).post(feedback::hide),
+        )
+        .route(
+            "/v1/people/{user_id}/hidden_ads/{scope}/{target_id}",
+            delete(feedback::unhide),
+        )
+        .route("/v1/people/{user_id}/ad_reports", post(feedback::report))
         .route(
             "/v5/ad_accounts",
             get(ad_accounts::list).post(ad_accounts::create),

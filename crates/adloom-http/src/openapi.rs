@@ -14,7 +14,9 @@ use axum::response::{IntoResponse, Response};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 
-use crate::{ad_accounts, audiences, conversions, people, pixel, reviews, serving, settings};
+use crate::{
+    ad_accounts, audiences, conversions, feedback, people, pixel, reviews, serving, settings,
+};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -36,6 +38,10 @@ use crate::{ad_accounts, audiences, conversions, people, pixel, reviews, serving
         ad_accounts::revoke_access_token,
         reviews::queue,
         reviews::decide,
+        feedback::hide,
+        feedback::list,
+        feedback::unhide,
+        feedback::report,
         serving::decide,
         serving::impression,
         serving::click,
@@ -57,6 +63,7 @@ use crate::{ad_accounts, audiences, conversions, people, pixel, reviews, serving
         (name = "ads settings", description = "\"Use info from our ad partners\", as each person sets it."),
         (name = "access tokens", description = "Advertisers' tokens, issued by the operator."),
         (name = "ad review", description = "The operator's say over which ads run."),
+        (name = "people's controls", description = "\"Hide this ad\" and \"Report this ad\", sent by the platform for the person."),
         (name = "serving", description = "Decisions for the platform's feed, and the beacons of what was shown."),
         (name = "tag", description = "The advertisers' website tag."),
         (name = "extensions", description = "adloom's additions to Pinterest's v5 API."),

@@ -44,6 +44,9 @@ pub struct QueueItem {
     /// The pin as people see it: `title`, `description`, `link`, `media`.
     #[schema(value_type = Object)]
     pin: Value,
+    /// People's reports: how many, and how many for each reason.
+    #[schema(value_type = Object)]
+    reports: Value,
     /// Every decision so far: `status`, `reasons`, `by`, `time`.
     #[schema(value_type = Vec<Object>)]
     decisions: Value,
@@ -57,7 +60,12 @@ impl QueueItem {
             .destination_url
             .clone()
             .or_else(|| item.pin.as_ref().and_then(|p| p.link.clone()));
+        let mut reasons = std::collections::BTreeMap::<&str, u64>::new();
+        for r in &item.reports {
+            *reasons.entry(r.reason.as_str()).or_default() += 1;
+        }
         QueueItem {
+            reports: serde_json::json!({"count": item.reports.len(), "reasons": reasons}),
             ad_id: item.ad_id,
             ad_account_id: item.account.id,
             advertiser: item.account.name,

@@ -26,6 +26,7 @@ use crate::{
 };
 use adloom_core::campaign::{Campaign, Objective, Status};
 use adloom_core::customer_list::{CustomerList, ListType};
+use adloom_core::feedback::{AdReport, HiddenAd, HideScope, ReportReason};
 use adloom_core::keyword::{AdGroupKeyword, Keyword, MatchType};
 
 /// A store under test, with whatever must live as long as it (a temporary
@@ -72,6 +73,7 @@ macro_rules! store_conformance_tests {
             list_records_match_in_every_form,
             a_click_id_links_the_clicker_for_that_advertiser_only,
             advertiser_objects_by_kind_and_account,
+            hidden_ads_and_reports_are_the_persons,
             an_engagement_counts_once,
             clicks_bill_after_an_impression_once_a_day,
             people_page_with_their_settings,
@@ -1400,6 +1402,106 @@ pub async fn a_click_id_links_the_clicker_for_that_advertiser_only(store: &dyn S
         after,
         vec![EventOutcome::Recorded { user_id: None }],
         "erased with the person"
+    );
+}
+
+pub async fn hidden_ads_and_reports_are_the_persons(store: &dyn Store) {
+    store
+        .upsert_people(batch(vec![person("u1", None, 1), person("u2", None, 1)]))
+        .await
+        .unwrap();
+    let hide = |scope, ad: &str, time| HiddenAd {
+        scope,
+        ad_id: ad.into(),
+        ad_account_id: "9".into(),
+        hidden_time: time,
+    };
+    store
+        .hide_ad("u1", hide(HideScope::Ad, "7", 10))
+        .await
+        .unwrap();
+    store
+        .hide_ad("u1", hide(HideScope::Ad, "7", 11))
+        .await
+        .unwrap();
+    store
+        .hide_ad("u1", hide(HideScope::Advertiser, "8", 12))
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.hide_ad("nobody", hide(HideScope::Ad, "7", 1)).await,
+        Err(StoreError::NotFound)
+    ));
+    let hidden = store.hidden_ads(&["u1".into(), "u2".into()]).await.unwrap();
+    assert_eq!(
+        hidden,
+        vec![
+            ("u1".to_owned(), hide(HideScope::Ad, "7", 10)),
+            ("u1".to_owned(), hide(HideScope::Advertiser, "8", 12)),
+        ],
+        "hiding twice keeps the first"
+    );
+    assert!(store
+        .unhide_ad("u1", HideScope::Advertiser, "9")
+        .await
+        .unwrap());
+    assert!(!store
+        .unhide_ad("u1", HideScope::Advertiser, "9")
+        .await
+        .unwrap());
+    assert_eq!(store.hidden_ads(&["u1".into()]).await.unwrap().len(), 1);
+
+    let report = |reason, time| AdReport {
+        ad_id: "7".into(),
+        reason,
+        reported_time: time,
+    };
+    assert_eq!(
+        store
+            .report_ad("u1", report(ReportReason::Spam, 20))
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        store
+            .report_ad("u1", report(ReportReason::Misleading, 21))
+            .await
+            .unwrap(),
+        1,
+        "one person counts once"
+    );
+    assert_eq!(
+        store
+            .report_ad("u2", report(ReportReason::Spam, 22))
+            .await
+            .unwrap(),
+        2
+    );
+    assert!(matches!(
+        store
+            .report_ad("nobody", report(ReportReason::Spam, 1))
+            .await,
+        Err(StoreError::NotFound)
+    ));
+    assert_eq!(
+        store.ad_reports("7").await.unwrap(),
+        vec![
+            report(ReportReason::Misleading, 21),
+            report(ReportReason::Spam, 22)
+        ]
+    );
+    // Erasure takes both with the person; a sync of the person keeps them.
+    store
+        .upsert_people(batch(vec![person("u1", None, 2)]))
+        .await
+        .unwrap();
+    assert_eq!(store.hidden_ads(&["u1".into()]).await.unwrap().len(), 1);
+    store.delete_person("u1").await.unwrap();
+    assert!(store.hidden_ads(&["u1".into()]).await.unwrap().is_empty());
+    assert_eq!(
+        store.ad_reports("7").await.unwrap(),
+        vec![report(ReportReason::Spam, 22)]
     );
 }
 

@@ -25,6 +25,7 @@ use adloom_core::audience::ReportedSize;
 use adloom_core::customer_list::{record_digests, CustomerList, ListType};
 pub use adloom_core::engagement::EngagementKind;
 use adloom_core::event::{EventName, TrackedEvent};
+use adloom_core::feedback::{AdReport, HiddenAd, HideScope};
 use adloom_core::identity::pick_person;
 pub use adloom_core::object::{ObjectKind, Record, StoredObject};
 use adloom_core::page::{Page, PageRequest};
@@ -129,6 +130,19 @@ pub trait Store: Send + Sync + 'static {
         after: Option<String>,
         limit: usize,
     ) -> Result<Vec<(PersonRecord, Option<bool>)>>;
+    /// Records that a person hid an ad or its advertiser (again: nothing
+    /// changes). `NotFound` if the person does not exist.
+    async fn hide_ad(&self, user_id: &str, hidden: HiddenAd) -> Result<()>;
+    /// Undoes a hide; whether there was one.
+    async fn unhide_ad(&self, user_id: &str, scope: HideScope, target_id: &str) -> Result<bool>;
+    /// What these people hid, as (user id, what), oldest first per person.
+    async fn hidden_ads(&self, user_ids: &[String]) -> Result<Vec<(String, HiddenAd)>>;
+    /// Records a person's report of an ad (a second report of the same ad
+    /// replaces the first). Returns how many distinct people reported it.
+    /// `NotFound` if the person does not exist.
+    async fn report_ad(&self, user_id: &str, report: AdReport) -> Result<u64>;
+    /// The reports of an ad, without who made them.
+    async fn ad_reports(&self, ad_id: &str) -> Result<Vec<AdReport>>;
     /// The user ids whose identifiers have this digest (any algorithm).
     async fn find_people_by_digest(&self, digest: &str) -> Result<Vec<String>>;
 

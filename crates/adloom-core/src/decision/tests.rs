@@ -126,6 +126,7 @@ fn request(user: &str, use_partner_info: Option<bool>) -> Request {
         now: NOW,
         reserve_cpm_micros: 500_000,
         explain: true,
+        hidden: Hidden::default(),
     }
 }
 
@@ -396,4 +397,44 @@ fn an_ad_group_never_uses_another_accounts_audience() {
         .contains(&("decor".to_owned(), Rejection::NotTargeted)));
     // Shoes Inc.'s own ad group still uses it.
     assert!(shown(&alice).contains(&"shoes"));
+}
+
+/// "Hide this ad": the ad, or every ad of its advertiser, is never served
+/// to that person again; others still are, and other people still see it.
+#[test]
+fn hidden_ads_and_advertisers_are_never_served_again() {
+    let (mut groups, audiences) = world_of_shoes();
+    // The decor group has a second ad: hiding one leaves the other.
+    let mut second = groups[1].ads[0].clone();
+    second.ad_id = "ad-decor-2".into();
+    groups[1].ads.push(second);
+    let hiding = |ads: &[&str], advertisers: &[&str]| {
+        let mut r = request("alice", None);
+        r.hidden = Hidden {
+            ads: ads.iter().map(|a| a.to_string()).collect(),
+            advertisers: advertisers.iter().map(|a| a.to_string()).collect(),
+        };
+        decide(&r, &groups, &audiences, &open_world())
+    };
+    let shoes_account = groups[0].ad_account_id.clone();
+    let d = hiding(&["ad-shoes"], &[]);
+    assert_eq!(shown(&d), ["decor", "travel"]);
+    assert!(d
+        .rejected
+        .contains(&("shoes".to_owned(), Rejection::Hidden)));
+    let d = hiding(&[], &[&shoes_account]);
+    assert_eq!(shown(&d), ["decor", "travel"], "the whole advertiser");
+    for _ in 0..4 {
+        let d = hiding(&["ad-decor"], &[]);
+        let decor = d.served.iter().find(|s| s.ad_group_id == "decor").unwrap();
+        assert_eq!(decor.ad.ad_id, "ad-decor-2", "the group's other ad only");
+    }
+    let d = hiding(&["ad-decor", "ad-decor-2"], &[]);
+    assert!(!shown(&d).contains(&"decor"));
+    let bob = decide(&request("alice", None), &groups, &audiences, &open_world());
+    assert_eq!(
+        shown(&bob),
+        ["shoes", "decor", "travel"],
+        "only for the person who hid"
+    );
 }

@@ -12,6 +12,8 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 
+use adloom_core::decision::Hidden;
+use adloom_core::feedback;
 use adloom_core::person::{Gender, PersonRecord};
 use adloom_core::region::Country;
 
@@ -28,6 +30,8 @@ pub struct Profile {
     pub age: Option<u8>,
     pub gender: Option<Gender>,
     pub use_partner_info: Option<bool>,
+    /// The ads and advertisers they hid.
+    pub hidden: Hidden,
 }
 
 impl Profile {
@@ -39,6 +43,7 @@ impl Profile {
             age: person.age,
             gender: person.gender,
             use_partner_info,
+            hidden: Hidden::default(),
         }
     }
 }
@@ -105,7 +110,12 @@ impl People {
             let profile = match person {
                 Some(p) => {
                     let setting = engine.store.get_ads_setting(user_id).await?;
-                    Some(Arc::new(Profile::of(&p, setting.use_partner_info)))
+                    let mut profile = Profile::of(&p, setting.use_partner_info);
+                    profile.hidden = hidden_of(engine, std::slice::from_ref(user_id))
+                        .await?
+                        .remove(user_id)
+                        .unwrap_or_default();
+                    Some(Arc::new(profile))
                 }
                 None => None,
             };
@@ -150,6 +160,21 @@ impl People {
     }
 }
 
+/// What each of these people hid, by user id.
+async fn hidden_of(
+    engine: &Engine,
+    users: &[String],
+) -> Result<HashMap<String, Hidden>, EngineError> {
+    let mut by_user: HashMap<String, Vec<feedback::HiddenAd>> = HashMap::new();
+    for (user, h) in engine.store.hidden_ads(users).await? {
+        by_user.entry(user).or_default().push(h);
+    }
+    Ok(by_user
+        .into_iter()
+        .map(|(user, items)| (user, feedback::hidden(&items)))
+        .collect())
+}
+
 /// Every person and their setting, from the store, a page at a time.
 async fn read_everyone(engine: &Engine) -> Result<HashMap<String, Arc<Profile>>, EngineError> {
     let mut everyone = HashMap::new();
@@ -161,11 +186,12 @@ async fn read_everyone(engine: &Engine) -> Result<HashMap<String, Arc<Profile>>,
             .await?;
         let Some((last, _)) = page.last() else { break };
         after = Some(last.user_id.clone());
+        let users: Vec<String> = page.iter().map(|(p, _)| p.user_id.clone()).collect();
+        let mut hidden = hidden_of(engine, &users).await?;
         for (person, setting) in &page {
-            everyone.insert(
-                person.user_id.clone(),
-                Arc::new(Profile::of(person, *setting)),
-            );
+            let mut profile = Profile::of(person, *setting);
+            profile.hidden = hidden.remove(&person.user_id).unwrap_or_default();
+            everyone.insert(person.user_id.clone(), Arc::new(profile));
         }
         if page.len() < LOAD_PAGE {
             break;

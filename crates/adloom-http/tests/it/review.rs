@@ -284,3 +284,134 @@ async fn decisions_are_checked() {
     // Nothing changed: still pending.
     assert_eq!(queue(&app, "PENDING").await.len(), 1);
 }
+
+/// "Hide this ad" and "Report this ad" (issue 16): a hidden ad, or every
+/// ad of a hidden advertiser, is never served to that person again from
+/// the very next decision, and comes back when undone; reports from
+/// `reports_to_pause` distinct people hold an ad for the operator.
+#[tokio::test]
+async fn people_hide_and_report_ads() {
+    let app = App::with_config(|c| {
+        c.engine.review = ReviewPolicy::new(ReviewMode::Automatic, &[], &[], 2).unwrap();
+    });
+    let (account, group) = ad_group(&app).await;
+    app.upsert(json!([{"user_id": "p2", "country": "US"}, {"user_id": "p3", "country": "US"}]))
+        .await;
+    let ad = ad(
+        &app,
+        &account,
+        &group,
+        "Red shoes",
+        "https://shop.example/red",
+    )
+    .await;
+    let ad_id = ad["id"].as_str().unwrap();
+    let sees = |user: &'static str| {
+        let app = &app;
+        let group = group.clone();
+        async move {
+            let d = decide(
+                app,
+                json!({"user_id": user, "placement": "home_feed", "count": 3}),
+            )
+            .await;
+            groups(&d).contains(&group.as_str())
+        }
+    };
+    assert!(sees("p1").await);
+
+    let hide = |scope: &str| {
+        app.admin(
+            Method::POST,
+            "/v1/people/p1/hidden_ads",
+            Some(json!({"ad_id": ad_id, "scope": scope})),
+        )
+    };
+    let r = hide("ad").await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    assert_eq!(r.body["target_id"], ad_id);
+    assert!(!sees("p1").await, "hidden from the very next decision");
+    assert!(sees("p2").await, "only from the person who hid it");
+    let listed = app
+        .admin(Method::GET, "/v1/people/p1/hidden_ads", None)
+        .await;
+    assert_eq!(listed.body["items"].as_array().unwrap().len(), 1);
+    let undo = app
+        .admin(
+            Method::DELETE,
+            &format!("/v1/people/p1/hidden_ads/ad/{ad_id}"),
+            None,
+        )
+        .await;
+    assert_eq!(undo.status, StatusCode::NO_CONTENT);
+    assert!(sees("p1").await, "undone");
+
+    let r = hide("advertiser").await;
+    assert_eq!(r.body["target_id"], json!(account));
+    assert!(!sees("p1").await, "every ad of the advertiser");
+    // A sync of the person keeps what they hid.
+    app.upsert(json!([{"user_id": "p1", "country": "US"}]))
+        .await;
+    assert!(!sees("p1").await);
+
+    for (body, status) in [
+        (
+            json!({"ad_id": ad_id, "scope": "forever"}),
+            StatusCode::BAD_REQUEST,
+        ),
+        (json!({"scope": "ad"}), StatusCode::BAD_REQUEST),
+        (json!({"ad_id": "999"}), StatusCode::NOT_FOUND),
+    ] {
+        let r = app
+            .admin(Method::POST, "/v1/people/p1/hidden_ads", Some(body.clone()))
+            .await;
+        assert_eq!(r.status, status, "{body}");
+    }
+    let r = app
+        .admin(
+            Method::POST,
+            "/v1/people/nobody/hidden_ads",
+            Some(json!({"ad_id": ad_id})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+
+    // Reports: the second distinct person holds the ad.
+    let report = |user: &'static str, reason: &'static str| {
+        let app = &app;
+        async move {
+            app.admin(
+                Method::POST,
+                &format!("/v1/people/{user}/ad_reports"),
+                Some(json!({"ad_id": ad_id, "reason": reason})),
+            )
+            .await
+        }
+    };
+    assert_eq!(report("p2", "misleading").await.status, StatusCode::CREATED);
+    assert_eq!(report("p2", "spam").await.status, StatusCode::CREATED);
+    assert!(sees("p3").await, "one person, however often, holds nothing");
+    assert_eq!(report("p3", "ugly").await.status, StatusCode::BAD_REQUEST);
+    assert_eq!(report("p3", "spam").await.status, StatusCode::CREATED);
+    assert!(!sees("p3").await, "held for the operator");
+    let waiting = queue(&app, "PENDING").await;
+    assert_eq!(
+        waiting[0]["reports"],
+        json!({"count": 2, "reasons": {"spam": 2}})
+    );
+    assert_eq!(waiting[0]["decisions"][0]["by"], "people's reports");
+    let r = app
+        .admin(
+            Method::POST,
+            &format!("/v1/admin/ad_reviews/{ad_id}"),
+            Some(json!({"decision": "APPROVED"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(sees("p3").await, "the operator decided");
+
+    // Erasure takes the person's hides and reports.
+    app.admin(Method::DELETE, "/v1/admin/people/p2", None).await;
+    let waiting = queue(&app, "APPROVED").await;
+    assert_eq!(waiting[0]["reports"]["count"], 1);
+}

@@ -36,6 +36,8 @@ use crate::rows::{
     bookmark_seq, digest_bytes, engagement_kind, from_json, internal, object_record, page_of,
     read_object_record, stored_record, to_json,
 };
+use adloom_core::feedback::{AdReport, HiddenAd, HideScope};
+
 use crate::{
     BlockedPixels, ConsentFacts, ConversionTotal, Engagement, EngagementKind, EventOutcome,
     ListChange, ListMember, ObjectKind, PersonBatch, Result, Store, StoreError, StoredAudience,
@@ -52,6 +54,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0005.sql"),
     include_str!("migrations/0006.sql"),
     include_str!("migrations/0007.sql"),
+    include_str!("migrations/0008.sql"),
 ];
 
 /// Any number that no other program's advisory locks are likely to use.
@@ -834,6 +837,102 @@ impl Store for PostgresStore {
             })
         })
         .await
+    }
+
+    async fn hide_ad(&self, user_id: &str, hidden: HiddenAd) -> Result<()> {
+        let client = self.client().await?;
+        let inserted = client
+            .execute(
+                "INSERT INTO hidden_ads (user_id, scope, target_id, record)
+                 SELECT user_id, $2, $3, $4 FROM people WHERE user_id = $1
+                 ON CONFLICT (user_id, scope, target_id) DO NOTHING",
+                &[
+                    &user_id,
+                    &hidden.scope.as_str(),
+                    &hidden.target(),
+                    &to_json(&hidden)?,
+                ],
+            )
+            .await
+            .map_err(driver)?;
+        if inserted == 0 && self.get_person(user_id).await?.is_none() {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn unhide_ad(&self, user_id: &str, scope: HideScope, target_id: &str) -> Result<bool> {
+        let client = self.client().await?;
+        let removed = client
+            .execute(
+                "DELETE FROM hidden_ads WHERE user_id = $1 AND scope = $2 AND target_id = $3",
+                &[&user_id, &scope.as_str(), &target_id],
+            )
+            .await
+            .map_err(driver)?;
+        Ok(removed > 0)
+    }
+
+    async fn hidden_ads(&self, user_ids: &[String]) -> Result<Vec<(String, HiddenAd)>> {
+        let rows = self
+            .query(
+                "SELECT user_id, record FROM hidden_ads WHERE user_id = ANY($1)",
+                &[&user_ids],
+            )
+            .await?;
+        let mut out = rows
+            .iter()
+            .map(|r| {
+                Ok((
+                    r.get::<_, String>(0),
+                    from_json::<HiddenAd>(r.get::<_, &str>(1))?,
+                ))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        out.sort_by_key(|(user, h)| (user.clone(), h.hidden_time));
+        Ok(out)
+    }
+
+    async fn report_ad(&self, user_id: &str, report: AdReport) -> Result<u64> {
+        let user_id = user_id.to_owned();
+        self.write(move |tx| {
+            Box::pin(async move {
+                let inserted = tx
+                    .execute(
+                        "INSERT INTO ad_reports (ad_id, user_id, record)
+                         SELECT $1, user_id, $3 FROM people WHERE user_id = $2
+                         ON CONFLICT (ad_id, user_id) DO UPDATE SET record = excluded.record",
+                        &[&report.ad_id, &user_id, &to_json(&report)?],
+                    )
+                    .await
+                    .map_err(driver)?;
+                if inserted == 0 {
+                    return Err(StoreError::NotFound);
+                }
+                let reporters: i64 = tx
+                    .query_one(
+                        "SELECT COUNT(*) FROM ad_reports WHERE ad_id = $1",
+                        &[&report.ad_id],
+                    )
+                    .await
+                    .map_err(driver)?
+                    .get(0);
+                Ok(reporters as u64)
+            })
+        })
+        .await
+    }
+
+    async fn ad_reports(&self, ad_id: &str) -> Result<Vec<AdReport>> {
+        let rows = self
+            .query("SELECT record FROM ad_reports WHERE ad_id = $1", &[&ad_id])
+            .await?;
+        let mut reports = rows
+            .iter()
+            .map(|r| from_json::<AdReport>(r.get::<_, &str>(0)))
+            .collect::<Result<Vec<_>>>()?;
+        reports.sort_by_key(|r| r.reported_time);
+        Ok(reports)
     }
 
     async fn find_people_by_digest(&self, digest: &str) -> Result<Vec<String>> {

@@ -33,6 +33,8 @@ use crate::rows::{
     bookmark_seq, digest_bytes, engagement_kind, from_json, internal, object_record, page_of,
     read_object_record, stored_record, to_json,
 };
+use adloom_core::feedback::{AdReport, HiddenAd, HideScope};
+
 use crate::{
     BlockedPixels, ConsentFacts, ConversionTotal, Engagement, EngagementKind, EventOutcome,
     ListChange, ListMember, ObjectKind, PersonBatch, Result, Store, StoreError, StoredAudience,
@@ -53,6 +55,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0009.sql"),
     include_str!("migrations/0010.sql"),
     include_str!("migrations/0011.sql"),
+    include_str!("migrations/0012.sql"),
 ];
 
 const READERS: u32 = 8;
@@ -401,6 +404,16 @@ fn stored_object(
     })
 }
 
+/// `NotFound` unless the person exists.
+fn person_exists(tx: &Transaction<'_>, user_id: &str) -> Result<()> {
+    tx.query_row("SELECT 1 FROM people WHERE user_id = ?1", [user_id], |_| {
+        Ok(())
+    })
+    .optional()
+    .map_err(driver)?
+    .ok_or(StoreError::NotFound)
+}
+
 /// Removes a person's rows from the identity index.
 fn forget_identifiers(
     tx: &Transaction<'_>,
@@ -654,6 +667,107 @@ impl Store for SqliteStore {
                 tx.execute(sql, [&user_id]).map_err(driver)?;
             }
             Ok(true)
+        })
+        .await
+    }
+
+    async fn hide_ad(&self, user_id: &str, hidden: HiddenAd) -> Result<()> {
+        let user_id = user_id.to_owned();
+        self.write(move |tx| {
+            person_exists(tx, &user_id)?;
+            tx.execute(
+                "INSERT INTO hidden_ads (user_id, scope, target_id, record) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (user_id, scope, target_id) DO NOTHING",
+                params![
+                    user_id,
+                    hidden.scope.as_str(),
+                    hidden.target(),
+                    to_json(&hidden)?
+                ],
+            )
+            .map_err(driver)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn unhide_ad(&self, user_id: &str, scope: HideScope, target_id: &str) -> Result<bool> {
+        let (user_id, target_id) = (user_id.to_owned(), target_id.to_owned());
+        self.write(move |tx| {
+            let removed = tx
+                .execute(
+                    "DELETE FROM hidden_ads WHERE user_id = ?1 AND scope = ?2 AND target_id = ?3",
+                    params![user_id, scope.as_str(), target_id],
+                )
+                .map_err(driver)?;
+            Ok(removed > 0)
+        })
+        .await
+    }
+
+    async fn hidden_ads(&self, user_ids: &[String]) -> Result<Vec<(String, HiddenAd)>> {
+        let user_ids = user_ids.to_vec();
+        self.read(move |c| {
+            let mut stmt = c
+                .prepare_cached("SELECT user_id, record FROM hidden_ads WHERE user_id = ?1")
+                .map_err(driver)?;
+            let mut out = Vec::new();
+            for user in &user_ids {
+                let rows = stmt
+                    .query_map([user], |r| {
+                        Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+                    })
+                    .map_err(driver)?
+                    .collect::<rusqlite::Result<Vec<_>>>()
+                    .map_err(driver)?;
+                for (user, record) in rows {
+                    out.push((user, from_json::<HiddenAd>(&record)?));
+                }
+            }
+            out.sort_by_key(|(user, h)| (user.clone(), h.hidden_time));
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn report_ad(&self, user_id: &str, report: AdReport) -> Result<u64> {
+        let user_id = user_id.to_owned();
+        self.write(move |tx| {
+            person_exists(tx, &user_id)?;
+            tx.execute(
+                "INSERT INTO ad_reports (ad_id, user_id, record) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (ad_id, user_id) DO UPDATE SET record = excluded.record",
+                params![report.ad_id, user_id, to_json(&report)?],
+            )
+            .map_err(driver)?;
+            let reporters: i64 = tx
+                .query_row(
+                    "SELECT COUNT(*) FROM ad_reports WHERE ad_id = ?1",
+                    [&report.ad_id],
+                    |r| r.get(0),
+                )
+                .map_err(driver)?;
+            Ok(reporters as u64)
+        })
+        .await
+    }
+
+    async fn ad_reports(&self, ad_id: &str) -> Result<Vec<AdReport>> {
+        let ad_id = ad_id.to_owned();
+        self.read(move |c| {
+            let rows = c
+                .prepare_cached("SELECT record FROM ad_reports WHERE ad_id = ?1")
+                .map_err(driver)?
+                .query_map([&ad_id], |r| r.get::<_, String>(0))
+                .map_err(driver)?
+                .collect::<rusqlite::Result<Vec<_>>>()
+                .map_err(driver)?;
+            let mut reports = rows
+                .iter()
+                .map(|r| from_json::<AdReport>(r))
+                .collect::<Result<Vec<_>>>()?;
+            reports.sort_by_key(|r| r.reported_time);
+            Ok(reports)
         })
         .await
     }
@@ -1762,7 +1876,8 @@ mod tests {
         let path = dir.path().join("adloom.db");
         {
             let conn = Connection::open(&path).unwrap();
-            let before_typed = MIGRATIONS.len() - 1;
+            // 0011 made records typed.
+            let before_typed = 10;
             for (i, sql) in MIGRATIONS[..before_typed].iter().enumerate() {
                 conn.execute_batch(sql).unwrap();
                 conn.pragma_update(None, "user_version", (i + 1) as i64)
