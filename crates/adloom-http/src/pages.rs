@@ -40,6 +40,7 @@ pub fn routes() -> Router<AppState> {
             "/settings/ads",
             get(settings_page::show).post(settings_page::save),
         )
+        .route("/settings/ads/hidden", post(settings_page::unhide))
         .route("/choices", get(choices::show).post(choices::save))
         .route("/help/ads", get(help::show))
         .route("/help/ads/contact", post(help::contact))

@@ -3,6 +3,7 @@
 
 use adloom_core::ads_setting::SettingChange;
 use adloom_core::consent::{self, ConsentInputs};
+use adloom_core::feedback::HideScope;
 use adloom_core::page::PageRequest;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -86,6 +87,21 @@ async fn render(
         None => "default",
     };
     let on_off = |on: bool| if on { "on" } else { "off" };
+    let mut hidden = Vec::new();
+    for h in state
+        .engine
+        .hidden_ads(user)
+        .await
+        .map_err(|e| Page::from(crate::error::ApiError::from(e)))?
+    {
+        let advertiser = state
+            .engine
+            .store
+            .get_ad_account(&h.ad_account_id)
+            .await?
+            .map_or_else(|| "an advertiser".to_owned(), |a| a.name);
+        hidden.push((h, advertiser));
+    }
     let body = html! {
         h1 { "Ads settings" }
         @if saved {
@@ -132,6 +148,32 @@ async fn render(
                     (option("default", "Default", &default_text(region), choice))
                 }
                 button type="submit" { "Save" }
+            }
+        }
+        section aria-labelledby="hidden" {
+            h2 id="hidden" { "Ads you hid" }
+            @if hidden.is_empty() {
+                p { "You have not hidden any ads. Use \"Hide this ad\" in an ad's menu to stop seeing it." }
+            } @else {
+                ul class="hidden-ads" {
+                    @for (h, advertiser) in &hidden {
+                        li {
+                            @match h.scope {
+                                HideScope::Ad => { "An ad from " strong { (advertiser) } }
+                                HideScope::Advertiser => { "Every ad from " strong { (advertiser) } }
+                            }
+                            " · hidden " (when(h.hidden_time)) " UTC "
+                            form method="post" action="/settings/ads/hidden" class="inline" {
+                                (csrf.field())
+                                input type="hidden" name="scope" value=(h.scope.as_str());
+                                input type="hidden" name="target_id" value=(h.target());
+                                button type="submit" class="secondary" {
+                                    "Show again" span class="visually-hidden" { ": " (advertiser) }
+                                }
+                            }
+                        }
+                    }
+                }
             }
         }
         section aria-labelledby="history" {
@@ -227,6 +269,47 @@ pub async fn save(
         source: "settings_page".to_owned(),
     };
     match adloom_engine::settings::record(&state.engine, &user, change).await {
+        Ok(_) => {
+            let mut res = Redirect::to("/settings/ads?saved=1").into_response();
+            protect(res.headers_mut());
+            res
+        }
+        Err(e) => Page::from(crate::error::ApiError::from(e)).into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct Unhide {
+    csrf: String,
+    scope: String,
+    target_id: String,
+}
+
+/// `POST /settings/ads/hidden`: "Show again", the person's own undo of a
+/// hide, through the same engine function as the API.
+pub async fn unhide(
+    State(state): State<AppState>,
+    Person(user): Person,
+    csrf: Csrf,
+    Form(form): Form<Unhide>,
+) -> Response {
+    if !csrf.accepts(&form.csrf) {
+        return forged().into_response();
+    }
+    let Some(user) = user else {
+        return signed_out()
+            .with_status(StatusCode::UNAUTHORIZED)
+            .into_response();
+    };
+    let Some(scope) = HideScope::parse(&form.scope) else {
+        return problem(
+            StatusCode::BAD_REQUEST,
+            "That is not something you hid",
+            "Go back to your ads settings and try again.",
+        )
+        .into_response();
+    };
+    match state.engine.unhide_ad(&user, scope, &form.target_id).await {
         Ok(_) => {
             let mut res = Redirect::to("/settings/ads?saved=1").into_response();
             protect(res.headers_mut());

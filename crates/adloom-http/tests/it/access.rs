@@ -130,6 +130,11 @@ const OTHER_ROUTES: &[(Method, &str, &str)] = &[
         "/settings/ads",
         "the signed-in person's own page",
     ),
+    (
+        Method::POST,
+        "/settings/ads/hidden",
+        "the signed-in person's own hides (review tests)",
+    ),
     (Method::GET, "/choices", "this browser's own choice"),
     (Method::POST, "/choices", "this browser's own choice"),
     (Method::GET, "/help/ads", "anyone"),

@@ -27,7 +27,7 @@ fn assert_page(r: &Reply, status: StatusCode) {
         .contains("frame-ancestors 'none'"));
 }
 
-async fn sign_in(app: &App, browser: &mut Browser<'_>, user: &str) {
+pub(crate) async fn sign_in(app: &App, browser: &mut Browser<'_>, user: &str) {
     let link = app
         .admin(
             Method::POST,

@@ -415,3 +415,68 @@ async fn people_hide_and_report_ads() {
     let waiting = queue(&app, "APPROVED").await;
     assert_eq!(waiting[0]["reports"]["count"], 1);
 }
+
+/// A person sees what they hid on `/settings/ads` and shows it again with
+/// a plain form (CSRF-protected), through the same engine function.
+#[tokio::test]
+async fn the_settings_page_lists_hidden_ads_and_undoes_them() {
+    let app = app(ReviewMode::Automatic);
+    let (account, group) = ad_group(&app).await;
+    let ad = ad(
+        &app,
+        &account,
+        &group,
+        "Red shoes",
+        "https://shop.example/red",
+    )
+    .await;
+    let r = app
+        .admin(
+            Method::POST,
+            "/v1/people/p1/hidden_ads",
+            Some(json!({"ad_id": ad["id"], "scope": "advertiser"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    assert!(!served(&app, &group).await);
+
+    let mut browser = crate::Browser::new(&app);
+    crate::pages::sign_in(&app, &mut browser, "p1").await;
+    let page = browser.get("/settings/ads").await;
+    let html = page.body.as_str().unwrap();
+    assert!(
+        html.contains("Every ad from <strong>Shoes Inc.</strong>"),
+        "{html}"
+    );
+    let forged = browser
+        .post_form(
+            "/settings/ads/hidden",
+            &[
+                ("csrf", "wrong"),
+                ("scope", "advertiser"),
+                ("target_id", &account),
+            ],
+        )
+        .await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    assert!(!served(&app, &group).await, "a forged form changes nothing");
+    let csrf = browser.csrf();
+    let r = browser
+        .post_form(
+            "/settings/ads/hidden",
+            &[
+                ("csrf", &csrf),
+                ("scope", "advertiser"),
+                ("target_id", &account),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert!(served(&app, &group).await, "shown again");
+    let page = browser.get("/settings/ads").await;
+    assert!(page
+        .body
+        .as_str()
+        .unwrap()
+        .contains("You have not hidden any ads"));
+}
