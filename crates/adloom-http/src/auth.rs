@@ -29,6 +29,18 @@ impl Auth {
         }
     }
 
+    /// The admin token's hash, hex: what an operator's page session names,
+    /// so that a new admin token ends the sessions of the old one.
+    pub fn admin_token_hash(&self) -> String {
+        hex_of(&self.admin_token_hash)
+    }
+
+    /// Whether `token` is the admin token (compared in constant time).
+    pub fn is_admin_token(&self, token: &str) -> bool {
+        let hash: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        bool::from(hash.ct_eq(&self.admin_token_hash))
+    }
+
     /// Who holds `token` at `now`; 401 if nobody (an unknown, revoked or
     /// expired token alike).
     pub async fn caller(

@@ -32,6 +32,7 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 mod ad_accounts;
+mod admin_pages;
 mod audiences;
 pub mod auth;
 mod console;
@@ -201,6 +202,7 @@ pub fn router(state: AppState) -> Router {
         .merge(pages::routes())
         .merge(demo::routes())
         .merge(console::routes())
+        .merge(admin_pages::routes())
         .route("/v1/admin/echo", post(echo))
         .route("/v1/admin/people", post(people::upsert))
         .route(

@@ -135,6 +135,26 @@ const OTHER_ROUTES: &[(Method, &str, &str)] = &[
         "/settings/ads/hidden",
         "the signed-in person's own hides (review tests)",
     ),
+    (
+        Method::GET,
+        "/admin",
+        "the operator's sign-in (review tests)",
+    ),
+    (
+        Method::POST,
+        "/admin/sign_in",
+        "the operator's sign-in (review tests)",
+    ),
+    (
+        Method::POST,
+        "/admin/sign_out",
+        "the operator's session (review tests)",
+    ),
+    (
+        Method::POST,
+        "/admin/ad_reviews/{}",
+        "the operator's session (review tests)",
+    ),
     (Method::GET, "/choices", "this browser's own choice"),
     (Method::POST, "/choices", "this browser's own choice"),
     (Method::GET, "/help/ads", "anyone"),
@@ -153,7 +173,7 @@ const OTHER_ROUTES: &[(Method, &str, &str)] = &[
 /// them, as (method, path with `{}` for each parameter). The demo's routes
 /// are left out: they exist only under `adloom demo`.
 fn declared_routes() -> Vec<(Method, String)> {
-    declared_routes_in(&["lib.rs", "pages.rs", "console.rs"])
+    declared_routes_in(&["lib.rs", "pages.rs", "console.rs", "admin_pages.rs"])
 }
 
 /// The routes these source files of adloom-http declare, as

@@ -480,3 +480,89 @@ async fn the_settings_page_lists_hidden_ads_and_undoes_them() {
         .unwrap()
         .contains("You have not hidden any ads"));
 }
+
+/// The operator's `/admin` pages: signed in with the admin token, the queue
+/// shows the waiting ad as people would see it; approving it from the page
+/// makes it serve, through the same engine function as the API.
+#[tokio::test]
+async fn the_operator_reviews_ads_on_the_admin_pages() {
+    let app = app(ReviewMode::Manual);
+    let (account, group) = ad_group(&app).await;
+    let ad = ad(
+        &app,
+        &account,
+        &group,
+        "Red shoes",
+        "https://shop.example/red",
+    )
+    .await;
+    let ad_id = ad["id"].as_str().unwrap();
+    let mut browser = crate::Browser::new(&app);
+
+    let page = browser.get("/admin").await;
+    assert!(page.body.as_str().unwrap().contains("Admin token"));
+    let csrf = browser.csrf();
+    let wrong = browser
+        .post_form("/admin/sign_in", &[("csrf", &csrf), ("token", "guess")])
+        .await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    // Deciding needs a session, whatever the form says.
+    let r = browser
+        .post_form(
+            &format!("/admin/ad_reviews/{ad_id}"),
+            &[("csrf", &csrf), ("decision", "APPROVED")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert!(!served(&app, &group).await);
+
+    let r = browser
+        .post_form(
+            "/admin/sign_in",
+            &[("csrf", &csrf), ("token", crate::ADMIN)],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let page = browser.get("/admin").await;
+    let html = page.body.as_str().unwrap().to_owned();
+    assert!(
+        html.contains("Red shoes") && html.contains("Shoes Inc."),
+        "{html}"
+    );
+    assert!(html.contains("https://shop.example/red"));
+
+    let forged = browser
+        .post_form(
+            &format!("/admin/ad_reviews/{ad_id}"),
+            &[("csrf", "forged"), ("decision", "APPROVED")],
+        )
+        .await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    let csrf = browser.csrf();
+    let r = browser
+        .post_form(
+            &format!("/admin/ad_reviews/{ad_id}"),
+            &[("csrf", &csrf), ("decision", "APPROVED")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert!(served(&app, &group).await, "approved from the page");
+    let page = browser.get("/admin").await;
+    assert!(page
+        .body
+        .as_str()
+        .unwrap()
+        .contains("Nothing waits for review"));
+    let decided = queue(&app, "APPROVED").await;
+    assert_eq!(decided[0]["decisions"][0]["by"], "operator (admin pages)");
+
+    let r = browser
+        .post_form("/admin/sign_out", &[("csrf", &csrf)])
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let page = browser.get("/admin").await;
+    assert!(
+        page.body.as_str().unwrap().contains("Admin token"),
+        "signed out"
+    );
+}
