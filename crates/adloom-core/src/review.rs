@@ -191,9 +191,13 @@ pub struct Review {
     pub rejection_labels: Vec<String>,
 }
 
-/// The review of an ad being written: rejected with the checks' findings;
-/// else approved (automatic mode), or, in manual mode, pending when it is
-/// new or its pin or link changed, and as it was otherwise.
+/// The review of an ad being written. Rejected with the checks' findings.
+/// Otherwise an ad whose pin and link did not change keeps its review as it
+/// was, so that a rename or a pause can never undo an operator's rejection
+/// or a hold by people's reports. A new or changed ad is approved
+/// (automatic mode) or waits as PENDING (manual mode); one that an
+/// operator or people's reports had stopped waits for an operator in
+/// either mode.
 pub fn on_write(policy: &ReviewPolicy, ad: &Ad, pin: &Pin, before: Option<&Ad>) -> Review {
     let findings = check(policy, ad, pin);
     if !findings.is_empty() {
@@ -203,25 +207,24 @@ pub fn on_write(policy: &ReviewPolicy, ad: &Ad, pin: &Pin, before: Option<&Ad>) 
             rejection_labels: findings.into_iter().map(|f| f.label).collect(),
         };
     }
-    let unchanged = before.filter(|b| {
-        b.pin_id == ad.pin_id
-            && b.destination_url == ad.destination_url
-            && b.review_status != ReviewStatus::Rejected
-    });
-    match (policy.mode, unchanged) {
-        (ReviewMode::Automatic, _) => Review {
-            status: ReviewStatus::Approved,
-            ..Review::default()
-        },
-        (ReviewMode::Manual, Some(b)) => Review {
-            status: b.review_status,
-            rejected_reasons: b.rejected_reasons.clone(),
-            rejection_labels: b.rejection_labels.clone(),
-        },
-        (ReviewMode::Manual, None) => Review {
-            status: ReviewStatus::Pending,
-            ..Review::default()
-        },
+    if let Some(b) = before {
+        if b.pin_id == ad.pin_id && b.destination_url == ad.destination_url {
+            return Review {
+                status: b.review_status,
+                rejected_reasons: b.rejected_reasons.clone(),
+                rejection_labels: b.rejection_labels.clone(),
+            };
+        }
+    }
+    let stopped = before
+        .is_some_and(|b| b.review_status != ReviewStatus::Approved && !b.decisions.is_empty());
+    let status = match policy.mode {
+        ReviewMode::Automatic if !stopped => ReviewStatus::Approved,
+        _ => ReviewStatus::Pending,
+    };
+    Review {
+        status,
+        ..Review::default()
     }
 }
 

@@ -142,17 +142,53 @@ fn a_write_is_approved_held_or_rejected_by_mode() {
     );
     assert_eq!(rejected.rejected_reasons, ["UNACCEPTABLE_BUSINESS"]);
     assert!(rejected.rejection_labels[0].contains("casino.example"));
-    // A fixed ad is reviewed again rather than kept rejected.
-    let mut was_rejected = ad(shop);
-    was_rejected.review_status = ReviewStatus::Rejected;
+    // Rejected by the checks: a fixed link is reviewed again.
+    let mut failed = ad(Some("http://shop.example/red"));
+    failed.review_status = ReviewStatus::Rejected;
     assert_eq!(
-        on_write(&auto, &good, &red, Some(&was_rejected)).status,
+        on_write(&auto, &good, &red, Some(&failed)).status,
         ReviewStatus::Approved
     );
     assert_eq!(
-        on_write(&manual, &good, &red, Some(&was_rejected)).status,
+        on_write(&manual, &good, &red, Some(&failed)).status,
         ReviewStatus::Pending
     );
+}
+
+/// An operator's rejection, or a hold by people's reports, is never undone
+/// by the advertiser: a rename or a pause keeps it, and a changed ad waits
+/// for an operator even in automatic mode.
+#[test]
+fn an_advertiser_cannot_undo_an_operators_stop() {
+    let shop = Some("https://shop.example/red");
+    let red = pin("Red shoes", None);
+    for mode in [ReviewMode::Automatic, ReviewMode::Manual] {
+        let p = policy(mode);
+        for status in [ReviewStatus::Rejected, ReviewStatus::Pending] {
+            let mut stopped = ad(shop);
+            stopped.review_status = status;
+            stopped.rejected_reasons = vec!["NUDITY".into()];
+            stopped.decisions.push(crate::campaign::ReviewDecision {
+                status,
+                reasons: Vec::new(),
+                by: "operator".into(),
+                time: 1,
+            });
+            let mut renamed = stopped.clone();
+            renamed.name = Some("new name".into());
+            let kept = on_write(&p, &renamed, &red, Some(&stopped));
+            assert_eq!(
+                (kept.status, kept.rejected_reasons),
+                (status, vec!["NUDITY".into()])
+            );
+            let moved = ad(Some("https://shop.example/blue"));
+            assert_eq!(
+                on_write(&p, &moved, &red, Some(&stopped)).status,
+                ReviewStatus::Pending,
+                "{mode:?} {status:?}"
+            );
+        }
+    }
 }
 
 #[test]

@@ -195,6 +195,13 @@ async fn in_manual_mode_an_ad_waits_for_an_operator() {
         "the operator's record"
     );
     assert!(!served(&app, &group).await);
+    // A rename does not undo the operator's rejection.
+    let renamed = patch(json!({"name": "try again"})).await;
+    assert_eq!(
+        renamed.body["items"][0]["data"]["review_status"],
+        "REJECTED"
+    );
+    assert!(!served(&app, &group).await);
 }
 
 #[tokio::test]
