@@ -139,6 +139,7 @@ pub async fn list(
     ),
     responses(
         (status = 204, description = "Served again from the next decision."),
+        (status = 400, description = "A scope other than `ad` or `advertiser`.", body = crate::error::ErrorBody),
         (status = 401, description = "No valid token.", body = crate::error::ErrorBody),
         (status = 403, description = "Not the operator's token.", body = crate::error::ErrorBody),
         (status = 404, description = "Nothing hidden by that name.", body = crate::error::ErrorBody),

@@ -20,6 +20,7 @@ use crate::AppState;
 const OPERATOR: &str = "operator";
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct QueueQuery {
     /// PENDING (the default), APPROVED or REJECTED.
     status: Option<String>,
