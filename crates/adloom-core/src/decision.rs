@@ -343,9 +343,7 @@ pub fn decide_ranked<'a>(
             let (group, why) = eligible
                 .iter()
                 .find(|(g, _)| g.ad_group_id == win.bid.ad_group_id)?;
-            // The ads of a group the person may see take turns by the clock.
-            let ads = visible_ads(request, group);
-            let ad = (*ads.get((request.now.unsigned_abs() as usize) % ads.len().max(1))?).clone();
+            let ad = pick_ad(request, group)?.clone();
             Some(Served {
                 ad_group_id: group.ad_group_id.clone(),
                 campaign_id: group.campaign_id.clone(),
@@ -371,13 +369,16 @@ pub fn decide_ranked<'a>(
     Decision { served, rejected }
 }
 
-/// The group's ads the person did not hide.
-fn visible_ads<'a>(request: &Request, group: &'a ServingAdGroup) -> Vec<&'a ServingAd> {
+/// The group's ad to show: those the person did not hide take turns by
+/// the clock. Allocates nothing.
+fn pick_ad<'a>(request: &Request, group: &'a ServingAdGroup) -> Option<&'a ServingAd> {
+    let visible = |a: &&ServingAd| !request.hidden.ads.contains(&a.ad_id);
+    let count = group.ads.iter().filter(visible).count();
     group
         .ads
         .iter()
-        .filter(|a| !request.hidden.ads.contains(&a.ad_id))
-        .collect()
+        .filter(visible)
+        .nth((request.now.unsigned_abs() as usize) % count.max(1))
 }
 
 fn check(
@@ -394,7 +395,7 @@ fn check(
     }
     if !request.hidden.is_empty()
         && (request.hidden.advertisers.contains(&group.ad_account_id)
-            || visible_ads(request, group).is_empty())
+            || pick_ad(request, group).is_none())
     {
         return Err(Rejection::Hidden);
     }

@@ -1,10 +1,12 @@
 //! The operator's review queue: the ads that wait, and an operator's
 //! decision on one, kept on the ad with who made it and when.
 
+use std::collections::HashMap;
+
 use adloom_core::ad_account::AdAccount;
 use adloom_core::campaign::{Ad, Pin, ReviewDecision, ReviewStatus};
 use adloom_core::feedback::AdReport;
-use adloom_core::object::{ObjectKind, Record, StoredObject};
+use adloom_core::object::{self, ObjectKind, Record, StoredObject};
 use adloom_core::page::PageRequest;
 use adloom_core::review;
 
@@ -17,7 +19,6 @@ pub struct ReviewItem {
     pub ad_id: String,
     pub ad: Ad,
     pub account: AdAccount,
-    pub pin_id: String,
     pub pin: Option<Pin>,
     /// People's reports of it, without who made them.
     pub reports: Vec<AdReport>,
@@ -34,28 +35,30 @@ impl Engine {
             let accounts = self.store.list_ad_accounts(None, page.clone()).await?;
             for account in accounts.items {
                 let ads = self.store.list_objects(ObjectKind::Ad, &account.id).await?;
+                let waiting: Vec<(&str, &Ad, i64)> = ads
+                    .iter()
+                    .filter_map(|o| match &o.record {
+                        Record::Ad(a) if a.review_status == status => {
+                            Some((o.id.as_str(), a, o.updated_time))
+                        }
+                        _ => None,
+                    })
+                    .collect();
+                if waiting.is_empty() {
+                    continue;
+                }
                 let pins = self
                     .store
                     .list_objects(ObjectKind::Pin, &account.id)
                     .await?;
-                for (id, ad, updated_time) in ads.iter().filter_map(|o| match &o.record {
-                    Record::Ad(a) if a.review_status == status => {
-                        Some((o.id.clone(), a.clone(), o.updated_time))
-                    }
-                    _ => None,
-                }) {
-                    let pin = adloom_core::object::pins(&pins)
-                        .into_iter()
-                        .find(|(pin_id, _)| *pin_id == ad.pin_id)
-                        .map(|(_, p)| p.clone());
-                    let reports = self.store.ad_reports(&id).await?;
+                let pins: HashMap<&str, &Pin> = object::pins(&pins).into_iter().collect();
+                for (id, ad, updated_time) in waiting {
                     items.push(ReviewItem {
-                        reports,
-                        ad_id: id,
-                        pin_id: ad.pin_id.clone(),
-                        ad,
+                        reports: self.store.ad_reports(id).await?,
+                        ad_id: id.to_owned(),
+                        pin: pins.get(ad.pin_id.as_str()).map(|p| (*p).clone()),
+                        ad: ad.clone(),
                         account: account.clone(),
-                        pin,
                         updated_time,
                     });
                 }

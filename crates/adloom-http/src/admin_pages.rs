@@ -16,7 +16,7 @@ use serde::Deserialize;
 
 use crate::error::ApiError;
 use crate::extract::cookie;
-use crate::pages::{forged, layout, protect, set_cookie, Csrf, Page};
+use crate::pages::{forged, layout, protect, set_cookie, token_sign_in, Csrf, Page};
 use crate::AppState;
 
 const SESSION_COOKIE: &str = "adloom_admin";
@@ -75,20 +75,14 @@ async fn home(State(state): State<AppState>, csrf: Csrf, headers: HeaderMap) -> 
 }
 
 fn sign_in_form(csrf: &Csrf, error: Option<&str>) -> Page {
-    Page::new(layout(
+    token_sign_in(
+        csrf,
         "Operator",
-        html! {
-            h1 { "Operator" }
-            @if let Some(e) = error { p class="notice error" role="alert" { (e) } }
-            form method="post" action="/admin/sign_in" {
-                (csrf.field())
-                label for="token" { "Admin token" }
-                input type="password" id="token" name="token" autocomplete="off" required;
-                p class="hint" { "The token adloom printed when it first started (DATA_DIR/admin-token), or the one in its configuration." }
-                button type="submit" { "Sign in" }
-            }
-        },
-    ))
+        "/admin/sign_in",
+        "Admin token",
+        "The token adloom printed when it first started (DATA_DIR/admin-token), or the one in its configuration.",
+        error,
+    )
 }
 
 fn queue_page(csrf: &Csrf, items: &[ReviewItem]) -> Page {

@@ -29,7 +29,7 @@ use serde::Deserialize;
 use crate::auth::{live_access_token, token_hash};
 use crate::error::ApiError;
 use crate::extract::cookie;
-use crate::pages::{forged, layout, problem, protect, set_cookie, Csrf, Page};
+use crate::pages::{forged, layout, problem, protect, set_cookie, token_sign_in, Csrf, Page};
 use crate::AppState;
 use adloom_core::disclosure::{event_row, EventRow};
 use adloom_core::event::EventSource;
@@ -92,20 +92,14 @@ async fn sign_in_page(State(state): State<AppState>, csrf: Csrf, headers: Header
 }
 
 fn sign_in_form(csrf: &Csrf, error: Option<&str>) -> Page {
-    Page::new(layout(
+    token_sign_in(
+        csrf,
         "Advertiser console",
-        html! {
-            h1 { "Advertiser console" }
-            @if let Some(e) = error { p class="notice error" role="alert" { (e) } }
-            form method="post" action="/console/sign_in" {
-                (csrf.field())
-                label for="token" { "Ad account access token" }
-                input type="password" id="token" name="token" autocomplete="off" required;
-                p class="hint" { "The operator gives you a token for your ad accounts. It is the same token the API takes." }
-                button type="submit" { "Sign in" }
-            }
-        },
-    ))
+        "/console/sign_in",
+        "Ad account access token",
+        "The operator gives you a token for your ad accounts. It is the same token the API takes.",
+        error,
+    )
 }
 
 #[derive(Deserialize)]

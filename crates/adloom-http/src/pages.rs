@@ -374,6 +374,32 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 }
 
 /// The page a form without a valid CSRF token gets.
+/// A page that signs in with a token typed into a password field: the
+/// advertiser's console and the operator's pages.
+pub fn token_sign_in(
+    csrf: &Csrf,
+    title: &str,
+    action: &str,
+    label: &str,
+    hint: &str,
+    error: Option<&str>,
+) -> Page {
+    Page::new(layout(
+        title,
+        html! {
+            h1 { (title) }
+            @if let Some(e) = error { p class="notice error" role="alert" { (e) } }
+            form method="post" action=(action) {
+                (csrf.field())
+                label for="token" { (label) }
+                input type="password" id="token" name="token" autocomplete="off" required;
+                p class="hint" { (hint) }
+                button type="submit" { "Sign in" }
+            }
+        },
+    ))
+}
+
 pub fn forged() -> Page {
     problem(
         StatusCode::FORBIDDEN,

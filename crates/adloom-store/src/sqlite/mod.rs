@@ -706,24 +706,29 @@ impl Store for SqliteStore {
     }
 
     async fn hidden_ads(&self, user_ids: &[String]) -> Result<Vec<(String, HiddenAd)>> {
-        let user_ids = user_ids.to_vec();
+        let wanted: BTreeSet<String> = user_ids.iter().cloned().collect();
+        let (Some(first), Some(last)) = (wanted.first().cloned(), wanted.last().cloned()) else {
+            return Ok(Vec::new());
+        };
         self.read(move |c| {
-            let mut stmt = c
-                .prepare_cached("SELECT user_id, record FROM hidden_ads WHERE user_id = ?1")
+            // One range read by the primary key: the serving mirror asks for
+            // a page of people in user id order at a time.
+            let rows = c
+                .prepare_cached(
+                    "SELECT user_id, record FROM hidden_ads WHERE user_id BETWEEN ?1 AND ?2",
+                )
+                .map_err(driver)?
+                .query_map([&first, &last], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+                })
+                .map_err(driver)?
+                .collect::<rusqlite::Result<Vec<_>>>()
                 .map_err(driver)?;
-            let mut out = Vec::new();
-            for user in &user_ids {
-                let rows = stmt
-                    .query_map([user], |r| {
-                        Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
-                    })
-                    .map_err(driver)?
-                    .collect::<rusqlite::Result<Vec<_>>>()
-                    .map_err(driver)?;
-                for (user, record) in rows {
-                    out.push((user, from_json::<HiddenAd>(&record)?));
-                }
-            }
+            let mut out = rows
+                .into_iter()
+                .filter(|(user, _)| wanted.contains(user))
+                .map(|(user, record)| Ok((user, from_json::<HiddenAd>(&record)?)))
+                .collect::<Result<Vec<_>>>()?;
             out.sort_by_key(|(user, h)| (user.clone(), h.hidden_time));
             Ok(out)
         })
