@@ -488,7 +488,9 @@ pub async fn decide(engine: &Engine, ask: Ask) -> Result<Decision, EngineError> 
         now,
         reserve_cpm_micros: engine.config.reserve_cpm_micros,
         explain,
-        hidden: profile.map(|p| p.hidden.clone()).unwrap_or_default(),
+        hidden: profile
+            .and_then(|p| p.hidden.as_deref().cloned())
+            .unwrap_or_default(),
     };
     let snapshot = engine.serving.current(engine).await?;
     let decision_id = new_decision_id();

@@ -30,8 +30,9 @@ pub struct Profile {
     pub age: Option<u8>,
     pub gender: Option<Gender>,
     pub use_partner_info: Option<bool>,
-    /// The ads and advertisers they hid.
-    pub hidden: Hidden,
+    /// The ads and advertisers they hid; `None` for the many who hid
+    /// nothing (one pointer per person, not two empty lists).
+    pub hidden: Option<Arc<Hidden>>,
 }
 
 impl Profile {
@@ -43,7 +44,7 @@ impl Profile {
             age: person.age,
             gender: person.gender,
             use_partner_info,
-            hidden: Hidden::default(),
+            hidden: None,
         }
     }
 }
@@ -113,8 +114,7 @@ impl People {
                     let mut profile = Profile::of(&p, setting.use_partner_info);
                     profile.hidden = hidden_of(engine, std::slice::from_ref(user_id))
                         .await?
-                        .remove(user_id)
-                        .unwrap_or_default();
+                        .remove(user_id);
                     Some(Arc::new(profile))
                 }
                 None => None,
@@ -164,14 +164,14 @@ impl People {
 async fn hidden_of(
     engine: &Engine,
     users: &[String],
-) -> Result<HashMap<String, Hidden>, EngineError> {
+) -> Result<HashMap<String, Arc<Hidden>>, EngineError> {
     let mut by_user: HashMap<String, Vec<feedback::HiddenAd>> = HashMap::new();
     for (user, h) in engine.store.hidden_ads(users).await? {
         by_user.entry(user).or_default().push(h);
     }
     Ok(by_user
         .into_iter()
-        .map(|(user, items)| (user, feedback::hidden(&items)))
+        .map(|(user, items)| (user, Arc::new(feedback::hidden(&items))))
         .collect())
 }
 
@@ -190,7 +190,7 @@ async fn read_everyone(engine: &Engine) -> Result<HashMap<String, Arc<Profile>>,
         let mut hidden = hidden_of(engine, &users).await?;
         for (person, setting) in &page {
             let mut profile = Profile::of(person, *setting);
-            profile.hidden = hidden.remove(&person.user_id).unwrap_or_default();
+            profile.hidden = hidden.remove(&person.user_id);
             everyone.insert(person.user_id.clone(), Arc::new(profile));
         }
         if page.len() < LOAD_PAGE {
