@@ -25,7 +25,18 @@ const AGE_BUCKETS: [(&str, u8, u8); 10] = [
     ("55-64", 55, 64),
     ("65+", 65, u8::MAX),
 ];
-const APP_TYPES: [&str; 6] = [
+/// The `AGE_BUCKET` values, in order.
+pub const AGE_BUCKET_NAMES: [&str; AGE_BUCKETS.len()] = {
+    let mut names = [""; AGE_BUCKETS.len()];
+    let mut i = 0;
+    while i < names.len() {
+        names[i] = AGE_BUCKETS[i].0;
+        i += 1;
+    }
+    names
+};
+/// The `APPTYPE` values: the devices an ad group may target.
+pub const APP_TYPES: [&str; 6] = [
     "android_mobile",
     "android_tablet",
     "ipad",

@@ -31,6 +31,7 @@ pub mod changes;
 mod error;
 mod feedback;
 pub mod ingest;
+pub mod media;
 pub mod membership;
 pub mod metrics;
 mod objects;

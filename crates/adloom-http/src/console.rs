@@ -8,17 +8,19 @@
 //! token; every request checks the token is still valid for the account.
 
 mod chart;
+mod form;
+mod manager;
 
 use std::collections::BTreeSet;
 
 use adloom_core::auction::BillableEvent;
-use adloom_core::campaign::{AdGroup, Campaign, Status};
+use adloom_core::campaign::{Ad, AdGroup, Campaign, ReviewStatus, Status};
 use adloom_core::object::{self, ObjectKind};
 use adloom_core::pacing::Delivery;
 
 use adloom_core::report::{self, format_date, Granularity, Level, Query, Row};
 use adloom_core::tag::code_snippet;
-use axum::extract::{Path, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -50,6 +52,7 @@ pub fn routes() -> Router<AppState> {
         .route("/console/sign_in", post(sign_in))
         .route("/console/sign_out", post(sign_out))
         .route("/console/accounts/{id}", get(account))
+        .merge(manager::routes())
 }
 
 /// A console session: signed `expires|generation|token hash`.
@@ -186,25 +189,51 @@ async fn sign_out(
     res
 }
 
+/// The signed-in advertiser's session when it reaches the ad account
+/// `id`; otherwise the answer to give instead (sign in again, or another
+/// account's page, which looks the same whether or not it exists).
+pub(crate) async fn account_session(
+    state: &AppState,
+    headers: &HeaderMap,
+    id: &str,
+) -> Result<BTreeSet<String>, Response> {
+    let Some(Session { scope, .. }) = session(state, headers).await else {
+        return Err(Redirect::to("/console").into_response());
+    };
+    if !scope.contains(id) {
+        return Err(problem(
+            StatusCode::FORBIDDEN,
+            "Not your ad account",
+            "Your token does not reach this ad account.",
+        )
+        .into_response());
+    }
+    Ok(scope)
+}
+
 async fn account(
     State(state): State<AppState>,
     csrf: Csrf,
     headers: HeaderMap,
     Path(id): Path<String>,
+    RawQuery(query): RawQuery,
 ) -> Response {
-    let Some(Session { scope, .. }) = session(&state, &headers).await else {
-        return Redirect::to("/console").into_response();
+    let scope = match account_session(&state, &headers, &id).await {
+        Ok(scope) => scope,
+        Err(answer) => return answer,
     };
-    // Another account's page looks the same whether or not it exists.
-    if !scope.contains(&id) {
-        return problem(
-            StatusCode::FORBIDDEN,
-            "Not your ad account",
-            "Your token does not reach this ad account.",
-        )
-        .into_response();
-    }
-    match overview(&state, &csrf, &scope, &id).await {
+    // After a form: which kind of object was saved.
+    let saved = form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+        .find(|(k, _)| k == "saved")
+        .and_then(|(_, v)| match v.as_ref() {
+            "campaigns" => Some("The campaign was saved."),
+            "ad_groups" => Some("The ad group was saved."),
+            "ads" => Some("The ad was saved."),
+            "customer_lists" => Some("The customer list was uploaded."),
+            "audiences" => Some("The audience was saved."),
+            _ => None,
+        });
+    match overview(&state, &csrf, &scope, &id, saved).await {
         Ok(page) => csrf.onto(page).into_response(),
         Err(e) => Page::from(e).into_response(),
     }
@@ -219,6 +248,7 @@ async fn overview(
     csrf: &Csrf,
     scope: &BTreeSet<String>,
     id: &str,
+    saved: Option<&str>,
 ) -> Result<Page, ApiError> {
     let account = state
         .engine
@@ -282,6 +312,8 @@ async fn overview(
         .list_objects(ObjectKind::AdGroup, id)
         .await?;
     let groups = object::ad_groups(&groups);
+    let ads = state.engine.store.list_objects(ObjectKind::Ad, id).await?;
+    let ads = object::ads(&ads);
     let audiences = crate::audiences::all_audiences(state, id).await?;
     let lists = crate::audiences::all_lists(state, id).await?;
     let tags = state.engine.store.list_conversion_tags(id).await?;
@@ -326,6 +358,7 @@ async fn overview(
                 button type="submit" class="secondary" { "Sign out" }
             }
         }
+        @if let Some(saved) = saved { p class="notice" role="status" { (saved) } }
         p class="hint" { "Ad account " (account.id) " · last " (DAYS) " days, UTC" }
         div class="cards" {
             (card("Spend", &money(total(&spend))))
@@ -342,16 +375,72 @@ async fn overview(
             (chart_block("Conversions per day", &labels, &conversions))
         }
 
-        h2 { "Campaigns and ad groups" }
-        table {
-            thead { tr {
-                th scope="col" { "Campaign" } th scope="col" { "Ad group" } th scope="col" { "Status" }
-                th scope="col" { "Bid" } th scope="col" { "Budget" } th scope="col" class="num" { "Spent today" } th scope="col" { "Pacing" }
-            } }
-            tbody {
-                @for (campaign_id, c) in &campaigns {
-                    @for (group_id, g) in groups.iter().filter(|(_, g)| g.campaign_id == *campaign_id) {
-                        (group_row(state, c, group_id, g, now))
+        h2 id="campaigns" { "Campaigns" }
+        p { a class="button" href={ "/console/accounts/" (id) "/campaigns/new" } { "New campaign" } }
+        @if campaigns.is_empty() { p { "No campaigns yet. A campaign holds ad groups, which hold ads." } } @else {
+            table {
+                thead { tr {
+                    th scope="col" { "Campaign" } th scope="col" { "Objective" } th scope="col" { "Status" }
+                    th scope="col" { "Daily cap" } th scope="col" { "Lifetime cap" } th scope="col" { span class="visually-hidden" { "Actions" } }
+                } }
+                tbody {
+                    @for (campaign_id, c) in &campaigns {
+                        tr {
+                            td { (c.name) }
+                            td { (form::humanize(c.objective_type.as_str())) }
+                            td { (form::humanize(c.status.as_str())) }
+                            td { (c.daily_spend_cap.map_or("none".to_owned(), |m| money(m as f64))) }
+                            td { (c.lifetime_spend_cap.map_or("none".to_owned(), |m| money(m as f64))) }
+                            td { (actions(csrf, id, "campaigns", campaign_id, &c.name, c.status)) }
+                        }
+                    }
+                }
+            }
+        }
+
+        h2 id="ad_groups" { "Ad groups" }
+        @if !campaigns.is_empty() {
+            p { a class="button" href={ "/console/accounts/" (id) "/ad_groups/new" } { "New ad group" } }
+        }
+        @if groups.is_empty() { p { "No ad groups yet. An ad group sets the budget, the bid and whom its ads reach." } } @else {
+            table {
+                thead { tr {
+                    th scope="col" { "Campaign" } th scope="col" { "Ad group" } th scope="col" { "Status" }
+                    th scope="col" { "Bid" } th scope="col" { "Budget" } th scope="col" class="num" { "Spent today" } th scope="col" { "Pacing" }
+                    th scope="col" { span class="visually-hidden" { "Actions" } }
+                } }
+                tbody {
+                    @for (campaign_id, c) in &campaigns {
+                        @for (group_id, g) in groups.iter().filter(|(_, g)| g.campaign_id == *campaign_id) {
+                            (group_row(state, c, group_id, g, now, html! { (actions(csrf, id, "ad_groups", group_id, &g.name, g.status)) }))
+                        }
+                    }
+                }
+            }
+        }
+
+        h2 id="ads" { "Ads" }
+        @if !groups.is_empty() {
+            p { a class="button" href={ "/console/accounts/" (id) "/ads/new" } { "New ad" } }
+        }
+        @if ads.is_empty() { p { "No ads yet. An ad is a promoted pin in an ad group." } } @else {
+            table {
+                thead { tr {
+                    th scope="col" { "Ad" } th scope="col" { "Ad group" } th scope="col" { "Status" } th scope="col" { "Review" }
+                    th scope="col" { span class="visually-hidden" { "Actions" } }
+                } }
+                tbody {
+                    @for (ad_id, ad) in &ads {
+                        tr {
+                            td { (ad.name.as_deref().unwrap_or("Untitled ad")) }
+                            td { (groups.iter().find(|(g, _)| *g == ad.ad_group_id).map_or("", |(_, g)| g.name.as_str())) }
+                            td { (form::humanize(ad.status.as_str())) }
+                            td {
+                                (review_badge(ad))
+                                @for label in &ad.rejection_labels { br; span class="hint" { (label) } }
+                            }
+                            td { (actions(csrf, id, "ads", ad_id, ad.name.as_deref().unwrap_or("ad"), ad.status)) }
+                        }
                     }
                 }
             }
@@ -484,7 +573,48 @@ fn status(s: &str) -> Markup {
     }
 }
 
-fn group_row(state: &AppState, campaign: &Campaign, id: &str, group: &AdGroup, now: i64) -> Markup {
+/// Edit, and pause or resume, for one row.
+fn actions(
+    csrf: &Csrf,
+    account: &str,
+    kinds: &str,
+    id: &str,
+    name: &str,
+    status: Status,
+) -> Markup {
+    let base = format!("/console/accounts/{account}/{kinds}/{id}");
+    let (to, verb) = match status {
+        Status::Active => ("PAUSED", "Pause"),
+        _ => ("ACTIVE", "Resume"),
+    };
+    html! {
+        a href=(base) aria-label={ "Edit " (name) } { "Edit" }
+        " "
+        form class="inline" method="post" action={ (base) "/status" } {
+            (csrf.field())
+            input type="hidden" name="status" value=(to);
+            button type="submit" class="secondary" aria-label={ (verb) " " (name) } { (verb) }
+        }
+    }
+}
+
+/// Where an ad's review stands, in words.
+pub(crate) fn review_badge(ad: &Ad) -> Markup {
+    match ad.review_status {
+        ReviewStatus::Approved => html! { span class="status good" { "Approved" } },
+        ReviewStatus::Rejected => html! { span class="status bad" { "Rejected" } },
+        _ => html! { span class="status" { "Pending review" } },
+    }
+}
+
+fn group_row(
+    state: &AppState,
+    campaign: &Campaign,
+    id: &str,
+    group: &AdGroup,
+    now: i64,
+    actions: Markup,
+) -> Markup {
     let (spent, rate) = state.engine.serving.delivery(id, now);
     let bid = group.bid_in_micro_currency.unwrap_or(0) as f64;
     let bid_text = match group.billable_event {
@@ -518,6 +648,7 @@ fn group_row(state: &AppState, campaign: &Campaign, id: &str, group: &AdGroup, n
             td { (budget) }
             td class="num" { (money(spent as f64)) }
             td { (pacing) }
+            td { (actions) }
         }
     }
 }

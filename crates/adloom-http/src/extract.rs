@@ -253,3 +253,79 @@ pub fn browser_signals(headers: &HeaderMap) -> adloom_core::consent::BrowserSign
         opt_out_cookie: cookie(headers, adloom_core::pixel::OPT_OUT_COOKIE) == Some("1"),
     }
 }
+
+/// A page's posted form, url-encoded or multipart (a form with a file):
+/// its text fields in order, and its files. Malformed bodies answer with
+/// the pages' problem page, not the API's JSON.
+pub struct FormData {
+    pub fields: Vec<(String, String)>,
+    pub files: Vec<Upload>,
+}
+
+/// A file posted with a form.
+pub struct Upload {
+    pub field: String,
+    pub bytes: Bytes,
+}
+
+impl FormData {
+    /// The first value of the field `name`, or "".
+    pub fn get(&self, name: &str) -> &str {
+        self.fields
+            .iter()
+            .find(|(k, _)| k == name)
+            .map_or("", |(_, v)| v.as_str())
+    }
+
+    /// The file posted as `name`, if one was chosen.
+    pub fn file(&self, name: &str) -> Option<&Bytes> {
+        self.files
+            .iter()
+            .find(|f| f.field == name && !f.bytes.is_empty())
+            .map(|f| &f.bytes)
+    }
+}
+
+impl<S: Send + Sync> FromRequest<S> for FormData {
+    type Rejection = axum::response::Response;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        use axum::response::IntoResponse;
+        let unreadable = || {
+            crate::pages::problem(
+                StatusCode::BAD_REQUEST,
+                "That did not work",
+                "The form could not be read, or a file in it was too large.",
+            )
+            .into_response()
+        };
+        let multipart = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("multipart/form-data"));
+        if !multipart {
+            let axum::Form(fields) = axum::Form::<Vec<(String, String)>>::from_request(req, state)
+                .await
+                .map_err(|_| unreadable())?;
+            return Ok(FormData {
+                fields,
+                files: Vec::new(),
+            });
+        }
+        let mut parts = axum::extract::Multipart::from_request(req, state)
+            .await
+            .map_err(|_| unreadable())?;
+        let (mut fields, mut files) = (Vec::new(), Vec::new());
+        while let Some(part) = parts.next_field().await.map_err(|_| unreadable())? {
+            let name = part.name().unwrap_or_default().to_owned();
+            if part.file_name().is_some() {
+                let bytes = part.bytes().await.map_err(|_| unreadable())?;
+                files.push(Upload { field: name, bytes });
+            } else {
+                fields.push((name, part.text().await.map_err(|_| unreadable())?));
+            }
+        }
+        Ok(FormData { fields, files })
+    }
+}

@@ -46,6 +46,7 @@ pub mod fuzzing;
 mod keywords;
 mod limits;
 mod list_upload;
+mod media;
 mod openapi;
 mod pages;
 mod people;
@@ -194,6 +195,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(render_metrics))
         .route("/openapi.json", get(openapi::document))
         .route("/sdk/feed.js", get(feed_sdk))
+        .route("/media/{id}", get(media::serve))
         .route("/v3/", get(pixel::pixel))
         .route(
             "/tag/core.js",

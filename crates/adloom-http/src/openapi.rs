@@ -53,6 +53,7 @@ use crate::{
         crate::render_metrics,
         crate::echo,
         crate::feed_sdk,
+        crate::media::serve,
         document,
     ),
     components(schemas(AdGroupExtensions, ReportRowExtensions)),

@@ -6,6 +6,7 @@
 use adloom_core::campaign::Kind;
 use adloom_core::object::{ObjectKind, Record, StoredObject};
 use adloom_core::page::PageRequest;
+use adloom_core::Invalid;
 use adloom_engine::EngineError;
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
@@ -21,7 +22,8 @@ use adloom_core::access::Caller;
 
 pub mod wire;
 
-use wire::{merge, read, view, Object};
+pub use wire::Object;
+use wire::{merge, read, view};
 
 /// Most objects in one batch request (the spec's `maxItems`).
 const MAX_BATCH: usize = 30;
@@ -35,11 +37,10 @@ fn kind_name(kind: Kind) -> &'static str {
     }
 }
 
-/// A batch item's failure: the rules' refusal as the item's message; any
-/// other failure fails the whole request.
-fn item_error(e: EngineError) -> Result<String, ApiError> {
+/// The rules' refusal; any other failure fails the whole request.
+fn refusal(e: EngineError) -> Result<Invalid, ApiError> {
     match e {
-        EngineError::Invalid(invalid) => Ok(invalid.to_string()),
+        EngineError::Invalid(invalid) => Ok(invalid),
         other => Err(other.into()),
     }
 }
@@ -120,6 +121,61 @@ fn batch(body: &[u8]) -> Result<Vec<Value>, ApiError> {
     Ok(items)
 }
 
+/// A new object of `kind` from an API-shaped `input`, through the API's
+/// rules (`read`, then [`adloom_engine::Engine::prepare_write`]), ready to
+/// store; `Ok(Err(_))` is the rules' refusal. The console's forms write
+/// through this too.
+pub async fn prepare_new(
+    state: &AppState,
+    kind: Kind,
+    account: &str,
+    input: &Object,
+) -> Result<Result<StoredObject, Invalid>, ApiError> {
+    let mut record = match read(kind, input) {
+        Ok(record) => record,
+        Err(invalid) => return Ok(Err(invalid)),
+    };
+    if let Err(e) = state.engine.prepare_write(account, &mut record, None).await {
+        return refusal(e).map(Err);
+    }
+    let now = state.engine.clock.now();
+    Ok(Ok(StoredObject {
+        id: new_id(),
+        ad_account_id: account.to_owned(),
+        record,
+        created_time: now,
+        updated_time: now,
+    }))
+}
+
+/// `stored` with the fields of `patch` applied, through the same rules as
+/// [`prepare_new`].
+pub async fn prepare_update(
+    state: &AppState,
+    kind: Kind,
+    account: &str,
+    stored: StoredObject,
+    patch: &Object,
+) -> Result<Result<StoredObject, Invalid>, ApiError> {
+    let now = state.engine.clock.now();
+    let mut record = match read(kind, &merge(&view(&stored, now), patch)) {
+        Ok(record) => record,
+        Err(invalid) => return Ok(Err(invalid)),
+    };
+    if let Err(e) = state
+        .engine
+        .prepare_write(account, &mut record, Some(&stored.record))
+        .await
+    {
+        return refusal(e).map(Err);
+    }
+    Ok(Ok(StoredObject {
+        record,
+        updated_time: now,
+        ..stored
+    }))
+}
+
 /// Creates each valid object of the batch (in one transaction) and reports
 /// every item.
 async fn create_batch(
@@ -134,21 +190,9 @@ async fn create_batch(
     for value in batch(body)? {
         let result = match value.as_object() {
             None => Err("each item must be an object".to_owned()),
-            Some(input) => match read(kind, input) {
-                Err(invalid) => Err(invalid.to_string()),
-                Ok(mut record) => {
-                    match state.engine.prepare_write(account, &mut record, None).await {
-                        Ok(()) => Ok(StoredObject {
-                            id: new_id(),
-                            ad_account_id: account.to_owned(),
-                            record,
-                            created_time: now,
-                            updated_time: now,
-                        }),
-                        Err(e) => Err(item_error(e)?),
-                    }
-                }
-            },
+            Some(input) => prepare_new(state, kind, account, input)
+                .await?
+                .map_err(|invalid| invalid.to_string()),
         };
         report(kind, result, now, &mut items, &mut created);
     }
@@ -183,23 +227,9 @@ async fn update_batch(
             report(kind, Err(message), now, &mut items, &mut updated);
             continue;
         };
-        let result = match read(kind, &merge(&view(&stored, now), patch)) {
-            Err(invalid) => Err(invalid.to_string()),
-            Ok(mut record) => {
-                match state
-                    .engine
-                    .prepare_write(account, &mut record, Some(&stored.record))
-                    .await
-                {
-                    Ok(()) => Ok(StoredObject {
-                        record,
-                        updated_time: now,
-                        ..stored
-                    }),
-                    Err(e) => Err(item_error(e)?),
-                }
-            }
-        };
+        let result = prepare_update(state, kind, account, stored, patch)
+            .await?
+            .map_err(|invalid| invalid.to_string());
         report(kind, result, now, &mut items, &mut updated);
     }
     state.engine.put_objects(updated).await?;

@@ -4,7 +4,7 @@
 //! with an async function that makes a fresh, empty store; the macro writes
 //! one test per case below, so a failure names the rule that broke.
 
-use crate::{EngagementKind, ObjectKind};
+use crate::{EngagementKind, Media, ObjectKind};
 use std::collections::BTreeSet;
 
 use adloom_core::access::AccessToken;
@@ -74,6 +74,7 @@ macro_rules! store_conformance_tests {
             a_click_id_links_the_clicker_for_that_advertiser_only,
             advertiser_objects_by_kind_and_account,
             hidden_ads_and_reports_are_the_persons,
+            uploaded_images_are_kept_once,
             an_engagement_counts_once,
             clicks_bill_after_an_impression_once_a_day,
             people_page_with_their_settings,
@@ -1746,4 +1747,22 @@ pub async fn support_requests_newest_first(store: &dyn Store) {
     assert_eq!(rest.items.len(), 1);
     assert_eq!(rest.items[0].message, "message 0");
     assert_eq!(rest.next, None);
+}
+
+pub async fn uploaded_images_are_kept_once(store: &dyn Store) {
+    let image = |account: &str, bytes: &[u8]| Media {
+        id: "ab12".into(),
+        ad_account_id: account.into(),
+        content_type: "image/png".into(),
+        bytes: bytes.to_vec(),
+        created_time: 5,
+    };
+    assert_eq!(store.get_media("ab12").await.unwrap(), None);
+    store.put_media(image("1", b"\x89PNG")).await.unwrap();
+    // The id is the bytes' digest: a second upload of them keeps the first.
+    store.put_media(image("2", b"\x89PNG")).await.unwrap();
+    assert_eq!(
+        store.get_media("ab12").await.unwrap(),
+        Some(image("1", b"\x89PNG"))
+    );
 }

@@ -143,6 +143,11 @@ pub trait Store: Send + Sync + 'static {
     async fn report_ad(&self, user_id: &str, report: AdReport) -> Result<u64>;
     /// The reports of an ad, without who made them.
     async fn ad_reports(&self, ad_id: &str) -> Result<Vec<AdReport>>;
+    /// Keeps an uploaded image (already checked and re-encoded), so that
+    /// every node serves it. Storing the same id again changes nothing.
+    async fn put_media(&self, media: Media) -> Result<()>;
+    /// An image by its id.
+    async fn get_media(&self, id: &str) -> Result<Option<Media>>;
     /// The user ids whose identifiers have this digest (any algorithm).
     async fn find_people_by_digest(&self, digest: &str) -> Result<Vec<String>>;
 
@@ -435,6 +440,17 @@ pub struct ListChange {
     /// REMOVE: the digests of the removed records.
     pub digests: Vec<String>,
     pub now: i64,
+}
+
+/// An image an advertiser uploaded, as adloom serves it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Media {
+    /// Its bytes' SHA-256, hex: the same upload is one image.
+    pub id: String,
+    pub ad_account_id: String,
+    pub content_type: String,
+    pub bytes: Vec<u8>,
+    pub created_time: i64,
 }
 
 /// An audience as stored: its id, account and times, and the rest in the

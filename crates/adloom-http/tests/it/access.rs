@@ -167,13 +167,45 @@ const OTHER_ROUTES: &[(Method, &str, &str)] = &[
         "/console/accounts/{}",
         "the session's accounts only (pages tests)",
     ),
+    (
+        Method::GET,
+        "/console/accounts/{}/{}/new",
+        "the session's accounts only (ads_manager tests)",
+    ),
+    (
+        Method::POST,
+        "/console/accounts/{}/{}",
+        "the session's accounts only, CSRF (ads_manager tests)",
+    ),
+    (
+        Method::GET,
+        "/console/accounts/{}/{}/{}",
+        "the session's accounts only (ads_manager tests)",
+    ),
+    (
+        Method::POST,
+        "/console/accounts/{}/{}/{}",
+        "the session's accounts only, CSRF (ads_manager tests)",
+    ),
+    (
+        Method::POST,
+        "/console/accounts/{}/{}/{}/status",
+        "the session's accounts only, CSRF (ads_manager tests)",
+    ),
+    (Method::GET, "/media/{}", "anyone: uploaded pin images"),
 ];
 
 /// Every route the router declares, read from the modules that declare
 /// them, as (method, path with `{}` for each parameter). The demo's routes
 /// are left out: they exist only under `adloom demo`.
 fn declared_routes() -> Vec<(Method, String)> {
-    declared_routes_in(&["lib.rs", "pages.rs", "console.rs", "admin_pages.rs"])
+    declared_routes_in(&[
+        "lib.rs",
+        "pages.rs",
+        "console.rs",
+        "console/manager.rs",
+        "admin_pages.rs",
+    ])
 }
 
 /// The routes these source files of adloom-http declare, as

@@ -4,6 +4,7 @@
 mod abuse;
 mod access;
 mod ad_accounts;
+mod ads_manager;
 mod audiences;
 mod conversions;
 mod decisions;
@@ -53,6 +54,8 @@ pub struct Reply {
     pub status: StatusCode,
     pub headers: axum::http::HeaderMap,
     pub body: Value,
+    /// The body as sent (an image's bytes).
+    pub bytes: bytes::Bytes,
 }
 
 impl Default for App {
@@ -160,6 +163,7 @@ impl App {
             status,
             headers,
             body,
+            bytes,
         }
     }
 

@@ -40,8 +40,8 @@ use adloom_core::feedback::{AdReport, HiddenAd, HideScope};
 
 use crate::{
     BlockedPixels, ConsentFacts, ConversionTotal, Engagement, EngagementKind, EventOutcome,
-    ListChange, ListMember, ObjectKind, PersonBatch, Result, Store, StoreError, StoredAudience,
-    StoredEvent, StoredObject,
+    ListChange, ListMember, Media, ObjectKind, PersonBatch, Result, Store, StoreError,
+    StoredAudience, StoredEvent, StoredObject,
 };
 
 /// Schema versions, applied in order; `adloom_migrations` records which
@@ -55,6 +55,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0006.sql"),
     include_str!("migrations/0007.sql"),
     include_str!("migrations/0008.sql"),
+    include_str!("migrations/0009.sql"),
 ];
 
 /// Any number that no other program's advisory locks are likely to use.
@@ -933,6 +934,38 @@ impl Store for PostgresStore {
             .collect::<Result<Vec<_>>>()?;
         reports.sort_by_key(|r| r.reported_time);
         Ok(reports)
+    }
+
+    async fn put_media(&self, media: Media) -> Result<()> {
+        self.query(
+            "INSERT INTO media (id, ad_account_id, content_type, bytes, created_time)
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING",
+            &[
+                &media.id,
+                &media.ad_account_id,
+                &media.content_type,
+                &media.bytes,
+                &media.created_time,
+            ],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn get_media(&self, id: &str) -> Result<Option<Media>> {
+        let rows = self
+            .query(
+                "SELECT id, ad_account_id, content_type, bytes, created_time FROM media WHERE id = $1",
+                &[&id],
+            )
+            .await?;
+        Ok(rows.first().map(|r| Media {
+            id: r.get(0),
+            ad_account_id: r.get(1),
+            content_type: r.get(2),
+            bytes: r.get(3),
+            created_time: r.get(4),
+        }))
     }
 
     async fn find_people_by_digest(&self, digest: &str) -> Result<Vec<String>> {

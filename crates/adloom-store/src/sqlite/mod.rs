@@ -37,8 +37,8 @@ use adloom_core::feedback::{AdReport, HiddenAd, HideScope};
 
 use crate::{
     BlockedPixels, ConsentFacts, ConversionTotal, Engagement, EngagementKind, EventOutcome,
-    ListChange, ListMember, ObjectKind, PersonBatch, Result, Store, StoreError, StoredAudience,
-    StoredEvent, StoredObject,
+    ListChange, ListMember, Media, ObjectKind, PersonBatch, Result, Store, StoreError,
+    StoredAudience, StoredEvent, StoredObject,
 };
 
 /// Schema versions, applied in order; `PRAGMA user_version` records how many
@@ -56,6 +56,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0010.sql"),
     include_str!("migrations/0011.sql"),
     include_str!("migrations/0012.sql"),
+    include_str!("migrations/0013.sql"),
 ];
 
 const READERS: u32 = 8;
@@ -773,6 +774,47 @@ impl Store for SqliteStore {
                 .collect::<Result<Vec<_>>>()?;
             reports.sort_by_key(|r| r.reported_time);
             Ok(reports)
+        })
+        .await
+    }
+
+    async fn put_media(&self, media: Media) -> Result<()> {
+        self.write(move |tx| {
+            tx.execute(
+                "INSERT INTO media (id, ad_account_id, content_type, bytes, created_time)
+                 VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (id) DO NOTHING",
+                params![
+                    media.id,
+                    media.ad_account_id,
+                    media.content_type,
+                    media.bytes,
+                    media.created_time
+                ],
+            )
+            .map_err(driver)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn get_media(&self, id: &str) -> Result<Option<Media>> {
+        let id = id.to_owned();
+        self.read(move |c| {
+            c.prepare_cached(
+                "SELECT id, ad_account_id, content_type, bytes, created_time FROM media WHERE id = ?1",
+            )
+            .map_err(driver)?
+            .query_row([&id], |r| {
+                Ok(Media {
+                    id: r.get(0)?,
+                    ad_account_id: r.get(1)?,
+                    content_type: r.get(2)?,
+                    bytes: r.get(3)?,
+                    created_time: r.get(4)?,
+                })
+            })
+            .optional()
+            .map_err(driver)
         })
         .await
     }

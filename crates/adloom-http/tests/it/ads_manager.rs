@@ -1,0 +1,477 @@
+//! Ads Manager in `/console`: an advertiser makes and changes campaigns,
+//! ad groups and ads with forms, through the API's rules.
+
+use std::io::Cursor;
+
+use adloom_core::review::{ReviewMode, ReviewPolicy};
+use axum::body::Body;
+use axum::http::{header, Method, Request, StatusCode};
+use serde_json::{json, Value};
+
+use crate::decisions::{decide, groups};
+use crate::{App, Browser, Reply};
+
+fn html(r: &Reply) -> &str {
+    r.body.as_str().unwrap_or_default()
+}
+
+/// A browser signed in to the console with a token for `account`.
+async fn signed_in<'a>(app: &'a App, account: &str) -> Browser<'a> {
+    let token = app.token(&[account]).await;
+    let mut browser = Browser::new(app);
+    browser.get("/console").await;
+    let csrf = browser.csrf();
+    let r = browser
+        .post_form("/console/sign_in", &[("csrf", &csrf), ("token", &token)])
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    browser
+}
+
+fn png(width: u32, height: u32) -> Vec<u8> {
+    let image = image::RgbaImage::from_pixel(width, height, image::Rgba([10, 120, 200, 255]));
+    let mut bytes = Vec::new();
+    image
+        .write_to(&mut Cursor::new(&mut bytes), image::ImageFormat::Png)
+        .unwrap();
+    bytes
+}
+
+/// Posts a multipart form: its text fields, and one file.
+async fn post_multipart(
+    browser: &mut Browser<'_>,
+    uri: &str,
+    fields: &[(&str, &str)],
+    file: Option<(&str, &[u8])>,
+) -> Reply {
+    const BOUNDARY: &str = "adloom-test-boundary";
+    let mut body = Vec::new();
+    for (name, value) in fields {
+        body.extend_from_slice(
+            format!("--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n")
+                .as_bytes(),
+        );
+    }
+    if let Some((name, bytes)) = file {
+        body.extend_from_slice(
+            format!(
+                "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{name}\"; filename=\"pin.png\"\r\nContent-Type: image/png\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{BOUNDARY}--\r\n").as_bytes());
+    browser
+        .send(
+            Request::post(uri).header(
+                header::CONTENT_TYPE,
+                format!("multipart/form-data; boundary={BOUNDARY}"),
+            ),
+            Body::from(body),
+        )
+        .await
+}
+
+async fn api_list(app: &App, account: &str, kinds: &str) -> Vec<Value> {
+    let r = app
+        .admin(
+            Method::GET,
+            &format!("/v5/ad_accounts/{account}/{kinds}"),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    r.body["items"].as_array().unwrap().clone()
+}
+
+fn saved_to(r: &Reply, account: &str, kinds: &str) {
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", html(r));
+    assert_eq!(
+        r.headers[header::LOCATION],
+        format!("/console/accounts/{account}?saved={kinds}#{kinds}").as_str()
+    );
+}
+
+#[tokio::test]
+async fn an_advertiser_goes_from_an_empty_account_to_a_serving_ad_in_the_console() {
+    let app = App::new();
+    app.upsert(json!([{"user_id": "p1", "country": "US", "interests": ["running"]}]))
+        .await;
+    let account = app.ad_account("Shoes Inc.").await;
+    let mut browser = signed_in(&app, &account).await;
+    let csrf = browser.csrf();
+    let home = format!("/console/accounts/{account}");
+
+    let page = browser.get(&home).await;
+    assert!(html(&page).contains("No campaigns yet"));
+    let r = browser.get(&format!("{home}/campaigns/new")).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(html(&r).contains("name=\"objective_type\""));
+
+    // A refusal shows the API's message next to its field, and stores
+    // nothing.
+    let r = browser
+        .post_form(
+            &format!("{home}/campaigns"),
+            &[
+                ("csrf", &csrf),
+                ("name", "Spring"),
+                ("objective_type", "AWARENESS"),
+                ("daily_spend_cap", "a lot"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(html(&r).contains("id=\"f-daily_spend_cap-error\""));
+    assert!(html(&r).contains("must be an amount such as 12.50"));
+    assert!(html(&r).contains("value=\"a lot\""), "what was typed stays");
+    assert!(api_list(&app, &account, "campaigns").await.is_empty());
+
+    let r = browser
+        .post_form(
+            &format!("{home}/campaigns"),
+            &[
+                ("csrf", &csrf),
+                ("name", "Spring"),
+                ("objective_type", "AWARENESS"),
+                ("daily_spend_cap", "50"),
+                ("start_time", ""),
+                ("end_time", ""),
+            ],
+        )
+        .await;
+    saved_to(&r, &account, "campaigns");
+    let campaigns = api_list(&app, &account, "campaigns").await;
+    assert_eq!(campaigns[0]["daily_spend_cap"], 50_000_000);
+    let campaign = campaigns[0]["id"].as_str().unwrap().to_owned();
+
+    let r = browser
+        .post_form(
+            &format!("{home}/ad_groups"),
+            &[
+                ("csrf", &csrf),
+                ("name", "Runners"),
+                ("campaign_id", &campaign),
+                ("budget_type", "DAILY"),
+                ("budget_in_micro_currency", "20"),
+                ("billable_event", "IMPRESSION"),
+                ("bid_in_micro_currency", "3.50"),
+                ("pacing_delivery_type", "ACCELERATED"),
+                ("placement_group", "ALL"),
+                ("targeting_spec.GEO", "US"),
+                ("targeting_spec.INTEREST", "running"),
+                ("targeting_spec.APPTYPE", "web"),
+                ("targeting_spec.APPTYPE", "iphone"),
+            ],
+        )
+        .await;
+    saved_to(&r, &account, "ad_groups");
+    let group = &api_list(&app, &account, "ad_groups").await[0];
+    assert_eq!(group["bid_in_micro_currency"], 3_500_000);
+    assert_eq!(
+        group["targeting_spec"],
+        json!({"GEO": ["US"], "INTEREST": ["running"], "APPTYPE": ["web", "iphone"]})
+    );
+    let group = group["id"].as_str().unwrap().to_owned();
+
+    // The ad, with its pin and an uploaded image.
+    let r = post_multipart(
+        &mut browser,
+        &format!("{home}/ads"),
+        &[
+            ("csrf", &csrf),
+            ("name", "Trail shoe"),
+            ("ad_group_id", &group),
+            ("pin.title", "The trail shoe"),
+            ("pin.description", "Grip on wet rock"),
+            ("pin.link", "https://shoes.example/trail"),
+            ("pin.image_url", ""),
+            ("pin.alt_text", "A blue shoe"),
+            ("destination_url", ""),
+        ],
+        Some(("pin.image", &png(60, 90))),
+    )
+    .await;
+    saved_to(&r, &account, "ads");
+    let ad = &api_list(&app, &account, "ads").await[0];
+    assert_eq!(ad["review_status"], "APPROVED");
+    let pin = app
+        .admin(
+            Method::GET,
+            &format!("/v5/pins/{}", ad["pin_id"].as_str().unwrap()),
+            None,
+        )
+        .await;
+    let image_url = pin.body["media"]["images"]["originals"]["url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let image_path = image_url
+        .split_once("/media/")
+        .map(|(_, id)| format!("/media/{id}"))
+        .expect("served by adloom");
+    let image = app.call(Method::GET, &image_path, None, None).await;
+    assert_eq!(image.status, StatusCode::OK);
+    assert_eq!(image.headers[header::CONTENT_TYPE], "image/png");
+    let decoded = image::load_from_memory(&image.bytes).unwrap();
+    assert_eq!((decoded.width(), decoded.height()), (60, 90));
+
+    let d = decide(
+        &app,
+        json!({"user_id": "p1", "placement": "home_feed", "count": 3, "explain": true}),
+    )
+    .await;
+    assert_eq!(groups(&d), [group.as_str()], "{d}");
+    assert_eq!(d["ads"][0]["pin"]["image_url"], image_url.as_str());
+
+    let page = browser.get(&home).await;
+    for shown in ["Spring", "Runners", "Trail shoe", "Approved"] {
+        assert!(html(&page).contains(shown), "{shown}");
+    }
+
+    // Pause from the list; the ad group stops serving.
+    let r = browser
+        .post_form(
+            &format!("{home}/ad_groups/{group}/status"),
+            &[("csrf", &csrf), ("status", "PAUSED")],
+        )
+        .await;
+    saved_to(&r, &account, "ad_groups");
+    assert_eq!(
+        api_list(&app, &account, "ad_groups").await[0]["status"],
+        "PAUSED"
+    );
+    let d = decide(
+        &app,
+        json!({"user_id": "p1", "placement": "home_feed", "count": 3}),
+    )
+    .await;
+    assert!(groups(&d).is_empty());
+}
+
+#[tokio::test]
+async fn uploads_that_are_not_images_are_refused_next_to_the_field() {
+    let app = App::new();
+    let account = app.ad_account("Shoes Inc.").await;
+    let campaign = crate::decisions::create(
+        &app,
+        &account,
+        "campaigns",
+        json!({"name": "C", "objective_type": "AWARENESS"}),
+    )
+    .await;
+    let group = crate::decisions::create(
+        &app,
+        &account,
+        "ad_groups",
+        json!({"name": "G", "campaign_id": campaign, "billable_event": "IMPRESSION", "bid_in_micro_currency": 1_000_000}),
+    )
+    .await;
+    let mut browser = signed_in(&app, &account).await;
+    let csrf = browser.csrf();
+    let fields = [
+        ("csrf", csrf.as_str()),
+        ("name", "Ad"),
+        ("ad_group_id", group.as_str()),
+        ("pin.title", "Shoe"),
+        ("pin.link", "https://shoes.example"),
+    ];
+    let svg = b"<svg xmlns='http://www.w3.org/2000/svg' onload='alert(1)'/>";
+    let r = post_multipart(
+        &mut browser,
+        &format!("/console/accounts/{account}/ads"),
+        &fields,
+        Some(("pin.image", svg)),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(html(&r).contains("id=\"f-pin-image-error\""));
+    assert!(html(&r).contains("must be a PNG, JPEG or WebP image"));
+    // Neither an image, nor a pin, nor an ad.
+    assert!(api_list(&app, &account, "ads").await.is_empty());
+
+    // No image at all: the API's own refusal, next to the address field.
+    let r = post_multipart(
+        &mut browser,
+        &format!("/console/accounts/{account}/ads"),
+        &fields,
+        None,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(
+        html(&r).contains("id=\"f-pin-image_url-error\""),
+        "{}",
+        html(&r)
+    );
+}
+
+#[tokio::test]
+async fn forms_keep_to_the_signed_in_account_and_need_the_csrf_token() {
+    let app = App::new();
+    let mine = app.ad_account("Mine").await;
+    let theirs = app.ad_account("Theirs").await;
+    let their_campaign = crate::decisions::create(
+        &app,
+        &theirs,
+        "campaigns",
+        json!({"name": "Theirs", "objective_type": "AWARENESS"}),
+    )
+    .await;
+    let mut browser = signed_in(&app, &mine).await;
+    let csrf = browser.csrf();
+    // Another account's campaign is refused as if it did not exist.
+    let r = browser
+        .post_form(
+            &format!("/console/accounts/{mine}/ad_groups"),
+            &[
+                ("csrf", &csrf),
+                ("name", "G"),
+                ("campaign_id", &their_campaign),
+                ("billable_event", "IMPRESSION"),
+                ("bid_in_micro_currency", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(html(&r).contains("id=\"f-campaign_id-error\""));
+
+    // Another account's forms, and its objects, are out of reach.
+    for uri in [
+        format!("/console/accounts/{theirs}/campaigns/new"),
+        format!("/console/accounts/{theirs}/campaigns/{their_campaign}"),
+        format!("/console/accounts/{mine}/campaigns/{their_campaign}"),
+    ] {
+        let r = browser.get(&uri).await;
+        assert!(
+            matches!(r.status, StatusCode::FORBIDDEN | StatusCode::NOT_FOUND),
+            "{uri}: {}",
+            r.status
+        );
+    }
+    let r = browser
+        .post_form(
+            &format!("/console/accounts/{mine}/campaigns/{their_campaign}/status"),
+            &[("csrf", &csrf), ("status", "PAUSED")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let r = browser
+        .post_form(
+            &format!("/console/accounts/{theirs}/campaigns/{their_campaign}/status"),
+            &[("csrf", &csrf), ("status", "PAUSED")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        api_list(&app, &theirs, "campaigns").await[0]["status"],
+        "ACTIVE"
+    );
+
+    // A form without this browser's token changes nothing.
+    let r = browser
+        .post_form(
+            &format!("/console/accounts/{mine}/campaigns"),
+            &[
+                ("csrf", "forged-forged-forged"),
+                ("name", "Forged"),
+                ("objective_type", "AWARENESS"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert!(api_list(&app, &mine, "campaigns").await.is_empty());
+
+    // Signed out, a form leads to the sign-in page.
+    let mut stranger = Browser::new(&app);
+    stranger.get("/console").await;
+    let their_csrf = stranger.csrf();
+    let r = stranger
+        .post_form(
+            &format!("/console/accounts/{mine}/campaigns"),
+            &[
+                ("csrf", &their_csrf),
+                ("name", "Sneaky"),
+                ("objective_type", "AWARENESS"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert!(api_list(&app, &mine, "campaigns").await.is_empty());
+}
+
+#[tokio::test]
+async fn a_changed_pin_is_a_new_pin_that_waits_for_review_in_manual_mode() {
+    let app = App::with_config(|c| {
+        c.engine.review = ReviewPolicy::new(ReviewMode::Manual, &[], &[], 5).unwrap();
+    });
+    let account = app.ad_account("Shoes Inc.").await;
+    let campaign = crate::decisions::create(
+        &app,
+        &account,
+        "campaigns",
+        json!({"name": "C", "objective_type": "AWARENESS"}),
+    )
+    .await;
+    let group = crate::decisions::create(
+        &app,
+        &account,
+        "ad_groups",
+        json!({"name": "G", "campaign_id": campaign, "billable_event": "IMPRESSION", "bid_in_micro_currency": 1_000_000}),
+    )
+    .await;
+    let mut browser = signed_in(&app, &account).await;
+    let csrf = browser.csrf();
+    let mut fields = vec![
+        ("csrf", csrf.as_str()),
+        ("name", "Ad"),
+        ("ad_group_id", group.as_str()),
+        ("pin.title", "Shoe"),
+        ("pin.link", "https://shoes.example"),
+        ("pin.image_url", "https://shoes.example/shoe.png"),
+    ];
+    let r = post_multipart(
+        &mut browser,
+        &format!("/console/accounts/{account}/ads"),
+        &fields,
+        None,
+    )
+    .await;
+    saved_to(&r, &account, "ads");
+    let ad = api_list(&app, &account, "ads").await[0].clone();
+    assert_eq!(ad["review_status"], "PENDING");
+    let id = ad["id"].as_str().unwrap();
+    app.admin(
+        Method::POST,
+        &format!("/v1/admin/ad_reviews/{id}"),
+        Some(json!({"decision": "APPROVED"})),
+    )
+    .await;
+
+    // The edit form shows the ad's review and its pin's fields.
+    let r = browser
+        .get(&format!("/console/accounts/{account}/ads/{id}"))
+        .await;
+    assert!(html(&r).contains("Approved"));
+    assert!(html(&r).contains("value=\"https://shoes.example/shoe.png\""));
+
+    // A new name keeps the pin and the review.
+    fields[1] = ("name", "Renamed");
+    fields.push(("status", "ACTIVE"));
+    let uri = format!("/console/accounts/{account}/ads/{id}");
+    let r = post_multipart(&mut browser, &uri, &fields, None).await;
+    saved_to(&r, &account, "ads");
+    let renamed = api_list(&app, &account, "ads").await[0].clone();
+    assert_eq!(renamed["review_status"], "APPROVED");
+    assert_eq!(renamed["pin_id"], ad["pin_id"]);
+
+    // New words are a new pin, which waits for the operator.
+    fields[3] = ("pin.title", "Miracle shoe");
+    let r = post_multipart(&mut browser, &uri, &fields, None).await;
+    saved_to(&r, &account, "ads");
+    let changed = api_list(&app, &account, "ads").await[0].clone();
+    assert_eq!(changed["review_status"], "PENDING");
+    assert_ne!(changed["pin_id"], ad["pin_id"]);
+}
