@@ -54,6 +54,12 @@ const STANDARD_EVENTS: [(EventName, &str, &str); 9] = [
 ];
 
 impl EventName {
+    /// The standard events' names as the conversions API spells them
+    /// (`page_visit`, ...); audience rules take these too.
+    pub fn standard_names() -> Vec<&'static str> {
+        STANDARD_EVENTS.iter().map(|(_, api, _)| *api).collect()
+    }
+
     /// The conversions API's names (`page_visit`, `add_to_cart`, ...); it
     /// accepts no others.
     pub fn from_api(name: &str) -> Option<EventName> {

@@ -147,25 +147,35 @@ async fn within_daily_cap(state: &AppState, account: &str, what: Creation) -> Re
     })
 }
 
-/// `POST .../customer_lists`./// `POST .../customer_lists`.
+/// `POST .../customer_lists`.
 pub async fn create_list(
     State(state): State<AppState>,
     access: AccountAccess,
-    ListBody(mut body): ListBody,
+    ListBody(body): ListBody,
 ) -> Result<Json<ListView>, ApiError> {
+    Ok(Json(new_list(&state, &access.ad_account_id, body).await?))
+}
+
+/// Makes a customer list of `account` from an upload: the API's and the
+/// console's.
+pub(crate) async fn new_list(
+    state: &AppState,
+    account: &str,
+    mut body: ListUpload,
+) -> Result<ListView, ApiError> {
     let name = validate_name(body.name.as_deref())?;
     let list_type = list_type_of(&body)?;
-    within_daily_cap(&state, &access.ad_account_id, Creation::List).await?;
+    within_daily_cap(state, account, Creation::List).await?;
     let records = body
         .records
         .as_mut()
         .ok_or_else(|| ApiError::invalid("records: required"))?;
     let uploaded = records.count;
-    let matched = match_records(&state, list_type, records).await?;
+    let matched = match_records(state, list_type, records).await?;
     let now = state.engine.clock.now();
     let list = CustomerList {
         id: new_id(),
-        ad_account_id: access.ad_account_id,
+        ad_account_id: account.to_owned(),
         name,
         list_type,
         num_batches: 1,
@@ -175,7 +185,7 @@ pub async fn create_list(
         updated_time: now,
     };
     let list = state.engine.create_customer_list(list, matched).await?;
-    Ok(Json(list_view(&state, list).await?))
+    list_view(state, list).await
 }
 
 async fn owned_list(
@@ -194,9 +204,22 @@ pub async fn update_list(
     State(state): State<AppState>,
     access: AccountAccess,
     ApiPath((_, list_id)): ApiPath<(String, String)>,
-    ListBody(mut body): ListBody,
+    ListBody(body): ListBody,
 ) -> Result<Json<ListView>, ApiError> {
-    let list = owned_list(&state, &access.ad_account_id, &list_id).await?;
+    Ok(Json(
+        change_list(&state, &access.ad_account_id, list_id, body).await?,
+    ))
+}
+
+/// Adds a batch to `account`'s list, or removes one from it: the API's
+/// and the console's.
+pub(crate) async fn change_list(
+    state: &AppState,
+    account: &str,
+    list_id: String,
+    mut body: ListUpload,
+) -> Result<ListView, ApiError> {
+    let list = owned_list(state, account, &list_id).await?;
     let remove = match body.operation_type.as_deref() {
         Some("ADD") => false,
         Some("REMOVE") => true,
@@ -232,7 +255,7 @@ pub async fn update_list(
             now: state.engine.clock.now(),
         }
     } else {
-        let matched = match_records(&state, list.list_type, records).await?;
+        let matched = match_records(state, list.list_type, records).await?;
         ListChange {
             list_id,
             remove,
@@ -243,7 +266,7 @@ pub async fn update_list(
         }
     };
     let list = state.engine.update_customer_list(change).await?;
-    Ok(Json(list_view(&state, list).await?))
+    list_view(state, list).await
 }
 
 /// `GET .../customer_lists/{id}`.
@@ -368,13 +391,13 @@ async fn audience_view(state: &AppState, audience: Audience) -> Result<AudienceV
 #[derive(Deserialize)]
 pub struct AudienceBody {
     #[serde(default)]
-    name: Option<String>,
+    pub(crate) name: Option<String>,
     #[serde(default)]
-    audience_type: Option<String>,
+    pub(crate) audience_type: Option<String>,
     #[serde(default)]
-    rule: Option<Value>,
+    pub(crate) rule: Option<Value>,
     #[serde(default)]
-    description: Option<String>,
+    pub(crate) description: Option<String>,
     #[serde(default)]
     operation_type: Option<String>,
 }
@@ -437,25 +460,36 @@ pub async fn create_audience(
     access: AccountAccess,
     ApiJson(body): ApiJson<AudienceBody>,
 ) -> Result<Json<AudienceView>, ApiError> {
+    Ok(Json(
+        new_audience(&state, &access.ad_account_id, body).await?,
+    ))
+}
+
+/// Makes an audience of `account`: the API's and the console's.
+pub(crate) async fn new_audience(
+    state: &AppState,
+    account: &str,
+    body: AudienceBody,
+) -> Result<AudienceView, ApiError> {
     let name = validate_audience_name(body.name.as_deref())?;
     let audience_type = body
         .audience_type
         .ok_or_else(|| ApiError::invalid("audience_type: required"))?;
     let rule = parse_rule(&audience_type, body.rule.as_ref().unwrap_or(&Value::Null))?;
-    within_daily_cap(&state, &access.ad_account_id, Creation::Audience).await?;
+    within_daily_cap(state, account, Creation::Audience).await?;
     let now = state.engine.clock.now();
     let audience = Audience {
         id: new_id(),
-        ad_account_id: access.ad_account_id,
+        ad_account_id: account.to_owned(),
         name,
         description: body.description.filter(|d| !d.is_empty()),
         rule,
         created_time: now,
         updated_time: now,
     };
-    check_references(&state, &audience).await?;
+    check_references(state, &audience).await?;
     state.engine.put_audience(stored(&audience)).await?;
-    Ok(Json(audience_view(&state, audience).await?))
+    audience_view(state, audience).await
 }
 
 async fn owned_audience(

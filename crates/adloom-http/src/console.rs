@@ -7,6 +7,7 @@
 //! The session cookie holds a signature over the token's hash, never the
 //! token; every request checks the token is still valid for the account.
 
+mod audiences;
 mod chart;
 mod form;
 mod manager;
@@ -52,7 +53,21 @@ pub fn routes() -> Router<AppState> {
         .route("/console/sign_in", post(sign_in))
         .route("/console/sign_out", post(sign_out))
         .route("/console/accounts/{id}", get(account))
+        .route("/assets/console.js", get(script))
         .merge(manager::routes())
+        .merge(audiences::routes())
+}
+
+/// The console's script: hashing a customer list in the browser.
+async fn script() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=300"),
+        ],
+        include_str!("../assets/console.js"),
+    )
+        .into_response()
 }
 
 /// A console session: signed `expires|generation|token hash`.
@@ -446,7 +461,8 @@ async fn overview(
             }
         }
 
-        h2 { "Audiences" }
+        h2 id="audiences" { "Audiences" }
+        p { a class="button" href={ "/console/accounts/" (id) "/audiences/new" } { "New audience" } }
         @if audiences.is_empty() { p { "No audiences yet." } } @else {
             table {
                 thead { tr { th scope="col" { "Name" } th scope="col" { "Type" } th scope="col" class="num" { "Size" } th scope="col" { "Status" } } }
@@ -464,7 +480,8 @@ async fn overview(
             p class="hint" { "Sizes are rounded, and people who switched off \"Use info from our ad partners\" are not counted. An audience under 100 people does not deliver." }
         }
 
-        h2 { "Customer lists" }
+        h2 id="customer_lists" { "Customer lists" }
+        p { a class="button" href={ "/console/accounts/" (id) "/customer_lists/new" } { "Upload a customer list" } }
         @if lists.is_empty() { p { "No customer lists yet." } } @else {
             table {
                 thead { tr { th scope="col" { "Name" } th scope="col" class="num" { "Records uploaded" } th scope="col" class="num" { "Removed" } th scope="col" { "Status" } } }

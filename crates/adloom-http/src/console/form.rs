@@ -29,6 +29,8 @@ pub enum Input {
     },
     /// One of the names.
     Choice(fn() -> Vec<&'static str>),
+    /// One of the names, or none (null in the API).
+    MaybeChoice(&'static str, fn() -> Vec<&'static str>),
     /// Any of the names: a list in the API.
     Choices(fn() -> Vec<&'static str>),
     /// Comma-separated on the form, a list in the API.
@@ -48,6 +50,8 @@ pub enum Options {
     Campaigns,
     AdGroups,
     Audiences,
+    CustomerLists,
+    Tags,
 }
 
 pub struct Field {
@@ -289,6 +293,15 @@ fn render_field(f: &Field, typed: &[String], offered: &Offered, error: Option<&s
                     Input::LongText => {
                         textarea id=(id) name=(f.path) rows="3" aria-describedby=[described.as_deref()]
                             aria-invalid=[error.map(|_| "true")] { (first) }
+                    }
+                    Input::MaybeChoice(none, names) => {
+                        select id=(id) name=(f.path) aria-describedby=[described.as_deref()]
+                            aria-invalid=[error.map(|_| "true")] {
+                            option value="" { (none) }
+                            @for n in names() {
+                                option value=(n) selected[n == first] { (humanize(n)) }
+                            }
+                        }
                     }
                     Input::Choice(names) => {
                         select id=(id) name=(f.path) aria-describedby=[described.as_deref()]

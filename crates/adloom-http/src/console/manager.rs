@@ -222,9 +222,9 @@ async fn reach(
     kind_of(kinds).ok_or_else(|| Page::from(ApiError::not_found("page")).into_response())
 }
 
-/// What the form's picks offer: the account's campaigns, ad groups and
-/// audiences.
-async fn offered(state: &AppState, account: &str) -> Result<Offered, ApiError> {
+/// What the forms' picks offer: the account's campaigns, ad groups,
+/// audiences, customer lists and tags.
+pub(super) async fn offered(state: &AppState, account: &str) -> Result<Offered, ApiError> {
     let store = &state.engine.store;
     let campaigns = store.list_objects(ObjectKind::Campaign, account).await?;
     let campaigns = object::campaigns(&campaigns);
@@ -265,6 +265,23 @@ async fn offered(state: &AppState, account: &str) -> Result<Offered, ApiError> {
                         format!("{} ({})", a.name, form::humanize(a.audience_type)),
                     )
                 })
+                .collect(),
+        ),
+        (
+            Options::CustomerLists,
+            crate::audiences::all_lists(state, account)
+                .await?
+                .into_iter()
+                .map(|l| (l.id, l.name))
+                .collect(),
+        ),
+        (
+            Options::Tags,
+            store
+                .list_conversion_tags(account)
+                .await?
+                .into_iter()
+                .map(|t| (t.id, t.name))
                 .collect(),
         ),
     ]))

@@ -193,6 +193,36 @@ const OTHER_ROUTES: &[(Method, &str, &str)] = &[
         "the session's accounts only, CSRF (ads_manager tests)",
     ),
     (Method::GET, "/media/{}", "anyone: uploaded pin images"),
+    (
+        Method::GET,
+        "/assets/console.js",
+        "anyone: the console's script",
+    ),
+    (
+        Method::GET,
+        "/console/accounts/{}/customer_lists/new",
+        "the session's accounts only (ads_manager tests)",
+    ),
+    (
+        Method::POST,
+        "/console/accounts/{}/customer_lists",
+        "the session's accounts only, CSRF header (ads_manager tests)",
+    ),
+    (
+        Method::POST,
+        "/console/accounts/{}/customer_lists/{}/records",
+        "the session's accounts only, CSRF header (ads_manager tests)",
+    ),
+    (
+        Method::GET,
+        "/console/accounts/{}/audiences/new",
+        "the session's accounts only (ads_manager tests)",
+    ),
+    (
+        Method::POST,
+        "/console/accounts/{}/audiences",
+        "the session's accounts only, CSRF (ads_manager tests)",
+    ),
 ];
 
 /// Every route the router declares, read from the modules that declare
@@ -204,6 +234,7 @@ fn declared_routes() -> Vec<(Method, String)> {
         "pages.rs",
         "console.rs",
         "console/manager.rs",
+        "console/audiences.rs",
         "admin_pages.rs",
     ])
 }

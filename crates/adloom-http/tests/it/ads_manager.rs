@@ -475,3 +475,214 @@ async fn a_changed_pin_is_a_new_pin_that_waits_for_review_in_manual_mode() {
     assert_eq!(changed["review_status"], "PENDING");
     assert_ne!(changed["pin_id"], ad["pin_id"]);
 }
+
+/// The console's script normalizes every identifier as `adloom hash` does
+/// (the core's `normalize_*`), run by Node.js over the same table.
+#[test]
+fn the_browser_normalizes_identifiers_as_adloom_hash_does() {
+    use adloom_core::identifier::{normalize_email, normalize_maid, normalize_phone};
+    let inputs = [
+        " Alice@Example.COM ",
+        "alice@example.com.",
+        "@example.com",
+        "a@b@c",
+        "ÉLODIE@exemple.fr",
+        "tab\t@x.com",
+        "+1 (555) 010-9999",
+        "0049 30 1234567",
+        "1-800-FLOWERS",
+        "12345",
+        "{6D92078A-8246-4BA4-AE5B-76104861E7DC}",
+        "6d92078a82464ba4ae5b76104861e7dc",
+        "6d92078a-8246-4ba4-ae5b-76104861e7d",
+        "00000000-0000-0000-0000-000000000000",
+        "email",
+    ];
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/console.js");
+    let program = format!(
+        "const m = await import({:?}); const inputs = {}; \
+         console.log(JSON.stringify(inputs.map((i) => [m.normalizeEmail(i), m.normalizePhone(i), m.normalizeMaid(i)])));",
+        format!("file://{}", script.display()),
+        serde_json::to_string(&inputs).unwrap()
+    );
+    let out = std::process::Command::new("node")
+        .args(["--input-type=module", "-e", &program])
+        .output()
+        .expect("Node.js runs the console's script (install nodejs)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let browser: Vec<(Option<String>, Option<String>, Option<String>)> =
+        serde_json::from_slice(&out.stdout).unwrap();
+    for (input, (email, phone, maid)) in inputs.iter().zip(browser) {
+        assert_eq!(email, normalize_email(input).ok(), "email {input:?}");
+        assert_eq!(phone, normalize_phone(input).ok(), "phone {input:?}");
+        let rust_maid = match normalize_maid(input) {
+            Ok(Some(m)) => Some(m.upper),
+            Ok(None) => Some(String::new()),
+            Err(_) => None,
+        };
+        assert_eq!(maid, rust_maid, "ad id {input:?}");
+    }
+}
+
+/// The list page's script sends digests to the console with the session
+/// and the page's CSRF token; the list matches people as the API's does,
+/// and an audience made from it on the audience form reaches them.
+#[tokio::test]
+async fn a_customer_list_of_digests_becomes_an_audience_in_the_console() {
+    use adloom_core::identifier::hash_email;
+    let app = App::new();
+    let people: Vec<Value> = (0..120)
+        .map(|i| json!({"user_id": format!("p{i}"), "email": format!("person{i}@example.com"), "country": "US"}))
+        .collect();
+    app.upsert(json!(people)).await;
+    let account = app.ad_account("Garden Co.").await;
+    let mut browser = signed_in(&app, &account).await;
+    let csrf = browser.csrf();
+    let r = browser
+        .get(&format!("/console/accounts/{account}/customer_lists/new"))
+        .await;
+    assert!(html(&r).contains("/assets/console.js"));
+    let script = browser.get("/assets/console.js").await;
+    assert!(script.headers[header::CONTENT_TYPE]
+        .to_str()
+        .unwrap()
+        .starts_with("text/javascript"));
+
+    let digests: Vec<String> = (0..120)
+        .map(|i| {
+            hash_email(&format!("person{i}@example.com"))
+                .unwrap()
+                .sha256
+        })
+        .collect();
+    let first = json!({"name": "Buyers", "list_type": "EMAIL", "records": digests[..60].join(",")});
+    let lists = format!("/console/accounts/{account}/customer_lists");
+    // Without the page's token, nothing is made.
+    let r = post_json(&mut browser, lists.clone(), first.clone(), None).await;
+    crate::assert_error(&r, StatusCode::FORBIDDEN, 29);
+    let r = post_json(&mut browser, lists.clone(), first, Some(&csrf)).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let list = r.body["id"].as_str().unwrap().to_owned();
+    let rest = json!({"records": digests[60..].join(",")});
+    let r = post_json(
+        &mut browser,
+        format!("{lists}/{list}/records"),
+        rest,
+        Some(&csrf),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(r.body["num_uploaded_user_records"], 120);
+    assert_eq!(r.body["num_batches"], 2);
+
+    // The audience form: a refusal next to its field, then the audience.
+    let audiences = format!("/console/accounts/{account}/audiences");
+    let r = browser
+        .post_form(
+            &audiences,
+            &[
+                ("csrf", &csrf),
+                ("name", ""),
+                ("audience_type", "CUSTOMER_LIST"),
+                ("rule.customer_list_id", &list),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(html(&r).contains("id=\"f-name-error\""), "{}", html(&r));
+    let r = browser
+        .post_form(
+            &audiences,
+            &[
+                ("csrf", &csrf),
+                ("name", "Buyers"),
+                ("audience_type", "CUSTOMER_LIST"),
+                ("rule.customer_list_id", &list),
+                ("rule.event", ""),
+                ("rule.url", ""),
+                ("rule.retention_days", ""),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", html(&r));
+    let listed = app
+        .admin(
+            Method::GET,
+            &format!("/v5/ad_accounts/{account}/audiences"),
+            None,
+        )
+        .await;
+    let audience = &listed.body["items"][0];
+    assert_eq!(audience["audience_type"], "CUSTOMER_LIST");
+    assert_eq!(audience["status"], "READY", "{audience}");
+
+    // A visitor audience with a URL rule, from the same form.
+    let tag = app
+        .admin(
+            Method::POST,
+            &format!("/v5/ad_accounts/{account}/conversion_tags"),
+            Some(json!({"name": "shop"})),
+        )
+        .await;
+    let tag = tag.body["id"].as_str().unwrap().to_owned();
+    let r = browser
+        .post_form(
+            &audiences,
+            &[
+                ("csrf", &csrf),
+                ("name", "Shoe browsers"),
+                ("audience_type", "VISITOR"),
+                ("rule.visitor_source_id", &tag),
+                ("rule.event", "page_visit"),
+                ("rule.url", "/shoes"),
+                ("rule.retention_days", "30"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", html(&r));
+    let listed = app
+        .admin(
+            Method::GET,
+            &format!("/v5/ad_accounts/{account}/audiences"),
+            None,
+        )
+        .await;
+    let visitor = listed.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["audience_type"] == "VISITOR")
+        .unwrap()
+        .clone();
+    assert_eq!(visitor["rule"]["url"], json!(["contains:/shoes"]));
+    assert_eq!(visitor["rule"]["retention_days"], 30);
+
+    // Another account's lists are out of the script's reach.
+    let theirs = app.ad_account("Other").await;
+    let r = post_json(
+        &mut browser,
+        format!("/console/accounts/{theirs}/customer_lists"),
+        json!({"name": "x", "records": digests[0]}),
+        Some(&csrf),
+    )
+    .await;
+    crate::assert_error(&r, StatusCode::FORBIDDEN, 29);
+}
+
+/// Posts JSON as the list page's script does, with the page's CSRF token.
+async fn post_json(
+    browser: &mut Browser<'_>,
+    uri: String,
+    body: Value,
+    token: Option<&str>,
+) -> Reply {
+    let mut req = Request::post(uri).header(header::CONTENT_TYPE, "application/json");
+    if let Some(t) = token {
+        req = req.header("x-csrf-token", t);
+    }
+    browser.send(req, Body::from(body.to_string())).await
+}
