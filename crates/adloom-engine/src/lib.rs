@@ -35,6 +35,7 @@ pub mod media;
 pub mod membership;
 pub mod metrics;
 mod objects;
+mod reach;
 pub mod review;
 pub mod serving;
 pub mod settings;

@@ -289,7 +289,7 @@ pub async fn tag_health(
 /// The noise of one figure (`purpose`, about `id`) for one period: seeded
 /// by a secret, so that it cannot be computed outside, and by the period,
 /// so that each period draws afresh and asking again draws nothing new.
-async fn period_noise(
+pub(crate) async fn period_noise(
     engine: &Engine,
     purpose: &str,
     id: &str,

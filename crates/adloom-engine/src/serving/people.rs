@@ -70,6 +70,14 @@ impl People {
             .cloned()
     }
 
+    /// How many people `wanted` holds for, by user id and profile.
+    pub fn count(&self, wanted: impl Fn(&str, &Profile) -> bool) -> usize {
+        adloom_core::sync::read(&self.profiles)
+            .iter()
+            .filter(|(user, profile)| wanted(user, profile))
+            .count()
+    }
+
     pub fn is_loaded(&self) -> bool {
         self.ready.load(Ordering::Acquire)
     }

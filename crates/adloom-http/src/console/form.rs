@@ -223,6 +223,13 @@ pub fn to_json(
 
 /// `WEB_CONVERSION` as `Web conversion`.
 pub fn humanize(name: &str) -> String {
+    // Names that are not words.
+    match name {
+        "iphone" => return "iPhone".to_owned(),
+        "ipad" => return "iPad".to_owned(),
+        "CLICKTHROUGH" => return "Click".to_owned(),
+        _ => {}
+    }
     let lower = name.replace('_', " ").to_lowercase();
     let mut chars = lower.chars();
     match chars.next() {

@@ -10,11 +10,12 @@
 //! review sees as a new creative.
 
 use adloom_core::auction::BillableEvent;
+use adloom_core::audience::ReportedSize;
 use adloom_core::campaign::{BudgetType, Kind, Objective, PlacementGroup, Status};
 use adloom_core::names::Named;
 use adloom_core::object::{self, ObjectKind, Record, StoredObject};
 use adloom_core::pacing::Delivery;
-use adloom_core::targeting;
+use adloom_core::targeting::{self, TargetingSpec};
 use adloom_core::Invalid;
 use adloom_engine::EngineError;
 use axum::extract::{Path, State};
@@ -30,7 +31,7 @@ use super::form::{self, field, Field, Input, Offered, Options, Values};
 use crate::error::ApiError;
 use crate::extract::FormData;
 use crate::pages::{forged, layout, Csrf, Page};
-use crate::promotions::wire::{pin_view, read, view};
+use crate::promotions::wire::{pin_view, read, targeting, view};
 use crate::promotions::{prepare_new, prepare_update, Object};
 use crate::AppState;
 
@@ -88,7 +89,7 @@ static AD_GROUP: [Field; 21] = [
         "Pay for",
         Input::Choice(names::<BillableEvent>),
     )
-    .hint("Impression: the bid is per thousand impressions (CPM). Clickthrough: per click (CPC)."),
+    .hint("Impression: the bid is per thousand impressions (CPM). Click: per click (CPC)."),
     field("bid_in_micro_currency", "Bid", Input::Money),
     field(
         "pacing_delivery_type",
@@ -294,6 +295,8 @@ struct Shown<'a> {
     existing: Option<&'a StoredObject>,
     values: Values,
     error: Option<Invalid>,
+    /// An ad group's reach estimate, when asked for.
+    reach: Option<ReportedSize>,
 }
 
 async fn show(state: &AppState, csrf: &Csrf, shown: Shown<'_>) -> Result<Page, ApiError> {
@@ -303,6 +306,7 @@ async fn show(state: &AppState, csrf: &Csrf, shown: Shown<'_>) -> Result<Page, A
         existing,
         values,
         error,
+        reach,
     } = shown;
     let offered = offered(state, account).await?;
     let fields = fields(kind);
@@ -342,6 +346,24 @@ async fn show(state: &AppState, csrf: &Csrf, shown: Shown<'_>) -> Result<Page, A
         form method="post" action=(action) enctype=[(kind == Kind::Ad).then_some("multipart/form-data")] {
             (csrf.field())
             (form::render(fields, &values, &offered, error.as_ref(), existing.is_some()))
+            @if kind == Kind::AdGroup {
+                section class="state" aria-labelledby="reach" {
+                    h2 id="reach" { "Reach" }
+                    p role="status" {
+                        @match reach {
+                            Some(ReportedSize { size: Some(size), .. }) => {
+                                "About " strong { (size) } " people match this targeting now."
+                            }
+                            Some(_) => { "Fewer than 100 people match this targeting: an ad group this narrow may not deliver." }
+                            None => { "Estimate how many people this targeting reaches before you save it." }
+                        }
+                    }
+                    p class="hint" {
+                        "Rounded; people who switched off \"Use info from our ad partners\" are not counted for audiences built on your data; devices are not counted (they are the request's)."
+                    }
+                    button type="submit" name="action" value="estimate" class="secondary" { "Estimate reach" }
+                }
+            }
             button type="submit" { @if existing.is_some() { "Save" } @else { "Create " (noun(kind)) } }
         }
     };
@@ -375,6 +397,7 @@ async fn blank(
         existing: None,
         values: Values::new(),
         error: None,
+        reach: None,
     };
     answer(show(&state, &csrf, shown).await, &csrf)
 }
@@ -439,6 +462,7 @@ async fn edit(
             existing: Some(&stored),
             values,
             error: None,
+            reach: None,
         };
         show(&state, &csrf, shown).await
     }
@@ -500,6 +524,23 @@ async fn save(
             state.engine.put_objects(vec![object]).await?;
             Ok(Ok(id))
         }
+        Err(invalid) => Ok(Err(invalid)),
+    }
+}
+
+/// The reach of the form's targeting, through the disclosure policy.
+async fn estimate(
+    state: &AppState,
+    account: &str,
+    form: &FormData,
+) -> Result<Result<ReportedSize, Invalid>, ApiError> {
+    let values = form::posted(&AD_GROUP, &form.fields);
+    let spec = form::to_json(&AD_GROUP, &values, false).and_then(|input| {
+        let sent = targeting(input.get("targeting_spec").unwrap_or(&Value::Null))?;
+        TargetingSpec::parse(&sent)
+    });
+    match spec {
+        Ok(spec) => Ok(Ok(state.engine.estimate_reach(account, &spec).await?)),
         Err(invalid) => Ok(Err(invalid)),
     }
 }
@@ -574,20 +615,28 @@ async fn create(
     if !csrf.accepts(form.get("csrf")) {
         return forged().into_response();
     }
-    match save(&state, kind, &account, None, &form).await {
-        Ok(Ok(_)) => saved(&account, kind),
-        Ok(Err(invalid)) => {
-            let shown = Shown {
-                kind,
-                account: &account,
-                existing: None,
-                values: form::posted(fields(kind), &form.fields),
-                error: Some(invalid),
-            };
-            answer(show(&state, &csrf, shown).await, &csrf)
+    let (error, reach) = if kind == Kind::AdGroup && form.get("action") == "estimate" {
+        match estimate(&state, &account, &form).await {
+            Ok(Ok(size)) => (None, Some(size)),
+            Ok(Err(invalid)) => (Some(invalid), None),
+            Err(e) => return Page::from(e).into_response(),
         }
-        Err(e) => Page::from(e).into_response(),
-    }
+    } else {
+        match save(&state, kind, &account, None, &form).await {
+            Ok(Ok(_)) => return saved(&account, kind),
+            Ok(Err(invalid)) => (Some(invalid), None),
+            Err(e) => return Page::from(e).into_response(),
+        }
+    };
+    let shown = Shown {
+        kind,
+        account: &account,
+        existing: None,
+        values: form::posted(fields(kind), &form.fields),
+        error,
+        reach,
+    };
+    answer(show(&state, &csrf, shown).await, &csrf)
 }
 
 async fn update(
@@ -608,20 +657,28 @@ async fn update(
         Ok(stored) => stored,
         Err(e) => return Page::from(e).into_response(),
     };
-    match save(&state, kind, &account, Some(&stored), &form).await {
-        Ok(Ok(_)) => saved(&account, kind),
-        Ok(Err(invalid)) => {
-            let shown = Shown {
-                kind,
-                account: &account,
-                existing: Some(&stored),
-                values: form::posted(fields(kind), &form.fields),
-                error: Some(invalid),
-            };
-            answer(show(&state, &csrf, shown).await, &csrf)
+    let (error, reach) = if kind == Kind::AdGroup && form.get("action") == "estimate" {
+        match estimate(&state, &account, &form).await {
+            Ok(Ok(size)) => (None, Some(size)),
+            Ok(Err(invalid)) => (Some(invalid), None),
+            Err(e) => return Page::from(e).into_response(),
         }
-        Err(e) => Page::from(e).into_response(),
-    }
+    } else {
+        match save(&state, kind, &account, Some(&stored), &form).await {
+            Ok(Ok(_)) => return saved(&account, kind),
+            Ok(Err(invalid)) => (Some(invalid), None),
+            Err(e) => return Page::from(e).into_response(),
+        }
+    };
+    let shown = Shown {
+        kind,
+        account: &account,
+        existing: Some(&stored),
+        values: form::posted(fields(kind), &form.fields),
+        error,
+        reach,
+    };
+    answer(show(&state, &csrf, shown).await, &csrf)
 }
 
 /// Pause or resume (`status` ACTIVE or PAUSED), as a PATCH of the status.

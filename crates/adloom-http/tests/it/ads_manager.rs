@@ -535,7 +535,7 @@ fn the_browser_normalizes_identifiers_as_adloom_hash_does() {
 async fn a_customer_list_of_digests_becomes_an_audience_in_the_console() {
     use adloom_core::identifier::hash_email;
     let app = App::new();
-    let people: Vec<Value> = (0..120)
+    let people: Vec<Value> = (0..140)
         .map(|i| json!({"user_id": format!("p{i}"), "email": format!("person{i}@example.com"), "country": "US"}))
         .collect();
     app.upsert(json!(people)).await;
@@ -552,7 +552,7 @@ async fn a_customer_list_of_digests_becomes_an_audience_in_the_console() {
         .unwrap()
         .starts_with("text/javascript"));
 
-    let digests: Vec<String> = (0..120)
+    let digests: Vec<String> = (0..140)
         .map(|i| {
             hash_email(&format!("person{i}@example.com"))
                 .unwrap()
@@ -576,7 +576,7 @@ async fn a_customer_list_of_digests_becomes_an_audience_in_the_console() {
     )
     .await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
-    assert_eq!(r.body["num_uploaded_user_records"], 120);
+    assert_eq!(r.body["num_uploaded_user_records"], 140);
     assert_eq!(r.body["num_batches"], 2);
 
     // The audience form: a refusal next to its field, then the audience.
@@ -685,4 +685,68 @@ async fn post_json(
         req = req.header("x-csrf-token", t);
     }
     browser.send(req, Body::from(body.to_string())).await
+}
+
+/// The reach of the figure between `<strong>` and `</strong>`, if shown.
+fn reach_shown(page: &str) -> Option<u64> {
+    let (_, rest) = page.split_once("About <strong>")?;
+    rest.split_once("</strong>")?.0.parse().ok()
+}
+
+#[tokio::test]
+async fn the_reach_estimate_is_coarse_steady_and_never_under_100() {
+    let app = App::new();
+    let people: Vec<Value> = (0..250)
+        .map(|i| json!({"user_id": format!("us{i}"), "country": "US"}))
+        .chain((0..30).map(|i| json!({"user_id": format!("gb{i}"), "country": "GB"})))
+        .collect();
+    app.upsert(json!(people)).await;
+    let account = app.ad_account("Shoes Inc.").await;
+    let campaign = crate::decisions::create(
+        &app,
+        &account,
+        "campaigns",
+        json!({"name": "C", "objective_type": "AWARENESS"}),
+    )
+    .await;
+    let mut browser = signed_in(&app, &account).await;
+    let csrf = browser.csrf();
+    let uri = format!("/console/accounts/{account}/ad_groups");
+    let ask = |geo: &'static str| {
+        vec![
+            ("csrf", csrf.clone()),
+            ("name", "G".to_owned()),
+            ("campaign_id", campaign.clone()),
+            ("billable_event", "IMPRESSION".to_owned()),
+            ("bid_in_micro_currency", "1".to_owned()),
+            ("targeting_spec.GEO", geo.to_owned()),
+            ("action", "estimate".to_owned()),
+        ]
+    };
+    let mut shown = Vec::new();
+    for geo in ["US", "US", "GB"] {
+        let fields = ask(geo);
+        let refs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let r = browser.post_form(&uri, &refs).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", html(&r));
+        shown.push((
+            reach_shown(html(&r)),
+            html(&r).contains("Fewer than 100 people"),
+        ));
+    }
+    let us = shown[0].0.expect("a figure for 250 people");
+    assert!((200..=300).contains(&us), "{us}");
+    assert_eq!(us % 10, 0, "two significant digits: {us}");
+    assert_eq!(shown[1].0, Some(us), "asking again draws no new noise");
+    assert_eq!(shown[2], (None, true), "30 people show as fewer than 100");
+    // Estimating saves nothing.
+    assert!(api_list(&app, &account, "ad_groups").await.is_empty());
+
+    // A mistake in the targeting shows next to its field.
+    let mut fields = ask("Atlantis");
+    fields[5].1 = "Atlantis".to_owned();
+    let refs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let r = browser.post_form(&uri, &refs).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(html(&r).contains("id=\"f-targeting_spec-GEO-error\""));
 }

@@ -770,6 +770,29 @@ async fn the_feed_sdk_bills_only_viewable_ads_in_chromium() {
     assert!(said.contains("viewability: passed"), "{said}");
 }
 
+/// Ads Manager in headless Chromium (`tests/browser/ads_manager.mjs`): an
+/// advertiser goes from an empty account to a live ad reaching a customer
+/// list without the API (the list hashed in the page, no plain identifier
+/// on the wire), the operator approves it in manual review, a person hides
+/// it; every page passes axe-core with no serious or critical violation.
+/// Screenshots go to `target/screenshots`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ads_manager_from_an_empty_account_to_a_hidden_ad_in_chromium() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_with_config(dir.path(), "ad_review = \"manual\"\n");
+    let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/screenshots");
+    let said = in_chromium(
+        "ads_manager.mjs",
+        &[
+            format!("http://{}", server.addr),
+            server.token.clone(),
+            shots.display().to_string(),
+        ],
+    )
+    .await;
+    assert!(said.contains("ads manager: passed"), "{said}");
+}
+
 /// Runs a browser test of tests/browser (playwright-core, installed by
 /// scripts/test) with these arguments; fails with what it said unless it
 /// passed, else returns what it said.

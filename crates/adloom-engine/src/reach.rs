@@ -1,0 +1,83 @@
+//! The reach estimate Ads Manager shows while an advertiser edits an ad
+//! group's targeting: how many of the platform's people it reaches now.
+//! It goes through the disclosure policy like an audience's size: the
+//! people the consent policy lets count, coarsened (two significant
+//! digits, nothing under 100) with noise that holds for the period and the
+//! targeting, so that asking again tells nothing new; never who.
+
+use std::collections::{HashMap, HashSet};
+
+use adloom_core::audience::ReportedSize;
+use adloom_core::consent::{self, Provenance};
+use adloom_core::disclosure;
+use adloom_core::targeting::{AudienceFact, TargetingSpec, Viewer};
+
+use crate::membership::{audience_of, members, period_noise, reported, size_period};
+use crate::{Engine, EngineError};
+
+/// An audience as the estimate checks people against it.
+struct Known {
+    provenance: Provenance,
+    members: HashSet<String>,
+    /// Under 100 people, it reaches no one (as in a decision).
+    too_small: bool,
+}
+
+impl Engine {
+    /// The coarsened number of people `spec` reaches for `account`. The
+    /// device is a request's, not a person's: the estimate leaves it out.
+    pub async fn estimate_reach(
+        &self,
+        account: &str,
+        spec: &TargetingSpec,
+    ) -> Result<ReportedSize, EngineError> {
+        self.serving.people.ensure_loaded(self).await?;
+        let mut known = HashMap::new();
+        for id in spec.audience_include.iter().chain(&spec.audience_exclude) {
+            let Some(stored) = self
+                .store
+                .get_audience(id)
+                .await?
+                .filter(|a| a.ad_account_id == account && a.record.get("removed").is_none())
+            else {
+                continue;
+            };
+            let audience = audience_of(&stored)?;
+            let members: HashSet<String> = members(self, &audience).await?.into_keys().collect();
+            let too_small = !reported(self, id, members.len()).await?.ready;
+            known.insert(
+                id.clone(),
+                Known {
+                    provenance: audience.provenance(),
+                    members,
+                    too_small,
+                },
+            );
+        }
+        let spec = TargetingSpec {
+            app_types: Vec::new(),
+            ..spec.clone()
+        };
+        let defaults = &self.config.region_defaults;
+        let count = self.serving.people.count(|user, profile| {
+            let viewer = Viewer {
+                interests: profile.interests.clone(),
+                gender: profile.gender,
+                age: profile.age,
+                country: profile.country,
+                app_type: None,
+                locale: profile.locale.clone(),
+            };
+            let consent = consent::for_person(profile.use_partner_info, profile.country, defaults);
+            let fact = |id: &str| match known.get(id) {
+                Some(k) if k.too_small => AudienceFact::TooSmall,
+                Some(k) if k.members.contains(user) => AudienceFact::Member(k.provenance),
+                _ => AudienceFact::NotMember,
+            };
+            spec.evaluate(&viewer, &consent, fact).is_ok()
+        });
+        let key = format!("{account}|{spec:?}");
+        let noise = period_noise(self, "reach", &key, size_period(self)).await?;
+        Ok(disclosure::audience_size(count as u64, noise))
+    }
+}
