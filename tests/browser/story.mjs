@@ -78,6 +78,26 @@ try {
   await page.locator("article.ad summary").first().click();
   await page.screenshot({ path: `${outDir}/feed-after-no.png`, fullPage: true });
 
+  // "Report this ad" from the ad's menu, with a reason; then "Hide this ad".
+  const ad = page.locator("article.ad").first();
+  const adId = await ad.getAttribute("data-ad-id");
+  await ad.locator("button:has-text('Report this ad')").click();
+  await ad.locator("input[value=misleading]").check();
+  const reported = page.waitForResponse((r) => r.url().includes(`/demo/ads/${adId}/report`));
+  await ad.locator("button:has-text('Send report')").click();
+  check((await reported).status() === 204, "the platform sent the report on");
+  check((await ad.innerText()).includes("Thanks"), "the menu thanks the person");
+  await page.screenshot({ path: `${outDir}/feed-report.png`, fullPage: true });
+  const hid = page.waitForResponse((r) => r.url().includes(`/demo/ads/${adId}/hide`));
+  await ad.locator("button:has-text('Hide this ad')").click();
+  check((await hid).status() === 204, "the platform sent the hide on");
+  check((await page.locator(`article.ad[data-ad-id='${adId}']`).count()) === 0, "the hidden ad leaves the feed");
+  await page.goto(`${base}/demo/feed`);
+  check((await page.locator(`article.ad[data-ad-id='${adId}']`).count()) === 0, "the hidden ad stays gone");
+  await page.goto(`${base}/settings/ads`);
+  const hiddenList = await page.locator("section[aria-labelledby=hidden]").innerText();
+  check(!hiddenList.includes("You have not hidden any ads"), `the settings page lists the hidden ad: ${hiddenList.trim().slice(0, 100)}`);
+
   // The advertiser console, signed in with the shop's token.
   if (consoleToken) {
     await page.goto(`${base}/console`);

@@ -6,8 +6,8 @@
 //   import { renderPromotedPin } from "/sdk/feed.js";
 //   const pin = renderPromotedPin(decision.ads[0], {
 //     settingsUrl: "/settings/ads",
-//     onHide: (ad, element) => { ... },    // "Hide this ad"
-//     onReport: (ad, element) => { ... },  // "Report this ad"
+//     onHide: (ad, element, scope) => { ... },    // "Hide this ad"
+//     onReport: (ad, element, reason) => { ... }, // "Report this ad"
 //   });
 //   slot.append(pin.element);            // pin.stop() when the feed unmounts
 //
@@ -101,6 +101,15 @@ function el(doc, tag, attributes = {}, ...children) {
   return node;
 }
 
+/** "Report this ad": Pinterest's reasons, as the API takes them. */
+const REPORT_REASONS = [
+  ["spam", "Spam"],
+  ["misleading", "Misleading or a scam"],
+  ["offensive", "Offensive or inappropriate"],
+  ["not_relevant", "Not relevant to me"],
+  ["other", "Something else"],
+];
+
 /**
  * Builds the promoted pin for one ad of a decision, and starts watching it
  * for viewability.
@@ -112,9 +121,14 @@ function el(doc, tag, attributes = {}, ...children) {
  * - `imageUrl(ad)`: where the feed loads the pin's image from; a platform
  *   serves or proxies pin images itself, so that no advertiser's server
  *   sees who scrolled by (default: the pin's `image_url`).
- * - `onHide(ad, element)`, `onReport(ad, element)`: the platform's "Hide
- *   this ad" and "Report this ad"; each shows as a button only when given.
- *   After `onHide`, the pin leaves the feed.
+ * - `onHide(ad, element, scope)`: the platform's "Hide this ad" (`scope`
+ *   "ad") and "Hide all ads from ..." ("advertiser"), shown only when
+ *   given; the platform sends it to adloom (`POST /v1/people/{user_id}/
+ *   hidden_ads`). The pin then leaves the feed.
+ * - `onReport(ad, element, reason)`: "Report this ad", shown only when
+ *   given: the person picks one of Pinterest's reasons (spam, misleading,
+ *   offensive, not_relevant, other) and the platform sends it on
+ *   (`POST /v1/people/{user_id}/ad_reports`).
  * - `onImpression(ad)`: told when the impression beacon fires.
  * - `document`: the document to build in (default: the global one).
  *
@@ -148,25 +162,50 @@ export function renderPromotedPin(ad, options = {}) {
       menu,
     ),
   );
-  const actions = el(doc, "p", { class: "actions" });
-  const action = (label, hook, after) => {
-    if (!hook) return;
-    const button = el(doc, "button", { type: "button" }, label);
-    button.addEventListener("click", () => {
-      hook(ad, article);
-      if (after) after();
-    });
-    actions.append(button);
-  };
+  const actions = el(doc, "div", { class: "actions" });
   const stop = watchViewability(article, () => {
     fireBeacon(ad.impression_url);
     if (options.onImpression) options.onImpression(ad);
   });
-  action("Hide this ad", options.onHide, () => {
-    stop();
-    article.remove();
-  });
-  action("Report this ad", options.onReport);
+  const button = (label, onClick) => {
+    const b = el(doc, "button", { type: "button" }, label);
+    b.addEventListener("click", onClick);
+    actions.append(b);
+    return b;
+  };
+  if (options.onHide) {
+    const hide = (scope) => () => {
+      options.onHide(ad, article, scope);
+      stop();
+      article.remove();
+    };
+    button("Hide this ad", hide("ad"));
+    button(`Hide all ads from ${ad.advertiser}`, hide("advertiser"));
+  }
+  if (options.onReport) {
+    // Pinterest's reasons, picked in a small form of the menu.
+    const form = el(doc, "form", { class: "report", hidden: "" });
+    const reasons = el(doc, "fieldset", {}, el(doc, "legend", {}, "Why are you reporting this ad?"));
+    REPORT_REASONS.forEach(([value, label], i) => {
+      const id = `report-${ad.ad_id}-${value}`;
+      const radio = el(doc, "input", { type: "radio", name: "reason", value, id });
+      if (i === 0) radio.checked = true;
+      reasons.append(el(doc, "div", { class: "option" }, radio, el(doc, "label", { for: id }, label)));
+    });
+    form.append(reasons, el(doc, "button", { type: "submit" }, "Send report"));
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      options.onReport(ad, article, form.elements.reason.value);
+      form.replaceWith(el(doc, "p", { class: "hint", role: "status" }, "Thanks: the platform will look at this ad."));
+    });
+    const open = button("Report this ad", () => {
+      form.hidden = false;
+      open.setAttribute("aria-expanded", "true");
+      form.querySelector("input").focus();
+    });
+    open.setAttribute("aria-expanded", "false");
+    actions.append(form);
+  }
   if (actions.childElementCount > 0) menu.append(actions);
   return { element: article, stop };
 }

@@ -98,6 +98,8 @@ pub fn routes() -> Router<AppState> {
         .route("/demo/shop.js", get(shop_js))
         .route("/demo/feed.js", get(feed_js))
         .route("/demo/img/{name}", get(image))
+        .route("/demo/ads/{ad_id}/hide", post(hide))
+        .route("/demo/ads/{ad_id}/report", post(report))
 }
 
 fn site(state: &AppState) -> Option<&DemoSite> {
@@ -200,6 +202,7 @@ async fn pick(State(state): State<AppState>, csrf: Csrf, Form(form): Form<Pick>)
 async fn feed(
     State(state): State<AppState>,
     Person(person): Person,
+    csrf: Csrf,
     headers: HeaderMap,
 ) -> Response {
     if site(&state).is_none() {
@@ -229,7 +232,8 @@ async fn feed(
     let mut promoted = ads.into_iter().map(|ad| own_images(public_url, ad));
     let body = html! {
         h1 { "Your feed" }
-        div class="pins" {
+        // The platform's own pages call its backend with this token.
+        div class="pins" data-csrf=(csrf.token) {
             @for (i, (title, color)) in ORGANIC.iter().enumerate() {
                 @if i % 4 == 1 {
                     @if let Some(ad) = promoted.next() { (ad_slot(&ad)) }
@@ -241,7 +245,83 @@ async fn feed(
         // beacon once the ad is viewable.
         script type="module" src="/demo/feed.js" {}
     };
-    Page::new(demo_layout("Feed", Some(&user), body)).into_response()
+    csrf.onto(Page::new(demo_layout("Feed", Some(&user), body)))
+        .into_response()
+}
+
+/// What the demo feed's menu sends: the scope of a hide, or the reason of
+/// a report.
+#[derive(Deserialize)]
+struct Feedback {
+    #[serde(default)]
+    scope: String,
+    #[serde(default)]
+    reason: String,
+}
+
+/// The demo platform's backend for "Hide this ad" and "Report this ad":
+/// the signed-in person, the page's CSRF token (a header), then the same
+/// engine calls as `POST /v1/people/{user_id}/hidden_ads` and
+/// `.../ad_reports`.
+async fn feedback(
+    state: &AppState,
+    person: Option<String>,
+    csrf: &Csrf,
+    headers: &HeaderMap,
+) -> Result<String, Response> {
+    if site(state).is_none() {
+        return Err(not_in_demo());
+    }
+    let token = headers
+        .get("x-csrf-token")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !csrf.accepts(token) {
+        return Err(forged().into_response());
+    }
+    person.ok_or_else(|| StatusCode::UNAUTHORIZED.into_response())
+}
+
+async fn hide(
+    State(state): State<AppState>,
+    Person(person): Person,
+    csrf: Csrf,
+    headers: HeaderMap,
+    Path(ad_id): Path<String>,
+    Form(form): Form<Feedback>,
+) -> Response {
+    let user = match feedback(&state, person, &csrf, &headers).await {
+        Ok(user) => user,
+        Err(answer) => return answer,
+    };
+    let Some(scope) = adloom_core::feedback::HideScope::parse(&form.scope) else {
+        return StatusCode::BAD_REQUEST.into_response();
+    };
+    match state.engine.hide_ad(&user, &ad_id, scope).await {
+        Ok(_) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => crate::error::ApiError::from(e).into_response(),
+    }
+}
+
+async fn report(
+    State(state): State<AppState>,
+    Person(person): Person,
+    csrf: Csrf,
+    headers: HeaderMap,
+    Path(ad_id): Path<String>,
+    Form(form): Form<Feedback>,
+) -> Response {
+    let user = match feedback(&state, person, &csrf, &headers).await {
+        Ok(user) => user,
+        Err(answer) => return answer,
+    };
+    let Some(reason) = adloom_core::feedback::ReportReason::parse(&form.reason) else {
+        return StatusCode::BAD_REQUEST.into_response();
+    };
+    match state.engine.report_ad(&user, &ad_id, reason).await {
+        Ok(_) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => crate::error::ApiError::from(e).into_response(),
+    }
 }
 
 /// A place in the feed for one promoted pin: the decision's ad, as data
