@@ -117,6 +117,18 @@ pub fn may_create(made_today: u64, cap_per_day: u64, now: i64) -> Result<(), u64
     }
 }
 
+/// Below this many people, an ad's hides or reports show to its advertiser
+/// as "fewer than 10": a small count could point at someone the
+/// advertiser knows.
+pub const MIN_FEEDBACK_COUNT: u64 = 10;
+
+/// How many people hid (or reported) an ad, as its advertiser may see it:
+/// `None` under [`MIN_FEEDBACK_COUNT`], else rounded down to a multiple of
+/// ten. Never who.
+pub fn feedback_count(people: u64) -> Option<u64> {
+    (people >= MIN_FEEDBACK_COUNT).then_some(people - people % 10)
+}
+
 /// Midnight UTC of the day of `now`.
 pub fn day_start(now: i64) -> i64 {
     now - now.rem_euclid(86_400)

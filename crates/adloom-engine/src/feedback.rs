@@ -3,9 +3,10 @@
 //! the other nodes through the outbox; enough reports from distinct people
 //! hold an ad for the operator (`reports_to_pause`).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use adloom_core::campaign::{ReviewDecision, ReviewStatus};
+use adloom_core::disclosure;
 use adloom_core::feedback::{AdReport, HiddenAd, HideScope, ReportReason};
 use adloom_core::object::{ObjectKind, Record, StoredObject};
 
@@ -14,6 +15,14 @@ use crate::{Change, Engine, EngineError};
 /// Who a hold by people's reports is recorded as.
 pub const REPORTS: &str = "people's reports";
 
+/// How many people hid and reported one ad, as its advertiser may see it
+/// (`disclosure::feedback_count`: `None` is "fewer than 10").
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FeedbackSeen {
+    pub hidden: Option<u64>,
+    pub reported: Option<u64>,
+}
+
 impl Engine {
     /// The ad `ad_id`, whoever owns it.
     async fn ad(&self, ad_id: &str) -> Result<StoredObject, EngineError> {
@@ -21,6 +30,27 @@ impl Engine {
             .get_object(ObjectKind::Ad, ad_id)
             .await?
             .ok_or(EngineError::NotFound("ad"))
+    }
+
+    /// What the advertiser may see of people's hides and reports of these
+    /// ads: aggregate counts through the disclosure policy, never who.
+    pub async fn feedback_seen(
+        &self,
+        ad_ids: &[String],
+    ) -> Result<BTreeMap<String, FeedbackSeen>, EngineError> {
+        Ok(self
+            .store
+            .ad_feedback_counts(ad_ids)
+            .await?
+            .into_iter()
+            .map(|c| {
+                let seen = FeedbackSeen {
+                    hidden: disclosure::feedback_count(c.hidden),
+                    reported: disclosure::feedback_count(c.reported),
+                };
+                (c.ad_id, seen)
+            })
+            .collect())
     }
 
     /// The person hides this ad, or every ad of its advertiser.

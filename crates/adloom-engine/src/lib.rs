@@ -29,7 +29,7 @@ use adloom_store::Store;
 
 pub mod changes;
 mod error;
-mod feedback;
+pub mod feedback;
 pub mod ingest;
 pub mod media;
 pub mod membership;

@@ -329,6 +329,8 @@ async fn overview(
     let groups = object::ad_groups(&groups);
     let ads = state.engine.store.list_objects(ObjectKind::Ad, id).await?;
     let ads = object::ads(&ads);
+    let ad_ids: Vec<String> = ads.iter().map(|(id, _)| id.to_string()).collect();
+    let feedback = state.engine.feedback_seen(&ad_ids).await?;
     let audiences = crate::audiences::all_audiences(state, id).await?;
     let lists = crate::audiences::all_lists(state, id).await?;
     let tags = state.engine.store.list_conversion_tags(id).await?;
@@ -442,6 +444,7 @@ async fn overview(
             table {
                 thead { tr {
                     th scope="col" { "Ad" } th scope="col" { "Ad group" } th scope="col" { "Status" } th scope="col" { "Review" }
+                    th scope="col" { "Hidden by" } th scope="col" { "Reported by" }
                     th scope="col" { span class="visually-hidden" { "Actions" } }
                 } }
                 tbody {
@@ -454,11 +457,17 @@ async fn overview(
                                 (review_badge(ad))
                                 @for label in &ad.rejection_labels { br; span class="hint" { (label) } }
                             }
+                            @let seen = feedback.get(*ad_id).copied().unwrap_or_default();
+                            td { (people_count(seen.hidden)) }
+                            td { (people_count(seen.reported)) }
                             td { (actions(csrf, id, "ads", ad_id, ad.name.as_deref().unwrap_or("ad"), ad.status)) }
                         }
                     }
                 }
             }
+        }
+        @if !ads.is_empty() {
+            p class="hint" { "People who hid or reported an ad are counted in tens; under ten shows as \"fewer than 10\", so that no count points at anyone." }
         }
 
         h2 id="audiences" { "Audiences" }
@@ -612,6 +621,14 @@ fn actions(
             input type="hidden" name="status" value=(to);
             button type="submit" class="secondary" aria-label={ (verb) " " (name) } { (verb) }
         }
+    }
+}
+
+/// A count of people as the disclosure policy lets it show.
+fn people_count(count: Option<u64>) -> String {
+    match count {
+        Some(n) => format!("{n}+ people"),
+        None => "fewer than 10".to_owned(),
     }
 }
 

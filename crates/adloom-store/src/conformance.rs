@@ -4,6 +4,7 @@
 //! with an async function that makes a fresh, empty store; the macro writes
 //! one test per case below, so a failure names the rule that broke.
 
+use crate::AdFeedbackCount;
 use crate::{EngagementKind, Media, ObjectKind};
 use std::collections::BTreeSet;
 
@@ -75,6 +76,7 @@ macro_rules! store_conformance_tests {
             advertiser_objects_by_kind_and_account,
             hidden_ads_and_reports_are_the_persons,
             uploaded_images_are_kept_once,
+            hides_and_reports_are_counted_per_ad,
             an_engagement_counts_once,
             clicks_bill_after_an_impression_once_a_day,
             people_page_with_their_settings,
@@ -1764,5 +1766,55 @@ pub async fn uploaded_images_are_kept_once(store: &dyn Store) {
     assert_eq!(
         store.get_media("ab12").await.unwrap(),
         Some(image("1", b"\x89PNG"))
+    );
+}
+
+pub async fn hides_and_reports_are_counted_per_ad(store: &dyn Store) {
+    use adloom_core::feedback::ReportReason;
+    store
+        .upsert_people(batch(vec![
+            person("u1", None, 1),
+            person("u2", None, 1),
+            person("u3", None, 1),
+        ]))
+        .await
+        .unwrap();
+    let hide = |scope, ad: &str| HiddenAd {
+        scope,
+        ad_id: ad.into(),
+        ad_account_id: "9".into(),
+        hidden_time: 5,
+    };
+    store.hide_ad("u1", hide(HideScope::Ad, "7")).await.unwrap();
+    store.hide_ad("u2", hide(HideScope::Ad, "7")).await.unwrap();
+    // Hiding the advertiser is not hiding this ad.
+    store
+        .hide_ad("u3", hide(HideScope::Advertiser, "7"))
+        .await
+        .unwrap();
+    let report = |ad: &str| AdReport {
+        ad_id: ad.into(),
+        reason: ReportReason::Spam,
+        reported_time: 6,
+    };
+    store.report_ad("u3", report("8")).await.unwrap();
+    store.report_ad("u3", report("7")).await.unwrap();
+    let ids = ["7", "8", "6"].map(String::from);
+    let mut counts = store.ad_feedback_counts(&ids).await.unwrap();
+    counts.sort_by(|a, b| a.ad_id.cmp(&b.ad_id));
+    assert_eq!(
+        counts,
+        [
+            AdFeedbackCount {
+                ad_id: "7".into(),
+                hidden: 2,
+                reported: 1
+            },
+            AdFeedbackCount {
+                ad_id: "8".into(),
+                hidden: 0,
+                reported: 1
+            },
+        ]
     );
 }

@@ -143,6 +143,10 @@ pub trait Store: Send + Sync + 'static {
     async fn report_ad(&self, user_id: &str, report: AdReport) -> Result<u64>;
     /// The reports of an ad, without who made them.
     async fn ad_reports(&self, ad_id: &str) -> Result<Vec<AdReport>>;
+    /// For each of these ads, how many people hid it (the ad itself, not
+    /// its advertiser) and how many reported it; ads with neither are left
+    /// out.
+    async fn ad_feedback_counts(&self, ad_ids: &[String]) -> Result<Vec<AdFeedbackCount>>;
     /// Keeps an uploaded image (already checked and re-encoded), so that
     /// every node serves it. Storing the same id again changes nothing.
     async fn put_media(&self, media: Media) -> Result<()>;
@@ -440,6 +444,14 @@ pub struct ListChange {
     /// REMOVE: the digests of the removed records.
     pub digests: Vec<String>,
     pub now: i64,
+}
+
+/// How many people hid and reported one ad.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdFeedbackCount {
+    pub ad_id: String,
+    pub hidden: u64,
+    pub reported: u64,
 }
 
 /// An image an advertiser uploaded, as adloom serves it.

@@ -142,3 +142,28 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn hides_and_reports_show_in_tens_and_never_under_ten() {
+    for (people, shown) in [
+        (0, None),
+        (1, None),
+        (9, None),
+        (10, Some(10)),
+        (19, Some(10)),
+        (20, Some(20)),
+        (1_234, Some(1_230)),
+    ] {
+        assert_eq!(feedback_count(people), shown, "{people}");
+    }
+}
+
+proptest! {
+    #[test]
+    fn a_shown_feedback_count_never_exceeds_the_truth_by_any_or_misses_it_by_ten(people in 0u64..1_000_000) {
+        match feedback_count(people) {
+            None => prop_assert!(people < MIN_FEEDBACK_COUNT),
+            Some(shown) => prop_assert!(shown <= people && people - shown < 10 && shown % 10 == 0),
+        }
+    }
+}

@@ -750,3 +750,72 @@ async fn the_reach_estimate_is_coarse_steady_and_never_under_100() {
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert!(html(&r).contains("id=\"f-targeting_spec-GEO-error\""));
 }
+
+#[tokio::test]
+async fn the_advertiser_sees_hides_and_reports_only_as_coarse_counts() {
+    let app = App::new();
+    let people: Vec<Value> = (0..14)
+        .map(|i| json!({"user_id": format!("p{i}"), "country": "US"}))
+        .collect();
+    app.upsert(json!(people)).await;
+    let account = app.ad_account("Shoes Inc.").await;
+    let campaign = crate::decisions::create(
+        &app,
+        &account,
+        "campaigns",
+        json!({"name": "C", "objective_type": "AWARENESS"}),
+    )
+    .await;
+    let group = crate::decisions::create(
+        &app,
+        &account,
+        "ad_groups",
+        json!({"name": "G", "campaign_id": campaign, "billable_event": "IMPRESSION", "bid_in_micro_currency": 1_000_000}),
+    )
+    .await;
+    let pin = app
+        .admin(
+            Method::POST,
+            &format!("/v5/pins?ad_account_id={account}"),
+            Some(json!({"title": "Shoe", "link": "https://shoes.example", "media_source": {"source_type": "image_url", "url": "https://shoes.example/s.png"}})),
+        )
+        .await;
+    let ad = crate::decisions::create(
+        &app,
+        &account,
+        "ads",
+        json!({"ad_group_id": group, "pin_id": pin.body["id"], "name": "Shoe ad"}),
+    )
+    .await;
+    for i in 0..13 {
+        let r = app
+            .admin(
+                Method::POST,
+                &format!("/v1/people/p{i}/hidden_ads"),
+                Some(json!({"ad_id": ad, "scope": "ad"})),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    }
+    for i in 0..3 {
+        app.admin(
+            Method::POST,
+            &format!("/v1/people/p{i}/ad_reports"),
+            Some(json!({"ad_id": ad, "reason": "spam"})),
+        )
+        .await;
+    }
+    let mut browser = signed_in(&app, &account).await;
+    let page = browser.get(&format!("/console/accounts/{account}")).await;
+    let row = html(&page)
+        .split("<tr>")
+        .find(|row| row.contains("Shoe ad"))
+        .and_then(|row| row.split("<a href").next())
+        .unwrap()
+        .to_owned();
+    assert!(row.contains("<td>10+ people</td>"), "{row}");
+    assert!(row.contains("<td>fewer than 10</td>"), "{row}");
+    for exact in ["13", "p0", "p1"] {
+        assert!(!row.contains(exact), "{exact} in {row}");
+    }
+}

@@ -38,6 +38,7 @@ use crate::rows::{
 };
 use adloom_core::feedback::{AdReport, HiddenAd, HideScope};
 
+use crate::AdFeedbackCount;
 use crate::{
     BlockedPixels, ConsentFacts, ConversionTotal, Engagement, EngagementKind, EventOutcome,
     ListChange, ListMember, Media, ObjectKind, PersonBatch, Result, Store, StoreError,
@@ -934,6 +935,27 @@ impl Store for PostgresStore {
             .collect::<Result<Vec<_>>>()?;
         reports.sort_by_key(|r| r.reported_time);
         Ok(reports)
+    }
+
+    async fn ad_feedback_counts(&self, ad_ids: &[String]) -> Result<Vec<AdFeedbackCount>> {
+        let rows = self
+            .query(
+                "SELECT id,
+                    (SELECT COUNT(*) FROM hidden_ads WHERE scope = 'ad' AND target_id = id),
+                    (SELECT COUNT(*) FROM ad_reports WHERE ad_id = id)
+                 FROM UNNEST($1::text[]) AS id",
+                &[&ad_ids],
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| AdFeedbackCount {
+                ad_id: r.get(0),
+                hidden: r.get::<_, i64>(1) as u64,
+                reported: r.get::<_, i64>(2) as u64,
+            })
+            .filter(|c| c.hidden > 0 || c.reported > 0)
+            .collect())
     }
 
     async fn put_media(&self, media: Media) -> Result<()> {

@@ -35,6 +35,7 @@ use crate::rows::{
 };
 use adloom_core::feedback::{AdReport, HiddenAd, HideScope};
 
+use crate::AdFeedbackCount;
 use crate::{
     BlockedPixels, ConsentFacts, ConversionTotal, Engagement, EngagementKind, EventOutcome,
     ListChange, ListMember, Media, ObjectKind, PersonBatch, Result, Store, StoreError,
@@ -774,6 +775,38 @@ impl Store for SqliteStore {
                 .collect::<Result<Vec<_>>>()?;
             reports.sort_by_key(|r| r.reported_time);
             Ok(reports)
+        })
+        .await
+    }
+
+    async fn ad_feedback_counts(&self, ad_ids: &[String]) -> Result<Vec<AdFeedbackCount>> {
+        let ad_ids = ad_ids.to_vec();
+        self.read(move |c| {
+            let mut hidden = c
+                .prepare_cached(
+                    "SELECT COUNT(*) FROM hidden_ads WHERE scope = 'ad' AND target_id = ?1",
+                )
+                .map_err(driver)?;
+            let mut reported = c
+                .prepare_cached("SELECT COUNT(*) FROM ad_reports WHERE ad_id = ?1")
+                .map_err(driver)?;
+            let mut out = Vec::new();
+            for ad_id in ad_ids {
+                let count = |statement: &mut rusqlite::CachedStatement<'_>| {
+                    statement
+                        .query_row([&ad_id], |r| r.get::<_, i64>(0))
+                        .map_err(driver)
+                };
+                let (h, r) = (count(&mut hidden)?, count(&mut reported)?);
+                if h > 0 || r > 0 {
+                    out.push(AdFeedbackCount {
+                        ad_id,
+                        hidden: h as u64,
+                        reported: r as u64,
+                    });
+                }
+            }
+            Ok(out)
         })
         .await
     }
