@@ -152,6 +152,10 @@ try {
   await page.selectOption("#f-pacing_delivery_type", "ACCELERATED");
   await page.fill("#f-targeting_spec-GEO", "US");
   await page.check("label:has-text('Newsletter readers') >> nth=0");
+  await page.click("button:has-text('Estimate reach')");
+  const reach = await page.locator("section[aria-labelledby=reach] [role=status]").innerText();
+  check(/About \d+ people/.test(reach), `the reach estimate, coarsened: ${reach}`);
+  check(await page.locator("#f-name").inputValue() === "Readers", "estimating keeps what was typed");
   await accessible(page, "the ad group form");
   await page.screenshot({ path: `${outDir}/console-ad-group.png`, fullPage: true });
   await page.click("button:has-text('Create ad group')");
@@ -196,6 +200,11 @@ try {
   await waiting.locator("button:has-text('Approve')").click();
   await operator.waitForLoadState();
   check(await operator.locator("section", { hasText: "Winter seed kit" }).count() === 0, "approved: the queue is empty");
+  for (const path of ["/admin/reports", "/admin/accounts", "/admin/tokens", "/admin/support", "/admin/health"]) {
+    await operator.goto(`${base}${path}`);
+    await accessible(operator, `the operator's ${path}`);
+  }
+  await operator.screenshot({ path: `${outDir}/admin-health.png`, fullPage: true });
   await page.reload();
   check((await page.locator("tr", { hasText: "Seed kit" }).innerText()).includes("Approved"), "the advertiser sees it approved");
 

@@ -12,6 +12,79 @@ use metrics_exporter_prometheus::{
     Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder,
 };
 
+/// What this node counted since it started, as the operator's health page
+/// shows it.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Figures {
+    pub requests: f64,
+    pub server_errors: f64,
+    pub decisions: f64,
+    /// Decisions that served at least one ad.
+    pub filled: f64,
+    pub spend_micros: f64,
+    /// Tag pixels and conversion events recorded.
+    pub events_in: f64,
+    /// What was turned away, by reason.
+    pub rejected: std::collections::BTreeMap<String, f64>,
+}
+
+/// Sums the Prometheus text exposition into [`Figures`].
+fn figures(exposition: &str) -> Figures {
+    let mut f = Figures::default();
+    let samples = exposition
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.rsplit_once(' '))
+        .filter_map(|(series, value)| Some((series, value.parse::<f64>().ok()?)));
+    for (series, v) in samples {
+        let (name, labels) = match series.split_once('{') {
+            Some((name, labels)) => (name, labels.trim_end_matches('}')),
+            None => (series, ""),
+        };
+        let label = |key: &str| {
+            labels.split(',').find_map(|pair| {
+                pair.strip_prefix(key)?
+                    .strip_prefix("=\"")?
+                    .strip_suffix('"')
+            })
+        };
+        let mut reject = |why: String| *f.rejected.entry(why).or_default() += v;
+        match name {
+            "adloom_http_requests_total" => {
+                f.requests += v;
+                if label("status") == Some("5xx") {
+                    f.server_errors += v;
+                }
+            }
+            "adloom_decisions_total" => {
+                f.decisions += v;
+                if label("fill") == Some("filled") {
+                    f.filled += v;
+                }
+            }
+            "adloom_spend_micros_total" => f.spend_micros += v,
+            "adloom_pixel_requests_total" => match label("outcome") {
+                Some("recorded") => f.events_in += v,
+                Some("duplicate" | "load_ping") | None => {}
+                Some(outcome) => reject(format!("tag pixel: {}", outcome.replace('_', " "))),
+            },
+            "adloom_conversion_events_total" => match label("status") {
+                Some("processed") => f.events_in += v,
+                _ => reject("conversion event: failed".to_owned()),
+            },
+            "adloom_beacons_rejected_total" => reject("beacon: bad or expired token".to_owned()),
+            "adloom_invalid_clicks_total" => reject(format!(
+                "click not billed: {}",
+                label("reason").unwrap_or("other").replace('_', " ")
+            )),
+            "adloom_requests_rate_limited_total" => reject("request: rate limited".to_owned()),
+            "adloom_requests_shed_total" => reject("request: shed under load".to_owned()),
+            _ => {}
+        }
+    }
+    f
+}
+
 /// What the pixel endpoint did with a request. The pixel always answers
 /// the GIF, so these counters are where rejections show.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -221,10 +294,44 @@ impl Metrics {
         self.handle.render()
     }
 
+    /// The operator's health page's figures, read from the exposition
+    /// `/metrics` serves, so that the two never disagree.
+    pub fn figures(&self) -> Figures {
+        figures(&self.render())
+    }
+
     /// Folds recorded histogram samples into their buckets. The exporter
     /// keeps raw samples until then, so this runs every few seconds
     /// whether or not anyone scrapes.
     pub fn upkeep(&self) {
         self.handle.run_upkeep();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_health_figures_are_the_sums_of_the_exposition() {
+        let m = Metrics::default();
+        m.request("/v1/decisions", "POST", 200, Duration::from_millis(1));
+        m.request("/v1/decisions", "POST", 503, Duration::from_millis(1));
+        m.decision(1, &[], Duration::from_millis(1));
+        m.decision(0, &["budget"], Duration::from_millis(1));
+        m.beacon_counted("impression", 2_500);
+        m.pixel(PixelOutcome::Recorded);
+        m.pixel(PixelOutcome::Duplicate);
+        m.pixel(PixelOutcome::OtherSite);
+        m.conversion_events(3, 1);
+        m.invalid_click("too_fast");
+        let f = m.figures();
+        assert_eq!((f.requests, f.server_errors), (2.0, 1.0));
+        assert_eq!((f.decisions, f.filled), (2.0, 1.0));
+        assert_eq!(f.spend_micros, 2_500.0);
+        assert_eq!(f.events_in, 4.0);
+        assert_eq!(f.rejected["tag pixel: other site"], 1.0);
+        assert_eq!(f.rejected["conversion event: failed"], 1.0);
+        assert_eq!(f.rejected["click not billed: too fast"], 1.0);
     }
 }

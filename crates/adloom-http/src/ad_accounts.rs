@@ -57,9 +57,17 @@ pub async fn create(
     _: Admin,
     ApiJson(body): ApiJson<AdAccountCreate>,
 ) -> Result<(StatusCode, Json<AdAccountView>), ApiError> {
-    let account = body.into_account(new_id(), state.engine.clock.now())?;
-    let account = state.engine.store.create_ad_account(account).await?;
+    let account = new_account(&state, body).await?;
     Ok((StatusCode::CREATED, Json(account.into())))
+}
+
+/// Makes an ad account: the API's and the operator's pages'.
+pub(crate) async fn new_account(
+    state: &AppState,
+    body: AdAccountCreate,
+) -> Result<AdAccount, ApiError> {
+    let account = body.into_account(new_id(), state.engine.clock.now())?;
+    Ok(state.engine.store.create_ad_account(account).await?)
 }
 
 #[derive(Deserialize)]
@@ -123,7 +131,7 @@ pub struct AccessTokenRequest {
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct AccessTokenView {
     id: String,
-    access_token: String,
+    pub(crate) access_token: String,
     token_type: &'static str,
     ad_account_ids: BTreeSet<String>,
     expires_at: Option<i64>,
@@ -176,6 +184,17 @@ pub async fn create_access_token(
     ApiJson(body): ApiJson<AccessTokenRequest>,
 ) -> Result<(StatusCode, Json<AccessTokenView>), ApiError> {
     let ids: BTreeSet<String> = body.ad_account_ids.into_iter().collect();
+    let view = issue_access_token(&state, ids, body.expires_at).await?;
+    Ok((StatusCode::CREATED, Json(view)))
+}
+
+/// Makes a token for these ad accounts, until `expires_at` if given: the
+/// API's and the operator's pages'.
+pub(crate) async fn issue_access_token(
+    state: &AppState,
+    ids: BTreeSet<String>,
+    expires_at: Option<i64>,
+) -> Result<AccessTokenView, ApiError> {
     if ids.is_empty() || ids.len() > MAX_TOKEN_ACCOUNTS {
         return Err(ApiError::invalid(
             "ad_account_ids: must list 1 to 1000 ad accounts",
@@ -187,7 +206,7 @@ pub async fn create_access_token(
         )));
     }
     let now = state.engine.clock.now();
-    if body.expires_at.is_some_and(|e| e <= now) {
+    if expires_at.is_some_and(|e| e <= now) {
         return Err(ApiError::invalid(
             "expires_at: must be in the future (unix seconds)",
         ));
@@ -197,7 +216,7 @@ pub async fn create_access_token(
         id: new_id(),
         ad_account_ids: ids,
         created_at: now,
-        expires_at: body.expires_at,
+        expires_at,
         last_used_at: None,
         console_generation: 0,
     };
@@ -212,16 +231,13 @@ pub async fn create_access_token(
         }
         other => other?,
     }
-    Ok((
-        StatusCode::CREATED,
-        Json(AccessTokenView {
-            id: record.id,
-            access_token: token,
-            token_type: "bearer",
-            ad_account_ids: record.ad_account_ids,
-            expires_at: record.expires_at,
-        }),
-    ))
+    Ok(AccessTokenView {
+        id: record.id,
+        access_token: token,
+        token_type: "bearer",
+        ad_account_ids: record.ad_account_ids,
+        expires_at: record.expires_at,
+    })
 }
 
 #[derive(Serialize, utoipa::ToSchema)]

@@ -2,7 +2,10 @@
 //! review queue shows each waiting ad as people would see it, with its
 //! advertiser, link and people's reports, and approves or rejects it
 //! through the engine's `decide_review`, the same function as
-//! `POST /v1/admin/ad_reviews/{ad_id}`.
+//! `POST /v1/admin/ad_reviews/{ad_id}`. The other pages (advertisers,
+//! tokens, reports, "Contact us", health) are in `manage`.
+
+mod manage;
 
 use adloom_core::campaign::ReviewStatus;
 use adloom_engine::review::ReviewItem;
@@ -41,6 +44,32 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/sign_in", post(sign_in))
         .route("/admin/sign_out", post(sign_out))
         .route("/admin/ad_reviews/{ad_id}", post(decide))
+        .merge(manage::routes())
+}
+
+/// An operator's page: its title, the pages' menu and signing out.
+fn admin_page(title: &str, csrf: &Csrf, body: Markup) -> Page {
+    Page::new(layout(
+        title,
+        html! {
+            nav class="demo" aria-label="Operator" {
+                a href="/admin" { "Ad review" } " · "
+                a href="/admin/reports" { "People's reports" } " · "
+                a href="/admin/accounts" { "Advertisers" } " · "
+                a href="/admin/tokens" { "Access tokens" } " · "
+                a href="/admin/support" { "Contact us requests" } " · "
+                a href="/admin/health" { "Health" }
+            }
+            div class="console-head" {
+                h1 { (title) }
+                form method="post" action="/admin/sign_out" {
+                    (csrf.field())
+                    button type="submit" class="secondary" { "Sign out" }
+                }
+            }
+            (body)
+        },
+    ))
 }
 
 /// Whether the request carries a live operator's session: signed, not
@@ -86,19 +115,15 @@ fn sign_in_form(csrf: &Csrf, error: Option<&str>) -> Page {
 }
 
 fn queue_page(csrf: &Csrf, items: &[ReviewItem]) -> Page {
-    Page::new(layout(
+    admin_page(
         "Ad review",
+        csrf,
         html! {
-            h1 { "Ad review" }
-            form method="post" action="/admin/sign_out" {
-                (csrf.field())
-                button type="submit" class="secondary" { "Sign out" }
-            }
             p class="hint" { "Ads waiting for a decision, oldest first. A pending ad never serves." }
             @if items.is_empty() { p { "Nothing waits for review." } }
             @for item in items { (review_card(csrf, item)) }
         },
-    ))
+    )
 }
 
 fn review_card(csrf: &Csrf, item: &ReviewItem) -> Markup {

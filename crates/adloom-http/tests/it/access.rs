@@ -195,6 +195,46 @@ const OTHER_ROUTES: &[(Method, &str, &str)] = &[
     (Method::GET, "/media/{}", "anyone: uploaded pin images"),
     (
         Method::GET,
+        "/admin/accounts",
+        "the operator's session (admin_pages tests)",
+    ),
+    (
+        Method::POST,
+        "/admin/accounts",
+        "the operator's session, CSRF (admin_pages tests)",
+    ),
+    (
+        Method::GET,
+        "/admin/tokens",
+        "the operator's session (admin_pages tests)",
+    ),
+    (
+        Method::POST,
+        "/admin/tokens",
+        "the operator's session, CSRF (admin_pages tests)",
+    ),
+    (
+        Method::POST,
+        "/admin/tokens/{}/revoke",
+        "the operator's session, CSRF (admin_pages tests)",
+    ),
+    (
+        Method::GET,
+        "/admin/reports",
+        "the operator's session (admin_pages tests)",
+    ),
+    (
+        Method::GET,
+        "/admin/support",
+        "the operator's session (admin_pages tests)",
+    ),
+    (
+        Method::GET,
+        "/admin/health",
+        "the operator's session (admin_pages tests)",
+    ),
+    (
+        Method::GET,
         "/assets/console.js",
         "anyone: the console's script",
     ),
@@ -236,6 +276,7 @@ fn declared_routes() -> Vec<(Method, String)> {
         "console/manager.rs",
         "console/audiences.rs",
         "admin_pages.rs",
+        "admin_pages/manage.rs",
     ])
 }
 

@@ -4,6 +4,7 @@
 mod abuse;
 mod access;
 mod ad_accounts;
+mod admin_pages;
 mod ads_manager;
 mod audiences;
 mod conversions;
