@@ -321,7 +321,7 @@ async fn reports_page(state: &AppState, csrf: &Csrf) -> Result<Page, ApiError> {
             rows.push((account, count, reasons, ad.cloned()));
         }
     }
-    rows.sort_by(|a, b| b.1.reported.cmp(&a.1.reported));
+    rows.sort_by_key(|row| std::cmp::Reverse(row.1.reported));
     Ok(admin_page(
         "People's reports",
         csrf,
