@@ -7,7 +7,9 @@
 //! - Shoes Inc., with the tag on its shop and a customer list, retargeting
 //!   people who looked at shoes and did not buy;
 //! - Trips & Co, sending bookings through the conversions API;
-//! - Nest & Co, reaching people by interest only (no partner data).
+//! - Nest & Co, reaching people by interest only (no partner data), one of
+//!   whose ads people reported enough to hold it for the operator's review;
+//! - and a fourth, empty ad account, to build from scratch in Ads Manager.
 //!
 //! What the demo's pages need (the shop's tag, the people to offer) is
 //! kept in `DATA_DIR/demo.json`, so a restart serves the same world.
@@ -86,6 +88,9 @@ struct DemoFile {
     shop_tag_id: String,
     /// Shoes Inc.'s token, to sign in to the console.
     console_token: String,
+    /// The empty fourth account's token (worlds built before it have none).
+    #[serde(default)]
+    new_advertiser_token: Option<String>,
     people: Vec<(String, String)>,
 }
 
@@ -95,7 +100,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     crate::serve::runtime()?.block_on(async move {
         // Bound first: the world's links and images name the real address.
         let listener = crate::serve::bind(&mut settings).await?;
-        let (site, token) = prepare(&settings).await?;
+        let (site, demo) = prepare(&settings).await?;
         let base = settings.http.public_url.trim_end_matches('/').to_owned();
         println!("adloom demo is starting on {base}");
         println!("  the demo, pick a person:  {base}/demo");
@@ -104,14 +109,25 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         println!("  ads settings:             {base}/settings/ads");
         println!("  web choices:              {base}/choices");
         println!("  help:                     {base}/help/ads");
-        println!("  the advertiser console:   {base}/console (Shoes Inc.'s token: {token})");
+        println!(
+            "  the advertiser console:   {base}/console (Shoes Inc.'s token: {})",
+            demo.console_token
+        );
+        if let Some(token) = &demo.new_advertiser_token {
+            println!(
+                "  Ads Manager from scratch: {base}/console (an empty account's token: {token})"
+            );
+        }
+        println!(
+            "  the operator's pages:     {base}/admin (the admin token; one ad waits for review)"
+        );
         settings.http.demo = Some(site);
         crate::serve::serve_on(listener, settings).await
     })
 }
 
 /// Builds the world if the data dir has none; returns what the pages need.
-async fn prepare(settings: &Settings) -> anyhow::Result<(DemoSite, String)> {
+async fn prepare(settings: &Settings) -> anyhow::Result<(DemoSite, DemoFile)> {
     std::fs::create_dir_all(&settings.data_dir)
         .with_context(|| format!("cannot create data dir {}", settings.data_dir.display()))?;
     std::fs::create_dir_all(&settings.http.spool_dir)?;
@@ -127,10 +143,10 @@ async fn prepare(settings: &Settings) -> anyhow::Result<(DemoSite, String)> {
         }
         return Ok((
             DemoSite {
-                shop_tag_id: demo.shop_tag_id,
-                people: demo.people,
+                shop_tag_id: demo.shop_tag_id.clone(),
+                people: demo.people.clone(),
             },
-            demo.console_token,
+            demo,
         ));
     }
     let store = adloom_store::open(&settings.store).context("cannot open the store")?;
@@ -162,10 +178,10 @@ async fn prepare(settings: &Settings) -> anyhow::Result<(DemoSite, String)> {
     );
     Ok((
         DemoSite {
-            shop_tag_id: demo.shop_tag_id,
-            people: demo.people,
+            shop_tag_id: demo.shop_tag_id.clone(),
+            people: demo.people.clone(),
         },
-        demo.console_token,
+        demo,
     ))
 }
 
@@ -468,6 +484,25 @@ async fn build(api: &Api, clock: &WalkingClock, public_url: &str) -> anyhow::Res
     )
     .await?;
 
+    // An ad people reported: held for the operator's review queue.
+    let tonic = pin(
+        api,
+        &nest,
+        "Plant tonic: triple growth overnight",
+        "https://nest.example/tonic",
+        &format!("{base}/demo/img/558b2f.svg"),
+    )
+    .await?;
+    ad_group(
+        api,
+        &nest,
+        &campaign,
+        &tonic,
+        json!({"name": "Plant lovers", "billable_event": "IMPRESSION", "bid_in_micro_currency": 2_000_000,
+               "targeting_spec": {"INTEREST": ["gardening"]}}),
+    )
+    .await?;
+
     // Two weeks of feeds: people see ads, some click.
     for day in 0..DAYS {
         for _ in 0..150 {
@@ -488,6 +523,43 @@ async fn build(api: &Api, clock: &WalkingClock, public_url: &str) -> anyhow::Res
             }
         }
     }
+
+    let ads = api
+        .call(Method::GET, &format!("/v5/ad_accounts/{nest}/ads"), None)
+        .await?;
+    let tonic_ad = ads["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|ad| ad["pin_id"] == tonic.as_str())
+        .map(id)
+        .context("the reported ad")??;
+    for person in people.iter().skip(FEATURED.len()).take(5) {
+        api.call(
+            Method::POST,
+            &format!("/v1/people/{}/ad_reports", person.0),
+            Some(json!({"ad_id": tonic_ad, "reason": "misleading"})),
+        )
+        .await?;
+    }
+
+    // The fourth advertiser: an empty account, to build in Ads Manager.
+    let newcomer = id(&api
+        .call(
+            Method::POST,
+            "/v5/ad_accounts",
+            Some(json!({"name": "Your shop"})),
+        )
+        .await?)?;
+    let new_advertiser_token = api
+        .call(
+            Method::POST,
+            "/v1/admin/access_tokens",
+            Some(json!({"ad_account_ids": [newcomer]})),
+        )
+        .await?["access_token"]
+        .as_str()
+        .map(str::to_owned);
 
     let mut offered: Vec<(String, String)> = FEATURED
         .iter()
@@ -512,6 +584,7 @@ async fn build(api: &Api, clock: &WalkingClock, public_url: &str) -> anyhow::Res
     Ok(DemoFile {
         base: base.to_owned(),
         console_token,
+        new_advertiser_token,
         shop_tag_id: tag,
         people: offered,
     })

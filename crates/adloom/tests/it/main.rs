@@ -697,6 +697,58 @@ async fn the_demo_tells_the_help_pages_story() {
         }
     }
     assert!(demo.stderr.lock().unwrap().contains("demo world built"));
+
+    // The operator's review queue holds the ad people reported, and a
+    // fourth advertiser's empty account waits for Ads Manager.
+    let (status, queue) = demo
+        .call(
+            reqwest::Method::GET,
+            "/v1/admin/ad_reviews?status=PENDING",
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{queue}");
+    let waiting = queue["items"].as_array().unwrap();
+    assert_eq!(waiting.len(), 1, "{queue}");
+    assert_eq!(
+        waiting[0]["pin"]["title"],
+        "Plant tonic: triple growth overnight"
+    );
+    assert!(demo
+        .stdout
+        .lock()
+        .unwrap()
+        .contains("Ads Manager from scratch"));
+    let demo_file: Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("demo.json")).unwrap()).unwrap();
+    let newcomer = demo_file["new_advertiser_token"].as_str().unwrap();
+    let mine = client
+        .get(format!("{base}/v5/ad_accounts"))
+        .bearer_auth(newcomer)
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
+    assert_eq!(mine["items"][0]["name"], "Your shop");
+    let campaigns = client
+        .get(format!(
+            "{base}/v5/ad_accounts/{}/campaigns",
+            mine["items"][0]["id"].as_str().unwrap()
+        ))
+        .bearer_auth(newcomer)
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
+    assert_eq!(
+        campaigns["items"],
+        json!([]),
+        "empty, to build in Ads Manager"
+    );
     drop(demo);
 
     // A second start serves the same world without building it again.
