@@ -1,4 +1,4 @@
-// Ads Manager's customer-list upload. The CSV file is read here, in the
+// Ads Manager's script. The customer-list upload: the CSV file is read here, in the
 // browser; every email, phone number and mobile ad ID in it is normalized
 // as `adloom hash` normalizes it (crates/adloom-core/src/identifier.rs) and
 // hashed with Web Crypto (SHA-256). Only the digests are sent, in batches,
@@ -154,4 +154,19 @@ if (form) {
       document.getElementById("list-status").textContent = `Not uploaded: ${e.message}`;
     }).finally(() => { button.disabled = false; });
   });
+}
+
+// A tag's page: its test events, asked for again every few seconds while
+// the page is in view.
+const events = typeof document === "undefined" ? null : document.getElementById("tag-events");
+if (events) {
+  const refresh = async () => {
+    const res = await fetch(events.dataset.events, { credentials: "same-origin" });
+    if (!res.ok) return;
+    const rows = await res.text();
+    if (rows !== events.innerHTML) events.innerHTML = rows;
+  };
+  setInterval(() => {
+    if (document.visibilityState === "visible") refresh().catch(() => {});
+  }, 3000);
 }

@@ -11,6 +11,7 @@ mod audiences;
 mod chart;
 mod form;
 mod manager;
+mod tags;
 
 use std::collections::BTreeSet;
 
@@ -56,6 +57,7 @@ pub fn routes() -> Router<AppState> {
         .route("/assets/console.js", get(script))
         .merge(manager::routes())
         .merge(audiences::routes())
+        .merge(tags::routes())
 }
 
 /// The console's script: hashing a customer list in the browser.
@@ -507,7 +509,8 @@ async fn overview(
             }
         }
 
-        h2 { "Tags" }
+        h2 id="tags" { "Tags" }
+        p { a class="button" href={ "/console/accounts/" (id) "/tags/new" } { "New tag" } }
         @if tags.is_empty() { p { "No tags yet." } }
         @for (tag, (health, rows, blocked)) in tags.iter().zip(&health) {
             section class="tag" aria-label={ "Tag " (tag.name) } {
@@ -557,6 +560,7 @@ async fn overview(
                         }
                     }
                 }
+                p { a href={ "/console/accounts/" (id) "/tags/" (tag.id) } { "Install it and watch test events" span class="visually-hidden" { ": " (tag.name) } } }
                 details {
                     summary { "Install this tag" }
                     pre class="snippet" { code { (code_snippet(&state.config.public_url, &tag.id)) } }

@@ -53,9 +53,18 @@ pub async fn create_tag(
     access: AccountAccess,
     ApiJson(body): ApiJson<ConversionTagCreate>,
 ) -> Result<(StatusCode, Json<TagView>), ApiError> {
-    let tag = body.into_tag(new_id(), access.ad_account_id, state.engine.clock.now())?;
-    let tag = state.engine.store.create_conversion_tag(tag).await?;
+    let tag = new_tag(&state, access.ad_account_id, body).await?;
     Ok((StatusCode::CREATED, Json(view(&state, tag))))
+}
+
+/// Makes a tag of `account`: the API's and the console's.
+pub(crate) async fn new_tag(
+    state: &AppState,
+    account: String,
+    body: ConversionTagCreate,
+) -> Result<ConversionTag, ApiError> {
+    let tag = body.into_tag(new_id(), account, state.engine.clock.now())?;
+    Ok(state.engine.store.create_conversion_tag(tag).await?)
 }
 
 #[derive(Serialize)]
@@ -126,18 +135,38 @@ pub async fn update_tag(
     ApiPath((_, tag_id)): ApiPath<(String, String)>,
     ApiJson(patch): ApiJson<ConversionTagCreate>,
 ) -> Result<Json<TagView>, ApiError> {
-    let tag = match state.engine.store.get_conversion_tag(&tag_id).await? {
-        Some(tag) if tag.ad_account_id == access.ad_account_id => tag,
-        _ => return Err(ApiError::not_found("conversion tag")),
-    };
-    let tag = tag.patched(patch)?;
+    let tag = change_tag(&state, &access.ad_account_id, &tag_id, patch).await?;
+    Ok(Json(view(&state, tag)))
+}
+
+/// `account`'s tag, or 404 as if it did not exist.
+pub(crate) async fn owned_tag(
+    state: &AppState,
+    account: &str,
+    tag_id: &str,
+) -> Result<ConversionTag, ApiError> {
+    match state.engine.store.get_conversion_tag(tag_id).await? {
+        Some(tag) if tag.ad_account_id == account => Ok(tag),
+        _ => Err(ApiError::not_found("conversion tag")),
+    }
+}
+
+/// Changes the fields `patch` gives of `account`'s tag: the API's and the
+/// console's.
+pub(crate) async fn change_tag(
+    state: &AppState,
+    account: &str,
+    tag_id: &str,
+    patch: ConversionTagCreate,
+) -> Result<ConversionTag, ApiError> {
+    let tag = owned_tag(state, account, tag_id).await?.patched(patch)?;
     state
         .engine
         .store
         .update_conversion_tag(tag.clone())
         .await?;
     state.engine.tags.forget(&tag.id);
-    Ok(Json(view(&state, tag)))
+    Ok(tag)
 }
 
 /// The body when every event has the right types: parsed straight into

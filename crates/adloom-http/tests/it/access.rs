@@ -195,6 +195,31 @@ const OTHER_ROUTES: &[(Method, &str, &str)] = &[
     (Method::GET, "/media/{}", "anyone: uploaded pin images"),
     (
         Method::GET,
+        "/console/accounts/{}/tags/new",
+        "the session's accounts only (ads_manager tests)",
+    ),
+    (
+        Method::POST,
+        "/console/accounts/{}/tags",
+        "the session's accounts only, CSRF (ads_manager tests)",
+    ),
+    (
+        Method::GET,
+        "/console/accounts/{}/tags/{}",
+        "the session's accounts only (ads_manager tests)",
+    ),
+    (
+        Method::POST,
+        "/console/accounts/{}/tags/{}",
+        "the session's accounts only, CSRF (ads_manager tests)",
+    ),
+    (
+        Method::GET,
+        "/console/accounts/{}/tags/{}/events",
+        "the session's accounts only (ads_manager tests)",
+    ),
+    (
+        Method::GET,
         "/admin/accounts",
         "the operator's session (admin_pages tests)",
     ),
@@ -275,6 +300,7 @@ fn declared_routes() -> Vec<(Method, String)> {
         "console.rs",
         "console/manager.rs",
         "console/audiences.rs",
+        "console/tags.rs",
         "admin_pages.rs",
         "admin_pages/manage.rs",
     ])

@@ -819,3 +819,87 @@ async fn the_advertiser_sees_hides_and_reports_only_as_coarse_counts() {
         assert!(!row.contains(exact), "{exact} in {row}");
     }
 }
+
+#[tokio::test]
+async fn a_tag_is_made_installed_and_its_test_events_show_as_they_arrive() {
+    let app = App::new();
+    let account = app.ad_account("Shoes Inc.").await;
+    let mut browser = signed_in(&app, &account).await;
+    let csrf = browser.csrf();
+    let tags = format!("/console/accounts/{account}/tags");
+    let r = browser
+        .post_form(
+            &tags,
+            &[
+                ("csrf", &csrf),
+                ("name", "Shop"),
+                ("adloom_allowed_domains", "not a host!"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(html(&r).contains("adloom_allowed_domains"), "{}", html(&r));
+    let r = browser
+        .post_form(
+            &tags,
+            &[
+                ("csrf", &csrf),
+                ("name", "Shop"),
+                ("adloom_allowed_domains", "shop.example"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", html(&r));
+    let page_path = r.headers[header::LOCATION].to_str().unwrap().to_owned();
+    let tag = page_path.rsplit('/').next().unwrap().to_owned();
+    let page = browser.get(&page_path).await;
+    assert!(html(&page).contains("/tag/core.js"), "the snippet");
+    assert!(html(&page).contains("No events yet"));
+
+    // A page visit from the shop arrives in the test events.
+    let pixel = Request::get(format!(
+        "/v3/?tid={tag}&event=pagevisit&ad%5Bloc%5D=https%3A%2F%2Fshop.example%2Fshoes"
+    ))
+    .header("origin", "https://shop.example")
+    .body(Body::empty())
+    .unwrap();
+    assert_eq!(app.send(pixel).await.status, StatusCode::OK);
+    let rows = browser.get(&format!("{page_path}/events")).await;
+    assert_eq!(rows.status, StatusCode::OK);
+    assert!(
+        html(&rows).contains("https://shop.example/shoes"),
+        "{}",
+        html(&rows)
+    );
+
+    // The allowed sites change from the page, through the API's code.
+    let r = browser
+        .post_form(
+            &page_path,
+            &[
+                ("csrf", &csrf),
+                ("adloom_allowed_domains", "shop.example, shoes.example"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let api = app
+        .admin(
+            Method::GET,
+            &format!("/v5/ad_accounts/{account}/conversion_tags/{tag}"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        api.body["adloom_allowed_domains"],
+        json!(["shop.example", "shoes.example"])
+    );
+
+    // Another account's tag is out of reach.
+    let theirs = app.ad_account("Other").await;
+    let mut other = signed_in(&app, &theirs).await;
+    let r = other
+        .get(&format!("/console/accounts/{theirs}/tags/{tag}/events"))
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+}
