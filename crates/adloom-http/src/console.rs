@@ -11,6 +11,7 @@ mod audiences;
 mod chart;
 mod form;
 mod manager;
+mod reports;
 mod tags;
 
 use std::collections::BTreeSet;
@@ -58,6 +59,7 @@ pub fn routes() -> Router<AppState> {
         .merge(manager::routes())
         .merge(audiences::routes())
         .merge(tags::routes())
+        .merge(reports::routes())
 }
 
 /// The console's script: hashing a customer list in the browser.
@@ -378,7 +380,10 @@ async fn overview(
             }
         }
         @if let Some(saved) = saved { p class="notice" role="status" { (saved) } }
-        p class="hint" { "Ad account " (account.id) " · last " (DAYS) " days, UTC" }
+        p class="hint" {
+            "Ad account " (account.id) " · last " (DAYS) " days, UTC · "
+            a href={ "/console/accounts/" (id) "/reports" } { "Reports: any dates, columns, CSV" }
+        }
         div class="cards" {
             (card("Spend", &money(total(&spend))))
             (card("Impressions", &format!("{}", total(&impressions))))

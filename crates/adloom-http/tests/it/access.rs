@@ -195,6 +195,16 @@ const OTHER_ROUTES: &[(Method, &str, &str)] = &[
     (Method::GET, "/media/{}", "anyone: uploaded pin images"),
     (
         Method::GET,
+        "/console/accounts/{}/reports",
+        "the session's accounts only (ads_manager tests)",
+    ),
+    (
+        Method::GET,
+        "/console/accounts/{}/reports.csv",
+        "the session's accounts only (ads_manager tests)",
+    ),
+    (
+        Method::GET,
         "/console/accounts/{}/tags/new",
         "the session's accounts only (ads_manager tests)",
     ),
@@ -301,6 +311,7 @@ fn declared_routes() -> Vec<(Method, String)> {
         "console/manager.rs",
         "console/audiences.rs",
         "console/tags.rs",
+        "console/reports.rs",
         "admin_pages.rs",
         "admin_pages/manage.rs",
     ])

@@ -903,3 +903,80 @@ async fn a_tag_is_made_installed_and_its_test_events_show_as_they_arrive() {
         .await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn reports_take_a_range_and_columns_and_download_as_csv() {
+    let app = App::new();
+    app.upsert(json!([{"user_id": "p1", "country": "US"}]))
+        .await;
+    let account = app.ad_account("Shoes Inc.").await;
+    let campaign = crate::decisions::create(
+        &app,
+        &account,
+        "campaigns",
+        json!({"name": "Spring, \"new\"", "objective_type": "AWARENESS"}),
+    )
+    .await;
+    let group = crate::decisions::create(
+        &app,
+        &account,
+        "ad_groups",
+        json!({"name": "G", "campaign_id": campaign, "billable_event": "IMPRESSION", "bid_in_micro_currency": 4_000_000}),
+    )
+    .await;
+    let pin = app
+        .admin(
+            Method::POST,
+            &format!("/v5/pins?ad_account_id={account}"),
+            Some(json!({"title": "Shoe", "link": "https://shoes.example", "media_source": {"source_type": "image_url", "url": "https://shoes.example/s.png"}})),
+        )
+        .await;
+    crate::decisions::create(
+        &app,
+        &account,
+        "ads",
+        json!({"ad_group_id": group, "pin_id": pin.body["id"]}),
+    )
+    .await;
+    let d = decide(&app, json!({"user_id": "p1", "placement": "home_feed"})).await;
+    crate::decisions::fire(&app, &d["ads"][0]["impression_url"]).await;
+
+    let mut browser = signed_in(&app, &account).await;
+    let base = format!("/console/accounts/{account}/reports");
+    let r = browser.get(&base).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let page = html(&r);
+    assert!(page.contains("Spring, &quot;new&quot;"), "{page}");
+    assert!(page.contains("<svg"), "a chart of the range");
+
+    let today = adloom_core::report::format_date(app.now().div_euclid(86_400));
+    let csv_path = format!(
+        "{base}.csv?from={today}&to={today}&level=campaign&columns=IMPRESSION_1&columns=SPEND_IN_DOLLAR"
+    );
+    let r = browser.get(&csv_path).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.headers[header::CONTENT_TYPE]
+        .to_str()
+        .unwrap()
+        .starts_with("text/csv"));
+    let text = String::from_utf8(r.bytes.to_vec()).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("Name,Id,Impressions,Spend"));
+    // Alone in the auction, the impression pays the reserve: 0.50 CPM.
+    assert_eq!(
+        lines.next(),
+        Some(format!("\"Spring, \"\"new\"\"\",{campaign},1,0.0005").as_str())
+    );
+
+    let r = browser
+        .get(&format!("{base}?from=2026-12-31&to=2026-01-01"))
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(html(&r).contains("must not be before the start"));
+
+    let theirs = app.ad_account("Other").await;
+    let r = browser
+        .get(&format!("/console/accounts/{theirs}/reports.csv"))
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+}
