@@ -187,6 +187,34 @@ try {
   await accessible(page, "the ad account with its objects");
   await page.screenshot({ path: `${outDir}/console-ads.png`, fullPage: true });
 
+  // A tag: made here, installed on the shop, its test events arrive.
+  await page.click("text=New tag");
+  await page.fill("#tag-name", "Garden shop");
+  await page.fill("#tag-sites", "garden.example");
+  await page.click("button:has-text('Create tag')");
+  await page.waitForURL(/\/tags\/\d+$/);
+  const tagId = page.url().split("/").pop();
+  check((await page.locator("pre.snippet").innerText()).includes(tagId), "the tag's snippet");
+  await accessible(page, "the tag's page");
+  await fetch(`${base}/v3/?tid=${tagId}&event=pagevisit&ad%5Bloc%5D=${encodeURIComponent("https://garden.example/seeds")}`, {
+    headers: { origin: "https://garden.example" },
+  });
+  await page.locator("#tag-events", { hasText: "https://garden.example/seeds" }).waitFor();
+  check(true, "a test event shows on the open page as it arrives");
+  await page.screenshot({ path: `${outDir}/console-tag.png`, fullPage: true });
+
+  // Reports: a range, columns, and the table as CSV.
+  await page.goto(home);
+  await page.click("text=Reports: any dates, columns, CSV");
+  await page.check("#column-CPM_IN_DOLLAR");
+  await page.click("button:has-text('Show')");
+  await page.waitForURL(/columns=CPM_IN_DOLLAR/);
+  await accessible(page, "the reports page");
+  const csvHref = await page.locator("a:has-text('Download this table as CSV')").getAttribute("href");
+  const csvText = await (await page.request.get(`${base}${csvHref}`)).text();
+  check(csvText.startsWith("Name,Id,Spend,Impressions,Clicks,CTR,Cost per 1,000 impressions") || csvText.startsWith("Name,Id,Spend,Impressions,Clicks,CTR,\"Cost per 1,000 impressions\""), `the CSV has the columns on screen: ${csvText.split("\n")[0]}`);
+  await page.goto(home);
+
   // The operator approves it on /admin.
   const operator = await context.newPage();
   await operator.goto(`${base}/admin`);

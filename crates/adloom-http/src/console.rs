@@ -568,7 +568,7 @@ async fn overview(
                 p { a href={ "/console/accounts/" (id) "/tags/" (tag.id) } { "Install it and watch test events" span class="visually-hidden" { ": " (tag.name) } } }
                 details {
                     summary { "Install this tag" }
-                    pre class="snippet" { code { (code_snippet(&state.config.public_url, &tag.id)) } }
+                    pre class="snippet" tabindex="0" { code { (code_snippet(&state.config.public_url, &tag.id)) } }
                 }
             }
         }

@@ -261,7 +261,7 @@ async fn create_token(
             html! {
                 div class="notice" role="status" {
                     p { "The new token, shown this once: give it to the advertiser." }
-                    pre class="snippet" { code { (view.access_token) } }
+                    pre class="snippet" tabindex="0" { code { (view.access_token) } }
                 }
             },
             StatusCode::CREATED,

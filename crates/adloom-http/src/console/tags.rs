@@ -192,8 +192,8 @@ async fn show_tag(
             p { a href={ "/console/accounts/" (account) } { "← Back to the ad account" } }
             h1 { (tag.name) }
             h2 { "Install it" }
-            p { "Put this snippet in the <head> of every page of your site:" }
-            pre class="snippet" { code { (code_snippet(&state.config.public_url, &tag.id)) } }
+            p id="snippet-label" { "Put this snippet in the <head> of every page of your site:" }
+            pre class="snippet" tabindex="0" aria-labelledby="snippet-label" { code { (code_snippet(&state.config.public_url, &tag.id)) } }
             (tag_form(csrf, &action, Some(&tag), error))
             h2 id="test-events" { "Test events" }
             p class="hint" {
