@@ -129,10 +129,16 @@ try {
   // A campaign: a mistake first, shown next to its field.
   await page.click("text=New campaign");
   await accessible(page, "the campaign form");
-  await page.fill("#f-name", "Winter garden");
-  await page.selectOption("#f-objective_type", "AWARENESS");
-  await page.fill("#f-daily_spend_cap", "lots");
-  await page.click("button:has-text('Create campaign')");
+  // With the keyboard alone: Tab from field to field, Enter to send.
+  await tabTo(page, "#f-name");
+  await page.keyboard.type("Winter garden");
+  await page.keyboard.press("Tab");
+  check(await page.evaluate(() => document.activeElement.id) === "f-objective_type", "Tab reaches the objective");
+  await page.keyboard.press("Tab");
+  check(await page.evaluate(() => document.activeElement.id) === "f-daily_spend_cap", "then the daily cap");
+  await page.keyboard.type("lots");
+  await page.keyboard.press("Enter");
+  await page.waitForLoadState();
   const error = page.locator("#f-daily_spend_cap-error");
   check((await error.innerText()).includes("must be an amount"), "the refusal shows next to its field");
   check(await page.locator("#f-daily_spend_cap").getAttribute("aria-invalid") === "true", "the field is marked invalid");
