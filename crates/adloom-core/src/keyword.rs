@@ -51,6 +51,45 @@ pub struct AdGroupKeyword {
     pub archived: bool,
 }
 
+/// A keyword written as advertisers write them in a list: `[words]` exact,
+/// `"words"` phrase, plain words broad; a leading `-` makes an exact or
+/// phrase one negative.
+pub fn parse_line(line: &str) -> Result<Keyword, Invalid> {
+    let line = line.trim();
+    let (negative, rest) = match line.strip_prefix('-') {
+        Some(rest) => (true, rest.trim_start()),
+        None => (false, line),
+    };
+    let quoted = |open: char, close: char| rest.strip_prefix(open)?.strip_suffix(close);
+    let (words, match_type) = match (quoted('[', ']'), quoted('"', '"'), negative) {
+        (Some(w), _, false) => (w, MatchType::Exact),
+        (Some(w), _, true) => (w, MatchType::ExactNegative),
+        (None, Some(w), false) => (w, MatchType::Phrase),
+        (None, Some(w), true) => (w, MatchType::PhraseNegative),
+        (None, None, false) => (rest, MatchType::Broad),
+        (None, None, true) => {
+            return Err(Invalid::new(
+                "keywords",
+                format!("{line:?}: a negative keyword is -[exact words] or -\"phrase words\""),
+            ))
+        }
+    };
+    let value = normalize(words)
+        .map_err(|e| Invalid::new("keywords", format!("{line:?}: {}", e.reason)))?;
+    Ok(Keyword { value, match_type })
+}
+
+/// A keyword as [`parse_line`] reads it.
+pub fn to_line(k: &Keyword) -> String {
+    match k.match_type {
+        MatchType::Broad => k.value.clone(),
+        MatchType::Phrase => format!("\"{}\"", k.value),
+        MatchType::Exact => format!("[{}]", k.value),
+        MatchType::PhraseNegative => format!("-\"{}\"", k.value),
+        MatchType::ExactNegative => format!("-[{}]", k.value),
+    }
+}
+
 /// Lowercases and collapses spaces; 1 to 120 characters.
 pub fn normalize(value: &str) -> Result<String, Invalid> {
     let value = words(value).join(" ");
@@ -167,5 +206,23 @@ mod tests {
             MatchType::required("phrase").unwrap_err().field,
             "match_type"
         );
+    }
+
+    #[test]
+    fn a_keyword_list_reads_as_advertisers_write_it() {
+        for (line, value, match_type) in [
+            ("Running Shoes", "running shoes", MatchType::Broad),
+            ("\"trail  shoes\"", "trail shoes", MatchType::Phrase),
+            ("[red runner]", "red runner", MatchType::Exact),
+            ("-[free shoes]", "free shoes", MatchType::ExactNegative),
+            ("- \"cheap\"", "cheap", MatchType::PhraseNegative),
+        ] {
+            let k = parse_line(line).unwrap();
+            assert_eq!(k, kw(value, match_type), "{line}");
+            assert_eq!(parse_line(&to_line(&k)).unwrap(), k, "{line}");
+        }
+        for bad in ["", "[]", "-free", "\"\""] {
+            assert_eq!(parse_line(bad).unwrap_err().field, "keywords", "{bad:?}");
+        }
     }
 }

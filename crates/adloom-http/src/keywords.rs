@@ -115,6 +115,86 @@ pub async fn create(
     Ok(Json(KeywordsAnswer { keywords, errors }))
 }
 
+/// Makes an ad group's keywords these (Ads Manager's keyword list): new
+/// ones are made, missing ones archived, archived ones that come back
+/// restored. The group must be `account`'s (the caller checked it).
+pub(crate) async fn set_group_keywords(
+    state: &AppState,
+    account: &str,
+    group_id: &str,
+    wanted: &[Keyword],
+) -> Result<(), ApiError> {
+    let now = state.engine.clock.now();
+    let all = state
+        .engine
+        .store
+        .list_objects(ObjectKind::Keyword, account)
+        .await?;
+    let mut changed = Vec::new();
+    let mut present = Vec::new();
+    for o in all {
+        let Record::Keyword(k) = &o.record else {
+            continue;
+        };
+        if k.parent_id != group_id {
+            continue;
+        }
+        let keep = wanted.contains(&k.keyword) && !present.contains(&k.keyword);
+        if keep {
+            present.push(k.keyword.clone());
+        }
+        if keep == k.archived {
+            let mut k = k.clone();
+            k.archived = !keep;
+            changed.push(StoredObject {
+                record: Record::Keyword(k),
+                updated_time: now,
+                ..o
+            });
+        }
+    }
+    for k in wanted {
+        if present.contains(k) {
+            continue;
+        }
+        present.push(k.clone());
+        changed.push(StoredObject {
+            id: new_id(),
+            ad_account_id: account.to_owned(),
+            record: Record::Keyword(AdGroupKeyword {
+                keyword: k.clone(),
+                parent_id: group_id.to_owned(),
+                archived: false,
+            }),
+            created_time: now,
+            updated_time: now,
+        });
+    }
+    if !changed.is_empty() {
+        state.engine.put_objects(changed).await?;
+    }
+    Ok(())
+}
+
+/// The ad group's keywords in use.
+pub(crate) async fn group_keywords(
+    state: &AppState,
+    account: &str,
+    group_id: &str,
+) -> Result<Vec<Keyword>, ApiError> {
+    let all = state
+        .engine
+        .store
+        .list_objects(ObjectKind::Keyword, account)
+        .await?;
+    Ok(all
+        .iter()
+        .filter_map(keyword)
+        .filter(|k| k.parent_id == group_id && !k.archived)
+        .map(|k| k.keyword.clone())
+        .collect())
+}
+
 /// A refused keyword as the spec shows it: the `Keyword` shape, naming
 /// what was sent without echoing it whole. Its two required fields are
 /// always there: `value` (a string value cut to 100 characters, else

@@ -12,6 +12,7 @@
 use adloom_core::auction::BillableEvent;
 use adloom_core::audience::ReportedSize;
 use adloom_core::campaign::{BudgetType, Kind, Objective, PlacementGroup, Status};
+use adloom_core::keyword;
 use adloom_core::names::Named;
 use adloom_core::object::{self, ObjectKind, Record, StoredObject};
 use adloom_core::pacing::Delivery;
@@ -72,7 +73,7 @@ static CAMPAIGN: [Field; 7] = [
         .hint("UTC; the campaign runs through this day. Empty: no end."),
 ];
 
-static AD_GROUP: [Field; 21] = [
+static AD_GROUP: [Field; 22] = [
     field("name", "Ad group name", Input::Text),
     field("campaign_id", "Campaign", Input::Pick(Options::Campaigns)),
     field("status", "Status", Input::Choice(names::<Status>)).edit_only(),
@@ -145,7 +146,15 @@ static AD_GROUP: [Field; 21] = [
         "Audiences to leave out",
         Input::PickMany(Options::Audiences),
     ),
+    field(KEYWORDS, "Search keywords", Input::LongText).hint(
+        "One per line, for search placements: plain words match broadly, \"words\" as a phrase, \
+         [words] exactly; -[words] or -\"words\" keep the ads off those searches.",
+    ),
 ];
+
+/// The ad group form's keyword list: not a field of the ad group in the
+/// API, but its `keywords` (`/v5/ad_accounts/{id}/keywords`).
+const KEYWORDS: &str = "keywords";
 
 static AD: [Field; 10] = [
     field("name", "Ad name", Input::Text),
@@ -406,6 +415,15 @@ async fn blank(
 /// an ad, as the form reads them.
 async fn form_answer(state: &AppState, stored: &StoredObject) -> Result<Value, ApiError> {
     let mut answer = view(stored, state.engine.clock.now());
+    if let Record::AdGroup(_) = &stored.record {
+        let lines: Vec<String> =
+            crate::keywords::group_keywords(state, &stored.ad_account_id, &stored.id)
+                .await?
+                .iter()
+                .map(keyword::to_line)
+                .collect();
+        answer[KEYWORDS] = json!(lines.join("\n"));
+    }
     if let Record::Ad(ad) = &stored.record {
         if let Some(Record::Pin(pin)) = state
             .engine
@@ -484,6 +502,22 @@ async fn save(
         Ok(input) => input,
         Err(invalid) => return Ok(Err(invalid)),
     };
+    // An ad group's keywords, checked before anything is stored.
+    let keywords = match input.remove(KEYWORDS) {
+        Some(Value::String(lines)) => {
+            match lines
+                .lines()
+                .filter(|l| !l.trim().is_empty())
+                .map(keyword::parse_line)
+                .collect::<Result<Vec<_>, _>>()
+            {
+                Ok(keywords) => Some(keywords),
+                Err(invalid) => return Ok(Err(invalid)),
+            }
+        }
+        _ if kind == Kind::AdGroup => Some(Vec::new()),
+        _ => None,
+    };
     if kind == Kind::Ad {
         let mut pin = input.remove("pin").unwrap_or_default();
         if let Some(upload) = form.file("pin.image") {
@@ -522,6 +556,9 @@ async fn save(
         Ok(object) => {
             let id = object.id.clone();
             state.engine.put_objects(vec![object]).await?;
+            if let Some(keywords) = keywords {
+                crate::keywords::set_group_keywords(state, account, &id, &keywords).await?;
+            }
             Ok(Ok(id))
         }
         Err(invalid) => Ok(Err(invalid)),

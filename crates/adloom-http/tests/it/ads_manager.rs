@@ -980,3 +980,97 @@ async fn reports_take_a_range_and_columns_and_download_as_csv() {
         .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
 }
+
+#[tokio::test]
+async fn an_ad_groups_keywords_are_a_list_on_its_form() {
+    let app = App::new();
+    let account = app.ad_account("Shoes Inc.").await;
+    let campaign = crate::decisions::create(
+        &app,
+        &account,
+        "campaigns",
+        json!({"name": "C", "objective_type": "AWARENESS"}),
+    )
+    .await;
+    let mut browser = signed_in(&app, &account).await;
+    let csrf = browser.csrf();
+    let group = |keywords: &str| {
+        vec![
+            ("csrf", csrf.clone()),
+            ("name", "Search".to_owned()),
+            ("campaign_id", campaign.clone()),
+            ("billable_event", "CLICKTHROUGH".to_owned()),
+            ("bid_in_micro_currency", "1".to_owned()),
+            ("placement_group", "SEARCH".to_owned()),
+            ("keywords", keywords.to_owned()),
+        ]
+    };
+    let uri = format!("/console/accounts/{account}/ad_groups");
+
+    // A bad line is refused next to the list; nothing is stored.
+    let fields = group("running shoes\n-free");
+    let refs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let r = browser.post_form(&uri, &refs).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(html(&r).contains("id=\"f-keywords-error\""), "{}", html(&r));
+    assert!(api_list(&app, &account, "ad_groups").await.is_empty());
+
+    let fields = group("running shoes\n\"trail shoes\"\n[red runner]\n-[free shoes]");
+    let refs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let r = browser.post_form(&uri, &refs).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", html(&r));
+    let id = api_list(&app, &account, "ad_groups").await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        active_keywords(&app, &account, &id).await,
+        [
+            "BROAD running shoes",
+            "EXACT red runner",
+            "EXACT_NEGATIVE free shoes",
+            "PHRASE trail shoes"
+        ]
+    );
+    let form = browser
+        .get(&format!("/console/accounts/{account}/ad_groups/{id}"))
+        .await;
+    assert!(html(&form).contains("[red runner]"), "the list on the form");
+
+    // A line taken out archives its keyword.
+    let mut fields = group("running shoes\n[red runner]");
+    fields.push(("status", "ACTIVE".to_owned()));
+    let refs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let r = browser.post_form(&format!("{uri}/{id}"), &refs).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", html(&r));
+    assert_eq!(
+        active_keywords(&app, &account, &id).await,
+        ["BROAD running shoes", "EXACT red runner"]
+    );
+}
+
+/// The ad group's keywords in use, as "MATCH_TYPE value", sorted.
+async fn active_keywords(app: &App, account: &str, group: &str) -> Vec<String> {
+    let r = app
+        .admin(
+            Method::GET,
+            &format!("/v5/ad_accounts/{account}/keywords?ad_group_id={group}"),
+            None,
+        )
+        .await;
+    let mut active: Vec<String> = r.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|k| k["archived"] != true)
+        .map(|k| {
+            format!(
+                "{} {}",
+                k["match_type"].as_str().unwrap(),
+                k["value"].as_str().unwrap()
+            )
+        })
+        .collect();
+    active.sort();
+    active
+}
