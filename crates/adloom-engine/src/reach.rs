@@ -2,8 +2,11 @@
 //! group's targeting: how many of the platform's people it reaches now.
 //! It goes through the disclosure policy like an audience's size: the
 //! people the consent policy lets count, coarsened (two significant
-//! digits, nothing under 100) with noise that holds for the period and the
-//! targeting, so that asking again tells nothing new; never who.
+//! digits, nothing under 100) with noise that holds for the period and for
+//! the people counted, never who. The noise is drawn for who is counted,
+//! not for how the targeting is written: the same people asked for in
+//! another order, or with a country where nobody lives, get the same
+//! answer, so that rewording cannot average the noise away.
 
 use std::collections::{HashMap, HashSet};
 
@@ -12,7 +15,10 @@ use adloom_core::consent::{self, Provenance};
 use adloom_core::disclosure;
 use adloom_core::targeting::{AudienceFact, TargetingSpec, Viewer};
 
+use std::hash::Hasher;
+
 use crate::membership::{audience_of, members, period_noise, reported, size_period};
+use crate::serving::Profile;
 use crate::{Engine, EngineError};
 
 /// An audience as the estimate checks people against it.
@@ -59,7 +65,7 @@ impl Engine {
             ..spec.clone()
         };
         let defaults = &self.config.region_defaults;
-        let count = self.serving.people.count(|user, profile| {
+        let reached = |user: &str, profile: &Profile| {
             let viewer = Viewer {
                 interests: profile.interests.clone(),
                 gender: profile.gender,
@@ -75,9 +81,28 @@ impl Engine {
                 _ => AudienceFact::NotMember,
             };
             spec.evaluate(&viewer, &consent, fact).is_ok()
-        });
-        let key = format!("{account}|{spec:?}");
+        };
+        // Who is counted, as an order-free fingerprint of their ids.
+        let (count, fingerprint) =
+            self.serving
+                .people
+                .fold((0u64, 0u64), |(count, print), (user, profile)| {
+                    if reached(user, profile) {
+                        (count + 1, print ^ fingerprint(user))
+                    } else {
+                        (count, print)
+                    }
+                });
+        let key = format!("{account}|{fingerprint:016x}");
         let noise = period_noise(self, "reach", &key, size_period(self)).await?;
-        Ok(disclosure::audience_size(count as u64, noise))
+        Ok(disclosure::audience_size(count, noise))
     }
+}
+
+/// A person's part of a population's fingerprint (SipHash with fixed keys:
+/// the same on every node and every run).
+fn fingerprint(user: &str) -> u64 {
+    let mut h = std::hash::DefaultHasher::new();
+    h.write(user.as_bytes());
+    h.finish()
 }

@@ -70,12 +70,9 @@ impl People {
             .cloned()
     }
 
-    /// How many people `wanted` holds for, by user id and profile.
-    pub fn count(&self, wanted: impl Fn(&str, &Profile) -> bool) -> usize {
-        adloom_core::sync::read(&self.profiles)
-            .iter()
-            .filter(|(user, profile)| wanted(user, profile))
-            .count()
+    /// Folds every person (user id and profile) into `init`.
+    pub fn fold<T>(&self, init: T, f: impl FnMut(T, (&String, &Arc<Profile>)) -> T) -> T {
+        adloom_core::sync::read(&self.profiles).iter().fold(init, f)
     }
 
     pub fn is_loaded(&self) -> bool {

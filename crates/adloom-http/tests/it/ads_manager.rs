@@ -16,7 +16,7 @@ fn html(r: &Reply) -> &str {
 }
 
 /// A browser signed in to the console with a token for `account`.
-async fn signed_in<'a>(app: &'a App, account: &str) -> Browser<'a> {
+pub(crate) async fn signed_in<'a>(app: &'a App, account: &str) -> Browser<'a> {
     let token = app.token(&[account]).await;
     let mut browser = Browser::new(app);
     browser.get("/console").await;

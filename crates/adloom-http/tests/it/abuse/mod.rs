@@ -7,6 +7,7 @@
 mod another_accounts_audience_in_targeting;
 mod another_accounts_ids_in_reports;
 mod averaging_noise_with_many_lists;
+mod averaging_noise_with_reworded_targeting;
 mod clicks_without_impressions;
 mod order_id_squatting;
 mod pixels_poured_into_anothers_audiences;
