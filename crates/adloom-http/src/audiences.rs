@@ -305,6 +305,19 @@ pub async fn list_lists(
 /// console).
 pub(crate) async fn all_lists(state: &AppState, account: &str) -> Result<Vec<ListView>, ApiError> {
     let mut out = Vec::new();
+    for list in stored_lists(state, account).await? {
+        out.push(list_view(state, list).await?);
+    }
+    Ok(out)
+}
+
+/// Every customer list of an account as stored, without sizes (the
+/// console's picks need names only).
+pub(crate) async fn stored_lists(
+    state: &AppState,
+    account: &str,
+) -> Result<Vec<CustomerList>, ApiError> {
+    let mut out = Vec::new();
     let mut page = PageRequest::first(250);
     loop {
         let batch = state
@@ -312,9 +325,7 @@ pub(crate) async fn all_lists(state: &AppState, account: &str) -> Result<Vec<Lis
             .store
             .list_customer_lists(account, page.clone())
             .await?;
-        for list in batch.items {
-            out.push(list_view(state, list).await?);
-        }
+        out.extend(batch.items);
         match batch.next {
             Some(next) => page.after = Some(next),
             None => return Ok(out),
@@ -328,6 +339,19 @@ pub(crate) async fn all_audiences(
     account: &str,
 ) -> Result<Vec<AudienceView>, ApiError> {
     let mut out = Vec::new();
+    for audience in stored_audiences(state, account).await? {
+        out.push(audience_view(state, audience).await?);
+    }
+    Ok(out)
+}
+
+/// Every audience of an account, without its members or size (the
+/// console's picks need names only).
+pub(crate) async fn stored_audiences(
+    state: &AppState,
+    account: &str,
+) -> Result<Vec<Audience>, ApiError> {
+    let mut out = Vec::new();
     let mut page = PageRequest::first(250);
     loop {
         let batch = state
@@ -340,7 +364,7 @@ pub(crate) async fn all_audiences(
             .iter()
             .filter(|a| a.record.get("removed").is_none())
         {
-            out.push(audience_view(state, audience_of(a)?).await?);
+            out.push(audience_of(a)?);
         }
         match batch.next {
             Some(next) => page.after = Some(next),

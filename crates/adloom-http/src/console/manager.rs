@@ -246,7 +246,9 @@ pub(super) async fn offered(state: &AppState, account: &str) -> Result<Offered, 
             .find(|(c, _)| *c == id)
             .map_or("", |(_, c)| c.name.as_str())
     };
-    let audiences = crate::audiences::all_audiences(state, account).await?;
+    // Names only: the picks need no sizes, which would compute each
+    // audience's members.
+    let audiences = crate::audiences::stored_audiences(state, account).await?;
     Ok(Offered::from([
         (
             Options::Campaigns,
@@ -272,14 +274,14 @@ pub(super) async fn offered(state: &AppState, account: &str) -> Result<Offered, 
                 .map(|a| {
                     (
                         a.id.clone(),
-                        format!("{} ({})", a.name, form::humanize(a.audience_type)),
+                        format!("{} ({})", a.name, form::humanize(a.audience_type())),
                     )
                 })
                 .collect(),
         ),
         (
             Options::CustomerLists,
-            crate::audiences::all_lists(state, account)
+            crate::audiences::stored_lists(state, account)
                 .await?
                 .into_iter()
                 .map(|l| (l.id, l.name))
