@@ -98,8 +98,7 @@ pub fn routes() -> Router<AppState> {
         .route("/demo/shop.js", get(shop_js))
         .route("/demo/feed.js", get(feed_js))
         .route("/demo/img/{name}", get(image))
-        .route("/demo/ads/{ad_id}/hide", post(hide))
-        .route("/demo/ads/{ad_id}/report", post(report))
+        .route("/demo/ads/{ad_id}/{action}", post(feedback))
 }
 
 fn site(state: &AppState) -> Option<&DemoSite> {
@@ -259,67 +258,48 @@ struct Feedback {
     reason: String,
 }
 
-/// The demo platform's backend for "Hide this ad" and "Report this ad":
-/// the signed-in person, the page's CSRF token (a header), then the same
-/// engine calls as `POST /v1/people/{user_id}/hidden_ads` and
-/// `.../ad_reports`.
+/// The demo platform's backend for "Hide this ad" (`hide`) and "Report
+/// this ad" (`report`): the signed-in person, the page's CSRF token (a
+/// header), then the same engine calls as `POST /v1/people/{user_id}/
+/// hidden_ads` and `.../ad_reports`.
 async fn feedback(
-    state: &AppState,
-    person: Option<String>,
-    csrf: &Csrf,
-    headers: &HeaderMap,
-) -> Result<String, Response> {
-    if site(state).is_none() {
-        return Err(not_in_demo());
+    State(state): State<AppState>,
+    Person(person): Person,
+    csrf: Csrf,
+    headers: HeaderMap,
+    Path((ad_id, action)): Path<(String, String)>,
+    Form(form): Form<Feedback>,
+) -> Response {
+    use adloom_core::feedback::{HideScope, ReportReason};
+    if site(&state).is_none() {
+        return not_in_demo();
     }
     let token = headers
         .get("x-csrf-token")
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
     if !csrf.accepts(token) {
-        return Err(forged().into_response());
+        return forged().into_response();
     }
-    person.ok_or_else(|| StatusCode::UNAUTHORIZED.into_response())
-}
-
-async fn hide(
-    State(state): State<AppState>,
-    Person(person): Person,
-    csrf: Csrf,
-    headers: HeaderMap,
-    Path(ad_id): Path<String>,
-    Form(form): Form<Feedback>,
-) -> Response {
-    let user = match feedback(&state, person, &csrf, &headers).await {
-        Ok(user) => user,
-        Err(answer) => return answer,
+    let Some(user) = person else {
+        return StatusCode::UNAUTHORIZED.into_response();
     };
-    let Some(scope) = adloom_core::feedback::HideScope::parse(&form.scope) else {
-        return StatusCode::BAD_REQUEST.into_response();
+    let done = match (
+        action.as_str(),
+        HideScope::parse(&form.scope),
+        ReportReason::parse(&form.reason),
+    ) {
+        ("hide", Some(scope), _) => state.engine.hide_ad(&user, &ad_id, scope).await.map(drop),
+        ("report", _, Some(reason)) => state
+            .engine
+            .report_ad(&user, &ad_id, reason)
+            .await
+            .map(drop),
+        ("hide" | "report", _, _) => return StatusCode::BAD_REQUEST.into_response(),
+        _ => return StatusCode::NOT_FOUND.into_response(),
     };
-    match state.engine.hide_ad(&user, &ad_id, scope).await {
-        Ok(_) => StatusCode::NO_CONTENT.into_response(),
-        Err(e) => crate::error::ApiError::from(e).into_response(),
-    }
-}
-
-async fn report(
-    State(state): State<AppState>,
-    Person(person): Person,
-    csrf: Csrf,
-    headers: HeaderMap,
-    Path(ad_id): Path<String>,
-    Form(form): Form<Feedback>,
-) -> Response {
-    let user = match feedback(&state, person, &csrf, &headers).await {
-        Ok(user) => user,
-        Err(answer) => return answer,
-    };
-    let Some(reason) = adloom_core::feedback::ReportReason::parse(&form.reason) else {
-        return StatusCode::BAD_REQUEST.into_response();
-    };
-    match state.engine.report_ad(&user, &ad_id, reason).await {
-        Ok(_) => StatusCode::NO_CONTENT.into_response(),
+    match done {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
         Err(e) => crate::error::ApiError::from(e).into_response(),
     }
 }

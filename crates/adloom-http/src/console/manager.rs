@@ -654,28 +654,7 @@ async fn create(
     if !csrf.accepts(form.get("csrf")) {
         return forged().into_response();
     }
-    let (error, reach) = if kind == Kind::AdGroup && form.get("action") == "estimate" {
-        match estimate(&state, &account, &form).await {
-            Ok(Ok(size)) => (None, Some(size)),
-            Ok(Err(invalid)) => (Some(invalid), None),
-            Err(e) => return Page::from(e).into_response(),
-        }
-    } else {
-        match save(&state, kind, &account, None, &form).await {
-            Ok(Ok(_)) => return saved(&account, kind),
-            Ok(Err(invalid)) => (Some(invalid), None),
-            Err(e) => return Page::from(e).into_response(),
-        }
-    };
-    let shown = Shown {
-        kind,
-        account: &account,
-        existing: None,
-        values: form::posted(fields(kind), &form.fields),
-        error,
-        reach,
-    };
-    answer(show(&state, &csrf, shown).await, &csrf)
+    submit(&state, &csrf, kind, &account, None, &form).await
 }
 
 async fn update(
@@ -696,28 +675,42 @@ async fn update(
         Ok(stored) => stored,
         Err(e) => return Page::from(e).into_response(),
     };
+    submit(&state, &csrf, kind, &account, Some(&stored), &form).await
+}
+
+/// A posted form: its reach estimated ("Estimate reach" on an ad group),
+/// or the object saved; on a refusal, or with the estimate, the form again
+/// as it was typed.
+async fn submit(
+    state: &AppState,
+    csrf: &Csrf,
+    kind: Kind,
+    account: &str,
+    existing: Option<&StoredObject>,
+    form: &FormData,
+) -> Response {
     let (error, reach) = if kind == Kind::AdGroup && form.get("action") == "estimate" {
-        match estimate(&state, &account, &form).await {
+        match estimate(state, account, form).await {
             Ok(Ok(size)) => (None, Some(size)),
             Ok(Err(invalid)) => (Some(invalid), None),
             Err(e) => return Page::from(e).into_response(),
         }
     } else {
-        match save(&state, kind, &account, Some(&stored), &form).await {
-            Ok(Ok(_)) => return saved(&account, kind),
+        match save(state, kind, account, existing, form).await {
+            Ok(Ok(_)) => return saved(account, kind),
             Ok(Err(invalid)) => (Some(invalid), None),
             Err(e) => return Page::from(e).into_response(),
         }
     };
     let shown = Shown {
         kind,
-        account: &account,
-        existing: Some(&stored),
+        account,
+        existing,
         values: form::posted(fields(kind), &form.fields),
         error,
         reach,
     };
-    answer(show(&state, &csrf, shown).await, &csrf)
+    answer(show(state, csrf, shown).await, csrf)
 }
 
 /// Pause or resume (`status` ACTIVE or PAUSED), as a PATCH of the status.

@@ -153,34 +153,7 @@ async fn reports_contact_requests_and_health_show_what_happened() {
     app.upsert(json!([{"user_id": "p1", "country": "US"}, {"user_id": "p2", "country": "US"}]))
         .await;
     let account = app.ad_account("Shoes Inc.").await;
-    let campaign = crate::decisions::create(
-        &app,
-        &account,
-        "campaigns",
-        json!({"name": "C", "objective_type": "AWARENESS"}),
-    )
-    .await;
-    let group = crate::decisions::create(
-        &app,
-        &account,
-        "ad_groups",
-        json!({"name": "G", "campaign_id": campaign, "billable_event": "IMPRESSION", "bid_in_micro_currency": 1_000_000}),
-    )
-    .await;
-    let pin = app
-        .admin(
-            Method::POST,
-            &format!("/v5/pins?ad_account_id={account}"),
-            Some(json!({"title": "Shoe", "link": "https://shoes.example", "media_source": {"source_type": "image_url", "url": "https://shoes.example/s.png"}})),
-        )
-        .await;
-    let ad = crate::decisions::create(
-        &app,
-        &account,
-        "ads",
-        json!({"ad_group_id": group, "pin_id": pin.body["id"], "name": "Shoe ad"}),
-    )
-    .await;
+    let (_, _, ad) = crate::ads_manager::shoe_ad(&app, &account, "C").await;
     crate::decisions::decide(&app, json!({"user_id": "p1", "placement": "home_feed"})).await;
     for (user, reason) in [("p1", "spam"), ("p2", "misleading")] {
         app.admin(

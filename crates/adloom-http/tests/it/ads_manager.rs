@@ -255,20 +255,7 @@ async fn an_advertiser_goes_from_an_empty_account_to_a_serving_ad_in_the_console
 async fn uploads_that_are_not_images_are_refused_next_to_the_field() {
     let app = App::new();
     let account = app.ad_account("Shoes Inc.").await;
-    let campaign = crate::decisions::create(
-        &app,
-        &account,
-        "campaigns",
-        json!({"name": "C", "objective_type": "AWARENESS"}),
-    )
-    .await;
-    let group = crate::decisions::create(
-        &app,
-        &account,
-        "ad_groups",
-        json!({"name": "G", "campaign_id": campaign, "billable_event": "IMPRESSION", "bid_in_micro_currency": 1_000_000}),
-    )
-    .await;
+    let (_, group) = campaign_and_group(&app, &account, "C").await;
     let mut browser = signed_in(&app, &account).await;
     let csrf = browser.csrf();
     let fields = [
@@ -408,20 +395,7 @@ async fn a_changed_pin_is_a_new_pin_that_waits_for_review_in_manual_mode() {
         c.engine.review = ReviewPolicy::new(ReviewMode::Manual, &[], &[], 5).unwrap();
     });
     let account = app.ad_account("Shoes Inc.").await;
-    let campaign = crate::decisions::create(
-        &app,
-        &account,
-        "campaigns",
-        json!({"name": "C", "objective_type": "AWARENESS"}),
-    )
-    .await;
-    let group = crate::decisions::create(
-        &app,
-        &account,
-        "ad_groups",
-        json!({"name": "G", "campaign_id": campaign, "billable_event": "IMPRESSION", "bid_in_micro_currency": 1_000_000}),
-    )
-    .await;
+    let (_, group) = campaign_and_group(&app, &account, "C").await;
     let mut browser = signed_in(&app, &account).await;
     let csrf = browser.csrf();
     let mut fields = vec![
@@ -759,34 +733,7 @@ async fn the_advertiser_sees_hides_and_reports_only_as_coarse_counts() {
         .collect();
     app.upsert(json!(people)).await;
     let account = app.ad_account("Shoes Inc.").await;
-    let campaign = crate::decisions::create(
-        &app,
-        &account,
-        "campaigns",
-        json!({"name": "C", "objective_type": "AWARENESS"}),
-    )
-    .await;
-    let group = crate::decisions::create(
-        &app,
-        &account,
-        "ad_groups",
-        json!({"name": "G", "campaign_id": campaign, "billable_event": "IMPRESSION", "bid_in_micro_currency": 1_000_000}),
-    )
-    .await;
-    let pin = app
-        .admin(
-            Method::POST,
-            &format!("/v5/pins?ad_account_id={account}"),
-            Some(json!({"title": "Shoe", "link": "https://shoes.example", "media_source": {"source_type": "image_url", "url": "https://shoes.example/s.png"}})),
-        )
-        .await;
-    let ad = crate::decisions::create(
-        &app,
-        &account,
-        "ads",
-        json!({"ad_group_id": group, "pin_id": pin.body["id"], "name": "Shoe ad"}),
-    )
-    .await;
+    let (_, _, ad) = shoe_ad(&app, &account, "C").await;
     for i in 0..13 {
         let r = app
             .admin(
@@ -910,34 +857,7 @@ async fn reports_take_a_range_and_columns_and_download_as_csv() {
     app.upsert(json!([{"user_id": "p1", "country": "US"}]))
         .await;
     let account = app.ad_account("Shoes Inc.").await;
-    let campaign = crate::decisions::create(
-        &app,
-        &account,
-        "campaigns",
-        json!({"name": "Spring, \"new\"", "objective_type": "AWARENESS"}),
-    )
-    .await;
-    let group = crate::decisions::create(
-        &app,
-        &account,
-        "ad_groups",
-        json!({"name": "G", "campaign_id": campaign, "billable_event": "IMPRESSION", "bid_in_micro_currency": 4_000_000}),
-    )
-    .await;
-    let pin = app
-        .admin(
-            Method::POST,
-            &format!("/v5/pins?ad_account_id={account}"),
-            Some(json!({"title": "Shoe", "link": "https://shoes.example", "media_source": {"source_type": "image_url", "url": "https://shoes.example/s.png"}})),
-        )
-        .await;
-    crate::decisions::create(
-        &app,
-        &account,
-        "ads",
-        json!({"ad_group_id": group, "pin_id": pin.body["id"]}),
-    )
-    .await;
+    let (campaign, _, _) = shoe_ad(&app, &account, "Spring, \"new\"").await;
     let d = decide(&app, json!({"user_id": "p1", "placement": "home_feed"})).await;
     crate::decisions::fire(&app, &d["ads"][0]["impression_url"]).await;
 
@@ -1073,4 +993,44 @@ async fn active_keywords(app: &App, account: &str, group: &str) -> Vec<String> {
         .collect();
     active.sort();
     active
+}
+
+/// A campaign of `account` named `name`, with one ad group bidding 1.00 CPM.
+pub(crate) async fn campaign_and_group(app: &App, account: &str, name: &str) -> (String, String) {
+    let campaign = crate::decisions::create(
+        app,
+        account,
+        "campaigns",
+        json!({"name": name, "objective_type": "AWARENESS"}),
+    )
+    .await;
+    let group = crate::decisions::create(
+        app,
+        account,
+        "ad_groups",
+        json!({"name": "G", "campaign_id": campaign, "billable_event": "IMPRESSION", "bid_in_micro_currency": 1_000_000}),
+    )
+    .await;
+    (campaign, group)
+}
+
+/// [`campaign_and_group`] with a pin and an ad, "Shoe ad", made through the
+/// API: (campaign, ad group, ad).
+pub(crate) async fn shoe_ad(app: &App, account: &str, campaign: &str) -> (String, String, String) {
+    let (campaign, group) = campaign_and_group(app, account, campaign).await;
+    let pin = app
+        .admin(
+            Method::POST,
+            &format!("/v5/pins?ad_account_id={account}"),
+            Some(json!({"title": "Shoe", "link": "https://shoes.example", "media_source": {"source_type": "image_url", "url": "https://shoes.example/s.png"}})),
+        )
+        .await;
+    let ad = crate::decisions::create(
+        app,
+        account,
+        "ads",
+        json!({"ad_group_id": group, "pin_id": pin.body["id"], "name": "Shoe ad"}),
+    )
+    .await;
+    (campaign, group, ad)
 }
