@@ -130,6 +130,9 @@ pub struct EngineInner {
     /// The event bus, when there is one: counted beacons and settings
     /// changes go through it (events through `events`).
     bus: Option<Arc<dyn MessageBus>>,
+    /// Fetches images pins name by URL, when the operator chose to
+    /// (`fetch_pin_images`).
+    image_fetcher: Option<Arc<dyn media::ImageFetcher>>,
 }
 
 impl Engine {
@@ -159,6 +162,7 @@ impl Engine {
             node_id: format!("{node:016x}").into(),
             shared_counters: None,
             bus: None,
+            image_fetcher: None,
             store,
             config,
             clock: Arc::new(SystemClock),
@@ -189,6 +193,12 @@ impl Engine {
         fields.bus = Some(Arc::clone(&bus));
         let applier = Arc::new(serving::BusApplier(self.clone()));
         bus.start_applying(Arc::clone(&self.store), applier);
+        self
+    }
+
+    /// Fetches and keeps the images pins name by URL (`fetch_pin_images`).
+    pub fn with_image_fetcher(mut self, fetcher: Arc<dyn media::ImageFetcher>) -> Engine {
+        self.setting_up().image_fetcher = Some(fetcher);
         self
     }
 

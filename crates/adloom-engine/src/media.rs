@@ -5,9 +5,16 @@
 //! file or carry a photo's EXIF, such as where it was taken), and kept in
 //! the store under the digest of what is served, so that every node serves
 //! it.
+//!
+//! A pin may instead name its image by URL. By default adloom passes such a
+//! URL on as it is (adloom may run where the advertiser's host is out of
+//! reach); with the operator's `fetch_pin_images`, an [`ImageFetcher`]
+//! fetches it when the pin is made, and it is checked and kept as an upload
+//! is, so that people's browsers never contact the advertiser's host.
 
 use std::io::Cursor;
 
+use adloom_core::campaign::Pin;
 use adloom_core::Invalid;
 use adloom_store::Media;
 use image::codecs::jpeg::JpegEncoder;
@@ -84,7 +91,65 @@ pub fn reencode(upload: &[u8]) -> Result<Encoded, Invalid> {
     })
 }
 
+/// Fetches an image a pin names by URL. The binary's client is the one
+/// implementation; it refuses addresses inside the operator's network
+/// (a pin's URL is the advertiser's to choose, and adloom's network is not
+/// theirs to reach).
+#[async_trait::async_trait]
+pub trait ImageFetcher: Send + Sync + 'static {
+    /// The image's bytes (at most [`MAX_IMAGE_BYTES`]), or why not, in
+    /// words for the advertiser.
+    async fn fetch(&self, url: &str) -> Result<Vec<u8>, String>;
+}
+
+/// The path adloom serves a kept image at.
+pub fn media_path(id: &str) -> String {
+    format!("/media/{id}")
+}
+
 impl Engine {
+    /// With the operator's `fetch_pin_images`: fetches the image `pin`
+    /// names, keeps it as an upload, and points the pin at adloom's copy.
+    /// Without it, or for an image adloom already serves, does nothing.
+    pub async fn keep_pin_image(&self, account: &str, pin: &mut Pin) -> Result<(), EngineError> {
+        const FIELD: &str = "media_source.url";
+        let Some(fetcher) = &self.image_fetcher else {
+            return Ok(());
+        };
+        if self.serves_itself(&pin.image_url) {
+            return Ok(());
+        }
+        let bytes = fetcher
+            .fetch(&pin.image_url)
+            .await
+            .map_err(|reason| Invalid::new(FIELD, format!("could not be fetched: {reason}")))?;
+        let id = self
+            .upload_image(account, bytes)
+            .await
+            .map_err(|e| match e {
+                EngineError::Invalid(invalid) => EngineError::Invalid(Invalid::new(
+                    FIELD,
+                    format!("the image {}", invalid.reason),
+                )),
+                other => other,
+            })?;
+        pin.image_url = self.media_url(&id);
+        Ok(())
+    }
+
+    /// Where adloom serves the kept image `id`: under its public address
+    /// when it has one.
+    pub fn media_url(&self, id: &str) -> String {
+        let origin = self.config.review.own_origin.as_deref().unwrap_or_default();
+        format!("{}{}", origin.trim_end_matches('/'), media_path(id))
+    }
+
+    /// Whether `url` is an image adloom keeps.
+    fn serves_itself(&self, url: &str) -> bool {
+        url.strip_prefix(&self.media_url(""))
+            .is_some_and(|id| !id.is_empty() && !id.contains('/'))
+    }
+
     /// Checks, encodes again and keeps an advertiser's upload (decoding on
     /// a blocking thread: a large image takes a while). Returns the kept
     /// image's id.

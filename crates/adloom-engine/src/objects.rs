@@ -11,7 +11,9 @@ use crate::{Engine, EngineError};
 impl Engine {
     /// Makes a checked record ready to store: its references checked
     /// ([`Engine::check_references`]), what the server set on the stored
-    /// version (`before`) kept, and an ad reviewed (`adloom_core::review`).
+    /// version (`before`) kept, an ad reviewed (`adloom_core::review`), and
+    /// a pin's image kept when the operator chose so
+    /// ([`Engine::keep_pin_image`]).
     pub async fn prepare_write(
         &self,
         account: &str,
@@ -19,6 +21,9 @@ impl Engine {
         before: Option<&Record>,
     ) -> Result<(), EngineError> {
         self.check_references(account, record).await?;
+        if let Record::Pin(pin) = record {
+            return self.keep_pin_image(account, pin).await;
+        }
         let Record::Ad(ad) = record else {
             return Ok(());
         };

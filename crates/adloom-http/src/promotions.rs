@@ -445,17 +445,12 @@ pub async fn create_pin(
     let account = pin_account(&state, &caller, query.as_deref()).await?;
     let input: Object = serde_json::from_slice(&body)
         .map_err(|e| ApiError::invalid(format!("invalid json: {e}")))?;
-    let record = read(Kind::Pin, &input)?;
-    let now = state.engine.clock.now();
-    let pin = StoredObject {
-        id: new_id(),
-        ad_account_id: account,
-        record,
-        created_time: now,
-        updated_time: now,
-    };
+    let pin = prepare_new(&state, Kind::Pin, &account, &input).await??;
     state.engine.put_objects(vec![pin.clone()]).await?;
-    Ok((StatusCode::CREATED, Json(view(&pin, now))))
+    Ok((
+        StatusCode::CREATED,
+        Json(view(&pin, state.engine.clock.now())),
+    ))
 }
 
 /// `GET /v5/pins/{pin_id}`: the caller must hold the pin's ad account;

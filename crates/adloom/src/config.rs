@@ -80,6 +80,7 @@ struct FileConfig {
     blocked_domains: Option<Vec<String>>,
     blocked_terms: Option<Vec<String>>,
     reports_to_pause: Option<u32>,
+    fetch_pin_images: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -97,6 +98,8 @@ pub struct Settings {
     pub store: String,
     pub counters: Option<String>,
     pub bus: Option<String>,
+    /// Fetch and keep the images pins name by URL.
+    pub fetch_pin_images: bool,
     pub shutdown_grace: Duration,
     pub transport: crate::transport::Transport,
     pub http: adloom_http::Config,
@@ -221,6 +224,7 @@ impl Settings {
             store,
             counters: args.counters.or(file.counters).filter(|c| !c.is_empty()),
             bus: args.bus.or(file.bus).filter(|b| !b.is_empty()),
+            fetch_pin_images: file.fetch_pin_images.unwrap_or(false),
             shutdown_grace: Duration::from_secs(file.shutdown_grace_secs.unwrap_or(30)),
             transport,
             http,
@@ -303,6 +307,7 @@ mod tests {
         );
         assert_eq!(example.blocked_domains, Some(Vec::new()));
         assert_eq!(example.blocked_terms, Some(Vec::new()));
+        assert_eq!(example.fetch_pin_images, Some(false));
     }
 
     #[test]

@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 mod api;
 mod config;
 mod demo;
+mod image_fetch;
 mod import;
 mod lists;
 mod load;

@@ -3,6 +3,7 @@
 
 use std::io::Write;
 use std::path::Path;
+use std::sync::Arc;
 
 use anyhow::Context;
 use tokio::net::TcpListener;
@@ -93,6 +94,11 @@ pub(crate) async fn serve_on(listener: TcpListener, settings: Settings) -> anyho
                 .context("cannot reach the event bus")?;
             engine.with_bus(bus)
         }
+    };
+    let engine = if settings.fetch_pin_images {
+        engine.with_image_fetcher(Arc::new(crate::image_fetch::PublicImageFetcher::new()?))
+    } else {
+        engine
     };
     // Other nodes sharing the store: follow their changes before loading
     // anything, so that nothing committed meanwhile is missed.

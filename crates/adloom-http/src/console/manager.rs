@@ -626,8 +626,9 @@ async fn new_pin(
 /// Where adloom serves an uploaded image.
 pub fn media_url(state: &AppState, id: &str) -> String {
     format!(
-        "{}/media/{id}",
-        state.config.public_url.trim_end_matches('/')
+        "{}{}",
+        state.config.public_url.trim_end_matches('/'),
+        adloom_engine::media::media_path(id)
     )
 }
 

@@ -1034,3 +1034,111 @@ pub(crate) async fn shoe_ad(app: &App, account: &str, campaign: &str) -> (String
     .await;
     (campaign, group, ad)
 }
+
+/// The advertiser's host, as the operator's image fetcher would reach it:
+/// one image, one page that is not an image, and nothing else.
+struct AdvertiserHost;
+
+#[async_trait::async_trait]
+impl adloom_engine::media::ImageFetcher for AdvertiserHost {
+    async fn fetch(&self, url: &str) -> Result<Vec<u8>, String> {
+        match url {
+            "https://shoes.example/shoe.png" => Ok(png(30, 20)),
+            "https://shoes.example/index.html" => Ok(b"<html>".to_vec()),
+            _ => Err("the host answered 404 Not Found".into()),
+        }
+    }
+}
+
+#[tokio::test]
+async fn with_fetch_pin_images_a_pins_image_is_fetched_checked_and_served_by_adloom() {
+    let app =
+        App::with_engine(|engine| engine.with_image_fetcher(std::sync::Arc::new(AdvertiserHost)));
+    let account = app.ad_account("Shoes Inc.").await;
+    let token = app.token(&[&account]).await;
+    let pin = |url: &str| {
+        json!({"title": "Shoe", "link": "https://shoes.example",
+               "media_source": {"source_type": "image_url", "url": url}})
+    };
+    let uri = format!("/v5/pins?ad_account_id={account}");
+
+    let r = app
+        .call(
+            Method::POST,
+            &uri,
+            Some(&token),
+            Some(pin("https://shoes.example/shoe.png")),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    let served = r.body["media"]["images"]["originals"]["url"]
+        .as_str()
+        .unwrap();
+    let (_, id) = served.split_once("/media/").expect("adloom's own copy");
+    let image = app
+        .call(Method::GET, &format!("/media/{id}"), None, None)
+        .await;
+    assert_eq!(image.status, StatusCode::OK);
+    assert_eq!(image.headers[header::CONTENT_TYPE], "image/png");
+    let decoded = image::load_from_memory(&image.bytes).unwrap();
+    assert_eq!((decoded.width(), decoded.height()), (30, 20));
+
+    // A pin that names adloom's copy keeps it, without fetching again.
+    let again = app
+        .call(Method::POST, &uri, Some(&token), Some(pin(served)))
+        .await;
+    assert_eq!(again.body["media"]["images"]["originals"]["url"], served);
+
+    // What cannot be fetched, or is not an image, is refused with why,
+    // and no pin is made.
+    let pins_before = app
+        .store
+        .list_objects(adloom_core::object::ObjectKind::Pin, &account)
+        .await
+        .unwrap()
+        .len();
+    for (url, message) in [
+        (
+            "https://shoes.example/gone.png",
+            "media_source.url: could not be fetched: the host answered 404 Not Found",
+        ),
+        (
+            "https://shoes.example/index.html",
+            "media_source.url: the image must be a PNG, JPEG or WebP image",
+        ),
+    ] {
+        let r = app
+            .call(Method::POST, &uri, Some(&token), Some(pin(url)))
+            .await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{url}");
+        assert_eq!(r.body["message"], message, "{url}");
+    }
+    let pins_after = app
+        .store
+        .list_objects(adloom_core::object::ObjectKind::Pin, &account)
+        .await
+        .unwrap()
+        .len();
+    assert_eq!(pins_before, pins_after);
+
+    // In Ads Manager, the refusal shows next to the image's field.
+    let (_, group) = campaign_and_group(&app, &account, "C").await;
+    let mut browser = signed_in(&app, &account).await;
+    let csrf = browser.csrf();
+    let r = post_multipart(
+        &mut browser,
+        &format!("/console/accounts/{account}/ads"),
+        &[
+            ("csrf", csrf.as_str()),
+            ("name", "Ad"),
+            ("ad_group_id", group.as_str()),
+            ("pin.title", "Shoe"),
+            ("pin.link", "https://shoes.example"),
+            ("pin.image_url", "https://shoes.example/gone.png"),
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(html(&r).contains("could not be fetched: the host answered 404 Not Found"));
+}

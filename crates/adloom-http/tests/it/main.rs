@@ -73,18 +73,25 @@ impl App {
     /// An app whose budgets and frequency caps are held in the Redis at
     /// `url`, as one of several nodes.
     pub async fn with_shared_counters(url: &str) -> App {
-        let app = App::new();
         let shared = adloom_store::counters::connect(url, "adloom-test")
             .await
             .unwrap();
-        let config = Config {
+        App::with_engine(|engine| engine.with_shared_counters(shared))
+    }
+
+    /// An app whose engine `setup` finishes, as `adloom serve` does with
+    /// what the operator configured (shared counters, an image fetcher).
+    pub fn with_engine(setup: impl FnOnce(adloom_engine::Engine) -> adloom_engine::Engine) -> App {
+        let app = App::new();
+        let mut config = Config {
             spool_dir: app.dir.path().to_owned(),
             ..Config::default()
         };
+        // As `adloom serve` sets it: adloom's own address.
+        config.engine.review.own_origin = Some(config.public_url.clone());
         let engine = adloom_engine::Engine::new(app.store.clone(), config.engine.clone())
-            .with_clock(app.clock.clone())
-            .with_shared_counters(shared);
-        let state = AppState::over(engine, config, ADMIN);
+            .with_clock(app.clock.clone());
+        let state = AppState::over(setup(engine), config, ADMIN);
         App {
             router: router(state),
             ..app
