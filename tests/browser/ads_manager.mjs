@@ -123,6 +123,22 @@ try {
   await page.selectOption("#f-rule-customer_list_id", { label: "Newsletter" });
   await page.click("text=Create audience");
   await page.waitForURL(/saved=audiences/);
+
+  // Both open again: the list takes people off it, the audience a new description.
+  await page.click("#customer_lists ~ table >> text=Newsletter");
+  await accessible(page, "a customer list's page");
+  await page.check("input[name=operation][value=REMOVE]");
+  await page.setInputFiles("#list-file", { name: "unsubscribed.csv", mimeType: "text/csv", buffer: Buffer.from("gone@elsewhere.test\n") });
+  await page.click("text=Hash and upload");
+  await page.waitForURL(/saved=customer_list_changed/);
+  const listRow = (await page.locator("#customer_lists ~ table tr", { hasText: "Newsletter" }).innerText()).split("\t");
+  check(listRow[2].trim() === "1", `one record was taken off the list: ${listRow.join(" | ")}`);
+  check(sent.every((s) => !/elsewhere|%40/.test(s)), "the removed email left the page as a digest only");
+  await page.click("text=Newsletter readers");
+  await accessible(page, "an audience's page");
+  await page.fill("#f-description", "People on the newsletter");
+  await page.click("text=Save audience");
+  await page.waitForURL(/saved=audiences/);
   const audienceRow = page.locator("tr", { hasText: "Newsletter readers" });
   check((await audienceRow.innerText()).includes("Ready"), `the audience is ready: ${await audienceRow.innerText()}`);
 

@@ -90,11 +90,15 @@ async function upload(form) {
   const account = form.dataset.account;
   const status = document.getElementById("list-status");
   const progress = document.getElementById("list-progress");
-  const name = form.elements.name.value.trim();
+  // A list that exists takes the file's people on or off (`operation`);
+  // a new one needs a name.
+  const existing = form.dataset.list || null;
+  const operation = existing ? form.elements.operation.value : "ADD";
+  const name = existing ? "" : form.elements.name.value.trim();
   const file = form.elements.file.files[0];
-  show(form, "list-name-error", name ? "" : "Give the list a name.");
+  if (!existing) show(form, "list-name-error", name ? "" : "Give the list a name.");
   show(form, "list-file-error", file ? "" : "Choose a CSV file.");
-  if (!name || !file) return;
+  if ((!existing && !name) || !file) return;
 
   status.textContent = "Reading and hashing the file in your browser…";
   const digests = new Set();
@@ -115,12 +119,12 @@ async function upload(form) {
   const all = [...digests];
   const listType = kinds.size === 1 && kinds.has("maid") ? "MAID" : "EMAIL";
   document.getElementById("list-progress-area").hidden = false;
-  let listId = null;
+  let listId = existing;
   for (let at = 0; at < all.length; at += BATCH) {
     const records = all.slice(at, at + BATCH).join(",");
     const [url, body] = listId === null
       ? [`/console/accounts/${account}/customer_lists`, { name, list_type: listType, records }]
-      : [`/console/accounts/${account}/customer_lists/${listId}/records`, { records }];
+      : [`/console/accounts/${account}/customer_lists/${listId}/records`, { records, operation_type: operation }];
     const res = await fetch(url, {
       method: "POST",
       headers: { "content-type": "application/json", "x-csrf-token": form.dataset.csrf },
@@ -140,7 +144,8 @@ async function upload(form) {
     status.textContent = `Uploaded ${Math.min(at + BATCH, all.length)} of ${all.length} hashed records.`;
   }
   status.textContent = `Uploaded ${all.length} hashed records${skipped ? `; ${skipped} cells were not an identifier and were left out` : ""}.`;
-  window.location.assign(`/console/accounts/${account}?saved=customer_lists#customer_lists`);
+  const saved = existing ? "customer_list_changed" : "customer_lists";
+  window.location.assign(`/console/accounts/${account}?saved=${saved}#customer_lists`);
 }
 
 // Loaded by Node.js too (the normalization's tests): no page there.

@@ -412,7 +412,7 @@ async fn audience_view(state: &AppState, audience: Audience) -> Result<AudienceV
     })
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 pub struct AudienceBody {
     #[serde(default)]
     pub(crate) name: Option<String>,
@@ -423,7 +423,7 @@ pub struct AudienceBody {
     #[serde(default)]
     pub(crate) description: Option<String>,
     #[serde(default)]
-    operation_type: Option<String>,
+    pub(crate) operation_type: Option<String>,
 }
 
 /// Checks that the tags and lists a rule names belong to the account.
@@ -545,7 +545,41 @@ pub async fn update_audience(
     ApiPath((_, id)): ApiPath<(String, String)>,
     ApiJson(body): ApiJson<AudienceBody>,
 ) -> Result<Json<AudienceView>, ApiError> {
-    let current = owned_audience(&state, &access.ad_account_id, &id).await?;
+    Ok(Json(
+        change_audience(&state, &access.ad_account_id, &id, body).await?,
+    ))
+}
+
+/// `account`'s audience `id`, as the API shows it: the console's edit form
+/// starts from it.
+pub(crate) async fn one_audience(
+    state: &AppState,
+    account: &str,
+    id: &str,
+) -> Result<AudienceView, ApiError> {
+    let stored = owned_audience(state, account, id).await?;
+    audience_view(state, audience_of(&stored)?).await
+}
+
+/// `account`'s customer list `id`, as the API shows it.
+pub(crate) async fn one_list(
+    state: &AppState,
+    account: &str,
+    id: &str,
+) -> Result<ListView, ApiError> {
+    let list = owned_list(state, account, id).await?;
+    list_view(state, list).await
+}
+
+/// Changes or removes an audience of `account`: the API's and the
+/// console's.
+pub(crate) async fn change_audience(
+    state: &AppState,
+    account: &str,
+    id: &str,
+    body: AudienceBody,
+) -> Result<AudienceView, ApiError> {
+    let current = owned_audience(state, account, id).await?;
     let mut audience = audience_of(&current)?;
     audience.updated_time = state.engine.clock.now();
     match body.operation_type.as_deref().unwrap_or("UPDATE") {
@@ -553,7 +587,7 @@ pub async fn update_audience(
             let mut record = stored(&audience);
             record.record["removed"] = json!(true);
             state.engine.put_audience(record).await?;
-            return Ok(Json(audience_view(&state, audience).await?));
+            return audience_view(state, audience).await;
         }
         "UPDATE" => {}
         other => {
@@ -570,10 +604,10 @@ pub async fn update_audience(
     }
     if let Some(rule) = &body.rule {
         audience.rule = parse_rule(audience.audience_type(), rule)?;
-        check_references(&state, &audience).await?;
+        check_references(state, &audience).await?;
     }
     state.engine.put_audience(stored(&audience)).await?;
-    Ok(Json(audience_view(&state, audience).await?))
+    audience_view(state, audience).await
 }
 
 /// `GET .../audiences`.

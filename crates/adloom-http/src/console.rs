@@ -250,6 +250,7 @@ async fn account(
             "ads" => Some("The ad was saved."),
             "customer_lists" => Some("The customer list was uploaded."),
             "audiences" => Some("The audience was saved."),
+            "customer_list_changed" => Some("The customer list was changed."),
             _ => None,
         });
     match overview(&state, &csrf, &scope, &id, saved).await {
@@ -485,7 +486,7 @@ async fn overview(
                 tbody {
                     @for a in &audiences {
                         tr {
-                            td { (a.name) }
+                            td { a href={ "/console/accounts/" (id) "/audiences/" (a.id) } { (a.name) } }
                             td { (a.audience_type) }
                             td class="num" { (a.size.map(|s| s.to_string()).unwrap_or_else(|| "–".into())) }
                             td { (status(a.status)) }
@@ -504,7 +505,7 @@ async fn overview(
                 tbody {
                     @for l in &lists {
                         tr {
-                            td { (l.name) }
+                            td { a href={ "/console/accounts/" (id) "/customer_lists/" (l.id) } { (l.name) } }
                             td class="num" { (l.num_uploaded_user_records) }
                             td class="num" { (l.num_removed_user_records) }
                             td { (status(l.status)) }

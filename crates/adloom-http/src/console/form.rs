@@ -54,6 +54,7 @@ pub enum Options {
     Tags,
 }
 
+#[derive(Clone, Copy)]
 pub struct Field {
     pub path: &'static str,
     pub label: &'static str,

@@ -298,6 +298,26 @@ const OTHER_ROUTES: &[(Method, &str, &str)] = &[
         "/console/accounts/{}/audiences",
         "the session's accounts only, CSRF (ads_manager tests)",
     ),
+    (
+        Method::GET,
+        "/console/accounts/{}/customer_lists/{}",
+        "the session's accounts only (ads_manager tests)",
+    ),
+    (
+        Method::GET,
+        "/console/accounts/{}/audiences/{}",
+        "the session's accounts only (ads_manager tests)",
+    ),
+    (
+        Method::POST,
+        "/console/accounts/{}/audiences/{}",
+        "the session's accounts only, CSRF (ads_manager tests)",
+    ),
+    (
+        Method::POST,
+        "/console/accounts/{}/audiences/{}/remove",
+        "the session's accounts only, CSRF (ads_manager tests)",
+    ),
 ];
 
 /// Every route the router declares, read from the modules that declare

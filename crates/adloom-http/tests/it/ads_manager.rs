@@ -1142,3 +1142,146 @@ async fn with_fetch_pin_images_a_pins_image_is_fetched_checked_and_served_by_adl
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert!(html(&r).contains("could not be fetched: the host answered 404 Not Found"));
 }
+
+#[tokio::test]
+async fn audiences_and_lists_are_edited_in_the_console_changing_only_what_was_changed() {
+    use adloom_core::identifier::hash_email;
+    let app = App::new();
+    let account = app.ad_account("Garden Co.").await;
+    let mut browser = signed_in(&app, &account).await;
+    let csrf = browser.csrf();
+    let tag = app
+        .admin(
+            Method::POST,
+            &format!("/v5/ad_accounts/{account}/conversion_tags"),
+            Some(json!({"name": "shop"})),
+        )
+        .await;
+    let tag = tag.body["id"].as_str().unwrap().to_owned();
+    // Made through the API, with a rule part the form does not show.
+    let made = app
+        .admin(
+            Method::POST,
+            &format!("/v5/ad_accounts/{account}/audiences"),
+            Some(json!({"name": "Shoe browsers", "audience_type": "VISITOR", "description": "From the shop",
+                        "rule": {"visitor_source_id": tag, "event": "pagevisit", "retention_days": 30,
+                                 "url": {"contains": ["/shoes"]}, "ingestion_source": {"=": "tag"}}})),
+        )
+        .await;
+    assert_eq!(made.status, StatusCode::OK, "{:?}", made.body);
+    let id = made.body["id"].as_str().unwrap().to_owned();
+    let edit = format!("/console/accounts/{account}/audiences/{id}");
+    let api = format!("/v5/ad_accounts/{account}/audiences/{id}");
+
+    let r = browser.get(&edit).await;
+    assert_eq!(r.status, StatusCode::OK);
+    for shown in [
+        "value=\"Shoe browsers\"",
+        "value=\"/shoes\"",
+        "value=\"30\"",
+        "Remove audience",
+    ] {
+        assert!(html(&r).contains(shown), "{shown}");
+    }
+    assert!(
+        !html(&r).contains("f-audience_type"),
+        "the type cannot change"
+    );
+
+    let form = |name: &'static str, url: &'static str, days: &'static str| {
+        vec![
+            ("csrf", csrf.clone()),
+            ("name", name.to_owned()),
+            ("description", "From the shop".to_owned()),
+            ("rule.visitor_source_id", tag.clone()),
+            ("rule.event", "page_visit".to_owned()),
+            ("rule.url", url.to_owned()),
+            ("rule.retention_days", days.to_owned()),
+        ]
+    };
+    let before = app.admin(Method::GET, &api, None).await.body;
+
+    // A rename keeps the rule as it was, parts the form does not show too.
+    let r = post_pairs(&mut browser, &edit, form("Shoe lovers", "/shoes", "30")).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", html(&r));
+    let renamed = app.admin(Method::GET, &api, None).await.body;
+    assert_eq!(renamed["name"], "Shoe lovers");
+    assert_eq!(renamed["rule"], before["rule"]);
+
+    // A new page rule changes that part only.
+    let r = post_pairs(&mut browser, &edit, form("Shoe lovers", "/boots", "30")).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", html(&r));
+    let moved = app.admin(Method::GET, &api, None).await.body;
+    assert_eq!(moved["rule"]["url"], json!(["contains:/boots"]));
+    assert_eq!(
+        moved["rule"]["ingestion_source"],
+        before["rule"]["ingestion_source"]
+    );
+    assert_eq!(moved["rule"]["retention_days"], 30);
+
+    // The API's refusal shows next to its field, and nothing changes.
+    let r = post_pairs(&mut browser, &edit, form("Shoe lovers", "/boots", "9999")).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(
+        html(&r).contains("id=\"f-rule-retention_days-error\""),
+        "{}",
+        html(&r)
+    );
+    assert_eq!(app.admin(Method::GET, &api, None).await.body, moved);
+
+    // Another account's audience is not this session's to see or change.
+    let theirs = app.ad_account("Other").await;
+    let r = browser
+        .get(&format!("/console/accounts/{theirs}/audiences/{id}"))
+        .await;
+    assert_ne!(r.status, StatusCode::OK);
+
+    // Removed, it is gone from the API's list.
+    let r = browser
+        .post_form(&format!("{edit}/remove"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let listed = app
+        .admin(
+            Method::GET,
+            &format!("/v5/ad_accounts/{account}/audiences"),
+            None,
+        )
+        .await;
+    assert_eq!(listed.body["items"], json!([]));
+
+    // A list's page takes people off it, as digests, with the page's token.
+    let digests: Vec<String> = (0..20)
+        .map(|i| {
+            hash_email(&format!("person{i}@example.com"))
+                .unwrap()
+                .sha256
+        })
+        .collect();
+    let lists = format!("/console/accounts/{account}/customer_lists");
+    let r = post_json(
+        &mut browser,
+        lists.clone(),
+        json!({"name": "Buyers", "list_type": "EMAIL", "records": digests.join(",")}),
+        Some(&csrf),
+    )
+    .await;
+    let list = r.body["id"].as_str().unwrap().to_owned();
+    let r = browser.get(&format!("{lists}/{list}")).await;
+    assert!(html(&r).contains("Take them off the list"));
+    assert!(html(&r).contains(&format!("data-list=\"{list}\"")));
+    let r = post_json(
+        &mut browser,
+        format!("{lists}/{list}/records"),
+        json!({"records": digests[..5].join(","), "operation_type": "REMOVE"}),
+        Some(&csrf),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(r.body["num_removed_user_records"], 5);
+}
+
+async fn post_pairs(browser: &mut Browser<'_>, uri: &str, fields: Vec<(&str, String)>) -> Reply {
+    let pairs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    browser.post_form(uri, &pairs).await
+}
