@@ -308,6 +308,16 @@ impl Metrics {
     }
 }
 
+impl crate::Engine {
+    /// What each ad account was billed today (UTC), across every node: the
+    /// store's engagements, not this node's counters.
+    pub async fn spend_today(&self) -> Result<Vec<(String, u64)>, crate::EngineError> {
+        const DAY: i64 = 86_400;
+        let today = self.clock.now().div_euclid(DAY) * DAY;
+        Ok(self.store.spend_by_account(today, today + DAY).await?)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

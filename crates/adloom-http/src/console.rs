@@ -9,7 +9,7 @@
 
 mod audiences;
 mod chart;
-mod form;
+pub(crate) mod form;
 mod manager;
 mod reports;
 mod tags;

@@ -1690,6 +1690,19 @@ pub async fn clicks_bill_after_an_impression_once_a_day(store: &dyn Store) {
     let stored = store.engagements("1", 0, i64::MAX).await.unwrap();
     let invalid: Vec<_> = stored.iter().filter_map(|e| e.invalid).collect();
     assert_eq!(invalid, [InvalidClick::NoImpression, InvalidClick::Repeat]);
+    // Spend per day and account: what was billed, never an invalid click.
+    for (day, billed) in [(0, 500_000), (1, 500_000), (2, 0)] {
+        let spend = store
+            .spend_by_account(day * 86_400, (day + 1) * 86_400)
+            .await
+            .unwrap();
+        let expected = if billed > 0 {
+            vec![("1".to_owned(), billed)]
+        } else {
+            Vec::new()
+        };
+        assert_eq!(spend, expected, "day {day}");
+    }
     assert_eq!(
         stored
             .iter()

@@ -316,6 +316,11 @@ pub trait Store: Send + Sync + 'static {
     /// `None` if this (decision, ad, kind) was counted before: a beacon
     /// counts once.
     async fn record_engagement(&self, engagement: Engagement) -> Result<Option<Engagement>>;
+    /// What each ad account was billed for engagements with
+    /// `since <= time < until`, in micro-currency, for accounts billed
+    /// anything, in account id order: the operator's spend figures, across
+    /// every node.
+    async fn spend_by_account(&self, since: i64, until: i64) -> Result<Vec<(String, u64)>>;
     /// The account's impressions and clicks with `since <= time < until`.
     async fn engagements(
         &self,

@@ -97,6 +97,8 @@ async fn accounts_page(
         .store
         .list_ad_accounts(None, PageRequest::first(PAGE))
         .await?;
+    let spend: std::collections::HashMap<String, u64> =
+        state.engine.spend_today().await?.into_iter().collect();
     Ok(admin_page(
         "Advertisers",
         csrf,
@@ -104,10 +106,13 @@ async fn accounts_page(
             p class="hint" { "Each advertiser has one or more ad accounts; a token gives an advertiser its accounts in Ads Manager and the API." }
             @if let Some(e) = error { (refusal(e)) }
             table {
-                thead { tr { th scope="col" { "Ad account" } th scope="col" { "Id" } th scope="col" { "Country" } th scope="col" { "Currency" } th scope="col" { "Since" } } }
+                thead { tr { th scope="col" { "Ad account" } th scope="col" { "Id" } th scope="col" { "Country" } th scope="col" { "Currency" } th scope="col" { "Since" } th scope="col" class="num" { "Spend today (UTC)" } } }
                 tbody {
                     @for a in &accounts.items {
-                        tr { td { (a.name) } td { (a.id) } td { (a.country.to_string()) } td { (a.currency) } td { (when(a.created_time)) } }
+                        tr {
+                            td { (a.name) } td { (a.id) } td { (a.country.to_string()) } td { (a.currency) } td { (when(a.created_time)) }
+                            td class="num" { (money(spend.get(&a.id).copied().unwrap_or(0))) }
+                        }
                     }
                 }
             }
@@ -401,6 +406,13 @@ async fn support_page(state: &AppState, csrf: &Csrf) -> Result<Page, ApiError> {
 async fn health(State(state): State<AppState>, csrf: Csrf, headers: HeaderMap) -> Response {
     let page = async {
         let f = state.engine.metrics.figures();
+        let spend_today: u64 = state
+            .engine
+            .spend_today()
+            .await?
+            .iter()
+            .map(|(_, s)| s)
+            .sum();
         let percent = |part: f64, whole: f64| {
             if whole > 0.0 {
                 format!("{:.1}%", 100.0 * part / whole)
@@ -412,13 +424,14 @@ async fn health(State(state): State<AppState>, csrf: Csrf, headers: HeaderMap) -
             "Health",
             &csrf,
             html! {
-                p class="hint" { "This node since it started, from the same figures as /metrics." }
+                p class="hint" { "Spend is today's (UTC) on every node, from the store. The rest is this node since it started, from the same figures as /metrics." }
                 div class="cards" {
+                    (card("Spend today", &money(spend_today)))
                     (card("Requests", &format!("{}", f.requests)))
                     (card("Server errors", &percent(f.server_errors, f.requests)))
                     (card("Decisions", &format!("{}", f.decisions)))
                     (card("Fill rate", &percent(f.filled, f.decisions)))
-                    (card("Spend", &format!("{:.2}", f.spend_micros / 1e6)))
+                    (card("Spend since start", &format!("{:.2}", f.spend_micros / 1e6)))
                     (card("Events in", &format!("{}", f.events_in)))
                 }
                 h2 { "Turned away" }
@@ -436,4 +449,10 @@ async fn health(State(state): State<AppState>, csrf: Csrf, headers: HeaderMap) -
 
 fn card(label: &str, figure: &str) -> Markup {
     html! { div class="card" { div { (label) } div class="figure" { (figure) } } }
+}
+
+/// Micro-currency as the currency's units: to the cent, and finer when a
+/// day's spend is under a cent (a few impressions).
+fn money(micros: u64) -> String {
+    crate::console::form::money(micros)
 }

@@ -154,7 +154,21 @@ async fn reports_contact_requests_and_health_show_what_happened() {
         .await;
     let account = app.ad_account("Shoes Inc.").await;
     let (_, _, ad) = crate::ads_manager::shoe_ad(&app, &account, "C").await;
-    crate::decisions::decide(&app, json!({"user_id": "p1", "placement": "home_feed"})).await;
+    let decision =
+        crate::decisions::decide(&app, json!({"user_id": "p1", "placement": "home_feed"})).await;
+    crate::decisions::fire(&app, &decision["ads"][0]["impression_url"]).await;
+    let spent = app
+        .store
+        .engagements(&account, 0, i64::MAX)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.charge_micros)
+        .sum::<u64>();
+    assert!(
+        0 < spent && spent < 10_000,
+        "the impression is billed: {spent}"
+    );
     for (user, reason) in [("p1", "spam"), ("p2", "misleading")] {
         app.admin(
             Method::POST,
@@ -187,8 +201,24 @@ async fn reports_contact_requests_and_health_show_what_happened() {
     assert!(row.contains("misleading 1, spam 1"), "{row}");
     assert!(!html(&reports).contains("p1"), "never who reported");
     assert!(html(&browser.get("/admin/support").await).contains("Why shoes?"));
+    // Spend today, from the store: on the health page and the account's row.
+    let spent = format!("0.{:06}", spent).trim_end_matches('0').to_owned();
     let health = browser.get("/admin/health").await;
     assert!(html(&health).contains("Fill rate"));
+    assert!(
+        html(&health).contains(&format!(
+            "<div>Spend today</div><div class=\"figure\">{spent}</div>"
+        )),
+        "{}",
+        html(&health)
+    );
+    let accounts = browser.get("/admin/accounts").await;
+    let row = html(&accounts)
+        .split("<tr>")
+        .find(|r| r.contains("Shoes Inc."))
+        .unwrap()
+        .to_owned();
+    assert!(row.contains(&format!(">{spent}</td>")), "{row}");
     assert!(
         html(&health).contains("100.0%"),
         "one decision, filled: {}",

@@ -57,6 +57,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0007.sql"),
     include_str!("migrations/0008.sql"),
     include_str!("migrations/0009.sql"),
+    include_str!("migrations/0010.sql"),
 ];
 
 /// Any number that no other program's advisory locks are likely to use.
@@ -1753,6 +1754,21 @@ impl Store for PostgresStore {
             })
         })
         .await
+    }
+
+    async fn spend_by_account(&self, since: i64, until: i64) -> Result<Vec<(String, u64)>> {
+        let rows = self
+            .query(
+                "SELECT ad_account_id, SUM(charge_micros)::BIGINT FROM engagements
+                 WHERE time >= $1 AND time < $2 AND charge_micros > 0
+                 GROUP BY ad_account_id ORDER BY ad_account_id",
+                &[&since, &until],
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| (r.get(0), r.get::<_, i64>(1) as u64))
+            .collect())
     }
 
     async fn engagements(

@@ -58,6 +58,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0011.sql"),
     include_str!("migrations/0012.sql"),
     include_str!("migrations/0013.sql"),
+    include_str!("migrations/0014.sql"),
 ];
 
 const READERS: u32 = 8;
@@ -1783,6 +1784,27 @@ impl Store for SqliteStore {
                 ])
                 .map_err(driver)?;
             Ok((inserted == 1).then_some(e))
+        })
+        .await
+    }
+
+    async fn spend_by_account(&self, since: i64, until: i64) -> Result<Vec<(String, u64)>> {
+        self.read(move |c| {
+            let mut stmt = c
+                .prepare_cached(
+                    "SELECT ad_account_id, SUM(charge_micros) FROM engagements
+                     WHERE time >= ?1 AND time < ?2 AND charge_micros > 0
+                     GROUP BY ad_account_id ORDER BY ad_account_id",
+                )
+                .map_err(driver)?;
+            let rows = stmt
+                .query_map(params![since, until], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64))
+                })
+                .map_err(driver)?
+                .collect::<rusqlite::Result<Vec<_>>>()
+                .map_err(driver)?;
+            Ok(rows)
         })
         .await
     }
