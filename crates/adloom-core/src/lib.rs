@@ -45,6 +45,7 @@ pub mod keyword;
 pub mod object;
 pub mod pacing;
 pub mod page;
+pub mod pair;
 pub mod person;
 pub mod pixel;
 pub mod region;

@@ -35,6 +35,7 @@ pub mod media;
 pub mod membership;
 pub mod metrics;
 mod objects;
+pub mod pair;
 mod reach;
 pub mod review;
 pub mod serving;
@@ -133,6 +134,8 @@ pub struct EngineInner {
     /// Fetches images pins name by URL, when the operator chose to
     /// (`fetch_pin_images`).
     image_fetcher: Option<Arc<dyn media::ImageFetcher>>,
+    /// The platform's side of open PAIR matches.
+    pair_snapshots: pair::Snapshots,
 }
 
 impl Engine {
@@ -163,6 +166,7 @@ impl Engine {
             shared_counters: None,
             bus: None,
             image_fetcher: None,
+            pair_snapshots: pair::Snapshots::default(),
             store,
             config,
             clock: Arc::new(SystemClock),

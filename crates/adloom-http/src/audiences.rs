@@ -107,7 +107,7 @@ async fn match_records(
 
 /// Which daily cap a creation counts against.
 #[derive(Clone, Copy)]
-enum Creation {
+pub(crate) enum Creation {
     List,
     Audience,
 }
@@ -115,7 +115,11 @@ enum Creation {
 /// 429 (code 8, Retry-After until midnight UTC) once the account made its
 /// day's worth of customer lists or audiences (the disclosure policy's
 /// `may_create`).
-async fn within_daily_cap(state: &AppState, account: &str, what: Creation) -> Result<(), ApiError> {
+pub(crate) async fn within_daily_cap(
+    state: &AppState,
+    account: &str,
+    what: Creation,
+) -> Result<(), ApiError> {
     let now = state.engine.clock.now();
     let (lists, audiences) = state
         .engine

@@ -49,6 +49,7 @@ mod list_upload;
 mod media;
 mod openapi;
 mod pages;
+mod pair;
 mod people;
 mod pixel;
 mod promotions;
@@ -266,6 +267,22 @@ pub fn router(state: AppState) -> Router {
             get(audiences::get_list)
                 .patch(audiences::update_list)
                 .layer(import_limit),
+        )
+        .route(
+            "/v5/ad_accounts/{ad_account_id}/pair_matches",
+            post(pair::start),
+        )
+        .route(
+            "/v5/ad_accounts/{ad_account_id}/pair_matches/{pair_match_id}/advertiser_ids",
+            post(pair::advertiser_ids).layer(import_limit),
+        )
+        .route(
+            "/v5/ad_accounts/{ad_account_id}/pair_matches/{pair_match_id}/publisher_ids",
+            get(pair::publisher_ids),
+        )
+        .route(
+            "/v5/ad_accounts/{ad_account_id}/pair_matches/{pair_match_id}/matched",
+            post(pair::matched).layer(import_limit),
         )
         .route(
             "/v5/ad_accounts/{ad_account_id}/audiences",

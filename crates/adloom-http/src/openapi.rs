@@ -15,7 +15,7 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 
 use crate::{
-    ad_accounts, audiences, conversions, feedback, people, pixel, reviews, serving, settings,
+    ad_accounts, audiences, conversions, feedback, pair, people, pixel, reviews, serving, settings,
 };
 
 #[derive(OpenApi)]
@@ -48,6 +48,10 @@ use crate::{
         pixel::pixel,
         pixel::core_js,
         conversions::update_tag,
+        pair::start,
+        pair::advertiser_ids,
+        pair::publisher_ids,
+        pair::matched,
         crate::health,
         crate::ready,
         crate::render_metrics,
@@ -68,6 +72,7 @@ use crate::{
         (name = "serving", description = "Decisions for the platform's feed, and the beacons of what was shown."),
         (name = "tag", description = "The advertisers' website tag."),
         (name = "extensions", description = "adloom's additions to Pinterest's v5 API."),
+        (name = "PAIR", description = "Publisher Advertiser Identity Reconciliation: matching an advertiser's customers with the platform's people without either side reading the other's list (adloom is the publisher's side; `adloom pair` the advertiser's)."),
         (name = "operations", description = "Health, readiness, metrics."),
     ),
 )]

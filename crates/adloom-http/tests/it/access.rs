@@ -41,6 +41,16 @@ const ACCOUNT_ROUTES: &[(Method, &str)] = &[
     (Method::GET, "/v5/ad_accounts/{a}/customer_lists/{x}"),
     (Method::PATCH, "/v5/ad_accounts/{a}/customer_lists/{x}"),
     (Method::POST, "/v5/ad_accounts/{a}/events"),
+    (Method::POST, "/v5/ad_accounts/{a}/pair_matches"),
+    (
+        Method::POST,
+        "/v5/ad_accounts/{a}/pair_matches/{x}/advertiser_ids",
+    ),
+    (
+        Method::GET,
+        "/v5/ad_accounts/{a}/pair_matches/{x}/publisher_ids",
+    ),
+    (Method::POST, "/v5/ad_accounts/{a}/pair_matches/{x}/matched"),
     (Method::GET, "/v5/ad_accounts/{a}/keywords"),
     (Method::POST, "/v5/ad_accounts/{a}/keywords"),
     (Method::PATCH, "/v5/ad_accounts/{a}/keywords"),

@@ -13,6 +13,7 @@ mod errors;
 mod observability;
 mod openapi;
 mod pages;
+mod pair;
 mod people;
 mod pixel;
 mod privacy;

@@ -9,10 +9,12 @@ use crate::access::{declared_routes_in, normalize};
 use crate::App;
 
 /// Pinterest's routes are described by Pinterest's spec; of those, adloom
-/// documents only the operation it adds.
+/// documents only the operation it adds; and its PAIR matches, which are
+/// not Pinterest's.
 fn is_adloom_route(method: &Method, path: &str) -> bool {
     !path.starts_with("/v5/")
         || (method == Method::PATCH && path == normalize("/v5/ad_accounts/{a}/conversion_tags/{x}"))
+        || path.starts_with(&normalize("/v5/ad_accounts/{a}/pair_matches"))
 }
 
 #[tokio::test]
