@@ -28,8 +28,11 @@ use crate::{Engine, EngineError};
 
 /// How long one salt and one platform key hold, in seconds.
 pub const PAIR_PERIOD: i64 = 30 * 86_400;
-/// The most ids one request may carry.
+/// The most ids one batch of the advertiser's may carry.
 pub const MAX_IDS_PER_REQUEST: usize = 10_000;
+/// The most matched ids that close a match (its body is bounded by
+/// `max_import_bytes` too).
+pub const MAX_MATCHED: usize = 10_000_000;
 /// Snapshots of the platform's side kept at once (one per open match).
 const SNAPSHOTS_KEPT: usize = 4;
 
@@ -210,7 +213,7 @@ impl Engine {
         m: &PairMatch,
         ids: &[String],
     ) -> Result<Vec<String>, EngineError> {
-        let parsed = parse_ids(ids)?;
+        let parsed = parse_ids(ids, MAX_IDS_PER_REQUEST)?;
         let key = self.pair_key(m.period).await?;
         let items: Vec<(PairKey, PairId)> =
             parsed.into_iter().map(|id| (key.clone(), id)).collect();
@@ -254,7 +257,7 @@ impl Engine {
         m: PairMatch,
         ids: &[String],
     ) -> Result<CustomerList, EngineError> {
-        let parsed = parse_ids(ids)?;
+        let parsed = parse_ids(ids, MAX_MATCHED)?;
         let snapshot = self.pair_snapshot(&m).await?;
         let key = self.pair_key(m.period).await?;
         let items: Vec<(PairKey, PairId)> =
@@ -346,12 +349,9 @@ impl Engine {
 }
 
 /// Reads a request's ids, naming the first that is not one.
-fn parse_ids(ids: &[String]) -> Result<Vec<PairId>, Invalid> {
-    if ids.len() > MAX_IDS_PER_REQUEST {
-        return Err(Invalid::new(
-            "ids",
-            format!("at most {MAX_IDS_PER_REQUEST} per request"),
-        ));
+fn parse_ids(ids: &[String], most: usize) -> Result<Vec<PairId>, Invalid> {
+    if ids.len() > most {
+        return Err(Invalid::new("ids", format!("at most {most} per request")));
     }
     ids.iter()
         .enumerate()

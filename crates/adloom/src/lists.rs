@@ -67,7 +67,7 @@ pub fn run(command: ListsCommand) -> anyhow::Result<()> {
 }
 
 /// The SHA-256 hex the API matches, or why the record cannot be one.
-fn hash(kind: Kind, record: &str) -> Result<String, String> {
+pub fn hash(kind: Kind, record: &str) -> Result<String, String> {
     let record = record.trim();
     if parse_sha256_hex(record).is_some() {
         return Ok(record.to_ascii_lowercase());

@@ -14,6 +14,7 @@ mod image_fetch;
 mod import;
 mod lists;
 mod load;
+mod pair;
 mod remote;
 mod serve;
 mod transport;
@@ -48,6 +49,11 @@ enum Command {
     /// Customer lists: `adloom lists upload --ad-account ID FILE`.
     #[command(subcommand)]
     Lists(lists::ListsCommand),
+    /// The advertiser's side of a PAIR match: encrypt a CSV of emails with
+    /// a key kept here, run the exchange with adloom, and end with a
+    /// customer list of the matched people; no email or hash of one leaves
+    /// this machine.
+    Pair(pair::PairArgs),
     /// Drive a running adloom on loopback with a mixed load at a fixed rate
     /// (decisions, impression beacons, tag pixels, conversion batches) and
     /// report throughput, latency percentiles, errors and memory.
@@ -94,6 +100,7 @@ fn main() -> ExitCode {
         Command::Import(ImportCommand::People(args)) => import::run(args),
         Command::Lists(command) => lists::run(command),
         Command::Load(args) => load::run(args),
+        Command::Pair(args) => pair::run(args),
         Command::Hash { kind, all } => hash(kind, all),
     };
     match result {

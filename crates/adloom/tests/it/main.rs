@@ -4,6 +4,7 @@
 
 mod cluster;
 mod crash;
+mod pair;
 
 use std::io::{BufRead, BufReader, Read};
 use std::net::SocketAddr;
