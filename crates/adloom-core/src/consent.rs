@@ -18,6 +18,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::region::{Country, RegionDefault, RegionDefaults};
 
+pub mod strings;
+pub use strings::StringRefusals;
+
 /// Everything the policy looks at.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConsentInputs {
@@ -29,6 +32,9 @@ pub struct ConsentInputs {
     pub browser: BrowserSignals,
     /// The event's own opt-out flag (tag and conversion events).
     pub event_opt_out: bool,
+    /// What the IAB consent strings sent with the request or event refuse
+    /// ([`strings::read`]).
+    pub strings: StringRefusals,
 }
 
 impl ConsentInputs {
@@ -41,6 +47,7 @@ impl ConsentInputs {
             device: DeviceSignals::default(),
             browser: BrowserSignals::default(),
             event_opt_out: false,
+            strings: StringRefusals::default(),
         }
     }
 }
@@ -125,7 +132,8 @@ pub struct Verdict {
 }
 
 /// Why a permission was given or refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Reason {
     /// The person switched "Use info from our ad partners" to Yes.
     PersonAllowed,
@@ -154,6 +162,14 @@ pub enum Reason {
     NoAdId,
     /// The device's ad ID may be used.
     AdIdAllowed,
+    /// A US privacy string (GPP's national or state section, or US
+    /// Privacy) says the person opted out of sale, sharing or targeted ads.
+    UsPrivacyOptOut,
+    /// Where GDPR applies, the TCF string does not consent to personalised
+    /// ads (purposes 3 and 4) for adloom or the vendors it shares with.
+    TcfNoConsent,
+    /// A consent string was sent but could not be read: no consent.
+    ConsentStringUnreadable,
 }
 
 impl Reason {
@@ -181,6 +197,9 @@ impl Reason {
             Reason::ZeroAdId => "zero_ad_id",
             Reason::NoAdId => "no_ad_id",
             Reason::AdIdAllowed => "ad_id_allowed",
+            Reason::UsPrivacyOptOut => "us_privacy_opt_out",
+            Reason::TcfNoConsent => "tcf_no_consent",
+            Reason::ConsentStringUnreadable => "consent_string_unreadable",
         }
     }
 
@@ -215,6 +234,15 @@ impl Reason {
             Reason::ZeroAdId => "this device hides its advertising identifier".to_owned(),
             Reason::NoAdId => "no advertising identifier was sent".to_owned(),
             Reason::AdIdAllowed => "this device's advertising identifier may be used".to_owned(),
+            Reason::UsPrivacyOptOut => {
+                "the privacy choices sent with this request say you opted out of the sale or sharing of your data, or of targeted ads".to_owned()
+            }
+            Reason::TcfNoConsent => {
+                "in this site's or app's consent tool you did not agree to personalised ads from this platform".to_owned()
+            }
+            Reason::ConsentStringUnreadable => {
+                "the consent choices sent with this request could not be read, so they count as no".to_owned()
+            }
         }
     }
 }
@@ -258,8 +286,9 @@ pub enum OnPlatformSource {
 ///
 /// Every signal can only take permission away: when several refuse, the
 /// reason reported is the first in this order: the person's own choice, the
-/// event's flag, the browser's signals, the region default (for partner data
-/// and sharing); the device's signals (for the ad ID, and for sharing).
+/// event's flag, the browser's signals, the IAB consent strings, the region
+/// default (for partner data and sharing); the device's signals (for the ad
+/// ID, and for sharing).
 pub fn decide(inputs: &ConsentInputs) -> ConsentDecision {
     let setting = setting_verdict(inputs.use_partner_info, inputs.region_default);
     let refusal_by_activity = if inputs.event_opt_out {
@@ -273,13 +302,22 @@ pub fn decide(inputs: &ConsentInputs) -> ConsentDecision {
     };
     let device_refusal = device_refusal(&inputs.device);
 
-    let partner_targeting = first_refusal(setting, [refusal_by_activity]);
+    let partner_targeting = first_refusal(
+        setting,
+        [refusal_by_activity, inputs.strings.partner_targeting],
+    );
     // Sharing engagement with partners is tracking across apps and sites, so
     // the device's opt-outs refuse it too; a missing ad ID does not.
     let device_tracking_refusal = device_refusal
         .filter(|r| matches!(r, Reason::LimitAdTracking | Reason::TrackingNotAuthorized));
-    let off_platform_sharing =
-        first_refusal(setting, [refusal_by_activity, device_tracking_refusal]);
+    let off_platform_sharing = first_refusal(
+        setting,
+        [
+            refusal_by_activity,
+            inputs.strings.off_platform_sharing,
+            device_tracking_refusal,
+        ],
+    );
     let device_id_use = match device_refusal {
         Some(reason) => Verdict {
             allowed: false,

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::consent::{
-    self, AdIdState, BrowserSignals, ConsentDecision, ConsentInputs, DeviceSignals,
+    self, AdIdState, BrowserSignals, ConsentDecision, ConsentInputs, DeviceSignals, StringRefusals,
 };
 use crate::region::RegionDefault;
 
@@ -192,6 +192,9 @@ pub struct EventSignals {
     /// An app event from a device with Limit Ad Tracking on.
     #[serde(default)]
     pub limit_ad_tracking: bool,
+    /// What the pixel's IAB consent strings refused.
+    #[serde(default, skip_serializing_if = "StringRefusals::is_empty")]
+    pub strings: StringRefusals,
 }
 
 /// A partner event, validated, as stored.
@@ -241,6 +244,7 @@ impl TrackedEvent {
                 opt_out_cookie: self.signals.opt_out_cookie,
             },
             event_opt_out: self.signals.opt_out,
+            strings: self.signals.strings,
         })
     }
 

@@ -4,6 +4,7 @@
 
 use serde_json::{Map, Value};
 
+use crate::consent::strings::Regs;
 use crate::event::{
     check_event_id, is_sha256_hex, parse_value, ActionSource, EventName, EventSignals, EventSource,
     MatchKeys, TrackedEvent,
@@ -58,6 +59,9 @@ pub struct PixelHit {
     pub currency: Option<String>,
     pub order_id: Option<String>,
     pub num_items: Option<i64>,
+    /// The page's IAB consent strings (`gpp`, `gpp_sid`, `gdpr`,
+    /// `gdpr_consent`, `us_privacy`), as the tag's vendors receive them.
+    pub regs: Regs,
 }
 
 impl PixelHit {
@@ -96,6 +100,7 @@ pub fn parse(query: &str) -> Result<PixelHit, PixelRejection> {
     }
     let mut tid = None;
     let mut event = None;
+    let mut regs = Regs::default();
     let mut groups: [(&str, Value); 3] = [
         ("ed", Value::Object(Map::new())),
         ("pd", Value::Object(Map::new())),
@@ -105,6 +110,17 @@ pub fn parse(query: &str) -> Result<PixelHit, PixelRejection> {
         match key.as_ref() {
             "tid" => tid = Some(value.into_owned()),
             "event" => event = Some(value.into_owned()),
+            "gpp" => regs.gpp = Some(value.into_owned()),
+            "gpp_sid" => {
+                regs.gpp_sid = value
+                    .split(',')
+                    .filter_map(|sid| sid.trim().parse().ok())
+                    .collect()
+            }
+            // Anything but 0 and 1 is "not said".
+            "gdpr" => regs.gdpr = value.parse().ok().filter(|g| *g <= 1),
+            "gdpr_consent" => regs.consent = Some(value.into_owned()),
+            "us_privacy" => regs.us_privacy = Some(value.into_owned()),
             _ => {
                 for (name, group) in groups.iter_mut() {
                     if key == *name {
@@ -159,6 +175,7 @@ pub fn parse(query: &str) -> Result<PixelHit, PixelRejection> {
             .filter(|c| c.len() == 3 && c.bytes().all(|b| b.is_ascii_alphabetic())),
         order_id: text(&ed, "order_id").filter(|o| o.len() <= 256),
         num_items: text(&ed, "order_quantity").and_then(|q| q.parse().ok()),
+        regs,
     })
 }
 

@@ -66,6 +66,9 @@ pub struct Config {
     /// The operator's rules for ads (`ad_review`, `blocked_domains`,
     /// `blocked_terms`, `reports_to_pause`).
     pub review: ReviewPolicy,
+    /// adloom's vendor ids under TCF (`tcf_vendor_id`,
+    /// `tcf_sharing_vendor_ids`).
+    pub tcf: adloom_core::consent::strings::TcfPolicy,
 }
 
 impl Default for Config {
@@ -76,6 +79,7 @@ impl Default for Config {
             reserve_cpm_micros: 500_000,
             audience_size_period: Duration::from_secs(3600),
             review: ReviewPolicy::default(),
+            tcf: Default::default(),
         }
     }
 }

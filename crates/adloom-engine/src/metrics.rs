@@ -264,6 +264,19 @@ impl Metrics {
 
     /// A decision: how many ads it served, and why candidates lost (known
     /// when the request asked to explain).
+    /// A request or pixel that carried IAB consent strings: counted by
+    /// what they decided (`none`: they refused nothing), so that strings
+    /// that do not decode show up.
+    pub fn consent_strings(&self, refusals: &adloom_core::consent::StringRefusals) {
+        self.record(|| {
+            let outcome = refusals
+                .partner_targeting
+                .or(refusals.off_platform_sharing)
+                .map_or("none", |r| r.code());
+            counter!("adloom_consent_strings_total", "outcome" => outcome).increment(1);
+        });
+    }
+
     pub fn decision(&self, served: usize, losses: &[&'static str], took: Duration) {
         self.record(|| {
             let fill = if served > 0 { "filled" } else { "empty" };

@@ -277,6 +277,8 @@ pub struct Ask {
     pub app_type: Option<String>,
     /// Also say why each ad group that lost did.
     pub explain: bool,
+    /// The IAB consent strings the request carried.
+    pub regs: consent::strings::Regs,
 }
 
 /// What a decision serves, best first.
@@ -285,6 +287,8 @@ pub struct Decision {
     pub ads: Vec<DecidedAd>,
     /// Each ad group that lost, with its reason's code, when asked.
     pub explain: Option<Vec<(String, &'static str)>>,
+    /// What the consent policy decided for this request, when asked.
+    pub consent: Option<consent::ConsentDecision>,
 }
 
 /// One served ad, with the sealed tokens of its beacons.
@@ -427,7 +431,12 @@ pub async fn decide(engine: &Engine, ask: Ask) -> Result<Decision, EngineError> 
         ad_id,
         app_type,
         explain,
+        regs,
     } = ask;
+    let strings = consent::strings::read(&regs, &engine.config.tcf);
+    if !regs.is_empty() {
+        engine.metrics.consent_strings(&strings);
+    }
     // Without a user id, the device's ad ID may name the person, where the
     // device lets it be used.
     let device_only = consent::decide(&ConsentInputs {
@@ -461,6 +470,7 @@ pub async fn decide(engine: &Engine, ask: Ask) -> Result<Decision, EngineError> 
         device: device_signals,
         browser,
         event_opt_out: false,
+        strings,
     });
     let mut interests: Vec<String> = interests.iter().map(|i| i.to_lowercase()).collect();
     if let Some(q) = &query {
@@ -478,6 +488,29 @@ pub async fn decide(engine: &Engine, ask: Ask) -> Result<Decision, EngineError> 
         locale: profile.and_then(|p| p.locale.clone()),
     };
     let now = engine.clock.now();
+    let request_consent = consent;
+    // "Why am I seeing this ad?" names a consent string's refusal in words:
+    // partner data picked none of these ads.
+    let string_note = [request_consent.partner_targeting]
+        .into_iter()
+        .find(|v| {
+            !v.allowed
+                && matches!(
+                    v.reason,
+                    consent::Reason::UsPrivacyOptOut
+                        | consent::Reason::TcfNoConsent
+                        | consent::Reason::ConsentStringUnreadable
+                )
+        })
+        .map(|v| {
+            (
+                "consent".to_owned(),
+                format!(
+                    "Info from ad partners was not used: {}.",
+                    v.reason.explanation()
+                ),
+            )
+        });
     let request = Request {
         user_id: person.as_ref().map(|(u, _)| u.clone()),
         viewer,
@@ -586,7 +619,7 @@ pub async fn decide(engine: &Engine, ask: Ask) -> Result<Decision, EngineError> 
                 price_micros: s.price_micros,
                 billable_event: s.billable_event,
                 trackers: s.trackers,
-                why: s.why,
+                why: s.why.into_iter().chain(string_note.clone()).collect(),
             })
         })
         .collect();
@@ -604,6 +637,7 @@ pub async fn decide(engine: &Engine, ask: Ask) -> Result<Decision, EngineError> 
     Ok(Decision {
         decision_id,
         ads,
+        consent: explain.is_some().then_some(request_consent),
         explain,
     })
 }

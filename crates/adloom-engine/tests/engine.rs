@@ -72,6 +72,7 @@ fn ask() -> Ask {
         ad_id: None,
         app_type: None,
         explain: false,
+        regs: Default::default(),
     }
 }
 

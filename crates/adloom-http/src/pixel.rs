@@ -114,9 +114,14 @@ async fn record(
         return PixelOutcome::Failed;
     };
     let browser = crate::extract::browser_signals(headers);
+    let strings = adloom_core::consent::strings::read(&hit.regs, &state.engine.config.tcf);
+    if !hit.regs.is_empty() {
+        state.engine.metrics.consent_strings(&strings);
+    }
     let signals = EventSignals {
         gpc: browser.global_privacy_control,
         opt_out_cookie: browser.opt_out_cookie,
+        strings,
         ..EventSignals::default()
     };
     // A page that names no event id gets a random one: each such pixel is

@@ -2,6 +2,7 @@
 //! shapes of the engine's serving loop (`adloom_engine::serving`).
 
 use adloom_core::auction::BillableEvent;
+use adloom_core::consent::strings::Regs;
 use adloom_core::consent::{AdIdState, AttStatus, BrowserSignals, DeviceSignals};
 use adloom_core::decision::Placement;
 use adloom_core::identifier::normalize_maid;
@@ -58,6 +59,45 @@ pub struct DecisionRequest {
     pub signals: Option<SignalsInput>,
     #[serde(default)]
     pub explain: Option<bool>,
+    /// The IAB consent strings of the request, by OpenRTB 2.6's names.
+    #[serde(default)]
+    pub regs: Option<RegsInput>,
+}
+
+/// OpenRTB 2.6's `regs`: the consent strings the platform's page or app
+/// received from its consent tool.
+#[derive(Deserialize, Default, utoipa::ToSchema)]
+pub struct RegsInput {
+    /// A GPP string.
+    #[serde(default)]
+    gpp: Option<String>,
+    /// The GPP sections that apply to this request.
+    #[serde(default)]
+    gpp_sid: Option<Vec<u16>>,
+    /// 1 when GDPR applies, 0 when it does not.
+    #[serde(default)]
+    gdpr: Option<u8>,
+    /// The TCF EU v2 string.
+    #[serde(default)]
+    consent: Option<String>,
+    /// The US Privacy string, such as `1YNN`.
+    #[serde(default)]
+    us_privacy: Option<String>,
+}
+
+impl RegsInput {
+    fn checked(self) -> Result<Regs, ApiError> {
+        if self.gdpr.is_some_and(|g| g > 1) {
+            return Err(ApiError::invalid("regs.gdpr: 0 or 1"));
+        }
+        Ok(Regs {
+            gpp: self.gpp,
+            gpp_sid: self.gpp_sid.unwrap_or_default(),
+            gdpr: self.gdpr,
+            consent: self.consent,
+            us_privacy: self.us_privacy,
+        })
+    }
 }
 
 #[derive(Deserialize, Default, utoipa::ToSchema)]
@@ -90,6 +130,33 @@ pub struct DecisionAnswer {
     pub ads: Vec<AdAnswer>,
     #[serde(skip_serializing_if = "Option::is_none")]
     explain: Option<Vec<Explained>>,
+    /// With `explain`: what the consent policy decided for this request.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    consent: Option<ConsentAnswer>,
+}
+
+/// The consent policy's answer for one request, in words.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ConsentAnswer {
+    partner_targeting: VerdictAnswer,
+    off_platform_sharing: VerdictAnswer,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct VerdictAnswer {
+    allowed: bool,
+    reason: &'static str,
+    explanation: String,
+}
+
+impl From<adloom_core::consent::Verdict> for VerdictAnswer {
+    fn from(v: adloom_core::consent::Verdict) -> VerdictAnswer {
+        VerdictAnswer {
+            allowed: v.allowed,
+            reason: v.reason.code(),
+            explanation: v.reason.explanation(),
+        }
+    }
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -166,6 +233,7 @@ pub(crate) fn check(req: DecisionRequest) -> Result<Ask, ApiError> {
         query: req.query,
         interests: req.interests.unwrap_or_default(),
         explain: req.explain.unwrap_or(false),
+        regs: req.regs.unwrap_or_default().checked()?,
         placement,
         count,
         device: DeviceSignals {
@@ -250,6 +318,10 @@ pub async fn decide_request(
                     .collect(),
             })
             .collect(),
+        consent: decision.consent.map(|c| ConsentAnswer {
+            partner_targeting: c.partner_targeting.into(),
+            off_platform_sharing: c.off_platform_sharing.into(),
+        }),
         explain: decision.explain.map(|lost| {
             lost.into_iter()
                 .map(|(ad_group_id, reason)| Explained {

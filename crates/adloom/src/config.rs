@@ -81,6 +81,8 @@ struct FileConfig {
     blocked_terms: Option<Vec<String>>,
     reports_to_pause: Option<u32>,
     fetch_pin_images: Option<bool>,
+    tcf_vendor_id: Option<u16>,
+    tcf_sharing_vendor_ids: Option<Vec<u16>>,
 }
 
 #[derive(Deserialize)]
@@ -179,6 +181,10 @@ impl Settings {
                             .unwrap_or(defaults.engine.review.reports_to_pause),
                     )
                     .map_err(|e| anyhow::anyhow!("config: {e}"))?
+                },
+                tcf: adloom_core::consent::strings::TcfPolicy {
+                    vendor_id: file.tcf_vendor_id,
+                    sharing_vendor_ids: file.tcf_sharing_vendor_ids.unwrap_or_default(),
                 },
             },
             public_url,
@@ -308,6 +314,7 @@ mod tests {
         assert_eq!(example.blocked_domains, Some(Vec::new()));
         assert_eq!(example.blocked_terms, Some(Vec::new()));
         assert_eq!(example.fetch_pin_images, Some(false));
+        assert_eq!(example.tcf_sharing_vendor_ids, Some(Vec::new()));
     }
 
     #[test]

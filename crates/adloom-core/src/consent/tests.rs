@@ -242,6 +242,7 @@ prop_compose! {
         gpc in any::<bool>(),
         cookie in any::<bool>(),
         event_opt_out in any::<bool>(),
+        strings in arb_strings(),
     ) -> ConsentInputs {
         ConsentInputs {
             use_partner_info,
@@ -249,8 +250,24 @@ prop_compose! {
             device,
             browser: BrowserSignals { global_privacy_control: gpc, opt_out_cookie: cookie },
             event_opt_out,
+            strings,
         }
     }
+}
+
+/// What consent strings may refuse: nothing, or either permission or both,
+/// for any of their reasons.
+fn arb_strings() -> impl Strategy<Value = StringRefusals> {
+    let reason = proptest::option::of(proptest::sample::select(vec![
+        Reason::UsPrivacyOptOut,
+        Reason::TcfNoConsent,
+        Reason::ConsentStringUnreadable,
+        Reason::GlobalPrivacyControl,
+    ]));
+    (reason.clone(), reason).prop_map(|(partner_targeting, off_platform_sharing)| StringRefusals {
+        partner_targeting,
+        off_platform_sharing,
+    })
 }
 
 /// One way of taking permission away.
@@ -264,6 +281,11 @@ enum Restriction {
     AttDenied,
     ZeroAdId,
     DropAdId,
+    /// A consent string that refuses both.
+    StringOptOut,
+    /// A consent string that refuses sharing only (a TCF partner without
+    /// consent).
+    StringRefusesSharing,
 }
 
 fn restrict(mut i: ConsentInputs, r: Restriction) -> ConsentInputs {
@@ -276,6 +298,13 @@ fn restrict(mut i: ConsentInputs, r: Restriction) -> ConsentInputs {
         Restriction::AttDenied => i.device.att = Some(AttStatus::Denied),
         Restriction::ZeroAdId => i.device.ad_id = AdIdState::AllZero,
         Restriction::DropAdId => i.device.ad_id = AdIdState::Absent,
+        Restriction::StringOptOut => {
+            i.strings.partner_targeting = Some(Reason::UsPrivacyOptOut);
+            i.strings.off_platform_sharing = Some(Reason::UsPrivacyOptOut);
+        }
+        Restriction::StringRefusesSharing => {
+            i.strings.off_platform_sharing = Some(Reason::TcfNoConsent);
+        }
     }
     i
 }
@@ -291,6 +320,8 @@ fn arb_restriction() -> impl Strategy<Value = Restriction> {
         AttDenied,
         ZeroAdId,
         DropAdId,
+        StringOptOut,
+        StringRefusesSharing,
     ])
 }
 
@@ -345,6 +376,20 @@ proptest! {
         let d = decide(&i);
         prop_assert!(!d.partner_targeting.allowed);
         prop_assert!(!d.off_platform_sharing.allowed);
+    }
+
+    /// A consent string's refusal holds whatever else says yes; the
+    /// person's own No is still the reason given before it.
+    #[test]
+    fn a_consent_strings_refusal_holds(i in arb_inputs(), reason in proptest::sample::select(vec![Reason::UsPrivacyOptOut, Reason::TcfNoConsent, Reason::ConsentStringUnreadable])) {
+        let mut i = i;
+        i.strings = StringRefusals { partner_targeting: Some(reason), off_platform_sharing: Some(reason) };
+        let d = decide(&i);
+        prop_assert!(!d.partner_targeting.allowed);
+        prop_assert!(!d.off_platform_sharing.allowed);
+        if i.use_partner_info != Some(false) && !i.event_opt_out && !i.browser.global_privacy_control && !i.browser.opt_out_cookie {
+            prop_assert_eq!(d.partner_targeting.reason, reason);
+        }
     }
 
     /// Invariant 3: the ad ID is used only when present, non-zero and not

@@ -196,7 +196,7 @@ async fn world() -> World {
 }
 
 /// What `/metrics` shows the operator.
-async fn metrics_text(app: &App) -> String {
+pub(crate) async fn metrics_text(app: &App) -> String {
     let r = app.admin(Method::GET, "/metrics", None).await;
     r.body.as_str().unwrap().to_owned()
 }

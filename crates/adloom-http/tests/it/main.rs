@@ -7,6 +7,7 @@ mod ad_accounts;
 mod admin_pages;
 mod ads_manager;
 mod audiences;
+mod consent_strings;
 mod conversions;
 mod decisions;
 mod errors;
