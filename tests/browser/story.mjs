@@ -58,8 +58,13 @@ try {
   check(reasons.includes("visited their website"), `the shoe ad says why: ${reasons.trim()}`);
   await page.screenshot({ path: `${outDir}/feed.png`, fullPage: true });
 
-  // Switch "Use info from our ad partners" to No, with the plain form.
+  // "Advertisers who have your info": the shop's tag saw the visit.
   await page.goto(`${base}/settings/ads`);
+  const who = await page.locator("section[aria-labelledby=advertisers]").innerText();
+  check(who.includes("Shoes Inc.") && who.includes("website tag"), `the settings page names the shop and how it has the info: ${who.trim().slice(0, 160)}`);
+  await page.screenshot({ path: `${outDir}/settings-advertisers.png`, fullPage: true });
+
+  // Switch "Use info from our ad partners" to No, with the plain form.
   await page.check("#choice-no");
   await page.click("form[action='/settings/ads'] button[type=submit]");
   await page.waitForURL(/saved=1/);

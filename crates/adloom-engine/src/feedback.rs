@@ -142,7 +142,7 @@ impl Engine {
 
     /// The person's hides changed here: this node's mirror reads them
     /// before the caller answers, the other nodes through the outbox.
-    async fn person_changed(&self, user_id: &str) -> Result<(), EngineError> {
+    pub(crate) async fn person_changed(&self, user_id: &str) -> Result<(), EngineError> {
         self.serving
             .people
             .reload(self, &BTreeSet::from([user_id.to_owned()]))

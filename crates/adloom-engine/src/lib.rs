@@ -42,6 +42,7 @@ pub mod serving;
 pub mod settings;
 pub mod signed;
 pub mod tags;
+pub mod transparency;
 mod writes;
 
 use adloom_core::review::ReviewPolicy;

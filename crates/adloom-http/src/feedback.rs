@@ -125,6 +125,75 @@ pub async fn list(
     }))
 }
 
+/// One advertiser with partner data about the person.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct AdvertiserView {
+    ad_account_id: String,
+    /// The ad account's name, as "Promoted by" shows it.
+    name: String,
+    sources: Vec<SourceView>,
+}
+
+/// How and when an advertiser got the person's info.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct SourceView {
+    /// `customer_list`, `tag` or `conversions`.
+    source: adloom_core::consent::PartnerSource,
+    /// The same, in words for the person.
+    how: &'static str,
+    first_time: i64,
+    last_time: i64,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct AdvertiserList {
+    items: Vec<AdvertiserView>,
+}
+
+/// `GET /v1/people/{user_id}/advertisers`: "Advertisers who have your
+/// info", for the platform to show the person.
+#[utoipa::path(
+    get,
+    path = "/v1/people/{user_id}/advertisers",
+    operation_id = "people/advertisers",
+    tag = "people's controls",
+    description = "The advertisers that hold partner data about the person (a customer list that matched them, or events from their tag or conversions API), how and when, most recent first. For the person's own eyes: advertisers never see it.",
+    params(("user_id" = String, Path, description = "The platform's id of the person.")),
+    responses(
+        (status = 200, description = "The advertisers, most recent first.", body = AdvertiserList),
+        (status = 401, description = "No valid token.", body = crate::error::ErrorBody),
+        (status = 403, description = "Not the operator's token.", body = crate::error::ErrorBody),
+    )
+)]
+pub async fn advertisers(
+    State(state): State<AppState>,
+    _: Admin,
+    ApiPath(user_id): ApiPath<String>,
+) -> Result<Json<AdvertiserList>, ApiError> {
+    validate_user_id(&user_id)?;
+    let items = state
+        .engine
+        .advertisers_with_info(&user_id)
+        .await?
+        .into_iter()
+        .map(|a| AdvertiserView {
+            ad_account_id: a.ad_account_id,
+            name: a.name,
+            sources: a
+                .sources
+                .into_iter()
+                .map(|s| SourceView {
+                    source: s.source,
+                    how: adloom_engine::transparency::how(s.source),
+                    first_time: s.first_time,
+                    last_time: s.last_time,
+                })
+                .collect(),
+        })
+        .collect();
+    Ok(Json(AdvertiserList { items }))
+}
+
 /// `DELETE /v1/people/{user_id}/hidden_ads/{scope}/{target_id}`: undoes a
 /// hide.
 #[utoipa::path(

@@ -240,6 +240,10 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/v1/people/{user_id}/ad_reports", post(feedback::report))
         .route(
+            "/v1/people/{user_id}/advertisers",
+            get(feedback::advertisers),
+        )
+        .route(
             "/v5/ad_accounts",
             get(ad_accounts::list).post(ad_accounts::create),
         )

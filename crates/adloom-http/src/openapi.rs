@@ -42,6 +42,7 @@ use crate::{
         feedback::list,
         feedback::unhide,
         feedback::report,
+        feedback::advertisers,
         serving::decide,
         serving::impression,
         serving::click,

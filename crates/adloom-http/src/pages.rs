@@ -41,6 +41,10 @@ pub fn routes() -> Router<AppState> {
             get(settings_page::show).post(settings_page::save),
         )
         .route("/settings/ads/hidden", post(settings_page::unhide))
+        .route(
+            "/settings/ads/advertisers/hide",
+            post(settings_page::hide_advertiser),
+        )
         .route("/choices", get(choices::show).post(choices::save))
         .route("/help/ads", get(help::show))
         .route("/help/ads/contact", post(help::contact))

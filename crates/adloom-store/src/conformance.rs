@@ -77,6 +77,7 @@ macro_rules! store_conformance_tests {
             hidden_ads_and_reports_are_the_persons,
             uploaded_images_are_kept_once,
             hides_and_reports_are_counted_per_ad,
+            partner_data_names_the_advertisers_who_have_it,
             an_engagement_counts_once,
             clicks_bill_after_an_impression_once_a_day,
             people_page_with_their_settings,
@@ -1830,4 +1831,66 @@ pub async fn hides_and_reports_are_counted_per_ad(store: &dyn Store) {
             },
         ]
     );
+}
+
+pub async fn partner_data_names_the_advertisers_who_have_it(store: &dyn Store) {
+    use adloom_core::consent::PartnerSource;
+    use adloom_core::event::EventSource;
+    store.create_ad_account(account("1", "shop")).await.unwrap();
+    store
+        .create_ad_account(account("2", "other"))
+        .await
+        .unwrap();
+    store
+        .upsert_people(batch(vec![
+            person("u1", Some("alice@example.com"), 1),
+            person("u2", Some("bob@example.com"), 1),
+        ]))
+        .await
+        .unwrap();
+    let list = CustomerList {
+        id: "60".into(),
+        ad_account_id: "2".into(),
+        name: "VIPs".into(),
+        list_type: ListType::Email,
+        num_batches: 1,
+        num_uploaded_user_records: 1,
+        num_removed_user_records: 0,
+        created_time: 100,
+        updated_time: 200,
+    };
+    store
+        .create_customer_list(list, vec![member("u1", "alice@example.com")])
+        .await
+        .unwrap();
+    let mut visit = tracked("t1", EventName::PageVisit, em("alice@example.com"));
+    visit.source = EventSource::Tag("9".into());
+    visit.time = 3_000;
+    store
+        .record_events(vec![
+            tracked("a1", EventName::Checkout, em("alice@example.com")),
+            visit,
+            tracked("b1", EventName::Checkout, em("bob@example.com")),
+        ])
+        .await
+        .unwrap();
+    let row = |account: &str, source, first_time, last_time| crate::PartnerData {
+        ad_account_id: account.into(),
+        source,
+        first_time,
+        last_time,
+    };
+    assert_eq!(
+        store.partner_data_about("u1").await.unwrap(),
+        [
+            row("1", PartnerSource::Tag, 3_000, 3_000),
+            row("1", PartnerSource::Conversions, 1_000, 1_000),
+            row("2", PartnerSource::CustomerList, 100, 200),
+        ]
+    );
+    assert_eq!(
+        store.partner_data_about("u2").await.unwrap(),
+        [row("1", PartnerSource::Conversions, 1_000, 1_000)]
+    );
+    assert_eq!(store.partner_data_about("nobody").await.unwrap(), []);
 }

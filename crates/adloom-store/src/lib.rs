@@ -316,6 +316,13 @@ pub trait Store: Send + Sync + 'static {
     /// `None` if this (decision, ad, kind) was counted before: a beacon
     /// counts once.
     async fn record_engagement(&self, engagement: Engagement) -> Result<Option<Engagement>>;
+    /// Which advertisers hold partner data about the person: each ad
+    /// account whose customer lists matched them (the lists' first and
+    /// latest upload) or whose tag or conversions API sent events that
+    /// named them (the first and latest), one row per account and source,
+    /// latest first. For the person's own eyes ("Advertisers who have your
+    /// info"); never shown to advertisers.
+    async fn partner_data_about(&self, user_id: &str) -> Result<Vec<PartnerData>>;
     /// What each ad account was billed for engagements with
     /// `since <= time < until`, in micro-currency, for accounts billed
     /// anything, in account id order: the operator's spend figures, across
@@ -449,6 +456,39 @@ pub struct ListChange {
     /// REMOVE: the digests of the removed records.
     pub digests: Vec<String>,
     pub now: i64,
+}
+
+/// One advertiser's partner data about a person, by where it came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartnerData {
+    pub ad_account_id: String,
+    pub source: adloom_core::consent::PartnerSource,
+    pub first_time: i64,
+    pub last_time: i64,
+}
+
+/// Rows of [`PartnerData`] merged to one per account and source (earliest
+/// first, latest last), latest first.
+pub(crate) fn merge_partner_data(rows: Vec<PartnerData>) -> Vec<PartnerData> {
+    let mut merged: Vec<PartnerData> = Vec::new();
+    for row in rows {
+        match merged
+            .iter_mut()
+            .find(|m| m.ad_account_id == row.ad_account_id && m.source == row.source)
+        {
+            Some(m) => {
+                m.first_time = m.first_time.min(row.first_time);
+                m.last_time = m.last_time.max(row.last_time);
+            }
+            None => merged.push(row),
+        }
+    }
+    merged.sort_by(|a, b| {
+        b.last_time
+            .cmp(&a.last_time)
+            .then_with(|| a.ad_account_id.cmp(&b.ad_account_id))
+    });
+    merged
 }
 
 /// How many people hid and reported one ad.

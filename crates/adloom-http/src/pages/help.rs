@@ -48,6 +48,23 @@ pub async fn show(csrf: Csrf) -> Page {
                 "has a \"Why am I seeing this ad?\" link that tells you what chose it."
             }
         }
+        section aria-labelledby="who" {
+            h2 id="who" { "Which advertisers have your info" }
+            p {
+                "An advertiser has information about you here when a customer list it uploaded "
+                "(or matched with us without sending its list, using PAIR) included your email, "
+                "or when its website tag or its own server told us about your visits or purchases. "
+                "Your " a href="/settings/ads#advertisers" { "Ads settings" } " list each of "
+                "them, how and when, and let you hide every ad from any of them. Advertisers "
+                "never see that list, and never learn who is on it."
+            }
+            p {
+                "Sites and apps may also ask you about ads in a consent pop-up. When they pass "
+                "your answer on to us and it says no to personalised ads, or that you opted out "
+                "of the sale or sharing of your data, we do not use partner info for those ads, "
+                "and \"Why am I seeing this ad?\" says so."
+            }
+        }
         section aria-labelledby="elsewhere" {
             h2 id="elsewhere" { "Ads outside this app" }
             p {

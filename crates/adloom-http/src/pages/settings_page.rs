@@ -102,6 +102,16 @@ async fn render(
             .map_or_else(|| "an advertiser".to_owned(), |a| a.name);
         hidden.push((h, advertiser));
     }
+    let advertisers = state
+        .engine
+        .advertisers_with_info(user)
+        .await
+        .map_err(|e| Page::from(crate::error::ApiError::from(e)))?;
+    let hides_all = |account: &str| {
+        hidden
+            .iter()
+            .any(|(h, _)| h.scope == HideScope::Advertiser && h.ad_account_id == account)
+    };
     let body = html! {
         h1 { "Ads settings" }
         @if saved {
@@ -169,6 +179,52 @@ async fn render(
                                 input type="hidden" name="target_id" value=(h.target());
                                 button type="submit" class="secondary" {
                                     "Show again" span class="visually-hidden" { ": " (advertiser) }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        section aria-labelledby="advertisers" {
+            h2 id="advertisers" { "Advertisers who have your info" }
+            @if advertisers.is_empty() {
+                p { "No advertiser has told us anything about you: none uploaded a list that matched you, and no tag or server of theirs sent us your visits or purchases." }
+            } @else {
+                p {
+                    "These advertisers told us something about you, and when. "
+                    @if yours.partner_targeting.allowed {
+                        "We may use it to choose their ads for you while \"Use info from our ad partners\" is on."
+                    } @else {
+                        "We do not use it to choose your ads, because " (yours.partner_targeting.reason.explanation()) "."
+                    }
+                    " Advertisers do not see this list."
+                }
+                ul class="advertisers" {
+                    @for a in &advertisers {
+                        li {
+                            strong { (a.name) }
+                            ul {
+                                @for src in &a.sources {
+                                    li {
+                                        (adloom_engine::transparency::how(src.source))
+                                        @if src.first_time == src.last_time {
+                                            " (" (when(src.last_time)) " UTC)"
+                                        } @else {
+                                            " (first " (when(src.first_time)) ", last " (when(src.last_time)) " UTC)"
+                                        }
+                                    }
+                                }
+                            }
+                            @if hides_all(&a.ad_account_id) {
+                                p class="hint" { "You hid every ad from " (a.name) "." }
+                            } @else {
+                                form method="post" action="/settings/ads/advertisers/hide" class="inline" {
+                                    (csrf.field())
+                                    input type="hidden" name="ad_account_id" value=(a.ad_account_id);
+                                    button type="submit" class="secondary" {
+                                        "Hide all ads from " (a.name)
+                                    }
                                 }
                             }
                         }
@@ -271,6 +327,42 @@ pub async fn save(
     match adloom_engine::settings::record(&state.engine, &user, change).await {
         Ok(_) => {
             let mut res = Redirect::to("/settings/ads?saved=1").into_response();
+            protect(res.headers_mut());
+            res
+        }
+        Err(e) => Page::from(crate::error::ApiError::from(e)).into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct HideAdvertiser {
+    csrf: String,
+    ad_account_id: String,
+}
+
+/// `POST /settings/ads/advertisers/hide`: "Hide all ads from" an
+/// advertiser who has the person's info.
+pub async fn hide_advertiser(
+    State(state): State<AppState>,
+    Person(user): Person,
+    csrf: Csrf,
+    Form(form): Form<HideAdvertiser>,
+) -> Response {
+    if !csrf.accepts(&form.csrf) {
+        return forged().into_response();
+    }
+    let Some(user) = user else {
+        return signed_out()
+            .with_status(StatusCode::UNAUTHORIZED)
+            .into_response();
+    };
+    match state
+        .engine
+        .hide_advertiser(&user, &form.ad_account_id)
+        .await
+    {
+        Ok(_) => {
+            let mut res = Redirect::to("/settings/ads?saved=1#advertisers").into_response();
             protect(res.headers_mut());
             res
         }

@@ -76,6 +76,7 @@ const ADMIN_ROUTES: &[(Method, &str)] = &[
     (Method::GET, "/v1/people/u1/hidden_ads"),
     (Method::DELETE, "/v1/people/u1/hidden_ads/1/123"),
     (Method::POST, "/v1/people/u1/ad_reports"),
+    (Method::GET, "/v1/people/u1/advertisers"),
     (Method::GET, "/v1/people/u1/ads_settings/history"),
     (Method::GET, "/v1/people/u1/audiences?ad_account_id=1"),
     (Method::POST, "/v1/decisions"),
@@ -144,6 +145,11 @@ const OTHER_ROUTES: &[(Method, &str, &str)] = &[
         Method::POST,
         "/settings/ads/hidden",
         "the signed-in person's own hides (review tests)",
+    ),
+    (
+        Method::POST,
+        "/settings/ads/advertisers/hide",
+        "the signed-in person's own hides (transparency tests)",
     ),
     (
         Method::GET,

@@ -22,6 +22,7 @@ mod promotions;
 mod review;
 mod settings;
 mod tag_js;
+mod transparency;
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;

@@ -38,12 +38,13 @@ use crate::rows::{
 };
 use adloom_core::feedback::{AdReport, HiddenAd, HideScope};
 
-use crate::AdFeedbackCount;
+use crate::{merge_partner_data, AdFeedbackCount, PartnerData};
 use crate::{
     BlockedPixels, ConsentFacts, ConversionTotal, Engagement, EngagementKind, EventOutcome,
     ListChange, ListMember, Media, ObjectKind, PersonBatch, Result, Store, StoreError,
     StoredAudience, StoredEvent, StoredObject,
 };
+use adloom_core::consent::PartnerSource;
 
 /// Schema versions, applied in order; `adloom_migrations` records which
 /// ran. Never edit one that has shipped: add the next.
@@ -1754,6 +1755,44 @@ impl Store for PostgresStore {
             })
         })
         .await
+    }
+
+    async fn partner_data_about(&self, user_id: &str) -> Result<Vec<PartnerData>> {
+        let lists = self
+            .query(
+                "SELECT DISTINCT l.ad_account_id, l.record FROM list_members m
+                 JOIN customer_lists l ON l.id = m.list_id WHERE m.user_id = $1",
+                &[&user_id],
+            )
+            .await?;
+        let mut rows = Vec::new();
+        for r in &lists {
+            let list: CustomerList = from_json(r.get::<_, &str>(1))?;
+            rows.push(PartnerData {
+                ad_account_id: r.get(0),
+                source: PartnerSource::CustomerList,
+                first_time: list.created_time,
+                last_time: list.updated_time,
+            });
+        }
+        let events = self
+            .query(
+                "SELECT ad_account_id, (record::jsonb ->> 'source') = 'api', MIN(time), MAX(time)
+                 FROM events WHERE user_id = $1 GROUP BY 1, 2",
+                &[&user_id],
+            )
+            .await?;
+        rows.extend(events.iter().map(|r| PartnerData {
+            ad_account_id: r.get(0),
+            source: if r.get::<_, Option<bool>>(1).unwrap_or(false) {
+                PartnerSource::Conversions
+            } else {
+                PartnerSource::Tag
+            },
+            first_time: r.get(2),
+            last_time: r.get(3),
+        }));
+        Ok(merge_partner_data(rows))
     }
 
     async fn spend_by_account(&self, since: i64, until: i64) -> Result<Vec<(String, u64)>> {

@@ -35,12 +35,13 @@ use crate::rows::{
 };
 use adloom_core::feedback::{AdReport, HiddenAd, HideScope};
 
-use crate::AdFeedbackCount;
+use crate::{merge_partner_data, AdFeedbackCount, PartnerData};
 use crate::{
     BlockedPixels, ConsentFacts, ConversionTotal, Engagement, EngagementKind, EventOutcome,
     ListChange, ListMember, Media, ObjectKind, PersonBatch, Result, Store, StoreError,
     StoredAudience, StoredEvent, StoredObject,
 };
+use adloom_core::consent::PartnerSource;
 
 /// Schema versions, applied in order; `PRAGMA user_version` records how many
 /// ran. Never edit one that has shipped: add the next.
@@ -1784,6 +1785,58 @@ impl Store for SqliteStore {
                 ])
                 .map_err(driver)?;
             Ok((inserted == 1).then_some(e))
+        })
+        .await
+    }
+
+    async fn partner_data_about(&self, user_id: &str) -> Result<Vec<PartnerData>> {
+        let user_id = user_id.to_owned();
+        self.read(move |c| {
+            let lists = c
+                .prepare_cached(
+                    "SELECT DISTINCT l.ad_account_id, l.record FROM list_members m
+                     JOIN customer_lists l ON l.id = m.list_id WHERE m.user_id = ?1",
+                )
+                .map_err(driver)?
+                .query_map([&user_id], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+                })
+                .map_err(driver)?
+                .collect::<rusqlite::Result<Vec<_>>>()
+                .map_err(driver)?;
+            let mut rows = Vec::new();
+            for (ad_account_id, record) in lists {
+                let list: CustomerList = from_json(&record)?;
+                rows.push(PartnerData {
+                    ad_account_id,
+                    source: PartnerSource::CustomerList,
+                    first_time: list.created_time,
+                    last_time: list.updated_time,
+                });
+            }
+            let events = c
+                .prepare_cached(
+                    "SELECT ad_account_id, json_extract(record, '$.source') = 'api', MIN(time), MAX(time)
+                     FROM events WHERE user_id = ?1 GROUP BY 1, 2",
+                )
+                .map_err(driver)?
+                .query_map([&user_id], |r| {
+                    Ok(PartnerData {
+                        ad_account_id: r.get(0)?,
+                        source: if r.get::<_, bool>(1)? {
+                            PartnerSource::Conversions
+                        } else {
+                            PartnerSource::Tag
+                        },
+                        first_time: r.get(2)?,
+                        last_time: r.get(3)?,
+                    })
+                })
+                .map_err(driver)?
+                .collect::<rusqlite::Result<Vec<_>>>()
+                .map_err(driver)?;
+            rows.extend(events);
+            Ok(merge_partner_data(rows))
         })
         .await
     }

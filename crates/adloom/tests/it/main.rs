@@ -796,8 +796,13 @@ async fn the_demo_story_in_chromium() {
     .await;
     assert!(said.contains("ok: the shoe ad is gone"), "{said}");
     assert!(said.contains("ok: the console draws its charts"), "{said}");
+    assert!(
+        said.contains("ok: the settings page names the shop and how it has the info"),
+        "{said}"
+    );
     for shot in [
         "feed.png",
+        "settings-advertisers.png",
         "settings.png",
         "feed-after-no.png",
         "console.png",
