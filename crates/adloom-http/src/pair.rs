@@ -47,6 +47,7 @@ pub struct Ids {
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PageQuery {
     /// At most 10,000 [default: 10,000].
     page_size: Option<usize>,
@@ -78,6 +79,8 @@ pub struct Closed {
         (status = 201, description = "The match and the platform's salt.", body = Started),
         (status = 400, description = "No name, or a list type other than EMAIL.", body = crate::error::ErrorBody),
         (status = 429, description = "The account made its customer lists for today.", body = crate::error::ErrorBody),
+        (status = 401, description = "No valid token.", body = crate::error::ErrorBody),
+        (status = 403, description = "A token without this ad account.", body = crate::error::ErrorBody),
     )
 )]
 pub async fn start(
@@ -139,6 +142,8 @@ pub async fn start(
         (status = 200, description = "`k_p · E` for each id sent, in the same order; nothing sent is kept.", body = Ids),
         (status = 400, description = "An id that is not a group element (named by its index), or over 10,000.", body = crate::error::ErrorBody),
         (status = 404, description = "No such open match of this account.", body = crate::error::ErrorBody),
+        (status = 401, description = "No valid token.", body = crate::error::ErrorBody),
+        (status = 403, description = "A token without this ad account.", body = crate::error::ErrorBody),
     )
 )]
 pub async fn advertiser_ids(
@@ -169,6 +174,8 @@ pub async fn advertiser_ids(
         (status = 200, description = "One page of the platform's ids.", body = PublisherIds),
         (status = 400, description = "A page size out of range, or a bookmark this API did not give.", body = crate::error::ErrorBody),
         (status = 404, description = "No such open match of this account.", body = crate::error::ErrorBody),
+        (status = 401, description = "No valid token.", body = crate::error::ErrorBody),
+        (status = 403, description = "A token without this ad account.", body = crate::error::ErrorBody),
     )
 )]
 pub async fn publisher_ids(
@@ -208,6 +215,8 @@ pub async fn publisher_ids(
         (status = 200, description = "The match is closed: its customer list holds the matched people.", body = Closed),
         (status = 400, description = "An id that is not a publisher id of this match (named by its index).", body = crate::error::ErrorBody),
         (status = 404, description = "No such open match of this account.", body = crate::error::ErrorBody),
+        (status = 401, description = "No valid token.", body = crate::error::ErrorBody),
+        (status = 403, description = "A token without this ad account.", body = crate::error::ErrorBody),
     )
 )]
 pub async fn matched(
