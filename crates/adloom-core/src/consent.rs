@@ -181,6 +181,15 @@ impl Reason {
         )
     }
 
+    /// Whether an IAB consent string sent with the request or event gave
+    /// this reason ([`strings::read`]).
+    pub fn is_from_consent_strings(self) -> bool {
+        matches!(
+            self,
+            Reason::UsPrivacyOptOut | Reason::TcfNoConsent | Reason::ConsentStringUnreadable
+        )
+    }
+
     /// A stable machine-readable name, as the APIs report it.
     pub fn code(self) -> &'static str {
         match self {

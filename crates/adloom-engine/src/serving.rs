@@ -491,26 +491,16 @@ pub async fn decide(engine: &Engine, ask: Ask) -> Result<Decision, EngineError> 
     let request_consent = consent;
     // "Why am I seeing this ad?" names a consent string's refusal in words:
     // partner data picked none of these ads.
-    let string_note = [request_consent.partner_targeting]
-        .into_iter()
-        .find(|v| {
-            !v.allowed
-                && matches!(
-                    v.reason,
-                    consent::Reason::UsPrivacyOptOut
-                        | consent::Reason::TcfNoConsent
-                        | consent::Reason::ConsentStringUnreadable
-                )
-        })
-        .map(|v| {
-            (
-                "consent".to_owned(),
-                format!(
-                    "Info from ad partners was not used: {}.",
-                    v.reason.explanation()
-                ),
-            )
-        });
+    let refused = request_consent.partner_targeting;
+    let string_note = (!refused.allowed && refused.reason.is_from_consent_strings()).then(|| {
+        (
+            "consent".to_owned(),
+            format!(
+                "Info from ad partners was not used: {}.",
+                refused.reason.explanation()
+            ),
+        )
+    });
     let request = Request {
         user_id: person.as_ref().map(|(u, _)| u.clone()),
         viewer,
