@@ -27,12 +27,13 @@ fn strings(v: &Value) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pair_match_builds_a_list_that_reaches_the_matched_people_only() {
     let app = App::new();
-    // 160 people with an email; p150 to p159 switched partner info off.
-    let people: Vec<Value> = (0..160)
+    // 200 people with an email; p190 to p199 switched partner info off. The
+    // match is well above the minimum size, noise included (100 + 16).
+    let people: Vec<Value> = (0..200)
         .map(|i| json!({"user_id": format!("p{i}"), "email": format!("Person{i}@Example.com"), "country": "US"}))
         .collect();
     app.upsert(json!(people)).await;
-    for i in 150..160 {
+    for i in 190..200 {
         let r = app
             .admin(
                 Method::PUT,
@@ -51,8 +52,8 @@ async fn a_pair_match_builds_a_list_that_reaches_the_matched_people_only() {
         async move { app.call(method, &uri, Some(&token), body).await }
     };
 
-    // The advertiser's customers: p20 to p159 and ten strangers.
-    let customers: Vec<String> = (20..160)
+    // The advertiser's customers: p20 to p199 and ten strangers.
+    let customers: Vec<String> = (20..200)
         .map(|i| format!("person{i}@example.com"))
         .chain((0..10).map(|i| format!("stranger{i}@example.org")))
         .collect();
@@ -100,10 +101,10 @@ async fn a_pair_match_builds_a_list_that_reaches_the_matched_people_only() {
     }
     assert_eq!(
         theirs.len(),
-        150,
+        190,
         "everyone with an email who allows partner data"
     );
-    assert_eq!(theirs.iter().collect::<HashSet<_>>().len(), 150);
+    assert_eq!(theirs.iter().collect::<HashSet<_>>().len(), 190);
 
     // The advertiser's intersection: publisher ids whose double encryption
     // is among its own.
@@ -118,8 +119,8 @@ async fn a_pair_match_builds_a_list_that_reaches_the_matched_people_only() {
         .collect();
     assert_eq!(
         found.len(),
-        130,
-        "p20 to p149: the strangers and those who said No are not found"
+        170,
+        "p20 to p189: the strangers and those who said No are not found"
     );
 
     // Ids that are not publisher ids of this match are refused; nothing closes.
@@ -202,15 +203,15 @@ async fn a_pair_match_builds_a_list_that_reaches_the_matched_people_only() {
     )
     .await;
     let mut served: HashMap<bool, usize> = HashMap::new();
-    for i in 0..160 {
+    for i in 0..200 {
         let d = decide(
             &app,
             json!({"user_id": format!("p{i}"), "placement": "home_feed"}),
         )
         .await;
         let reached = groups(&d) == [group.as_str()];
-        assert_eq!(reached, (20..150).contains(&i), "p{i}");
+        assert_eq!(reached, (20..190).contains(&i), "p{i}");
         *served.entry(reached).or_default() += 1;
     }
-    assert_eq!(served[&true], 130);
+    assert_eq!(served[&true], 170);
 }
