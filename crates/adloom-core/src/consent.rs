@@ -244,13 +244,13 @@ impl Reason {
             Reason::NoAdId => "no advertising identifier was sent".to_owned(),
             Reason::AdIdAllowed => "this device's advertising identifier may be used".to_owned(),
             Reason::UsPrivacyOptOut => {
-                "the privacy choices sent with this request say you opted out of the sale or sharing of your data, or of targeted ads".to_owned()
+                "the privacy choices your consent tool passed on say you opted out of the sale or sharing of your data, or of targeted ads".to_owned()
             }
             Reason::TcfNoConsent => {
                 "in this site's or app's consent tool you did not agree to personalised ads from this platform".to_owned()
             }
             Reason::ConsentStringUnreadable => {
-                "the consent choices sent with this request could not be read, so they count as no".to_owned()
+                "the consent choices your consent tool passed on could not be read, so they count as no".to_owned()
             }
         }
     }
@@ -345,17 +345,20 @@ pub fn decide(inputs: &ConsentInputs) -> ConsentDecision {
     }
 }
 
-/// The person-level view, as the settings page shows it: their setting and
-/// the default of their country, with no device, browser or event signals.
+/// The person-level view, as the settings page shows it: their setting, the
+/// default of their country and what their last known consent strings
+/// refuse ([`strings::read_last_known`]), with no device, browser or event
+/// signals.
 pub fn for_person(
     use_partner_info: Option<bool>,
     country: Option<Country>,
+    strings: StringRefusals,
     defaults: &RegionDefaults,
 ) -> ConsentDecision {
-    decide(&ConsentInputs::person(
-        use_partner_info,
-        defaults.default_for(country),
-    ))
+    decide(&ConsentInputs {
+        strings,
+        ..ConsentInputs::person(use_partner_info, defaults.default_for(country))
+    })
 }
 
 /// Whether a synced device's ad ID may link data to its person: the

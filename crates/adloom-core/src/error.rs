@@ -15,4 +15,12 @@ impl Invalid {
             reason: reason.to_string(),
         }
     }
+
+    /// The same error about a field of the object `parent`.
+    pub fn within(self, parent: &str) -> Invalid {
+        Invalid {
+            field: format!("{parent}.{}", self.field),
+            ..self
+        }
+    }
 }

@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Deserializer, Serialize};
 
-use crate::consent;
+use crate::consent::{self, strings::Regs};
 use crate::error::Invalid;
 use crate::identifier::{hash_email, hash_maid, hash_phone, Digests, MaidDigests};
 use crate::region::Country;
@@ -45,6 +45,11 @@ pub struct PersonInput {
     pub age: Option<u32>,
     #[serde(default)]
     pub gender: Option<String>,
+    /// The IAB consent strings the platform last received for this person
+    /// (OpenRTB 2.6's `regs`): they apply to every decision about them
+    /// that carries no strings of its own.
+    #[serde(default)]
+    pub regs: Option<Regs>,
 }
 
 /// A device's mobile ad ID, with its Limit Ad Tracking flag.
@@ -72,6 +77,9 @@ pub struct PersonRecord {
     pub interests: Vec<String>,
     pub age: Option<u8>,
     pub gender: Option<Gender>,
+    /// The consent strings last synced, as sent (none when empty).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub regs: Option<Regs>,
     /// Unix seconds of the last sync that changed this person.
     pub updated_at: i64,
 }
@@ -217,6 +225,11 @@ impl PersonInput {
                 _ => Err(Invalid::new("gender", "must be female, male or unknown")),
             })
             .transpose()?;
+        let regs = self
+            .regs
+            .filter(|r| !r.is_empty())
+            .map(|r| r.validate().map(|()| r).map_err(|e| e.within("regs")))
+            .transpose()?;
         Ok(PersonRecord {
             user_id: self.user_id,
             email,
@@ -228,6 +241,7 @@ impl PersonInput {
             interests,
             age,
             gender,
+            regs,
             updated_at: now,
         })
     }

@@ -120,8 +120,9 @@ pub async fn partner_data_allowed(
     people_where(engine, users, disclosure::partner_data_counts).await
 }
 
-/// Those of `users` whose person-level consent decision (their setting
-/// and their region's default) passes `keep`.
+/// Those of `users` whose person-level consent decision (their setting,
+/// their region's default and their last known consent strings) passes
+/// `keep`.
 async fn people_where(
     engine: &Engine,
     users: Vec<String>,
@@ -137,6 +138,7 @@ async fn people_where(
             keep(&consent::for_person(
                 f.use_partner_info,
                 f.country,
+                consent::strings::read_last_known(f.regs.as_ref(), &engine.config.tcf),
                 &engine.config.region_defaults,
             ))
         })

@@ -16,7 +16,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use adloom_core::consent::{self, PartnerSource, Provenance};
+use adloom_core::consent::{self, strings, PartnerSource, Provenance};
 use adloom_core::customer_list::CustomerList;
 use adloom_core::pair::{PairId, PairKey, Salt};
 use adloom_core::Invalid;
@@ -315,8 +315,9 @@ impl Engine {
             let Some((last, _)) = page.last() else { break };
             after = Some(last.user_id.clone());
             for (person, setting) in page {
+                let strings = strings::read_last_known(person.regs.as_ref(), &self.config.tcf);
                 let Some(email) = person.email else { continue };
-                let allowed = consent::for_person(setting, person.country, defaults)
+                let allowed = consent::for_person(setting, person.country, strings, defaults)
                     .allows_audience(Provenance::Partner(PartnerSource::CustomerList));
                 if !allowed {
                     continue;

@@ -74,7 +74,12 @@ impl Engine {
                 app_type: None,
                 locale: profile.locale.clone(),
             };
-            let consent = consent::for_person(profile.use_partner_info, profile.country, defaults);
+            let consent = consent::for_person(
+                profile.use_partner_info,
+                profile.country,
+                profile.strings,
+                defaults,
+            );
             let fact = |id: &str| match known.get(id) {
                 Some(k) if k.too_small => AudienceFact::TooSmall,
                 Some(k) if k.members.contains(user) => AudienceFact::Member(k.provenance),

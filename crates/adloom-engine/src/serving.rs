@@ -433,10 +433,11 @@ pub async fn decide(engine: &Engine, ask: Ask) -> Result<Decision, EngineError> 
         explain,
         regs,
     } = ask;
-    let strings = consent::strings::read(&regs, &engine.config.tcf);
-    if !regs.is_empty() {
-        engine.metrics.consent_strings(&strings);
-    }
+    let request_strings = (!regs.is_empty()).then(|| {
+        let read = consent::strings::read(&regs, &engine.config.tcf);
+        engine.metrics.consent_strings(&read);
+        read
+    });
     // Without a user id, the device's ad ID may name the person, where the
     // device lets it be used.
     let device_only = consent::decide(&ConsentInputs {
@@ -464,6 +465,11 @@ pub async fn decide(engine: &Engine, ask: Ask) -> Result<Decision, EngineError> 
         .and_then(|u| Some((u.to_owned(), engine.serving.people.get(u)?)));
     let profile = person.as_ref().map(|(_, p)| &**p);
     let country = request_country.or(profile.and_then(|p| p.country));
+    // The request's own strings are the newest word; without any, the
+    // person's last known strings apply.
+    let strings = request_strings
+        .or(profile.map(|p| p.strings))
+        .unwrap_or_default();
     let consent = consent::decide(&ConsentInputs {
         use_partner_info: profile.and_then(|p| p.use_partner_info),
         region_default: engine.config.region_defaults.default_for(country),

@@ -105,9 +105,10 @@ impl Engine {
     pub async fn upsert_people(&self, batch: PersonBatch) -> Result<u64, EngineError> {
         let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
         let tee = Arc::clone(&seen);
+        let tcf = self.config.tcf.clone();
         let batch: PersonBatch = Box::new(batch.inspect(move |r| {
             if let Ok(person) = r {
-                let profile = Profile::of(person, None);
+                let profile = Profile::of(person, None, &tcf);
                 adloom_core::sync::lock(&tee).push((person.user_id.clone(), profile));
             }
         }));

@@ -61,43 +61,7 @@ pub struct DecisionRequest {
     pub explain: Option<bool>,
     /// The IAB consent strings of the request, by OpenRTB 2.6's names.
     #[serde(default)]
-    pub regs: Option<RegsInput>,
-}
-
-/// OpenRTB 2.6's `regs`: the consent strings the platform's page or app
-/// received from its consent tool.
-#[derive(Deserialize, Default, utoipa::ToSchema)]
-pub struct RegsInput {
-    /// A GPP string.
-    #[serde(default)]
-    gpp: Option<String>,
-    /// The GPP sections that apply to this request.
-    #[serde(default)]
-    gpp_sid: Option<Vec<u16>>,
-    /// 1 when GDPR applies, 0 when it does not.
-    #[serde(default)]
-    gdpr: Option<u8>,
-    /// The TCF EU v2 string.
-    #[serde(default)]
-    consent: Option<String>,
-    /// The US Privacy string, such as `1YNN`.
-    #[serde(default)]
-    us_privacy: Option<String>,
-}
-
-impl RegsInput {
-    fn checked(self) -> Result<Regs, ApiError> {
-        if self.gdpr.is_some_and(|g| g > 1) {
-            return Err(ApiError::invalid("regs.gdpr: 0 or 1"));
-        }
-        Ok(Regs {
-            gpp: self.gpp,
-            gpp_sid: self.gpp_sid.unwrap_or_default(),
-            gdpr: self.gdpr,
-            consent: self.consent,
-            us_privacy: self.us_privacy,
-        })
-    }
+    pub regs: Option<Regs>,
 }
 
 #[derive(Deserialize, Default, utoipa::ToSchema)]
@@ -233,7 +197,11 @@ pub(crate) fn check(req: DecisionRequest) -> Result<Ask, ApiError> {
         query: req.query,
         interests: req.interests.unwrap_or_default(),
         explain: req.explain.unwrap_or(false),
-        regs: req.regs.unwrap_or_default().checked()?,
+        regs: req
+            .regs
+            .map(|r| r.validate().map(|()| r).map_err(|e| e.within("regs")))
+            .transpose()?
+            .unwrap_or_default(),
         placement,
         count,
         device: DeviceSignals {

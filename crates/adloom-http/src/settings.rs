@@ -1,7 +1,7 @@
 //! `/v1/people/{user_id}/ads_settings`: "Use info from our ad partners".
 
 use adloom_core::ads_setting::{validate_source, AdsSetting, SettingChange};
-use adloom_core::consent;
+use adloom_core::consent::{self, strings};
 use adloom_core::page::PageRequest;
 use adloom_core::person::validate_user_id;
 use axum::extract::State;
@@ -43,6 +43,7 @@ async fn view(
     let decision = consent::for_person(
         setting.use_partner_info,
         person.country,
+        strings::read_last_known(person.regs.as_ref(), &state.engine.config.tcf),
         &state.engine.config.region_defaults,
     );
     // Both outputs have the same reason at the person level; the settings

@@ -1191,6 +1191,13 @@ pub async fn audiences_round_trip_in_the_api_shape(store: &dyn Store) {
 pub async fn lookups_for_matching_and_consent(store: &dyn Store) {
     let mut eu = person("u1", Some("a@example.com"), 1);
     eu.country = adloom_core::region::Country::parse("DE");
+    // The consent strings last synced for them come back as sent.
+    let regs = adloom_core::consent::strings::Regs {
+        gdpr: Some(1),
+        consent: Some("CPXxRfAPXxRfAAfKABENB-CgAAAAAAAAAAYgAAAAAAAA".to_owned()),
+        ..Default::default()
+    };
+    eu.regs = Some(regs.clone());
     store
         .upsert_people(batch(vec![eu, person("u2", Some("b@example.com"), 1)]))
         .await
@@ -1227,12 +1234,14 @@ pub async fn lookups_for_matching_and_consent(store: &dyn Store) {
             ConsentFacts {
                 user_id: "u1".into(),
                 use_partner_info: None,
-                country: adloom_core::region::Country::parse("DE")
+                country: adloom_core::region::Country::parse("DE"),
+                regs: Some(regs),
             },
             ConsentFacts {
                 user_id: "u2".into(),
                 use_partner_info: Some(false),
-                country: adloom_core::region::Country::parse("US")
+                country: adloom_core::region::Country::parse("US"),
+                regs: None,
             },
         ]
     );

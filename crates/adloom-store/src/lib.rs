@@ -22,6 +22,7 @@ use adloom_core::access::AccessToken;
 use adloom_core::ad_account::AdAccount;
 use adloom_core::ads_setting::{AdsSetting, SettingChange};
 use adloom_core::audience::ReportedSize;
+use adloom_core::consent::strings::Regs;
 use adloom_core::customer_list::{record_digests, CustomerList, ListType};
 pub use adloom_core::engagement::EngagementKind;
 use adloom_core::event::{EventName, TrackedEvent};
@@ -435,6 +436,8 @@ pub struct ConsentFacts {
     pub user_id: String,
     pub use_partner_info: Option<bool>,
     pub country: Option<Country>,
+    /// The consent strings last synced for them.
+    pub regs: Option<Regs>,
 }
 
 /// A person matched by a customer-list record, and the record's digest.

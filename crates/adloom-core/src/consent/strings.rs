@@ -29,27 +29,63 @@ use iab_gpp::sections::{Section, SectionId};
 use iab_gpp::v1::GPPString;
 
 use super::Reason;
+use crate::Invalid;
 
 /// TCF purposes a personalised ads profile needs: 3 (create one) and 4
 /// (use one to select ads).
 pub const TCF_AD_PURPOSES: [u8; 2] = [3, 4];
 
-/// The strings as sent, by their OpenRTB 2.6 names.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// The strings as sent, by their OpenRTB 2.6 names: a decision request's
+/// `regs`, and a synced person's last known strings.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Regs {
+    /// A GPP string.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gpp: Option<String>,
-    /// The GPP sections that apply to this request; empty: all in the string.
+    /// The GPP sections that apply; empty: all in the string.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub gpp_sid: Vec<u16>,
-    /// 1: GDPR applies; 0: it does not; none: not said.
+    /// 1 when GDPR applies, 0 when it does not; none: not said.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gdpr: Option<u8>,
     /// The TCF EU v2 string (`consent`, or a pixel's `gdpr_consent`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub consent: Option<String>,
+    /// The US Privacy string, such as `1YNN`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub us_privacy: Option<String>,
 }
+
+/// The longest string taken (real GPP strings with several sections stay
+/// under 1,000 characters).
+pub const MAX_STRING_LEN: usize = 4096;
 
 impl Regs {
     pub fn is_empty(&self) -> bool {
         *self == Regs::default()
+    }
+
+    /// Checks what can be checked without decoding: `gdpr` is 0 or 1 and
+    /// no string is overlong. A string that does not decode is not an
+    /// error here: it is read as no consent where its law applies.
+    pub fn validate(&self) -> Result<(), Invalid> {
+        if self.gdpr.is_some_and(|g| g > 1) {
+            return Err(Invalid::new("gdpr", "must be 0 or 1"));
+        }
+        for (field, value) in [
+            ("gpp", &self.gpp),
+            ("consent", &self.consent),
+            ("us_privacy", &self.us_privacy),
+        ] {
+            if value.as_ref().is_some_and(|v| v.len() > MAX_STRING_LEN) {
+                return Err(Invalid::new(
+                    field,
+                    format!("must be at most {MAX_STRING_LEN} characters"),
+                ));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -94,6 +130,12 @@ impl StringRefusals {
             off_platform_sharing: self.off_platform_sharing.or(other.off_platform_sharing),
         }
     }
+}
+
+/// What a synced person's last known strings refuse (nothing when none were
+/// synced). They are read each time, under the operator's TCF ids of now.
+pub fn read_last_known(regs: Option<&Regs>, tcf: &TcfPolicy) -> StringRefusals {
+    regs.map(|r| read(r, tcf)).unwrap_or_default()
 }
 
 /// Reads the strings into refusals.

@@ -1,5 +1,6 @@
 //! What decisions need to know about people, in memory: their profile
-//! (country, interests, age, gender, locale) and their setting. Loaded once
+//! (country, interests, age, gender, locale), their setting and what their
+//! last known consent strings refuse. Loaded once
 //! from the store, then kept current by the engine's writes to people and
 //! settings (`writes`, `settings::record`), so a decision never reads the
 //! disk.
@@ -12,6 +13,8 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 
+use adloom_core::consent::strings::{self, TcfPolicy};
+use adloom_core::consent::StringRefusals;
 use adloom_core::decision::Hidden;
 use adloom_core::feedback;
 use adloom_core::person::{Gender, PersonRecord};
@@ -30,13 +33,16 @@ pub struct Profile {
     pub age: Option<u8>,
     pub gender: Option<Gender>,
     pub use_partner_info: Option<bool>,
+    /// What their last known consent strings refuse, read once as the
+    /// profile loads (a decision that carries strings uses its own).
+    pub strings: StringRefusals,
     /// The ads and advertisers they hid; `None` for the many who hid
     /// nothing (one pointer per person, not two empty lists).
     pub hidden: Option<Arc<Hidden>>,
 }
 
 impl Profile {
-    pub fn of(person: &PersonRecord, use_partner_info: Option<bool>) -> Profile {
+    pub fn of(person: &PersonRecord, use_partner_info: Option<bool>, tcf: &TcfPolicy) -> Profile {
         Profile {
             country: person.country,
             locale: person.locale.clone(),
@@ -44,6 +50,7 @@ impl Profile {
             age: person.age,
             gender: person.gender,
             use_partner_info,
+            strings: strings::read_last_known(person.regs.as_ref(), tcf),
             hidden: None,
         }
     }
@@ -116,7 +123,7 @@ impl People {
             let profile = match person {
                 Some(p) => {
                     let setting = engine.store.get_ads_setting(user_id).await?;
-                    let mut profile = Profile::of(&p, setting.use_partner_info);
+                    let mut profile = Profile::of(&p, setting.use_partner_info, &engine.config.tcf);
                     profile.hidden = hidden_of(engine, std::slice::from_ref(user_id))
                         .await?
                         .remove(user_id);
@@ -194,7 +201,7 @@ async fn read_everyone(engine: &Engine) -> Result<HashMap<String, Arc<Profile>>,
         let users: Vec<String> = page.iter().map(|(p, _)| p.user_id.clone()).collect();
         let mut hidden = hidden_of(engine, &users).await?;
         for (person, setting) in &page {
-            let mut profile = Profile::of(person, *setting);
+            let mut profile = Profile::of(person, *setting, &engine.config.tcf);
             profile.hidden = hidden.remove(&person.user_id);
             everyone.insert(person.user_id.clone(), Arc::new(profile));
         }

@@ -298,6 +298,7 @@ async fn read_audiences(
                         consent::for_person(
                             p.use_partner_info,
                             p.country,
+                            p.strings,
                             &engine.config.region_defaults,
                         )
                         .allows_audience(provenance)

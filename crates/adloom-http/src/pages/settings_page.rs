@@ -2,7 +2,7 @@
 //! what it means for them now and why, and every change they made.
 
 use adloom_core::ads_setting::SettingChange;
-use adloom_core::consent::{self, ConsentInputs};
+use adloom_core::consent::{self, strings, ConsentInputs};
 use adloom_core::feedback::HideScope;
 use adloom_core::page::PageRequest;
 use axum::extract::{Query, State};
@@ -76,9 +76,16 @@ async fn render(
         .config
         .region_defaults
         .default_for(person.country);
-    let yours = consent::decide(&ConsentInputs::person(setting.use_partner_info, region));
+    // Their setting, their region's default and what the consent tool last
+    // told the platform about them.
+    let last_known = strings::read_last_known(person.regs.as_ref(), &state.engine.config.tcf);
+    let yours = consent::decide(&ConsentInputs {
+        strings: last_known,
+        ..ConsentInputs::person(setting.use_partner_info, region)
+    });
     let here = consent::decide(&ConsentInputs {
         browser: browser_signals(headers),
+        strings: last_known,
         ..ConsentInputs::person(setting.use_partner_info, region)
     });
     let choice = match setting.use_partner_info {

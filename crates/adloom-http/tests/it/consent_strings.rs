@@ -163,7 +163,7 @@ async fn a_decisions_consent_strings_turn_partner_targeting_off_and_say_why() {
         .map(|w| w["text"].as_str().unwrap())
         .collect();
     assert!(
-        why.iter().any(|w| w.starts_with("Info from ad partners was not used: the privacy choices sent with this request say you opted out")),
+        why.iter().any(|w| w.starts_with("Info from ad partners was not used: the privacy choices your consent tool passed on say you opted out")),
         "{why:?}"
     );
     let d = decide(&app, ask(json!({}))).await;
@@ -188,6 +188,103 @@ async fn a_decisions_consent_strings_turn_partner_targeting_off_and_say_why() {
         "{metrics}"
     );
     assert!(metrics.contains(r#"adloom_consent_strings_total{outcome="none"}"#));
+}
+
+/// The platform syncs a person with the strings its consent tool last gave
+/// it: they apply to every decision about them that carries none, and to
+/// the sizes advertisers see; a request's own strings are newer and win.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_persons_last_known_strings_apply_when_a_request_has_none() {
+    let app = App::with_config(|c| c.engine.membership_refresh = std::time::Duration::ZERO);
+    let (account, _, group) = visitors_world(&app).await;
+    let audience_size = || async {
+        let r = app
+            .admin(
+                Method::GET,
+                &format!("/v5/ad_accounts/{account}/audiences"),
+                None,
+            )
+            .await;
+        r.body["items"][0]["size"].as_u64()
+    };
+    let before = audience_size().await;
+
+    // v0 to v39 opted out in a US consent tool; v40 sent a garbled TC
+    // string under GDPR.
+    let mut synced: Vec<Value> = (0..40)
+        .map(|i| json!({"user_id": format!("v{i}"), "email": format!("v{i}@example.com"), "country": "US",
+                        "regs": {"us_privacy": "1YYN"}}))
+        .collect();
+    synced.push(
+        json!({"user_id": "v40", "email": "v40@example.com", "country": "US",
+                       "regs": {"gdpr": 1, "consent": "garbled"}}),
+    );
+    app.upsert(json!(synced)).await;
+
+    let ask = |user: &str, regs: Option<Value>| {
+        let mut body = json!({"user_id": user, "placement": "home_feed", "explain": true});
+        if let Some(regs) = regs {
+            body["regs"] = regs;
+        }
+        body
+    };
+    let d = decide(&app, ask("v7", None)).await;
+    assert!(groups(&d).is_empty(), "{d}");
+    assert_eq!(
+        d["consent"]["partner_targeting"]["reason"],
+        "us_privacy_opt_out"
+    );
+    let d = decide(&app, ask("v40", None)).await;
+    assert_eq!(
+        d["consent"]["partner_targeting"]["reason"],
+        "consent_string_unreadable"
+    );
+    assert!(groups(&d).is_empty(), "{d}");
+    // Someone synced without strings is reached as before.
+    let d = decide(&app, ask("v41", None)).await;
+    assert_eq!(groups(&d), [group.as_str()], "{d}");
+    // The request's own strings are the newer word.
+    let d = decide(&app, ask("v7", Some(json!({"us_privacy": "1YNN"})))).await;
+    assert_eq!(groups(&d), [group.as_str()], "{d}");
+
+    // The settings page says why partner info is off for them.
+    let r = app
+        .admin(Method::GET, "/v1/people/v7/ads_settings", None)
+        .await;
+    assert_eq!(
+        r.body["effective"]["partner_targeting"], false,
+        "{:?}",
+        r.body
+    );
+    assert_eq!(r.body["effective"]["reason"], "us_privacy_opt_out");
+
+    // A new sync without strings forgets them, like every other field.
+    app.upsert(json!([{"user_id": "v7", "email": "v7@example.com", "country": "US"}]))
+        .await;
+    let d = decide(&app, ask("v7", None)).await;
+    assert_eq!(groups(&d), [group.as_str()], "{d}");
+
+    // Bad strings are refused in the API's shape, and nothing changes.
+    let r = app
+        .admin(
+            Method::POST,
+            "/v1/admin/people",
+            Some(json!([{"user_id": "v8", "email": "v8@example.com", "regs": {"gdpr": 3}}])),
+        )
+        .await;
+    crate::assert_error(&r, axum::http::StatusCode::BAD_REQUEST, 4196);
+    assert_eq!(r.body["message"], "[0].regs.gdpr: must be 0 or 1");
+    let d = decide(&app, ask("v8", None)).await;
+    assert!(groups(&d).is_empty(), "v8 keeps its opt-out: {d}");
+
+    // Those whose strings opt them out no longer count in what the
+    // advertiser sees, from the next period (sizes hold for one): 110 of
+    // 150 visitors, under the 100 + 16 that noise needs, or just over it
+    // (sizes are rounded down to two digits).
+    app.advance(24 * 3600);
+    let after = audience_size().await;
+    assert!(after.unwrap_or(0) <= 120, "{before:?} -> {after:?}");
+    assert!(before.unwrap() >= 130, "{before:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1467,6 +1467,7 @@ impl Store for PostgresStore {
                     user_id,
                     use_partner_info: r.get(2),
                     country: person.country,
+                    regs: person.regs,
                 },
             );
         }

@@ -1466,6 +1466,7 @@ impl Store for SqliteStore {
                         user_id,
                         use_partner_info,
                         country: person.country,
+                        regs: person.regs,
                     });
                 }
             }
