@@ -1,14 +1,21 @@
 //! Group commit for partner events: every request's events go through one
 //! writer task, which folds whatever is waiting into a single transaction.
-//! Each caller is answered only after that transaction is durable, so an
-//! acknowledged event survives a crash, while thousands of pixels a second
-//! share one fsync instead of paying one each.
+//!
+//! Conversions-API events ([`Durability::Synced`]) are answered only after
+//! their transaction is durable, so an acknowledged event survives a crash
+//! and a power loss, while thousands of requests a second share one fsync.
+//! Tag pixels ([`Durability::Written`]) are answered once their commit is
+//! in the store's log, where a killed process cannot lose it; the writer
+//! flushes such commits to disk within [`SYNC_INTERVAL`] (sooner, when a
+//! durable commit comes first), so a power loss may take that much.
 
 use std::sync::Arc;
 
 use adloom_core::event::TrackedEvent;
+use adloom_store::bus::{Durability, SYNC_INTERVAL};
 use adloom_store::{EventOutcome, Store, StoreError};
 use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
 
 /// Most events folded into one transaction.
 const MAX_EVENTS_PER_COMMIT: usize = 10_000;
@@ -19,6 +26,7 @@ type Reply = oneshot::Sender<Result<Vec<EventOutcome>, String>>;
 
 struct Job {
     events: Vec<TrackedEvent>,
+    durability: Durability,
     reply: Reply,
 }
 
@@ -36,11 +44,20 @@ impl EventSink {
         EventSink { jobs }
     }
 
-    /// Records events durably; the outcomes are in the same order.
-    pub async fn record(&self, events: Vec<TrackedEvent>) -> Result<Vec<EventOutcome>, StoreError> {
+    /// Records events as far as `durability` asks; the outcomes are in the
+    /// same order.
+    pub async fn record(
+        &self,
+        events: Vec<TrackedEvent>,
+        durability: Durability,
+    ) -> Result<Vec<EventOutcome>, StoreError> {
         let (reply, answer) = oneshot::channel();
         self.jobs
-            .send(Job { events, reply })
+            .send(Job {
+                events,
+                durability,
+                reply,
+            })
             .await
             .map_err(|_| StoreError::internal("the event writer stopped"))?;
         answer
@@ -53,13 +70,39 @@ impl EventSink {
 /// The embedded bus: events are in the store when it answers.
 #[async_trait::async_trait]
 impl adloom_store::bus::EventBus for EventSink {
-    async fn publish(&self, events: Vec<TrackedEvent>) -> Result<Vec<EventOutcome>, StoreError> {
-        self.record(events).await
+    async fn publish(
+        &self,
+        events: Vec<TrackedEvent>,
+        durability: Durability,
+    ) -> Result<Vec<EventOutcome>, StoreError> {
+        self.record(events, durability).await
     }
 }
 
 async fn write_loop(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Job>) {
-    while let Some(first) = rx.recv().await {
+    // When the oldest commit not yet on disk must be flushed.
+    let mut flush_by: Option<Instant> = None;
+    loop {
+        let first = match flush_by {
+            None => match rx.recv().await {
+                Some(job) => job,
+                None => break,
+            },
+            Some(deadline) => tokio::select! {
+                job = rx.recv() => match job {
+                    Some(job) => job,
+                    None => break,
+                },
+                () = tokio::time::sleep_until(deadline) => {
+                    flush_by = match store.sync().await {
+                        Ok(()) => None,
+                        // Logged by the store; tried again shortly.
+                        Err(_) => Some(Instant::now() + SYNC_INTERVAL),
+                    };
+                    continue;
+                }
+            },
+        };
         let mut jobs = vec![first];
         let mut count = jobs[0].events.len();
         while count < MAX_EVENTS_PER_COMMIT {
@@ -71,6 +114,9 @@ async fn write_loop(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Job>) {
                 Err(_) => break,
             }
         }
+        // One durable job makes the whole group's commit durable, and with
+        // it every relaxed commit before it (one log, flushed in order).
+        let synced = jobs.iter().any(|j| j.durability == Durability::Synced);
         let mut all = Vec::with_capacity(count);
         let mut sizes = Vec::with_capacity(jobs.len());
         let mut replies = Vec::with_capacity(jobs.len());
@@ -79,8 +125,18 @@ async fn write_loop(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Job>) {
             all.extend(job.events);
             replies.push(job.reply);
         }
-        match store.record_events(all).await {
+        let recorded = if synced {
+            store.record_events(all).await
+        } else {
+            store.record_events_unsynced(all).await
+        };
+        match recorded {
             Ok(outcomes) => {
+                if synced {
+                    flush_by = None;
+                } else if flush_by.is_none() {
+                    flush_by = Some(Instant::now() + SYNC_INTERVAL);
+                }
                 let mut outcomes = outcomes.into_iter();
                 for (size, reply) in sizes.into_iter().zip(replies) {
                     let _ = reply.send(Ok(outcomes.by_ref().take(size).collect()));
@@ -95,5 +151,9 @@ async fn write_loop(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Job>) {
                 }
             }
         }
+    }
+    // The service is stopping: flush what is still only written.
+    if flush_by.is_some() {
+        let _ = store.sync().await;
     }
 }

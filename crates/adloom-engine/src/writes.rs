@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use adloom_core::customer_list::CustomerList;
 use adloom_core::event::TrackedEvent;
+use adloom_store::bus::Durability;
 use adloom_store::{
     EventOutcome, ListChange, ListMember, PersonBatch, StoredAudience, StoredObject,
 };
@@ -77,14 +78,15 @@ impl Engine {
         Ok(list)
     }
 
-    /// Records tag pixels and conversion events, durably when this
-    /// answers; the outcomes are in the same order.
+    /// Records tag pixels and conversion events, as durably as asked when
+    /// this answers; the outcomes are in the same order.
     pub async fn record_events(
         &self,
         events: Vec<TrackedEvent>,
+        durability: Durability,
     ) -> Result<Vec<EventOutcome>, EngineError> {
         let accounts: Vec<String> = events.iter().map(|e| e.ad_account_id.clone()).collect();
-        let outcomes = self.events.publish(events).await?;
+        let outcomes = self.events.publish(events, durability).await?;
         // A duplicate changes no audience.
         let mut accounts: Vec<String> = accounts
             .into_iter()

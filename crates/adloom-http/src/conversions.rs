@@ -2,6 +2,7 @@
 
 use adloom_core::event::{ConversionEventInput, TrackedEvent, MAX_EVENTS_PER_REQUEST};
 use adloom_core::tag::{code_snippet, ConversionTag, ConversionTagCreate, TagConfigs};
+use adloom_store::bus::Durability;
 use adloom_store::EventOutcome;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -364,7 +365,7 @@ pub async fn send_events(
     let mut outcomes = if test || good.is_empty() {
         Vec::new()
     } else {
-        state.engine.record_events(good).await?
+        state.engine.record_events(good, Durability::Synced).await?
     }
     .into_iter();
     let events: Vec<EventResult> = checked

@@ -5,6 +5,7 @@ use adloom_core::event::EventSignals;
 use adloom_core::pixel::{self, PixelRejection};
 use adloom_core::tag::{pixel_site_allowed, PixelBlock};
 
+use adloom_store::bus::Durability;
 use adloom_store::EventOutcome;
 use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue};
@@ -134,7 +135,13 @@ async fn record(
             || new_token("px_"),
         )
         .for_storage(&order_id_key);
-    match state.engine.record_events(vec![event]).await {
+    // A browser never retries a pixel: answered once a killed process
+    // cannot lose it, flushed to disk within the bus's sync interval.
+    match state
+        .engine
+        .record_events(vec![event], Durability::Written)
+        .await
+    {
         Ok(outcomes) if outcomes.first() == Some(&EventOutcome::Duplicate) => {
             PixelOutcome::Duplicate
         }

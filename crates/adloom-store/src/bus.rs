@@ -35,8 +35,30 @@ pub trait EventBus: Send + Sync {
     /// Takes the events durably; the outcomes are in their order. A bus
     /// that applies them later says `Recorded` without a person: duplicates
     /// are then found, and counted once, when they are applied.
-    async fn publish(&self, events: Vec<TrackedEvent>) -> Result<Vec<EventOutcome>, StoreError>;
+    async fn publish(
+        &self,
+        events: Vec<TrackedEvent>,
+        durability: Durability,
+    ) -> Result<Vec<EventOutcome>, StoreError>;
 }
+
+/// How far a publisher's events must have got when it is answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// On disk: they survive a power loss (the conversions API: an
+    /// advertiser's server retries what was not acknowledged, so an
+    /// acknowledgement must be a promise).
+    Synced,
+    /// Where a killed process cannot lose them, flushed to disk within
+    /// [`SYNC_INTERVAL`] (the tag pixel: a browser never retries, so
+    /// waiting for the disk would buy it nothing). A bus without such a
+    /// mode treats it as `Synced`.
+    Written,
+}
+
+/// Longest time a `Written` event waits for its flush to disk: what a power
+/// loss may take.
+pub const SYNC_INTERVAL: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// A beacon to count: the engagement of a served delivery, with what its
 /// counting needs besides the store.

@@ -217,6 +217,18 @@ pub trait Store: Send + Sync + 'static {
     /// event id) was seen before is a duplicate and changes nothing.
     /// Events must come through `TrackedEvent::for_storage`.
     async fn record_events(&self, events: Vec<TrackedEvent>) -> Result<Vec<EventOutcome>>;
+    /// Like `record_events`, but answers once the commit is in the store's
+    /// log, before that is flushed to disk: a killed process loses none of
+    /// it, a power loss what [`Store::sync`] has not flushed yet. For the
+    /// tag pixel, whose browser never retries. A backend without such a
+    /// mode records durably.
+    async fn record_events_unsynced(&self, events: Vec<TrackedEvent>) -> Result<Vec<EventOutcome>> {
+        self.record_events(events).await
+    }
+    /// Flushes to disk every commit `record_events_unsynced` made.
+    async fn sync(&self) -> Result<()> {
+        Ok(())
+    }
     /// Remembers that adloom issued this click id (`epik`) when this person
     /// clicked an ad of this ad account, so that the advertiser's later
     /// events carrying it resolve to them. Idempotent.

@@ -9,7 +9,7 @@ use adloom_core::event::TrackedEvent;
 use async_nats::jetstream::{self, consumer, stream};
 use futures_util::StreamExt;
 
-use crate::bus::{Applier, BeaconHit, EventBus, MessageBus, SettingChanged};
+use crate::bus::{Applier, BeaconHit, Durability, EventBus, MessageBus, SettingChanged};
 use crate::{EventOutcome, Store, StoreError};
 
 /// How long the settings stream keeps a change.
@@ -228,7 +228,12 @@ impl NatsBus {
 
 #[async_trait::async_trait]
 impl EventBus for NatsBus {
-    async fn publish(&self, events: Vec<TrackedEvent>) -> Result<Vec<EventOutcome>, StoreError> {
+    /// JetStream's acknowledgement is the one durability it offers.
+    async fn publish(
+        &self,
+        events: Vec<TrackedEvent>,
+        _: Durability,
+    ) -> Result<Vec<EventOutcome>, StoreError> {
         let mut acks = Vec::new();
         for message in self.messages(&events)? {
             acks.push(

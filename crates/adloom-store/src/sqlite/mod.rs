@@ -5,7 +5,11 @@
 //! process instead of spinning on `SQLITE_BUSY`), while reads use a small
 //! pool of read-only connections that WAL lets run beside the writer.
 //! `synchronous = FULL` makes every commit durable before the call returns,
-//! so an acknowledged write survives `kill -9` and power loss.
+//! so an acknowledged write survives `kill -9` and power loss. The one
+//! exception is `record_events_unsynced` (the tag pixel's events): it
+//! commits with `synchronous = NORMAL`, which in WAL mode writes the commit
+//! to the WAL file without an fsync, so a killed process loses nothing and
+//! a power loss loses what no later commit or `sync` flushed.
 //! Calls run on tokio's blocking pool so they never stall the async workers.
 
 use std::collections::BTreeSet;
@@ -133,7 +137,7 @@ impl SqliteStore {
         let identity = Arc::clone(&self.identity);
         blocking(move || {
             let mut conn = adloom_core::sync::lock(&writer);
-            let tx = conn.transaction().map_err(driver)?;
+            let tx = begin(&mut conn, Flush::OnCommit)?;
             let mut changes = Vec::new();
             let out = f(&tx, &mut changes)?;
             tx.commit().map_err(driver)?;
@@ -153,9 +157,35 @@ impl SqliteStore {
         &self.path
     }
 
+    async fn record_event_batch(
+        &self,
+        flush: Flush,
+        events: Vec<TrackedEvent>,
+    ) -> Result<Vec<EventOutcome>> {
+        let identity = Arc::clone(&self.identity);
+        self.write_as(flush, move |tx| {
+            let identity = adloom_core::sync::read(&identity);
+            let mut outcomes = Vec::with_capacity(events.len());
+            for event in events {
+                outcomes.push(record_event(tx, &identity, &event)?);
+            }
+            Ok(outcomes)
+        })
+        .await
+    }
+
     /// Runs `f` in one write transaction on the blocking pool; commits if it
-    /// returns `Ok`, rolls back otherwise.
+    /// returns `Ok`, rolls back otherwise. Durable when it returns.
     async fn write<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Transaction<'_>) -> Result<T> + Send + 'static,
+    {
+        self.write_as(Flush::OnCommit, f).await
+    }
+
+    /// `write`, with the commit flushed to disk or only written to the WAL.
+    async fn write_as<T, F>(&self, flush: Flush, f: F) -> Result<T>
     where
         T: Send + 'static,
         F: FnOnce(&Transaction<'_>) -> Result<T> + Send + 'static,
@@ -165,7 +195,7 @@ impl SqliteStore {
             // A panic while holding the lock leaves no half transaction
             // behind (SQLite rolled it back when the Transaction dropped).
             let mut conn = adloom_core::sync::lock(&writer);
-            let tx = conn.transaction().map_err(driver)?;
+            let tx = begin(&mut conn, flush)?;
             let out = f(&tx)?;
             tx.commit().map_err(driver)?;
             Ok(out)
@@ -187,6 +217,27 @@ impl SqliteStore {
         })
         .await
     }
+}
+
+/// When a commit reaches the disk.
+#[derive(Debug, Clone, Copy)]
+enum Flush {
+    /// Before the commit returns (`synchronous = FULL`).
+    OnCommit,
+    /// With a later durable commit or `sync` (`synchronous = NORMAL`).
+    Later,
+}
+
+/// Begins a write transaction whose commit flushes as asked. The level is
+/// set before every transaction (SQLite refuses to change it inside one),
+/// so a durable write never runs in the relaxed mode of the one before.
+fn begin(conn: &mut Connection, flush: Flush) -> Result<Transaction<'_>> {
+    let level = match flush {
+        Flush::OnCommit => "PRAGMA synchronous = FULL",
+        Flush::Later => "PRAGMA synchronous = NORMAL",
+    };
+    conn.execute_batch(level).map_err(driver)?;
+    conn.transaction().map_err(driver)
 }
 
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
@@ -1295,14 +1346,24 @@ impl Store for SqliteStore {
     }
 
     async fn record_events(&self, events: Vec<TrackedEvent>) -> Result<Vec<EventOutcome>> {
-        let identity = Arc::clone(&self.identity);
-        self.write(move |tx| {
-            let identity = adloom_core::sync::read(&identity);
-            let mut outcomes = Vec::with_capacity(events.len());
-            for event in events {
-                outcomes.push(record_event(tx, &identity, &event)?);
-            }
-            Ok(outcomes)
+        self.record_event_batch(Flush::OnCommit, events).await
+    }
+
+    async fn record_events_unsynced(&self, events: Vec<TrackedEvent>) -> Result<Vec<EventOutcome>> {
+        self.record_event_batch(Flush::Later, events).await
+    }
+
+    /// A durable commit: in WAL mode its fsync of the WAL file flushes every
+    /// commit before it too.
+    async fn sync(&self) -> Result<()> {
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO meta (key, value) VALUES ('syncs', '1')
+                 ON CONFLICT (key) DO UPDATE SET value = CAST(value AS INTEGER) + 1",
+                [],
+            )
+            .map_err(driver)?;
+            Ok(())
         })
         .await
     }
@@ -2022,6 +2083,31 @@ mod tests {
             .query_row("PRAGMA journal_mode", [], |r| r.get(0))
             .unwrap();
         assert_eq!(journal, "wal");
+    }
+
+    /// The pixel's relaxed commits leave no mark on the durable ones: the
+    /// next ordinary write, or `sync`, commits with `synchronous = FULL`
+    /// again.
+    #[tokio::test]
+    async fn a_relaxed_commit_is_followed_by_durable_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("adloom.db")).unwrap();
+        let level = |store: &SqliteStore| -> i64 {
+            let writer = store.writer.lock().unwrap();
+            writer
+                .query_row("PRAGMA synchronous", [], |r| r.get(0))
+                .unwrap()
+        };
+        store.record_events_unsynced(vec![]).await.unwrap();
+        assert_eq!(level(&store), 1, "NORMAL");
+        store.sync().await.unwrap();
+        assert_eq!(level(&store), 2, "FULL");
+        store.record_events_unsynced(vec![]).await.unwrap();
+        store
+            .upsert_people(Box::new(std::iter::empty()))
+            .await
+            .unwrap();
+        assert_eq!(level(&store), 2, "FULL");
     }
 
     /// A pin written before records were typed (the API's nested `media`)

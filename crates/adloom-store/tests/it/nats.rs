@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use adloom_core::event::{EventName, MatchKeys};
-use adloom_store::bus::{Applier, BeaconHit, EventBus, MessageBus, SettingChanged};
+use adloom_store::bus::{Applier, BeaconHit, Durability, EventBus, MessageBus, SettingChanged};
 use adloom_store::conformance::tracked;
 use adloom_store::nats::NatsBus;
 use adloom_store::{EventOutcome, Store, StoreError};
@@ -99,9 +99,12 @@ async fn events_beacons_and_settings_reach_the_store_and_the_service() {
         tracked("e1", EventName::PageVisit, MatchKeys::default()),
         tracked("e2", EventName::Checkout, MatchKeys::default()),
     ];
-    let outcomes = bus.publish(events.clone()).await.unwrap();
+    let outcomes = bus
+        .publish(events.clone(), Durability::Synced)
+        .await
+        .unwrap();
     assert_eq!(outcomes, vec![EventOutcome::Recorded { user_id: None }; 2]);
-    bus.publish(events).await.unwrap();
+    bus.publish(events, Durability::Synced).await.unwrap();
     for id in ["e1", "e2"] {
         let started = Instant::now();
         while store.get_event("1", id).await.unwrap().is_none() {
@@ -183,7 +186,7 @@ async fn a_large_request_is_split_and_whole() {
             e
         })
         .collect();
-    bus.publish(events).await.unwrap();
+    bus.publish(events, Durability::Synced).await.unwrap();
     let started = Instant::now();
     loop {
         let totals = store.conversion_totals("1").await.unwrap();

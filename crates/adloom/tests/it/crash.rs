@@ -1,8 +1,9 @@
 //! Crash safety: `adloom serve` is killed with SIGKILL at random moments
-//! while people, settings changes, conversion batches, customer-list
-//! batches and served impressions stream in, and restarted on the same data
-//! dir, again and again. Afterwards every write that got a 2xx answer is
-//! there, no batch is half there, the list's counters agree with its
+//! while people, settings changes, conversion batches, tag pixels,
+//! customer-list batches and served impressions stream in, and restarted
+//! on the same data dir, again and again. Afterwards every write that got a
+//! 2xx answer is there (pixels included, though they are answered before
+//! their fsync), no batch is half there, the list's counters agree with its
 //! batches, and the reports agree with the stored impressions.
 //!
 //! `ADLOOM_CRASH_KILLS` sets the number of kills (CI: 5; the run:
@@ -19,6 +20,9 @@ use serde_json::{json, Value};
 use crate::Server;
 
 const TOKEN: &str = "crash-admin";
+/// The writer is one address sending many pixels a second: above the
+/// per-address limit, they would be answered and not recorded.
+const NO_PIXEL_LIMIT: &str = "pixel_rate_limit_per_ip = 0\n";
 
 /// What the writer sent, and what was acknowledged.
 #[derive(Default)]
@@ -46,6 +50,7 @@ const LIST_BATCH: usize = 5;
 struct Setup {
     account: String,
     list: String,
+    tag: String,
 }
 
 /// Sends writes one after another until the server dies.
@@ -64,7 +69,7 @@ async fn write_until_killed(server_url: String, setup: Setup, log: Arc<Mutex<Log
             .send()
     };
     loop {
-        match rng.random_range(0..5) {
+        match rng.random_range(0..7) {
             0 => {
                 let n = {
                     let mut l = log.lock().unwrap();
@@ -167,6 +172,36 @@ async fn write_until_killed(server_url: String, setup: Setup, log: Arc<Mutex<Log
                     _ => return,
                 }
             }
+            5 => {
+                // A tag pixel: a batch of one event, acknowledged by its
+                // answer (a GIF, whether it was recorded or not).
+                let n = {
+                    let mut l = log.lock().unwrap();
+                    l.next_batch += 1;
+                    l.next_batch
+                };
+                let id = format!("px{n}");
+                let index = {
+                    let mut l = log.lock().unwrap();
+                    l.batches.push((vec![id.clone()], false));
+                    l.batches.len() - 1
+                };
+                let url = reqwest::Url::parse_with_params(
+                    &format!("{server_url}/v3/"),
+                    [
+                        ("tid", setup.tag.as_str()),
+                        ("event", "pagevisit"),
+                        ("ed", &json!({ "event_id": id }).to_string()),
+                        ("pd", &json!({"em": "0".repeat(64)}).to_string()),
+                    ],
+                )
+                .unwrap();
+                let res = client.get(url).send().await;
+                match res {
+                    Ok(r) if r.status().is_success() => log.lock().unwrap().batches[index].1 = true,
+                    _ => return,
+                }
+            }
             _ => {
                 let b = {
                     let mut l = log.lock().unwrap();
@@ -215,7 +250,13 @@ fn kills() -> u64 {
 async fn acknowledged_writes_survive_random_kills() {
     let dir = tempfile::tempdir().unwrap();
     let store = format!("sqlite://{}", dir.path().join("adloom.db").display());
-    survive_kills(1, |_| Server::start(dir.path(), Some(TOKEN)), &store, false).await;
+    survive_kills(
+        1,
+        |_| Server::spawn("serve", dir.path(), Some(TOKEN), Some(NO_PIXEL_LIMIT)),
+        &store,
+        false,
+    )
+    .await;
 }
 
 /// Three nodes on one PostgreSQL database; each round a writer streams to
@@ -224,7 +265,7 @@ async fn acknowledged_writes_survive_random_kills() {
 async fn acknowledged_writes_survive_killed_nodes_on_postgres() {
     let db = crate::cluster::Database::new("crash").await;
     let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
-    let config = format!("store = \"{}\"\n", db.url);
+    let config = format!("store = \"{}\"\n{NO_PIXEL_LIMIT}", db.url);
     survive_kills(
         3,
         |i| Server::spawn("serve", dirs[i].path(), Some(TOKEN), Some(&config)),
@@ -245,7 +286,7 @@ async fn acknowledged_events_survive_killed_nodes_on_the_event_bus() {
     let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
     let nats =
         std::env::var("ADLOOM_TEST_NATS").unwrap_or_else(|_| "nats://127.0.0.1:4222".to_owned());
-    let config = format!("store = \"{}\"\nbus = \"{nats}\"\n", db.url);
+    let config = format!("store = \"{}\"\nbus = \"{nats}\"\n{NO_PIXEL_LIMIT}", db.url);
     survive_kills(
         3,
         |i| Server::spawn("serve", dirs[i].path(), Some(TOKEN), Some(&config)),
@@ -273,6 +314,7 @@ async fn survive_kills(nodes: usize, start: impl Fn(usize) -> Server, store_url:
     let account = account["id"].as_str().unwrap().to_owned();
     let setup = Setup {
         list: create_list(&server, &account).await,
+        tag: create_tag(&server, &account).await,
         account: account.clone(),
     };
     serve_one_ad(&server, &account).await;
@@ -370,6 +412,12 @@ async fn survive_kills(nodes: usize, start: impl Fn(usize) -> Server, store_url:
     assert!(
         log.batches.iter().any(|(_, acked)| *acked),
         "no event batch acknowledged"
+    );
+    assert!(
+        log.batches
+            .iter()
+            .any(|(ids, acked)| *acked && ids[0].starts_with("px")),
+        "no pixel acknowledged"
     );
     assert!(log.list_batches_acked > 0, "no list batch acknowledged");
     assert!(
@@ -479,6 +527,18 @@ async fn survive_kills(nodes: usize, start: impl Fn(usize) -> Server, store_url:
         log.people.len(),
         log.settings.values().map(Vec::len).sum::<usize>()
     );
+}
+
+async fn create_tag(server: &Server, account: &str) -> String {
+    let (status, tag) = server
+        .call(
+            reqwest::Method::POST,
+            &format!("/v5/ad_accounts/{account}/conversion_tags"),
+            Some(json!({"name": "Crash shop"})),
+        )
+        .await;
+    assert_eq!(status, 201, "{tag}");
+    tag["id"].as_str().unwrap().to_owned()
 }
 
 async fn create_list(server: &Server, account: &str) -> String {
