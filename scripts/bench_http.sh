@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # HTTP load on loopback, each figure beside a baseline measured in the same
-# run: wrk against GET /healthz (the client's and the server's floor), then
-# the tag pixel (GET /v3/, keep-alive) and the conversions API (POST
-# .../events, 1000 events a request, each acknowledged only once durable).
+# run: wrk against nginx answering a 1x1 GIF from memory (`empty_gif`, no
+# logging, 2 workers: what a static pixel server does, when nginx is
+# installed) and against GET /healthz (adloom's own floor), then the tag
+# pixel (GET /v3/, keep-alive) and the conversions API (POST .../events,
+# 1000 events a request, each acknowledged only once durable).
 #
 # Usage: scripts/bench_http.sh [SECONDS] [CONNECTIONS]   (default 10 s, 64)
-# Needs wrk (apt-get install wrk). Only 127.0.0.1 is ever targeted.
+# Needs wrk (apt-get install wrk), and nginx for its baseline (apt-get
+# install nginx-light). Only 127.0.0.1 is ever targeted.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_EACH=${1:-10}
@@ -53,10 +56,31 @@ LUA
 run() { wrk -t2 -c"$1" -d"${SECONDS_EACH}s" --latency "${@:2}" 2>&1; }
 summary() { awk '/Requests\/sec/ {rps=$2} /50%/ {p50=$2} /99%/ {p99=$2} /Non-2xx/ {bad=$NF} END {printf "%s req/s, p50 %s, p99 %s, non-2xx %s\n", rps, p50, p99, (bad == "" ? 0 : bad)}'; }
 
+if command -v nginx >/dev/null; then
+  NGINX_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  cat > "$WORK/nginx.conf" <<NGINX
+worker_processes 2;
+daemon off;
+pid $WORK/nginx.pid;
+error_log $WORK/nginx-error.log;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path $WORK; proxy_temp_path $WORK; fastcgi_temp_path $WORK;
+  uwsgi_temp_path $WORK; scgi_temp_path $WORK;
+  server { listen 127.0.0.1:$NGINX_PORT; location / { empty_gif; } }
+}
+NGINX
+  nginx -c "$WORK/nginx.conf" &
+  NGINX_PID=$!
+  sleep 0.5
+  echo "baseline  nginx empty_gif         : $(run "$CONNS" "http://127.0.0.1:$NGINX_PORT/v3/?tid=1" | summary)"
+  kill "$NGINX_PID"; wait "$NGINX_PID" 2>/dev/null || true
+fi
 echo "baseline  GET /healthz            : $(run "$CONNS" "$BASE/healthz" | summary)"
 echo "pixel     GET /v3/ (recorded)     : $(run "$CONNS" "$BASE/v3/?tid=$TAG&event=pagevisit&pd%5Bem%5D=$EM&ad%5Bloc%5D=https%3A%2F%2Fshop.example%2Fshoes" | summary)"
 OUT=$(run 8 -s "$WORK/events.lua" "$BASE/")
 echo "events    POST .../events x1000   : $(echo "$OUT" | summary)"
 RPS=$(echo "$OUT" | awk '/Requests\/sec/ {print $2}')
 python3 -c "print(f'          = {float(\"$RPS\") * 1000:,.0f} conversion events/s, each durable before its answer')"
-curl -sf -H "Authorization: Bearer bench" "$BASE/metrics" | grep -E '^adloom_(pixel|conversion)' | grep -v ' 0$' | sed 's/^/          /'
+curl -sf -H "Authorization: Bearer bench" "$BASE/metrics" | grep -E '^adloom_(pixel|conversion|event_commit)' | grep -v ' 0$' | sed 's/^/          /'

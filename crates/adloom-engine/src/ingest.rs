@@ -17,6 +17,8 @@ use adloom_store::{EventOutcome, Store, StoreError};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
+use crate::metrics::Metrics;
+
 /// Most events folded into one transaction.
 const MAX_EVENTS_PER_COMMIT: usize = 10_000;
 /// Requests that may wait for the writer before callers queue up.
@@ -38,9 +40,9 @@ pub struct EventSink {
 
 impl EventSink {
     /// Starts the writer task on the current tokio runtime.
-    pub fn start(store: Arc<dyn Store>) -> EventSink {
+    pub fn start(store: Arc<dyn Store>, metrics: Arc<Metrics>) -> EventSink {
         let (jobs, rx) = mpsc::channel(QUEUE);
-        tokio::spawn(write_loop(store, rx));
+        tokio::spawn(write_loop(store, metrics, rx));
         EventSink { jobs }
     }
 
@@ -79,7 +81,7 @@ impl adloom_store::bus::EventBus for EventSink {
     }
 }
 
-async fn write_loop(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Job>) {
+async fn write_loop(store: Arc<dyn Store>, metrics: Arc<Metrics>, mut rx: mpsc::Receiver<Job>) {
     // When the oldest commit not yet on disk must be flushed.
     let mut flush_by: Option<Instant> = None;
     loop {
@@ -132,6 +134,7 @@ async fn write_loop(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Job>) {
         };
         match recorded {
             Ok(outcomes) => {
+                metrics.event_commit(synced, outcomes.len());
                 if synced {
                     flush_by = None;
                 } else if flush_by.is_none() {

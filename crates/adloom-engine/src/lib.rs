@@ -161,7 +161,10 @@ impl Engine {
         });
         let node: u64 = rand::RngExt::random(&mut rand::rng());
         Engine(Arc::new(EngineInner {
-            events: Arc::new(ingest::EventSink::start(Arc::clone(&store))),
+            events: Arc::new(ingest::EventSink::start(
+                Arc::clone(&store),
+                Arc::clone(&metrics),
+            )),
             metrics,
             serving: Arc::new(serving::Serving::new(config.membership_refresh)),
             tags: tags::TagDirectory::default(),

@@ -223,6 +223,17 @@ impl Metrics {
         });
     }
 
+    /// One commit of the event writer, durable (`synced`) or only written:
+    /// with the events it carried, the two counters give the size of its
+    /// groups.
+    pub fn event_commit(&self, synced: bool, events: usize) {
+        let flush = if synced { "synced" } else { "written" };
+        self.record(|| {
+            counter!("adloom_event_commits_total", "flush" => flush).increment(1);
+            counter!("adloom_event_commit_events_total", "flush" => flush).increment(events as u64);
+        });
+    }
+
     pub fn conversion_events(&self, processed: usize, failed: usize) {
         self.record(|| {
             counter!("adloom_conversion_events_total", "status" => "processed")
