@@ -8,6 +8,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 
 mod api;
+mod backup;
 mod config;
 mod demo;
 mod image_fetch;
@@ -58,6 +59,11 @@ enum Command {
     /// (decisions, impression beacons, tag pixels, conversion batches) and
     /// report throughput, latency percentiles, errors and memory.
     Load(load::LoadArgs),
+    /// Copy the embedded store's data dir into one checked file, while
+    /// `serve` may be running on it.
+    Backup(backup::BackupArgs),
+    /// Make a new data dir from a file `adloom backup` made.
+    Restore(backup::RestoreArgs),
     /// Normalize and hash identifiers read from standard input, one a line,
     /// and print their hex SHA-256 (the form to upload in a customer list).
     Hash {
@@ -101,6 +107,8 @@ fn main() -> ExitCode {
         Command::Lists(command) => lists::run(command),
         Command::Load(args) => load::run(args),
         Command::Pair(args) => pair::run(args),
+        Command::Backup(args) => backup::backup(args),
+        Command::Restore(args) => backup::restore(args),
         Command::Hash { kind, all } => hash(kind, all),
     };
     match result {

@@ -47,6 +47,8 @@ use crate::{
 };
 use adloom_core::consent::PartnerSource;
 
+pub mod backup;
+
 /// Schema versions, applied in order; `PRAGMA user_version` records how many
 /// ran. Never edit one that has shipped: add the next.
 const MIGRATIONS: &[&str] = &[

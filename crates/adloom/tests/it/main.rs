@@ -2,6 +2,7 @@
 //! stopped with signals, killed with SIGKILL, started again on the same data
 //! dir.
 
+mod backup;
 mod cluster;
 mod crash;
 mod pair;
