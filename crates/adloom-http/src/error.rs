@@ -145,9 +145,11 @@ impl From<StoreError> for ApiError {
             StoreError::Invalid(invalid) => invalid.into(),
             // Already logged by the store.
             StoreError::Internal { .. } => ApiError::internal(),
-            // A URL names a backend this build left out: an operator's
-            // setting, refused when the server starts; never a client's.
-            StoreError::WithoutFeature { .. } => ApiError::internal(),
+            // A URL names a backend this build left out, or a store a newer
+            // build wrote: refused when the server starts; never a client's.
+            StoreError::WithoutFeature { .. } | StoreError::SchemaTooNew { .. } => {
+                ApiError::internal()
+            }
         }
     }
 }

@@ -69,6 +69,10 @@ pub enum StoreError {
         #[source]
         source: Option<Box<dyn std::error::Error + Send + Sync>>,
     },
+    /// The store was written by a newer adloom: this build refuses it and
+    /// changes nothing in it.
+    #[error("the database has schema version {found}, newer than this adloom knows ({known}); run a build at least as new as the one that wrote it")]
+    SchemaTooNew { found: usize, known: usize },
     /// A backend this build leaves out (PostgreSQL, Redis and NATS are
     /// cargo features, on by default).
     #[error("adloom was built without the `{feature}` feature, which {what} needs")]
@@ -362,6 +366,12 @@ pub trait Store: Send + Sync + 'static {
 
     /// Flushes everything to durable storage before the process exits.
     async fn close(&self) -> Result<()>;
+    /// Reaches the backend and brings its schema up to date now rather than
+    /// on first use, so that a server refuses to start on a store it cannot
+    /// use (unreachable, or written by a newer build).
+    async fn ready(&self) -> Result<()> {
+        Ok(())
+    }
 
     /// Holds `size` as the reported size of the audience or list `id` for
     /// `period`, unless one is held for that period already; returns the

@@ -90,7 +90,8 @@ enum IdentifierKind {
 }
 
 /// Exit codes: 0 success, 1 runtime failure, 2 bad usage or configuration
-/// (clap uses 2 for usage errors too).
+/// (clap uses 2 for usage errors too), 3 a store written by a newer build
+/// (left untouched).
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
@@ -115,7 +116,17 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("adloom: {e:#}");
-            ExitCode::FAILURE
+            let newer_schema = e.chain().any(|c| {
+                matches!(
+                    c.downcast_ref::<adloom_store::StoreError>(),
+                    Some(adloom_store::StoreError::SchemaTooNew { .. })
+                )
+            });
+            if newer_schema {
+                ExitCode::from(3)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }

@@ -68,6 +68,7 @@ pub(crate) async fn serve_on(listener: TcpListener, settings: Settings) -> anyho
         None => stored_admin_token(&settings.data_dir)?,
     };
     let store = adloom_store::open(&settings.store).context("cannot open the store")?;
+    store.ready().await.context("cannot open the store")?;
     let engine = adloom_engine::Engine::new(store.clone(), settings.http.engine.clone());
     let engine = match &settings.counters {
         None => engine,

@@ -201,10 +201,10 @@ async fn migrate(client: &mut deadpool_postgres::Client) -> Result<()> {
         .get(0);
     let applied = applied as usize;
     if applied > MIGRATIONS.len() {
-        return Err(internal(format!(
-            "the database has schema version {applied}, newer than this adloom knows ({})",
-            MIGRATIONS.len()
-        )));
+        return Err(StoreError::SchemaTooNew {
+            found: applied,
+            known: MIGRATIONS.len(),
+        });
     }
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(applied) {
         tx.batch_execute(sql).await.map_err(driver)?;
@@ -1990,6 +1990,10 @@ impl Store for PostgresStore {
             }
         });
         Ok(Some(rx))
+    }
+
+    async fn ready(&self) -> Result<()> {
+        self.client().await.map(drop)
     }
 
     async fn close(&self) -> Result<()> {

@@ -100,6 +100,9 @@ impl SqliteStore {
                 .map_err(|e| internal(format!("cannot create {}: {e}", dir.display())))?;
         }
         let mut writer = Connection::open(path).map_err(driver)?;
+        // Before any setting is written: a store from a newer build is left
+        // exactly as it was.
+        schema_version_known(&writer)?;
         writer
             .execute_batch(
                 "PRAGMA journal_mode = WAL;
@@ -266,17 +269,24 @@ fn load_identity(conn: &Connection) -> Result<IdentityIndex> {
     Ok(index)
 }
 
-fn migrate(conn: &mut Connection) -> Result<()> {
+/// The schema version the database records (`PRAGMA user_version`: how many
+/// migrations ran), refused if a newer build wrote it.
+fn schema_version_known(conn: &Connection) -> Result<usize> {
     let applied: i64 = conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .map_err(driver)?;
     let applied = usize::try_from(applied).unwrap_or(usize::MAX);
     if applied > MIGRATIONS.len() {
-        return Err(internal(format!(
-            "the database has schema version {applied}, newer than this adloom knows ({})",
-            MIGRATIONS.len()
-        )));
+        return Err(StoreError::SchemaTooNew {
+            found: applied,
+            known: MIGRATIONS.len(),
+        });
     }
+    Ok(applied)
+}
+
+fn migrate(conn: &mut Connection) -> Result<()> {
+    let applied = schema_version_known(conn)?;
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(applied) {
         let tx = conn.transaction().map_err(driver)?;
         tx.execute_batch(sql).map_err(driver)?;

@@ -54,6 +54,20 @@ impl Database {
             .get(0)
     }
 
+    /// Runs statements in the schema.
+    pub async fn batch(&self, sql: &str) {
+        self.client
+            .batch_execute(&format!("SET search_path TO {}; {sql}", self.schema))
+            .await
+            .unwrap();
+    }
+
+    /// The first column of the first row of a query in the schema.
+    pub async fn one(&self, sql: &str) -> i64 {
+        self.batch("").await;
+        self.client.query_one(sql, &[]).await.unwrap().get(0)
+    }
+
     pub async fn drop_schema(self) {
         self.client
             .batch_execute(&format!("DROP SCHEMA {} CASCADE", self.schema))
