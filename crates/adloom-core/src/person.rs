@@ -228,7 +228,7 @@ impl PersonInput {
         let regs = self
             .regs
             .filter(|r| !r.is_empty())
-            .map(|r| r.validate().map(|()| r).map_err(|e| e.within("regs")))
+            .map(Regs::checked)
             .transpose()?;
         Ok(PersonRecord {
             user_id: self.user_id,

@@ -315,8 +315,8 @@ impl Engine {
             let Some((last, _)) = page.last() else { break };
             after = Some(last.user_id.clone());
             for (person, setting) in page {
-                let strings = strings::read_last_known(person.regs.as_ref(), &self.config.tcf);
                 let Some(email) = person.email else { continue };
+                let strings = strings::read_last_known(person.regs.as_ref(), &self.config.tcf);
                 let allowed = consent::for_person(setting, person.country, strings, defaults)
                     .allows_audience(Provenance::Partner(PartnerSource::CustomerList));
                 if !allowed {

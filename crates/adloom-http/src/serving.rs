@@ -197,11 +197,7 @@ pub(crate) fn check(req: DecisionRequest) -> Result<Ask, ApiError> {
         query: req.query,
         interests: req.interests.unwrap_or_default(),
         explain: req.explain.unwrap_or(false),
-        regs: req
-            .regs
-            .map(|r| r.validate().map(|()| r).map_err(|e| e.within("regs")))
-            .transpose()?
-            .unwrap_or_default(),
+        regs: req.regs.map(Regs::checked).transpose()?.unwrap_or_default(),
         placement,
         count,
         device: DeviceSignals {

@@ -3,7 +3,7 @@
 //! PostgreSQL stores are backed up with PostgreSQL's own tools (README,
 //! "Backups").
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
 use adloom_store::sqlite::backup::{self, Summary};
@@ -11,6 +11,7 @@ use anyhow::{bail, Context};
 use clap::Args;
 
 use crate::import::bytes_bar;
+use crate::serve::{keep_admin_token, kept_admin_token};
 
 #[derive(Args)]
 pub struct BackupArgs {
@@ -40,10 +41,7 @@ pub fn backup(args: BackupArgs) -> anyhow::Result<()> {
             args.data_dir.display()
         );
     }
-    let token = std::fs::read_to_string(args.data_dir.join("admin-token"))
-        .ok()
-        .map(|t| t.trim().to_owned())
-        .filter(|t| !t.is_empty());
+    let token = kept_admin_token(&args.data_dir);
     let started = Instant::now();
     let bar = bytes_bar(0);
     let summary = backup::backup(&db, &args.output, token.as_deref(), &|done, total| {
@@ -99,21 +97,4 @@ fn held(s: &Summary) -> String {
 
 fn size(bytes: u64) -> String {
     format!("{:.1} MB", bytes as f64 / 1e6)
-}
-
-/// The admin token as `serve` keeps it: a file readable by its owner only.
-fn keep_admin_token(data_dir: &Path, token: &str) -> anyhow::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let path = data_dir.join("admin-token");
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&path)
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    writeln!(file, "{token}")?;
-    file.sync_all()?;
-    Ok(())
 }

@@ -2,7 +2,7 @@
 //! finish in-flight requests, flush the store.
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -143,14 +143,30 @@ async fn shutdown_signal() {
 /// The admin token kept in the data dir; generated, saved (readable by the
 /// owner only) and printed on the first start.
 pub(crate) fn stored_admin_token(data_dir: &Path) -> anyhow::Result<String> {
-    let path = data_dir.join("admin-token");
-    if let Ok(token) = std::fs::read_to_string(&path) {
-        let token = token.trim().to_owned();
-        if !token.is_empty() {
-            return Ok(token);
-        }
+    if let Some(token) = kept_admin_token(data_dir) {
+        return Ok(token);
     }
     let token = adloom_http::auth::new_token("adm_");
+    let path = keep_admin_token(data_dir, &token)?;
+    // Printed once, on stdout rather than in the log, so it does not end up
+    // in log collectors.
+    println!(
+        "admin token (shown once; kept in {}): {token}",
+        path.display()
+    );
+    Ok(token)
+}
+
+/// The admin token the data dir keeps, if it keeps one.
+pub(crate) fn kept_admin_token(data_dir: &Path) -> Option<String> {
+    let token = std::fs::read_to_string(data_dir.join("admin-token")).ok()?;
+    Some(token.trim().to_owned()).filter(|t| !t.is_empty())
+}
+
+/// Keeps `token` as the data dir's admin token, readable by the owner only;
+/// returns the file's path.
+pub(crate) fn keep_admin_token(data_dir: &Path, token: &str) -> anyhow::Result<PathBuf> {
+    let path = data_dir.join("admin-token");
     let mut file = {
         use std::os::unix::fs::OpenOptionsExt;
         std::fs::OpenOptions::new()
@@ -163,11 +179,5 @@ pub(crate) fn stored_admin_token(data_dir: &Path) -> anyhow::Result<String> {
     };
     writeln!(file, "{token}")?;
     file.sync_all()?;
-    // Printed once, on stdout rather than in the log, so it does not end up
-    // in log collectors.
-    println!(
-        "admin token (shown once; kept in {}): {token}",
-        path.display()
-    );
-    Ok(token)
+    Ok(path)
 }

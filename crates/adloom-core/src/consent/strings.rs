@@ -66,6 +66,13 @@ impl Regs {
         *self == Regs::default()
     }
 
+    /// The strings, if [`Regs::validate`] passes; errors name the field as
+    /// `regs.<field>`, as the request and the person record both call it.
+    pub fn checked(self) -> Result<Regs, Invalid> {
+        self.validate().map_err(|e| e.within("regs"))?;
+        Ok(self)
+    }
+
     /// Checks what can be checked without decoding: `gdpr` is 0 or 1 and
     /// no string is overlong. A string that does not decode is not an
     /// error here: it is read as no consent where its law applies.

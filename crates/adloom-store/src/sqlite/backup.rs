@@ -127,11 +127,12 @@ pub fn restore(input: &Path, data_dir: &Path) -> Result<Summary> {
             ),
         ));
     }
-    {
+    // Checked, and counted, once: the copy below is the same bytes.
+    let summary = {
         let backup = Connection::open_with_flags(input, OpenFlags::SQLITE_OPEN_READ_ONLY)
             .map_err(|e| invalid("input", format!("cannot open {}: {e}", input.display())))?;
-        check(&backup, file_len(input))?;
-    }
+        check(&backup, file_len(input))?
+    };
     std::fs::create_dir_all(data_dir)
         .map_err(|e| internal(format!("cannot create {}: {e}", data_dir.display())))?;
     let partial = sibling(&db, "partial");
@@ -139,19 +140,10 @@ pub fn restore(input: &Path, data_dir: &Path) -> Result<Summary> {
     std::fs::copy(input, &partial)
         .map_err(|e| internal(format!("cannot copy {}: {e}", input.display())))?;
     let restored = (|| {
+        // The token lives in the data dir's own file, not in its database.
         let conn = Connection::open(&partial).map_err(driver)?;
-        let admin_token: Option<String> = conn
-            .query_row(
-                "SELECT value FROM meta WHERE key = ?1",
-                [ADMIN_TOKEN_KEY],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(driver)?;
         conn.execute("DELETE FROM meta WHERE key = ?1", [ADMIN_TOKEN_KEY])
             .map_err(driver)?;
-        let mut summary = check(&conn, file_len(&partial))?;
-        summary.admin_token = admin_token;
         conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))
             .map_err(driver)?;
         drop(conn);
@@ -160,13 +152,15 @@ pub fn restore(input: &Path, data_dir: &Path) -> Result<Summary> {
             .map_err(|e| internal(format!("cannot flush {}: {e}", partial.display())))?;
         std::fs::rename(&partial, &db)
             .map_err(|e| internal(format!("cannot name {}: {e}", db.display())))?;
-        sync_dir(&db)?;
-        Ok(summary)
+        sync_dir(&db)
     })();
-    if restored.is_err() {
-        let _ = std::fs::remove_file(&partial);
+    match restored {
+        Ok(()) => Ok(summary),
+        Err(e) => {
+            let _ = std::fs::remove_file(&partial);
+            Err(e)
+        }
     }
-    restored
 }
 
 /// Checks a copy whole and counts what it holds.
