@@ -50,6 +50,7 @@ pub mod person;
 pub mod pixel;
 pub mod region;
 pub mod report;
+pub mod retention;
 pub mod review;
 pub mod support;
 pub mod sync;

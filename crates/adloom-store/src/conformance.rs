@@ -23,7 +23,7 @@ use adloom_core::tag::{ConversionTag, ConversionTagCreate};
 
 use crate::{
     BlockedPixels, ConsentFacts, ConversionTotal, Engagement, EventOutcome, ListChange, ListMember,
-    PersonBatch, Record, Store, StoreError, StoredAudience, StoredObject,
+    PersonBatch, PurgeKind, Record, Store, StoreError, StoredAudience, StoredObject,
 };
 use adloom_core::campaign::{Campaign, Objective, Status};
 use adloom_core::customer_list::{CustomerList, ListType};
@@ -82,6 +82,7 @@ macro_rules! store_conformance_tests {
             clicks_bill_after_an_impression_once_a_day,
             people_page_with_their_settings,
             support_requests_newest_first,
+            old_rows_are_purged_in_steps_and_the_rest_kept,
         );
     };
     (@cases $make:path; $($case:ident),* $(,)?) => {
@@ -1840,6 +1841,15 @@ pub async fn hides_and_reports_are_counted_per_ad(store: &dyn Store) {
             },
         ]
     );
+    // Across every advertiser, most reported first, then by id.
+    store.report_ad("u1", report("8")).await.unwrap();
+    store.report_ad("u2", report("5")).await.unwrap();
+    let most = store.most_reported_ads(10).await.unwrap();
+    assert_eq!(
+        most,
+        [("8".into(), 2), ("5".into(), 1), ("7".into(), 1)] as [(String, u64); 3]
+    );
+    assert_eq!(store.most_reported_ads(1).await.unwrap(), most[..1]);
 }
 
 pub async fn partner_data_names_the_advertisers_who_have_it(store: &dyn Store) {
@@ -1902,4 +1912,149 @@ pub async fn partner_data_names_the_advertisers_who_have_it(store: &dyn Store) {
         [row("1", PartnerSource::Conversions, 1_000, 1_000)]
     );
     assert_eq!(store.partner_data_about("nobody").await.unwrap(), []);
+}
+
+pub async fn old_rows_are_purged_in_steps_and_the_rest_kept(store: &dyn Store) {
+    store
+        .upsert_people(batch(vec![
+            person("u1", Some("alice@example.com"), 1),
+            person("u2", Some("bob@example.com"), 1),
+        ]))
+        .await
+        .unwrap();
+    // Browser b-1 identified itself at 10 and came back at 20; b-2 at 100.
+    let at = |id: &str, time: i64, keys: MatchKeys| TrackedEvent {
+        time,
+        ..tracked(id, EventName::PageVisit, keys)
+    };
+    let with_cookie = |email: Option<&str>, cookie_id: &str| MatchKeys {
+        cookie_id: Some(cookie_id.into()),
+        ..email.map(em).unwrap_or_default()
+    };
+    store
+        .record_events(vec![
+            at("old-1", 10, with_cookie(Some("alice@example.com"), "b-1")),
+            at("old-2", 20, with_cookie(None, "b-1")),
+            at("new", 100, with_cookie(Some("bob@example.com"), "b-2")),
+        ])
+        .await
+        .unwrap();
+    store
+        .record_click_id("old-click", "u1", "1", 10)
+        .await
+        .unwrap();
+    store
+        .record_click_id("new-click", "u2", "1", 100)
+        .await
+        .unwrap();
+    for (id, time) in [("old", 10), ("new", 100)] {
+        let r = SupportRequest::new(id.into(), None, "other", "a message", time).unwrap();
+        store.create_support_request(r).await.unwrap();
+    }
+    for (user, at) in [("u1", 10), ("u1", 20), ("u2", 10)] {
+        store
+            .record_ads_setting(user, change(Some(false), at))
+            .await
+            .unwrap();
+    }
+
+    // Events go oldest first, a step at a time; a cookie's link goes with
+    // its last event.
+    let step = store.purge(PurgeKind::Events, 50, 1).await.unwrap();
+    assert_eq!((step.rows, step.cookie_links), (1, 0));
+    assert_eq!(step.accounts, BTreeSet::from(["1".to_owned()]));
+    assert!(store.get_event("1", "old-1").await.unwrap().is_none());
+    assert!(store.get_event("1", "old-2").await.unwrap().is_some());
+    let step = store.purge(PurgeKind::Events, 50, 1).await.unwrap();
+    assert_eq!((step.rows, step.cookie_links), (1, 1));
+    assert_eq!(store.purge(PurgeKind::Events, 50, 1).await.unwrap().rows, 0);
+    let kept = store.get_event("1", "new").await.unwrap().unwrap();
+    assert_eq!(kept.user_id.as_deref(), Some("u2"));
+    // b-1 is nobody's now; b-2 is still Bob's.
+    let outcomes = store
+        .record_events(vec![
+            at("again-1", 200, with_cookie(None, "b-1")),
+            at("again-2", 200, with_cookie(None, "b-2")),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(
+        outcomes,
+        [
+            EventOutcome::Recorded { user_id: None },
+            EventOutcome::Recorded {
+                user_id: Some("u2".into())
+            }
+        ]
+    );
+
+    let purged = store.purge(PurgeKind::ClickIds, 50, 10).await.unwrap();
+    assert_eq!(purged.rows, 1);
+    let clicked = |id: &str, click: &str| {
+        at(
+            id,
+            300,
+            MatchKeys {
+                click_id: Some(click.into()),
+                ..Default::default()
+            },
+        )
+    };
+    let outcomes = store
+        .record_events(vec![
+            clicked("c-old", "old-click"),
+            clicked("c-new", "new-click"),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(
+        outcomes,
+        [
+            EventOutcome::Recorded { user_id: None },
+            EventOutcome::Recorded {
+                user_id: Some("u2".into())
+            }
+        ]
+    );
+
+    assert_eq!(
+        store
+            .purge(PurgeKind::SupportRequests, 50, 10)
+            .await
+            .unwrap()
+            .rows,
+        1
+    );
+    let left = store
+        .support_requests(PageRequest::first(10))
+        .await
+        .unwrap();
+    assert_eq!(left.items.len(), 1);
+    assert_eq!(left.items[0].id, "new");
+
+    // Each person's latest setting stays, however old.
+    assert_eq!(
+        store
+            .purge(PurgeKind::SettingsHistory, 50, 10)
+            .await
+            .unwrap()
+            .rows,
+        1
+    );
+    let history = |user: &'static str| async move {
+        store
+            .ads_setting_history(user, PageRequest::first(10))
+            .await
+            .unwrap()
+            .items
+            .iter()
+            .map(|c| c.changed_at)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(history("u1").await, [20]);
+    assert_eq!(history("u2").await, [10]);
+    assert_eq!(
+        store.get_ads_setting("u1").await.unwrap().use_partner_info,
+        Some(false)
+    );
 }

@@ -152,6 +152,10 @@ pub trait Store: Send + Sync + 'static {
     /// its advertiser) and how many reported it; ads with neither are left
     /// out.
     async fn ad_feedback_counts(&self, ad_ids: &[String]) -> Result<Vec<AdFeedbackCount>>;
+    /// The ads people reported, as (ad id, how many people reported it),
+    /// most reported first (then by ad id), at most `limit`: the operator's
+    /// reports page, across every advertiser.
+    async fn most_reported_ads(&self, limit: usize) -> Result<Vec<(String, u64)>>;
     /// Keeps an uploaded image (already checked and re-encoded), so that
     /// every node serves it. Storing the same id again changes nothing.
     async fn put_media(&self, media: Media) -> Result<()>;
@@ -364,6 +368,25 @@ pub trait Store: Send + Sync + 'static {
     /// Messages, newest first.
     async fn support_requests(&self, page: PageRequest) -> Result<Page<SupportRequest>>;
 
+    /// Removes at most `limit` rows of `kind` from before `before` (unix
+    /// seconds), oldest first, in one short transaction. Callers repeat
+    /// until fewer than `limit` went, so that other writers get their
+    /// turns in between.
+    async fn purge(&self, kind: PurgeKind, before: i64, limit: usize) -> Result<Purged>;
+    /// Gives the space that purges freed back to the file system, a step of
+    /// at most `pages` pages (the embedded store; a database server reclaims
+    /// its own). Returns the pages still free for a next step.
+    async fn reclaim(&self, _pages: u32) -> Result<u64> {
+        Ok(0)
+    }
+    /// Claims the job `name` for `holder` until `until` (unix seconds),
+    /// unless another holder's claim is still running at `now`; whether
+    /// `holder` has it. Nodes sharing a store thus take turns at a job; a
+    /// store no other node can share gives every claim.
+    async fn claim_job(&self, _name: &str, _holder: &str, _now: i64, _until: i64) -> Result<bool> {
+        Ok(true)
+    }
+
     /// Flushes everything to durable storage before the process exits.
     async fn close(&self) -> Result<()>;
     /// Reaches the backend and brings its schema up to date now rather than
@@ -400,6 +423,50 @@ pub trait Store: Send + Sync + 'static {
     async fn follow(&self) -> Result<Option<tokio::sync::mpsc::Receiver<String>>> {
         Ok(None)
     }
+}
+
+/// What a purge step removes (`Store::purge`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PurgeKind {
+    /// Partner events (tag and conversions API), and each browser cookie's
+    /// link to a person once no event of that cookie is left.
+    Events,
+    /// The click ids adloom appended to landing pages, and whom they name.
+    ClickIds,
+    /// "Contact us" requests.
+    SupportRequests,
+    /// Changes of people's ads settings, except each person's latest: it
+    /// is their setting now.
+    SettingsHistory,
+}
+
+impl PurgeKind {
+    pub const ALL: [PurgeKind; 4] = [
+        PurgeKind::Events,
+        PurgeKind::ClickIds,
+        PurgeKind::SupportRequests,
+        PurgeKind::SettingsHistory,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PurgeKind::Events => "events",
+            PurgeKind::ClickIds => "click_ids",
+            PurgeKind::SupportRequests => "support_requests",
+            PurgeKind::SettingsHistory => "settings_history",
+        }
+    }
+}
+
+/// What one purge step removed.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Purged {
+    /// Rows of the kind purged.
+    pub rows: u64,
+    /// Cookie links that lost their last event.
+    pub cookie_links: u64,
+    /// The ad accounts that lost events: their audiences change.
+    pub accounts: BTreeSet<String>,
 }
 
 /// What became of one recorded event.

@@ -41,8 +41,8 @@ use adloom_core::feedback::{AdReport, HiddenAd, HideScope};
 use crate::{merge_partner_data, AdFeedbackCount, PartnerData};
 use crate::{
     BlockedPixels, ConsentFacts, ConversionTotal, Engagement, EngagementKind, EventOutcome,
-    ListChange, ListMember, Media, ObjectKind, PersonBatch, Result, Store, StoreError,
-    StoredAudience, StoredEvent, StoredObject,
+    ListChange, ListMember, Media, ObjectKind, PersonBatch, PurgeKind, Purged, Result, Store,
+    StoreError, StoredAudience, StoredEvent, StoredObject,
 };
 use adloom_core::consent::PartnerSource;
 
@@ -59,6 +59,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0008.sql"),
     include_str!("migrations/0009.sql"),
     include_str!("migrations/0010.sql"),
+    include_str!("migrations/0011.sql"),
 ];
 
 /// Any number that no other program's advisory locks are likely to use.
@@ -718,6 +719,50 @@ async fn insert_engagement<C: GenericClient>(client: &C, e: &Engagement) -> Resu
     Ok(inserted == 1)
 }
 
+/// The oldest events, then the links of their cookies that have no event
+/// left (a link says whose browser it is; without an event it says it for
+/// nothing).
+async fn purge_events(
+    tx: &deadpool_postgres::Transaction<'_>,
+    before: i64,
+    limit: i64,
+) -> Result<Purged> {
+    let gone = tx
+        .query(
+            "DELETE FROM events WHERE seq IN
+               (SELECT seq FROM events WHERE time < $1 ORDER BY time LIMIT $2)
+             RETURNING ad_account_id, cookie_id",
+            &[&before, &limit],
+        )
+        .await
+        .map_err(driver)?;
+    let mut purged = Purged {
+        rows: gone.len() as u64,
+        ..Purged::default()
+    };
+    let mut accounts = Vec::new();
+    let mut cookies = Vec::new();
+    for row in &gone {
+        let account: String = row.get(0);
+        if let Some(cookie) = row.get::<_, Option<String>>(1) {
+            accounts.push(account.clone());
+            cookies.push(cookie);
+        }
+        purged.accounts.insert(account);
+    }
+    purged.cookie_links = tx
+        .execute(
+            "DELETE FROM cookie_links c USING UNNEST($1::text[], $2::text[]) AS g(account, cookie)
+             WHERE c.ad_account_id = g.account AND c.cookie_id = g.cookie
+               AND NOT EXISTS (SELECT 1 FROM events e
+                               WHERE e.ad_account_id = g.account AND e.cookie_id = g.cookie)",
+            &[&accounts, &cookies],
+        )
+        .await
+        .map_err(driver)?;
+    Ok(purged)
+}
+
 /// Events as columns, for one `INSERT ... SELECT FROM UNNEST`.
 #[derive(Default)]
 struct EventColumns {
@@ -957,6 +1002,21 @@ impl Store for PostgresStore {
                 reported: r.get::<_, i64>(2) as u64,
             })
             .filter(|c| c.hidden > 0 || c.reported > 0)
+            .collect())
+    }
+
+    async fn most_reported_ads(&self, limit: usize) -> Result<Vec<(String, u64)>> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = self
+            .query(
+                "SELECT ad_id, COUNT(*) AS reporters FROM ad_reports GROUP BY ad_id
+                 ORDER BY reporters DESC, ad_id LIMIT $1",
+                &[&limit],
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| (r.get(0), r.get::<_, i64>(1) as u64))
             .collect())
     }
 
@@ -1994,6 +2054,67 @@ impl Store for PostgresStore {
 
     async fn ready(&self) -> Result<()> {
         self.client().await.map(drop)
+    }
+
+    async fn purge(&self, kind: PurgeKind, before: i64, limit: usize) -> Result<Purged> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let delete = |sql: &'static str| async move {
+            let n = self.client().await?.execute(sql, &[&before, &limit]).await;
+            Ok::<_, StoreError>(Purged {
+                rows: n.map_err(driver)?,
+                ..Purged::default()
+            })
+        };
+        match kind {
+            PurgeKind::Events => {
+                self.write(move |tx| Box::pin(purge_events(tx, before, limit)))
+                    .await
+            }
+            PurgeKind::ClickIds => {
+                delete(
+                    "DELETE FROM click_ids WHERE click_id IN
+                       (SELECT click_id FROM click_ids WHERE time < $1 ORDER BY time LIMIT $2)",
+                )
+                .await
+            }
+            PurgeKind::SupportRequests => {
+                delete(
+                    "DELETE FROM support_requests WHERE seq IN
+                       (SELECT seq FROM support_requests
+                        WHERE (record::jsonb ->> 'created_time')::bigint < $1
+                        ORDER BY seq LIMIT $2)",
+                )
+                .await
+            }
+            PurgeKind::SettingsHistory => {
+                delete(
+                    "DELETE FROM ads_setting_history WHERE seq IN
+                       (SELECT h.seq FROM ads_setting_history h
+                        WHERE h.changed_at < $1
+                          AND h.seq < (SELECT MAX(l.seq) FROM ads_setting_history l
+                                       WHERE l.user_id = h.user_id)
+                        ORDER BY h.seq LIMIT $2)",
+                )
+                .await
+            }
+        }
+    }
+
+    async fn claim_job(&self, name: &str, holder: &str, now: i64, until: i64) -> Result<bool> {
+        // meta holds "holder until"; a claim replaces one of its own
+        // holder's or one that ran out.
+        let key = format!("job.{name}");
+        let claimed = self
+            .query_opt(
+                "INSERT INTO meta (key, value) VALUES ($1, $2 || ' ' || $4::text)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value
+                 WHERE split_part(meta.value, ' ', 1) = $2
+                    OR split_part(meta.value, ' ', 2)::bigint <= $3
+                 RETURNING 1",
+                &[&key, &holder, &now, &until],
+            )
+            .await?;
+        Ok(claimed.is_some())
     }
 
     async fn close(&self) -> Result<()> {

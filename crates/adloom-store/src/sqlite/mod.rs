@@ -42,12 +42,13 @@ use adloom_core::feedback::{AdReport, HiddenAd, HideScope};
 use crate::{merge_partner_data, AdFeedbackCount, PartnerData};
 use crate::{
     BlockedPixels, ConsentFacts, ConversionTotal, Engagement, EngagementKind, EventOutcome,
-    ListChange, ListMember, Media, ObjectKind, PersonBatch, Result, Store, StoreError,
-    StoredAudience, StoredEvent, StoredObject,
+    ListChange, ListMember, Media, ObjectKind, PersonBatch, PurgeKind, Purged, Result, Store,
+    StoreError, StoredAudience, StoredEvent, StoredObject,
 };
 use adloom_core::consent::PartnerSource;
 
 pub mod backup;
+mod purge;
 
 /// Schema versions, applied in order; `PRAGMA user_version` records how many
 /// ran. Never edit one that has shipped: add the next.
@@ -66,6 +67,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0012.sql"),
     include_str!("migrations/0013.sql"),
     include_str!("migrations/0014.sql"),
+    include_str!("migrations/0015.sql"),
 ];
 
 const READERS: u32 = 8;
@@ -102,7 +104,14 @@ impl SqliteStore {
         let mut writer = Connection::open(path).map_err(driver)?;
         // Before any setting is written: a store from a newer build is left
         // exactly as it was.
-        schema_version_known(&writer)?;
+        let fresh = schema_version_known(&writer)? == 0 && no_tables(&writer)?;
+        if fresh {
+            // Set before the first table, or it takes a full VACUUM: purges
+            // then give their space back a step at a time.
+            writer
+                .execute_batch("PRAGMA auto_vacuum = INCREMENTAL;")
+                .map_err(driver)?;
+        }
         writer
             .execute_batch(
                 "PRAGMA journal_mode = WAL;
@@ -129,6 +138,14 @@ impl SqliteStore {
             identity: Arc::new(RwLock::new(identity)),
             path: path.to_owned(),
         })
+    }
+
+    /// Gives back every page purges freed, converting a database made
+    /// before incremental vacuuming: one full `VACUUM`, which holds every
+    /// writer for as long as it takes (`adloom purge`, offline).
+    pub async fn vacuum(&self) -> Result<()> {
+        let writer = Arc::clone(&self.writer);
+        blocking(move || purge::vacuum(&adloom_core::sync::lock(&writer))).await
     }
 
     /// Like `write`, for transactions that change identifiers: the changes
@@ -283,6 +300,12 @@ fn schema_version_known(conn: &Connection) -> Result<usize> {
         });
     }
     Ok(applied)
+}
+
+/// Whether the database is empty: a new file.
+fn no_tables(conn: &Connection) -> Result<bool> {
+    conn.query_row("SELECT COUNT(*) = 0 FROM sqlite_master", [], |r| r.get(0))
+        .map_err(driver)
 }
 
 fn migrate(conn: &mut Connection) -> Result<()> {
@@ -872,6 +895,22 @@ impl Store for SqliteStore {
                 }
             }
             Ok(out)
+        })
+        .await
+    }
+
+    async fn most_reported_ads(&self, limit: usize) -> Result<Vec<(String, u64)>> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.read(move |c| {
+            c.prepare_cached(
+                "SELECT ad_id, COUNT(*) AS reporters FROM ad_reports GROUP BY ad_id
+                 ORDER BY reporters DESC, ad_id LIMIT ?1",
+            )
+            .map_err(driver)?
+            .query_map([limit], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))
+            .map_err(driver)?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(driver)
         })
         .await
     }
@@ -2059,6 +2098,16 @@ impl Store for SqliteStore {
             })
         })
         .await
+    }
+
+    async fn purge(&self, kind: PurgeKind, before: i64, limit: usize) -> Result<Purged> {
+        self.write(move |tx| purge::step(tx, kind, before, limit))
+            .await
+    }
+
+    async fn reclaim(&self, pages: u32) -> Result<u64> {
+        let writer = Arc::clone(&self.writer);
+        blocking(move || purge::reclaim(&adloom_core::sync::lock(&writer), pages)).await
     }
 
     async fn close(&self) -> Result<()> {
