@@ -6,7 +6,9 @@
 use std::collections::BTreeSet;
 
 use adloom_core::ad_account::AdAccountCreate;
-use adloom_core::object::{self, ObjectKind};
+use adloom_core::campaign::Ad;
+use adloom_core::feedback::AdReport;
+use adloom_core::object::{ObjectKind, Record};
 use adloom_core::page::PageRequest;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -304,29 +306,27 @@ async fn reports(State(state): State<AppState>, csrf: Csrf, headers: HeaderMap) 
 
 async fn reports_page(state: &AppState, csrf: &Csrf) -> Result<Page, ApiError> {
     let store = &state.engine.store;
-    let accounts = store
-        .list_ad_accounts(None, PageRequest::first(PAGE))
-        .await?
-        .items;
-    // Every reported ad, with its advertiser and the reports' reasons.
+    // The most reported ads of every advertiser, with their reasons.
     let mut rows = Vec::new();
-    for account in &accounts {
-        let ads = store.list_objects(ObjectKind::Ad, &account.id).await?;
-        let ads = object::ads(&ads);
-        let ids: Vec<String> = ads.iter().map(|(id, _)| id.to_string()).collect();
-        for count in store.ad_feedback_counts(&ids).await? {
-            if count.reported == 0 {
-                continue;
-            }
-            let reasons = store.ad_reports(&count.ad_id).await?;
-            let ad = ads
-                .iter()
-                .find(|(id, _)| *id == count.ad_id)
-                .map(|(_, ad)| *ad);
-            rows.push((account, count, reasons, ad.cloned()));
-        }
+    for (ad_id, reported) in store.most_reported_ads(PAGE as usize).await? {
+        let reasons = store.ad_reports(&ad_id).await?;
+        let stored = store.get_object(ObjectKind::Ad, &ad_id).await?;
+        let account = match &stored {
+            Some(o) => store.get_ad_account(&o.ad_account_id).await?,
+            None => None,
+        };
+        let ad = stored.and_then(|o| match o.record {
+            Record::Ad(ad) => Some(ad),
+            _ => None,
+        });
+        rows.push(ReportedAd {
+            ad_id,
+            reported,
+            reasons,
+            advertiser: account.map(|a| a.name).unwrap_or_default(),
+            ad,
+        });
     }
-    rows.sort_by_key(|row| std::cmp::Reverse(row.1.reported));
     Ok(admin_page(
         "People's reports",
         csrf,
@@ -340,13 +340,13 @@ async fn reports_page(state: &AppState, csrf: &Csrf) -> Result<Page, ApiError> {
                 table {
                     thead { tr { th scope="col" { "Ad" } th scope="col" { "Advertiser" } th scope="col" class="num" { "People" } th scope="col" { "Reasons" } th scope="col" { "Review" } } }
                     tbody {
-                        @for (account, count, reasons, ad) in &rows {
+                        @for row in &rows {
                             tr {
-                                td { (ad.as_ref().and_then(|a| a.name.clone()).unwrap_or_else(|| count.ad_id.clone())) }
-                                td { (account.name) }
-                                td class="num" { (count.reported) }
-                                td { (reason_summary(reasons)) }
-                                td { (ad.as_ref().map_or("", |a| a.review_status.as_str())) }
+                                td { (row.ad.as_ref().and_then(|a| a.name.clone()).unwrap_or_else(|| row.ad_id.clone())) }
+                                td { (row.advertiser) }
+                                td class="num" { (row.reported) }
+                                td { (reason_summary(&row.reasons)) }
+                                td { (row.ad.as_ref().map_or("", |a| a.review_status.as_str())) }
                             }
                         }
                     }
@@ -356,8 +356,19 @@ async fn reports_page(state: &AppState, csrf: &Csrf) -> Result<Page, ApiError> {
     ))
 }
 
+/// A row of the reports page.
+struct ReportedAd {
+    ad_id: String,
+    /// How many people reported it.
+    reported: u64,
+    reasons: Vec<AdReport>,
+    /// The advertiser's name (empty if the ad is gone).
+    advertiser: String,
+    ad: Option<Ad>,
+}
+
 /// "spam 3, misleading 1".
-fn reason_summary(reports: &[adloom_core::feedback::AdReport]) -> String {
+fn reason_summary(reports: &[AdReport]) -> String {
     let mut counts = std::collections::BTreeMap::<&str, usize>::new();
     for r in reports {
         *counts.entry(r.reason.as_str()).or_default() += 1;
