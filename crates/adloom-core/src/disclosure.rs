@@ -28,7 +28,7 @@
 //! assert_eq!(tag_health(&events, 100, 0).match_rate_percent, None);
 //! ```
 
-use crate::audience::{reported_size, ReportedSize};
+use crate::audience::{reported_size, ReportedSize, MIN_AUDIENCE_SIZE};
 use crate::consent::ConsentDecision;
 use crate::event::{EventName, TrackedEvent};
 
@@ -42,6 +42,21 @@ pub const MATCH_RATE_STEP: u64 = 10;
 /// period, READY only from 100 people, rounded to two significant digits.
 pub fn audience_size(consenting_members: u64, noise: i64) -> ReportedSize {
     reported_size(consenting_members, noise)
+}
+
+/// A reported size as a range, the way Pinterest's audience sizing answers
+/// (`audience_size_lower_bound`, `audience_size_upper_bound`): the interval
+/// the noisy count was rounded down within, or 0 to the floor (100) when
+/// the size is withheld. It tells no more than the size does.
+pub fn size_bounds(size: ReportedSize) -> (u64, u64) {
+    match size.size {
+        Some(size) => {
+            // The unit of its second significant digit.
+            let unit = 10u64.pow(size.checked_ilog10().unwrap_or(0).saturating_sub(1));
+            (size, size + unit)
+        }
+        None => (0, MIN_AUDIENCE_SIZE),
+    }
 }
 
 /// One of the advertiser's events as it may see it: what was sent, never

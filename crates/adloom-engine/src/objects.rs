@@ -4,6 +4,7 @@
 
 use adloom_core::object::{ObjectKind, Record, StoredObject};
 use adloom_core::review;
+use adloom_core::targeting::TargetingSpec;
 use adloom_core::Invalid;
 
 use crate::{Engine, EngineError};
@@ -66,6 +67,33 @@ impl Engine {
             .filter(|o| o.ad_account_id == account))
     }
 
+    /// Checks that the audiences a targeting includes and excludes are live
+    /// audiences of `account`.
+    pub async fn check_audiences(
+        &self,
+        account: &str,
+        targeting: &TargetingSpec,
+    ) -> Result<(), EngineError> {
+        for (key, ids) in [
+            ("AUDIENCE_INCLUDE", &targeting.audience_include),
+            ("AUDIENCE_EXCLUDE", &targeting.audience_exclude),
+        ] {
+            for id in ids {
+                let live =
+                    self.store.get_audience(id).await?.filter(|a| {
+                        a.ad_account_id == account && a.record.get("removed").is_none()
+                    });
+                if live.is_none() {
+                    return Err(refused(
+                        &format!("targeting_spec.{key}"),
+                        format!("no audience {id} in this ad account"),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Checks what a record refers to against its ad account (an ad group's
     /// campaign and audiences; an ad's ad group and pin) and fills in what
     /// follows from it (an ad's campaign). A reference outside the account
@@ -89,23 +117,7 @@ impl Engine {
                         format!("no campaign {campaign} in this ad account"),
                     ));
                 }
-                let targeting = group.targeting()?;
-                for (key, ids) in [
-                    ("AUDIENCE_INCLUDE", &targeting.audience_include),
-                    ("AUDIENCE_EXCLUDE", &targeting.audience_exclude),
-                ] {
-                    for id in ids {
-                        let live = self.store.get_audience(id).await?.filter(|a| {
-                            a.ad_account_id == account && a.record.get("removed").is_none()
-                        });
-                        if live.is_none() {
-                            return Err(refused(
-                                &format!("targeting_spec.{key}"),
-                                format!("no audience {id} in this ad account"),
-                            ));
-                        }
-                    }
-                }
+                self.check_audiences(account, &group.targeting()?).await?;
             }
             Record::Ad(ad) => {
                 let Some(group) = self

@@ -32,20 +32,18 @@ struct Known {
 impl Engine {
     /// The coarsened number of people `spec` reaches for `account`. The
     /// device is a request's, not a person's: the estimate leaves it out.
+    /// An audience that is not one of the account's live audiences is
+    /// refused, as in an ad group.
     pub async fn estimate_reach(
         &self,
         account: &str,
         spec: &TargetingSpec,
     ) -> Result<ReportedSize, EngineError> {
+        self.check_audiences(account, spec).await?;
         self.serving.people.ensure_loaded(self).await?;
         let mut known = HashMap::new();
         for id in spec.audience_include.iter().chain(&spec.audience_exclude) {
-            let Some(stored) = self
-                .store
-                .get_audience(id)
-                .await?
-                .filter(|a| a.ad_account_id == account && a.record.get("removed").is_none())
-            else {
+            let Some(stored) = self.store.get_audience(id).await? else {
                 continue;
             };
             let audience = audience_of(&stored)?;

@@ -345,6 +345,10 @@ pub fn router(state: AppState) -> Router {
             get(promotions::get_ad_group),
         )
         .route(
+            "/v5/ad_accounts/{ad_account_id}/ad_groups/audience_sizing",
+            post(promotions::audience_sizing),
+        )
+        .route(
             "/v5/ad_accounts/{ad_account_id}/ads",
             get(promotions::list_ads)
                 .post(promotions::create_ads)

@@ -4,8 +4,10 @@
 //! each item succeeds or fails on its own.
 
 use adloom_core::campaign::Kind;
+use adloom_core::disclosure;
 use adloom_core::object::{ObjectKind, Record, StoredObject};
 use adloom_core::page::PageRequest;
+use adloom_core::targeting::TargetingSpec;
 use adloom_core::Invalid;
 use adloom_engine::EngineError;
 use axum::extract::{RawQuery, State};
@@ -412,6 +414,32 @@ batch_endpoints!(
     get_ad_group
 );
 batch_endpoints!(Kind::Ad, create_ads, update_ads, list_ads, get_ad);
+
+/// `POST /v5/ad_accounts/{id}/ad_groups/audience_sizing`: how many people
+/// a targeting reaches now, as Ads Manager's reach estimate says it (the
+/// disclosure policy's coarsened size, as the range it stands for). Its
+/// audiences must be the account's own, as in an ad group. Keywords,
+/// placements and creative types pick which requests an ad group answers,
+/// not whom it may reach: they are taken and change nothing.
+pub async fn audience_sizing(
+    State(state): State<AppState>,
+    access: AccountAccess,
+    JsonObject(body): JsonObject,
+) -> Result<Json<Value>, ApiError> {
+    let input: Object = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::invalid(format!("invalid json: {e}")))?;
+    let sent = wire::targeting(input.get("targeting_spec").unwrap_or(&Value::Null))?;
+    let spec = TargetingSpec::parse(&sent)?;
+    let size = state
+        .engine
+        .estimate_reach(&access.ad_account_id, &spec)
+        .await?;
+    let (lower, upper) = disclosure::size_bounds(size);
+    Ok(Json(json!({
+        "audience_size_lower_bound": lower,
+        "audience_size_upper_bound": upper,
+    })))
+}
 
 /// The `ad_account_id` query parameter of the pin endpoints, once the
 /// caller may use that account.

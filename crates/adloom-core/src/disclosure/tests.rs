@@ -15,6 +15,26 @@ fn window(total: usize, matched: usize) -> Vec<TagEvent> {
 }
 
 #[test]
+fn size_bounds_by_table() {
+    // (members, noise) -> bounds
+    let cases = [
+        (0, 0, (0, 100)),
+        (131, -16, (0, 100)),
+        (116, 0, (110, 120)),
+        (1_234, 5, (1_200, 1_300)),
+        (99_999, 16, (100_000, 110_000)),
+        (1_000_000, -3, (990_000, 1_000_000)),
+    ];
+    for (members, noise, bounds) in cases {
+        assert_eq!(
+            size_bounds(audience_size(members, noise)),
+            bounds,
+            "{members} {noise}"
+        );
+    }
+}
+
+#[test]
 fn tag_health_by_table() {
     // (events, matched, noise) -> match rate
     let cases = [
@@ -164,6 +184,26 @@ proptest! {
         match feedback_count(people) {
             None => prop_assert!(people < MIN_FEEDBACK_COUNT),
             Some(shown) => prop_assert!(shown <= people && people - shown < 10 && shown % 10 == 0),
+        }
+    }
+}
+
+proptest! {
+    #[test]
+    fn size_bounds_hold_the_noisy_count_and_no_more_than_the_size(
+        members in 0u64..10_000_000,
+        noise in -MAX_SIZE_NOISE..=MAX_SIZE_NOISE,
+    ) {
+        let size = audience_size(members, noise);
+        let (lower, upper) = size_bounds(size);
+        let noisy = (members as i64 + noise).max(0) as u64;
+        match size.size {
+            // Below the floor: the same range whatever the count.
+            None => prop_assert_eq!((lower, upper), (0, MIN_AUDIENCE_SIZE)),
+            Some(shown) => {
+                prop_assert_eq!(lower, shown);
+                prop_assert!(lower <= noisy && noisy < upper);
+            }
         }
     }
 }

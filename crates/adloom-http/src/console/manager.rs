@@ -579,7 +579,11 @@ async fn estimate(
         TargetingSpec::parse(&sent)
     });
     match spec {
-        Ok(spec) => Ok(Ok(state.engine.estimate_reach(account, &spec).await?)),
+        Ok(spec) => match state.engine.estimate_reach(account, &spec).await {
+            Ok(size) => Ok(Ok(size)),
+            Err(EngineError::Invalid(invalid)) => Ok(Err(invalid)),
+            Err(e) => Err(e.into()),
+        },
         Err(invalid) => Ok(Err(invalid)),
     }
 }

@@ -22,6 +22,10 @@ const ACCOUNT_ROUTES: &[(Method, &str)] = &[
     (Method::PATCH, "/v5/ad_accounts/{a}/ad_groups"),
     (Method::GET, "/v5/ad_accounts/{a}/ad_groups/{x}"),
     (Method::GET, "/v5/ad_accounts/{a}/ad_groups/analytics"),
+    (
+        Method::POST,
+        "/v5/ad_accounts/{a}/ad_groups/audience_sizing",
+    ),
     (Method::GET, "/v5/ad_accounts/{a}/ads"),
     (Method::POST, "/v5/ad_accounts/{a}/ads"),
     (Method::PATCH, "/v5/ad_accounts/{a}/ads"),

@@ -725,6 +725,102 @@ async fn the_reach_estimate_is_coarse_steady_and_never_under_100() {
     assert!(html(&r).contains("id=\"f-targeting_spec-GEO-error\""));
 }
 
+/// Pinterest's audience sizing over the API answers as Ads Manager's reach
+/// estimate does: the same coarsened figure, as the range it stands for.
+#[tokio::test]
+async fn audience_sizing_over_the_api_is_the_reach_estimate_as_a_range() {
+    let app = App::new();
+    let people: Vec<Value> = (0..250)
+        .map(|i| json!({"user_id": format!("us{i}"), "country": "US"}))
+        .chain((0..30).map(|i| json!({"user_id": format!("gb{i}"), "country": "GB"})))
+        .collect();
+    app.upsert(json!(people)).await;
+    let account = app.ad_account("Shoes Inc.").await;
+    let other = app.ad_account("Other").await;
+    let token = app.token(&[&account]).await;
+    let size = |spec: Value| {
+        let (app, token, account) = (&app, &token, &account);
+        async move {
+            app.call(
+                Method::POST,
+                &format!("/v5/ad_accounts/{account}/ad_groups/audience_sizing"),
+                Some(token),
+                Some(json!({"targeting_spec": spec, "auto_targeting_enabled": false})),
+            )
+            .await
+        }
+    };
+    let us = size(json!({"GEO": ["US"]})).await;
+    assert_eq!(us.status, StatusCode::OK, "{:?}", us.body);
+    let lower = us.body["audience_size_lower_bound"].as_u64().unwrap();
+    let upper = us.body["audience_size_upper_bound"].as_u64().unwrap();
+    assert!((200..=300).contains(&lower) && lower % 10 == 0, "{lower}");
+    assert_eq!(upper, lower + 10, "the range of two significant digits");
+    // The console shows the same figure for the same people.
+    let mut browser = signed_in(&app, &account).await;
+    let campaign = crate::decisions::create(
+        &app,
+        &account,
+        "campaigns",
+        json!({"name": "C", "objective_type": "AWARENESS"}),
+    )
+    .await;
+    let csrf = browser.csrf();
+    let r = browser
+        .post_form(
+            &format!("/console/accounts/{account}/ad_groups"),
+            &[
+                ("csrf", &csrf),
+                ("name", "G"),
+                ("campaign_id", &campaign),
+                ("billable_event", "IMPRESSION"),
+                ("bid_in_micro_currency", "1"),
+                ("targeting_spec.GEO", "US"),
+                ("action", "estimate"),
+            ],
+        )
+        .await;
+    assert_eq!(reach_shown(html(&r)), Some(lower));
+    // Too few people: the range up to the floor, whoever they are.
+    let gb = size(json!({"GEO": ["GB"]})).await;
+    assert_eq!(
+        (
+            &gb.body["audience_size_lower_bound"],
+            &gb.body["audience_size_upper_bound"]
+        ),
+        (&json!(0), &json!(100))
+    );
+    // Another account's audience, or a malformed targeting: refused.
+    let theirs = app
+        .admin(
+            Method::POST,
+            &format!("/v5/ad_accounts/{other}/audiences"),
+            Some(json!({"name": "Theirs", "audience_type": "ENGAGEMENT", "rule": {"engagement_domain": ["shoes.example"]}})),
+        )
+        .await;
+    assert_eq!(theirs.status, StatusCode::OK, "{:?}", theirs.body);
+    let theirs = theirs.body["id"].as_str().unwrap();
+    let r = size(json!({"AUDIENCE_EXCLUDE": [theirs]})).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{:?}", r.body);
+    assert!(
+        r.body["message"].as_str().unwrap().contains("no audience"),
+        "{:?}",
+        r.body
+    );
+    let r = size(json!({"GEO": "US"})).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{:?}", r.body);
+    // Only with a token for the account.
+    let r = app
+        .call(
+            Method::POST,
+            &format!("/v5/ad_accounts/{other}/ad_groups/audience_sizing"),
+            Some(&token),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+}
+
 #[tokio::test]
 async fn the_advertiser_sees_hides_and_reports_only_as_coarse_counts() {
     let app = App::new();
