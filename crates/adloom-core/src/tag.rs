@@ -119,9 +119,11 @@ fn host_of(url: &str) -> Option<String> {
     (!host.is_empty()).then(|| host.trim_end_matches('.').to_ascii_lowercase())
 }
 
-/// The tag's settings (`ConversionTagConfigs`), kept as the advertiser set
-/// them. Automatic enhanced match (`aem_enabled`) lets the tag pick up an
-/// email typed on the page; the tag always hashes it in the browser.
+/// The tag's settings (`ConversionTagConfigs`), kept and answered as the
+/// advertiser set them, so that Pinterest clients round-trip them. adloom's
+/// tag does not act on them: it never reads a page's forms by itself, and
+/// knows a person only by the `em` the page passes, which it hashes in the
+/// browser.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct TagConfigs {
