@@ -8,7 +8,8 @@
 //   the operator approves it on /admin; it serves to a person on the list,
 //   who hides it; it is gone from their next decision and listed on their
 //   ads settings page.
-// Every page is scanned with axe-core: no serious or critical violation.
+// Every page is scanned with axe-core (no serious or critical violation)
+// and walked with Tab: every control takes the focus, with a visible ring.
 // Screenshots go to OUT_DIR.
 //
 // Usage: node ads_manager.mjs BASE_URL ADMIN_TOKEN OUT_DIR
@@ -42,8 +43,10 @@ async function api(method, path, body) {
   return answer;
 }
 
-/// axe-core over the page: fails on any serious or critical violation.
+/// axe-core over the page: fails on any serious or critical violation;
+/// and the page works with the keyboard alone.
 async function accessible(page, what) {
+  await keyboardReachable(page, what);
   await page.addScriptTag({ content: axeSource });
   const violations = await page.evaluate(async () => {
     const result = await globalThis.axe.run(document, { resultTypes: ["violations"] });
@@ -52,6 +55,46 @@ async function accessible(page, what) {
       .map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
   });
   check(violations.length === 0, `${what} has no serious or critical accessibility violation ${violations.join("; ")}`);
+}
+
+/// Tabs through the whole page from its top: every visible control (link,
+/// button, field, scrollable block) takes the focus in turn, a radio group
+/// once (arrows move inside it), and each shows a focus ring when it has
+/// it. The controls are the browser's own, so Enter and Space work them.
+async function keyboardReachable(page, what) {
+  const wanted = await page.evaluate(() => {
+    const controls = [...document.querySelectorAll(
+      "a[href], button, input:not([type=hidden]), select, textarea, summary, [tabindex]",
+    )].filter((el) => !el.disabled && el.tabIndex >= 0 && el.checkVisibility({ visibilityProperty: true }));
+    const keys = new Set();
+    controls.forEach((el, i) => {
+      const key = el.type === "radio" && el.name ? `radio:${el.form?.id ?? ""}:${el.name}` : `#${i}`;
+      el.dataset.keyboard = key;
+      keys.add(key);
+    });
+    document.activeElement?.blur();
+    window.scrollTo(0, 0);
+    return [...keys];
+  });
+  const reached = new Set();
+  const unringed = [];
+  for (let presses = 0; presses < wanted.length * 2 + 10 && reached.size < wanted.length; presses++) {
+    await page.keyboard.press("Tab");
+    const focused = await page.evaluate(() => {
+      const el = document.activeElement;
+      if (!el?.dataset?.keyboard) return null;
+      const style = getComputedStyle(el);
+      const ring = (style.outlineStyle !== "none" && style.outlineWidth !== "0px") || style.boxShadow !== "none";
+      return { key: el.dataset.keyboard, ring, name: el.id || el.name || el.textContent.trim().slice(0, 30) };
+    });
+    if (!focused) continue;
+    reached.add(focused.key);
+    if (!focused.ring) unringed.push(focused.name);
+  }
+  const missed = wanted.filter((k) => !reached.has(k));
+  check(missed.length === 0, `${what}: Tab reaches all ${wanted.length} controls ${missed.join(", ")}`);
+  check(unringed.length === 0, `${what}: each shows a focus ring ${unringed.join(", ")}`);
+  await page.evaluate(() => document.activeElement?.blur());
 }
 
 /// Presses Tab until the element `selector` has the focus.
