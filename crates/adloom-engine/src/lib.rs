@@ -37,6 +37,7 @@ pub mod metrics;
 mod objects;
 pub mod pair;
 mod reach;
+pub mod retention;
 pub mod review;
 pub mod serving;
 pub mod settings;
@@ -70,6 +71,9 @@ pub struct Config {
     /// adloom's vendor ids under TCF (`tcf_vendor_id`,
     /// `tcf_sharing_vendor_ids`).
     pub tcf: adloom_core::consent::strings::TcfPolicy,
+    /// How long events, "Contact us" requests and settings history are
+    /// kept (`event_retention_days`, ...).
+    pub retention: adloom_core::retention::Retention,
 }
 
 impl Default for Config {
@@ -81,6 +85,7 @@ impl Default for Config {
             audience_size_period: Duration::from_secs(3600),
             review: ReviewPolicy::default(),
             tcf: Default::default(),
+            retention: Default::default(),
         }
     }
 }

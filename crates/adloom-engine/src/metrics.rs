@@ -243,6 +243,11 @@ impl Metrics {
         });
     }
 
+    /// Rows retention removed, by kind.
+    pub fn purged(&self, kind: &'static str, rows: u64) {
+        self.record(|| counter!("adloom_purged_rows_total", "kind" => kind).increment(rows));
+    }
+
     /// A forged, tampered, late or replayed beacon.
     pub fn beacon_rejected(&self) {
         self.record(|| counter!("adloom_beacons_rejected_total").increment(1));

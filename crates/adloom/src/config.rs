@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use adloom_core::region::{Country, RegionDefaults, DEFAULT_OPT_IN_COUNTRIES};
+use adloom_core::retention::Retention;
 use adloom_core::review::{ReviewMode, ReviewPolicy};
 use anyhow::{bail, Context};
 use clap::Args;
@@ -83,6 +84,9 @@ struct FileConfig {
     fetch_pin_images: Option<bool>,
     tcf_vendor_id: Option<u16>,
     tcf_sharing_vendor_ids: Option<Vec<u16>>,
+    event_retention_days: Option<u32>,
+    support_request_retention_days: Option<u32>,
+    settings_history_retention_days: Option<u32>,
 }
 
 #[derive(Deserialize)]
@@ -130,6 +134,7 @@ impl Settings {
             Some(path) => read_file(path)?,
             None => FileConfig::default(),
         };
+        let retention = retention(&file)?;
         let data_dir = args
             .data_dir
             .or(file.data_dir)
@@ -186,6 +191,7 @@ impl Settings {
                     vendor_id: file.tcf_vendor_id,
                     sharing_vendor_ids: file.tcf_sharing_vendor_ids.unwrap_or_default(),
                 },
+                retention,
             },
             public_url,
             spool_dir: data_dir.join("spool"),
@@ -244,6 +250,23 @@ fn read_file(path: &Path) -> anyhow::Result<FileConfig> {
     toml::from_str(&text).with_context(|| format!("invalid config file {}", path.display()))
 }
 
+fn retention(file: &FileConfig) -> anyhow::Result<Retention> {
+    let defaults = Retention::default();
+    let retention = Retention {
+        event_days: file.event_retention_days.unwrap_or(defaults.event_days),
+        support_request_days: file
+            .support_request_retention_days
+            .unwrap_or(defaults.support_request_days),
+        settings_history_days: file
+            .settings_history_retention_days
+            .or(defaults.settings_history_days),
+    };
+    retention
+        .check()
+        .map_err(|e| anyhow::anyhow!("config: {e}"))?;
+    Ok(retention)
+}
+
 fn region_defaults(p: PartnerInfoDefault) -> anyhow::Result<RegionDefaults> {
     let codes = p.opt_in_countries.unwrap_or_else(|| {
         DEFAULT_OPT_IN_COUNTRIES
@@ -269,6 +292,7 @@ mod tests {
     fn the_example_config_parses_and_matches_the_defaults() {
         let example: FileConfig =
             toml::from_str(include_str!("../../../adloom.example.toml")).unwrap();
+        assert_eq!(retention(&example).unwrap(), Retention::default());
         let p = example.partner_info_default.unwrap();
         assert_eq!(region_defaults(p).unwrap(), RegionDefaults::default());
         let defaults = adloom_http::Config::default();
@@ -315,6 +339,21 @@ mod tests {
         assert_eq!(example.blocked_terms, Some(Vec::new()));
         assert_eq!(example.fetch_pin_images, Some(false));
         assert_eq!(example.tcf_sharing_vendor_ids, Some(Vec::new()));
+        assert_eq!(
+            example.event_retention_days,
+            Some(Retention::default().event_days)
+        );
+        assert_eq!(
+            example.support_request_retention_days,
+            Some(Retention::default().support_request_days)
+        );
+    }
+
+    #[test]
+    fn a_retention_under_a_week_is_refused_by_its_key() {
+        let file: FileConfig = toml::from_str("event_retention_days = 3").unwrap();
+        let e = retention(&file).unwrap_err().to_string();
+        assert!(e.contains("event_retention_days"), "{e}");
     }
 
     #[test]

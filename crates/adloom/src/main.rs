@@ -16,6 +16,7 @@ mod import;
 mod lists;
 mod load;
 mod pair;
+mod purge;
 mod remote;
 mod serve;
 mod transport;
@@ -64,6 +65,10 @@ enum Command {
     Backup(backup::BackupArgs),
     /// Make a new data dir from a file `adloom backup` made.
     Restore(backup::RestoreArgs),
+    /// Purge now what is older than its retention (the server does it every
+    /// hour) and give the embedded store's free space back; run it with no
+    /// server on the store, since giving the space back holds its writes.
+    Purge(purge::PurgeArgs),
     /// Normalize and hash identifiers read from standard input, one a line,
     /// and print their hex SHA-256 (the form to upload in a customer list).
     Hash {
@@ -110,6 +115,7 @@ fn main() -> ExitCode {
         Command::Pair(args) => pair::run(args),
         Command::Backup(args) => backup::backup(args),
         Command::Restore(args) => backup::restore(args),
+        Command::Purge(args) => purge::run(args),
         Command::Hash { kind, all } => hash(kind, all),
     };
     match result {

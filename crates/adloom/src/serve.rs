@@ -106,6 +106,8 @@ pub(crate) async fn serve_on(listener: TcpListener, settings: Settings) -> anyho
     adloom_engine::changes::start(&engine)
         .await
         .map_err(|e| anyhow::anyhow!("cannot follow other nodes' changes: {e:?}"))?;
+    // Purge what is older than its retention now, then every hour.
+    engine.start_retention();
     // Load people and the catalog into memory before the first decision
     // needs them; the server answers meanwhile.
     let warming = engine.clone();

@@ -18,7 +18,10 @@ fn email(i: usize) -> String {
 }
 
 async fn shop_with_people(people: usize) -> Shop {
-    let app = App::new();
+    shop_in(App::new(), people).await
+}
+
+async fn shop_in(app: App, people: usize) -> Shop {
     let all: Vec<Value> = (0..people)
         .map(|i| json!({"user_id": format!("u{i}"), "email": email(i), "country": "US"}))
         .collect();
@@ -562,4 +565,133 @@ async fn a_list_of_a_million_records() {
         200
     );
     assert_eq!(r.body["status"], "READY");
+}
+
+/// Retention through a year, a purge a day as the server runs it: events
+/// go after their retention, and with them the audiences they made, the
+/// `why` answers and "Advertisers who have your info"; "Contact us"
+/// requests after theirs; a person's settings history keeps their latest
+/// change; what is younger stays.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retention_through_a_year_takes_old_data_out_of_everything_at_once() {
+    const DAY: i64 = 86_400;
+    let app = App::with_config(|c| {
+        c.engine.retention = adloom_core::retention::Retention {
+            event_days: 30,
+            support_request_days: 60,
+            settings_history_days: Some(90),
+        }
+    });
+    let s = shop_in(app, 3).await;
+    s.audience(
+        "Visitors",
+        "VISITOR",
+        json!({"visitor_source_id": s.tag, "retention_days": 540}),
+    )
+    .await;
+    let advertisers = |user: &'static str| {
+        let app = &s.app;
+        async move {
+            let r = app
+                .admin(Method::GET, &format!("/v1/people/{user}/advertisers"), None)
+                .await;
+            r.body["items"].as_array().unwrap().len()
+        }
+    };
+    let setting = |value: bool| {
+        let app = &s.app;
+        async move {
+            let r = app
+                .admin(
+                    Method::PUT,
+                    "/v1/people/u1/ads_settings",
+                    Some(json!({"use_partner_info": value})),
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+        }
+    };
+    let history = || async {
+        let r = s
+            .app
+            .admin(Method::GET, "/v1/people/u1/ads_settings/history", None)
+            .await;
+        r.body["items"].as_array().unwrap().len()
+    };
+    let support = || async {
+        let r = s
+            .app
+            .admin(Method::GET, "/v1/admin/support_requests", None)
+            .await;
+        r.body["items"].as_array().unwrap().len()
+    };
+
+    // Day 0: a visit, a setting, a message.
+    s.pixel(0, "pagevisit", "https://shoes.example/", &[]).await;
+    setting(false).await;
+    let mut browser = crate::Browser::new(&s.app);
+    browser.get("/help/ads").await;
+    let csrf = browser.csrf();
+    browser
+        .post_form(
+            "/help/ads/contact",
+            &[
+                ("csrf", &csrf),
+                ("topic", "why_this_ad"),
+                ("message", "Why?"),
+            ],
+        )
+        .await;
+    assert_eq!(names(&s.why("u0").await), ["Visitors"]);
+    assert_eq!(advertisers("u0").await, 1);
+    assert_eq!(support().await, 1);
+
+    for day in 1..=365 {
+        s.app.advance(DAY);
+        match day {
+            10 => setting(true).await,
+            100 => s.pixel(2, "pagevisit", "https://shoes.example/", &[]).await,
+            _ => {}
+        }
+        let purge = s.app.engine.purge_expired().await.unwrap();
+        match day {
+            29 => {
+                assert_eq!(purge.total(), 0, "nothing is old enough yet");
+                assert_eq!(names(&s.why("u0").await), ["Visitors"]);
+            }
+            31 => {
+                assert_eq!(purge.rows["events"], 1, "{purge:?}");
+                assert!(s.why("u0").await.is_empty(), "gone from the audience");
+                assert_eq!(advertisers("u0").await, 0, "and from the person's list");
+            }
+            59 => assert_eq!(support().await, 1),
+            61 => {
+                assert_eq!(purge.rows["support_requests"], 1);
+                assert_eq!(support().await, 0);
+            }
+            89 => assert_eq!(history().await, 2),
+            91 => {
+                assert_eq!(purge.rows["settings_history"], 1);
+                assert_eq!(history().await, 1, "the latest change stays");
+            }
+            129 => assert_eq!(names(&s.why("u2").await), ["Visitors"]),
+            131 => assert!(s.why("u2").await.is_empty()),
+            365 => {
+                assert_eq!(history().await, 1, "a year on, still the latest");
+                let r = s
+                    .app
+                    .admin(Method::GET, "/v1/people/u1/ads_settings", None)
+                    .await;
+                assert_eq!(r.body["use_partner_info"], true);
+            }
+            _ => {}
+        }
+    }
+    // The purges were counted.
+    let metrics = s.app.admin(Method::GET, "/metrics", None).await;
+    let text = String::from_utf8_lossy(&metrics.bytes);
+    assert!(
+        text.contains("adloom_purged_rows_total{kind=\"events\"} 2"),
+        "{text}"
+    );
 }

@@ -49,6 +49,9 @@ impl Clock for TestClock {
 
 pub struct App {
     router: Router,
+    /// The engine behind the router, for what runs in the background
+    /// (retention).
+    pub engine: adloom_engine::Engine,
     pub store: std::sync::Arc<dyn adloom_store::Store>,
     pub clock: Arc<TestClock>,
     pub dir: tempfile::TempDir,
@@ -96,6 +99,7 @@ impl App {
             .with_clock(app.clock.clone());
         let state = AppState::over(setup(engine), config, ADMIN);
         App {
+            engine: state.engine.clone(),
             router: router(state),
             ..app
         }
@@ -116,6 +120,7 @@ impl App {
         let clock = Arc::new(TestClock(AtomicI64::new(1_700_000_000)));
         let state = AppState::new(store.clone(), config, ADMIN).with_clock(clock.clone());
         App {
+            engine: state.engine.clone(),
             router: router(state),
             store,
             clock,
@@ -139,6 +144,7 @@ impl App {
         let clock = Arc::new(TestClock(AtomicI64::new(self.clock.now())));
         let state = AppState::new(store.clone(), config, ADMIN).with_clock(clock.clone());
         App {
+            engine: state.engine.clone(),
             router: router(state),
             store,
             clock,

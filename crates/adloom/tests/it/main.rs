@@ -6,6 +6,7 @@ mod backup;
 mod cluster;
 mod crash;
 mod pair;
+mod purge;
 mod upgrade;
 
 use std::io::{BufRead, BufReader, Read};
