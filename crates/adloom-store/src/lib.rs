@@ -379,6 +379,12 @@ pub trait Store: Send + Sync + 'static {
     async fn reclaim(&self, _pages: u32) -> Result<u64> {
         Ok(0)
     }
+    /// Gives back every free page at once, converting an embedded store
+    /// made before incremental vacuuming; it holds every writer while it
+    /// runs (`adloom purge`, offline). A database server compacts its own.
+    async fn compact(&self) -> Result<()> {
+        Ok(())
+    }
     /// Claims the job `name` for `holder` until `until` (unix seconds),
     /// unless another holder's claim is still running at `now`; whether
     /// `holder` has it. Nodes sharing a store thus take turns at a job; a

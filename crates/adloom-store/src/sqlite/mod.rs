@@ -140,14 +140,6 @@ impl SqliteStore {
         })
     }
 
-    /// Gives back every page purges freed, converting a database made
-    /// before incremental vacuuming: one full `VACUUM`, which holds every
-    /// writer for as long as it takes (`adloom purge`, offline).
-    pub async fn vacuum(&self) -> Result<()> {
-        let writer = Arc::clone(&self.writer);
-        blocking(move || purge::vacuum(&adloom_core::sync::lock(&writer))).await
-    }
-
     /// Like `write`, for transactions that change identifiers: the changes
     /// they report reach the in-memory index once the commit succeeded.
     async fn write_indexed<T, F>(&self, f: F) -> Result<T>
@@ -2103,6 +2095,11 @@ impl Store for SqliteStore {
     async fn purge(&self, kind: PurgeKind, before: i64, limit: usize) -> Result<Purged> {
         self.write(move |tx| purge::step(tx, kind, before, limit))
             .await
+    }
+
+    async fn compact(&self) -> Result<()> {
+        let writer = Arc::clone(&self.writer);
+        blocking(move || purge::vacuum(&adloom_core::sync::lock(&writer))).await
     }
 
     async fn reclaim(&self, pages: u32) -> Result<u64> {
