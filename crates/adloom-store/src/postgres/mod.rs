@@ -2106,7 +2106,7 @@ impl Store for PostgresStore {
         let key = format!("job.{name}");
         let claimed = self
             .query_opt(
-                "INSERT INTO meta (key, value) VALUES ($1, $2 || ' ' || $4::text)
+                "INSERT INTO meta (key, value) VALUES ($1, $2 || ' ' || ($4::bigint)::text)
                  ON CONFLICT (key) DO UPDATE SET value = excluded.value
                  WHERE split_part(meta.value, ' ', 1) = $2
                     OR split_part(meta.value, ' ', 2)::bigint <= $3

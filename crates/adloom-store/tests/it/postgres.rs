@@ -99,3 +99,38 @@ async fn reported_sizes_are_held_per_period_for_every_node() {
     );
     assert_eq!(store.hold_reported_size("a1", 8, small).await.unwrap(), big);
 }
+
+/// Nodes take turns at a job: a claim holds until it runs out, its holder
+/// may renew it, and then another node may take it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_is_claimed_by_one_node_at_a_time() {
+    let harness = postgres().await;
+    let store = harness.store.as_ref();
+    assert!(store
+        .claim_job("retention", "node-a", 100, 200)
+        .await
+        .unwrap());
+    assert!(!store
+        .claim_job("retention", "node-b", 150, 250)
+        .await
+        .unwrap());
+    assert!(store
+        .claim_job("retention", "node-a", 150, 300)
+        .await
+        .unwrap());
+    assert!(!store
+        .claim_job("retention", "node-b", 299, 400)
+        .await
+        .unwrap());
+    // Another job is another claim.
+    assert!(store.claim_job("other", "node-b", 150, 250).await.unwrap());
+    // node-a's claim ran out (it died mid-run): node-b takes over.
+    assert!(store
+        .claim_job("retention", "node-b", 300, 400)
+        .await
+        .unwrap());
+    assert!(!store
+        .claim_job("retention", "node-a", 350, 450)
+        .await
+        .unwrap());
+}
