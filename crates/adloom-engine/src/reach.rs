@@ -9,6 +9,7 @@
 //! answer, so that rewording cannot average the noise away.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use adloom_core::audience::ReportedSize;
 use adloom_core::consent::{self, Provenance};
@@ -18,7 +19,6 @@ use adloom_core::targeting::{AudienceFact, TargetingSpec, Viewer};
 use std::hash::Hasher;
 
 use crate::membership::{audience_of, members, period_noise, reported, size_period};
-use crate::serving::Profile;
 use crate::{Engine, EngineError};
 
 /// An audience as the estimate checks people against it.
@@ -62,40 +62,45 @@ impl Engine {
             app_types: Vec::new(),
             ..spec.clone()
         };
-        let defaults = &self.config.region_defaults;
-        let reached = |user: &str, profile: &Profile| {
-            let viewer = Viewer {
-                interests: profile.interests.clone(),
-                gender: profile.gender,
-                age: profile.age,
-                country: profile.country,
-                app_type: None,
-                locale: profile.locale.clone(),
-            };
-            let consent = consent::for_person(
-                profile.use_partner_info,
-                profile.country,
-                profile.strings,
-                defaults,
-            );
-            let fact = |id: &str| match known.get(id) {
-                Some(k) if k.too_small => AudienceFact::TooSmall,
-                Some(k) if k.members.contains(user) => AudienceFact::Member(k.provenance),
-                _ => AudienceFact::NotMember,
-            };
-            spec.evaluate(&viewer, &consent, fact).is_ok()
-        };
-        // Who is counted, as an order-free fingerprint of their ids.
-        let (count, fingerprint) =
-            self.serving
+        let defaults = self.config.region_defaults.clone();
+        let serving = Arc::clone(&self.serving);
+        // A walk over every person: on a blocking thread, so that the
+        // runtime's workers go on answering meanwhile.
+        let walk = move || {
+            // One viewer, refilled for each person (its buffers reused).
+            let mut viewer = Viewer::default();
+            serving
                 .people
                 .fold((0u64, 0u64), |(count, print), (user, profile)| {
-                    if reached(user, profile) {
+                    viewer.interests.clone_from(&profile.interests);
+                    viewer.locale.clone_from(&profile.locale);
+                    viewer.gender = profile.gender;
+                    viewer.age = profile.age;
+                    viewer.country = profile.country;
+                    let consent = consent::for_person(
+                        profile.use_partner_info,
+                        profile.country,
+                        profile.strings,
+                        &defaults,
+                    );
+                    let fact = |id: &str| match known.get(id) {
+                        Some(k) if k.too_small => AudienceFact::TooSmall,
+                        Some(k) if k.members.contains(user) => AudienceFact::Member(k.provenance),
+                        _ => AudienceFact::NotMember,
+                    };
+                    if spec.evaluate(&viewer, &consent, fact).is_ok() {
+                        // Who is counted, as an order-free fingerprint of
+                        // their ids.
                         (count + 1, print ^ fingerprint(user))
                     } else {
                         (count, print)
                     }
-                });
+                })
+        };
+        let (count, fingerprint) = tokio::task::spawn_blocking(walk).await.map_err(|e| {
+            tracing::error!(error = %e, "the reach estimate's walk failed");
+            EngineError::Internal("the reach estimate failed")
+        })?;
         let key = format!("{account}|{fingerprint:016x}");
         let noise = period_noise(self, "reach", &key, size_period(self)).await?;
         Ok(disclosure::audience_size(count, noise))
