@@ -11,6 +11,7 @@
 # Usage: scripts/bench_decisions.sh [SECONDS] [CONNECTIONS]   (default 10 s, 64)
 #   WORLD_DIR=dir   keep the world there (made once, reused by later runs)
 #   PEOPLE=n AD_GROUPS=n AUDIENCES=n ACCOUNTS=n   a smaller or larger world
+#   COUNTERS=redis://127.0.0.1:6379   budgets and frequency caps in Redis
 # Needs wrk (apt-get install wrk). Only 127.0.0.1 is ever targeted.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,9 +33,12 @@ trap '[ -n "$PID" ] && kill "$PID" 2>/dev/null; rm -rf "$WORK"' EXIT
   2>&1 | grep -v "admin token"
 TOKEN=$(cat "$WORLD/admin-token")
 
-target/release/adloom serve --listen 127.0.0.1:0 --data-dir "$WORLD" --pixel-rate-limit-per-ip 0 2> "$WORK/log" &
+STARTED=$(date +%s.%N)
+target/release/adloom serve --listen 127.0.0.1:0 --data-dir "$WORLD" --pixel-rate-limit-per-ip 0 \
+  ${COUNTERS:+--counters "$COUNTERS"} 2> "$WORK/log" &
 PID=$!
-for _ in $(seq 600); do grep -q "serving state loaded" "$WORK/log" 2>/dev/null && break; sleep 0.5; done
+for _ in $(seq 6000); do grep -q "serving state loaded" "$WORK/log" 2>/dev/null && break; sleep 0.05; done
+echo "ready: $(python3 -c "print(f'{$(date +%s.%N) - $STARTED:.1f}')") s from start${COUNTERS:+ (counters in $COUNTERS)}"
 ADDR=$(grep -o 'addr=[0-9.:]*' "$WORK/log" | head -1 | cut -d= -f2)
 BASE="http://$ADDR"
 rss() { awk '/VmRSS/ {printf "%.0f MB", $2 / 1024}' "/proc/$PID/status"; }
