@@ -18,9 +18,11 @@ const HOUR: i64 = 3_600;
 
 mod columns;
 mod metrics;
+mod rollup;
 pub use columns::SPEC_COLUMNS;
 pub use metrics::Figure;
 use metrics::{Credit, Totals};
+pub use rollup::{roll_up, CreditTotal, DayTotals, RollUp};
 
 /// Whether a report may ask for this column: any of the spec's, and
 /// adloom's own.
@@ -53,6 +55,7 @@ pub struct Touch {
 /// A conversion event of a known person.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Conversion {
+    pub event_id: String,
     pub time: i64,
     pub user_id: String,
     pub name: EventName,
@@ -80,12 +83,17 @@ impl Level {
     }
 
     fn key(self, t: &Touch, account: &str) -> String {
+        self.pick(account, &t.campaign_id, &t.ad_group_id, &t.ad_id)
+    }
+
+    fn pick(self, account: &str, campaign: &str, ad_group: &str, ad: &str) -> String {
         match self {
-            Level::AdAccount => account.to_owned(),
-            Level::Campaign => t.campaign_id.clone(),
-            Level::AdGroup => t.ad_group_id.clone(),
-            Level::Ad => t.ad_id.clone(),
+            Level::AdAccount => account,
+            Level::Campaign => campaign,
+            Level::AdGroup => ad_group,
+            Level::Ad => ad,
         }
+        .to_owned()
     }
 }
 
@@ -285,17 +293,23 @@ impl Row {
 
     /// Attributed conversions of every type (none in hourly reports).
     pub fn conversions(&self) -> u64 {
-        self.totals.credits.as_ref().map_or(0, |c| c.len() as u64)
+        self.totals
+            .credits
+            .as_ref()
+            .map_or(0, |c| c.iter().map(|c| c.count).sum())
     }
 }
 
 /// Builds a report: one row per entity and time bucket with activity, in
-/// entity then time order.
+/// entity then time order, from the touches still kept one by one and the
+/// daily totals of older days (`rolled`; none in hourly reports, which
+/// need the hour of each touch).
 pub fn rows(
     q: &Query,
     account: &str,
     mut touches: Vec<Touch>,
     conversions: &[Conversion],
+    rolled: &[DayTotals],
 ) -> Vec<Row> {
     touches.sort_by_key(|t| t.time);
     let in_range = |time: i64| (q.start_day..=q.end_day).contains(&time.div_euclid(DAY));
@@ -348,10 +362,50 @@ pub fn rows(
                 kind: metrics::kind_of(&c.name),
                 via_click: touch.click,
                 source: c.source,
+                count: 1,
                 value_micros: c.value_micros,
             };
             let totals = table.entry(key(touch, when)).or_insert_with(empty);
             totals.credits.get_or_insert_default().push(credit);
+        }
+        for d in rolled {
+            let id = q
+                .level
+                .pick(account, &d.campaign_id, &d.ad_group_id, &d.ad_id);
+            if q.ids.as_ref().is_some_and(|ids| !ids.contains(&id)) {
+                continue;
+            }
+            let day = d.day * DAY;
+            if in_range(day) {
+                let totals = table
+                    .entry((id.clone(), q.granularity.bucket(day)))
+                    .or_insert_with(empty);
+                totals.spend += d.spend_micros;
+                totals.impressions += d.impressions;
+                totals.clicks += d.clicks;
+                totals.invalid_clicks += d.invalid_clicks;
+            }
+            for c in &d.credits {
+                let when = if q.at_conversion_time {
+                    c.conversion_day * DAY
+                } else {
+                    day
+                };
+                if !in_range(when) {
+                    continue;
+                }
+                let credit = Credit {
+                    kind: metrics::kind(&c.kind).unwrap_or("UNKNOWN"),
+                    via_click: c.via_click,
+                    source: c.source,
+                    count: c.count,
+                    value_micros: c.value_micros,
+                };
+                let totals = table
+                    .entry((id.clone(), q.granularity.bucket(when)))
+                    .or_insert_with(empty);
+                totals.credits.get_or_insert_default().push(credit);
+            }
         }
     }
     table
@@ -380,6 +434,7 @@ mod tests {
 
     fn checkout(time: i64) -> Conversion {
         Conversion {
+            event_id: format!("e{time}"),
             time,
             user_id: "u1".into(),
             name: EventName::Checkout,
@@ -466,7 +521,13 @@ mod tests {
             at_conversion_time: false,
             ids: Some(["g-a".to_owned()].into()),
         };
-        let rows = rows(&q, "acc", ts.clone(), &[checkout((day + 1) * DAY + 100)]);
+        let rows = rows(
+            &q,
+            "acc",
+            ts.clone(),
+            &[checkout((day + 1) * DAY + 100)],
+            &[],
+        );
         assert_eq!(rows.len(), 2);
         assert_eq!(rows[0].day(), Some(day));
         assert_eq!(rows[0].id, "g-a");
@@ -492,7 +553,7 @@ mod tests {
         q.level = Level::AdAccount;
         q.at_conversion_time = true;
         q.ids = None;
-        let total = super::rows(&q, "acc", ts, &[checkout((day + 1) * DAY + 100)]);
+        let total = super::rows(&q, "acc", ts, &[checkout((day + 1) * DAY + 100)], &[]);
         assert_eq!(total.len(), 1);
         assert_eq!(total[0].id, "acc");
         assert_eq!(total[0].impressions(), 2);
@@ -548,7 +609,7 @@ mod tests {
             at_conversion_time: false,
             ids: Some(["a".to_owned()].into()),
         };
-        let rows = rows(&q, "acc", ts, &[checkout(day * DAY + 30)]);
+        let rows = rows(&q, "acc", ts, &[checkout(day * DAY + 30)], &[]);
         assert_eq!(rows.len(), 2);
         assert_eq!((rows[0].day(), rows[0].hour()), (Some(day), Some(0)));
         assert_eq!(rows[1].hour(), Some(5));

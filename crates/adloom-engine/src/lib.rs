@@ -37,6 +37,7 @@ pub mod metrics;
 mod objects;
 pub mod pair;
 mod reach;
+pub mod reports;
 pub mod retention;
 pub mod review;
 pub mod serving;
@@ -184,6 +185,22 @@ impl Engine {
             config,
             clock: Arc::new(SystemClock),
         }))
+    }
+
+    /// Every ad account, in id order.
+    pub(crate) async fn all_accounts(
+        &self,
+    ) -> Result<Vec<adloom_core::ad_account::AdAccount>, EngineError> {
+        let mut page = adloom_core::page::PageRequest::first(250);
+        let mut accounts = Vec::new();
+        loop {
+            let batch = self.store.list_ad_accounts(None, page.clone()).await?;
+            accounts.extend(batch.items);
+            match batch.next {
+                Some(next) => page.after = Some(next),
+                None => return Ok(accounts),
+            }
+        }
     }
 
     /// The fields, while this engine is being set up (before any clone).

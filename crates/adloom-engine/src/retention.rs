@@ -5,10 +5,15 @@
 //! audiences, `why` answers and "Advertisers who have your info" at once:
 //! those read the store, and the serving snapshot of each account that lost
 //! events is computed again. `adloom purge` runs the same once, offline.
+//!
+//! Impressions and clicks are rolled up before they go: each day past
+//! their retention becomes per-ad daily totals (`adloom_core::report::
+//! roll_up`), oldest day first, and then its rows are purged.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use adloom_core::report::{self, DEFAULT_CLICK_WINDOW_DAYS};
 use adloom_store::PurgeKind;
 
 use crate::writes::Change;
@@ -24,12 +29,15 @@ pub const EVERY: Duration = Duration::from_secs(3_600);
 /// How long a node's claim on the job holds: past it, if the node died
 /// mid-run, another node takes over.
 const CLAIM: Duration = Duration::from_secs(3_000);
+const DAY: i64 = 86_400;
 
 /// What one run removed.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Purge {
     /// Rows, by what they were.
     pub rows: BTreeMap<&'static str, u64>,
+    /// Days of impressions and clicks rolled up into daily totals.
+    pub days_rolled_up: u64,
     /// Links from a browser cookie to a person that lost their last event.
     pub cookie_links: u64,
     /// Pages still free in the embedded store's file afterwards (a store
@@ -48,10 +56,15 @@ impl Engine {
     /// time, then gives the space back.
     pub async fn purge_expired(&self) -> Result<Purge, EngineError> {
         let cutoffs = self.config.retention.cutoffs(self.clock.now());
-        let mut purge = Purge::default();
+        let mut purge = Purge {
+            days_rolled_up: self.roll_up_engagements(cutoffs.engagements).await?,
+            ..Purge::default()
+        };
+        let rolled_up_before = self.store.rolled_up_before().await? * DAY;
         for kind in PurgeKind::ALL {
             let before = match kind {
                 PurgeKind::Events | PurgeKind::ClickIds => Some(cutoffs.events),
+                PurgeKind::Engagements => Some(cutoffs.engagements.min(rolled_up_before)),
                 PurgeKind::SupportRequests => Some(cutoffs.support_requests),
                 PurgeKind::SettingsHistory => cutoffs.settings_history,
             };
@@ -84,6 +97,43 @@ impl Engine {
         Ok(purge)
     }
 
+    /// Rolls up each day before `cutoff` (a day boundary) that has
+    /// impressions or clicks and is not rolled up yet, oldest first; the
+    /// number of days.
+    async fn roll_up_engagements(&self, cutoff: i64) -> Result<u64, EngineError> {
+        let until_day = cutoff.div_euclid(DAY);
+        let mut since = self.store.rolled_up_before().await? * DAY;
+        let mut days = 0;
+        let mut accounts = None;
+        while let Some(time) = self.store.oldest_engagement(since).await? {
+            let day = time.div_euclid(DAY);
+            if day >= until_day {
+                break;
+            }
+            let accounts = match &mut accounts {
+                Some(accounts) => accounts,
+                None => accounts.insert(self.all_accounts().await?),
+            };
+            // Every touch that may take a conversion from this day's, and
+            // every conversion that may be credited to it.
+            let (start, end) = (day * DAY, (day + 1 + DEFAULT_CLICK_WINDOW_DAYS) * DAY + 1);
+            let mut rollups = Vec::new();
+            for account in accounts.iter().map(|a| &a.id) {
+                let touches = self.touches(account, start, end).await?;
+                if !touches.iter().any(|t| t.time < start + DAY) {
+                    continue;
+                }
+                let conversions = self.conversions(account, start, end).await?;
+                rollups.push((account.clone(), report::roll_up(day, touches, &conversions)));
+            }
+            self.store.roll_up_day(day, rollups).await?;
+            days += 1;
+            since = start + DAY;
+            tokio::task::yield_now().await;
+        }
+        Ok(days)
+    }
+
     /// Runs retention now and then every [`EVERY`], on whichever node
     /// claims it first each time; ends with the engine.
     pub fn start_retention(&self) {
@@ -113,8 +163,8 @@ impl Engine {
             return Ok(());
         }
         let purge = self.purge_expired().await?;
-        if purge.total() > 0 {
-            tracing::info!(rows = ?purge.rows, cookie_links = purge.cookie_links, free_pages = purge.free_pages, "retention purged what was older than kept");
+        if purge.total() > 0 || purge.days_rolled_up > 0 {
+            tracing::info!(rows = ?purge.rows, days_rolled_up = purge.days_rolled_up, cookie_links = purge.cookie_links, free_pages = purge.free_pages, "retention purged what was older than kept");
         }
         Ok(())
     }

@@ -5,8 +5,7 @@ use std::collections::BTreeSet;
 
 use adloom_core::object::ObjectKind;
 use adloom_core::report::{
-    self, format_date, is_column, parse_date, Conversion, Granularity, Level, Query, Row, Touch,
-    HOUR_COLUMN,
+    self, format_date, is_column, parse_date, Granularity, Level, Query, Row, HOUR_COLUMN,
 };
 use axum::extract::{RawQuery, State};
 use axum::Json;
@@ -15,12 +14,10 @@ use serde_json::Value;
 use crate::error::ApiError;
 use crate::extract::AccountAccess;
 use crate::AppState;
-use adloom_engine::membership;
 
 mod labels;
 use labels::{Labels, Objects};
 
-const DAY: i64 = 86_400;
 const WINDOWS: [i64; 6] = [0, 1, 7, 14, 30, 60];
 
 /// A report's query, with the ads it covers still to be found when
@@ -226,52 +223,7 @@ async fn records(
 /// A report's rows: the account's impressions and clicks, and the
 /// conversions attributed to them, as `q` asks.
 pub(crate) async fn rows(state: &AppState, account: &str, q: &Query) -> Result<Vec<Row>, ApiError> {
-    let reach = q.click_window_days.max(q.view_window_days) * DAY;
-    let since = q.start_day * DAY - reach;
-    let until = (q.end_day + 1) * DAY + reach;
-    let touches = state
-        .engine
-        .store
-        .engagements(account, since, until)
-        .await?
-        .into_iter()
-        .map(|e| Touch {
-            time: e.time,
-            click: e.kind.is_click(),
-            invalid: e.invalid.is_some(),
-            user_id: e.user_id,
-            ad_id: e.ad_id,
-            ad_group_id: e.ad_group_id,
-            campaign_id: e.campaign_id,
-            charge_micros: e.charge_micros,
-        })
-        .collect();
-    let resolved: Vec<_> = state
-        .engine
-        .store
-        .resolved_events(account, since)
-        .await?
-        .into_iter()
-        .filter(|s| s.event.time < until)
-        .collect();
-    // The disclosure policy: conversions of people whose partner data may
-    // not be used are not attributed to anyone.
-    let people = resolved.iter().filter_map(|s| s.user_id.clone()).collect();
-    let counted = membership::partner_data_allowed(&state.engine, people).await?;
-    let conversions: Vec<Conversion> = resolved
-        .into_iter()
-        .filter(|s| s.user_id.as_ref().is_some_and(|u| counted.contains(u)))
-        .filter_map(|s| {
-            Some(Conversion {
-                time: s.event.time,
-                user_id: s.user_id?,
-                name: s.event.name,
-                source: s.event.action_source,
-                value_micros: s.event.value_micros.unwrap_or(0),
-            })
-        })
-        .collect();
-    Ok(report::rows(q, account, touches, &conversions))
+    Ok(state.engine.report_rows(account, q).await?)
 }
 
 /// A row in Pinterest's shape: the entity's id column, `DATE` (and adloom's

@@ -83,6 +83,7 @@ macro_rules! store_conformance_tests {
             people_page_with_their_settings,
             support_requests_newest_first,
             old_rows_are_purged_in_steps_and_the_rest_kept,
+            a_day_rolled_up_keeps_its_totals_and_its_credits,
         );
     };
     (@cases $make:path; $($case:ident),* $(,)?) => {
@@ -2057,4 +2058,139 @@ pub async fn old_rows_are_purged_in_steps_and_the_rest_kept(store: &dyn Store) {
         store.get_ads_setting("u1").await.unwrap().use_partner_info,
         Some(false)
     );
+}
+
+/// Engagement retention: a rolled-up day keeps its totals, the conversions
+/// it credited are not handed out again, the mark moves past it once, and
+/// its rows then go oldest first.
+pub async fn a_day_rolled_up_keeps_its_totals_and_its_credits(store: &dyn Store) {
+    use adloom_core::report::{CreditTotal, DayTotals, RollUp};
+    const DAY: i64 = 86_400;
+    store
+        .upsert_people(batch(vec![person("u1", Some("alice@example.com"), 1)]))
+        .await
+        .unwrap();
+    let impression = |decision: &str, time: i64| Engagement {
+        decision_id: decision.into(),
+        ad_id: "a1".into(),
+        kind: EngagementKind::Impression,
+        invalid: None,
+        ad_group_id: "g1".into(),
+        campaign_id: "c1".into(),
+        ad_account_id: "1".into(),
+        user_id: Some("u1".into()),
+        charge_micros: 2_000,
+        time,
+    };
+    for (decision, time) in [("d1", 10 * DAY + 5), ("d2", 10 * DAY + 6), ("d3", 11 * DAY)] {
+        store
+            .record_engagement(impression(decision, time))
+            .await
+            .unwrap();
+    }
+    let checkout = |id: &str, time: i64| TrackedEvent {
+        time,
+        ..tracked(id, EventName::Checkout, em("alice@example.com"))
+    };
+    store
+        .record_events(vec![
+            checkout("o1", 10 * DAY + 60),
+            checkout("o2", 11 * DAY + 60),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(store.rolled_up_before().await.unwrap(), 0);
+    assert_eq!(
+        store.oldest_engagement(0).await.unwrap(),
+        Some(10 * DAY + 5)
+    );
+    assert_eq!(
+        store.oldest_engagement(10 * DAY + 6).await.unwrap(),
+        Some(10 * DAY + 6)
+    );
+    assert_eq!(store.oldest_engagement(12 * DAY).await.unwrap(), None);
+
+    let totals = DayTotals {
+        day: 10,
+        ad_id: "a1".into(),
+        ad_group_id: "g1".into(),
+        campaign_id: "c1".into(),
+        spend_micros: 4_000,
+        impressions: 2,
+        clicks: 0,
+        invalid_clicks: 0,
+        credits: vec![CreditTotal {
+            kind: "CHECKOUT".into(),
+            via_click: false,
+            source: adloom_core::event::ActionSource::Web,
+            conversion_day: 10,
+            count: 1,
+            value_micros: 1_500_000,
+        }],
+    };
+    let rollup = RollUp {
+        days: vec![totals.clone()],
+        credited: vec!["o1".into()],
+    };
+    store
+        .roll_up_day(10, vec![("1".into(), rollup.clone())])
+        .await
+        .unwrap();
+    assert_eq!(store.rolled_up_before().await.unwrap(), 11);
+    assert_eq!(
+        store.engagement_days("1", 0, 11).await.unwrap(),
+        std::slice::from_ref(&totals)
+    );
+    assert!(store.engagement_days("1", 11, 20).await.unwrap().is_empty());
+    assert!(store.engagement_days("2", 0, 20).await.unwrap().is_empty());
+    let open: Vec<String> = store
+        .resolved_events("1", 0)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.event.event_id)
+        .collect();
+    assert_eq!(open, ["o2"], "o1 is in the day's totals");
+    assert_eq!(
+        store.conversion_totals("1").await.unwrap()[0].events,
+        2,
+        "the event itself stays"
+    );
+
+    // A day rolled up before is left as it was.
+    let again = RollUp {
+        days: vec![DayTotals {
+            impressions: 99,
+            ..totals.clone()
+        }],
+        credited: vec!["o2".into()],
+    };
+    store
+        .roll_up_day(10, vec![("1".into(), again)])
+        .await
+        .unwrap();
+    assert_eq!(store.rolled_up_before().await.unwrap(), 11);
+    assert_eq!(store.engagement_days("1", 0, 11).await.unwrap(), [totals]);
+    assert_eq!(store.resolved_events("1", 0).await.unwrap().len(), 1);
+
+    // Then the day's rows go, a step at a time; the next day's stay.
+    assert_eq!(
+        store
+            .purge(PurgeKind::Engagements, 11 * DAY, 1)
+            .await
+            .unwrap()
+            .rows,
+        1
+    );
+    assert_eq!(
+        store
+            .purge(PurgeKind::Engagements, 11 * DAY, 10)
+            .await
+            .unwrap()
+            .rows,
+        1
+    );
+    let left = store.engagements("1", 0, i64::MAX).await.unwrap();
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].time, 11 * DAY);
 }

@@ -32,6 +32,7 @@ pub use adloom_core::object::{ObjectKind, Record, StoredObject};
 use adloom_core::page::{Page, PageRequest};
 use adloom_core::person::PersonRecord;
 use adloom_core::region::Country;
+use adloom_core::report::{DayTotals, RollUp};
 use adloom_core::support::SupportRequest;
 use adloom_core::tag::ConversionTag;
 use adloom_core::Invalid;
@@ -356,8 +357,28 @@ pub trait Store: Send + Sync + 'static {
         since: i64,
         until: i64,
     ) -> Result<Vec<Engagement>>;
-    /// Events of an ad account resolved to a person, at or after `since`.
+    /// Events of an ad account resolved to a person, at or after `since`,
+    /// but for conversions credited to a rolled-up day (they are in its
+    /// totals).
     async fn resolved_events(&self, ad_account_id: &str, since: i64) -> Result<Vec<StoredEvent>>;
+    /// The time of the oldest impression or click at or after `since`.
+    async fn oldest_engagement(&self, since: i64) -> Result<Option<i64>>;
+    /// Rolls up `day` (days since the epoch): stores each account's daily
+    /// totals, marks the conversions they credited, and moves
+    /// [`Store::rolled_up_before`] past the day, in one transaction; a day
+    /// rolled up before is left alone. The day's engagement rows then go
+    /// with [`PurgeKind::Engagements`].
+    async fn roll_up_day(&self, day: i64, accounts: Vec<(String, RollUp)>) -> Result<()>;
+    /// Days before this one are rolled up: reports read their totals, not
+    /// their rows. 0 while none is.
+    async fn rolled_up_before(&self) -> Result<i64>;
+    /// An account's daily totals of the days `since_day <= day < until_day`.
+    async fn engagement_days(
+        &self,
+        ad_account_id: &str,
+        since_day: i64,
+        until_day: i64,
+    ) -> Result<Vec<DayTotals>>;
     /// An ad account's latest events, resolved or not, newest first.
     async fn latest_events(&self, ad_account_id: &str, limit: usize) -> Result<Vec<StoredEvent>>;
     /// A random secret of this installation, made on first start.
@@ -439,6 +460,8 @@ pub enum PurgeKind {
     Events,
     /// The click ids adloom appended to landing pages, and whom they name.
     ClickIds,
+    /// Impressions and clicks, one by one (days rolled up first).
+    Engagements,
     /// "Contact us" requests.
     SupportRequests,
     /// Changes of people's ads settings, except each person's latest: it
@@ -447,9 +470,10 @@ pub enum PurgeKind {
 }
 
 impl PurgeKind {
-    pub const ALL: [PurgeKind; 4] = [
+    pub const ALL: [PurgeKind; 5] = [
         PurgeKind::Events,
         PurgeKind::ClickIds,
+        PurgeKind::Engagements,
         PurgeKind::SupportRequests,
         PurgeKind::SettingsHistory,
     ];
@@ -458,6 +482,7 @@ impl PurgeKind {
         match self {
             PurgeKind::Events => "events",
             PurgeKind::ClickIds => "click_ids",
+            PurgeKind::Engagements => "engagements",
             PurgeKind::SupportRequests => "support_requests",
             PurgeKind::SettingsHistory => "settings_history",
         }

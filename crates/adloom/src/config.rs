@@ -85,6 +85,7 @@ struct FileConfig {
     tcf_vendor_id: Option<u16>,
     tcf_sharing_vendor_ids: Option<Vec<u16>>,
     event_retention_days: Option<u32>,
+    engagement_retention_days: Option<u32>,
     support_request_retention_days: Option<u32>,
     settings_history_retention_days: Option<u32>,
 }
@@ -254,6 +255,9 @@ fn retention(file: &FileConfig) -> anyhow::Result<Retention> {
     let defaults = Retention::default();
     let retention = Retention {
         event_days: file.event_retention_days.unwrap_or(defaults.event_days),
+        engagement_days: file
+            .engagement_retention_days
+            .unwrap_or(defaults.engagement_days),
         support_request_days: file
             .support_request_retention_days
             .unwrap_or(defaults.support_request_days),
@@ -342,6 +346,10 @@ mod tests {
         assert_eq!(
             example.event_retention_days,
             Some(Retention::default().event_days)
+        );
+        assert_eq!(
+            example.engagement_retention_days,
+            Some(Retention::default().engagement_days)
         );
         assert_eq!(
             example.support_request_retention_days,

@@ -51,8 +51,9 @@ async fn purge(settings: Settings) -> anyhow::Result<()> {
     let engine = adloom_engine::Engine::new(store.clone(), settings.http.engine.clone());
     let retention = &settings.http.engine.retention;
     println!(
-        "purging what is older than its retention: events {} days, Contact us requests {} days, settings history {}",
+        "purging what is older than its retention: events {} days, impressions and clicks {} days (then kept as daily totals), Contact us requests {} days, settings history {}",
         retention.event_days,
+        retention.engagement_days,
         retention.support_request_days,
         retention
             .settings_history_days
@@ -62,6 +63,10 @@ async fn purge(settings: Settings) -> anyhow::Result<()> {
         .purge_expired()
         .await
         .map_err(|e| anyhow::anyhow!("the purge failed: {e:?}"))?;
+    println!(
+        "  days of impressions and clicks rolled up into daily totals: {}",
+        purge.days_rolled_up
+    );
     for (kind, rows) in &purge.rows {
         println!("  {kind}: {rows} removed");
     }

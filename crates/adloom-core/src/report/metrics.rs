@@ -7,13 +7,15 @@ use crate::event::{ActionSource, EventName};
 
 use super::INVALID_CLICKS;
 
-/// A conversion credited to a row.
+/// Conversions credited to a row alike: one, or a day's rolled up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct Credit {
     pub kind: &'static str,
     /// Credited to a click (else to a view).
     pub via_click: bool,
     pub source: ActionSource,
+    /// How many conversions, and their total value.
+    pub count: u64,
     pub value_micros: i64,
 }
 
@@ -45,7 +47,7 @@ pub(super) fn kind_of(name: &EventName) -> &'static str {
     }
 }
 
-const KINDS: &[&str] = &[
+pub(super) const KINDS: &[&str] = &[
     "PAGE_VISIT",
     "VIEW_CATEGORY",
     "SEARCH",
@@ -99,7 +101,7 @@ enum Conversions {
     CostPerAction(Filter),
 }
 
-fn kind(name: &str) -> Option<&'static str> {
+pub(super) fn kind(name: &str) -> Option<&'static str> {
     KINDS.iter().copied().find(|k| *k == name)
 }
 
@@ -233,7 +235,7 @@ pub(super) fn value(column: &str, t: &Totals) -> Option<Figure> {
                 credits
                     .iter()
                     .filter(|c| f.keeps(c))
-                    .fold((0, 0), |(n, v), c| (n + 1, v + c.value_micros))
+                    .fold((0, 0), |(n, v), c| (n + c.count, v + c.value_micros))
             };
             match metric {
                 Conversions::Count(f) => Figure::Count(sum(f).0),
@@ -258,6 +260,7 @@ mod tests {
             kind,
             via_click,
             source,
+            count: 1,
             value_micros: value,
         }
     }

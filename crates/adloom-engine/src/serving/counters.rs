@@ -139,6 +139,18 @@ impl Counters {
         }
     }
 
+    /// Counts a rolled-up day of an ad (`adloom_core::report::DayTotals`):
+    /// its spend toward lifetime budgets, its clicks and impressions toward
+    /// the click-through estimate. Past engagement retention, nobody's
+    /// frequency or today's budget depends on it.
+    pub(super) fn count_day(&mut self, totals: &adloom_core::report::DayTotals) {
+        slot(&mut self.campaign_spend, &totals.campaign_id).charge(totals.day, totals.spend_micros);
+        slot(&mut self.spend, &totals.ad_group_id).charge(totals.day, totals.spend_micros);
+        let e = slot(&mut self.engagement, &totals.ad_group_id);
+        e.0 += totals.clicks;
+        e.1 += totals.impressions;
+    }
+
     /// Holds a delivery's charge against its ad group's and campaign's
     /// budgets until it is billed or the hold lapses.
     pub(super) fn hold(&mut self, group: &str, campaign: &str, micros: u64, now: i64) {

@@ -20,7 +20,6 @@ use adloom_core::candidates::CandidateIndex;
 use adloom_core::catalog::{self, PinCard};
 use adloom_core::consent::{self, Provenance};
 use adloom_core::decision::{auction_order, ServingAdGroup, ServingAudience};
-use adloom_core::page::PageRequest;
 
 use super::counters::Counters;
 use crate::membership;
@@ -99,15 +98,22 @@ pub(super) async fn rebuild(
 ) -> Result<Snapshot, EngineError> {
     // Audience readiness is counted against the people mirror.
     engine.serving.people.ensure_loaded(engine).await?;
-    let accounts = all_accounts(engine).await?;
+    let accounts = engine.all_accounts().await?;
     let reload_counters = !lock(counters).loaded;
     let mut history = Vec::new();
+    let mut rolled_up = Vec::new();
     let mut parts = HashMap::new();
     let mut fresh_groups = Vec::new();
     let mut reread = HashSet::new();
     for account in &accounts {
         if reload_counters {
             history.extend(engine.store.engagements(&account.id, 0, i64::MAX).await?);
+            rolled_up.extend(
+                engine
+                    .store
+                    .engagement_days(&account.id, i64::MIN, i64::MAX)
+                    .await?,
+            );
         }
         let before = previous.parts.get(&account.id);
         let part = match before {
@@ -146,6 +152,9 @@ pub(super) async fn rebuild(
                     e.charge_micros,
                     e.time,
                 );
+            }
+            for day in &rolled_up {
+                c.count_day(day);
             }
             c.loaded = true;
         }
@@ -219,19 +228,6 @@ fn follow_memberships(
         }
         for joined in new.difference(old) {
             map.entry(joined.clone()).or_default().push(id.clone());
-        }
-    }
-}
-
-async fn all_accounts(engine: &Engine) -> Result<Vec<AdAccount>, EngineError> {
-    let mut page = PageRequest::first(250);
-    let mut accounts = Vec::new();
-    loop {
-        let batch = engine.store.list_ad_accounts(None, page.clone()).await?;
-        accounts.extend(batch.items);
-        match batch.next {
-            Some(next) => page.after = Some(next),
-            None => return Ok(accounts),
         }
     }
 }

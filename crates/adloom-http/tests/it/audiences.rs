@@ -578,6 +578,7 @@ async fn retention_through_a_year_takes_old_data_out_of_everything_at_once() {
     let app = App::with_config(|c| {
         c.engine.retention = adloom_core::retention::Retention {
             event_days: 30,
+            engagement_days: 60,
             support_request_days: 60,
             settings_history_days: Some(90),
         }

@@ -655,6 +655,97 @@ async fn attribution_into_the_reports() {
     assert!(rows[0].get("TOTAL_CHECKOUT").is_none());
 }
 
+/// Engagement retention (issue 19): past it, a day's impressions and
+/// clicks become daily totals, and every report of that day adds up to
+/// what it did from the rows, conversions included.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reports_add_up_the_same_once_their_days_are_rolled_up() {
+    const DAY: i64 = 86_400;
+    let w = world().await;
+    let d = decide(
+        &w.app,
+        json!({"user_id": "u4", "placement": "home_feed", "count": 2}),
+    )
+    .await;
+    let shoe = ad_of(&d, &w.shoes_group);
+    let (account, campaign, ad) = (
+        shoe["ad_account_id"].as_str().unwrap().to_owned(),
+        shoe["campaign_id"].as_str().unwrap().to_owned(),
+        shoe["ad_id"].as_str().unwrap().to_owned(),
+    );
+    for url in [&shoe["impression_url"], &shoe["click_url"]] {
+        fire(&w.app, url).await;
+    }
+    // Another person only sees it.
+    let d = decide(
+        &w.app,
+        json!({"user_id": "u6", "placement": "home_feed", "count": 2}),
+    )
+    .await;
+    fire(&w.app, &ad_of(&d, &w.shoes_group)["impression_url"]).await;
+    // u4 buys two days later.
+    w.app.advance(2 * DAY);
+    let em = adloom_core::identifier::hash_email("person4@example.com")
+        .unwrap()
+        .sha256;
+    let r = w
+        .app
+        .admin(
+            Method::POST,
+            &format!("/v5/ad_accounts/{account}/events"),
+            Some(json!({"data": [{"event_name": "checkout", "action_source": "web", "event_time": 1_700_000_000 + 2 * DAY,
+                                  "event_id": "order-9", "user_data": {"em": [em]},
+                                  "custom_data": {"value": "30.00", "currency": "USD"}}]})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let columns = "SPEND_IN_MICRO_DOLLAR,TOTAL_IMPRESSION,TOTAL_CLICKTHROUGH,CTR,TOTAL_CONVERSIONS,TOTAL_CLICK_CHECKOUT,TOTAL_WEB_CHECKOUT_VALUE_IN_MICRO_DOLLAR,CHECKOUT_ROAS";
+    let reports = [
+        format!("/v5/ad_accounts/{account}/analytics?start_date=2023-11-01&end_date=2023-11-30&granularity=TOTAL&columns={columns}"),
+        format!("/v5/ad_accounts/{account}/analytics?start_date=2023-11-01&end_date=2023-11-30&granularity=DAY&columns={columns}&conversion_report_time=TIME_OF_CONVERSION"),
+        format!("/v5/ad_accounts/{account}/campaigns/analytics?start_date=2023-11-14&end_date=2023-11-20&granularity=DAY&columns={columns}&campaign_ids={campaign}"),
+        format!("/v5/ad_accounts/{account}/ads/analytics?start_date=2023-11-13&end_date=2023-11-19&granularity=WEEK&columns={columns}&ad_ids={ad}"),
+        format!("/v5/ad_accounts/{account}/analytics?start_date=2023-11-16&end_date=2023-11-16&granularity=DAY&columns={columns}&conversion_report_time=TIME_OF_CONVERSION"),
+    ];
+    let read = |path: String| {
+        let app = &w.app;
+        async move {
+            let r = app.admin(Method::GET, &path, None).await;
+            assert_eq!(r.status, StatusCode::OK, "{path}: {:?}", r.body);
+            r.body
+        }
+    };
+    let mut before = Vec::new();
+    for path in &reports {
+        before.push(read(path.clone()).await);
+    }
+    assert_eq!(before[0][0]["TOTAL_IMPRESSION"], 2, "{:?}", before[0]);
+    assert_eq!(before[0][0]["TOTAL_CLICK_CHECKOUT"], 1, "{:?}", before[0]);
+    assert_eq!(before[4][0]["TOTAL_CONVERSIONS"], 1, "{:?}", before[4]);
+
+    // 401 days on, past the default 400: the rows go, the figures stay.
+    w.app.advance(399 * DAY);
+    let purge = w.app.engine.purge_expired().await.unwrap();
+    assert_eq!(purge.days_rolled_up, 1, "{purge:?}");
+    assert_eq!(purge.rows["engagements"], 3, "{purge:?}");
+    assert!(w
+        .app
+        .store
+        .engagements(&account, 0, i64::MAX)
+        .await
+        .unwrap()
+        .is_empty());
+    for (path, was) in reports.iter().zip(&before) {
+        assert_eq!(&read(path.clone()).await, was, "{path}");
+    }
+    // Nothing more to roll up the next time.
+    let again = w.app.engine.purge_expired().await.unwrap();
+    assert_eq!(again.days_rolled_up, 0);
+    for (path, was) in reports.iter().zip(&before) {
+        assert_eq!(&read(path.clone()).await, was, "{path}");
+    }
+}
+
 /// Frequency counts and spend come back after a restart, and people who
 /// saw an ad join the advertiser's engagement audience, whatever their
 /// partner setting (it is on-platform data).

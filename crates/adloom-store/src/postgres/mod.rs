@@ -23,6 +23,7 @@ use adloom_core::identity::resolve_person;
 use adloom_core::page::{Page, PageRequest};
 use adloom_core::person::PersonRecord;
 use adloom_core::region::Country;
+use adloom_core::report::{DayTotals, RollUp};
 use adloom_core::support::SupportRequest;
 use adloom_core::tag::ConversionTag;
 use adloom_core::Invalid;
@@ -60,6 +61,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0009.sql"),
     include_str!("migrations/0010.sql"),
     include_str!("migrations/0011.sql"),
+    include_str!("migrations/0012.sql"),
 ];
 
 /// Any number that no other program's advisory locks are likely to use.
@@ -722,6 +724,53 @@ async fn insert_engagement<C: GenericClient>(client: &C, e: &Engagement) -> Resu
 /// The oldest events, then the links of their cookies that have no event
 /// left (a link says whose browser it is; without an event it says it for
 /// nothing).
+/// Stores a day's totals, marks the conversions they credited and moves
+/// the mark past the day; a day rolled up before is left alone. The mark's
+/// row is locked first, so that two nodes never roll up the same day.
+async fn roll_up_day(
+    tx: &deadpool_postgres::Transaction<'_>,
+    day: i64,
+    accounts: Vec<(String, RollUp)>,
+) -> Result<()> {
+    let before: i64 = tx
+        .query_one(
+            "SELECT value::bigint FROM meta WHERE key = 'engagements_rolled_up_before' FOR UPDATE",
+            &[],
+        )
+        .await
+        .map_err(driver)?
+        .get(0);
+    if day < before {
+        return Ok(());
+    }
+    for (account, rollup) in &accounts {
+        for totals in &rollup.days {
+            tx.execute(
+                "INSERT INTO engagement_days (ad_account_id, day, ad_id, record) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (ad_account_id, day, ad_id) DO UPDATE SET record = excluded.record",
+                &[account, &day, &totals.ad_id, &to_json(totals)?],
+            )
+            .await
+            .map_err(driver)?;
+        }
+        if !rollup.credited.is_empty() {
+            tx.execute(
+                "UPDATE events SET credited_day = $3 WHERE ad_account_id = $1 AND event_id = ANY($2)",
+                &[account, &rollup.credited, &day],
+            )
+            .await
+            .map_err(driver)?;
+        }
+    }
+    tx.execute(
+        "UPDATE meta SET value = $1 WHERE key = 'engagements_rolled_up_before'",
+        &[&(day + 1).to_string()],
+    )
+    .await
+    .map_err(driver)?;
+    Ok(())
+}
+
 async fn purge_events(
     tx: &deadpool_postgres::Transaction<'_>,
     before: i64,
@@ -1909,11 +1958,55 @@ impl Store for PostgresStore {
         stored_events(
             self.query(
                 "SELECT record, user_id FROM events
-                 WHERE ad_account_id = $1 AND time >= $2 AND user_id IS NOT NULL ORDER BY seq",
+                 WHERE ad_account_id = $1 AND time >= $2 AND user_id IS NOT NULL
+                   AND credited_day IS NULL
+                 ORDER BY seq",
                 &[&ad_account_id, &since],
             )
             .await?,
         )
+    }
+
+    async fn oldest_engagement(&self, since: i64) -> Result<Option<i64>> {
+        Ok(self
+            .query_opt(
+                "SELECT MIN(time) FROM engagements WHERE time >= $1",
+                &[&since],
+            )
+            .await?
+            .and_then(|r| r.get(0)))
+    }
+
+    async fn roll_up_day(&self, day: i64, accounts: Vec<(String, RollUp)>) -> Result<()> {
+        self.write(move |tx| Box::pin(roll_up_day(tx, day, accounts)))
+            .await
+    }
+
+    async fn rolled_up_before(&self) -> Result<i64> {
+        let row = self
+            .query_opt(
+                "SELECT value::bigint FROM meta WHERE key = 'engagements_rolled_up_before'",
+                &[],
+            )
+            .await?;
+        Ok(row.map_or(0, |r| r.get(0)))
+    }
+
+    async fn engagement_days(
+        &self,
+        ad_account_id: &str,
+        since_day: i64,
+        until_day: i64,
+    ) -> Result<Vec<DayTotals>> {
+        self.query(
+            "SELECT record FROM engagement_days
+             WHERE ad_account_id = $1 AND day >= $2 AND day < $3 ORDER BY day, ad_id",
+            &[&ad_account_id, &since_day, &until_day],
+        )
+        .await?
+        .iter()
+        .map(|r| from_json(r.get(0)))
+        .collect()
     }
 
     async fn latest_events(&self, ad_account_id: &str, limit: usize) -> Result<Vec<StoredEvent>> {
@@ -2074,6 +2167,13 @@ impl Store for PostgresStore {
                 delete(
                     "DELETE FROM click_ids WHERE click_id IN
                        (SELECT click_id FROM click_ids WHERE time < $1 ORDER BY time LIMIT $2)",
+                )
+                .await
+            }
+            PurgeKind::Engagements => {
+                delete(
+                    "DELETE FROM engagements WHERE ctid IN
+                       (SELECT ctid FROM engagements WHERE time < $1 ORDER BY time LIMIT $2)",
                 )
                 .await
             }

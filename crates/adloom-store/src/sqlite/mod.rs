@@ -27,6 +27,7 @@ use adloom_core::identity::{pick_person, resolve_person, IdentityIndex};
 use adloom_core::page::{Page, PageRequest};
 use adloom_core::person::PersonRecord;
 use adloom_core::region::Country;
+use adloom_core::report::{DayTotals, RollUp};
 use adloom_core::support::SupportRequest;
 use adloom_core::tag::ConversionTag;
 use async_trait::async_trait;
@@ -68,6 +69,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0013.sql"),
     include_str!("migrations/0014.sql"),
     include_str!("migrations/0015.sql"),
+    include_str!("migrations/0016.sql"),
 ];
 
 const READERS: u32 = 8;
@@ -2015,12 +2017,46 @@ impl Store for SqliteStore {
             let mut stmt = c
                 .prepare_cached(
                     "SELECT record, user_id FROM events
-                     WHERE ad_account_id = ?1 AND time >= ?2 AND user_id IS NOT NULL ORDER BY seq",
+                     WHERE ad_account_id = ?1 AND time >= ?2 AND user_id IS NOT NULL
+                       AND credited_day IS NULL
+                     ORDER BY seq",
                 )
                 .map_err(driver)?;
             stored_events(stmt.query(params![ad_account_id, since]))
         })
         .await
+    }
+
+    async fn oldest_engagement(&self, since: i64) -> Result<Option<i64>> {
+        self.read(move |c| {
+            c.query_row(
+                "SELECT MIN(time) FROM engagements WHERE time >= ?1",
+                [since],
+                |r| r.get(0),
+            )
+            .map_err(driver)
+        })
+        .await
+    }
+
+    async fn roll_up_day(&self, day: i64, accounts: Vec<(String, RollUp)>) -> Result<()> {
+        self.write(move |tx| purge::roll_up_day(tx, day, accounts))
+            .await
+    }
+
+    async fn rolled_up_before(&self) -> Result<i64> {
+        self.read(purge::rolled_up_before).await
+    }
+
+    async fn engagement_days(
+        &self,
+        ad_account_id: &str,
+        since_day: i64,
+        until_day: i64,
+    ) -> Result<Vec<DayTotals>> {
+        let ad_account_id = ad_account_id.to_owned();
+        self.read(move |c| purge::engagement_days(c, &ad_account_id, since_day, until_day))
+            .await
     }
 
     async fn latest_events(&self, ad_account_id: &str, limit: usize) -> Result<Vec<StoredEvent>> {

@@ -7,7 +7,10 @@ use std::collections::BTreeSet;
 
 use rusqlite::{params, Connection, Transaction};
 
+use adloom_core::report::{DayTotals, RollUp};
+
 use super::driver;
+use crate::rows::{from_json, internal, to_json};
 use crate::{PurgeKind, Purged, Result};
 
 /// One purge step: at most `limit` rows of `kind` from before `before`.
@@ -32,6 +35,14 @@ pub(super) fn step(
             rows: delete(
                 "DELETE FROM click_ids WHERE click_id IN
                    (SELECT click_id FROM click_ids WHERE time < ?1 ORDER BY time LIMIT ?2)",
+            )?,
+            ..Purged::default()
+        }),
+        PurgeKind::Engagements => Ok(Purged {
+            rows: delete(
+                "DELETE FROM engagements WHERE (decision_id, ad_id, kind) IN
+                   (SELECT decision_id, ad_id, kind FROM engagements
+                    WHERE time < ?1 ORDER BY time LIMIT ?2)",
             )?,
             ..Purged::default()
         }),
@@ -95,6 +106,80 @@ fn events(tx: &Transaction<'_>, before: i64, limit: i64) -> Result<Purged> {
         purged.cookie_links += unlink.execute([&account, &cookie]).map_err(driver)? as u64;
     }
     Ok(purged)
+}
+
+/// Days before this one are rolled up.
+pub(super) fn rolled_up_before(conn: &Connection) -> Result<i64> {
+    let day: String = conn
+        .query_row(
+            "SELECT value FROM meta WHERE key = 'engagements_rolled_up_before'",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(driver)?;
+    day.parse()
+        .map_err(|_| internal(format!("bad rolled-up day {day:?}")))
+}
+
+/// Stores a day's totals, marks the conversions they credited and moves
+/// the mark past the day; a day rolled up before is left alone.
+pub(super) fn roll_up_day(
+    tx: &Transaction<'_>,
+    day: i64,
+    accounts: Vec<(String, RollUp)>,
+) -> Result<()> {
+    if day < rolled_up_before(tx)? {
+        return Ok(());
+    }
+    let mut put = tx
+        .prepare_cached(
+            "INSERT OR REPLACE INTO engagement_days (ad_account_id, day, ad_id, record)
+             VALUES (?1, ?2, ?3, ?4)",
+        )
+        .map_err(driver)?;
+    let mut credit = tx
+        .prepare_cached(
+            "UPDATE events SET credited_day = ?3 WHERE ad_account_id = ?1 AND event_id = ?2",
+        )
+        .map_err(driver)?;
+    for (account, rollup) in accounts {
+        for totals in &rollup.days {
+            put.execute(params![account, day, totals.ad_id, to_json(totals)?])
+                .map_err(driver)?;
+        }
+        for event_id in &rollup.credited {
+            credit
+                .execute(params![account, event_id, day])
+                .map_err(driver)?;
+        }
+    }
+    tx.execute(
+        "UPDATE meta SET value = ?1 WHERE key = 'engagements_rolled_up_before'",
+        [(day + 1).to_string()],
+    )
+    .map_err(driver)?;
+    Ok(())
+}
+
+/// An account's daily totals of `since_day <= day < until_day`.
+pub(super) fn engagement_days(
+    conn: &Connection,
+    account: &str,
+    since_day: i64,
+    until_day: i64,
+) -> Result<Vec<DayTotals>> {
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT record FROM engagement_days
+             WHERE ad_account_id = ?1 AND day >= ?2 AND day < ?3 ORDER BY day, ad_id",
+        )
+        .map_err(driver)?;
+    let records: Vec<String> = stmt
+        .query_map(params![account, since_day, until_day], |r| r.get(0))
+        .map_err(driver)?
+        .collect::<rusqlite::Result<_>>()
+        .map_err(driver)?;
+    records.iter().map(|r| from_json(r)).collect()
 }
 
 /// Whether the database gives freed pages back step by step.
