@@ -7,7 +7,10 @@ use std::collections::HashMap;
 use std::sync::RwLock;
 use std::time::Duration;
 
-use metrics::{counter, histogram, with_local_recorder};
+use metrics::{
+    counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram,
+    with_local_recorder, Unit,
+};
 use metrics_exporter_prometheus::{
     Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder,
 };
@@ -118,6 +121,105 @@ impl PixelOutcome {
     }
 }
 
+/// The HELP line of every series (Prometheus's `promtool check metrics`
+/// asks for one; OPERATING.md has what to alert on).
+fn describe() {
+    describe_counter!(
+        "adloom_http_requests_total",
+        "Requests answered, by route template, method and status class (ok, 4xx, 5xx)."
+    );
+    describe_histogram!(
+        "adloom_http_request_duration_seconds",
+        Unit::Seconds,
+        "Time to answer a request, by route template and method."
+    );
+    describe_counter!(
+        "adloom_requests_rate_limited_total",
+        "Ingestion requests refused with 429 by a rate limit."
+    );
+    describe_counter!(
+        "adloom_requests_shed_total",
+        "Requests refused with 503 because max_in_flight were already being handled."
+    );
+    describe_counter!(
+        "adloom_pixel_requests_total",
+        "Tag pixels, by outcome (recorded, or why not)."
+    );
+    describe_counter!(
+        "adloom_event_commits_total",
+        "Commits of the event writer, synced to disk or only written."
+    );
+    describe_counter!(
+        "adloom_event_commit_events_total",
+        "Events carried by the event writer's commits."
+    );
+    describe_counter!(
+        "adloom_conversion_events_total",
+        "Conversions API events, processed or failed."
+    );
+    describe_counter!(
+        "adloom_purged_rows_total",
+        "Rows removed by retention, by kind."
+    );
+    describe_gauge!(
+        "adloom_retention_completed_timestamp_seconds",
+        Unit::Seconds,
+        "When this node last finished a retention run (Unix time)."
+    );
+    describe_counter!(
+        "adloom_beacons_rejected_total",
+        "Impression and click beacons refused: forged, tampered, late or replayed."
+    );
+    describe_counter!(
+        "adloom_creations_capped_total",
+        "New customer lists and audiences refused by the daily cap, by kind."
+    );
+    describe_counter!(
+        "adloom_write_failures_total",
+        "Writes no caller was waiting for that failed, by what they were."
+    );
+    describe_counter!(
+        "adloom_invalid_clicks_total",
+        "Clicks that billed nothing, by reason."
+    );
+    describe_counter!(
+        "adloom_beacons_counted_total",
+        "Impressions and clicks counted, by kind."
+    );
+    describe_counter!(
+        "adloom_spend_micros_total",
+        "Advertisers' spend charged by counted beacons, in micro-currency."
+    );
+    describe_counter!(
+        "adloom_consent_strings_total",
+        "Requests and pixels that carried IAB consent strings, by what they refused."
+    );
+    describe_counter!(
+        "adloom_decisions_total",
+        "Ad decisions, filled (at least one ad) or empty."
+    );
+    describe_counter!("adloom_ads_served_total", "Ads served by decisions.");
+    describe_counter!(
+        "adloom_candidates_lost_total",
+        "Candidates that lost an explained decision, by reason."
+    );
+    describe_histogram!(
+        "adloom_decision_duration_seconds",
+        Unit::Seconds,
+        "Time to decide, from the parsed request to the chosen ads."
+    );
+    describe_histogram!(
+        "adloom_snapshot_rebuild_duration_seconds",
+        Unit::Seconds,
+        "Time to rebuild the serving snapshot after a catalog change."
+    );
+    describe_histogram!(
+        "adloom_remote_changes_apply_duration_seconds",
+        Unit::Seconds,
+        "Time to apply changes announced by other nodes."
+    );
+}
+
 /// Latency buckets, in seconds: 100 µs to 10 s.
 const SECONDS: [f64; 14] = [
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 10.0,
@@ -144,6 +246,7 @@ impl Default for Metrics {
             .expect("the buckets are not empty")
             .build_recorder();
         let handle = recorder.handle();
+        with_local_recorder(&recorder, describe);
         Metrics {
             recorder,
             handle,
@@ -246,6 +349,12 @@ impl Metrics {
     /// Rows retention removed, by kind.
     pub fn purged(&self, kind: &'static str, rows: u64) {
         self.record(|| counter!("adloom_purged_rows_total", "kind" => kind).increment(rows));
+    }
+
+    /// This node finished a retention run at `now` (Unix seconds): an
+    /// operator alerts when no node has for hours (OPERATING.md).
+    pub fn retention_completed(&self, now: i64) {
+        self.record(|| gauge!("adloom_retention_completed_timestamp_seconds").set(now as f64));
     }
 
     /// A forged, tampered, late or replayed beacon.

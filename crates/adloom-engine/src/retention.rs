@@ -163,6 +163,7 @@ impl Engine {
             return Ok(());
         }
         let purge = self.purge_expired().await?;
+        self.metrics.retention_completed(self.clock.now());
         if purge.total() > 0 || purge.days_rolled_up > 0 {
             tracing::info!(rows = ?purge.rows, days_rolled_up = purge.days_rolled_up, cookie_links = purge.cookie_links, free_pages = purge.free_pages, "retention purged what was older than kept");
         }

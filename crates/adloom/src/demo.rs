@@ -96,7 +96,7 @@ struct DemoFile {
 
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     let mut settings = Settings::resolve(args)?;
-    crate::serve::init_logs();
+    crate::serve::init_logs()?;
     crate::serve::runtime()?.block_on(async move {
         // Bound first: the world's links and images name the real address.
         let listener = crate::serve::bind(&mut settings).await?;

@@ -100,7 +100,9 @@ enum IdentifierKind {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Serve(args) => match config::Settings::resolve(args) {
+        Command::Serve(args) => match config::Settings::resolve(args)
+            .and_then(|settings| serve::init_logs().map(|()| settings))
+        {
             Ok(settings) => serve::run(settings),
             Err(e) => {
                 eprintln!("adloom: configuration error: {e:#}");

@@ -10,20 +10,28 @@ use tokio::net::TcpListener;
 
 use crate::config::Settings;
 
+/// Serves; logging is set up (`init_logs`) by then.
 pub fn run(settings: Settings) -> anyhow::Result<()> {
-    init_logs();
     runtime()?.block_on(serve(settings))
 }
 
-/// Logs with tracing, on standard error.
-pub(crate) fn init_logs() {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+/// Logs with tracing, on standard error: lines of text, or one JSON object
+/// a line with `ADLOOM_LOG_FORMAT=json` (for log shippers).
+pub(crate) fn init_logs() -> anyhow::Result<()> {
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match std::env::var("ADLOOM_LOG_FORMAT").as_deref() {
+        Ok("json") => logs.json().flatten_event(true).init(),
+        Ok("text") | Err(std::env::VarError::NotPresent) => logs
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init(),
+        Ok(other) => anyhow::bail!("ADLOOM_LOG_FORMAT is `text` or `json`, not `{other}`"),
+        Err(e) => anyhow::bail!("ADLOOM_LOG_FORMAT: {e}"),
+    }
+    Ok(())
 }
 
 pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {

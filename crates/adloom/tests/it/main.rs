@@ -5,6 +5,7 @@
 mod backup;
 mod cluster;
 mod crash;
+mod operating;
 mod pair;
 mod purge;
 mod upgrade;
