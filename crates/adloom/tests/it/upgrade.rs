@@ -86,21 +86,7 @@ async fn a_postgres_store_from_a_newer_build_is_refused_and_left_alone() {
 /// report.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn data_dirs_of_earlier_builds_start_and_answer_the_same() {
-    use reqwest::Method;
-    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures");
-    let mut made_by: Vec<std::path::PathBuf> = std::fs::read_dir(&fixtures)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| {
-            p.file_name()
-                .unwrap()
-                .to_string_lossy()
-                .starts_with("datadir-")
-        })
-        .collect();
-    made_by.sort();
-    assert!(!made_by.is_empty(), "fixtures: {made_by:?}");
-    for fixture in made_by {
+    for fixture in fixtures("datadir-") {
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("data");
         std::fs::create_dir_all(&data).unwrap();
@@ -109,108 +95,197 @@ async fn data_dirs_of_earlier_builds_start_and_answer_the_same() {
             serde_json::from_str(&std::fs::read_to_string(fixture.join("expected.json")).unwrap())
                 .unwrap();
         let server = crate::Server::start(&data, Some("fixture"));
-        let at = |path: &str| format!("{path} of {}", fixture.display());
-        let get = |path: String| {
-            let server = &server;
-            async move {
-                let (status, body) = server.call(Method::GET, &path, None).await;
-                assert_eq!(status, 200, "{path}: {body}");
-                body
-            }
-        };
-        let account = old["ad_account_id"].as_str().unwrap();
-
-        assert_eq!(
-            get("/v1/admin/people/p1".into()).await,
-            old["person"],
-            "{}",
-            at("p1")
-        );
-        assert_eq!(
-            get("/v1/people/p4/ads_settings/history".into()).await,
-            old["settings_history_p4"],
-            "{}",
-            at("p4's history")
-        );
-        let setting = get("/v1/people/p3/ads_settings".into()).await;
-        assert_eq!(setting["use_partner_info"], false, "{}", at("p3"));
-
-        let list = get(format!(
-            "/v5/ad_accounts/{account}/customer_lists/{}",
-            old["customer_list_id"].as_str().unwrap()
-        ))
-        .await;
-        for field in ["name", "num_uploaded_user_records", "num_batches", "status"] {
-            assert_eq!(list[field], old["customer_list"][field], "{}", at(field));
-        }
-        let audience = get(format!(
-            "/v5/ad_accounts/{account}/audiences/{}",
-            old["audience_id"].as_str().unwrap()
-        ))
-        .await;
-        for field in ["name", "audience_type", "rule", "status"] {
-            assert_eq!(audience[field], old["audience"][field], "{}", at(field));
-        }
-        // Its size carries noise drawn per period: the same people, maybe
-        // another draw.
-        let size = |a: &serde_json::Value| a["size"].as_i64().unwrap();
-        assert!(
-            (size(&audience) - size(&old["audience"])).abs() <= 32,
-            "{}",
-            at("size")
-        );
-
-        for (kind, id) in [
-            ("campaigns", "campaign_id"),
-            ("ad_groups", "ad_group_id"),
-            ("ads", "ad_id"),
-        ] {
-            let object = get(format!(
-                "/v5/ad_accounts/{account}/{kind}/{}",
-                old[id].as_str().unwrap()
-            ))
-            .await;
-            assert_eq!(object["id"], old[id], "{}", at(kind));
-        }
-        let pin = get(format!(
-            "/v5/pins/{}?ad_account_id={account}",
-            old["pin_id"].as_str().unwrap()
-        ))
-        .await;
-        assert_eq!(pin["title"], "Warm boots", "{}", at("the pin"));
-        assert_eq!(
-            pin["media"]["images"]["originals"]["url"]
-                .as_str()
-                .or(pin["media_source"]["url"].as_str()),
-            Some("https://shop.example/boots.jpg"),
-            "{}: {pin}",
-            at("the pin's image")
-        );
-
-        let date = old["date"].as_str().unwrap();
-        let report = get(format!(
-            "/v5/ad_accounts/{account}/analytics?start_date={date}&end_date={date}&columns=SPEND_IN_MICRO_DOLLAR,TOTAL_IMPRESSION&granularity=DAY"
-        ))
-        .await;
-        assert_eq!(report, old["report"], "{}", at("the report"));
-
-        // The migrated store keeps serving: the ad still reaches the list.
-        let (status, decision) = server
-            .call(
-                Method::POST,
-                "/v1/decisions",
-                Some(serde_json::json!({"user_id": "p8", "placement": "home_feed", "count": 3})),
-            )
-            .await;
-        assert_eq!(status, 200, "{decision}");
-        assert!(
-            decision["ads"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .any(|a| a["ad_id"] == old["ad_id"]),
-            "{}: {decision}",
-            at("a decision")
-        );
+        answers_as_before(&server, &old, &fixture).await;
     }
+}
+
+/// PostgreSQL stores made by earlier commits (`tests/fixtures/postgres-*`,
+/// `POSTGRES=... scripts/make_fixture.sh COMMIT`: a dump of the database
+/// the old build served), loaded into a new database: today's build
+/// migrates each when it starts and answers what the old build answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_stores_of_earlier_builds_start_and_answer_the_same() {
+    for fixture in fixtures("postgres-") {
+        let db = FixtureDatabase::load(&fixture.join("dump.sql")).await;
+        let old: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(fixture.join("expected.json")).unwrap())
+                .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let config = format!("store = \"{}\"\n", db.url);
+        let server = crate::Server::spawn("serve", dir.path(), Some("fixture"), Some(&config));
+        answers_as_before(&server, &old, &fixture).await;
+        drop(server);
+        db.drop().await;
+    }
+}
+
+/// The fixtures in `tests/fixtures` whose names start with `prefix`; at
+/// least one.
+fn fixtures(prefix: &str) -> Vec<std::path::PathBuf> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures");
+    let mut made_by: Vec<std::path::PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with(prefix))
+        .collect();
+    made_by.sort();
+    assert!(!made_by.is_empty(), "no {prefix}* in {}", dir.display());
+    made_by
+}
+
+/// A database of its own on the test server, holding a fixture's dump.
+struct FixtureDatabase {
+    server: String,
+    name: String,
+    url: String,
+}
+
+impl FixtureDatabase {
+    async fn load(dump: &std::path::Path) -> FixtureDatabase {
+        let base = std::env::var("ADLOOM_TEST_POSTGRES")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
+        let server = base[..base.rfind('/').unwrap()].to_owned();
+        let name = format!("adloom_upgrade_{}", std::process::id());
+        // One statement a batch: a batch of several is one transaction,
+        // and neither may run in one.
+        execute(
+            &base,
+            &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+        )
+        .await;
+        execute(&base, &format!("CREATE DATABASE {name}")).await;
+        let url = format!("{server}/{name}");
+        execute(&url, &std::fs::read_to_string(dump).unwrap()).await;
+        FixtureDatabase { server, name, url }
+    }
+
+    async fn drop(self) {
+        execute(
+            &format!("{}/postgres", self.server),
+            &format!("DROP DATABASE {} WITH (FORCE)", self.name),
+        )
+        .await;
+    }
+}
+
+async fn execute(url: &str, sql: &str) {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .unwrap_or_else(|e| panic!("{url}: {e}"));
+    let connection = tokio::spawn(connection);
+    client.batch_execute(sql).await.unwrap();
+    drop(client);
+    let _ = connection.await;
+}
+
+/// What the old build answered (`expected.json`), asked again of `server`.
+async fn answers_as_before(
+    server: &crate::Server,
+    old: &serde_json::Value,
+    fixture: &std::path::Path,
+) {
+    use reqwest::Method;
+    let at = |path: &str| format!("{path} of {}", fixture.display());
+    let get = |path: String| {
+        let server = &server;
+        async move {
+            let (status, body) = server.call(Method::GET, &path, None).await;
+            assert_eq!(status, 200, "{path}: {body}");
+            body
+        }
+    };
+    let account = old["ad_account_id"].as_str().unwrap();
+
+    assert_eq!(
+        get("/v1/admin/people/p1".into()).await,
+        old["person"],
+        "{}",
+        at("p1")
+    );
+    assert_eq!(
+        get("/v1/people/p4/ads_settings/history".into()).await,
+        old["settings_history_p4"],
+        "{}",
+        at("p4's history")
+    );
+    let setting = get("/v1/people/p3/ads_settings".into()).await;
+    assert_eq!(setting["use_partner_info"], false, "{}", at("p3"));
+
+    let list = get(format!(
+        "/v5/ad_accounts/{account}/customer_lists/{}",
+        old["customer_list_id"].as_str().unwrap()
+    ))
+    .await;
+    for field in ["name", "num_uploaded_user_records", "num_batches", "status"] {
+        assert_eq!(list[field], old["customer_list"][field], "{}", at(field));
+    }
+    let audience = get(format!(
+        "/v5/ad_accounts/{account}/audiences/{}",
+        old["audience_id"].as_str().unwrap()
+    ))
+    .await;
+    for field in ["name", "audience_type", "rule", "status"] {
+        assert_eq!(audience[field], old["audience"][field], "{}", at(field));
+    }
+    // Its size carries noise drawn per period: the same people, maybe
+    // another draw.
+    let size = |a: &serde_json::Value| a["size"].as_i64().unwrap();
+    assert!(
+        (size(&audience) - size(&old["audience"])).abs() <= 32,
+        "{}",
+        at("size")
+    );
+
+    for (kind, id) in [
+        ("campaigns", "campaign_id"),
+        ("ad_groups", "ad_group_id"),
+        ("ads", "ad_id"),
+    ] {
+        let object = get(format!(
+            "/v5/ad_accounts/{account}/{kind}/{}",
+            old[id].as_str().unwrap()
+        ))
+        .await;
+        assert_eq!(object["id"], old[id], "{}", at(kind));
+    }
+    let pin = get(format!(
+        "/v5/pins/{}?ad_account_id={account}",
+        old["pin_id"].as_str().unwrap()
+    ))
+    .await;
+    assert_eq!(pin["title"], "Warm boots", "{}", at("the pin"));
+    assert_eq!(
+        pin["media"]["images"]["originals"]["url"]
+            .as_str()
+            .or(pin["media_source"]["url"].as_str()),
+        Some("https://shop.example/boots.jpg"),
+        "{}: {pin}",
+        at("the pin's image")
+    );
+
+    let date = old["date"].as_str().unwrap();
+    let report = get(format!(
+        "/v5/ad_accounts/{account}/analytics?start_date={date}&end_date={date}&columns=SPEND_IN_MICRO_DOLLAR,TOTAL_IMPRESSION&granularity=DAY"
+    ))
+    .await;
+    assert_eq!(report, old["report"], "{}", at("the report"));
+
+    // The migrated store keeps serving: the ad still reaches the list.
+    let (status, decision) = server
+        .call(
+            Method::POST,
+            "/v1/decisions",
+            Some(serde_json::json!({"user_id": "p8", "placement": "home_feed", "count": 3})),
+        )
+        .await;
+    assert_eq!(status, 200, "{decision}");
+    assert!(
+        decision["ads"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["ad_id"] == old["ad_id"]),
+        "{}: {decision}",
+        at("a decision")
+    );
 }
