@@ -1,6 +1,9 @@
 //! Entry points for the fuzz targets in `fuzz/` (feature `fuzzing`): each
 //! parser of outside input, as its handler calls it, without the I/O
-//! around it. Each panics only where an invariant of ours is broken.
+//! around it. Each panics only where an invariant of ours is broken. The
+//! tests replay the committed corpus through them, so that what fuzzing
+//! once found stays fixed in every `cargo test` (fuzzing itself runs with
+//! `scripts/fuzz`).
 
 use adloom_core::customer_list::{record_digests, split_records, ListType};
 use adloom_core::event::EventSignals;
@@ -136,5 +139,61 @@ pub fn beacon_token(input: &str) {
             adloom_engine::signed::verify(KEY, &tampered).is_none(),
             "a tampered token verified"
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    /// A target of `fuzz/fuzz_targets`: its name, and how it takes the
+    /// fuzzer's bytes (a `&str` target skips bytes that are not UTF-8, as
+    /// `fuzz_target!` does).
+    type Target = (&'static str, fn(&[u8]));
+
+    fn text(bytes: &[u8], f: fn(&str)) {
+        if let Ok(s) = std::str::from_utf8(bytes) {
+            f(s)
+        }
+    }
+
+    const TARGETS: [Target; 6] = [
+        ("beacon_token", |b| text(b, super::beacon_token)),
+        ("conversions_body", super::conversions_body),
+        ("customer_list_records", |b| {
+            text(b, super::customer_list_records)
+        }),
+        ("decision_request", super::decision_request),
+        ("people_ndjson", |b| text(b, super::people_ndjson)),
+        ("pixel_query", |b| text(b, super::pixel_query)),
+    ];
+
+    #[test]
+    fn every_input_of_the_fuzz_corpus_passes_its_target() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz");
+        let mut targets: Vec<String> = std::fs::read_dir(root.join("fuzz_targets"))
+            .unwrap()
+            .map(|e| {
+                e.unwrap()
+                    .path()
+                    .file_stem()
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned()
+            })
+            .collect();
+        targets.sort();
+        let names: Vec<&str> = TARGETS.iter().map(|(name, _)| *name).collect();
+        assert_eq!(targets, names, "every fuzz target is replayed here");
+        for (name, target) in TARGETS {
+            let inputs: Vec<_> = std::fs::read_dir(root.join("corpus").join(name))
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .collect();
+            assert!(!inputs.is_empty(), "{name}: an empty corpus");
+            for input in inputs {
+                target(&std::fs::read(&input).unwrap());
+            }
+        }
     }
 }

@@ -41,7 +41,8 @@ pub mod demo;
 pub mod error;
 mod extract;
 mod feedback;
-#[cfg(feature = "fuzzing")]
+/// The fuzz targets' entry points; its tests replay the committed corpus.
+#[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;
 mod keywords;
 mod limits;
