@@ -250,6 +250,18 @@ pub fn attribute<'a>(
     before(click_window_days, true).or_else(|| before(view_window_days, false))
 }
 
+/// Each person's touches, in the order given (for [`attribute`], time
+/// order); touches of no one known are left out.
+fn by_person(touches: &[Touch]) -> BTreeMap<&str, Vec<Touch>> {
+    let mut by_user: BTreeMap<&str, Vec<Touch>> = BTreeMap::new();
+    for t in touches {
+        if let Some(u) = &t.user_id {
+            by_user.entry(u.as_str()).or_default().push(t.clone());
+        }
+    }
+    by_user
+}
+
 /// One row of a report: an entity (campaign, ad group, ...) in one time
 /// bucket, with what it added up to.
 #[derive(Debug, Clone)]
@@ -337,12 +349,7 @@ pub fn rows(
         }
     }
     if !hourly {
-        let mut by_user: BTreeMap<&str, Vec<Touch>> = BTreeMap::new();
-        for t in &touches {
-            if let Some(u) = &t.user_id {
-                by_user.entry(u.as_str()).or_default().push(t.clone());
-            }
-        }
+        let by_user = by_person(&touches);
         for c in conversions {
             let Some(touch) = by_user
                 .get(c.user_id.as_str())

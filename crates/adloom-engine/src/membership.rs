@@ -175,7 +175,7 @@ pub async fn data_members(
             let since = now - i64::from(rule.retention_days) * DAY;
             for stored in engine
                 .store
-                .resolved_events(&audience.ad_account_id, since)
+                .resolved_events(&audience.ad_account_id, since, i64::MAX)
                 .await?
             {
                 let (Some(user), e) = (stored.user_id, stored.event) else {

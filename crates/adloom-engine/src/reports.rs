@@ -72,13 +72,7 @@ impl Engine {
         since: i64,
         until: i64,
     ) -> Result<Vec<Conversion>, EngineError> {
-        let resolved: Vec<_> = self
-            .store
-            .resolved_events(account, since)
-            .await?
-            .into_iter()
-            .filter(|s| s.event.time < until)
-            .collect();
+        let resolved = self.store.resolved_events(account, since, until).await?;
         let people = resolved.iter().filter_map(|s| s.user_id.clone()).collect();
         let counted = membership::partner_data_allowed(self, people).await?;
         Ok(resolved

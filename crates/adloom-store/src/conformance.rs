@@ -1264,9 +1264,12 @@ pub async fn lookups_for_matching_and_consent(store: &dyn Store) {
         ])
         .await
         .unwrap();
-    let recent = store.resolved_events("1", 150).await.unwrap();
+    let recent = store.resolved_events("1", 150, i64::MAX).await.unwrap();
     let ids: Vec<_> = recent.iter().map(|e| e.event.event_id.as_str()).collect();
     assert_eq!(ids, ["r2"], "only resolved events, only since the cut-off");
+    let earlier = store.resolved_events("1", 0, 200).await.unwrap();
+    let ids: Vec<_> = earlier.iter().map(|e| e.event.event_id.as_str()).collect();
+    assert_eq!(ids, ["r1"], "only before the end");
 }
 
 pub async fn the_instance_secret_is_made_once(store: &dyn Store) {
@@ -2144,7 +2147,7 @@ pub async fn a_day_rolled_up_keeps_its_totals_and_its_credits(store: &dyn Store)
     assert!(store.engagement_days("1", 11, 20).await.unwrap().is_empty());
     assert!(store.engagement_days("2", 0, 20).await.unwrap().is_empty());
     let open: Vec<String> = store
-        .resolved_events("1", 0)
+        .resolved_events("1", 0, i64::MAX)
         .await
         .unwrap()
         .into_iter()
@@ -2171,7 +2174,10 @@ pub async fn a_day_rolled_up_keeps_its_totals_and_its_credits(store: &dyn Store)
         .unwrap();
     assert_eq!(store.rolled_up_before().await.unwrap(), 11);
     assert_eq!(store.engagement_days("1", 0, 11).await.unwrap(), [totals]);
-    assert_eq!(store.resolved_events("1", 0).await.unwrap().len(), 1);
+    assert_eq!(
+        store.resolved_events("1", 0, i64::MAX).await.unwrap().len(),
+        1
+    );
 
     // Then the day's rows go, a step at a time; the next day's stay.
     assert_eq!(

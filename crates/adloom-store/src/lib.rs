@@ -357,10 +357,15 @@ pub trait Store: Send + Sync + 'static {
         since: i64,
         until: i64,
     ) -> Result<Vec<Engagement>>;
-    /// Events of an ad account resolved to a person, at or after `since`,
-    /// but for conversions credited to a rolled-up day (they are in its
-    /// totals).
-    async fn resolved_events(&self, ad_account_id: &str, since: i64) -> Result<Vec<StoredEvent>>;
+    /// Events of an ad account resolved to a person, with `since <= time <
+    /// until`, but for conversions credited to a rolled-up day (they are in
+    /// its totals).
+    async fn resolved_events(
+        &self,
+        ad_account_id: &str,
+        since: i64,
+        until: i64,
+    ) -> Result<Vec<StoredEvent>>;
     /// The time of the oldest impression or click at or after `since`.
     async fn oldest_engagement(&self, since: i64) -> Result<Option<i64>>;
     /// Rolls up `day` (days since the epoch): stores each account's daily

@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{attribute, metrics, Conversion, Touch, DEFAULT_CLICK_WINDOW_DAYS};
+use super::{attribute, by_person, metrics, Conversion, Touch, DEFAULT_CLICK_WINDOW_DAYS};
 use super::{DAY, DEFAULT_VIEW_WINDOW_DAYS};
 use crate::event::ActionSource;
 
@@ -77,12 +77,7 @@ pub fn roll_up(day: i64, mut touches: Vec<Touch>, conversions: &[Conversion]) ->
             totals.impressions += 1;
         }
     }
-    let mut by_user: BTreeMap<&str, Vec<Touch>> = BTreeMap::new();
-    for t in &touches {
-        if let Some(u) = &t.user_id {
-            by_user.entry(u.as_str()).or_default().push(t.clone());
-        }
-    }
+    let by_user = by_person(&touches);
     let mut credited = Vec::new();
     for c in conversions {
         let Some(touch) = by_user

@@ -1954,14 +1954,19 @@ impl Store for PostgresStore {
             .collect())
     }
 
-    async fn resolved_events(&self, ad_account_id: &str, since: i64) -> Result<Vec<StoredEvent>> {
+    async fn resolved_events(
+        &self,
+        ad_account_id: &str,
+        since: i64,
+        until: i64,
+    ) -> Result<Vec<StoredEvent>> {
         stored_events(
             self.query(
                 "SELECT record, user_id FROM events
-                 WHERE ad_account_id = $1 AND time >= $2 AND user_id IS NOT NULL
+                 WHERE ad_account_id = $1 AND time >= $2 AND time < $3 AND user_id IS NOT NULL
                    AND credited_day IS NULL
                  ORDER BY seq",
-                &[&ad_account_id, &since],
+                &[&ad_account_id, &since, &until],
             )
             .await?,
         )

@@ -2011,18 +2011,23 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn resolved_events(&self, ad_account_id: &str, since: i64) -> Result<Vec<StoredEvent>> {
+    async fn resolved_events(
+        &self,
+        ad_account_id: &str,
+        since: i64,
+        until: i64,
+    ) -> Result<Vec<StoredEvent>> {
         let ad_account_id = ad_account_id.to_owned();
         self.read(move |c| {
             let mut stmt = c
                 .prepare_cached(
                     "SELECT record, user_id FROM events
-                     WHERE ad_account_id = ?1 AND time >= ?2 AND user_id IS NOT NULL
+                     WHERE ad_account_id = ?1 AND time >= ?2 AND time < ?3 AND user_id IS NOT NULL
                        AND credited_day IS NULL
                      ORDER BY seq",
                 )
                 .map_err(driver)?;
-            stored_events(stmt.query(params![ad_account_id, since]))
+            stored_events(stmt.query(params![ad_account_id, since, until]))
         })
         .await
     }
