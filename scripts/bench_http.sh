@@ -3,8 +3,9 @@
 # run: wrk against nginx answering a 1x1 GIF from memory (`empty_gif`, no
 # logging, 2 workers: what a static pixel server does, when nginx is
 # installed) and against GET /healthz (adloom's own floor), then the tag
-# pixel (GET /v3/, keep-alive) and the conversions API (POST .../events,
-# 1000 events a request, each acknowledged only once durable).
+# pixel (GET /v3/, keep-alive; answered from the journal, then the time
+# until the journal is applied to the store) and the conversions API (POST
+# .../events, 1000 events a request, each acknowledged only once durable).
 #
 # Usage: scripts/bench_http.sh [SECONDS] [CONNECTIONS]   (default 10 s, 64)
 # Needs wrk (apt-get install wrk), and nginx for its baseline (apt-get
@@ -78,7 +79,15 @@ NGINX
   kill "$NGINX_PID"; wait "$NGINX_PID" 2>/dev/null || true
 fi
 echo "baseline  GET /healthz            : $(run "$CONNS" "$BASE/healthz" | summary)"
-echo "pixel     GET /v3/ (recorded)     : $(run "$CONNS" "$BASE/v3/?tid=$TAG&event=pagevisit&pd%5Bem%5D=$EM&ad%5Bloc%5D=https%3A%2F%2Fshop.example%2Fshoes" | summary)"
+OUT=$(run "$CONNS" "$BASE/v3/?tid=$TAG&event=pagevisit&pd%5Bem%5D=$EM&ad%5Bloc%5D=https%3A%2F%2Fshop.example%2Fshoes")
+echo "pixel     GET /v3/ (recorded)     : $(echo "$OUT" | summary)"
+# Pixels are answered from the journal and applied to the store behind it:
+# the run is over for the store once the journal is empty again.
+DRAIN_START=$(date +%s.%N)
+while [ -s "$WORK/data/pixels.journal" ]; do sleep 0.02; done
+DRAIN=$(python3 -c "import time; print(f'{time.time() - $DRAIN_START:.2f}')")
+PIXELS=$(echo "$OUT" | awk '/requests in/ {print $1}')
+python3 -c "print(f'pixel     in the store            : {$PIXELS / ($SECONDS_EACH + $DRAIN):,.0f} pixels/s ({$PIXELS:,} pixels, journal applied {$DRAIN} s after the run)')"
 OUT=$(run 8 -s "$WORK/events.lua" "$BASE/")
 echo "events    POST .../events x1000   : $(echo "$OUT" | summary)"
 RPS=$(echo "$OUT" | awk '/Requests\/sec/ {print $2}')

@@ -31,6 +31,7 @@ pub mod changes;
 mod error;
 pub mod feedback;
 pub mod ingest;
+pub mod journal;
 pub mod media;
 pub mod membership;
 pub mod metrics;
@@ -129,6 +130,9 @@ pub struct EngineInner {
     pub clock: Arc<dyn Clock>,
     /// Where tag pixels and conversion events go (`bus`).
     pub events: Arc<dyn EventBus>,
+    /// The file tag pixels are answered from, when the node keeps one;
+    /// without it a pixel waits for its commit.
+    pixels: Option<Arc<journal::PixelJournal>>,
     pub metrics: Arc<metrics::Metrics>,
     pub serving: Arc<serving::Serving>,
     pub tags: tags::TagDirectory,
@@ -171,6 +175,7 @@ impl Engine {
                 Arc::clone(&store),
                 Arc::clone(&metrics),
             )),
+            pixels: None,
             metrics,
             serving: Arc::new(serving::Serving::new(config.membership_refresh)),
             tags: tags::TagDirectory::default(),
@@ -230,6 +235,24 @@ impl Engine {
         self
     }
 
+    /// Answers tag pixels once written to the journal at `path`, and
+    /// applies it to the store in the background (`journal`). Not with a
+    /// bus: there the bus is the log.
+    pub fn with_pixel_journal(mut self, path: &std::path::Path) -> std::io::Result<Engine> {
+        let journal = journal::PixelJournal::open(path)?;
+        self.setting_up().pixels = Some(Arc::new(journal));
+        Ok(self)
+    }
+
+    /// Waits until every tag pixel answered before this call is in the
+    /// store (at once without a journal).
+    pub async fn pixels_applied(&self) {
+        if let Some(journal) = &self.pixels {
+            journal::keep_applying(journal, self);
+            journal.applied().await;
+        }
+    }
+
     /// Fetches and keeps the images pins name by URL (`fetch_pin_images`).
     pub fn with_image_fetcher(mut self, fetcher: Arc<dyn media::ImageFetcher>) -> Engine {
         self.setting_up().image_fetcher = Some(fetcher);
@@ -274,6 +297,10 @@ impl Engine {
     /// Loads what decisions need (people, the catalog) ahead of the first
     /// decision.
     pub async fn warm_up(&self) -> Result<(), EngineError> {
+        // Pixels a stop left in the journal go to the store meanwhile.
+        if let Some(journal) = &self.pixels {
+            journal::keep_applying(journal, self);
+        }
         self.serving.warm_up(self).await
     }
 

@@ -172,6 +172,7 @@ pub async fn data_members(
             }
         }
         AudienceRule::Visitor(rule) => {
+            engine.pixels_applied().await;
             let since = now - i64::from(rule.retention_days) * DAY;
             for stored in engine
                 .store

@@ -63,6 +63,17 @@ impl Engine {
             .collect())
     }
 
+    /// An ad account's latest events, resolved or not, newest first: every
+    /// pixel answered before this call among them.
+    pub async fn latest_events(
+        &self,
+        account: &str,
+        limit: usize,
+    ) -> Result<Vec<adloom_store::StoredEvent>, EngineError> {
+        self.pixels_applied().await;
+        Ok(self.store.latest_events(account, limit).await?)
+    }
+
     /// The account's conversions with `since <= time < until` that may be
     /// credited: of known people whose partner data may count (the
     /// disclosure policy), and not credited to a rolled-up day already.
@@ -72,6 +83,7 @@ impl Engine {
         since: i64,
         until: i64,
     ) -> Result<Vec<Conversion>, EngineError> {
+        self.pixels_applied().await;
         let resolved = self.store.resolved_events(account, since, until).await?;
         let people = resolved.iter().filter_map(|s| s.user_id.clone()).collect();
         let counted = membership::partner_data_allowed(self, people).await?;

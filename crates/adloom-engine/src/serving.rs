@@ -152,6 +152,10 @@ impl Serving {
     /// sees every event first.
     async fn current(&self, engine: &Engine) -> Result<Arc<Snapshot>, EngineError> {
         self.follow_size_period(engine);
+        if self.refresh.is_zero() {
+            // Every answered pixel, too.
+            engine.pixels_applied().await;
+        }
         let (catalog, events) = self.pending();
         // A catalog change being applied right now counts as pending: wait
         // for it rather than decide on the snapshot before it.

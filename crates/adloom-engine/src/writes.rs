@@ -102,6 +102,28 @@ impl Engine {
         Ok(outcomes)
     }
 
+    /// Records a tag pixel's event. With a journal it is answered once
+    /// written there, and counted in the metrics when applied (`None`);
+    /// otherwise once its commit is in the store's log, where a killed
+    /// process cannot lose it.
+    pub async fn record_pixel(
+        &self,
+        event: TrackedEvent,
+    ) -> Result<Option<EventOutcome>, EngineError> {
+        match &self.pixels {
+            Some(journal) => {
+                crate::journal::keep_applying(journal, self);
+                journal.append(&event).await?;
+                Ok(None)
+            }
+            None => Ok(self
+                .record_events(vec![event], Durability::Written)
+                .await?
+                .into_iter()
+                .next()),
+        }
+    }
+
     /// Upserts the platform's people (their settings stay), and the
     /// serving mirror learns each profile as the batch passes.
     pub async fn upsert_people(&self, batch: PersonBatch) -> Result<u64, EngineError> {

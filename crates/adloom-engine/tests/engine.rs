@@ -162,3 +162,66 @@ async fn writes_announce_their_changes_to_the_next_decision() {
     let decision = serving::decide(&engine, ask()).await.unwrap();
     assert!(decision.ads.is_empty(), "a paused ad group stops at once");
 }
+
+/// A tag pixel's event for account `acc`, with its own id.
+fn pixel_event(event_id: &str) -> adloom_core::event::TrackedEvent {
+    adloom_core::pixel::parse(&format!(
+        "tid=7&event=pagevisit&ed[event_id]={event_id}&ad[loc]=https%3A%2F%2Fshoes.example%2F"
+    ))
+    .unwrap()
+    .into_event("acc".into(), NOW, Default::default(), || unreachable!())
+}
+
+async fn stored_ids(store: &dyn adloom_store::Store) -> Vec<String> {
+    let mut ids: Vec<String> = store
+        .latest_events("acc", 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.event.event_id)
+        .collect();
+    ids.sort();
+    ids
+}
+
+/// Pixels are answered from the journal and reach the store in the
+/// background; what a killed node left in its journal is applied when it
+/// starts again, once, and a line torn by a power loss is dropped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_pixel_journal_reaches_the_store_also_after_a_crash() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("a.db").display());
+    let path = dir.path().join("pixels.journal");
+    let store = adloom_store::open(&db).unwrap();
+    let engine = Engine::new(store.clone(), Config::default())
+        .with_pixel_journal(&path)
+        .unwrap();
+    for id in ["p1", "p2"] {
+        let answered = engine.record_pixel(pixel_event(id)).await.unwrap();
+        assert_eq!(answered, None, "answered from the journal, counted later");
+    }
+    engine.pixels_applied().await;
+    assert_eq!(stored_ids(store.as_ref()).await, ["p1", "p2"]);
+    drop(engine);
+
+    // As a killed node leaves it: p1 already applied, p3 not yet, and the
+    // start of a line a power loss cut off.
+    let mut left = Vec::new();
+    for id in ["p1", "p3"] {
+        left.extend(serde_json::to_vec(&pixel_event(id)).unwrap());
+        left.push(b'\n');
+    }
+    let torn = serde_json::to_vec(&pixel_event("p4")).unwrap();
+    left.extend(&torn[..torn.len() / 2]);
+    std::fs::write(&path, &left).unwrap();
+
+    let engine = Engine::new(store.clone(), Config::default())
+        .with_pixel_journal(&path)
+        .unwrap();
+    engine.pixels_applied().await;
+    assert_eq!(stored_ids(store.as_ref()).await, ["p1", "p2", "p3"]);
+    // Writes after the restart land after what was left, whole.
+    engine.record_pixel(pixel_event("p5")).await.unwrap();
+    engine.pixels_applied().await;
+    assert_eq!(stored_ids(store.as_ref()).await, ["p1", "p2", "p3", "p5"]);
+}

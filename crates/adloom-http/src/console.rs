@@ -341,7 +341,7 @@ async fn overview(
     let tags = state.engine.store.list_conversion_tags(id).await?;
     // Tag health over the last week (the disclosure policy decides what of
     // it the advertiser sees); rows show events, never whether they matched.
-    let events = state.engine.store.latest_events(id, HEALTH_EVENTS).await?;
+    let events = state.engine.latest_events(id, HEALTH_EVENTS).await?;
     let mut health = Vec::with_capacity(tags.len());
     state
         .engine

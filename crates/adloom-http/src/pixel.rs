@@ -5,7 +5,6 @@ use adloom_core::event::EventSignals;
 use adloom_core::pixel::{self, PixelRejection};
 use adloom_core::tag::{pixel_site_allowed, PixelBlock};
 
-use adloom_store::bus::Durability;
 use adloom_store::EventOutcome;
 use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue};
@@ -47,8 +46,11 @@ pub async fn pixel(
     ClientAddr(ip): ClientAddr,
     headers: HeaderMap,
 ) -> Response {
-    let outcome = record(&state, query.as_deref().unwrap_or_default(), &headers, ip).await;
-    state.engine.metrics.pixel(outcome);
+    // A journaled pixel is counted once applied.
+    if let Some(outcome) = record(&state, query.as_deref().unwrap_or_default(), &headers, ip).await
+    {
+        state.engine.metrics.pixel(outcome);
+    }
     gif()
 }
 
@@ -69,11 +71,11 @@ async fn record(
     query: &str,
     headers: &HeaderMap,
     ip: Option<std::net::IpAddr>,
-) -> PixelOutcome {
+) -> Option<PixelOutcome> {
     let hit = match pixel::parse(query) {
         Ok(hit) => hit,
-        Err(PixelRejection::LoadPing) => return PixelOutcome::LoadPing,
-        Err(_) => return PixelOutcome::Malformed,
+        Err(PixelRejection::LoadPing) => return Some(PixelOutcome::LoadPing),
+        Err(_) => return Some(PixelOutcome::Malformed),
     };
     let tag = match state
         .engine
@@ -82,8 +84,8 @@ async fn record(
         .await
     {
         Ok(Some(tag)) => tag,
-        Ok(None) => return PixelOutcome::UnknownTag,
-        Err(_) => return PixelOutcome::Failed,
+        Ok(None) => return Some(PixelOutcome::UnknownTag),
+        Err(_) => return Some(PixelOutcome::Failed),
     };
     // Kept out of the tag's audiences: pixels past the per-address limit,
     // and those from sites the tag does not allow. Counted for the
@@ -108,11 +110,11 @@ async fn record(
             .tags
             .blocked(&tag.id, outcome.label(), state.engine.store.as_ref())
             .await;
-        return outcome;
+        return Some(outcome);
     }
     let ad_account_id = tag.ad_account_id.clone();
     let Ok(order_id_key) = state.key("order-ids").await else {
-        return PixelOutcome::Failed;
+        return Some(PixelOutcome::Failed);
     };
     let browser = crate::extract::browser_signals(headers);
     let strings = adloom_core::consent::strings::read(&hit.regs, &state.engine.config.tcf);
@@ -137,16 +139,11 @@ async fn record(
         .for_storage(&order_id_key);
     // A browser never retries a pixel: answered once a killed process
     // cannot lose it, flushed to disk within the bus's sync interval.
-    match state
-        .engine
-        .record_events(vec![event], Durability::Written)
-        .await
-    {
-        Ok(outcomes) if outcomes.first() == Some(&EventOutcome::Duplicate) => {
-            PixelOutcome::Duplicate
-        }
-        Ok(_) => PixelOutcome::Recorded,
-        Err(_) => PixelOutcome::Failed,
+    match state.engine.record_pixel(event).await {
+        Ok(None) => None,
+        Ok(Some(EventOutcome::Duplicate)) => Some(PixelOutcome::Duplicate),
+        Ok(Some(_)) => Some(PixelOutcome::Recorded),
+        Err(_) => Some(PixelOutcome::Failed),
     }
 }
 

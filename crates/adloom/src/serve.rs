@@ -104,6 +104,16 @@ pub(crate) async fn serve_on(listener: TcpListener, settings: Settings) -> anyho
             engine.with_bus(bus)
         }
     };
+    // Without a bus, pixels are answered from a journal of this node's
+    // (with one, the bus is the log).
+    let engine = if settings.bus.is_none() {
+        let path = settings.data_dir.join("pixels.journal");
+        engine
+            .with_pixel_journal(&path)
+            .with_context(|| format!("cannot open the pixel journal {}", path.display()))?
+    } else {
+        engine
+    };
     let engine = if settings.fetch_pin_images {
         engine.with_image_fetcher(Arc::new(crate::image_fetch::PublicImageFetcher::new()?))
     } else {
@@ -124,7 +134,7 @@ pub(crate) async fn serve_on(listener: TcpListener, settings: Settings) -> anyho
             tracing::warn!(error = ?e, "serving state not loaded yet");
         }
     });
-    let state = adloom_http::AppState::over(engine, settings.http.clone(), &admin_token);
+    let state = adloom_http::AppState::over(engine.clone(), settings.http.clone(), &admin_token);
     let app = adloom_http::router(state);
     let addr = listener.local_addr()?;
     tracing::info!(%addr, data_dir = %settings.data_dir.display(), "adloom is listening");
@@ -132,10 +142,15 @@ pub(crate) async fn serve_on(listener: TcpListener, settings: Settings) -> anyho
     let grace = settings.shutdown_grace;
     crate::transport::serve(listener, app, settings.transport, shutdown_signal()).await;
     tracing::info!("no more requests in flight; flushing storage");
-    tokio::time::timeout(grace, store.close())
-        .await
-        .context("storage did not flush in time")?
-        .context("cannot flush storage")?;
+    tokio::time::timeout(grace, async {
+        // What is left in the pixel journal would be applied at the next
+        // start anyway; applied now, the store is whole when stopped.
+        engine.pixels_applied().await;
+        store.close().await
+    })
+    .await
+    .context("storage did not flush in time")?
+    .context("cannot flush storage")?;
     tracing::info!("stopped cleanly");
     Ok(())
 }

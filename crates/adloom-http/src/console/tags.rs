@@ -133,11 +133,7 @@ async fn create(
 
 /// The tag's latest events, as the advertiser may see them.
 async fn latest(state: &AppState, account: &str, tag_id: &str) -> Result<Vec<EventRow>, ApiError> {
-    let events = state
-        .engine
-        .store
-        .latest_events(account, READ_EVENTS)
-        .await?;
+    let events = state.engine.latest_events(account, READ_EVENTS).await?;
     Ok(events
         .iter()
         .filter(|e| matches!(&e.event.source, EventSource::Tag(t) if t == tag_id))

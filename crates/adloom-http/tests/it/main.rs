@@ -57,6 +57,21 @@ pub struct App {
     pub dir: tempfile::TempDir,
 }
 
+/// The API over a new engine on `store`, answering tag pixels from a
+/// journal in `dir` as `adloom serve` does.
+fn state_of(
+    store: &Arc<dyn adloom_store::Store>,
+    config: Config,
+    clock: &Arc<TestClock>,
+    dir: &std::path::Path,
+) -> AppState {
+    let engine = adloom_engine::Engine::new(store.clone(), config.engine.clone())
+        .with_clock(clock.clone())
+        .with_pixel_journal(&dir.join("pixels.journal"))
+        .unwrap();
+    AppState::over(engine, config, ADMIN)
+}
+
 pub struct Reply {
     pub status: StatusCode,
     pub headers: axum::http::HeaderMap,
@@ -96,7 +111,9 @@ impl App {
         // As `adloom serve` sets it: adloom's own address.
         config.engine.review.own_origin = Some(config.public_url.clone());
         let engine = adloom_engine::Engine::new(app.store.clone(), config.engine.clone())
-            .with_clock(app.clock.clone());
+            .with_clock(app.clock.clone())
+            .with_pixel_journal(&app.dir.path().join("pixels.journal"))
+            .unwrap();
         let state = AppState::over(setup(engine), config, ADMIN);
         App {
             engine: state.engine.clone(),
@@ -118,7 +135,7 @@ impl App {
         };
         tweak(&mut config);
         let clock = Arc::new(TestClock(AtomicI64::new(1_700_000_000)));
-        let state = AppState::new(store.clone(), config, ADMIN).with_clock(clock.clone());
+        let state = state_of(&store, config, &clock, dir.path());
         App {
             engine: state.engine.clone(),
             router: router(state),
@@ -142,7 +159,7 @@ impl App {
             ..Config::default()
         };
         let clock = Arc::new(TestClock(AtomicI64::new(self.clock.now())));
-        let state = AppState::new(store.clone(), config, ADMIN).with_clock(clock.clone());
+        let state = state_of(&store, config, &clock, dir.path());
         App {
             engine: state.engine.clone(),
             router: router(state),

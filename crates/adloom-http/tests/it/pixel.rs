@@ -22,7 +22,9 @@ pub async fn tagged_shop() -> (App, String, String) {
     (app, account, tag)
 }
 
-/// Fires a pixel and checks that the answer is the GIF, whatever happened.
+/// Fires a pixel and checks that the answer is the GIF, whatever happened;
+/// then waits until it is in the store (the journal is applied in the
+/// background).
 async fn fire(app: &App, query: &str, headers: &[(&str, &str)]) {
     let mut req = Request::get(format!("/v3/?{query}"));
     for (k, v) in headers {
@@ -32,6 +34,7 @@ async fn fire(app: &App, query: &str, headers: &[(&str, &str)]) {
     assert_eq!(r.status, StatusCode::OK, "{query}");
     assert_eq!(r.headers[header::CONTENT_TYPE], "image/gif");
     assert_eq!(r.headers[header::CACHE_CONTROL], "no-store");
+    app.engine.pixels_applied().await;
 }
 
 async fn metric(app: &App, outcome: &str) -> u64 {
@@ -185,6 +188,7 @@ async fn metrics_are_for_the_operator() {
     for h in handles {
         h.await.unwrap();
     }
+    app.engine.pixels_applied().await;
     assert_eq!(
         app.store.conversion_totals(&account).await.unwrap()[0].events,
         200

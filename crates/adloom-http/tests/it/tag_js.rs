@@ -93,6 +93,8 @@ async fn a_shopper_is_seen_by_hash_only_and_lands_as_events() {
             .is_some_and(|c| c.len() == 32));
         assert_eq!(result["cookies"]["_epik"], "click-42");
         fire_all(&app, urls).await;
+        // The store holds pixels once the journal is applied.
+        app.engine.pixels_applied().await;
         let order = app
             .store
             .get_event(&account, "order-1")

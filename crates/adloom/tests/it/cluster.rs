@@ -174,6 +174,16 @@ async fn the_shoe_example_and_the_opt_out_hold_across_nodes() {
             .unwrap();
         assert_eq!(r.status().as_u16(), 200);
     }
+    // Node A answered the pixels from its journal; the audience's size is
+    // held for the period from what the store holds when it is made.
+    until("node A applies its pixel journal", || async {
+        let (_, metrics) = a.call(reqwest::Method::GET, "/metrics", None).await;
+        metrics.as_str().is_some_and(|text| {
+            text.lines()
+                .any(|l| l == "adloom_pixel_requests_total{outcome=\"recorded\"} 160")
+        })
+    })
+    .await;
     let audience = id(&ok(
         &b,
         reqwest::Method::POST,

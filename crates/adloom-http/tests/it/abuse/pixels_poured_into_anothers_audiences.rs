@@ -90,6 +90,8 @@ async fn a_tag_counts_pixels_from_its_own_sites_only() {
         ),
     )
     .await;
+    // The store holds pixels once the journal is applied.
+    app.engine.pixels_applied().await;
     let stored = |id: &'static str| {
         let (store, account) = (app.store.clone(), a.account.clone());
         async move { store.get_event(&account, id).await.unwrap() }

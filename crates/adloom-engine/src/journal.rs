@@ -1,0 +1,296 @@
+//! The tag pixel's journal: an append-only file the pixel is answered
+//! from, applied to the store in large batches in the background.
+//!
+//! A browser ignores the pixel's answer and never retries it, so waiting
+//! for the store's commit buys it nothing. A pixel is answered once its
+//! event is one `write` into this file: the kernel holds it then, and a
+//! killed process cannot lose it. The file is flushed to disk at least
+//! every [`SYNC_INTERVAL`] while it holds events not yet in the store, so
+//! a power loss may take that much. Events reach the store in one durable
+//! commit per batch; once everything written is in the store the file is
+//! emptied. At start-up whatever the file still holds is applied again:
+//! every event carries its id, and the store drops the ones it already
+//! has.
+//!
+//! Reads that must see every answered pixel (a decision with a zero
+//! refresh interval, reports, visitor audiences, a tag's latest events)
+//! wait for [`PixelJournal::applied`] first.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Instant;
+
+use adloom_core::event::TrackedEvent;
+use adloom_store::bus::{Durability, SYNC_INTERVAL};
+use adloom_store::EventOutcome;
+use tokio::sync::{watch, Notify};
+
+use crate::metrics::PixelOutcome;
+use crate::{EngineError, EngineInner};
+
+/// Most events applied in one commit.
+const APPLY_BATCH: usize = 5_000;
+/// Most bytes read from the file at a time.
+const READ_CHUNK: usize = 4 << 20;
+/// Events written and not yet applied past which a pixel waits for the
+/// store (about 100 MB of file): the journal absorbs bursts, not an
+/// overload that never ends.
+const MAX_BACKLOG: u64 = 200_000;
+
+pub struct PixelJournal {
+    path: PathBuf,
+    /// Opened for appending: every write lands at the end, also after
+    /// the file was emptied.
+    file: Mutex<File>,
+    /// Events written to the file since this process opened it (those
+    /// found in it at start-up included); advanced under `file`'s lock.
+    written: AtomicU64,
+    /// Of those, the ones in the store.
+    applied: watch::Sender<u64>,
+    /// Written events as of the last flush to disk.
+    synced: AtomicU64,
+    wake: Notify,
+    /// The task that applies the file, started by the engine's first use.
+    applying: std::sync::Once,
+}
+
+impl PixelJournal {
+    /// Opens (or makes) the journal at `path`; what it holds from before
+    /// counts as written and is applied first.
+    pub fn open(path: &Path) -> std::io::Result<PixelJournal> {
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o600)
+            .open(path)?;
+        let left = complete_lines(&std::fs::read(path)?);
+        // A torn last line (a power loss mid-write) was never answered.
+        file.set_len(left.bytes)?;
+        Ok(PixelJournal {
+            path: path.to_owned(),
+            file: Mutex::new(file),
+            written: AtomicU64::new(left.lines),
+            applied: watch::Sender::new(0),
+            synced: AtomicU64::new(left.lines),
+            wake: Notify::new(),
+            applying: std::sync::Once::new(),
+        })
+    }
+
+    /// Writes one event; once this returns a killed process cannot lose
+    /// it. Waits while the store is far behind.
+    pub async fn append(&self, event: &TrackedEvent) -> Result<(), EngineError> {
+        if self.backlog() > MAX_BACKLOG {
+            let mut applied = self.applied.subscribe();
+            let _ = applied
+                .wait_for(|&a| self.written.load(Ordering::Acquire) - a <= MAX_BACKLOG)
+                .await;
+        }
+        let mut line = serde_json::to_vec(event).map_err(|e| {
+            tracing::error!(error = %e, "cannot encode a pixel");
+            EngineError::Internal("a pixel that does not encode")
+        })?;
+        line.push(b'\n');
+        {
+            let mut file = adloom_core::sync::lock(&self.file);
+            file.write_all(&line).map_err(|e| {
+                tracing::error!(error = %e, "cannot write the pixel journal");
+                EngineError::Internal("the pixel journal")
+            })?;
+            self.written.fetch_add(1, Ordering::Release);
+        }
+        self.wake.notify_one();
+        Ok(())
+    }
+
+    /// Waits until every event written before this call is in the store.
+    pub async fn applied(&self) {
+        let target = self.written.load(Ordering::Acquire);
+        if *self.applied.borrow() >= target {
+            return;
+        }
+        let mut applied = self.applied.subscribe();
+        let _ = applied.wait_for(|&a| a >= target).await;
+    }
+
+    fn backlog(&self) -> u64 {
+        self.written.load(Ordering::Acquire) - *self.applied.borrow()
+    }
+
+    /// Flushes the file to disk if it holds events not yet flushed nor
+    /// applied.
+    fn sync_if_behind(&self, file: &File) {
+        let written = self.written.load(Ordering::Acquire);
+        if self.synced.load(Ordering::Acquire) >= written || *self.applied.borrow() >= written {
+            return;
+        }
+        match file.sync_data() {
+            Ok(()) => self.synced.store(written, Ordering::Release),
+            Err(e) => tracing::error!(error = %e, "cannot flush the pixel journal"),
+        }
+    }
+
+    /// Empties the file once every event written is in the store; the
+    /// next write starts it again. Whether it did.
+    fn truncate_if_applied(&self) -> bool {
+        let file = adloom_core::sync::lock(&self.file);
+        if self.written.load(Ordering::Acquire) != *self.applied.borrow() {
+            return false;
+        }
+        match file.set_len(0) {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot empty the pixel journal");
+                false
+            }
+        }
+    }
+}
+
+/// The complete lines at the start of a journal's bytes.
+struct Complete {
+    bytes: u64,
+    lines: u64,
+}
+
+fn complete_lines(bytes: &[u8]) -> Complete {
+    let end = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    Complete {
+        bytes: end as u64,
+        lines: bytes[..end].iter().filter(|&&b| b == b'\n').count() as u64,
+    }
+}
+
+/// Starts applying the journal to the store, once, until the engine is
+/// gone.
+pub(crate) fn keep_applying(journal: &Arc<PixelJournal>, engine: &crate::Engine) {
+    journal
+        .applying
+        .call_once(|| start(Arc::clone(journal), Arc::downgrade(&engine.0)));
+}
+
+fn start(journal: Arc<PixelJournal>, engine: Weak<EngineInner>) {
+    tokio::spawn(async move {
+        let reader = match File::open(&journal.path) {
+            Ok(reader) => Arc::new(reader),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read the pixel journal");
+                return;
+            }
+        };
+        let mut offset = 0u64;
+        let mut last_sync = Instant::now();
+        loop {
+            let _ = tokio::time::timeout(SYNC_INTERVAL, journal.wake.notified()).await;
+            let Some(engine) = engine.upgrade().map(crate::Engine) else {
+                return;
+            };
+            // Everything written so far, a batch at a time.
+            loop {
+                if last_sync.elapsed() >= SYNC_INTERVAL {
+                    let (j, r) = (Arc::clone(&journal), Arc::clone(&reader));
+                    let _ = tokio::task::spawn_blocking(move || j.sync_if_behind(&r)).await;
+                    last_sync = Instant::now();
+                }
+                let r = Arc::clone(&reader);
+                let read = tokio::task::spawn_blocking(move || read_batch(&r, offset)).await;
+                let batch = match read {
+                    Ok(Ok(batch)) => batch,
+                    Ok(Err(e)) => {
+                        tracing::error!(error = %e, "cannot read the pixel journal");
+                        break;
+                    }
+                    Err(_) => break,
+                };
+                if batch.lines == 0 {
+                    if journal.truncate_if_applied() {
+                        offset = 0;
+                    }
+                    break;
+                }
+                let count = batch.events.len();
+                let recorded = if count == 0 {
+                    Ok(Vec::new())
+                } else {
+                    engine.record_events(batch.events, Durability::Synced).await
+                };
+                match recorded {
+                    Ok(outcomes) => {
+                        for outcome in outcomes {
+                            engine.metrics.pixel(match outcome {
+                                EventOutcome::Duplicate => PixelOutcome::Duplicate,
+                                _ => PixelOutcome::Recorded,
+                            });
+                        }
+                    }
+                    Err(e) => {
+                        // Tried again on the next round; the file keeps them.
+                        tracing::warn!(error = ?e, events = count, "pixels not applied yet");
+                        break;
+                    }
+                }
+                offset += batch.bytes;
+                journal.applied.send_modify(|a| *a += batch.lines);
+            }
+        }
+    });
+}
+
+/// Events read from the journal at one offset.
+struct Batch {
+    events: Vec<TrackedEvent>,
+    /// Lines consumed (an undecodable one counts, and is skipped).
+    lines: u64,
+    bytes: u64,
+}
+
+fn read_batch(file: &File, offset: u64) -> std::io::Result<Batch> {
+    let len = file.metadata()?.len().saturating_sub(offset);
+    let mut buf = vec![0; (len as usize).min(READ_CHUNK)];
+    let mut filled = 0;
+    loop {
+        let n = file.read_at(&mut buf[filled..], offset + filled as u64)?;
+        filled += n;
+        if n == 0 || filled == buf.len() {
+            break;
+        }
+    }
+    let mut batch = Batch {
+        events: Vec::new(),
+        lines: 0,
+        bytes: 0,
+    };
+    for line in buf[..filled].split_inclusive(|&b| b == b'\n') {
+        if batch.events.len() == APPLY_BATCH || line.last() != Some(&b'\n') {
+            break;
+        }
+        batch.lines += 1;
+        batch.bytes += line.len() as u64;
+        match serde_json::from_slice(line) {
+            Ok(event) => batch.events.push(event),
+            Err(e) => {
+                tracing::error!(error = %e, "an unreadable line in the pixel journal, skipped")
+            }
+        }
+    }
+    Ok(batch)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_torn_last_line_is_not_counted() {
+        let c = complete_lines(b"{\"a\":1}\n{\"b\":2}\n{\"c\"");
+        assert_eq!((c.bytes, c.lines), (16, 2));
+        let c = complete_lines(b"");
+        assert_eq!((c.bytes, c.lines), (0, 0));
+        let c = complete_lines(b"no newline");
+        assert_eq!((c.bytes, c.lines), (0, 0));
+    }
+}
