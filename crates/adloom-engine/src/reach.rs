@@ -72,8 +72,22 @@ impl Engine {
             serving
                 .people
                 .fold((0u64, 0u64), |(count, print), (user, profile)| {
-                    viewer.interests.clone_from(&profile.interests);
-                    viewer.locale.clone_from(&profile.locale);
+                    // Copied into the viewer's own strings, their buffers
+                    // reused from one person to the next.
+                    viewer
+                        .interests
+                        .resize(profile.interests.len(), String::new());
+                    for (mine, theirs) in viewer.interests.iter_mut().zip(&*profile.interests) {
+                        mine.clear();
+                        mine.push_str(theirs);
+                    }
+                    match (&mut viewer.locale, profile.locale.as_deref()) {
+                        (Some(mine), Some(theirs)) => {
+                            mine.clear();
+                            mine.push_str(theirs);
+                        }
+                        (mine, theirs) => *mine = theirs.map(str::to_owned),
+                    }
                     viewer.gender = profile.gender;
                     viewer.age = profile.age;
                     viewer.country = profile.country;

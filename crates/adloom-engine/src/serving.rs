@@ -487,7 +487,7 @@ pub async fn decide(engine: &Engine, ask: Ask) -> Result<Decision, EngineError> 
         interests.extend(q.split_whitespace().map(str::to_lowercase));
     }
     if let Some(p) = profile {
-        interests.extend(p.interests.iter().cloned());
+        interests.extend(p.interests.iter().map(|i| i.to_string()));
     }
     let viewer = Viewer {
         interests,
@@ -495,7 +495,7 @@ pub async fn decide(engine: &Engine, ask: Ask) -> Result<Decision, EngineError> 
         age: profile.and_then(|p| p.age),
         country,
         app_type,
-        locale: profile.and_then(|p| p.locale.clone()),
+        locale: profile.and_then(|p| p.locale.as_deref().map(str::to_owned)),
     };
     let now = engine.clock.now();
     let request_consent = consent;

@@ -130,9 +130,10 @@ impl Engine {
         let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
         let tee = Arc::clone(&seen);
         let tcf = self.config.tcf.clone();
+        let words = Arc::clone(&self.serving.people.words);
         let batch: PersonBatch = Box::new(batch.inspect(move |r| {
             if let Ok(person) = r {
-                let profile = Profile::of(person, None, &tcf);
+                let profile = Profile::of(person, None, &tcf, &words);
                 adloom_core::sync::lock(&tee).push((person.user_id.clone(), profile));
             }
         }));

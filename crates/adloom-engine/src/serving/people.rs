@@ -27,9 +27,9 @@ use crate::EngineError;
 #[derive(Debug, Clone, PartialEq)]
 pub struct Profile {
     pub country: Option<Country>,
-    pub locale: Option<String>,
-    /// Lower case.
-    pub interests: Vec<String>,
+    pub locale: Option<Arc<str>>,
+    /// Lower case; each string shared with every profile that names it.
+    pub interests: Box<[Arc<str>]>,
     pub age: Option<u8>,
     pub gender: Option<Gender>,
     pub use_partner_info: Option<bool>,
@@ -42,11 +42,20 @@ pub struct Profile {
 }
 
 impl Profile {
-    pub fn of(person: &PersonRecord, use_partner_info: Option<bool>, tcf: &TcfPolicy) -> Profile {
+    pub fn of(
+        person: &PersonRecord,
+        use_partner_info: Option<bool>,
+        tcf: &TcfPolicy,
+        words: &Words,
+    ) -> Profile {
         Profile {
             country: person.country,
-            locale: person.locale.clone(),
-            interests: person.interests.iter().map(|i| i.to_lowercase()).collect(),
+            locale: person.locale.as_deref().map(|l| words.get(l)),
+            interests: person
+                .interests
+                .iter()
+                .map(|i| words.get(&i.to_lowercase()))
+                .collect(),
             age: person.age,
             gender: person.gender,
             use_partner_info,
@@ -56,9 +65,30 @@ impl Profile {
     }
 }
 
+/// One copy of each interest and locale, shared by every profile that
+/// names it: a million people name a few thousand interests, and three
+/// shared pointers take a third of the memory of three strings of their
+/// own. Grows with the platform's vocabulary, never per person.
+#[derive(Default)]
+pub struct Words(std::sync::Mutex<std::collections::HashSet<Arc<str>>>);
+
+impl Words {
+    pub fn get(&self, word: &str) -> Arc<str> {
+        let mut words = adloom_core::sync::lock(&self.0);
+        if let Some(shared) = words.get(word) {
+            return Arc::clone(shared);
+        }
+        let shared: Arc<str> = word.into();
+        words.insert(Arc::clone(&shared));
+        shared
+    }
+}
+
 #[derive(Default)]
 pub struct People {
     profiles: RwLock<HashMap<String, Arc<Profile>>>,
+    /// The strings profiles share.
+    pub words: Arc<Words>,
     /// Set once the first load finished: decisions check it without
     /// taking the write lock.
     ready: AtomicBool,
@@ -123,7 +153,12 @@ impl People {
             let profile = match person {
                 Some(p) => {
                     let setting = engine.store.get_ads_setting(user_id).await?;
-                    let mut profile = Profile::of(&p, setting.use_partner_info, &engine.config.tcf);
+                    let mut profile = Profile::of(
+                        &p,
+                        setting.use_partner_info,
+                        &engine.config.tcf,
+                        &self.words,
+                    );
                     profile.hidden = hidden_of(engine, std::slice::from_ref(user_id))
                         .await?
                         .remove(user_id);
@@ -201,7 +236,12 @@ async fn read_everyone(engine: &Engine) -> Result<HashMap<String, Arc<Profile>>,
         let users: Vec<String> = page.iter().map(|(p, _)| p.user_id.clone()).collect();
         let mut hidden = hidden_of(engine, &users).await?;
         for (person, setting) in &page {
-            let mut profile = Profile::of(person, *setting, &engine.config.tcf);
+            let mut profile = Profile::of(
+                person,
+                *setting,
+                &engine.config.tcf,
+                &engine.serving.people.words,
+            );
             profile.hidden = hidden.remove(&person.user_id);
             everyone.insert(person.user_id.clone(), Arc::new(profile));
         }
