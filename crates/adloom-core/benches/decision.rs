@@ -76,7 +76,7 @@ fn world(groups: usize) -> Bench {
                 .entry(person.clone())
                 .or_default()
                 .push(a.to_string());
-            members.insert(person);
+            members.insert(person.into());
         }
         audiences.insert(
             a.to_string(),

@@ -75,14 +75,14 @@ impl CandidateIndex {
         &'a self,
         interests: &[String],
         country: Option<Country>,
-        audiences: &[String],
+        audiences: &[impl AsRef<str>],
     ) -> Candidates<'a> {
         let mut lists: Vec<&'a [u32]> = Vec::with_capacity(2 + interests.len() + audiences.len());
         lists.push(&self.open);
         lists.extend(
             audiences
                 .iter()
-                .filter_map(|a| self.by_audience.get(a))
+                .filter_map(|a| self.by_audience.get(a.as_ref()))
                 .map(Vec::as_slice),
         );
         lists.extend(
@@ -193,8 +193,15 @@ mod tests {
             })
             .collect();
         let index = CandidateIndex::build(&specs);
-        let found: Vec<u32> = index.candidates(&["i7".into()], None, &[]).collect();
+        let found: Vec<u32> = index
+            .candidates(&["i7".into()], None, &[] as &[&str])
+            .collect();
         assert_eq!(found, vec![7]);
-        assert_eq!(index.candidates(&[], Country::parse("US"), &[]).count(), 0);
+        assert_eq!(
+            index
+                .candidates(&[], Country::parse("US"), &[] as &[&str])
+                .count(),
+            0
+        );
     }
 }

@@ -132,7 +132,8 @@ pub struct ServingAudience {
     pub provenance: Provenance,
     /// READY: 100 people or more.
     pub targetable: bool,
-    pub members: HashSet<String>,
+    /// Their user ids, shared with the serving state's other tables.
+    pub members: HashSet<std::sync::Arc<str>>,
 }
 
 /// The audiences a decision may consult, by id.
@@ -298,7 +299,9 @@ pub fn decide_ranked<'a>(
     let fact = |group: &ServingAdGroup, id: &str| match (audiences.audience(id), &request.user_id) {
         (Some(a), _) if a.ad_account_id != group.ad_account_id => AudienceFact::NotMember,
         (Some(a), _) if !a.targetable => AudienceFact::TooSmall,
-        (Some(a), Some(user)) if a.members.contains(user) => AudienceFact::Member(a.provenance),
+        (Some(a), Some(user)) if a.members.contains(user.as_str()) => {
+            AudienceFact::Member(a.provenance)
+        }
         _ => AudienceFact::NotMember,
     };
     let mut previous: Option<&ServingAdGroup> = None;

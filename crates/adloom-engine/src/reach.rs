@@ -99,7 +99,9 @@ impl Engine {
                     );
                     let fact = |id: &str| match known.get(id) {
                         Some(k) if k.too_small => AudienceFact::TooSmall,
-                        Some(k) if k.members.contains(user) => AudienceFact::Member(k.provenance),
+                        Some(k) if k.members.contains(&**user) => {
+                            AudienceFact::Member(k.provenance)
+                        }
                         _ => AudienceFact::NotMember,
                     };
                     if spec.evaluate(&viewer, &consent, fact).is_ok() {

@@ -58,7 +58,7 @@ pub struct Serving {
     /// The period of audience sizes the snapshot's readiness was drawn in.
     size_period: AtomicI64,
     /// Person → the audiences their data puts them in.
-    member_of: RwLock<HashMap<String, Vec<String>>>,
+    member_of: RwLock<HashMap<Arc<str>, Vec<Arc<str>>>>,
     counters: Mutex<Counters>,
     pub people: People,
     /// What this node changed, for the other nodes (`crate::changes`).
@@ -532,7 +532,7 @@ pub async fn decide(engine: &Engine, ask: Ask) -> Result<Decision, EngineError> 
         let memberships = request
             .user_id
             .as_ref()
-            .and_then(|u| member_of.get(u))
+            .and_then(|u| member_of.get(u.as_str()))
             .map(Vec::as_slice)
             .unwrap_or_default();
         let candidates = snapshot

@@ -148,12 +148,12 @@ impl Engine {
                     for (user_id, mut profile) in seen {
                         // An upsert keeps the person's setting and what
                         // they hid.
-                        if let Some(before) = mirror.get(&user_id) {
+                        if let Some(before) = mirror.get(user_id.as_str()) {
                             profile.use_partner_info = before.use_partner_info;
                             profile.hidden = before.hidden.clone();
                         }
                         changed.push(user_id.clone());
-                        mirror.insert(user_id, Arc::new(profile));
+                        mirror.insert(user_id.as_str().into(), Arc::new(profile));
                     }
                 },
             )

@@ -102,7 +102,7 @@ fn world_of_shoes() -> (Vec<ServingAdGroup>, HashMap<String, ServingAudience>) {
         ad_account_id: "1".into(),
         provenance: Provenance::Partner(PartnerSource::Tag),
         targetable: true,
-        members: members.iter().map(|m| m.to_string()).collect(),
+        members: members.iter().map(|&m| m.into()).collect(),
     };
     let audiences = HashMap::from([
         ("10".to_owned(), audience(&["alice", "bob"])),

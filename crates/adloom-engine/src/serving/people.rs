@@ -86,7 +86,7 @@ impl Words {
 
 #[derive(Default)]
 pub struct People {
-    profiles: RwLock<HashMap<String, Arc<Profile>>>,
+    profiles: RwLock<HashMap<Arc<str>, Arc<Profile>>>,
     /// The strings profiles share.
     pub words: Arc<Words>,
     /// Set once the first load finished: decisions check it without
@@ -101,6 +101,24 @@ pub struct People {
 const LOAD_PAGE: usize = 10_000;
 
 impl People {
+    /// These user ids as the mirror holds them, for the serving state's
+    /// other tables to share rather than copy (a new one for someone the
+    /// mirror does not know).
+    pub fn shared_ids<T: FromIterator<Arc<str>>>(
+        &self,
+        user_ids: impl IntoIterator<Item = String>,
+    ) -> T {
+        let profiles = adloom_core::sync::read(&self.profiles);
+        user_ids
+            .into_iter()
+            .map(|user_id| {
+                profiles
+                    .get_key_value(user_id.as_str())
+                    .map_or_else(|| user_id.into(), |(id, _)| Arc::clone(id))
+            })
+            .collect()
+    }
+
     pub fn get(&self, user_id: &str) -> Option<Arc<Profile>> {
         adloom_core::sync::read(&self.profiles)
             .get(user_id)
@@ -108,7 +126,7 @@ impl People {
     }
 
     /// Folds every person (user id and profile) into `init`.
-    pub fn fold<T>(&self, init: T, f: impl FnMut(T, (&String, &Arc<Profile>)) -> T) -> T {
+    pub fn fold<T>(&self, init: T, f: impl FnMut(T, (&Arc<str>, &Arc<Profile>)) -> T) -> T {
         adloom_core::sync::read(&self.profiles).iter().fold(init, f)
     }
 
@@ -122,7 +140,7 @@ impl People {
     pub async fn write<T, F, Fut>(
         &self,
         store_write: F,
-        apply: impl FnOnce(&T, &mut HashMap<String, Arc<Profile>>),
+        apply: impl FnOnce(&T, &mut HashMap<Arc<str>, Arc<Profile>>),
     ) -> Result<T, EngineError>
     where
         F: FnOnce() -> Fut,
@@ -168,8 +186,8 @@ impl People {
             };
             let mut profiles = adloom_core::sync::write(&self.profiles);
             match profile {
-                Some(p) => profiles.insert(user_id.clone(), p),
-                None => profiles.remove(user_id),
+                Some(p) => profiles.insert(user_id.as_str().into(), p),
+                None => profiles.remove(user_id.as_str()),
             };
         }
         Ok(())
@@ -223,7 +241,7 @@ async fn hidden_of(
 }
 
 /// Every person and their setting, from the store, a page at a time.
-async fn read_everyone(engine: &Engine) -> Result<HashMap<String, Arc<Profile>>, EngineError> {
+async fn read_everyone(engine: &Engine) -> Result<HashMap<Arc<str>, Arc<Profile>>, EngineError> {
     let mut everyone = HashMap::new();
     let mut after = None;
     loop {
@@ -243,7 +261,7 @@ async fn read_everyone(engine: &Engine) -> Result<HashMap<String, Arc<Profile>>,
                 &engine.serving.people.words,
             );
             profile.hidden = hidden.remove(&person.user_id);
-            everyone.insert(person.user_id.clone(), Arc::new(profile));
+            everyone.insert(person.user_id.as_str().into(), Arc::new(profile));
         }
         if page.len() < LOAD_PAGE {
             break;

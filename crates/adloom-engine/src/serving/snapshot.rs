@@ -94,7 +94,7 @@ pub(super) async fn rebuild(
     previous: &Snapshot,
     dirty: &Dirty,
     counters: &std::sync::Mutex<Counters>,
-    member_of: &std::sync::RwLock<HashMap<String, Vec<String>>>,
+    member_of: &std::sync::RwLock<HashMap<Arc<str>, Vec<Arc<str>>>>,
 ) -> Result<Snapshot, EngineError> {
     // Audience readiness is counted against the people mirror.
     engine.serving.people.ensure_loaded(engine).await?;
@@ -204,7 +204,7 @@ pub(super) async fn rebuild(
 fn follow_memberships(
     before: &HashMap<String, Arc<ServingAudience>>,
     after: &HashMap<String, Arc<ServingAudience>>,
-    member_of: &std::sync::RwLock<HashMap<String, Vec<String>>>,
+    member_of: &std::sync::RwLock<HashMap<Arc<str>, Vec<Arc<str>>>>,
 ) {
     let empty = HashSet::new();
     let mut map = adloom_core::sync::write(member_of);
@@ -220,14 +220,18 @@ fn follow_memberships(
         let new = new.map_or(&empty, |a| &a.members);
         for gone in old.difference(new) {
             if let Some(list) = map.get_mut(gone) {
-                list.retain(|a| a != id);
+                list.retain(|a| **a != **id);
                 if list.is_empty() {
                     map.remove(gone);
                 }
             }
         }
+        // One copy of the audience's id for all its members.
+        let shared: Arc<str> = id.as_str().into();
         for joined in new.difference(old) {
-            map.entry(joined.clone()).or_default().push(id.clone());
+            map.entry(Arc::clone(joined))
+                .or_default()
+                .push(Arc::clone(&shared));
         }
     }
 }
@@ -280,10 +284,13 @@ async fn read_audiences(
         }
         let audience = membership::audience_of(&stored)?;
         let provenance = audience.provenance();
-        let members: HashSet<String> = membership::data_members(engine, &audience)
-            .await?
-            .into_keys()
-            .collect();
+        // The ids the people mirror holds, shared rather than copied: a
+        // million memberships are a million pointers.
+        let members: HashSet<Arc<str>> = engine.serving.people.shared_ids(
+            membership::data_members(engine, &audience)
+                .await?
+                .into_keys(),
+        );
         // Whether it may deliver follows the size an advertiser sees: the
         // members the consent policy lets count, by the people mirror.
         let countable = match provenance {
