@@ -60,13 +60,22 @@ pub struct PixelJournal {
 
 impl PixelJournal {
     /// Opens (or makes) the journal at `path`; what it holds from before
-    /// counts as written and is applied first.
+    /// counts as written and is applied first. Refused while another
+    /// journal holds the file (a second `adloom serve` on one data dir):
+    /// each would empty it under the other's unapplied pixels.
     pub fn open(path: &Path) -> std::io::Result<PixelJournal> {
         let file = OpenOptions::new()
             .create(true)
             .append(true)
             .mode(0o600)
             .open(path)?;
+        file.try_lock().map_err(|e| match e {
+            std::fs::TryLockError::WouldBlock => std::io::Error::new(
+                std::io::ErrorKind::WouldBlock,
+                "another adloom process is using this pixel journal",
+            ),
+            std::fs::TryLockError::Error(e) => e,
+        })?;
         let left = complete_lines(&std::fs::read(path)?);
         // A torn last line (a power loss mid-write) was never answered.
         file.set_len(left.bytes)?;
@@ -283,6 +292,19 @@ fn read_batch(file: &File, offset: u64) -> std::io::Result<Batch> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_journal_file_has_one_writer() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pixels.journal");
+        let first = PixelJournal::open(&path).unwrap();
+        let second = PixelJournal::open(&path)
+            .err()
+            .expect("a second journal is refused");
+        assert_eq!(second.kind(), std::io::ErrorKind::WouldBlock);
+        drop(first);
+        PixelJournal::open(&path).expect("free again once the first is closed");
+    }
 
     #[test]
     fn a_torn_last_line_is_not_counted() {

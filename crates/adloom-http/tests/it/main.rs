@@ -112,7 +112,8 @@ impl App {
         config.engine.review.own_origin = Some(config.public_url.clone());
         let engine = adloom_engine::Engine::new(app.store.clone(), config.engine.clone())
             .with_clock(app.clock.clone())
-            .with_pixel_journal(&app.dir.path().join("pixels.journal"))
+            // Not the journal of `app`'s own engine, still open here.
+            .with_pixel_journal(&app.dir.path().join("pixels-2.journal"))
             .unwrap();
         let state = AppState::over(setup(engine), config, ADMIN);
         App {
