@@ -15,6 +15,12 @@
 //! Reads that must see every answered pixel (a decision with a zero
 //! refresh interval, reports, visitor audiences, a tag's latest events)
 //! wait for [`PixelJournal::applied`] first.
+//!
+//! A store that cannot take the events (down, or refusing them) degrades
+//! the journal rather than hanging on it: once 200,000 events wait, a
+//! pixel waits at most a second for room and is then dropped (counted as
+//! failed in the metrics, still answered with its GIF), and a read waits
+//! at most ten seconds before it goes on without them.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -40,6 +46,10 @@ const READ_CHUNK: usize = 4 << 20;
 /// store (about 100 MB of file): the journal absorbs bursts, not an
 /// overload that never ends.
 const MAX_BACKLOG: u64 = 200_000;
+/// Longest a pixel waits for room in a full journal.
+const BACKLOG_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+/// Longest a read waits for the journal to be applied.
+const READ_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 pub struct PixelJournal {
     path: PathBuf,
@@ -95,9 +105,13 @@ impl PixelJournal {
     pub async fn append(&self, event: &TrackedEvent) -> Result<(), EngineError> {
         if self.backlog() > MAX_BACKLOG {
             let mut applied = self.applied.subscribe();
-            let _ = applied
-                .wait_for(|&a| self.written.load(Ordering::Acquire) - a <= MAX_BACKLOG)
-                .await;
+            let caught_up =
+                applied.wait_for(|&a| self.written.load(Ordering::Acquire) - a <= MAX_BACKLOG);
+            // A store that stays down must not hold every pixel's answer:
+            // past the wait the pixel is dropped (and counted as failed).
+            if tokio::time::timeout(BACKLOG_WAIT, caught_up).await.is_err() {
+                return Err(EngineError::Internal("the pixel journal is full"));
+            }
         }
         let mut line = serde_json::to_vec(event).map_err(|e| {
             tracing::error!(error = %e, "cannot encode a pixel");
@@ -116,14 +130,22 @@ impl PixelJournal {
         Ok(())
     }
 
-    /// Waits until every event written before this call is in the store.
+    /// Waits until every event written before this call is in the store,
+    /// or [`READ_WAIT`] passed (a store that cannot take them must not
+    /// hold every read that waits for them).
     pub async fn applied(&self) {
         let target = self.written.load(Ordering::Acquire);
         if *self.applied.borrow() >= target {
             return;
         }
         let mut applied = self.applied.subscribe();
-        let _ = applied.wait_for(|&a| a >= target).await;
+        let caught_up = applied.wait_for(|&a| a >= target);
+        if tokio::time::timeout(READ_WAIT, caught_up).await.is_err() {
+            tracing::warn!(
+                behind = target - *self.applied.borrow(),
+                "read without the pixels the journal has not applied yet"
+            );
+        }
     }
 
     fn backlog(&self) -> u64 {
@@ -292,6 +314,29 @@ fn read_batch(file: &File, offset: u64) -> std::io::Result<Batch> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// With the store taking nothing, a pixel past the backlog is dropped
+    /// after its wait, and a read goes on without the unapplied ones
+    /// (tokio's paused clock: the waits pass at once).
+    #[tokio::test(start_paused = true)]
+    async fn a_journal_the_store_does_not_take_degrades_instead_of_hanging() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = PixelJournal::open(&dir.path().join("pixels.journal")).unwrap();
+        let event = adloom_core::pixel::parse("tid=7&event=pagevisit")
+            .unwrap()
+            .into_event("acc".into(), 0, Default::default(), || "px_1".into());
+        // As if this many had been written and none applied.
+        journal.written.store(MAX_BACKLOG + 1, Ordering::Release);
+        assert!(
+            journal.append(&event).await.is_err(),
+            "dropped, not waiting"
+        );
+        journal.applied().await;
+        // Once the store catches up, pixels are written again.
+        journal.applied.send_replace(MAX_BACKLOG + 1);
+        journal.append(&event).await.unwrap();
+        assert_eq!(journal.written.load(Ordering::Acquire), MAX_BACKLOG + 2);
+    }
 
     #[test]
     fn one_journal_file_has_one_writer() {
