@@ -238,7 +238,9 @@ fn start(journal: Arc<PixelJournal>, engine: Weak<EngineInner>) {
                     Err(_) => break,
                 };
                 if batch.lines == 0 {
-                    if journal.truncate_if_applied() {
+                    // (An empty file is left alone: no metadata write on
+                    // every idle round.)
+                    if offset > 0 && journal.truncate_if_applied() {
                         offset = 0;
                     }
                     break;
