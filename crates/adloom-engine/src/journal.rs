@@ -55,7 +55,7 @@ pub struct PixelJournal {
     path: PathBuf,
     /// Opened for appending: every write lands at the end, also after
     /// the file was emptied.
-    file: Mutex<File>,
+    file: Mutex<Appender>,
     /// Events written to the file since this process opened it (those
     /// found in it at start-up included); advanced under `file`'s lock.
     written: AtomicU64,
@@ -91,10 +91,15 @@ impl PixelJournal {
         file.set_len(left.bytes)?;
         Ok(PixelJournal {
             path: path.to_owned(),
-            file: Mutex::new(file),
+            file: Mutex::new(Appender {
+                file,
+                len: left.bytes,
+            }),
             written: AtomicU64::new(left.lines),
             applied: watch::Sender::new(0),
-            synced: AtomicU64::new(left.lines),
+            // What a killed process left may still be only in the page
+            // cache: flushed on the first round.
+            synced: AtomicU64::new(0),
             wake: Notify::new(),
             applying: std::sync::Once::new(),
         })
@@ -119,11 +124,15 @@ impl PixelJournal {
         })?;
         line.push(b'\n');
         {
-            let mut file = adloom_core::sync::lock(&self.file);
-            file.write_all(&line).map_err(|e| {
+            let mut appender = adloom_core::sync::lock(&self.file);
+            if let Err(e) = appender.file.write_all(&line) {
                 tracing::error!(error = %e, "cannot write the pixel journal");
-                EngineError::Internal("the pixel journal")
-            })?;
+                // A part written (a full disk) would run into the next
+                // line and make both unreadable: cut it off.
+                let _ = appender.file.set_len(appender.len);
+                return Err(EngineError::Internal("the pixel journal"));
+            }
+            appender.len += line.len() as u64;
             self.written.fetch_add(1, Ordering::Release);
         }
         self.wake.notify_one();
@@ -168,18 +177,27 @@ impl PixelJournal {
     /// Empties the file once every event written is in the store; the
     /// next write starts it again. Whether it did.
     fn truncate_if_applied(&self) -> bool {
-        let file = adloom_core::sync::lock(&self.file);
+        let mut appender = adloom_core::sync::lock(&self.file);
         if self.written.load(Ordering::Acquire) != *self.applied.borrow() {
             return false;
         }
-        match file.set_len(0) {
-            Ok(()) => true,
+        match appender.file.set_len(0) {
+            Ok(()) => {
+                appender.len = 0;
+                true
+            }
             Err(e) => {
                 tracing::error!(error = %e, "cannot empty the pixel journal");
                 false
             }
         }
     }
+}
+
+/// The journal's file, with its length as this process wrote it.
+struct Appender {
+    file: File,
+    len: u64,
 }
 
 /// The complete lines at the start of a journal's bytes.
@@ -197,11 +215,20 @@ fn complete_lines(bytes: &[u8]) -> Complete {
 }
 
 /// Starts applying the journal to the store, once, until the engine is
-/// gone.
-pub(crate) fn keep_applying(journal: &Arc<PixelJournal>, engine: &crate::Engine) {
+/// gone. (Not when the engine is made: its builders need it unshared.)
+fn keep_applying(journal: &Arc<PixelJournal>, engine: &crate::Engine) {
     journal
         .applying
         .call_once(|| start(Arc::clone(journal), Arc::downgrade(&engine.0)));
+}
+
+impl crate::Engine {
+    /// The node's pixel journal, being applied, when it keeps one.
+    pub(crate) fn pixel_journal(&self) -> Option<&Arc<PixelJournal>> {
+        let journal = self.pixels.as_ref()?;
+        keep_applying(journal, self);
+        Some(journal)
+    }
 }
 
 fn start(journal: Arc<PixelJournal>, engine: Weak<EngineInner>) {

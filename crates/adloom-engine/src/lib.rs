@@ -247,8 +247,7 @@ impl Engine {
     /// Waits until every tag pixel answered before this call is in the
     /// store (at once without a journal).
     pub async fn pixels_applied(&self) {
-        if let Some(journal) = &self.pixels {
-            journal::keep_applying(journal, self);
+        if let Some(journal) = self.pixel_journal() {
             journal.applied().await;
         }
     }
@@ -298,9 +297,7 @@ impl Engine {
     /// decision.
     pub async fn warm_up(&self) -> Result<(), EngineError> {
         // Pixels a stop left in the journal go to the store meanwhile.
-        if let Some(journal) = &self.pixels {
-            journal::keep_applying(journal, self);
-        }
+        self.pixel_journal();
         self.serving.warm_up(self).await
     }
 

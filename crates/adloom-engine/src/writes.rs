@@ -110,9 +110,8 @@ impl Engine {
         &self,
         event: TrackedEvent,
     ) -> Result<Option<EventOutcome>, EngineError> {
-        match &self.pixels {
+        match self.pixel_journal() {
             Some(journal) => {
-                crate::journal::keep_applying(journal, self);
                 journal.append(&event).await?;
                 Ok(None)
             }
