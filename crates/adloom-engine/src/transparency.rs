@@ -31,11 +31,12 @@ pub fn how(source: PartnerSource) -> &'static str {
 
 impl Engine {
     /// The advertisers with partner data about `user_id`, the most recent
-    /// first.
+    /// first: every tag pixel answered before this call among them.
     pub async fn advertisers_with_info(
         &self,
         user_id: &str,
     ) -> Result<Vec<AdvertiserWithInfo>, EngineError> {
+        self.pixels_applied().await;
         let mut out: Vec<AdvertiserWithInfo> = Vec::new();
         for row in self.store.partner_data_about(user_id).await? {
             match out

@@ -165,9 +165,11 @@ impl Engine {
         Ok(upserted)
     }
 
-    /// Erases a person, their identifiers and their current setting.
-    /// Returns whether they existed.
+    /// Erases a person, their identifiers and their current setting, and
+    /// the events about them, tag pixels answered before this call among
+    /// them. Returns whether they existed.
     pub async fn delete_person(&self, user_id: &str) -> Result<bool, EngineError> {
+        self.pixels_applied().await;
         let deleted = self
             .serving
             .people
