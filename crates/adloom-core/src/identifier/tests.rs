@@ -243,7 +243,8 @@ fn emails_in_urls_are_redacted() {
 }
 
 /// An email address as people write them: a local part, `@`, and a host
-/// name with a dot and a top-level domain.
+/// name with a dot and a top-level domain. A host name's labels never end
+/// in `-` (RFC 1123), so `a@b.c-` is no address.
 fn looks_like_email(token: &str) -> bool {
     let Some((local, domain)) = token.split_once('@') else {
         return false;
@@ -255,6 +256,7 @@ fn looks_like_email(token: &str) -> bool {
     let domain_ok = domain
         .bytes()
         .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
+        && !domain.ends_with('-')
         && domain
             .rsplit_once('.')
             .is_some_and(|(name, tld)| !name.is_empty() && tld.len() >= 2);
