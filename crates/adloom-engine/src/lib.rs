@@ -252,6 +252,15 @@ impl Engine {
         }
     }
 
+    /// Gives back the budget this node leased from the shared counters and
+    /// has not used, so that other nodes may spend it at once: for a clean
+    /// stop (a killed node's leases lapse with their holds).
+    pub async fn give_back_leases(&self) {
+        if let Some(shared) = &self.shared_counters {
+            serving::give_back_leases(&self.serving, shared.as_ref()).await;
+        }
+    }
+
     /// Fetches and keeps the images pins name by URL (`fetch_pin_images`).
     pub fn with_image_fetcher(mut self, fetcher: Arc<dyn media::ImageFetcher>) -> Engine {
         self.setting_up().image_fetcher = Some(fetcher);

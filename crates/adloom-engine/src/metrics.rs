@@ -200,6 +200,10 @@ fn describe() {
     );
     describe_counter!("adloom_ads_served_total", "Ads served by decisions.");
     describe_counter!(
+        "adloom_shared_budget_charges_total",
+        "Budgeted deliveries' charges, by where they were held: this node's lease, or the shared counters one by one."
+    );
+    describe_counter!(
         "adloom_candidates_lost_total",
         "Candidates that lost an explained decision, by reason."
     );
@@ -411,6 +415,20 @@ impl Metrics {
                 counter!("adloom_candidates_lost_total", "reason" => *reason).increment(1);
             }
             histogram!("adloom_decision_duration_seconds").record(took.as_secs_f64());
+        });
+    }
+
+    /// Budgeted deliveries held in the shared counters: `leased` from this
+    /// node's lease without a round trip, `one_by_one` there.
+    pub fn shared_budget_charges(&self, leased: u64, one_by_one: u64) {
+        self.record(|| {
+            if leased > 0 {
+                counter!("adloom_shared_budget_charges_total", "held" => "lease").increment(leased);
+            }
+            if one_by_one > 0 {
+                counter!("adloom_shared_budget_charges_total", "held" => "one_by_one")
+                    .increment(one_by_one);
+            }
         });
     }
 

@@ -420,6 +420,14 @@ pub(crate) fn follow_shared_counters(
     shared::follow(Arc::downgrade(serving), shared, clock);
 }
 
+/// Gives back the budget this node leased and did not use (a clean stop).
+pub(crate) async fn give_back_leases(
+    serving: &Serving,
+    shared: &dyn adloom_store::counters::SharedCounters,
+) {
+    shared::give_back_all(shared, &serving.counters).await;
+}
+
 /// One decision, for the API and for the demo feed alike.
 pub async fn decide(engine: &Engine, ask: Ask) -> Result<Decision, EngineError> {
     let started = std::time::Instant::now();
@@ -581,6 +589,7 @@ pub async fn decide(engine: &Engine, ask: Ask) -> Result<Decision, EngineError> 
         decided.served = shared::take(
             shared.as_ref(),
             &engine.serving.counters,
+            &engine.metrics,
             decided.served,
             needs,
             request.user_id.as_deref(),

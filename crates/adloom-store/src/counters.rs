@@ -8,6 +8,10 @@
 //! one Lua script, so two nodes can never both take the last of a budget or
 //! of a cap. A counted beacon turns its hold into spend (or its slot into an
 //! impression); a hold never billed lapses after [`HOLD_SECS`].
+//!
+//! Budgets are also leased: a node holds a slice of an ad group's budget
+//! ahead of need ([`LeaseWanted`]) and serves that ad group's next
+//! deliveries from it without a round trip.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -65,6 +69,34 @@ pub enum Taken {
     Capped,
 }
 
+/// A slice of an ad group's budget (and of its campaign's) that one node
+/// asks to hold ahead of need, so that its next deliveries of that ad
+/// group take from it without a round trip. It is held like a delivery's
+/// charge, in the hold bucket of when it was granted: deliveries decided
+/// in that bucket take from it, and what they leave is given back when
+/// the bucket ends; a node that dies holding one lets it lapse after
+/// [`HOLD_SECS`], as any hold.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LeaseWanted {
+    pub ad_group_id: String,
+    pub campaign_id: String,
+    pub caps: Caps,
+    /// Less than this is no use (one delivery's charge): then nothing.
+    pub least_micros: u64,
+    /// As much as this when the budgets have room.
+    pub most_micros: u64,
+}
+
+/// What a lease left unused, given back.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LeaseLeft {
+    pub ad_group_id: String,
+    pub campaign_id: String,
+    /// When it was granted (its hold's bucket).
+    pub granted_at: i64,
+    pub micros: u64,
+}
+
 /// One spender's totals as all nodes see them.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SharedSpend {
@@ -80,6 +112,13 @@ pub trait SharedCounters: Send + Sync + std::fmt::Debug {
     /// Takes what each delivery needs, all of it or nothing, atomically
     /// across nodes; says which deliveries may be answered.
     async fn reserve(&self, deliveries: Vec<Reservation>, now: i64) -> Result<Vec<Taken>>;
+
+    /// Holds, for each lease wanted, as much as both budgets have room for
+    /// up to its most (none when that is under its least); says how much.
+    async fn lease(&self, wanted: Vec<LeaseWanted>, now: i64) -> Result<Vec<u64>>;
+
+    /// Lets go of what leases left unused.
+    async fn give_back(&self, left: Vec<LeaseLeft>) -> Result<()>;
 
     /// Settles a beacon counted for the first time.
     async fn settle(&self, s: &Settlement) -> Result<()>;

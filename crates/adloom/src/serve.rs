@@ -146,6 +146,7 @@ pub(crate) async fn serve_on(listener: TcpListener, settings: Settings) -> anyho
         // What is left in the pixel journal would be applied at the next
         // start anyway; applied now, the store is whole when stopped.
         engine.pixels_applied().await;
+        engine.give_back_leases().await;
         store.close().await
     })
     .await

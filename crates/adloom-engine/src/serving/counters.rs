@@ -14,7 +14,7 @@ use adloom_core::pacing::Pacer;
 // a beacon after this still counts, within its TTL). Holds are summed per
 // HOLD_BUCKET_SECS of decisions, so their memory follows the ad groups
 // with budgets, not the traffic. The shared counters hold the same way.
-use adloom_store::counters::{SharedSpend, HOLD_BUCKET_SECS, HOLD_SECS};
+use adloom_store::counters::{LeaseLeft, SharedSpend, HOLD_BUCKET_SECS, HOLD_SECS};
 
 use super::DAY;
 
@@ -23,6 +23,37 @@ struct GroupHolds {
     campaign: String,
     /// (bucket of decision time, micros), oldest first.
     buckets: VecDeque<(i64, u64)>,
+}
+
+/// A slice of an ad group's budget (and its campaign's) this node holds in
+/// the shared counters ahead of need: deliveries decided in the hold
+/// bucket it was granted in take from it without a round trip.
+struct Lease {
+    campaign: String,
+    /// When it was granted.
+    granted_at: i64,
+    /// What no delivery has taken yet.
+    left: u64,
+    /// More was asked for and has not come back yet.
+    asking: bool,
+    /// When the budgets last had no room for a lease: not asked again in
+    /// that hold bucket.
+    refused_at: Option<i64>,
+}
+
+/// Whether a delivery's charge came from this node's lease.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum FromLease {
+    Taken,
+    /// Not there: ask the shared counters for a lease, which nobody is
+    /// doing yet.
+    Ask,
+    /// Not there, and a lease is on its way.
+    No,
+}
+
+fn same_bucket(a: i64, b: i64) -> bool {
+    a.div_euclid(HOLD_BUCKET_SECS) == b.div_euclid(HOLD_BUCKET_SECS)
 }
 
 /// The value for `key`, allocating the key only when it is new.
@@ -55,6 +86,10 @@ pub(super) struct Counters {
     pacers: HashMap<String, (i64, Pacer)>,
     /// ad group → what its served but unbilled deliveries hold.
     holds: HashMap<String, GroupHolds>,
+    /// ad group → the budget leased from the shared counters.
+    leases: HashMap<String, Lease>,
+    /// What leases of ended buckets left, to give back.
+    leases_left: Vec<LeaseLeft>,
 }
 
 /// Frequency and budgets, from the counters, for one decision.
@@ -230,6 +265,126 @@ impl Counters {
         for (campaign, s) in campaigns {
             *slot(&mut self.campaign_spend, campaign) = shared(s);
         }
+        // What all nodes hold counts this node's leases whole; what is left
+        // of them is this node's to spend, not held from it.
+        for (group, lease) in &self.leases {
+            if !same_bucket(lease.granted_at, now) || lease.left == 0 {
+                continue;
+            }
+            if groups.contains_key(group) {
+                if let Some(s) = self.spend.get_mut(group) {
+                    s.held = s.held.saturating_sub(lease.left);
+                }
+            }
+            if campaigns.contains_key(&lease.campaign) {
+                if let Some(s) = self.campaign_spend.get_mut(&lease.campaign) {
+                    s.held = s.held.saturating_sub(lease.left);
+                }
+            }
+        }
+    }
+
+    /// Takes a delivery's charge from the ad group's lease when the lease
+    /// is of this hold bucket and has room. A lease of an ended bucket is
+    /// put aside to give back.
+    pub(super) fn take_leased(
+        &mut self,
+        group: &str,
+        campaign: &str,
+        charge: u64,
+        now: i64,
+    ) -> FromLease {
+        let lease = match self.leases.get_mut(group) {
+            Some(lease) => lease,
+            None => self.leases.entry(group.to_owned()).or_insert(Lease {
+                campaign: campaign.to_owned(),
+                granted_at: now,
+                left: 0,
+                asking: false,
+                refused_at: None,
+            }),
+        };
+        if !same_bucket(lease.granted_at, now) && lease.left > 0 {
+            self.leases_left.push(LeaseLeft {
+                ad_group_id: group.to_owned(),
+                campaign_id: lease.campaign.clone(),
+                granted_at: lease.granted_at,
+                micros: std::mem::take(&mut lease.left),
+            });
+        }
+        if same_bucket(lease.granted_at, now) && lease.left >= charge {
+            lease.left -= charge;
+            FromLease::Taken
+        } else if lease.asking || lease.refused_at.is_some_and(|at| same_bucket(at, now)) {
+            FromLease::No
+        } else {
+            lease.asking = true;
+            FromLease::Ask
+        }
+    }
+
+    /// A delivery whose charge came from the lease was not made after all.
+    pub(super) fn untake_leased(&mut self, group: &str, charge: u64, now: i64) {
+        if let Some(lease) = self.leases.get_mut(group) {
+            if same_bucket(lease.granted_at, now) {
+                lease.left += charge;
+            }
+        }
+    }
+
+    /// The shared counters granted `micros` (perhaps none) of the lease
+    /// asked for at `granted_at`.
+    pub(super) fn leased(&mut self, group: &str, granted_at: i64, micros: u64) {
+        let Some(lease) = self.leases.get_mut(group) else {
+            return;
+        };
+        lease.asking = false;
+        if micros == 0 {
+            lease.refused_at = Some(granted_at);
+            return;
+        }
+        if same_bucket(lease.granted_at, granted_at) {
+            lease.left += micros;
+        } else {
+            // The lease this one follows ended: what it left goes back.
+            let left = std::mem::replace(&mut lease.left, micros);
+            if left > 0 {
+                self.leases_left.push(LeaseLeft {
+                    ad_group_id: group.to_owned(),
+                    campaign_id: lease.campaign.clone(),
+                    granted_at: lease.granted_at,
+                    micros: left,
+                });
+            }
+            lease.granted_at = granted_at;
+        }
+    }
+
+    /// A lease asked for did not come (the shared counters failed).
+    pub(super) fn not_leased(&mut self, group: &str) {
+        if let Some(lease) = self.leases.get_mut(group) {
+            lease.asking = false;
+        }
+    }
+
+    /// What leases of buckets ended by `now` left (every lease, with
+    /// `now` `None`): to give back to the shared counters.
+    pub(super) fn leases_to_give_back(&mut self, now: Option<i64>) -> Vec<LeaseLeft> {
+        let mut left = std::mem::take(&mut self.leases_left);
+        for (group, lease) in &mut self.leases {
+            let ended = now.is_none_or(|now| !same_bucket(lease.granted_at, now));
+            if ended && lease.left > 0 {
+                left.push(LeaseLeft {
+                    ad_group_id: group.clone(),
+                    campaign_id: lease.campaign.clone(),
+                    granted_at: lease.granted_at,
+                    micros: std::mem::take(&mut lease.left),
+                });
+            }
+        }
+        self.leases
+            .retain(|_, lease| lease.left > 0 || lease.asking);
+        left
     }
 
     /// Lets go of the holds of deliveries never billed in time.
@@ -312,5 +467,79 @@ impl Counters {
             pacer.cap_micros = cap;
             pacer.adjust(now);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: i64 = 1_790_000_000;
+
+    fn spend(held: u64) -> HashMap<String, SharedSpend> {
+        HashMap::from([(
+            "g".to_owned(),
+            SharedSpend {
+                held,
+                ..SharedSpend::default()
+            },
+        )])
+    }
+
+    #[test]
+    fn a_lease_serves_its_bucket_then_goes_back() {
+        let mut c = Counters::default();
+        // Nothing leased yet: ask once, and not again while it is coming.
+        assert_eq!(c.take_leased("g", "c", 100, NOW), FromLease::Ask);
+        assert_eq!(c.take_leased("g", "c", 100, NOW), FromLease::No);
+        c.leased("g", NOW, 250);
+        assert_eq!(c.take_leased("g", "c", 100, NOW + 1), FromLease::Taken);
+        assert_eq!(c.take_leased("g", "c", 100, NOW + 1), FromLease::Taken);
+        // 50 left: too little for a charge of 100.
+        assert_eq!(c.take_leased("g", "c", 100, NOW + 1), FromLease::Ask);
+        c.untake_leased("g", 100, NOW + 1);
+        c.leased("g", NOW + 1, 0);
+        // The budgets had no room: not asked again in this bucket...
+        assert_eq!(c.take_leased("g", "c", 100, NOW + 2), FromLease::Taken);
+        assert_eq!(c.take_leased("g", "c", 100, NOW + 2), FromLease::No);
+        // ... and what is left goes back once the bucket ends.
+        assert!(c.leases_to_give_back(Some(NOW + 2)).is_empty());
+        let next = NOW + HOLD_BUCKET_SECS;
+        assert_eq!(
+            c.leases_to_give_back(Some(next)),
+            [LeaseLeft {
+                ad_group_id: "g".to_owned(),
+                campaign_id: "c".to_owned(),
+                granted_at: NOW,
+                micros: 50,
+            }]
+        );
+        assert_eq!(c.take_leased("g", "c", 10, next), FromLease::Ask);
+    }
+
+    #[test]
+    fn a_lease_of_an_ended_bucket_is_never_spent() {
+        let mut c = Counters::default();
+        assert_eq!(c.take_leased("g", "c", 100, NOW), FromLease::Ask);
+        c.leased("g", NOW, 1_000);
+        let next = NOW + HOLD_BUCKET_SECS;
+        // The next bucket's first delivery finds it ended: it goes back
+        // whole, and a new one is asked for.
+        assert_eq!(c.take_leased("g", "c", 100, next), FromLease::Ask);
+        c.leased("g", next, 300);
+        let back = c.leases_to_give_back(None);
+        let micros: Vec<(i64, u64)> = back.iter().map(|l| (l.granted_at, l.micros)).collect();
+        assert_eq!(micros, [(NOW, 1_000), (next, 300)]);
+    }
+
+    #[test]
+    fn what_all_nodes_hold_leaves_out_this_nodes_unused_lease() {
+        let mut c = Counters::default();
+        assert_eq!(c.take_leased("g", "c", 100, NOW), FromLease::Ask);
+        c.leased("g", NOW, 1_000);
+        assert_eq!(c.take_leased("g", "c", 100, NOW), FromLease::Taken);
+        // The shared counters hold this node's 1,000 and 500 of others'.
+        c.adopt(&spend(1_500), &HashMap::new(), NOW);
+        assert_eq!(c.spend["g"].held, 600);
     }
 }

@@ -2,7 +2,9 @@
 //!
 //! A node decides from its own memory, as alone. Then, before answering,
 //! it takes each served delivery's budget hold and frequency slot from the
-//! shared counters in one atomic step: one round trip per decision. A
+//! shared counters in one atomic step: at most one round trip per
+//! decision, none when its charges fit in the budget slices this node
+//! leased ahead of need and it serves nobody known (see [`take`]). A
 //! delivery whose hold or slot another node took first is dropped from the
 //! answer, and the node notes that the person reached that cap, so that it
 //! does not pick the ad group for them again today. Counted beacons settle there,
@@ -16,10 +18,13 @@
 use std::sync::{Mutex, Weak};
 
 use adloom_core::decision::Served;
-use adloom_store::counters::{Caps, Reservation, Settlement, SharedCounters, Taken};
+use adloom_store::counters::{
+    Caps, LeaseLeft, LeaseWanted, Reservation, Settlement, SharedCounters, Taken,
+};
 
-use super::counters::Counters;
+use super::counters::{Counters, FromLease};
 use super::{lock, Serving};
+use crate::metrics::Metrics;
 use crate::Clock;
 use adloom_core::budget::Budget;
 
@@ -40,41 +45,113 @@ pub(super) fn caps(budget: &Budget) -> Option<Caps> {
     })
 }
 
+/// The slice of a budget a node leases at once: a hundredth of the
+/// tightest cap on the delivery, and never less than the delivery's charge.
+/// At most that much of a budget sits unused in one node for the rest of a
+/// hold bucket (ten seconds) before it is given back.
+fn lease_slice(caps: &Caps, charge: u64) -> u64 {
+    let tightest = [
+        caps.group_daily,
+        caps.group_lifetime,
+        caps.campaign_daily,
+        caps.campaign_lifetime,
+    ]
+    .into_iter()
+    .flatten()
+    .min()
+    .unwrap_or(0);
+    (tightest / 100).max(charge)
+}
+
 /// Takes what the served deliveries need from the shared counters and keeps
 /// those it could; the others give back what they held in this node.
+///
+/// A delivery's charge comes from this node's lease of its ad group's
+/// budget when the lease has room; otherwise it is held in the shared
+/// counters as it goes, and a new lease is asked for beside it. A person's
+/// frequency slot is always taken there. So a decision makes no round trip
+/// when it serves nobody known and every charge fits in a lease.
 pub(super) async fn take(
     shared: &dyn SharedCounters,
     counters: &Mutex<Counters>,
+    metrics: &Metrics,
     served: Vec<Served>,
     needs: Vec<Need>,
     user: Option<&str>,
     now: i64,
 ) -> Vec<Served> {
-    let reservations: Vec<Reservation> = served
-        .iter()
-        .zip(&needs)
-        .map(|(s, need)| Reservation {
-            ad_group_id: s.ad_group_id.clone(),
-            campaign_id: s.campaign_id.clone(),
-            charge_micros: need.charge_micros,
-            caps: need.caps.unwrap_or_default(),
-            frequency: user.map(|u| (u.to_owned(), s.frequency_cap)),
-        })
-        .collect();
+    let mut reservations = Vec::with_capacity(served.len());
+    let mut from_lease = Vec::with_capacity(served.len());
+    let mut wanted = Vec::new();
+    let left = {
+        let mut counters = lock(counters);
+        for (s, need) in served.iter().zip(&needs) {
+            let mut charge = need.charge_micros;
+            let mut leased = false;
+            if let (Some(caps), true) = (need.caps, charge > 0) {
+                match counters.take_leased(&s.ad_group_id, &s.campaign_id, charge, now) {
+                    FromLease::Taken => {
+                        leased = true;
+                        charge = 0;
+                    }
+                    FromLease::Ask => wanted.push(LeaseWanted {
+                        ad_group_id: s.ad_group_id.clone(),
+                        campaign_id: s.campaign_id.clone(),
+                        caps,
+                        least_micros: charge,
+                        most_micros: lease_slice(&caps, charge),
+                    }),
+                    FromLease::No => {}
+                }
+            }
+            from_lease.push(leased);
+            reservations.push(Reservation {
+                ad_group_id: s.ad_group_id.clone(),
+                campaign_id: s.campaign_id.clone(),
+                charge_micros: charge,
+                caps: need.caps.unwrap_or_default(),
+                frequency: user.map(|u| (u.to_owned(), s.frequency_cap)),
+            });
+        }
+        counters.leases_to_give_back(Some(now))
+    };
+    let leased = from_lease.iter().filter(|l| **l).count() as u64;
+    let one_by_one = reservations.iter().filter(|r| r.charge_micros > 0).count() as u64;
+    metrics.shared_budget_charges(leased, one_by_one);
     let needed = reservations
         .iter()
         .any(|r| r.charge_micros > 0 || r.frequency.is_some());
-    if !needed {
+    if !needed && wanted.is_empty() && left.is_empty() {
         return served;
     }
-    let taken = match shared.reserve(reservations, now).await {
-        Ok(taken) => taken,
+    let asked: Vec<String> = wanted.iter().map(|w| w.ad_group_id.clone()).collect();
+    let (taken, granted, ()) = tokio::join!(
+        async {
+            if needed {
+                Some(shared.reserve(reservations, now).await)
+            } else {
+                None
+            }
+        },
+        async {
+            if wanted.is_empty() {
+                Ok(Vec::new())
+            } else {
+                shared.lease(wanted, now).await
+            }
+        },
+        give_back(shared, left),
+    );
+    let taken = match taken {
+        None => vec![Taken::Yes; served.len()],
+        Some(Ok(taken)) => taken,
         // A budget is never spent on a guess; a frequency cap falls back to
         // the node's own counts, which the auction already checked.
-        Err(_) => needs
+        Some(Err(_)) => needs
             .iter()
-            .map(|need| {
-                if need.charge_micros == 0 {
+            .zip(&from_lease)
+            .map(|(need, leased)| {
+                if need.charge_micros == 0 || *leased {
                     Taken::Yes
                 } else {
                     Taken::BudgetFull
@@ -83,13 +160,25 @@ pub(super) async fn take(
             .collect(),
     };
     let mut counters = lock(counters);
+    match granted {
+        Ok(granted) => {
+            for (group, micros) in asked.iter().zip(granted) {
+                counters.leased(group, now, micros);
+            }
+        }
+        Err(_) => asked.iter().for_each(|group| counters.not_leased(group)),
+    }
     served
         .into_iter()
         .zip(needs)
+        .zip(from_lease)
         .zip(taken)
-        .filter_map(|((s, need), taken)| {
+        .filter_map(|(((s, need), leased), taken)| {
             if taken != Taken::Yes && need.caps.is_some() {
                 counters.release(&s.ad_group_id, now, need.charge_micros);
+                if leased {
+                    counters.untake_leased(&s.ad_group_id, need.charge_micros, now);
+                }
             }
             if let (Taken::Capped, Some(user)) = (taken, user) {
                 counters.reached_cap(user, &s.ad_group_id, s.frequency_cap, now);
@@ -97,6 +186,22 @@ pub(super) async fn take(
             (taken == Taken::Yes).then_some(s)
         })
         .collect()
+}
+
+/// Gives back what leases left; on failure they lapse with their holds.
+async fn give_back(shared: &dyn SharedCounters, left: Vec<LeaseLeft>) {
+    if left.is_empty() {
+        return;
+    }
+    if let Err(e) = shared.give_back(left).await {
+        tracing::warn!(error = ?e, "leased budget not given back; it lapses with its hold");
+    }
+}
+
+/// Gives back everything this node leased (when it stops).
+pub(super) async fn give_back_all(shared: &dyn SharedCounters, counters: &Mutex<Counters>) {
+    let left = lock(counters).leases_to_give_back(None);
+    give_back(shared, left).await;
 }
 
 /// A beacon counted for the first time: its hold becomes spend for every
@@ -107,8 +212,9 @@ pub(super) async fn settle(shared: &dyn SharedCounters, settlement: Settlement) 
     }
 }
 
-/// Once a second, reads what all nodes spent on the budgets this node
-/// serves into its counters, for pacing. Ends with the serving state.
+/// Once a second, gives back what leases of ended buckets left and reads
+/// what all nodes spent on the budgets this node serves into its counters,
+/// for pacing. Ends with the serving state.
 pub(super) fn follow(
     serving: Weak<Serving>,
     shared: std::sync::Arc<dyn SharedCounters>,
@@ -121,6 +227,9 @@ pub(super) fn follow(
             every.tick().await;
             serving.upgrade()
         } {
+            let now = clock.now();
+            let left = lock(&serving.counters).leases_to_give_back(Some(now));
+            give_back(shared.as_ref(), left).await;
             let snapshot = serving.snapshot();
             let capped: Vec<(&String, &Budget)> = snapshot
                 .budgets
@@ -136,7 +245,6 @@ pub(super) fn follow(
                 capped.iter().map(|(_, b)| b.campaign.clone()).collect();
             campaigns.sort_unstable();
             campaigns.dedup();
-            let now = clock.now();
             match shared.spend(&groups, &campaigns, now).await {
                 Ok((groups, campaigns)) => lock(&serving.counters).adopt(&groups, &campaigns, now),
                 Err(e) => tracing::warn!(error = ?e, "shared spend not read"),

@@ -5,7 +5,7 @@
 //! node on one store):
 //! - `PREFIX:spend:g:GROUP` and `PREFIX:spend:c:CAMPAIGN`: hashes with
 //!   `day`, `today` and `life` (micro-currency) and one `hBUCKET` field per
-//!   ten seconds of live holds;
+//!   ten seconds of live holds (deliveries' charges and nodes' leases);
 //! - `PREFIX:freq:DAY:PERSON`: a hash of `GROUP` → impressions that day and
 //!   `GROUP|BUCKET` → slots held, expiring after two days.
 
@@ -16,23 +16,22 @@ use redis::Script;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::counters::{
-    Reservation, Settlement, SharedCounters, SharedSpend, Taken, HOLD_BUCKET_SECS, HOLD_SECS,
+    LeaseLeft, LeaseWanted, Reservation, Settlement, SharedCounters, SharedSpend, Taken,
+    HOLD_BUCKET_SECS, HOLD_SECS,
 };
 use crate::{Result, StoreError};
 
 const DAY: i64 = 86_400;
 
-/// Takes, for each delivery, its budget hold and frequency slot, or none of
-/// them. KEYS: three per delivery (group spend, campaign spend, frequency).
-/// ARGV: bucket, oldest live bucket, day, frequency TTL, then seven per
-/// delivery (charge, four caps, frequency cap, group id; -1 is "no cap").
-/// Answers per delivery: 1 taken, 0 a budget is full, -1 the cap is
-/// reached.
-const RESERVE: &str = r#"
-local bucket, live_from, day, ttl = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
--- Each spender and each person's counts are read once per call, then kept
--- up to date here as deliveries take from them.
-local spenders, people = {}, {}
+/// What the budget scripts start with: ARGV 1 to 3 (the hold bucket, the
+/// oldest live bucket, the day), and reading a spender's hash once per
+/// call (lapsed hold buckets dropped on the way), kept up to date as the
+/// call takes from it.
+macro_rules! spenders_lua {
+    () => {
+        r#"
+local bucket, live_from, day = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local spenders = {}
 local function spender(key)
   local s = spenders[key]
   if s then return s end
@@ -51,10 +50,48 @@ local function spender(key)
   spenders[key] = s
   return s
 end
-local function fits(s, charge, daily, lifetime)
-  return (daily < 0 or s.today + s.held + charge <= daily)
-    and (lifetime < 0 or s.life + s.held + charge <= lifetime)
+-- How much more a spender may hold under its caps (-1: no cap).
+local function room(s, daily, lifetime)
+  local r = math.huge
+  if daily >= 0 then r = math.min(r, daily - s.today - s.held) end
+  if lifetime >= 0 then r = math.min(r, lifetime - s.life - s.held) end
+  return r
 end
+local function hold(key, amount)
+  redis.call('HINCRBY', key, 'h' .. bucket, amount)
+  spenders[key].held = spenders[key].held + amount
+end
+"#
+    };
+}
+
+/// Frees `amount` of a hold field, never below nothing.
+macro_rules! free_lua {
+    () => {
+        r#"
+local function free(key, field, amount)
+  local held = tonumber(redis.call('HGET', key, field) or '0')
+  local freed = math.min(held, amount)
+  if held - freed <= 0 then redis.call('HDEL', key, field)
+  else redis.call('HINCRBY', key, field, -freed) end
+end
+"#
+    };
+}
+
+/// Takes, for each delivery, its budget hold and frequency slot, or none of
+/// them. KEYS: three per delivery (group spend, campaign spend, frequency).
+/// ARGV: bucket, oldest live bucket, day, frequency TTL, then seven per
+/// delivery (charge, four caps, frequency cap, group id; -1 is "no cap").
+/// Answers per delivery: 1 taken, 0 a budget is full, -1 the cap is
+/// reached.
+const RESERVE: &str = concat!(
+    spenders_lua!(),
+    r#"
+local ttl = tonumber(ARGV[4])
+-- Each person's counts are read once per call, then kept up to date here
+-- as deliveries take from them.
+local people = {}
 local function seen(key)
   local p = people[key]
   if p then return p end
@@ -80,18 +117,16 @@ for i = 0, #KEYS / 3 - 1 do
   local charge, fcap, group = tonumber(ARGV[a]), tonumber(ARGV[a + 5]), ARGV[a + 6]
   local gk, ck, fk = KEYS[i * 3 + 1], KEYS[i * 3 + 2], KEYS[i * 3 + 3]
   local outcome = 1
-  if charge > 0 and not (fits(spender(gk), charge, tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]))
-      and fits(spender(ck), charge, tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4]))) then
+  if charge > 0 and not (room(spender(gk), tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])) >= charge
+      and room(spender(ck), tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4])) >= charge) then
     outcome = 0
   elseif fcap >= 0 and (seen(fk)[group] or 0) >= fcap then
     outcome = -1
   end
   if outcome == 1 then
     if charge > 0 then
-      redis.call('HINCRBY', gk, 'h' .. bucket, charge)
-      redis.call('HINCRBY', ck, 'h' .. bucket, charge)
-      spenders[gk].held = spenders[gk].held + charge
-      spenders[ck].held = spenders[ck].held + charge
+      hold(gk, charge)
+      hold(ck, charge)
     end
     if fcap >= 0 then
       redis.call('HINCRBY', fk, group .. '|' .. bucket, 1)
@@ -103,19 +138,54 @@ for i = 0, #KEYS / 3 - 1 do
   taken[#taken + 1] = outcome
 end
 return taken
-"#;
+"#
+);
+
+/// Holds leases. KEYS: two per lease (group spend, campaign spend). ARGV:
+/// bucket, oldest live bucket, day, then six per lease (least, most, four
+/// caps; -1 is "no cap"). Answers per lease: the micros held.
+const LEASE: &str = concat!(
+    spenders_lua!(),
+    r#"
+local granted = {}
+for i = 0, #KEYS / 2 - 1 do
+  local a = 4 + i * 6
+  local gk, ck = KEYS[i * 2 + 1], KEYS[i * 2 + 2]
+  local amount = math.min(tonumber(ARGV[a + 1]),
+    room(spender(gk), tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3])),
+    room(spender(ck), tonumber(ARGV[a + 4]), tonumber(ARGV[a + 5])))
+  if amount < tonumber(ARGV[a]) then amount = 0 end
+  if amount > 0 then
+    hold(gk, amount)
+    hold(ck, amount)
+  end
+  granted[#granted + 1] = amount
+end
+return granted
+"#
+);
+
+/// Gives back what leases left. KEYS: two per lease (group spend, campaign
+/// spend). ARGV: two per lease (its bucket, the micros left).
+const GIVE_BACK: &str = concat!(
+    free_lua!(),
+    r#"
+for i = 0, #KEYS / 2 - 1 do
+  local field, amount = 'h' .. ARGV[i * 2 + 1], tonumber(ARGV[i * 2 + 2])
+  free(KEYS[i * 2 + 1], field, amount)
+  free(KEYS[i * 2 + 2], field, amount)
+end
+return 1
+"#
+);
 
 /// Settles one counted beacon. KEYS: group spend, campaign spend,
 /// frequency. ARGV: the hold's bucket, the day of the charge, the charge,
 /// group id, 1 for an impression of a known person, frequency TTL.
-const SETTLE: &str = r#"
+const SETTLE: &str = concat!(
+    free_lua!(),
+    r#"
 local bucket, day, charge, group, impression, ttl = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4], ARGV[5] == '1', tonumber(ARGV[6])
-local function free(key, field, amount)
-  local held = tonumber(redis.call('HGET', key, field) or '0')
-  local freed = math.min(held, amount)
-  if held - freed <= 0 then redis.call('HDEL', key, field)
-  else redis.call('HINCRBY', key, field, -freed) end
-end
 if charge > 0 then
   for k = 1, 2 do
     local key = KEYS[k]
@@ -132,7 +202,8 @@ if impression then
   redis.call('EXPIRE', KEYS[3], ttl)
 end
 return 1
-"#;
+"#
+);
 
 /// The counters all nodes share, in one Redis.
 #[derive(Clone)]
@@ -148,6 +219,8 @@ struct Redis {
     connection: ConnectionManager,
     prefix: String,
     reserve: Script,
+    lease: Script,
+    give_back: Script,
     settle: Script,
 }
 
@@ -174,6 +247,11 @@ fn failed(e: redis::RedisError) -> StoreError {
     StoreError::caused_by("shared counters", e)
 }
 
+/// The oldest hold bucket still live at `now`.
+fn live_from(now: i64) -> i64 {
+    (now - HOLD_SECS).div_euclid(HOLD_BUCKET_SECS) + 1
+}
+
 /// `-1` for "no cap", as the scripts read it.
 fn cap(value: Option<u64>) -> i64 {
     value.map_or(-1, |v| v.min(i64::MAX as u64) as i64)
@@ -189,6 +267,8 @@ impl RedisCounters {
             connection,
             prefix: prefix.to_owned(),
             reserve: Script::new(RESERVE),
+            lease: Script::new(LEASE),
+            give_back: Script::new(GIVE_BACK),
             settle: Script::new(SETTLE),
         };
         let (waiting, queue) = mpsc::channel(4_096);
@@ -221,6 +301,14 @@ impl SharedCounters for RedisCounters {
             .await
             .map_err(|_| gone())?;
         answer.await.map_err(|_| gone())?
+    }
+
+    async fn lease(&self, wanted: Vec<LeaseWanted>, now: i64) -> Result<Vec<u64>> {
+        self.redis.lease(&wanted, now).await
+    }
+
+    async fn give_back(&self, left: Vec<LeaseLeft>) -> Result<()> {
+        self.redis.give_back(&left).await
     }
 
     /// Settles a beacon counted for the first time.
@@ -300,7 +388,7 @@ impl Redis {
     /// One script call for these deliveries.
     async fn reserve_now(&self, deliveries: &[Reservation], now: i64) -> Result<Vec<Taken>> {
         let bucket = now.div_euclid(HOLD_BUCKET_SECS);
-        let live_from = (now - HOLD_SECS).div_euclid(HOLD_BUCKET_SECS) + 1;
+        let live_from = live_from(now);
         let day = now.div_euclid(DAY);
         let mut call = self.reserve.prepare_invoke();
         call.arg(bucket).arg(live_from).arg(day).arg(2 * DAY);
@@ -331,6 +419,49 @@ impl Redis {
             .collect())
     }
 
+    async fn lease(&self, wanted: &[LeaseWanted], now: i64) -> Result<Vec<u64>> {
+        if wanted.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut call = self.lease.prepare_invoke();
+        call.arg(now.div_euclid(HOLD_BUCKET_SECS))
+            .arg(live_from(now))
+            .arg(now.div_euclid(DAY));
+        for w in wanted {
+            call.key(self.group_key(&w.ad_group_id))
+                .key(self.campaign_key(&w.campaign_id))
+                .arg(w.least_micros)
+                .arg(w.most_micros)
+                .arg(cap(w.caps.group_daily))
+                .arg(cap(w.caps.group_lifetime))
+                .arg(cap(w.caps.campaign_daily))
+                .arg(cap(w.caps.campaign_lifetime));
+        }
+        let granted: Vec<i64> = call
+            .invoke_async(&mut self.connection.clone())
+            .await
+            .map_err(failed)?;
+        Ok(granted.into_iter().map(|g| g.max(0) as u64).collect())
+    }
+
+    async fn give_back(&self, left: &[LeaseLeft]) -> Result<()> {
+        if left.is_empty() {
+            return Ok(());
+        }
+        let mut call = self.give_back.prepare_invoke();
+        for l in left {
+            call.key(self.group_key(&l.ad_group_id))
+                .key(self.campaign_key(&l.campaign_id))
+                .arg(l.granted_at.div_euclid(HOLD_BUCKET_SECS))
+                .arg(l.micros);
+        }
+        let _: i64 = call
+            .invoke_async(&mut self.connection.clone())
+            .await
+            .map_err(failed)?;
+        Ok(())
+    }
+
     async fn settle(&self, s: &Settlement) -> Result<()> {
         let decided_day = s.decided_at.div_euclid(DAY);
         let person = s.impression_of.as_deref().unwrap_or("");
@@ -358,7 +489,7 @@ impl Redis {
         now: i64,
     ) -> Result<(HashMap<String, SharedSpend>, HashMap<String, SharedSpend>)> {
         let day = now.div_euclid(DAY);
-        let live_from = (now - HOLD_SECS).div_euclid(HOLD_BUCKET_SECS) + 1;
+        let live_from = live_from(now);
         let mut pipe = redis::pipe();
         for g in groups {
             pipe.hgetall(self.group_key(g));
@@ -405,7 +536,7 @@ impl Redis {
 
     async fn frequency(&self, person: &str, now: i64) -> Result<HashMap<String, u32>> {
         let day = now.div_euclid(DAY);
-        let live_from = (now - HOLD_SECS).div_euclid(HOLD_BUCKET_SECS) + 1;
+        let live_from = live_from(now);
         let fields: HashMap<String, i64> = redis::cmd("HGETALL")
             .arg(self.frequency_key(day, person))
             .query_async(&mut self.connection.clone())

@@ -6,7 +6,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use adloom_store::counters::{
-    Caps, Reservation, Settlement, SharedCounters, SharedSpend, Taken, HOLD_SECS,
+    Caps, LeaseLeft, LeaseWanted, Reservation, Settlement, SharedCounters, SharedSpend, Taken,
+    HOLD_SECS,
 };
 use adloom_store::redis::RedisCounters;
 
@@ -190,4 +191,138 @@ async fn racing_nodes_never_pass_a_budget_or_a_cap() {
     // 142 charges of 7 fit in 1,000; four people, three slots each.
     assert_eq!(taken.load(Ordering::SeqCst), 142 * 7);
     assert_eq!(shown.load(Ordering::SeqCst), 4 * 3);
+}
+
+fn lease(group: &str, least: u64, most: u64, daily: Option<u64>) -> LeaseWanted {
+    LeaseWanted {
+        ad_group_id: group.to_owned(),
+        campaign_id: format!("c-{group}"),
+        caps: Caps {
+            group_daily: daily,
+            ..Caps::default()
+        },
+        least_micros: least,
+        most_micros: most,
+    }
+}
+
+/// A lease holds budget like deliveries do: what one node leased, another
+/// cannot take; near the cap a lease gets what is left, or nothing when
+/// that is under its least; what it leaves is given back.
+#[tokio::test]
+async fn a_lease_holds_budget_for_one_node_until_given_back() {
+    let prefix = new_prefix();
+    let (a, b) = (connect(&prefix).await, connect(&prefix).await);
+    let granted = a
+        .lease(vec![lease("g1", 100, 600, Some(1_000))], NOW)
+        .await
+        .unwrap();
+    assert_eq!(granted, [600]);
+    // The other node finds 400 of room: a lease of up to 600 gets it all.
+    let granted = b
+        .lease(vec![lease("g1", 100, 600, Some(1_000))], NOW)
+        .await
+        .unwrap();
+    assert_eq!(granted, [400]);
+    assert_eq!(
+        b.reserve(vec![delivery("g1", 1, Some(1_000), None)], NOW)
+            .await
+            .unwrap(),
+        [Taken::BudgetFull]
+    );
+    let (groups, campaigns) = a
+        .spend(&["g1".to_owned()], &["c-g1".to_owned()], NOW)
+        .await
+        .unwrap();
+    assert_eq!((groups["g1"].held, campaigns["c-g1"].held), (1_000, 1_000));
+    // Node a's deliveries billed 250 of its 600; it gives back the 350
+    // left when its bucket ends.
+    a.settle(&billed("g1", NOW, 250, None)).await.unwrap();
+    a.give_back(vec![LeaseLeft {
+        ad_group_id: "g1".to_owned(),
+        campaign_id: "c-g1".to_owned(),
+        granted_at: NOW,
+        micros: 350,
+    }])
+    .await
+    .unwrap();
+    let (groups, campaigns) = b
+        .spend(&["g1".to_owned()], &["c-g1".to_owned()], NOW + 10)
+        .await
+        .unwrap();
+    let after = SharedSpend {
+        today: 250,
+        lifetime: 250,
+        held: 400,
+    };
+    assert_eq!((groups["g1"], campaigns["c-g1"]), (after, after));
+    // 350 of room: under a least of 400 nothing is leased.
+    assert_eq!(
+        b.lease(vec![lease("g1", 400, 600, Some(1_000))], NOW + 10)
+            .await
+            .unwrap(),
+        [0]
+    );
+    assert_eq!(
+        b.lease(vec![lease("g1", 300, 600, Some(1_000))], NOW + 10)
+            .await
+            .unwrap(),
+        [350]
+    );
+}
+
+/// A node that dies holding a lease never gives it back: the budget it
+/// held stays out of the others' reach (never spent twice) until the hold
+/// lapses, then they spend it.
+#[tokio::test]
+async fn a_lease_of_a_node_that_died_lapses() {
+    let prefix = new_prefix();
+    let survivor = connect(&prefix).await;
+    {
+        let dying = connect(&prefix).await;
+        let granted = dying
+            .lease(vec![lease("g1", 10, 800, Some(1_000))], NOW)
+            .await
+            .unwrap();
+        assert_eq!(granted, [800]);
+    }
+    let one = |at| (vec![delivery("g1", 200, Some(1_000), None)], at);
+    let (d, at) = one(NOW + 1);
+    assert_eq!(survivor.reserve(d, at).await.unwrap(), [Taken::Yes]);
+    let (d, at) = one(NOW + HOLD_SECS - 10);
+    assert_eq!(survivor.reserve(d, at).await.unwrap(), [Taken::BudgetFull]);
+    // Its lease lapsed: 800 of room again (the survivor's own hold of 200
+    // lapsed too).
+    let (d, at) = one(NOW + HOLD_SECS + 10);
+    assert_eq!(survivor.reserve(d, at).await.unwrap(), [Taken::Yes]);
+    assert_eq!(
+        survivor
+            .lease(
+                vec![lease("g1", 10, 5_000, Some(1_000))],
+                NOW + HOLD_SECS + 10
+            )
+            .await
+            .unwrap(),
+        [800]
+    );
+}
+
+/// A campaign's budget binds leases of all its ad groups.
+#[tokio::test]
+async fn leases_of_one_campaign_share_its_budget() {
+    let c = counters().await;
+    let in_campaign = |group: &str| LeaseWanted {
+        campaign_id: "shared".to_owned(),
+        caps: Caps {
+            campaign_daily: Some(1_000),
+            ..Caps::default()
+        },
+        ..lease(group, 1, 700, None)
+    };
+    assert_eq!(
+        c.lease(vec![in_campaign("a"), in_campaign("b")], NOW)
+            .await
+            .unwrap(),
+        [700, 300]
+    );
 }

@@ -487,6 +487,26 @@ async fn budgets_and_caps_hold_across_nodes_under_load() {
         spent >= BUDGET * 95 / 100,
         "the budget was not spent: {spent} of {BUDGET}"
     );
+    // The budget's charges were mostly held from the nodes' leases, some
+    // one by one (a lease on its way, or the budget's last micros).
+    let mut held = [0u64; 2];
+    for node in &nodes {
+        let (_, metrics) = node.call(reqwest::Method::GET, "/metrics", None).await;
+        for (i, how) in ["lease", "one_by_one"].iter().enumerate() {
+            let series = format!("adloom_shared_budget_charges_total{{held=\"{how}\"}} ");
+            held[i] += metrics
+                .as_str()
+                .unwrap()
+                .lines()
+                .find_map(|l| l.strip_prefix(series.as_str()))
+                .map_or(0, |v| v.parse::<u64>().unwrap());
+        }
+    }
+    println!(
+        "charges held from leases: {}, one by one: {}",
+        held[0], held[1]
+    );
+    assert!(held[0] > 0, "no delivery was served from a lease");
     for p in 0..PEOPLE {
         let user = format!("p{p}");
         let seen = shown
