@@ -91,7 +91,7 @@ const RESERVE: &str = concat!(
 local ttl = tonumber(ARGV[4])
 -- Each person's counts are read once per call, then kept up to date here
 -- as deliveries take from them.
-local people = {}
+local people, expiring = {}, {}
 local function seen(key)
   local p = people[key]
   if p then return p end
@@ -130,7 +130,11 @@ for i = 0, #KEYS / 3 - 1 do
     end
     if fcap >= 0 then
       redis.call('HINCRBY', fk, group .. '|' .. bucket, 1)
-      redis.call('EXPIRE', fk, ttl)
+      -- Once per person and call: a decision's deliveries share the key.
+      if not expiring[fk] then
+        redis.call('EXPIRE', fk, ttl)
+        expiring[fk] = true
+      end
       local p = seen(fk)
       p[group] = (p[group] or 0) + 1
     end
