@@ -12,6 +12,8 @@
 #   WORLD_DIR=dir   keep the world there (made once, reused by later runs)
 #   PEOPLE=n AD_GROUPS=n AUDIENCES=n ACCOUNTS=n   a smaller or larger world
 #   COUNTERS=redis://127.0.0.1:6379   budgets and frequency caps in Redis
+#   ANONYMOUS=1   decisions name no person (no frequency caps to check; an
+#                 ignored "seq" field keeps the bodies the same size)
 # Needs wrk (apt-get install wrk). Only 127.0.0.1 is ever targeted.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -52,7 +54,7 @@ function init(args)
   math.randomseed(os.time() + tonumber(tostring({}):match("0x(%x+)"), 16) % 100000)
 end
 function request()
-  local body = string.format('{"user_id":"u%d","placement":"home_feed","count":3,"geo":{"country":"%s"},"interests":["interest %d"]}',
+  local body = string.format('{$([ -n "${ANONYMOUS:-}" ] && echo '"seq":%d' || echo '"user_id":"u%d"'),"placement":"home_feed","count":3,"geo":{"country":"%s"},"interests":["interest %d"]}',
     math.random(0, $PEOPLE - 1), countries[math.random(1, #countries)], math.random(0, 199))
   return wrk.format("POST", "$uri",
     {["Authorization"] = "Bearer $TOKEN", ["Content-Type"] = "application/json"}, body)
