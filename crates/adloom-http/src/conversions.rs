@@ -352,15 +352,16 @@ pub async fn send_events(
         )));
     }
     let now = state.engine.clock.now();
-    let checked: Vec<Result<TrackedEvent, String>> = data
-        .into_iter()
-        .map(|input| input.and_then(|input| input.validate(&access.ad_account_id, now)))
-        .collect();
     let order_id_key = state.key("order-ids").await?;
-    let good: Vec<TrackedEvent> = checked
-        .iter()
-        .filter_map(|c| c.as_ref().ok())
-        .map(|e| e.clone().for_storage(&order_id_key))
+    // Good events move on to the store; each slot keeps only its verdict.
+    let mut good: Vec<TrackedEvent> = Vec::with_capacity(data.len());
+    let checked: Vec<Result<(), String>> = data
+        .into_iter()
+        .map(|input| {
+            let event = input.and_then(|input| input.validate(&access.ad_account_id, now))?;
+            good.push(event.for_storage(&order_id_key));
+            Ok(())
+        })
         .collect();
     let mut outcomes = if test || good.is_empty() {
         Vec::new()

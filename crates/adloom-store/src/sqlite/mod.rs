@@ -359,26 +359,8 @@ fn record_event(
             )
         },
     )?;
-    if event.source == EventSource::Api {
-        // The advertiser's own event replaces a pixel's that squatted its id.
-        let stored: Option<String> = tx
-            .prepare_cached("SELECT record FROM events WHERE ad_account_id = ?1 AND event_id = ?2")
-            .map_err(driver)?
-            .query_row([&event.ad_account_id, &event.event_id], |r| r.get(0))
-            .optional()
-            .map_err(driver)?;
-        if let Some(stored) = stored {
-            let stored: TrackedEvent = from_json(&stored)?;
-            if event.source.supersedes(&stored.source) {
-                tx.prepare_cached("DELETE FROM events WHERE ad_account_id = ?1 AND event_id = ?2")
-                    .map_err(driver)?
-                    .execute([&event.ad_account_id, &event.event_id])
-                    .map_err(driver)?;
-            }
-        }
-    }
-    let inserted = tx
-        .prepare_cached(
+    let insert = || -> Result<usize> {
+        tx.prepare_cached(
             "INSERT OR IGNORE INTO events
                (ad_account_id, event_id, user_id, cookie_id, name, time, value_micros, record)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
@@ -394,7 +376,29 @@ fn record_event(
             event.value_micros,
             to_json(event)?
         ])
-        .map_err(driver)?;
+        .map_err(driver)
+    };
+    let mut inserted = insert()?;
+    if inserted == 0 && event.source == EventSource::Api {
+        // The advertiser's own event replaces a pixel's that squatted its
+        // id (looked for only when the id is taken: most events are new).
+        let stored: Option<String> = tx
+            .prepare_cached("SELECT record FROM events WHERE ad_account_id = ?1 AND event_id = ?2")
+            .map_err(driver)?
+            .query_row([&event.ad_account_id, &event.event_id], |r| r.get(0))
+            .optional()
+            .map_err(driver)?;
+        if let Some(stored) = stored {
+            let stored: TrackedEvent = from_json(&stored)?;
+            if event.source.supersedes(&stored.source) {
+                tx.prepare_cached("DELETE FROM events WHERE ad_account_id = ?1 AND event_id = ?2")
+                    .map_err(driver)?
+                    .execute([&event.ad_account_id, &event.event_id])
+                    .map_err(driver)?;
+                inserted = insert()?;
+            }
+        }
+    }
     if inserted == 0 {
         return Ok(EventOutcome::Duplicate);
     }
