@@ -360,11 +360,12 @@ impl Counters {
         }
     }
 
-    /// A lease asked for did not come (the shared counters failed).
-    pub(super) fn not_leased(&mut self, group: &str) {
-        if let Some(lease) = self.leases.get_mut(group) {
-            lease.asking = false;
-        }
+    /// The shared counters failed: nothing more is spent from leases
+    /// (budgets fail closed, and a charge that cannot be settled must not
+    /// be made); what they hold lapses there.
+    pub(super) fn drop_leases(&mut self) {
+        self.leases.clear();
+        self.leases_left.clear();
     }
 
     /// What leases of buckets ended by `now` left (every lease, with

@@ -13,7 +13,10 @@
 //!
 //! When the shared counters cannot be reached, deliveries that need a
 //! budget are dropped (a budget is never spent on a guess); frequency caps
-//! fall back to the node's own counts.
+//! fall back to the node's own counts. A node learns it on its next call
+//! there, once a second at the latest: it then drops its leases, whose
+//! holds lapse in Redis. Until then (a second at most, at most a lease per
+//! ad group) it may still spend what it leased.
 
 use std::sync::{Mutex, Weak};
 
@@ -125,7 +128,7 @@ pub(super) async fn take(
         return served;
     }
     let asked: Vec<String> = wanted.iter().map(|w| w.ad_group_id.clone()).collect();
-    let (taken, granted, ()) = tokio::join!(
+    let (taken, granted, given_back) = tokio::join!(
         async {
             if needed {
                 Some(shared.reserve(reservations, now).await)
@@ -142,6 +145,7 @@ pub(super) async fn take(
         },
         give_back(shared, left),
     );
+    let failed = matches!(taken, Some(Err(_))) || granted.is_err() || !given_back;
     let taken = match taken {
         None => vec![Taken::Yes; served.len()],
         Some(Ok(taken)) => taken,
@@ -160,13 +164,12 @@ pub(super) async fn take(
             .collect(),
     };
     let mut counters = lock(counters);
-    match granted {
-        Ok(granted) => {
-            for (group, micros) in asked.iter().zip(granted) {
-                counters.leased(group, now, micros);
-            }
+    if failed {
+        counters.drop_leases();
+    } else if let Ok(granted) = granted {
+        for (group, micros) in asked.iter().zip(granted) {
+            counters.leased(group, now, micros);
         }
-        Err(_) => asked.iter().for_each(|group| counters.not_leased(group)),
     }
     served
         .into_iter()
@@ -189,12 +192,17 @@ pub(super) async fn take(
 }
 
 /// Gives back what leases left; on failure they lapse with their holds.
-async fn give_back(shared: &dyn SharedCounters, left: Vec<LeaseLeft>) {
+/// Says whether the shared counters answered.
+async fn give_back(shared: &dyn SharedCounters, left: Vec<LeaseLeft>) -> bool {
     if left.is_empty() {
-        return;
+        return true;
     }
-    if let Err(e) = shared.give_back(left).await {
-        tracing::warn!(error = ?e, "leased budget not given back; it lapses with its hold");
+    match shared.give_back(left).await {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::warn!(error = ?e, "leased budget not given back; it lapses with its hold");
+            false
+        }
     }
 }
 
@@ -229,7 +237,9 @@ pub(super) fn follow(
         } {
             let now = clock.now();
             let left = lock(&serving.counters).leases_to_give_back(Some(now));
-            give_back(shared.as_ref(), left).await;
+            if !give_back(shared.as_ref(), left).await {
+                lock(&serving.counters).drop_leases();
+            }
             let snapshot = serving.snapshot();
             let capped: Vec<(&String, &Budget)> = snapshot
                 .budgets
@@ -247,7 +257,10 @@ pub(super) fn follow(
             campaigns.dedup();
             match shared.spend(&groups, &campaigns, now).await {
                 Ok((groups, campaigns)) => lock(&serving.counters).adopt(&groups, &campaigns, now),
-                Err(e) => tracing::warn!(error = ?e, "shared spend not read"),
+                Err(e) => {
+                    tracing::warn!(error = ?e, "shared spend not read");
+                    lock(&serving.counters).drop_leases();
+                }
             }
         }
     });

@@ -11,7 +11,7 @@
 
 use std::collections::HashMap;
 
-use redis::aio::ConnectionManager;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::Script;
 use tokio::sync::{mpsc, oneshot};
 
@@ -266,7 +266,16 @@ impl RedisCounters {
     /// reconnects by itself.
     pub async fn connect(url: &str, prefix: &str) -> Result<RedisCounters> {
         let client = redis::Client::open(url).map_err(failed)?;
-        let connection = ConnectionManager::new(client).await.map_err(failed)?;
+        // A decision waits on these calls: when Redis is gone, they fail
+        // within a second (two quick reconnects), not after the default
+        // six with backoff (about ten seconds), and budgets fail closed.
+        let config = ConnectionManagerConfig::new()
+            .set_number_of_retries(2)
+            .set_max_delay(std::time::Duration::from_millis(200))
+            .set_connection_timeout(Some(std::time::Duration::from_millis(500)));
+        let connection = ConnectionManager::new_with_config(client, config)
+            .await
+            .map_err(failed)?;
         let redis = Redis {
             connection,
             prefix: prefix.to_owned(),
