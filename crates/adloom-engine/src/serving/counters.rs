@@ -39,7 +39,15 @@ struct Lease {
     /// When the budgets last had no room for a lease: not asked again in
     /// that hold bucket.
     refused_at: Option<i64>,
+    /// Charges held one by one in the hold bucket of `missed_at`.
+    missed: u32,
+    missed_at: i64,
 }
+
+/// A lease is asked for at the second charge a hold bucket holds one by
+/// one: an ad group served once in ten seconds would only pay for a lease
+/// it gives back unused.
+const LEASE_AFTER_MISSES: u32 = 2;
 
 /// Whether a delivery's charge came from this node's lease.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -302,6 +310,8 @@ impl Counters {
                 left: 0,
                 asking: false,
                 refused_at: None,
+                missed: 0,
+                missed_at: now,
             }),
         };
         if !same_bucket(lease.granted_at, now) && lease.left > 0 {
@@ -314,8 +324,17 @@ impl Counters {
         }
         if same_bucket(lease.granted_at, now) && lease.left >= charge {
             lease.left -= charge;
-            FromLease::Taken
-        } else if lease.asking || lease.refused_at.is_some_and(|at| same_bucket(at, now)) {
+            return FromLease::Taken;
+        }
+        if !same_bucket(lease.missed_at, now) {
+            lease.missed_at = now;
+            lease.missed = 0;
+        }
+        lease.missed += 1;
+        if lease.missed < LEASE_AFTER_MISSES
+            || lease.asking
+            || lease.refused_at.is_some_and(|at| same_bucket(at, now))
+        {
             FromLease::No
         } else {
             lease.asking = true;
@@ -366,6 +385,12 @@ impl Counters {
     pub(super) fn drop_leases(&mut self) {
         self.leases.clear();
         self.leases_left.clear();
+    }
+
+    /// What leases found ended when they were next used left, to give
+    /// back (no scan of every lease: a decision calls it).
+    pub(super) fn leases_put_aside(&mut self) -> Vec<LeaseLeft> {
+        std::mem::take(&mut self.leases_left)
     }
 
     /// What leases of buckets ended by `now` left (every lease, with
@@ -490,7 +515,9 @@ mod tests {
     #[test]
     fn a_lease_serves_its_bucket_then_goes_back() {
         let mut c = Counters::default();
-        // Nothing leased yet: ask once, and not again while it is coming.
+        // Nothing leased yet: the first charge goes one by one, the second
+        // asks, and nothing asks again while the lease is coming.
+        assert_eq!(c.take_leased("g", "c", 100, NOW), FromLease::No);
         assert_eq!(c.take_leased("g", "c", 100, NOW), FromLease::Ask);
         assert_eq!(c.take_leased("g", "c", 100, NOW), FromLease::No);
         c.leased("g", NOW, 250);
@@ -515,17 +542,29 @@ mod tests {
                 micros: 50,
             }]
         );
+        assert_eq!(c.take_leased("g", "c", 10, next), FromLease::No);
         assert_eq!(c.take_leased("g", "c", 10, next), FromLease::Ask);
+    }
+
+    #[test]
+    fn an_ad_group_served_once_a_bucket_leases_nothing() {
+        let mut c = Counters::default();
+        for bucket in 0..5 {
+            let now = NOW + bucket * HOLD_BUCKET_SECS;
+            assert_eq!(c.take_leased("g", "c", 100, now), FromLease::No);
+        }
     }
 
     #[test]
     fn a_lease_of_an_ended_bucket_is_never_spent() {
         let mut c = Counters::default();
+        assert_eq!(c.take_leased("g", "c", 100, NOW), FromLease::No);
         assert_eq!(c.take_leased("g", "c", 100, NOW), FromLease::Ask);
         c.leased("g", NOW, 1_000);
         let next = NOW + HOLD_BUCKET_SECS;
         // The next bucket's first delivery finds it ended: it goes back
-        // whole, and a new one is asked for.
+        // whole, and the next charge asks for a new one.
+        assert_eq!(c.take_leased("g", "c", 100, next), FromLease::No);
         assert_eq!(c.take_leased("g", "c", 100, next), FromLease::Ask);
         c.leased("g", next, 300);
         let back = c.leases_to_give_back(None);
@@ -536,6 +575,7 @@ mod tests {
     #[test]
     fn what_all_nodes_hold_leaves_out_this_nodes_unused_lease() {
         let mut c = Counters::default();
+        assert_eq!(c.take_leased("g", "c", 100, NOW), FromLease::No);
         assert_eq!(c.take_leased("g", "c", 100, NOW), FromLease::Ask);
         c.leased("g", NOW, 1_000);
         assert_eq!(c.take_leased("g", "c", 100, NOW), FromLease::Taken);

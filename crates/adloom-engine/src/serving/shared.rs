@@ -71,7 +71,8 @@ fn lease_slice(caps: &Caps, charge: u64) -> u64 {
 ///
 /// A delivery's charge comes from this node's lease of its ad group's
 /// budget when the lease has room; otherwise it is held in the shared
-/// counters as it goes, and a new lease is asked for beside it. A person's
+/// counters as it goes, and from the second such charge in a hold bucket
+/// a new lease is asked for beside it. A person's
 /// frequency slot is always taken there. So a decision makes no round trip
 /// when it serves nobody known and every charge fits in a lease.
 pub(super) async fn take(
@@ -116,7 +117,7 @@ pub(super) async fn take(
                 frequency: user.map(|u| (u.to_owned(), s.frequency_cap)),
             });
         }
-        counters.leases_to_give_back(Some(now))
+        counters.leases_put_aside()
     };
     let leased = from_lease.iter().filter(|l| **l).count() as u64;
     let one_by_one = reservations.iter().filter(|r| r.charge_micros > 0).count() as u64;
