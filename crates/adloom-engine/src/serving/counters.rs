@@ -60,6 +60,18 @@ pub(super) enum FromLease {
     No,
 }
 
+impl Lease {
+    /// What is left of it, to give back; nothing is left of it then.
+    fn take_left(&mut self, group: &str) -> Option<LeaseLeft> {
+        (self.left > 0).then(|| LeaseLeft {
+            ad_group_id: group.to_owned(),
+            campaign_id: self.campaign.clone(),
+            granted_at: self.granted_at,
+            micros: std::mem::take(&mut self.left),
+        })
+    }
+}
+
 fn same_bucket(a: i64, b: i64) -> bool {
     a.div_euclid(HOLD_BUCKET_SECS) == b.div_euclid(HOLD_BUCKET_SECS)
 }
@@ -314,13 +326,8 @@ impl Counters {
                 missed_at: now,
             }),
         };
-        if !same_bucket(lease.granted_at, now) && lease.left > 0 {
-            self.leases_left.push(LeaseLeft {
-                ad_group_id: group.to_owned(),
-                campaign_id: lease.campaign.clone(),
-                granted_at: lease.granted_at,
-                micros: std::mem::take(&mut lease.left),
-            });
+        if !same_bucket(lease.granted_at, now) {
+            self.leases_left.extend(lease.take_left(group));
         }
         if same_bucket(lease.granted_at, now) && lease.left >= charge {
             lease.left -= charge;
@@ -362,21 +369,12 @@ impl Counters {
             lease.refused_at = Some(granted_at);
             return;
         }
-        if same_bucket(lease.granted_at, granted_at) {
-            lease.left += micros;
-        } else {
+        if !same_bucket(lease.granted_at, granted_at) {
             // The lease this one follows ended: what it left goes back.
-            let left = std::mem::replace(&mut lease.left, micros);
-            if left > 0 {
-                self.leases_left.push(LeaseLeft {
-                    ad_group_id: group.to_owned(),
-                    campaign_id: lease.campaign.clone(),
-                    granted_at: lease.granted_at,
-                    micros: left,
-                });
-            }
+            self.leases_left.extend(lease.take_left(group));
             lease.granted_at = granted_at;
         }
+        lease.left += micros;
     }
 
     /// The shared counters failed: nothing more is spent from leases
@@ -387,29 +385,21 @@ impl Counters {
         self.leases_left.clear();
     }
 
-    /// What leases found ended when they were next used left, to give
-    /// back (no scan of every lease: a decision calls it).
-    pub(super) fn leases_put_aside(&mut self) -> Vec<LeaseLeft> {
-        std::mem::take(&mut self.leases_left)
-    }
-
     /// What leases of buckets ended by `now` left (every lease, with
-    /// `now` `None`): to give back to the shared counters.
+    /// `now` `None`): to give back to the shared counters. Forgets the ad
+    /// groups with nothing leased, nothing asked and no charge this bucket.
     pub(super) fn leases_to_give_back(&mut self, now: Option<i64>) -> Vec<LeaseLeft> {
         let mut left = std::mem::take(&mut self.leases_left);
         for (group, lease) in &mut self.leases {
-            let ended = now.is_none_or(|now| !same_bucket(lease.granted_at, now));
-            if ended && lease.left > 0 {
-                left.push(LeaseLeft {
-                    ad_group_id: group.clone(),
-                    campaign_id: lease.campaign.clone(),
-                    granted_at: lease.granted_at,
-                    micros: std::mem::take(&mut lease.left),
-                });
+            if now.is_none_or(|now| !same_bucket(lease.granted_at, now)) {
+                left.extend(lease.take_left(group));
             }
         }
-        self.leases
-            .retain(|_, lease| lease.left > 0 || lease.asking);
+        self.leases.retain(|_, lease| {
+            lease.left > 0
+                || lease.asking
+                || now.is_some_and(|now| same_bucket(lease.missed_at, now))
+        });
         left
     }
 
@@ -553,6 +543,19 @@ mod tests {
             let now = NOW + bucket * HOLD_BUCKET_SECS;
             assert_eq!(c.take_leased("g", "c", 100, now), FromLease::No);
         }
+    }
+
+    #[test]
+    fn the_sweep_each_second_keeps_this_buckets_charges() {
+        let mut c = Counters::default();
+        assert_eq!(c.take_leased("g", "c", 100, NOW), FromLease::No);
+        assert!(c.leases_to_give_back(Some(NOW + 1)).is_empty());
+        // Still the first bucket: this is its second charge.
+        assert_eq!(c.take_leased("g", "c", 100, NOW + 2), FromLease::Ask);
+        c.leased("g", NOW + 2, 0);
+        assert!(c.leases_to_give_back(Some(NOW + 3)).is_empty());
+        // Refused in this bucket: not asked again in it.
+        assert_eq!(c.take_leased("g", "c", 100, NOW + 4), FromLease::No);
     }
 
     #[test]

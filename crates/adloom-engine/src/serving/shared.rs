@@ -87,7 +87,7 @@ pub(super) async fn take(
     let mut reservations = Vec::with_capacity(served.len());
     let mut from_lease = Vec::with_capacity(served.len());
     let mut wanted = Vec::new();
-    let left = {
+    {
         let mut counters = lock(counters);
         for (s, need) in served.iter().zip(&needs) {
             let mut charge = need.charge_micros;
@@ -117,19 +117,18 @@ pub(super) async fn take(
                 frequency: user.map(|u| (u.to_owned(), s.frequency_cap)),
             });
         }
-        counters.leases_put_aside()
-    };
+    }
     let leased = from_lease.iter().filter(|l| **l).count() as u64;
     let one_by_one = reservations.iter().filter(|r| r.charge_micros > 0).count() as u64;
     metrics.shared_budget_charges(leased, one_by_one);
     let needed = reservations
         .iter()
         .any(|r| r.charge_micros > 0 || r.frequency.is_some());
-    if !needed && wanted.is_empty() && left.is_empty() {
+    if !needed && wanted.is_empty() {
         return served;
     }
     let asked: Vec<String> = wanted.iter().map(|w| w.ad_group_id.clone()).collect();
-    let (taken, granted, given_back) = tokio::join!(
+    let (taken, granted) = tokio::join!(
         async {
             if needed {
                 Some(shared.reserve(reservations, now).await)
@@ -144,9 +143,8 @@ pub(super) async fn take(
                 shared.lease(wanted, now).await
             }
         },
-        give_back(shared, left),
     );
-    let failed = matches!(taken, Some(Err(_))) || granted.is_err() || !given_back;
+    let failed = matches!(taken, Some(Err(_))) || granted.is_err();
     let taken = match taken {
         None => vec![Taken::Yes; served.len()],
         Some(Ok(taken)) => taken,
@@ -221,7 +219,8 @@ pub(super) async fn settle(shared: &dyn SharedCounters, settlement: Settlement) 
     }
 }
 
-/// Once a second, gives back what leases of ended buckets left and reads
+/// Once a second, gives back what leases of ended buckets left (off the
+/// decisions' path) and reads
 /// what all nodes spent on the budgets this node serves into its counters,
 /// for pacing. Ends with the serving state.
 pub(super) fn follow(
