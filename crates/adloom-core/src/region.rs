@@ -15,6 +15,20 @@ NG NI NL NO NP NR NU NZ OM PA PE PF PG PH PK PL PM PN PR PS PT PW PY QA RE RO RS
 SG SH SI SJ SK SL SM SN SO SR SS ST SV SX SY SZ TC TD TF TG TH TJ TK TL TM TN TO TR TT TV TW TZ UA UG \
 UM US UY UZ VA VC VE VG VI VN VU WF WS YE YT ZA ZM ZW";
 
+/// `COUNTRIES` as pairs of bytes, sorted, for a binary search.
+const CODES: [[u8; 2]; COUNTRIES.len().div_ceil(3)] = codes();
+
+const fn codes() -> [[u8; 2]; COUNTRIES.len().div_ceil(3)] {
+    let bytes = COUNTRIES.as_bytes();
+    let mut out = [[0; 2]; COUNTRIES.len().div_ceil(3)];
+    let mut i = 0;
+    while i < out.len() {
+        out[i] = [bytes[3 * i], bytes[3 * i + 1]];
+        i += 1;
+    }
+    out
+}
+
 /// Where "Use info from our ad partners" starts at No by default: the EU and
 /// EEA, the United Kingdom, Switzerland and Canada, whose laws require a
 /// person's consent before partner data personalizes their ads.
@@ -34,9 +48,11 @@ pub struct Country([u8; 2]);
 impl Country {
     /// Parses a code in either letter case; `None` if it is not an ISO code.
     pub fn parse(code: &str) -> Option<Country> {
-        let upper = code.trim().to_ascii_uppercase();
-        let bytes: [u8; 2] = upper.as_bytes().try_into().ok()?;
-        let known = COUNTRIES.split(' ').any(|c| c.as_bytes() == bytes);
+        let [a, b]: [u8; 2] = code.trim().as_bytes().try_into().ok()?;
+        let bytes = [a.to_ascii_uppercase(), b.to_ascii_uppercase()];
+        // Every stored person's country is parsed as the people mirror
+        // loads: no allocation, no scan.
+        let known = CODES.binary_search(&bytes).is_ok();
         known.then_some(Country(bytes))
     }
 
@@ -126,6 +142,21 @@ mod tests {
         assert_eq!(Country::parse("USA"), None);
         assert_eq!(Country::parse(""), None);
         assert_eq!(COUNTRIES.split(' ').count(), 248);
+    }
+
+    #[test]
+    fn every_listed_code_parses_and_nothing_else_of_two_letters() {
+        assert!(CODES.windows(2).all(|w| w[0] < w[1]), "sorted, once each");
+        let listed: BTreeSet<&str> = COUNTRIES.split(' ').collect();
+        for a in b'A'..=b'Z' {
+            for b in b'A'..=b'Z' {
+                let code = String::from_utf8(vec![a, b]).unwrap();
+                let parsed = Country::parse(&code.to_lowercase()).map(|c| c.to_string());
+                let expected = listed.contains(code.as_str()).then(|| code.clone());
+                assert_eq!(parsed, expected, "{code}");
+            }
+        }
+        assert_eq!(Country::parse("é"), None);
     }
 
     #[test]
