@@ -10,7 +10,9 @@
 
 use adloom_core::engagement::EngagementKind;
 use adloom_core::object::ObjectKind;
+use adloom_core::report::DayTotals;
 use adloom_core::sync::lock;
+use adloom_store::Engagement;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
@@ -96,38 +98,27 @@ pub(super) async fn rebuild(
     counters: &std::sync::Mutex<Counters>,
     member_of: &std::sync::RwLock<HashMap<Arc<str>, Vec<Arc<str>>>>,
 ) -> Result<Snapshot, EngineError> {
-    // Audience readiness is counted against the people mirror.
-    engine.serving.people.ensure_loaded(engine).await?;
     let accounts = engine.all_accounts().await?;
     let reload_counters = !lock(counters).loaded;
-    let mut history = Vec::new();
-    let mut rolled_up = Vec::new();
+    // The catalog is read while the people mirror loads (both are a
+    // start-up's work, and each keeps one core busy); only audiences,
+    // whose readiness is counted against the mirror, wait for it.
+    let (people, read) = tokio::join!(
+        engine.serving.people.ensure_loaded(engine),
+        read_catalogs(engine, previous, dirty, &accounts, reload_counters),
+    );
+    people?;
+    let Read {
+        history,
+        rolled_up,
+        mut catalogs,
+    } = read?;
     let mut parts = HashMap::new();
     let mut fresh_groups = Vec::new();
     let mut reread = HashSet::new();
     for account in &accounts {
-        if reload_counters {
-            history.extend(engine.store.engagements(&account.id, 0, i64::MAX).await?);
-            rolled_up.extend(
-                engine
-                    .store
-                    .engagement_days(&account.id, i64::MIN, i64::MAX)
-                    .await?,
-            );
-        }
-        let before = previous.parts.get(&account.id);
-        let part = match before {
-            Some(part) if !dirty.all && !dirty.catalog.contains(&account.id) => {
-                if dirty.every_audience || dirty.events.contains(&account.id) {
-                    let catalog = Arc::clone(&part.catalog);
-                    let audiences = read_audiences(engine, &catalog.audience_ids).await?;
-                    Arc::new(AccountPart { catalog, audiences })
-                } else {
-                    Arc::clone(part)
-                }
-            }
-            _ => {
-                let (catalog, groups) = read_account(engine, account).await?;
+        let part = match catalogs.remove(&account.id) {
+            Some((catalog, groups)) => {
                 fresh_groups.extend(groups);
                 reread.insert(account.id.clone());
                 let audiences = read_audiences(engine, &catalog.audience_ids).await?;
@@ -135,6 +126,16 @@ pub(super) async fn rebuild(
                     catalog: Arc::new(catalog),
                     audiences,
                 })
+            }
+            None => {
+                let part = &previous.parts[&account.id];
+                if dirty.every_audience || dirty.events.contains(&account.id) {
+                    let catalog = Arc::clone(&part.catalog);
+                    let audiences = read_audiences(engine, &catalog.audience_ids).await?;
+                    Arc::new(AccountPart { catalog, audiences })
+                } else {
+                    Arc::clone(part)
+                }
             }
         };
         parts.insert(account.id.clone(), part);
@@ -197,6 +198,52 @@ pub(super) async fn rebuild(
         budgets,
         audiences,
     })
+}
+
+/// What `read_catalogs` read.
+struct Read {
+    /// Every engagement, when the counters are to be loaded.
+    history: Vec<Engagement>,
+    rolled_up: Vec<DayTotals>,
+    /// The catalog and ad groups of each account read again; an account
+    /// not here keeps its part of the previous snapshot.
+    catalogs: HashMap<String, (AccountCatalog, Vec<ServingAdGroup>)>,
+}
+
+/// Reads the catalog of every account that changed (all of them on the
+/// first build), and the engagements that load the counters.
+async fn read_catalogs(
+    engine: &Engine,
+    previous: &Snapshot,
+    dirty: &Dirty,
+    accounts: &[AdAccount],
+    reload_counters: bool,
+) -> Result<Read, EngineError> {
+    let mut read = Read {
+        history: Vec::new(),
+        rolled_up: Vec::new(),
+        catalogs: HashMap::new(),
+    };
+    for account in accounts {
+        if reload_counters {
+            read.history
+                .extend(engine.store.engagements(&account.id, 0, i64::MAX).await?);
+            read.rolled_up.extend(
+                engine
+                    .store
+                    .engagement_days(&account.id, i64::MIN, i64::MAX)
+                    .await?,
+            );
+        }
+        let keep = previous.parts.contains_key(&account.id)
+            && !dirty.all
+            && !dirty.catalog.contains(&account.id);
+        if !keep {
+            read.catalogs
+                .insert(account.id.clone(), read_account(engine, account).await?);
+        }
+    }
+    Ok(read)
 }
 
 /// Updates person → audiences for the audiences that changed, by the
