@@ -32,13 +32,19 @@ pub struct Bid {
     pub ctr: f64,
 }
 
+/// Expected value per thousand impressions of a bid of `bid_micros` per
+/// `billable_event` at click-through rate `ctr`, in micro-currency.
+pub fn ecpm_micros(billable_event: BillableEvent, bid_micros: u64, ctr: f64) -> f64 {
+    match billable_event {
+        BillableEvent::Impression => bid_micros as f64,
+        BillableEvent::Click => bid_micros as f64 * ctr.clamp(0.0, 1.0) * 1000.0,
+    }
+}
+
 impl Bid {
     /// Expected value per thousand impressions, in micro-currency.
     pub fn ecpm_micros(&self) -> f64 {
-        match self.billable_event {
-            BillableEvent::Impression => self.bid_micros as f64,
-            BillableEvent::Click => self.bid_micros as f64 * self.ctr.clamp(0.0, 1.0) * 1000.0,
-        }
+        ecpm_micros(self.billable_event, self.bid_micros, self.ctr)
     }
 
     /// The bid, in this bid's own unit, that would be worth `ecpm` per
