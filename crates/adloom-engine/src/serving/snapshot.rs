@@ -111,31 +111,25 @@ pub(super) async fn rebuild(
     let Read {
         history,
         rolled_up,
-        mut catalogs,
+        mut accounts_read,
     } = read?;
     let mut parts = HashMap::new();
     let mut fresh_groups = Vec::new();
     let mut reread = HashSet::new();
     for account in &accounts {
-        let part = match catalogs.remove(&account.id) {
-            Some((catalog, groups)) => {
-                fresh_groups.extend(groups);
-                reread.insert(account.id.clone());
-                let audiences = read_audiences(engine, &catalog.audience_ids).await?;
-                Arc::new(AccountPart {
-                    catalog: Arc::new(catalog),
-                    audiences,
-                })
-            }
-            None => {
-                let part = &previous.parts[&account.id];
-                if dirty.every_audience || dirty.events.contains(&account.id) {
-                    let catalog = Arc::clone(&part.catalog);
-                    let audiences = read_audiences(engine, &catalog.audience_ids).await?;
-                    Arc::new(AccountPart { catalog, audiences })
-                } else {
-                    Arc::clone(part)
-                }
+        let part = match accounts_read.remove(&account.id) {
+            None => Arc::clone(&previous.parts[&account.id]),
+            Some(read) => {
+                let audiences = serving_audiences(engine, read.audiences).await?;
+                let catalog = match read.catalog {
+                    Some((catalog, groups)) => {
+                        fresh_groups.extend(groups);
+                        reread.insert(account.id.clone());
+                        Arc::new(catalog)
+                    }
+                    None => Arc::clone(&previous.parts[&account.id].catalog),
+                };
+                Arc::new(AccountPart { catalog, audiences })
             }
         };
         parts.insert(account.id.clone(), part);
@@ -205,13 +199,31 @@ struct Read {
     /// Every engagement, when the counters are to be loaded.
     history: Vec<Engagement>,
     rolled_up: Vec<DayTotals>,
-    /// The catalog and ad groups of each account read again; an account
-    /// not here keeps its part of the previous snapshot.
-    catalogs: HashMap<String, (AccountCatalog, Vec<ServingAdGroup>)>,
+    /// The accounts whose catalog or audiences changed; the others keep
+    /// their part of the previous snapshot.
+    accounts_read: HashMap<String, AccountRead>,
+}
+
+struct AccountRead {
+    /// The account's catalog and ad groups, when read again.
+    catalog: Option<(AccountCatalog, Vec<ServingAdGroup>)>,
+    /// The members of the audiences its ad groups name, counted again.
+    audiences: Vec<AudienceMembers>,
+}
+
+/// An audience's members as its data names them, before the people
+/// mirror is asked about them.
+struct AudienceMembers {
+    id: String,
+    ad_account_id: String,
+    provenance: Provenance,
+    members: Vec<String>,
 }
 
 /// Reads the catalog of every account that changed (all of them on the
-/// first build), and the engagements that load the counters.
+/// first build), the members of their audiences and of the audiences of
+/// accounts that received events, and the engagements that load the
+/// counters. Nothing here needs the people mirror.
 async fn read_catalogs(
     engine: &Engine,
     previous: &Snapshot,
@@ -222,7 +234,7 @@ async fn read_catalogs(
     let mut read = Read {
         history: Vec::new(),
         rolled_up: Vec::new(),
-        catalogs: HashMap::new(),
+        accounts_read: HashMap::new(),
     };
     for account in accounts {
         if reload_counters {
@@ -235,13 +247,22 @@ async fn read_catalogs(
                     .await?,
             );
         }
-        let keep = previous.parts.contains_key(&account.id)
-            && !dirty.all
-            && !dirty.catalog.contains(&account.id);
-        if !keep {
-            read.catalogs
-                .insert(account.id.clone(), read_account(engine, account).await?);
-        }
+        let before = previous.parts.get(&account.id);
+        let keep = before.filter(|_| !dirty.all && !dirty.catalog.contains(&account.id));
+        let catalog = match keep {
+            Some(_) => None,
+            None => Some(read_account(engine, account).await?),
+        };
+        let audience_ids = match (&catalog, keep) {
+            (Some((fresh, _)), _) => &fresh.audience_ids,
+            (None, Some(part)) if dirty.every_audience || dirty.events.contains(&account.id) => {
+                &part.catalog.audience_ids
+            }
+            (None, _) => continue,
+        };
+        let audiences = read_members(engine, audience_ids).await?;
+        read.accounts_read
+            .insert(account.id.clone(), AccountRead { catalog, audiences });
     }
     Ok(read)
 }
@@ -316,12 +337,12 @@ async fn read_account(
 }
 
 /// The audiences' members as their data names them (consent is applied per
-/// decision) and whether each may deliver (READY).
-async fn read_audiences(
+/// decision).
+async fn read_members(
     engine: &Engine,
     ids: &HashSet<String>,
-) -> Result<HashMap<String, Arc<ServingAudience>>, EngineError> {
-    let mut out = HashMap::new();
+) -> Result<Vec<AudienceMembers>, EngineError> {
+    let mut out = Vec::with_capacity(ids.len());
     for id in ids {
         let Some(stored) = engine.store.get_audience(id).await? else {
             continue;
@@ -330,14 +351,34 @@ async fn read_audiences(
             continue;
         }
         let audience = membership::audience_of(&stored)?;
-        let provenance = audience.provenance();
+        let members = membership::data_members(engine, &audience).await?;
+        out.push(AudienceMembers {
+            id: id.clone(),
+            ad_account_id: stored.ad_account_id,
+            provenance: audience.provenance(),
+            members: members.into_keys().collect(),
+        });
+    }
+    Ok(out)
+}
+
+/// The audiences as decisions see them, with whether each may deliver
+/// (READY): members counted against the people mirror.
+async fn serving_audiences(
+    engine: &Engine,
+    audiences: Vec<AudienceMembers>,
+) -> Result<HashMap<String, Arc<ServingAudience>>, EngineError> {
+    let mut out = HashMap::new();
+    for AudienceMembers {
+        id,
+        ad_account_id,
+        provenance,
+        members,
+    } in audiences
+    {
         // The ids the people mirror holds, shared rather than copied: a
         // million memberships are a million pointers.
-        let members: HashSet<Arc<str>> = engine.serving.people.shared_ids(
-            membership::data_members(engine, &audience)
-                .await?
-                .into_keys(),
-        );
+        let members: HashSet<Arc<str>> = engine.serving.people.shared_ids(members);
         // Whether it may deliver follows the size an advertiser sees: the
         // members the consent policy lets count, by the people mirror.
         let countable = match provenance {
@@ -357,11 +398,11 @@ async fn read_audiences(
                 .count(),
             _ => members.len(),
         };
-        let size = membership::reported(engine, &audience.id, countable).await?;
+        let size = membership::reported(engine, &id, countable).await?;
         out.insert(
-            id.clone(),
+            id,
             Arc::new(ServingAudience {
-                ad_account_id: stored.ad_account_id.clone(),
+                ad_account_id,
                 provenance,
                 targetable: size.ready,
                 members,
