@@ -44,7 +44,11 @@ echo "ready: $(python3 -c "print(f'{$(date +%s.%N) - $STARTED:.1f}')") s from st
 ADDR=$(grep -o 'addr=[0-9.:]*' "$WORK/log" | head -1 | cut -d= -f2)
 BASE="http://$ADDR"
 rss() { awk '/VmRSS/ {printf "%.0f MB", $2 / 1024}' "/proc/$PID/status"; }
-echo "loaded: $(grep -o "people_ms=[0-9]* catalog_ms=[0-9]*" "$WORK/log"); resident: $(rss)"
+# Resident as loaded, then once the allocator has given back what start-up
+# freed (it purges from a thread of its own after about ten seconds).
+AT_LOAD=$(rss)
+sleep 15
+echo "loaded: $(grep -o "people_ms=[0-9]* catalog_ms=[0-9]*" "$WORK/log"); resident: $(rss) settled ($AT_LOAD as loaded)"
 
 for path in echo decisions; do
   uri=$([ "$path" = echo ] && echo /v1/admin/echo || echo /v1/decisions)

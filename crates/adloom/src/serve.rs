@@ -12,6 +12,14 @@ use crate::config::Settings;
 
 /// Serves; logging is set up (`init_logs`) by then.
 pub fn run(settings: Settings) -> anyhow::Result<()> {
+    // The allocator gives freed memory back to the system from a thread of
+    // its own, after about ten seconds, rather than only when the process
+    // allocates again: the start-up's passing allocations (a page of people,
+    // an audience's members before they are shared) would otherwise stay
+    // resident in an idle server.
+    if let Err(e) = tikv_jemalloc_ctl::background_thread::write(true) {
+        tracing::warn!(error = %e, "the allocator's background purging is off");
+    }
     runtime()?.block_on(serve(settings))
 }
 
