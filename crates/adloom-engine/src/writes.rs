@@ -132,7 +132,7 @@ impl Engine {
         let words = Arc::clone(&self.serving.people.words);
         let batch: PersonBatch = Box::new(batch.inspect(move |r| {
             if let Ok(person) = r {
-                let profile = Profile::of(person, None, &tcf, &words);
+                let profile = Profile::of(person.profile(), None, &tcf, &words);
                 adloom_core::sync::lock(&tee).push((person.user_id.clone(), profile));
             }
         }));

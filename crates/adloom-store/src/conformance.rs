@@ -1751,6 +1751,20 @@ pub async fn people_page_with_their_settings(store: &dyn Store) {
         .unwrap();
     assert_eq!(rest.len(), 1);
     assert_eq!(rest[0].0.user_id, "c");
+    // What a serving node loads: the same people, settings and profile
+    // fields, read without the digests.
+    let profiles = store.profiles_with_settings(None, 10).await.unwrap();
+    let everyone = store.people_with_settings(None, 10).await.unwrap();
+    assert_eq!(profiles.len(), 3);
+    for ((fields, setting), (person, expected)) in profiles.iter().zip(&everyone) {
+        assert_eq!(fields.user_id, person.user_id);
+        assert_eq!(setting, expected);
+        let (a, b) = (fields.profile(), person.profile());
+        assert_eq!(
+            (a.country, a.locale, a.interests, a.age, a.gender, a.regs),
+            (b.country, b.locale, b.interests, b.age, b.gender, b.regs)
+        );
+    }
 }
 
 pub async fn support_requests_newest_first(store: &dyn Store) {

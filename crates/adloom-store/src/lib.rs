@@ -30,7 +30,7 @@ use adloom_core::feedback::{AdReport, HiddenAd, HideScope};
 use adloom_core::identity::pick_person;
 pub use adloom_core::object::{ObjectKind, Record, StoredObject};
 use adloom_core::page::{Page, PageRequest};
-use adloom_core::person::PersonRecord;
+use adloom_core::person::{PersonRecord, ProfileFields};
 use adloom_core::region::Country;
 use adloom_core::report::{DayTotals, RollUp};
 use adloom_core::support::SupportRequest;
@@ -130,12 +130,19 @@ pub trait Store: Send + Sync + 'static {
     /// history of their setting stays. Returns whether they existed.
     async fn delete_person(&self, user_id: &str) -> Result<bool>;
     /// People in user id order after `after`, at most `limit`, each with
-    /// their setting: what a serving node loads into memory at start.
+    /// their setting.
     async fn people_with_settings(
         &self,
         after: Option<String>,
         limit: usize,
     ) -> Result<Vec<(PersonRecord, Option<bool>)>>;
+    /// The same people as [`Store::people_with_settings`], with only what a
+    /// profile is made of: what a serving node loads into memory at start.
+    async fn profiles_with_settings(
+        &self,
+        after: Option<String>,
+        limit: usize,
+    ) -> Result<Vec<(ProfileFields, Option<bool>)>>;
     /// Records that a person hid an ad or its advertiser (again: nothing
     /// changes). `NotFound` if the person does not exist.
     async fn hide_ad(&self, user_id: &str, hidden: HiddenAd) -> Result<()>;

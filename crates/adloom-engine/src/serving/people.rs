@@ -17,7 +17,7 @@ use adloom_core::consent::strings::{self, TcfPolicy};
 use adloom_core::consent::StringRefusals;
 use adloom_core::decision::Hidden;
 use adloom_core::feedback;
-use adloom_core::person::{Gender, PersonRecord};
+use adloom_core::person::{Gender, ProfileRef};
 use adloom_core::region::Country;
 
 use crate::Engine;
@@ -43,14 +43,14 @@ pub struct Profile {
 
 impl Profile {
     pub fn of(
-        person: &PersonRecord,
+        person: ProfileRef<'_>,
         use_partner_info: Option<bool>,
         tcf: &TcfPolicy,
         words: &Words,
     ) -> Profile {
         Profile {
             country: person.country,
-            locale: person.locale.as_deref().map(|l| words.get(l)),
+            locale: person.locale.map(|l| words.get(l)),
             interests: person
                 .interests
                 .iter()
@@ -59,7 +59,7 @@ impl Profile {
             age: person.age,
             gender: person.gender,
             use_partner_info,
-            strings: strings::read_last_known(person.regs.as_ref(), tcf),
+            strings: strings::read_last_known(person.regs, tcf),
             hidden: None,
         }
     }
@@ -172,7 +172,7 @@ impl People {
                 Some(p) => {
                     let setting = engine.store.get_ads_setting(user_id).await?;
                     let mut profile = Profile::of(
-                        &p,
+                        p.profile(),
                         setting.use_partner_info,
                         &engine.config.tcf,
                         &self.words,
@@ -247,7 +247,7 @@ async fn read_everyone(engine: &Engine) -> Result<HashMap<Arc<str>, Arc<Profile>
     loop {
         let page = engine
             .store
-            .people_with_settings(after.clone(), LOAD_PAGE)
+            .profiles_with_settings(after.clone(), LOAD_PAGE)
             .await?;
         let Some((last, _)) = page.last() else { break };
         after = Some(last.user_id.clone());
@@ -255,7 +255,7 @@ async fn read_everyone(engine: &Engine) -> Result<HashMap<Arc<str>, Arc<Profile>
         let mut hidden = hidden_of(engine, &users).await?;
         for (person, setting) in &page {
             let mut profile = Profile::of(
-                person,
+                person.profile(),
                 *setting,
                 &engine.config.tcf,
                 &engine.serving.people.words,

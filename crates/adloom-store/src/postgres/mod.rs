@@ -21,7 +21,7 @@ use adloom_core::engagement::{day_of, judge_click, InvalidClick};
 use adloom_core::event::{EventSource, TrackedEvent};
 use adloom_core::identity::resolve_person;
 use adloom_core::page::{Page, PageRequest};
-use adloom_core::person::PersonRecord;
+use adloom_core::person::{PersonRecord, ProfileFields};
 use adloom_core::region::Country;
 use adloom_core::report::{DayTotals, RollUp};
 use adloom_core::support::SupportRequest;
@@ -153,6 +153,27 @@ impl PostgresStore {
     async fn query_opt(&self, sql: &str, params: Params<'_>) -> Result<Option<Row>> {
         let client = self.client().await?;
         client.query_opt(sql, params).await.map_err(driver)
+    }
+
+    /// People in user id order after `after`, at most `limit`, each record
+    /// read as `T` (with the row's `updated_at`), with their setting.
+    async fn people_page<T: serde::de::DeserializeOwned>(
+        &self,
+        after: Option<String>,
+        limit: usize,
+        read: impl Fn(T, i64) -> T,
+    ) -> Result<Vec<(T, Option<bool>)>> {
+        let rows = self
+            .query(
+                "SELECT p.record, p.updated_at, s.use_partner_info FROM people p
+                 LEFT JOIN ads_settings s ON s.user_id = p.user_id
+                 WHERE p.user_id > $1 ORDER BY p.user_id LIMIT $2",
+                &[&after.unwrap_or_default(), &(limit as i64)],
+            )
+            .await?;
+        rows.iter()
+            .map(|r| Ok((read(from_json(r.get::<_, &str>(0))?, r.get(1)), r.get(2))))
+            .collect()
     }
 }
 
@@ -882,21 +903,20 @@ impl Store for PostgresStore {
         after: Option<String>,
         limit: usize,
     ) -> Result<Vec<(PersonRecord, Option<bool>)>> {
-        let rows = self
-            .query(
-                "SELECT p.record, p.updated_at, s.use_partner_info FROM people p
-                 LEFT JOIN ads_settings s ON s.user_id = p.user_id
-                 WHERE p.user_id > $1 ORDER BY p.user_id LIMIT $2",
-                &[&after.unwrap_or_default(), &(limit as i64)],
-            )
-            .await?;
-        rows.iter()
-            .map(|r| {
-                let mut person: PersonRecord = from_json(r.get::<_, &str>(0))?;
-                person.updated_at = r.get(1);
-                Ok((person, r.get(2)))
-            })
-            .collect()
+        self.people_page(after, limit, |mut person: PersonRecord, updated_at| {
+            person.updated_at = updated_at;
+            person
+        })
+        .await
+    }
+
+    async fn profiles_with_settings(
+        &self,
+        after: Option<String>,
+        limit: usize,
+    ) -> Result<Vec<(ProfileFields, Option<bool>)>> {
+        self.people_page(after, limit, |fields: ProfileFields, _| fields)
+            .await
     }
 
     async fn delete_person(&self, user_id: &str) -> Result<bool> {

@@ -25,7 +25,7 @@ use adloom_core::event::{EventSource, TrackedEvent};
 use adloom_core::identifier::parse_sha256_hex;
 use adloom_core::identity::{pick_person, resolve_person, IdentityIndex};
 use adloom_core::page::{Page, PageRequest};
-use adloom_core::person::PersonRecord;
+use adloom_core::person::{PersonRecord, ProfileFields};
 use adloom_core::region::Country;
 use adloom_core::report::{DayTotals, RollUp};
 use adloom_core::support::SupportRequest;
@@ -523,6 +523,38 @@ fn forget_identifiers(
     Ok(())
 }
 
+/// People in user id order after `after`, at most `limit`, each record
+/// read as `T` (with the row's `updated_at`), with their setting.
+fn people_page<T: serde::de::DeserializeOwned>(
+    c: &Connection,
+    after: Option<String>,
+    limit: usize,
+    read: impl Fn(T, i64) -> T,
+) -> Result<Vec<(T, Option<bool>)>> {
+    let mut stmt = c
+        .prepare_cached(
+            "SELECT p.record, p.updated_at, s.use_partner_info FROM people p
+             LEFT JOIN ads_settings s ON s.user_id = p.user_id
+             WHERE p.user_id > ?1 ORDER BY p.user_id LIMIT ?2",
+        )
+        .map_err(driver)?;
+    let mut rows = stmt
+        .query(rusqlite::params![after.unwrap_or_default(), limit as i64])
+        .map_err(driver)?;
+    let mut out = Vec::with_capacity(limit.min(10_000));
+    while let Some(row) = rows.next().map_err(driver)? {
+        // Borrowed from SQLite's buffer: no copy of the JSON.
+        let record = row
+            .get_ref(0)
+            .map_err(driver)?
+            .as_str()
+            .map_err(|e| crate::rows::failed_with("sqlite", e))?;
+        let person = read(from_json(record)?, row.get(1).map_err(driver)?);
+        out.push((person, row.get(2).map_err(driver)?));
+    }
+    Ok(out)
+}
+
 /// The one text column of every row a one-parameter query returns.
 fn strings(c: &Connection, sql: &str, param: impl rusqlite::ToSql) -> Result<Vec<String>> {
     c.prepare_cached(sql)
@@ -692,35 +724,21 @@ impl Store for SqliteStore {
         limit: usize,
     ) -> Result<Vec<(PersonRecord, Option<bool>)>> {
         self.read(move |c| {
-            let mut stmt = c
-                .prepare_cached(
-                    "SELECT p.record, p.updated_at, s.use_partner_info FROM people p
-                     LEFT JOIN ads_settings s ON s.user_id = p.user_id
-                     WHERE p.user_id > ?1 ORDER BY p.user_id LIMIT ?2",
-                )
-                .map_err(driver)?;
-            let rows = stmt
-                .query_map(
-                    rusqlite::params![after.unwrap_or_default(), limit as i64],
-                    |r| {
-                        Ok((
-                            r.get::<_, String>(0)?,
-                            r.get::<_, i64>(1)?,
-                            r.get::<_, Option<bool>>(2)?,
-                        ))
-                    },
-                )
-                .map_err(driver)?;
-            let mut out = Vec::new();
-            for row in rows {
-                let (record, updated_at, setting) = row.map_err(driver)?;
-                let mut person: PersonRecord = from_json(&record)?;
+            people_page(c, after, limit, |mut person: PersonRecord, updated_at| {
                 person.updated_at = updated_at;
-                out.push((person, setting));
-            }
-            Ok(out)
+                person
+            })
         })
         .await
+    }
+
+    async fn profiles_with_settings(
+        &self,
+        after: Option<String>,
+        limit: usize,
+    ) -> Result<Vec<(ProfileFields, Option<bool>)>> {
+        self.read(move |c| people_page(c, after, limit, |fields: ProfileFields, _| fields))
+            .await
     }
 
     async fn delete_person(&self, user_id: &str) -> Result<bool> {
