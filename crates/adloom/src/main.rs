@@ -94,9 +94,10 @@ enum IdentifierKind {
     Maid,
 }
 
-/// mimalloc rather than the system's allocator: the serving state is
+/// jemalloc rather than the system's allocator: the serving state is
 /// millions of small allocations made on several threads at once, which
-/// glibc's per-thread arenas keep resident long after they are freed.
+/// glibc's per-thread arenas keep resident long after they are freed
+/// (`serve` also has it purge freed pages from a background thread).
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
