@@ -9,7 +9,7 @@
 //! update of the mirror, so the mirror applies them in the order the store
 //! committed them, and the first load cannot interleave with a write.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 
@@ -103,20 +103,29 @@ const LOAD_PAGE: usize = 10_000;
 impl People {
     /// These user ids as the mirror holds them, for the serving state's
     /// other tables to share rather than copy (a new one for someone the
-    /// mirror does not know).
-    pub fn shared_ids<T: FromIterator<Arc<str>>>(
+    /// mirror does not know), and how many of them the mirror knows and
+    /// `counts` accepts: one lookup a person, under one lock.
+    pub fn shared_ids(
         &self,
-        user_ids: impl IntoIterator<Item = String>,
-    ) -> T {
+        user_ids: Vec<String>,
+        counts: impl Fn(&Profile) -> bool,
+    ) -> (HashSet<Arc<str>>, usize) {
         let profiles = adloom_core::sync::read(&self.profiles);
-        user_ids
-            .into_iter()
-            .map(|user_id| {
-                profiles
-                    .get_key_value(user_id.as_str())
-                    .map_or_else(|| user_id.into(), |(id, _)| Arc::clone(id))
-            })
-            .collect()
+        let mut counted = 0;
+        let mut shared = HashSet::with_capacity(user_ids.len());
+        for user_id in user_ids {
+            match profiles.get_key_value(user_id.as_str()) {
+                Some((id, profile)) => {
+                    if shared.insert(Arc::clone(id)) {
+                        counted += usize::from(counts(profile));
+                    }
+                }
+                None => {
+                    shared.insert(user_id.into());
+                }
+            }
+        }
+        (shared, counted)
     }
 
     pub fn get(&self, user_id: &str) -> Option<Arc<Profile>> {

@@ -13,6 +13,7 @@ use adloom_core::object::ObjectKind;
 use adloom_core::report::DayTotals;
 use adloom_core::sync::lock;
 use adloom_store::Engagement;
+use futures_util::StreamExt;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
@@ -220,6 +221,12 @@ struct AudienceMembers {
     members: Vec<String>,
 }
 
+/// Accounts read at once at a rebuild. Each account's reads are a handful
+/// of store queries, each waiting on a reader thread: with several in
+/// flight the store's readers keep the cores busy (start-up read 1,000
+/// accounts on less than one core).
+const ACCOUNTS_IN_FLIGHT: usize = 4;
+
 /// Reads the catalog of every account that changed (all of them on the
 /// first build), the members of their audiences and of the audiences of
 /// accounts that received events, and the engagements that load the
@@ -236,35 +243,75 @@ async fn read_catalogs(
         rolled_up: Vec::new(),
         accounts_read: HashMap::new(),
     };
-    for account in accounts {
-        if reload_counters {
-            read.history
-                .extend(engine.store.engagements(&account.id, 0, i64::MAX).await?);
-            read.rolled_up.extend(
-                engine
-                    .store
-                    .engagement_days(&account.id, i64::MIN, i64::MAX)
-                    .await?,
-            );
+    // In the accounts' order, whatever order their reads finish in. (The
+    // reads are made before they are streamed: a stream's own `map` would
+    // leave the future unable to prove it is `Send` for every lifetime.)
+    let reads: Vec<_> = accounts
+        .iter()
+        .map(|account| read_one(engine, previous, dirty, account, reload_counters))
+        .collect();
+    let mut each = futures_util::stream::iter(reads).buffered(ACCOUNTS_IN_FLIGHT);
+    while let Some(one) = each.next().await {
+        let ReadOne {
+            id,
+            history,
+            rolled_up,
+            account,
+        } = one?;
+        read.history.extend(history);
+        read.rolled_up.extend(rolled_up);
+        if let Some(account) = account {
+            read.accounts_read.insert(id, account);
         }
-        let before = previous.parts.get(&account.id);
-        let keep = before.filter(|_| !dirty.all && !dirty.catalog.contains(&account.id));
-        let catalog = match keep {
-            Some(_) => None,
-            None => Some(read_account(engine, account).await?),
-        };
-        let audience_ids = match (&catalog, keep) {
-            (Some((fresh, _)), _) => &fresh.audience_ids,
-            (None, Some(part)) if dirty.every_audience || dirty.events.contains(&account.id) => {
-                &part.catalog.audience_ids
-            }
-            (None, _) => continue,
-        };
-        let audiences = read_members(engine, audience_ids).await?;
-        read.accounts_read
-            .insert(account.id.clone(), AccountRead { catalog, audiences });
     }
     Ok(read)
+}
+
+/// What `read_one` read of one account.
+struct ReadOne {
+    id: String,
+    history: Vec<Engagement>,
+    rolled_up: Vec<DayTotals>,
+    /// `None` when neither its catalog nor its audiences changed.
+    account: Option<AccountRead>,
+}
+
+async fn read_one(
+    engine: &Engine,
+    previous: &Snapshot,
+    dirty: &Dirty,
+    account: &AdAccount,
+    reload_counters: bool,
+) -> Result<ReadOne, EngineError> {
+    let mut one = ReadOne {
+        id: account.id.clone(),
+        history: Vec::new(),
+        rolled_up: Vec::new(),
+        account: None,
+    };
+    if reload_counters {
+        one.history = engine.store.engagements(&account.id, 0, i64::MAX).await?;
+        one.rolled_up = engine
+            .store
+            .engagement_days(&account.id, i64::MIN, i64::MAX)
+            .await?;
+    }
+    let before = previous.parts.get(&account.id);
+    let keep = before.filter(|_| !dirty.all && !dirty.catalog.contains(&account.id));
+    let catalog = match keep {
+        Some(_) => None,
+        None => Some(read_account(engine, account).await?),
+    };
+    let audience_ids = match (&catalog, keep) {
+        (Some((fresh, _)), _) => &fresh.audience_ids,
+        (None, Some(part)) if dirty.every_audience || dirty.events.contains(&account.id) => {
+            &part.catalog.audience_ids
+        }
+        (None, _) => return Ok(one),
+    };
+    let audiences = read_members(engine, audience_ids).await?;
+    one.account = Some(AccountRead { catalog, audiences });
+    Ok(one)
 }
 
 /// Updates person → audiences for the audiences that changed, by the
@@ -376,27 +423,23 @@ async fn serving_audiences(
         members,
     } in audiences
     {
-        // The ids the people mirror holds, shared rather than copied: a
-        // million memberships are a million pointers.
-        let members: HashSet<Arc<str>> = engine.serving.people.shared_ids(members);
-        // Whether it may deliver follows the size an advertiser sees: the
-        // members the consent policy lets count, by the people mirror.
-        let countable = match provenance {
-            Provenance::Partner(_) => members
-                .iter()
-                .filter(|user| {
-                    engine.serving.people.get(user).is_some_and(|p| {
-                        consent::for_person(
-                            p.use_partner_info,
-                            p.country,
-                            p.strings,
-                            &engine.config.region_defaults,
-                        )
-                        .allows_audience(provenance)
-                    })
-                })
-                .count(),
-            _ => members.len(),
+        // The ids the people mirror holds, shared rather than copied (a
+        // million memberships are a million pointers), and whether it may
+        // deliver, which follows the size an advertiser sees: the members
+        // the consent policy lets count, by the people mirror.
+        let (members, consenting) = engine.serving.people.shared_ids(members, |p| {
+            consent::for_person(
+                p.use_partner_info,
+                p.country,
+                p.strings,
+                &engine.config.region_defaults,
+            )
+            .allows_audience(provenance)
+        });
+        let countable = if provenance.needs_consent() {
+            consenting
+        } else {
+            members.len()
         };
         let size = membership::reported(engine, &id, countable).await?;
         out.insert(
