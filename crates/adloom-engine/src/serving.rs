@@ -11,7 +11,6 @@ mod people;
 mod shared;
 mod snapshot;
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
@@ -58,7 +57,7 @@ pub struct Serving {
     /// The period of audience sizes the snapshot's readiness was drawn in.
     size_period: AtomicI64,
     /// Person → the audiences their data puts them in.
-    member_of: RwLock<HashMap<Arc<str>, Vec<Arc<str>>>>,
+    member_of: RwLock<snapshot::MemberOf>,
     counters: Mutex<Counters>,
     pub people: People,
     /// What this node changed, for the other nodes (`crate::changes`).
@@ -552,8 +551,7 @@ pub async fn decide(engine: &Engine, ask: Ask) -> Result<Decision, EngineError> 
             .user_id
             .as_ref()
             .and_then(|u| member_of.get(u.as_str()))
-            .map(Vec::as_slice)
-            .unwrap_or_default();
+            .map_or(&[][..], |audiences| &**audiences);
         let candidates = snapshot
             .index
             .candidates(

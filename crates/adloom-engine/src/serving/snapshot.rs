@@ -97,7 +97,7 @@ pub(super) async fn rebuild(
     previous: &Snapshot,
     dirty: &Dirty,
     counters: &std::sync::Mutex<Counters>,
-    member_of: &std::sync::RwLock<HashMap<Arc<str>, Vec<Arc<str>>>>,
+    member_of: &std::sync::RwLock<MemberOf>,
 ) -> Result<Snapshot, EngineError> {
     let accounts = engine.all_accounts().await?;
     let reload_counters = !lock(counters).loaded;
@@ -314,12 +314,17 @@ async fn read_one(
     Ok(one)
 }
 
+/// Person → the audiences their data puts them in. Each list is exactly
+/// as long as it needs to be: most people are in one or two audiences,
+/// and a growable list would hold room for four (30 MB a million people).
+pub(super) type MemberOf = HashMap<Arc<str>, Box<[Arc<str>]>>;
+
 /// Updates person → audiences for the audiences that changed, by the
 /// difference of their members: the cost follows the change, not the world.
 fn follow_memberships(
     before: &HashMap<String, Arc<ServingAudience>>,
     after: &HashMap<String, Arc<ServingAudience>>,
-    member_of: &std::sync::RwLock<HashMap<Arc<str>, Vec<Arc<str>>>>,
+    member_of: &std::sync::RwLock<MemberOf>,
 ) {
     let empty = HashSet::new();
     let mut map = adloom_core::sync::write(member_of);
@@ -335,18 +340,23 @@ fn follow_memberships(
         let new = new.map_or(&empty, |a| &a.members);
         for gone in old.difference(new) {
             if let Some(list) = map.get_mut(gone) {
-                list.retain(|a| **a != **id);
-                if list.is_empty() {
+                let mut kept = std::mem::take(list).into_vec();
+                kept.retain(|a| **a != **id);
+                if kept.is_empty() {
                     map.remove(gone);
+                } else {
+                    *list = kept.into_boxed_slice();
                 }
             }
         }
         // One copy of the audience's id for all its members.
         let shared: Arc<str> = id.as_str().into();
         for joined in new.difference(old) {
-            map.entry(Arc::clone(joined))
-                .or_default()
-                .push(Arc::clone(&shared));
+            let list = map.entry(Arc::clone(joined)).or_default();
+            let mut grown = Vec::with_capacity(list.len() + 1);
+            grown.extend(std::mem::take(list).into_vec());
+            grown.push(Arc::clone(&shared));
+            *list = grown.into_boxed_slice();
         }
     }
 }

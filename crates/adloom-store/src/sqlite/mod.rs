@@ -134,6 +134,12 @@ impl SqliteStore {
             .build(manager)
             .map_err(|e| internal(format!("cannot open readers: {e}")))?;
         let identity = load_identity(&writer)?;
+        // Reading every identifier filled the writer's page cache (64 MB at
+        // a million people) with pages writes seldom touch again: give them
+        // back rather than keep them resident.
+        writer
+            .execute_batch("PRAGMA shrink_memory;")
+            .map_err(driver)?;
         Ok(SqliteStore {
             writer: Arc::new(Mutex::new(writer)),
             readers,
