@@ -85,7 +85,7 @@ fn world(groups: usize) -> Bench {
                 ad_account_id: format!("a{a}"),
                 provenance: Provenance::Partner(PartnerSource::Tag),
                 targetable: true,
-                members,
+                members: members.into_iter().collect(),
             },
         );
     }

@@ -438,3 +438,36 @@ fn hidden_ads_and_advertisers_are_never_served_again() {
         "only for the person who hid"
     );
 }
+
+mod members {
+    use std::collections::BTreeSet;
+    use std::sync::Arc;
+
+    use proptest::prelude::*;
+
+    use super::Members;
+
+    fn members(ids: &[String]) -> Members {
+        ids.iter().map(|id| Arc::from(id.as_str())).collect()
+    }
+
+    proptest! {
+        /// A sorted list answers as a set would: membership, size, and
+        /// the difference that keeps person -> audiences current.
+        #[test]
+        fn members_behave_as_a_set(
+            a in proptest::collection::vec("[a-d]{0,3}", 0..40),
+            b in proptest::collection::vec("[a-d]{0,3}", 0..40),
+            probe in "[a-d]{0,3}",
+        ) {
+            let (set_a, set_b): (BTreeSet<_>, BTreeSet<_>) =
+                (a.iter().cloned().collect(), b.iter().cloned().collect());
+            let (ma, mb) = (members(&a), members(&b));
+            prop_assert_eq!(ma.len(), set_a.len());
+            prop_assert_eq!(ma.contains(&probe), set_a.contains(&probe));
+            let difference: Vec<String> = ma.difference(&mb).map(|m| m.to_string()).collect();
+            let expected: Vec<String> = set_a.difference(&set_b).cloned().collect();
+            prop_assert_eq!(difference, expected);
+        }
+    }
+}

@@ -9,13 +9,13 @@
 //! update of the mirror, so the mirror applies them in the order the store
 //! committed them, and the first load cannot interleave with a write.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 
 use adloom_core::consent::strings::{self, TcfPolicy};
 use adloom_core::consent::StringRefusals;
-use adloom_core::decision::Hidden;
+use adloom_core::decision::{Hidden, Members};
 use adloom_core::feedback;
 use adloom_core::person::{Gender, ProfileRef};
 use adloom_core::region::Country;
@@ -107,24 +107,25 @@ impl People {
     /// `counts` accepts: one lookup a person, under one lock.
     pub fn shared_ids(
         &self,
-        user_ids: Vec<String>,
+        mut user_ids: Vec<String>,
         counts: impl Fn(&Profile) -> bool,
-    ) -> (HashSet<Arc<str>>, usize) {
+    ) -> (Members, usize) {
+        // Each counted once (one pass when sorted already, as the store
+        // returns them).
+        user_ids.sort_unstable();
+        user_ids.dedup();
         let profiles = adloom_core::sync::read(&self.profiles);
         let mut counted = 0;
-        let mut shared = HashSet::with_capacity(user_ids.len());
-        for user_id in user_ids {
-            match profiles.get_key_value(user_id.as_str()) {
+        let shared = user_ids
+            .into_iter()
+            .map(|user_id| match profiles.get_key_value(user_id.as_str()) {
                 Some((id, profile)) => {
-                    if shared.insert(Arc::clone(id)) {
-                        counted += usize::from(counts(profile));
-                    }
+                    counted += usize::from(counts(profile));
+                    Arc::clone(id)
                 }
-                None => {
-                    shared.insert(user_id.into());
-                }
-            }
-        }
+                None => user_id.into(),
+            })
+            .collect();
         (shared, counted)
     }
 

@@ -22,7 +22,7 @@ use adloom_core::budget::Budget;
 use adloom_core::candidates::CandidateIndex;
 use adloom_core::catalog::{self, PinCard};
 use adloom_core::consent::{self, Provenance};
-use adloom_core::decision::{auction_order, ServingAdGroup, ServingAudience};
+use adloom_core::decision::{auction_order, Members, ServingAdGroup, ServingAudience};
 
 use super::counters::Counters;
 use crate::membership;
@@ -326,7 +326,7 @@ fn follow_memberships(
     after: &HashMap<String, Arc<ServingAudience>>,
     member_of: &std::sync::RwLock<MemberOf>,
 ) {
-    let empty = HashSet::new();
+    let empty = Members::default();
     let mut map = adloom_core::sync::write(member_of);
     let ids: HashSet<&String> = before.keys().chain(after.keys()).collect();
     for id in ids {
