@@ -71,17 +71,17 @@ impl Engine {
             let mut viewer = Viewer::default();
             serving
                 .people
-                .fold((0u64, 0u64), |(count, print), (user, profile)| {
+                .fold((0u64, 0u64), |(count, print), words, (user, profile)| {
                     // Copied into the viewer's own strings, their buffers
                     // reused from one person to the next.
                     viewer
                         .interests
                         .resize(profile.interests.len(), String::new());
-                    for (mine, theirs) in viewer.interests.iter_mut().zip(&*profile.interests) {
+                    for (mine, &theirs) in viewer.interests.iter_mut().zip(&*profile.interests) {
                         mine.clear();
-                        mine.push_str(theirs);
+                        mine.push_str(words.text(theirs));
                     }
-                    match (&mut viewer.locale, profile.locale.as_deref()) {
+                    match (&mut viewer.locale, profile.locale.map(|l| words.text(l))) {
                         (Some(mine), Some(theirs)) => {
                             mine.clear();
                             mine.push_str(theirs);

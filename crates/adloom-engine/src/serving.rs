@@ -504,8 +504,9 @@ pub async fn decide(engine: &Engine, ask: Ask) -> Result<Decision, EngineError> 
     if let Some(q) = &query {
         interests.extend(q.split_whitespace().map(str::to_lowercase));
     }
+    let words = &engine.serving.people.words;
     if let Some(p) = profile {
-        interests.extend(p.interests.iter().map(|i| i.to_string()));
+        interests.extend(p.interests.iter().map(|&i| words.text(i).to_string()));
     }
     let viewer = Viewer {
         interests,
@@ -513,7 +514,7 @@ pub async fn decide(engine: &Engine, ask: Ask) -> Result<Decision, EngineError> 
         age: profile.and_then(|p| p.age),
         country,
         app_type,
-        locale: profile.and_then(|p| p.locale.as_deref().map(str::to_owned)),
+        locale: profile.and_then(|p| Some(words.text(p.locale?).to_string())),
     };
     let now = engine.clock.now();
     let request_consent = consent;
