@@ -158,10 +158,6 @@ impl Members {
         self.0.is_empty()
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = &std::sync::Arc<str>> {
-        self.0.iter()
-    }
-
     /// The members of `self` who are not members of `other`, in order (a
     /// walk over both sorted lists at once).
     pub fn difference<'a>(
