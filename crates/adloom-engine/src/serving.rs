@@ -409,12 +409,16 @@ impl BeaconKind {
     }
 }
 
-/// A beacon's sealed token (`SealKey::seal`, the beacons' key):
-/// opaque outside, since it carries the person, the price and the landing
-/// page.
-pub(crate) fn token(key: &SealKey, kind: BeaconKind, beacon: &Beacon) -> String {
+/// A beacon's sealed tokens, the impression's and the click's
+/// (`SealKey::seal`, the beacons' key): opaque outside, since they carry
+/// the person, the price and the landing page. The payload is written
+/// once for both.
+pub(crate) fn tokens(key: &SealKey, beacon: &Beacon) -> (String, String) {
     let payload = serde_json::to_vec(beacon).unwrap_or_default();
-    key.seal(kind.context(), &payload)
+    (
+        key.seal(BeaconKind::Impression.context(), &payload),
+        key.seal(BeaconKind::Click.context(), &payload),
+    )
 }
 
 pub fn verify(key: &SealKey, kind: BeaconKind, token: &str) -> Option<Beacon> {
@@ -626,9 +630,10 @@ pub async fn decide(engine: &Engine, ask: Ask) -> Result<Decision, EngineError> 
                 e: s.click_id_allowed,
                 t: now,
             };
+            let (impression_token, click_token) = tokens(key, &beacon);
             Some(DecidedAd {
-                impression_token: token(key, BeaconKind::Impression, &beacon),
-                click_token: token(key, BeaconKind::Click, &beacon),
+                impression_token,
+                click_token,
                 advertiser: s.advertiser,
                 ad_id: s.ad.ad_id,
                 ad_group_id: s.ad_group_id,
