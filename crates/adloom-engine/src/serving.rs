@@ -325,9 +325,8 @@ pub struct DecidedAd {
 
 /// The beacon token's content: what to count, signed. It travels as a
 /// JSON array (the fields in this order), which keeps the URLs short.
-#[derive(Serialize, Deserialize)]
-#[serde(from = "BeaconWire", into = "BeaconWire")]
-#[derive(Clone)]
+#[derive(Deserialize)]
+#[serde(from = "BeaconWire")]
 pub struct Beacon {
     /// decision id
     d: String,
@@ -380,9 +379,15 @@ impl From<BeaconWire> for Beacon {
     }
 }
 
-impl From<Beacon> for BeaconWire {
-    fn from(b: Beacon) -> BeaconWire {
-        (b.d, b.a, b.g, b.c, b.acc, b.u, b.p, b.cpc, b.l, b.e, b.t)
+/// Written as `BeaconWire` is read, from references: sealing two tokens
+/// an ad copies none of the beacon's strings.
+impl Serialize for Beacon {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let b = self;
+        (
+            &b.d, &b.a, &b.g, &b.c, &b.acc, &b.u, b.p, b.cpc, &b.l, b.e, b.t,
+        )
+            .serialize(serializer)
     }
 }
 
