@@ -70,6 +70,13 @@ impl Profile {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Word(u32);
 
+/// A map keyed by user ids or words, hashed with foldhash rather than
+/// SipHash: a million ids and four million words are hashed at start-up,
+/// and ids again on every decision, and foldhash takes a fraction of the
+/// time. Its per-process random seed leaves little to flooding, and the
+/// keys come from the platform's own people sync.
+pub(crate) type IdMap<V> = HashMap<Arc<str>, V, foldhash::fast::RandomState>;
+
 /// The interests and locales people name, each once, by number: a million
 /// people name a few thousand words, and three numbers take 12 bytes where
 /// three shared pointers took 48 (a million profiles, 32 MB). Grows with
@@ -80,7 +87,7 @@ pub struct Words(RwLock<Vocabulary>);
 
 #[derive(Default)]
 struct Vocabulary {
-    numbers: HashMap<Arc<str>, Word>,
+    numbers: IdMap<Word>,
     /// By number.
     texts: Vec<Arc<str>>,
 }
@@ -128,7 +135,7 @@ impl Texts {
 
 #[derive(Default)]
 pub struct People {
-    profiles: RwLock<HashMap<Arc<str>, Arc<Profile>>>,
+    profiles: RwLock<IdMap<Arc<Profile>>>,
     /// The strings profiles share.
     pub words: Arc<Words>,
     /// Set once the first load finished: decisions check it without
@@ -203,7 +210,7 @@ impl People {
     pub async fn write<T, F, Fut>(
         &self,
         store_write: F,
-        apply: impl FnOnce(&T, &mut HashMap<Arc<str>, Arc<Profile>>),
+        apply: impl FnOnce(&T, &mut IdMap<Arc<Profile>>),
     ) -> Result<T, EngineError>
     where
         F: FnOnce() -> Fut,
@@ -304,8 +311,8 @@ async fn hidden_of(
 }
 
 /// Every person and their setting, from the store, a page at a time.
-async fn read_everyone(engine: &Engine) -> Result<HashMap<Arc<str>, Arc<Profile>>, EngineError> {
-    let mut everyone = HashMap::new();
+async fn read_everyone(engine: &Engine) -> Result<IdMap<Arc<Profile>>, EngineError> {
+    let mut everyone = IdMap::default();
     let mut after = None;
     loop {
         let page = engine

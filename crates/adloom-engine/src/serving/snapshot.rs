@@ -317,7 +317,7 @@ async fn read_one(
 /// Person → the audiences their data puts them in. Each list is exactly
 /// as long as it needs to be: most people are in one or two audiences,
 /// and a growable list would hold room for four (30 MB a million people).
-pub(super) type MemberOf = HashMap<Arc<str>, Box<[Arc<str>]>>;
+pub(super) type MemberOf = super::people::IdMap<Box<[Arc<str>]>>;
 
 /// Updates person → audiences for the audiences that changed, by the
 /// difference of their members: the cost follows the change, not the world.
