@@ -7,6 +7,7 @@
 //! built: validated, hashed, indexed. It is deterministic for a seed, and a
 //! data dir that already holds ad accounts is left as it is.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use adloom_http::{router, AppState};
@@ -16,6 +17,7 @@ use clap::Args;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use serde_json::{json, Value};
+use tokio::task::JoinSet;
 
 use crate::api::Api;
 use crate::config::{ServeArgs, Settings};
@@ -62,6 +64,12 @@ pub fn email(i: usize) -> String {
 /// Ad groups per batch request (the API's limit).
 const BATCH: usize = 30;
 const PEOPLE_PER_REQUEST: usize = 100_000;
+/// People requests in flight: one is hashed while another is written.
+const PEOPLE_REQUESTS_AT_ONCE: usize = 2;
+/// Ad accounts whose campaigns, ad groups and ads are made at once, each
+/// on a task of its own, so that both cores work (one account's requests
+/// follow each other; their store writes still go one at a time).
+const ACCOUNTS_AT_ONCE: usize = 4;
 
 pub fn run(args: WorldArgs) -> anyhow::Result<()> {
     crate::serve::runtime()?.block_on(generate(args))
@@ -86,10 +94,10 @@ async fn generate(args: WorldArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&settings.http.spool_dir)?;
     let store = adloom_store::open(&settings.store).context("cannot open the store")?;
     let token = crate::serve::stored_admin_token(&settings.data_dir)?;
-    let api = Api::new(
+    let api = Arc::new(Api::new(
         router(AppState::new(store.clone(), settings.http.clone(), &token)),
         token,
-    );
+    ));
     let existing = api.call(Method::GET, "/v5/ad_accounts", None).await?;
     if existing["items"]
         .as_array()
@@ -104,6 +112,7 @@ async fn generate(args: WorldArgs) -> anyhow::Result<()> {
     let mut rng = StdRng::seed_from_u64(seed);
     let started = Instant::now();
 
+    let mut sends = JoinSet::new();
     for first in (0..people).step_by(PEOPLE_PER_REQUEST) {
         let mut ndjson = Vec::new();
         for i in first..people.min(first + PEOPLE_PER_REQUEST) {
@@ -119,8 +128,11 @@ async fn generate(args: WorldArgs) -> anyhow::Result<()> {
             serde_json::to_writer(&mut ndjson, &person)?;
             ndjson.push(b'\n');
         }
-        api.ndjson("/v1/admin/people", ndjson).await?;
+        settle(&mut sends, PEOPLE_REQUESTS_AT_ONCE - 1).await?;
+        let api = Arc::clone(&api);
+        sends.spawn(async move { api.ndjson("/v1/admin/people", ndjson).await.map(|_| 0) });
     }
+    settle(&mut sends, 0).await?;
     let people_done = started.elapsed();
 
     let mut account_ids = Vec::with_capacity(accounts);
@@ -187,12 +199,71 @@ async fn generate(args: WorldArgs) -> anyhow::Result<()> {
         );
     }
 
-    // Ad groups: a quarter each by interest, by country, by both, and by
-    // one of the account's audiences; one campaign per ten ad groups; one
-    // ad each.
+    // Each account's ads from a generator of its own, seeded in turn from
+    // the world's: the same world for a seed, whichever account finishes
+    // first.
     let mut made = 0;
-    for (a, account) in account_ids.iter().enumerate() {
+    let mut accounts_made = JoinSet::new();
+    for (a, account) in account_ids.into_iter().enumerate() {
         let count = ad_groups / accounts + usize::from(a < ad_groups % accounts);
+        let mut own = AccountAds {
+            api: Arc::clone(&api),
+            account,
+            audiences: std::mem::take(&mut audiences_of[a]),
+            pin: std::mem::take(&mut pins[a]),
+            rng: StdRng::seed_from_u64(rng.random()),
+        };
+        made += settle(&mut accounts_made, ACCOUNTS_AT_ONCE - 1).await?;
+        accounts_made.spawn(async move { own.make(count).await });
+    }
+    made += settle(&mut accounts_made, 0).await?;
+    store.close().await?;
+    println!(
+        "world made in {:.1} s (people {:.1} s): {people} people, {accounts} ad accounts, \
+         {audiences} audiences of {list_size} list records, {made} ad groups with one ad each, \
+         in {}",
+        started.elapsed().as_secs_f64(),
+        people_done.as_secs_f64(),
+        settings.data_dir.display()
+    );
+    Ok(())
+}
+
+/// Waits until at most `left` of `tasks` run; the sum of what those that
+/// ended made, or the first failure.
+async fn settle(tasks: &mut JoinSet<anyhow::Result<usize>>, left: usize) -> anyhow::Result<usize> {
+    let mut made = 0;
+    while tasks.len() > left {
+        match tasks.join_next().await {
+            Some(ended) => made += ended.context("a world task failed")??,
+            None => break,
+        }
+    }
+    Ok(made)
+}
+
+/// What one ad account's campaigns, ad groups and ads are made from.
+struct AccountAds {
+    api: Arc<Api>,
+    account: String,
+    /// The account's own audiences.
+    audiences: Vec<String>,
+    pin: String,
+    rng: StdRng,
+}
+
+impl AccountAds {
+    /// `count` ad groups: a quarter each by interest, by country, by both,
+    /// and by one of the account's audiences; one campaign per ten ad
+    /// groups; one ad each. Returns how many were made.
+    async fn make(&mut self, count: usize) -> anyhow::Result<usize> {
+        let AccountAds {
+            api,
+            account,
+            audiences: own,
+            pin,
+            rng,
+        } = self;
         let mut campaigns = Vec::new();
         for chunk in (0..count.div_ceil(10)).collect::<Vec<_>>().chunks(BATCH) {
             let items: Vec<Value> = chunk
@@ -208,7 +279,7 @@ async fn generate(args: WorldArgs) -> anyhow::Result<()> {
                 .map(|&g| {
                     let country = COUNTRIES[rng.random_range(0..COUNTRIES.len())];
                     let topic = interest(rng.random_range(0..INTERESTS));
-                    let targeting = match (g % 4, audiences_of[a].as_slice()) {
+                    let targeting = match (g % 4, own.as_slice()) {
                         (0, _) => json!({"INTEREST": [topic]}),
                         (1, _) => json!({"LOCATION": [country]}),
                         (3, own) if !own.is_empty() => {
@@ -243,20 +314,10 @@ async fn generate(args: WorldArgs) -> anyhow::Result<()> {
         for chunk in groups.chunks(BATCH) {
             let items: Vec<Value> = chunk
                 .iter()
-                .map(|g| json!({"ad_group_id": g, "pin_id": pins[a], "creative_type": "REGULAR", "status": "ACTIVE"}))
+                .map(|g| json!({"ad_group_id": g, "pin_id": pin, "creative_type": "REGULAR", "status": "ACTIVE"}))
                 .collect();
             api.batch(account, "ads", items).await?;
         }
-        made += count;
+        Ok(count)
     }
-    store.close().await?;
-    println!(
-        "world made in {:.1} s (people {:.1} s): {people} people, {accounts} ad accounts, \
-         {audiences} audiences of {list_size} list records, {made} ad groups with one ad each, \
-         in {}",
-        started.elapsed().as_secs_f64(),
-        people_done.as_secs_f64(),
-        settings.data_dir.display()
-    );
-    Ok(())
 }
