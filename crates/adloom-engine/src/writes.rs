@@ -40,14 +40,17 @@ impl Engine {
     /// Stores new or updated objects, checked by the caller
     /// ([`Engine::check_references`] and the record's own `check`).
     pub async fn put_objects(&self, objects: Vec<StoredObject>) -> Result<(), EngineError> {
-        let mut accounts: Vec<String> = objects.iter().map(|o| o.ad_account_id.clone()).collect();
-        accounts.sort_unstable();
-        accounts.dedup();
+        let accounts = accounts_of(objects.iter().map(|o| &o.ad_account_id));
         self.store.put_objects(objects).await?;
+        self.catalogs_changed(accounts);
+        Ok(())
+    }
+
+    /// Each of these accounts' catalog changed.
+    fn catalogs_changed(&self, accounts: Vec<String>) {
         for account in accounts {
             self.changed(Change::Catalog(Some(account)));
         }
-        Ok(())
     }
 
     pub async fn put_audience(
@@ -67,6 +70,16 @@ impl Engine {
         let list = self.store.create_customer_list(list, matched).await?;
         self.changed(Change::Catalog(Some(list.ad_account_id.clone())));
         Ok(list)
+    }
+
+    /// Stores many new lists in one transaction (a bulk import's).
+    pub async fn create_customer_lists(
+        &self,
+        lists: Vec<(CustomerList, Vec<ListMember>)>,
+    ) -> Result<Vec<CustomerList>, EngineError> {
+        let lists = self.store.create_customer_lists(lists).await?;
+        self.catalogs_changed(accounts_of(lists.iter().map(|l| &l.ad_account_id)));
+        Ok(lists)
     }
 
     pub async fn update_customer_list(
@@ -183,4 +196,12 @@ impl Engine {
         self.changed(Change::People(vec![user_id.to_owned()]));
         Ok(deleted)
     }
+}
+
+/// The distinct accounts among these.
+fn accounts_of<'a>(accounts: impl Iterator<Item = &'a String>) -> Vec<String> {
+    let mut accounts: Vec<String> = accounts.cloned().collect();
+    accounts.sort_unstable();
+    accounts.dedup();
+    accounts
 }

@@ -68,6 +68,7 @@ macro_rules! store_conformance_tests {
             opted_out_events_link_no_one_but_count_in_totals,
             deleting_a_person_deletes_their_events,
             customer_lists_keep_counts_and_matched_members_only,
+            many_customer_lists_are_stored_together_or_not_at_all,
             audiences_round_trip_in_the_api_shape,
             lookups_for_matching_and_consent,
             the_instance_secret_is_made_once,
@@ -1044,6 +1045,60 @@ fn member(user_id: &str, email: &str) -> ListMember {
         user_id: user_id.to_owned(),
         digest: hash_email(email).unwrap().sha256,
     }
+}
+
+pub async fn many_customer_lists_are_stored_together_or_not_at_all(store: &dyn Store) {
+    store.create_ad_account(account("1", "shop")).await.unwrap();
+    store
+        .upsert_people(batch(vec![
+            person("u1", Some("a@example.com"), 1),
+            person("u2", Some("b@example.com"), 1),
+        ]))
+        .await
+        .unwrap();
+    let list = |id: &str| CustomerList {
+        id: id.into(),
+        ad_account_id: "1".into(),
+        name: format!("List {id}"),
+        list_type: ListType::Email,
+        num_batches: 1,
+        num_uploaded_user_records: 2,
+        num_removed_user_records: 0,
+        created_time: 10,
+        updated_time: 10,
+    };
+    let made = store
+        .create_customer_lists(vec![
+            (list("60"), vec![member("u1", "a@example.com")]),
+            (
+                list("61"),
+                vec![member("u1", "a@example.com"), member("u2", "b@example.com")],
+            ),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(made, vec![list("60"), list("61")]);
+    assert_eq!(store.customer_list_members("60").await.unwrap(), vec!["u1"]);
+    assert_eq!(
+        store.customer_list_members("61").await.unwrap(),
+        vec!["u1", "u2"]
+    );
+
+    // A taken id fails the whole call: the new list before it is not kept.
+    let err = store
+        .create_customer_lists(vec![
+            (list("62"), vec![member("u2", "b@example.com")]),
+            (list("61"), Vec::new()),
+        ])
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::AlreadyExists), "{err:?}");
+    assert_eq!(store.get_customer_list("62").await.unwrap(), None);
+    assert!(store.customer_list_members("62").await.unwrap().is_empty());
+    assert_eq!(
+        store.customer_list_members("61").await.unwrap(),
+        vec!["u1", "u2"]
+    );
 }
 
 pub async fn customer_lists_keep_counts_and_matched_members_only(store: &dyn Store) {

@@ -303,7 +303,18 @@ pub trait Store: Send + Sync + 'static {
         &self,
         list: CustomerList,
         matched: Vec<ListMember>,
-    ) -> Result<CustomerList>;
+    ) -> Result<CustomerList> {
+        let mut made = self.create_customer_lists(vec![(list, matched)]).await?;
+        made.pop()
+            .ok_or_else(|| StoreError::internal("a list stored and not returned"))
+    }
+    /// Stores new lists, each with its first batch of matched members, all
+    /// in one transaction: a bulk import writes each index page once, not
+    /// once a list. `AlreadyExists`, and nothing stored, if an id is taken.
+    async fn create_customer_lists(
+        &self,
+        lists: Vec<(CustomerList, Vec<ListMember>)>,
+    ) -> Result<Vec<CustomerList>>;
     /// Applies one ADD or REMOVE batch: the counters move by `uploaded`
     /// records, matched members are added, or members with these digests
     /// removed. `NotFound` if the list does not exist.

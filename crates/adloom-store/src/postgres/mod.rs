@@ -1604,26 +1604,29 @@ impl Store for PostgresStore {
         Ok(user_ids.iter().filter_map(|u| found.remove(u)).collect())
     }
 
-    async fn create_customer_list(
+    async fn create_customer_lists(
         &self,
-        list: CustomerList,
-        matched: Vec<ListMember>,
-    ) -> Result<CustomerList> {
+        lists: Vec<(CustomerList, Vec<ListMember>)>,
+    ) -> Result<Vec<CustomerList>> {
         self.write(move |tx| {
             Box::pin(async move {
-                let inserted = tx
-                    .execute(
-                        "INSERT INTO customer_lists (id, ad_account_id, record) VALUES ($1, $2, $3)
-                         ON CONFLICT (id) DO NOTHING",
-                        &[&list.id, &list.ad_account_id, &to_json(&list)?],
-                    )
-                    .await
-                    .map_err(driver)?;
-                if inserted == 0 {
-                    return Err(StoreError::AlreadyExists);
+                let mut made = Vec::with_capacity(lists.len());
+                for (list, matched) in lists {
+                    let inserted = tx
+                        .execute(
+                            "INSERT INTO customer_lists (id, ad_account_id, record) VALUES ($1, $2, $3)
+                             ON CONFLICT (id) DO NOTHING",
+                            &[&list.id, &list.ad_account_id, &to_json(&list)?],
+                        )
+                        .await
+                        .map_err(driver)?;
+                    if inserted == 0 {
+                        return Err(StoreError::AlreadyExists);
+                    }
+                    add_members(tx, &list.id, &matched).await?;
+                    made.push(list);
                 }
-                add_members(tx, &list.id, &matched).await?;
-                Ok(list)
+                Ok(made)
             })
         })
         .await

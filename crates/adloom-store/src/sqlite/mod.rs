@@ -1609,23 +1609,28 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn create_customer_list(
+    async fn create_customer_lists(
         &self,
-        list: CustomerList,
-        matched: Vec<ListMember>,
-    ) -> Result<CustomerList> {
+        lists: Vec<(CustomerList, Vec<ListMember>)>,
+    ) -> Result<Vec<CustomerList>> {
         self.write(move |tx| {
-            let inserted = tx
-                .execute(
+            let mut insert = tx
+                .prepare_cached(
                     "INSERT OR IGNORE INTO customer_lists (id, ad_account_id, record) VALUES (?1, ?2, ?3)",
-                    params![list.id, list.ad_account_id, to_json(&list)?],
                 )
                 .map_err(driver)?;
-            if inserted == 0 {
-                return Err(StoreError::AlreadyExists);
+            let mut made = Vec::with_capacity(lists.len());
+            for (list, matched) in lists {
+                let inserted = insert
+                    .execute(params![list.id, list.ad_account_id, to_json(&list)?])
+                    .map_err(driver)?;
+                if inserted == 0 {
+                    return Err(StoreError::AlreadyExists);
+                }
+                add_members(tx, &list.id, &matched)?;
+                made.push(list);
             }
-            add_members(tx, &list.id, &matched)?;
-            Ok(list)
+            Ok(made)
         })
         .await
     }
