@@ -2,6 +2,7 @@
 //! ad account, and what follows from it. A record's own rules are the
 //! core's (`Campaign::check` and its siblings).
 
+use adloom_core::campaign::Pin;
 use adloom_core::object::{ObjectKind, Record, StoredObject};
 use adloom_core::review;
 use adloom_core::targeting::TargetingSpec;
@@ -21,7 +22,7 @@ impl Engine {
         record: &mut Record,
         before: Option<&Record>,
     ) -> Result<(), EngineError> {
-        self.check_references(account, record).await?;
+        let ad_pin = self.referenced(account, record).await?;
         if let Record::Pin(pin) = record {
             return self.keep_pin_image(account, pin).await;
         }
@@ -35,18 +36,11 @@ impl Engine {
         if let Some(b) = before {
             ad.decisions = b.decisions.clone();
         }
-        let pin = match self
-            .owned_object(account, ObjectKind::Pin, &ad.pin_id)
-            .await?
-            .map(|o| o.record)
-        {
-            Some(Record::Pin(pin)) => pin,
-            _ => {
-                return Err(refused(
-                    "pin_id",
-                    format!("no pin {} of this ad account", ad.pin_id),
-                ))
-            }
+        let Some(pin) = ad_pin else {
+            return Err(refused(
+                "pin_id",
+                format!("no pin {} of this ad account", ad.pin_id),
+            ));
         };
         let verdict = review::on_write(&self.config.review, ad, &pin, before);
         ad.set_review(verdict);
@@ -104,6 +98,16 @@ impl Engine {
         account: &str,
         record: &mut Record,
     ) -> Result<(), EngineError> {
+        self.referenced(account, record).await.map(|_| ())
+    }
+
+    /// [`Engine::check_references`], returning an ad's pin, which its
+    /// review reads (one read, not two, for each ad written).
+    async fn referenced(
+        &self,
+        account: &str,
+        record: &mut Record,
+    ) -> Result<Option<Pin>, EngineError> {
         match record {
             Record::AdGroup(group) => {
                 let campaign = &group.campaign_id;
@@ -129,19 +133,20 @@ impl Engine {
                         format!("no ad group {} in this ad account", ad.ad_group_id),
                     ));
                 };
-                if self
+                let Some(Record::Pin(pin)) = self
                     .owned_object(account, ObjectKind::Pin, &ad.pin_id)
                     .await?
-                    .is_none()
-                {
+                    .map(|o| o.record)
+                else {
                     return Err(refused(
                         "pin_id",
                         format!("no pin {} of this ad account", ad.pin_id),
                     ));
-                }
+                };
                 if let Record::AdGroup(group) = group.record {
                     ad.campaign_id = group.campaign_id;
                 }
+                return Ok(Some(pin));
             }
             Record::Keyword(keyword) => {
                 let group = &keyword.parent_id;
@@ -158,7 +163,7 @@ impl Engine {
             }
             Record::Campaign(_) | Record::Pin(_) => {}
         }
-        Ok(())
+        Ok(None)
     }
 }
 
