@@ -2,7 +2,7 @@
 //! `/v5/ad_accounts/{id}/audiences`), and the operator's view of why a
 //! person is in an advertiser's audiences.
 
-use adloom_core::audience::{parse_rule, Audience};
+use adloom_core::audience::{parse_rule, Audience, AudienceRule};
 use adloom_core::consent::{PartnerSource, Provenance};
 use adloom_core::customer_list::{record_digests, validate_name, CustomerList, ListType};
 use adloom_core::disclosure;
@@ -176,8 +176,22 @@ pub(crate) async fn new_list(
         .ok_or_else(|| ApiError::invalid("records: required"))?;
     let uploaded = records.count;
     let matched = match_records(state, list_type, records).await?;
+    let list = new_list_record(state, account, name, list_type, uploaded);
+    let list = state.engine.create_customer_list(list, matched).await?;
+    list_view(state, list).await
+}
+
+/// A new customer list of `account` after its first `uploaded` records,
+/// yet to be stored: the API's, the console's and the bulk path's.
+pub(crate) fn new_list_record(
+    state: &AppState,
+    account: &str,
+    name: String,
+    list_type: ListType,
+    uploaded: u64,
+) -> CustomerList {
     let now = state.engine.clock.now();
-    let list = CustomerList {
+    CustomerList {
         id: new_id(),
         ad_account_id: account.to_owned(),
         name,
@@ -187,9 +201,7 @@ pub(crate) async fn new_list(
         num_removed_user_records: 0,
         created_time: now,
         updated_time: now,
-    };
-    let list = state.engine.create_customer_list(list, matched).await?;
-    list_view(state, list).await
+    }
 }
 
 async fn owned_list(
@@ -432,7 +444,6 @@ pub struct AudienceBody {
 
 /// Checks that the tags and lists a rule names belong to the account.
 async fn check_references(state: &AppState, audience: &Audience) -> Result<(), ApiError> {
-    use adloom_core::audience::AudienceRule;
     match &audience.rule {
         AudienceRule::CustomerList { customer_list_id } => {
             owned_list(state, &audience.ad_account_id, customer_list_id)
@@ -505,19 +516,34 @@ pub(crate) async fn new_audience(
         .ok_or_else(|| ApiError::invalid("audience_type: required"))?;
     let rule = parse_rule(&audience_type, body.rule.as_ref().unwrap_or(&Value::Null))?;
     within_daily_cap(state, account, Creation::Audience).await?;
+    let description = body.description.filter(|d| !d.is_empty());
+    let audience = store_audience(state, account, name, description, rule).await?;
+    audience_view(state, audience).await
+}
+
+/// Stores a new audience of `account` once the lists and tags its rule
+/// names are found to be the account's: the API's, the console's and the
+/// bulk path's.
+pub(crate) async fn store_audience(
+    state: &AppState,
+    account: &str,
+    name: String,
+    description: Option<String>,
+    rule: AudienceRule,
+) -> Result<Audience, ApiError> {
     let now = state.engine.clock.now();
     let audience = Audience {
         id: new_id(),
         ad_account_id: account.to_owned(),
         name,
-        description: body.description.filter(|d| !d.is_empty()),
+        description,
         rule,
         created_time: now,
         updated_time: now,
     };
     check_references(state, &audience).await?;
     state.engine.put_audience(stored(&audience)).await?;
-    audience_view(state, audience).await
+    Ok(audience)
 }
 
 async fn owned_audience(

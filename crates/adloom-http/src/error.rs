@@ -27,6 +27,15 @@ pub struct ApiError {
     pub retry_after: Option<u64>,
 }
 
+/// As a tool that calls the API in-process reports it: `400 (4196): message`.
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({}): {}", self.status, self.code, self.message)
+    }
+}
+
+impl std::error::Error for ApiError {}
+
 /// Every error, as Pinterest's API shapes it: `code` is Pinterest's (2 for
 /// 401, 29 for 403, 4196 for 400) or else the HTTP status.
 #[derive(Serialize, utoipa::ToSchema)]

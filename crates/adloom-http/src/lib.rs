@@ -35,6 +35,7 @@ mod ad_accounts;
 mod admin_pages;
 mod audiences;
 pub mod auth;
+pub mod bulk;
 mod console;
 mod conversions;
 pub mod demo;

@@ -4,7 +4,7 @@
 //!
 //! The JSON is read with a streaming parser (struson) on a blocking thread.
 //! Its small fields are kept; the records string is split as it arrives,
-//! and every chunk of [`CHUNK`] records is sealed (XChaCha20-Poly1305, with
+//! and every chunk of [`CHUNK`] records is sealed (`SealKey`: AES-256-GCM-SIV, with
 //! a key made for this request and never stored) into an anonymous spool
 //! file that disappears with the request. The records are read back chunk
 //! by chunk once the whole body, and so the list type, is known (clients

@@ -2,15 +2,19 @@
 //! accounts, customer lists and their audiences, campaigns, ad groups, pins
 //! and ads), for benchmarks and for trying adloom out.
 //!
-//! Everything goes through the HTTP API in-process (the same router `serve`
-//! runs, without a socket), so the world is exactly what clients could have
-//! built: validated, hashed, indexed. It is deterministic for a seed, and a
-//! data dir that already holds ad accounts is left as it is.
+//! People, ad accounts and pins go through the HTTP API in-process (the
+//! same router `serve` runs, without a socket); customer lists, audiences,
+//! campaigns, ad groups and ads through its bulk path (`adloom_http::bulk`:
+//! the same rules and matching, in large transactions). So the world is
+//! what clients could have built: validated, hashed, indexed. It is
+//! deterministic for a seed, and a data dir that already holds ad accounts
+//! is left as it is.
 
 use std::sync::Arc;
 use std::time::Instant;
 
-use adloom_http::{router, AppState};
+use adloom_core::campaign::Kind;
+use adloom_http::{bulk, router, AppState};
 use anyhow::{bail, Context};
 use axum::http::Method;
 use clap::Args;
@@ -61,15 +65,9 @@ pub fn email(i: usize) -> String {
     format!("person{i}@example.com")
 }
 
-/// Ad groups per batch request (the API's limit).
-const BATCH: usize = 30;
 const PEOPLE_PER_REQUEST: usize = 100_000;
 /// People requests in flight: one is hashed while another is written.
 const PEOPLE_REQUESTS_AT_ONCE: usize = 2;
-/// Ad accounts whose campaigns, ad groups and ads are made at once, each
-/// on a task of its own, so that both cores work (one account's requests
-/// follow each other; their store writes still go one at a time).
-const ACCOUNTS_AT_ONCE: usize = 4;
 
 pub fn run(args: WorldArgs) -> anyhow::Result<()> {
     crate::serve::runtime()?.block_on(generate(args))
@@ -94,10 +92,8 @@ async fn generate(args: WorldArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&settings.http.spool_dir)?;
     let store = adloom_store::open(&settings.store).context("cannot open the store")?;
     let token = crate::serve::stored_admin_token(&settings.data_dir)?;
-    let api = Arc::new(Api::new(
-        router(AppState::new(store.clone(), settings.http.clone(), &token)),
-        token,
-    ));
+    let state = AppState::new(store.clone(), settings.http.clone(), &token);
+    let api = Arc::new(Api::new(router(state.clone()), token));
     let existing = api.call(Method::GET, "/v5/ad_accounts", None).await?;
     if existing["items"]
         .as_array()
@@ -130,7 +126,7 @@ async fn generate(args: WorldArgs) -> anyhow::Result<()> {
         }
         settle(&mut sends, PEOPLE_REQUESTS_AT_ONCE - 1).await?;
         let api = Arc::clone(&api);
-        sends.spawn(async move { api.ndjson("/v1/admin/people", ndjson).await.map(|_| 0) });
+        sends.spawn(async move { api.ndjson("/v1/admin/people", ndjson).await.map(|_| ()) });
     }
     settle(&mut sends, 0).await?;
     let people_done = started.elapsed();
@@ -166,158 +162,122 @@ async fn generate(args: WorldArgs) -> anyhow::Result<()> {
         pins.push(pin);
     }
 
-    // Customer lists of people drawn at random, one audience each.
-    let mut audiences_of: Vec<Vec<String>> = vec![Vec::new(); accounts];
-    for n in 0..audiences {
-        let a = n % accounts;
-        let account = &account_ids[a];
-        let records: Vec<String> = (0..list_size.min(people))
-            .map(|_| email(rng.random_range(0..people)))
-            .collect();
-        let list = api
-            .call(
-                Method::POST,
-                &format!("/v5/ad_accounts/{account}/customer_lists"),
-                Some(json!({"name": format!("List {n}"), "records": records.join(",")})),
-            )
-            .await?;
-        let audience = api
-            .call(
-                Method::POST,
-                &format!("/v5/ad_accounts/{account}/audiences"),
-                Some(
-                    json!({"name": format!("Customers {n}"), "audience_type": "CUSTOMER_LIST",
-                            "rule": {"customer_list_id": list["id"]}}),
-                ),
-            )
-            .await?;
-        audiences_of[a].push(
-            audience["id"]
-                .as_str()
-                .context("an audience without id")?
-                .to_owned(),
-        );
-    }
+    let accounts_done = started.elapsed();
 
-    // Each account's ads from a generator of its own, seeded in turn from
-    // the world's: the same world for a seed, whichever account finishes
-    // first.
-    let mut made = 0;
-    let mut accounts_made = JoinSet::new();
-    for (a, account) in account_ids.into_iter().enumerate() {
-        let count = ad_groups / accounts + usize::from(a < ad_groups % accounts);
-        let mut own = AccountAds {
-            api: Arc::clone(&api),
-            account,
-            audiences: std::mem::take(&mut audiences_of[a]),
-            pin: std::mem::take(&mut pins[a]),
-            rng: StdRng::seed_from_u64(rng.random()),
-        };
-        made += settle(&mut accounts_made, ACCOUNTS_AT_ONCE - 1).await?;
-        accounts_made.spawn(async move { own.make(count).await });
+    // Customer lists of people drawn at random, one audience each: through
+    // the bulk path, which matches them as the API does but skips the
+    // answer's consented size (a read of every member).
+    let lists: Vec<bulk::EmailList> = (0..audiences)
+        .map(|n| bulk::EmailList {
+            account: account_ids[n % accounts].clone(),
+            list_name: format!("List {n}"),
+            audience_name: format!("Customers {n}"),
+            records: (0..list_size.min(people))
+                .map(|_| email(rng.random_range(0..people)))
+                .collect(),
+        })
+        .collect();
+    let mut audiences_of: Vec<Vec<String>> = vec![Vec::new(); accounts];
+    for (n, audience) in bulk::create_email_lists(&state, lists)
+        .await?
+        .into_iter()
+        .enumerate()
+    {
+        audiences_of[n % accounts].push(audience);
     }
-    made += settle(&mut accounts_made, 0).await?;
+    let lists_done = started.elapsed();
+
+    // Campaigns, ad groups and ads of every account, each kind in large
+    // transactions through the bulk path. Each account's ad groups draw
+    // from a generator of its own, seeded in turn from the world's.
+    let counts: Vec<usize> = (0..accounts)
+        .map(|a| ad_groups / accounts + usize::from(a < ad_groups % accounts))
+        .collect();
+    let mut campaigns = Vec::new();
+    for (account, &count) in account_ids.iter().zip(&counts) {
+        campaigns.extend((0..count.div_ceil(10)).map(|c| {
+            let campaign = json!({"name": format!("Campaign {c}"), "objective_type": "AWARENESS", "status": "ACTIVE"});
+            (account.clone(), campaign)
+        }));
+    }
+    let mut campaign_ids = bulk::create_objects(&state, Kind::Campaign, campaigns)
+        .await?
+        .into_iter();
+    let mut groups = Vec::with_capacity(ad_groups);
+    for (a, account) in account_ids.iter().enumerate() {
+        let campaigns: Vec<String> = campaign_ids.by_ref().take(counts[a].div_ceil(10)).collect();
+        let mut own = StdRng::seed_from_u64(rng.random());
+        for g in 0..counts[a] {
+            let group = ad_group(g, &campaigns, &audiences_of[a], &mut own);
+            groups.push((account.clone(), group));
+        }
+    }
+    let group_ids = bulk::create_objects(&state, Kind::AdGroup, groups).await?;
+    let mut ads = Vec::with_capacity(ad_groups);
+    let mut group_ids = group_ids.into_iter();
+    for (a, account) in account_ids.iter().enumerate() {
+        ads.extend(group_ids.by_ref().take(counts[a]).map(|group| {
+            let ad = json!({"ad_group_id": group, "pin_id": pins[a], "creative_type": "REGULAR", "status": "ACTIVE"});
+            (account.clone(), ad)
+        }));
+    }
+    let made = bulk::create_objects(&state, Kind::Ad, ads).await?.len();
     store.close().await?;
     println!(
-        "world made in {:.1} s (people {:.1} s): {people} people, {accounts} ad accounts, \
-         {audiences} audiences of {list_size} list records, {made} ad groups with one ad each, \
-         in {}",
+        "world made in {:.1} s (people {:.1} s, lists and audiences {:.1} s, the rest {:.1} s): \
+         {people} people, {accounts} ad accounts, {audiences} audiences of {list_size} list \
+         records, {made} ad groups with one ad each, in {}",
         started.elapsed().as_secs_f64(),
         people_done.as_secs_f64(),
+        (lists_done - accounts_done).as_secs_f64(),
+        (started.elapsed() - lists_done).as_secs_f64(),
         settings.data_dir.display()
     );
     Ok(())
 }
 
-/// Waits until at most `left` of `tasks` run; the sum of what those that
-/// ended made, or the first failure.
-async fn settle(tasks: &mut JoinSet<anyhow::Result<usize>>, left: usize) -> anyhow::Result<usize> {
-    let mut made = 0;
+/// Ad group `g` of an account: a quarter each target by interest, by
+/// country, by both, and by one of the account's audiences (`own`); ten to
+/// a campaign; bids by clicks or by impressions; a quarter spend a daily
+/// budget.
+fn ad_group(g: usize, campaigns: &[String], own: &[String], rng: &mut StdRng) -> Value {
+    let country = COUNTRIES[rng.random_range(0..COUNTRIES.len())];
+    let topic = interest(rng.random_range(0..INTERESTS));
+    let targeting = match (g % 4, own) {
+        (0, _) => json!({"INTEREST": [topic]}),
+        (1, _) => json!({"LOCATION": [country]}),
+        (3, own) if !own.is_empty() => {
+            json!({"AUDIENCE_INCLUDE": [own[rng.random_range(0..own.len())]]})
+        }
+        _ => json!({"INTEREST": [topic], "LOCATION": [country]}),
+    };
+    let cpc = rng.random_bool(0.5);
+    let mut group = json!({
+        "name": format!("Ad group {g}"),
+        "campaign_id": campaigns[g / 10],
+        "status": "ACTIVE",
+        "billable_event": if cpc { "CLICKTHROUGH" } else { "IMPRESSION" },
+        "bid_in_micro_currency": if cpc {
+            rng.random_range(100_000..3_000_000)
+        } else {
+            rng.random_range(500_000..10_000_000)
+        },
+        "targeting_spec": targeting,
+    });
+    if g % 4 == 2 {
+        group["budget_in_micro_currency"] = json!(rng.random_range(50..500) * 1_000_000);
+        group["budget_type"] = json!("DAILY");
+    }
+    group
+}
+
+/// Waits until at most `left` of `tasks` run, or for the first failure.
+async fn settle(tasks: &mut JoinSet<anyhow::Result<()>>, left: usize) -> anyhow::Result<()> {
     while tasks.len() > left {
-        match tasks.join_next().await {
-            Some(ended) => made += ended.context("a world task failed")??,
-            None => break,
-        }
+        let Some(ended) = tasks.join_next().await else {
+            break;
+        };
+        ended.context("a world task failed")??;
     }
-    Ok(made)
-}
-
-/// What one ad account's campaigns, ad groups and ads are made from.
-struct AccountAds {
-    api: Arc<Api>,
-    account: String,
-    /// The account's own audiences.
-    audiences: Vec<String>,
-    pin: String,
-    rng: StdRng,
-}
-
-impl AccountAds {
-    /// `count` ad groups: a quarter each by interest, by country, by both,
-    /// and by one of the account's audiences; one campaign per ten ad
-    /// groups; one ad each. Returns how many were made.
-    async fn make(&mut self, count: usize) -> anyhow::Result<usize> {
-        let AccountAds {
-            api,
-            account,
-            audiences: own,
-            pin,
-            rng,
-        } = self;
-        let mut campaigns = Vec::new();
-        for chunk in (0..count.div_ceil(10)).collect::<Vec<_>>().chunks(BATCH) {
-            let items: Vec<Value> = chunk
-                .iter()
-                .map(|c| json!({"name": format!("Campaign {c}"), "objective_type": "AWARENESS", "status": "ACTIVE"}))
-                .collect();
-            campaigns.extend(api.batch(account, "campaigns", items).await?);
-        }
-        let mut groups = Vec::new();
-        for chunk in (0..count).collect::<Vec<_>>().chunks(BATCH) {
-            let items: Vec<Value> = chunk
-                .iter()
-                .map(|&g| {
-                    let country = COUNTRIES[rng.random_range(0..COUNTRIES.len())];
-                    let topic = interest(rng.random_range(0..INTERESTS));
-                    let targeting = match (g % 4, own.as_slice()) {
-                        (0, _) => json!({"INTEREST": [topic]}),
-                        (1, _) => json!({"LOCATION": [country]}),
-                        (3, own) if !own.is_empty() => {
-                            json!({"AUDIENCE_INCLUDE": [own[rng.random_range(0..own.len())]]})
-                        }
-                        _ => json!({"INTEREST": [topic], "LOCATION": [country]}),
-                    };
-                    let cpc = rng.random_bool(0.5);
-                    let mut group = json!({
-                        "name": format!("Ad group {g}"),
-                        "campaign_id": campaigns[g / 10],
-                        "status": "ACTIVE",
-                        "billable_event": if cpc { "CLICKTHROUGH" } else { "IMPRESSION" },
-                        "bid_in_micro_currency": if cpc {
-                            rng.random_range(100_000..3_000_000)
-                        } else {
-                            rng.random_range(500_000..10_000_000)
-                        },
-                        "targeting_spec": targeting,
-                    });
-                    // A quarter spend a daily budget through the day.
-                    if g % 4 == 2 {
-                        group["budget_in_micro_currency"] =
-                            json!(rng.random_range(50..500) * 1_000_000);
-                        group["budget_type"] = json!("DAILY");
-                    }
-                    group
-                })
-                .collect();
-            groups.extend(api.batch(account, "ad_groups", items).await?);
-        }
-        for chunk in groups.chunks(BATCH) {
-            let items: Vec<Value> = chunk
-                .iter()
-                .map(|g| json!({"ad_group_id": g, "pin_id": pin, "creative_type": "REGULAR", "status": "ACTIVE"}))
-                .collect();
-            api.batch(account, "ads", items).await?;
-        }
-        Ok(count)
-    }
+    Ok(())
 }
