@@ -52,6 +52,9 @@ pub struct App {
     /// The engine behind the router, for what runs in the background
     /// (retention).
     pub engine: adloom_engine::Engine,
+    /// What the router serves, for what calls the API in-process
+    /// (`adloom_http::bulk`).
+    pub state: AppState,
     pub store: std::sync::Arc<dyn adloom_store::Store>,
     pub clock: Arc<TestClock>,
     pub dir: tempfile::TempDir,
@@ -118,7 +121,8 @@ impl App {
         let state = AppState::over(setup(engine), config, ADMIN);
         App {
             engine: state.engine.clone(),
-            router: router(state),
+            router: router(state.clone()),
+            state,
             ..app
         }
     }
@@ -139,7 +143,8 @@ impl App {
         let state = state_of(&store, config, &clock, dir.path());
         App {
             engine: state.engine.clone(),
-            router: router(state),
+            router: router(state.clone()),
+            state,
             store,
             clock,
             dir,
@@ -163,7 +168,8 @@ impl App {
         let state = state_of(&store, config, &clock, dir.path());
         App {
             engine: state.engine.clone(),
-            router: router(state),
+            router: router(state.clone()),
+            state,
             store,
             clock,
             dir,

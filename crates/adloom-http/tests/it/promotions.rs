@@ -3,6 +3,9 @@
 use axum::http::{Method, StatusCode};
 use serde_json::{json, Value};
 
+use adloom_core::campaign::Kind;
+use adloom_http::bulk;
+
 use crate::{assert_error, App};
 
 struct Advertiser {
@@ -516,4 +519,124 @@ async fn the_shapes_the_official_sdk_expects() {
         .call(Method::GET, "/campaigns?entity_statuses=PAUSED", None)
         .await;
     assert_eq!(ids(&r), [id(&paused)]);
+}
+
+/// The operator's bulk path writes in large transactions, but by the API's
+/// rules: another account's campaign is refused as in a batch request,
+/// and the call then writes nothing of that transaction.
+#[tokio::test]
+async fn the_bulk_path_keeps_the_api_rules() {
+    let a = advertiser().await;
+    let other = a.app.ad_account("Other").await;
+    let theirs = a
+        .app
+        .admin(
+            Method::POST,
+            &format!("/v5/ad_accounts/{other}/campaigns"),
+            Some(json!([{"objective_type": "AWARENESS", "name": "theirs"}])),
+        )
+        .await;
+    let their_campaign = theirs.body["items"][0]["data"]["id"].clone();
+    let state = &a.app.state;
+    let campaigns = bulk::create_objects(
+        state,
+        Kind::Campaign,
+        vec![(
+            a.account.clone(),
+            json!({"objective_type": "AWARENESS", "name": "mine"}),
+        )],
+    )
+    .await
+    .unwrap();
+    let group = |campaign: &Value| {
+        json!({"name": "g", "campaign_id": campaign, "billable_event": "IMPRESSION", "bid_in_micro_currency": 1_000_000,
+               "targeting_spec": {"LOCATION": ["US"]}})
+    };
+    let refused = bulk::create_objects(
+        state,
+        Kind::AdGroup,
+        vec![
+            (a.account.clone(), group(&json!(campaigns[0]))),
+            (a.account.clone(), group(&their_campaign)),
+        ],
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    assert!(
+        refused
+            .message
+            .starts_with("item 1: campaign_id: no campaign"),
+        "{refused}"
+    );
+    let listed = a.call(Method::GET, "/ad_groups", None).await;
+    assert_eq!(listed.body["items"], json!([]), "{:?}", listed.body);
+
+    let groups = bulk::create_objects(
+        state,
+        Kind::AdGroup,
+        vec![(a.account.clone(), group(&json!(campaigns[0])))],
+    )
+    .await
+    .unwrap();
+    let pin = a.pin().await;
+    let ads = bulk::create_objects(
+        state,
+        Kind::Ad,
+        vec![(
+            a.account.clone(),
+            json!({"ad_group_id": groups[0], "pin_id": pin, "creative_type": "REGULAR"}),
+        )],
+    )
+    .await
+    .unwrap();
+    // As the API would answer it: the campaign filled in from the ad group,
+    // and the ad reviewed.
+    let ad = a.call(Method::GET, &format!("/ads/{}", ads[0]), None).await;
+    assert_eq!(ad.status, StatusCode::OK, "{:?}", ad.body);
+    assert_eq!(ad.body["campaign_id"], json!(campaigns[0]));
+    assert_eq!(ad.body["ad_group_id"], json!(groups[0]));
+    assert!(ad.body["review_status"].is_string(), "{:?}", ad.body);
+}
+
+/// Customer lists made in bulk are matched as an upload is, and each has
+/// an audience of its own.
+#[tokio::test]
+async fn bulk_lists_match_their_records_and_have_an_audience() {
+    let a = advertiser().await;
+    let r = a
+        .app
+        .upsert(json!([
+            {"user_id": "u1", "email": "Ann@Example.com", "country": "US"},
+            {"user_id": "u2", "email": "bob@example.com", "country": "US"},
+        ]))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let audiences = bulk::create_email_lists(
+        &a.app.state,
+        vec![bulk::EmailList {
+            account: a.account.clone(),
+            list_name: "VIPs".into(),
+            audience_name: "VIP customers".into(),
+            records: vec![
+                "ann@example.com".into(),
+                "nobody@example.com".into(),
+                " BOB@example.com".into(),
+            ],
+        }],
+    )
+    .await
+    .unwrap();
+    let audience = a
+        .call(Method::GET, &format!("/audiences/{}", audiences[0]), None)
+        .await;
+    assert_eq!(audience.status, StatusCode::OK, "{:?}", audience.body);
+    assert_eq!(audience.body["name"], "VIP customers");
+    let list_id = audience.body["rule"]["customer_list_id"].as_str().unwrap();
+    let list = a
+        .call(Method::GET, &format!("/customer_lists/{list_id}"), None)
+        .await;
+    assert_eq!(list.body["num_uploaded_user_records"], 3, "{:?}", list.body);
+    let members = a.app.store.customer_list_members(list_id).await.unwrap();
+    assert_eq!(members, vec!["u1", "u2"]);
 }
