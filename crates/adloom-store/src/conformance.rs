@@ -1639,6 +1639,29 @@ pub async fn advertiser_objects_by_kind_and_account(store: &dyn Store) {
         "red shoes"
     );
     assert_eq!(store.get_object(ObjectKind::Ad, "1").await.unwrap(), None);
+    let mut many: Vec<(&str, String, String)> = store
+        .get_objects(vec![
+            (ObjectKind::Campaign, "2".into()),
+            (ObjectKind::Ad, "1".into()),
+            (ObjectKind::Keyword, "1".into()),
+            (ObjectKind::Campaign, "404".into()),
+            (ObjectKind::Campaign, "3".into()),
+        ])
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|o| (o.record.kind().as_str(), o.id.clone(), name(Some(o))))
+        .collect();
+    many.sort();
+    assert_eq!(
+        many,
+        [
+            ("campaign", "2".into(), "b".into()),
+            ("campaign", "3".into(), "c".into()),
+            ("keyword", "1".into(), "red shoes".into()),
+        ],
+        "those that exist, each of its own kind"
+    );
     store
         .put_objects(vec![object("1", "1", "renamed", 7)])
         .await

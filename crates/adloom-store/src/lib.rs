@@ -342,6 +342,15 @@ pub trait Store: Send + Sync + 'static {
     /// holds is left as it is.
     async fn put_objects(&self, objects: Vec<StoredObject>) -> Result<()>;
     async fn get_object(&self, kind: ObjectKind, id: &str) -> Result<Option<StoredObject>>;
+    /// Those of these objects that exist, in no set order: what a batch of
+    /// writes refers to, read at once rather than one read a reference.
+    async fn get_objects(&self, keys: Vec<(ObjectKind, String)>) -> Result<Vec<StoredObject>> {
+        let mut found = Vec::with_capacity(keys.len());
+        for (kind, id) in keys {
+            found.extend(self.get_object(kind, &id).await?);
+        }
+        Ok(found)
+    }
     /// Every object of a kind in an ad account, in id order.
     async fn list_objects(
         &self,

@@ -1837,6 +1837,30 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn get_objects(&self, keys: Vec<(ObjectKind, String)>) -> Result<Vec<StoredObject>> {
+        self.read(move |c| {
+            let mut get = c
+                .prepare_cached(
+                    "SELECT id, ad_account_id, record, created_time, updated_time FROM objects
+                     WHERE kind = ?1 AND id = ?2",
+                )
+                .map_err(driver)?;
+            let mut found = Vec::with_capacity(keys.len());
+            for (kind, id) in &keys {
+                let kind = kind.as_str();
+                if let Some(row) = get
+                    .query_row([kind, id], object_from_row)
+                    .optional()
+                    .map_err(driver)?
+                {
+                    found.push(stored_object(kind, row)?);
+                }
+            }
+            Ok(found)
+        })
+        .await
+    }
+
     async fn list_objects(
         &self,
         kind: ObjectKind,
