@@ -36,6 +36,7 @@ pub mod media;
 pub mod membership;
 pub mod metrics;
 mod objects;
+pub use objects::ReadAhead;
 pub mod pair;
 mod reach;
 pub mod reports;

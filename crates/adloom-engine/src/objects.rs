@@ -2,6 +2,8 @@
 //! ad account, and what follows from it. A record's own rules are the
 //! core's (`Campaign::check` and its siblings).
 
+use std::collections::HashMap;
+
 use adloom_core::campaign::Pin;
 use adloom_core::object::{ObjectKind, Record, StoredObject};
 use adloom_core::review;
@@ -9,6 +11,15 @@ use adloom_core::targeting::TargetingSpec;
 use adloom_core::Invalid;
 
 use crate::{Engine, EngineError};
+
+/// What a batch of records refers to, read from the store at once
+/// ([`Engine::read_ahead`]): checking a batch of thirty, or of ten
+/// thousand, then reads the store once, not once or twice a record.
+/// Each key read maps to what was stored then, or to `None`.
+#[derive(Debug, Default)]
+pub struct ReadAhead {
+    objects: HashMap<(ObjectKind, String), Option<StoredObject>>,
+}
 
 impl Engine {
     /// Makes a checked record ready to store: its references checked
@@ -22,7 +33,20 @@ impl Engine {
         record: &mut Record,
         before: Option<&Record>,
     ) -> Result<(), EngineError> {
-        let ad_pin = self.referenced(account, record).await?;
+        self.prepare_write_ahead(account, record, before, None)
+            .await
+    }
+
+    /// [`Engine::prepare_write`] for one record of a batch, its references
+    /// looked up in what [`Engine::read_ahead`] read for the batch.
+    pub async fn prepare_write_ahead(
+        &self,
+        account: &str,
+        record: &mut Record,
+        before: Option<&Record>,
+        ahead: Option<&ReadAhead>,
+    ) -> Result<(), EngineError> {
+        let ad_pin = self.referenced(ahead, account, record).await?;
         if let Record::Pin(pin) = record {
             return self.keep_pin_image(account, pin).await;
         }
@@ -45,6 +69,51 @@ impl Engine {
         let verdict = review::on_write(&self.config.review, ad, &pin, before);
         ad.set_review(verdict);
         Ok(())
+    }
+
+    /// What these records refer to (an ad group's campaign, an ad's ad
+    /// group and pin, a keyword's ad group), read from the store at once.
+    pub async fn read_ahead<'a>(
+        &self,
+        records: impl IntoIterator<Item = &'a Record>,
+    ) -> Result<ReadAhead, EngineError> {
+        let mut keys: Vec<(ObjectKind, String)> = Vec::new();
+        for record in records {
+            match record {
+                Record::AdGroup(group) => {
+                    keys.push((ObjectKind::Campaign, group.campaign_id.clone()))
+                }
+                Record::Ad(ad) => {
+                    keys.push((ObjectKind::AdGroup, ad.ad_group_id.clone()));
+                    keys.push((ObjectKind::Pin, ad.pin_id.clone()));
+                }
+                Record::Keyword(keyword) => {
+                    keys.push((ObjectKind::AdGroup, keyword.parent_id.clone()))
+                }
+                Record::Campaign(_) | Record::Pin(_) => {}
+            }
+        }
+        let mut objects: HashMap<_, _> = keys.iter().cloned().map(|key| (key, None)).collect();
+        let wanted = objects.keys().cloned().collect();
+        for found in self.store.get_objects(wanted).await? {
+            objects.insert((found.record.kind(), found.id.clone()), Some(found));
+        }
+        Ok(ReadAhead { objects })
+    }
+
+    /// The object `id` of `kind` when `account` owns it, from `ahead` when
+    /// it was read there.
+    async fn owned(
+        &self,
+        ahead: Option<&ReadAhead>,
+        account: &str,
+        kind: ObjectKind,
+        id: &str,
+    ) -> Result<Option<StoredObject>, EngineError> {
+        match ahead.and_then(|a| a.objects.get(&(kind, id.to_owned()))) {
+            Some(read) => Ok(read.clone().filter(|o| o.ad_account_id == account)),
+            None => self.owned_object(account, kind, id).await,
+        }
     }
 
     /// The object `id` of `kind` when `account` owns it.
@@ -98,13 +167,14 @@ impl Engine {
         account: &str,
         record: &mut Record,
     ) -> Result<(), EngineError> {
-        self.referenced(account, record).await.map(|_| ())
+        self.referenced(None, account, record).await.map(|_| ())
     }
 
     /// [`Engine::check_references`], returning an ad's pin, which its
     /// review reads (one read, not two, for each ad written).
     async fn referenced(
         &self,
+        ahead: Option<&ReadAhead>,
         account: &str,
         record: &mut Record,
     ) -> Result<Option<Pin>, EngineError> {
@@ -112,7 +182,7 @@ impl Engine {
             Record::AdGroup(group) => {
                 let campaign = &group.campaign_id;
                 if self
-                    .owned_object(account, ObjectKind::Campaign, campaign)
+                    .owned(ahead, account, ObjectKind::Campaign, campaign)
                     .await?
                     .is_none()
                 {
@@ -125,7 +195,7 @@ impl Engine {
             }
             Record::Ad(ad) => {
                 let Some(group) = self
-                    .owned_object(account, ObjectKind::AdGroup, &ad.ad_group_id)
+                    .owned(ahead, account, ObjectKind::AdGroup, &ad.ad_group_id)
                     .await?
                 else {
                     return Err(refused(
@@ -134,7 +204,7 @@ impl Engine {
                     ));
                 };
                 let Some(Record::Pin(pin)) = self
-                    .owned_object(account, ObjectKind::Pin, &ad.pin_id)
+                    .owned(ahead, account, ObjectKind::Pin, &ad.pin_id)
                     .await?
                     .map(|o| o.record)
                 else {
@@ -151,7 +221,7 @@ impl Engine {
             Record::Keyword(keyword) => {
                 let group = &keyword.parent_id;
                 if self
-                    .owned_object(account, ObjectKind::AdGroup, group)
+                    .owned(ahead, account, ObjectKind::AdGroup, group)
                     .await?
                     .is_none()
                 {

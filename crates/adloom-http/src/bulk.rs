@@ -11,18 +11,18 @@
 use adloom_core::audience::AudienceRule;
 use adloom_core::campaign::Kind;
 use adloom_core::customer_list::{validate_name, ListType};
-use adloom_core::object::StoredObject;
+use adloom_core::object::{Record, StoredObject};
 use futures_util::{stream, StreamExt, TryStreamExt};
 use serde_json::Value;
 
 use crate::audiences::{new_list_record, store_audience};
 use crate::error::ApiError;
 use crate::list_upload::CHUNK;
-use crate::promotions::prepare_new;
+use crate::promotions::{prepare_new_record, wire::read};
 use crate::AppState;
 
-/// Objects checked at once: a check reads what the object names (its
-/// campaign, ad group, pin or audiences) from the store.
+/// Objects checked at once: what they name is read ahead for the whole
+/// transaction, but an ad group's audiences are still read one by one.
 const CHECKS_AT_ONCE: usize = 32;
 /// Objects written in one transaction.
 const OBJECTS_PER_WRITE: usize = 10_000;
@@ -44,16 +44,25 @@ pub async fn create_objects(
     let mut ids = Vec::with_capacity(items.len());
     for (n, chunk) in items.chunks(OBJECTS_PER_WRITE).enumerate() {
         let first = n * OBJECTS_PER_WRITE;
-        let objects: Vec<StoredObject> = stream::iter(chunk.iter().enumerate())
-            .map(|(i, (account, input))| async move {
-                let item =
-                    |message: String| ApiError::invalid(format!("item {}: {message}", first + i));
+        let item =
+            |i: usize, message: String| ApiError::invalid(format!("item {}: {message}", first + i));
+        let records = chunk
+            .iter()
+            .enumerate()
+            .map(|(i, (_, input))| {
                 let input = input
                     .as_object()
-                    .ok_or_else(|| item("each item must be an object".to_owned()))?;
-                prepare_new(state, kind, account, input)
+                    .ok_or_else(|| item(i, "each item must be an object".to_owned()))?;
+                read(kind, input).map_err(|invalid| item(i, invalid.to_string()))
+            })
+            .collect::<Result<Vec<Record>, ApiError>>()?;
+        let ahead = state.engine.read_ahead(&records).await?;
+        let ahead = &ahead;
+        let objects: Vec<StoredObject> = stream::iter(chunk.iter().zip(records).enumerate())
+            .map(|(i, ((account, _), record))| async move {
+                prepare_new_record(state, account, record, Some(ahead))
                     .await?
-                    .map_err(|invalid| item(invalid.to_string()))
+                    .map_err(|invalid| item(i, invalid.to_string()))
             })
             .buffered(CHECKS_AT_ONCE)
             .try_collect()

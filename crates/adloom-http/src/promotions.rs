@@ -9,7 +9,7 @@ use adloom_core::object::{ObjectKind, Record, StoredObject};
 use adloom_core::page::PageRequest;
 use adloom_core::targeting::TargetingSpec;
 use adloom_core::Invalid;
-use adloom_engine::EngineError;
+use adloom_engine::{EngineError, ReadAhead};
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::Json;
@@ -133,11 +133,25 @@ pub async fn prepare_new(
     account: &str,
     input: &Object,
 ) -> Result<Result<StoredObject, Invalid>, ApiError> {
-    let mut record = match read(kind, input) {
-        Ok(record) => record,
-        Err(invalid) => return Ok(Err(invalid)),
-    };
-    if let Err(e) = state.engine.prepare_write(account, &mut record, None).await {
+    match read(kind, input) {
+        Ok(record) => prepare_new_record(state, account, record, None).await,
+        Err(invalid) => Ok(Err(invalid)),
+    }
+}
+
+/// [`prepare_new`] of a record already read, its references looked up in
+/// what was read ahead for its batch.
+pub(crate) async fn prepare_new_record(
+    state: &AppState,
+    account: &str,
+    mut record: Record,
+    ahead: Option<&ReadAhead>,
+) -> Result<Result<StoredObject, Invalid>, ApiError> {
+    let prepared = state
+        .engine
+        .prepare_write_ahead(account, &mut record, None, ahead)
+        .await;
+    if let Err(e) = prepared {
         return refusal(e).map(Err);
     }
     let now = state.engine.clock.now();
@@ -189,10 +203,18 @@ async fn create_batch(
     let now = state.engine.clock.now();
     let mut items = Vec::new();
     let mut created = Vec::new();
-    for value in batch(body)? {
-        let result = match value.as_object() {
+    let records: Vec<Result<Record, String>> = batch(body)?
+        .iter()
+        .map(|value| match value.as_object() {
             None => Err("each item must be an object".to_owned()),
-            Some(input) => prepare_new(state, kind, account, input)
+            Some(input) => read(kind, input).map_err(|invalid| invalid.to_string()),
+        })
+        .collect();
+    let ahead = state.engine.read_ahead(records.iter().flatten()).await?;
+    for record in records {
+        let result = match record {
+            Err(message) => Err(message),
+            Ok(record) => prepare_new_record(state, account, record, Some(&ahead))
                 .await?
                 .map_err(|invalid| invalid.to_string()),
         };
