@@ -132,11 +132,37 @@ async fn spool_ndjson(state: &AppState, body: Body, now: i64) -> Result<PersonBa
     writer.flush().await.map_err(spool_error)?;
     let mut file = writer.into_inner().into_std().await;
     file.rewind().map_err(spool_error)?;
-    let records = std::io::BufReader::new(file).lines().map(|line| {
-        let line = line?;
-        serde_json::from_str::<PersonRecord>(&line).map_err(std::io::Error::other)
+    Ok(read_apart(file))
+}
+
+/// Records read back from the spool in a chunk of this many at a time.
+const READ_BACK_CHUNK: usize = 1_024;
+/// Chunks read back ahead of the store.
+const CHUNKS_AHEAD: usize = 4;
+
+/// The spooled records, read back and parsed on a thread of their own: the
+/// store applies a batch under its one writer, and parsing there kept that
+/// writer from the next insert (a tenth of its time in a people import).
+/// The thread stops once the batch is dropped.
+fn read_apart(spool: std::fs::File) -> PersonBatch {
+    let (chunks, received) = std::sync::mpsc::sync_channel(CHUNKS_AHEAD);
+    tokio::task::spawn_blocking(move || {
+        let mut lines = std::io::BufReader::new(spool).lines();
+        loop {
+            let chunk: Vec<std::io::Result<PersonRecord>> = lines
+                .by_ref()
+                .take(READ_BACK_CHUNK)
+                .map(|line| {
+                    serde_json::from_str::<PersonRecord>(&line?).map_err(std::io::Error::other)
+                })
+                .collect();
+            let last = chunk.len() < READ_BACK_CHUNK || chunk.iter().any(|r| r.is_err());
+            if chunks.send(chunk).is_err() || last {
+                return;
+            }
+        }
     });
-    Ok(Box::new(records))
+    Box::new(received.into_iter().flatten())
 }
 
 fn line_error(e: LinesCodecError, line_no: u64, limit: u64) -> ApiError {
