@@ -1047,7 +1047,9 @@ fn member(user_id: &str, email: &str) -> ListMember {
     }
 }
 
-pub async fn many_customer_lists_are_stored_together_or_not_at_all(store: &dyn Store) {
+/// Ad account 1 and two people, u1 (a@example.com) and u2
+/// (b@example.com), for the customer-list tests.
+async fn a_shop_and_two_people(store: &dyn Store) {
     store.create_ad_account(account("1", "shop")).await.unwrap();
     store
         .upsert_people(batch(vec![
@@ -1056,6 +1058,10 @@ pub async fn many_customer_lists_are_stored_together_or_not_at_all(store: &dyn S
         ]))
         .await
         .unwrap();
+}
+
+pub async fn many_customer_lists_are_stored_together_or_not_at_all(store: &dyn Store) {
+    a_shop_and_two_people(store).await;
     let list = |id: &str| CustomerList {
         id: id.into(),
         ad_account_id: "1".into(),
@@ -1102,14 +1108,7 @@ pub async fn many_customer_lists_are_stored_together_or_not_at_all(store: &dyn S
 }
 
 pub async fn customer_lists_keep_counts_and_matched_members_only(store: &dyn Store) {
-    store.create_ad_account(account("1", "shop")).await.unwrap();
-    store
-        .upsert_people(batch(vec![
-            person("u1", Some("a@example.com"), 1),
-            person("u2", Some("b@example.com"), 1),
-        ]))
-        .await
-        .unwrap();
+    a_shop_and_two_people(store).await;
     let list = CustomerList {
         id: "50".into(),
         ad_account_id: "1".into(),

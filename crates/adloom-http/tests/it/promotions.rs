@@ -46,6 +46,25 @@ impl Advertiser {
         r.body["id"].as_str().unwrap().to_owned()
     }
 
+    /// Another ad account, which this advertiser's token cannot reach, and
+    /// a campaign of it.
+    async fn another_account_with_a_campaign(&self) -> (String, String) {
+        let other = self.app.ad_account("Other").await;
+        let theirs = self
+            .app
+            .admin(
+                Method::POST,
+                &format!("/v5/ad_accounts/{other}/campaigns"),
+                Some(json!([{"objective_type": "AWARENESS", "name": "theirs"}])),
+            )
+            .await;
+        let campaign = theirs.body["items"][0]["data"]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        (other, campaign)
+    }
+
     /// Creates one object and returns it.
     async fn create(&self, path: &str, item: Value) -> Value {
         let r = self.call(Method::POST, path, Some(json!([item]))).await;
@@ -221,19 +240,7 @@ async fn a_whole_campaign_with_per_item_results() {
 #[tokio::test]
 async fn references_must_stay_inside_the_ad_account() {
     let a = advertiser().await;
-    let other = a.app.ad_account("Other").await;
-    let theirs = a
-        .app
-        .admin(
-            Method::POST,
-            &format!("/v5/ad_accounts/{other}/campaigns"),
-            Some(json!([{"objective_type": "AWARENESS", "name": "theirs"}])),
-        )
-        .await;
-    let their_campaign = theirs.body["items"][0]["data"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let (other, their_campaign) = a.another_account_with_a_campaign().await;
     let their_pin = a
         .app
         .admin(
@@ -527,16 +534,8 @@ async fn the_shapes_the_official_sdk_expects() {
 #[tokio::test]
 async fn the_bulk_path_keeps_the_api_rules() {
     let a = advertiser().await;
-    let other = a.app.ad_account("Other").await;
-    let theirs = a
-        .app
-        .admin(
-            Method::POST,
-            &format!("/v5/ad_accounts/{other}/campaigns"),
-            Some(json!([{"objective_type": "AWARENESS", "name": "theirs"}])),
-        )
-        .await;
-    let their_campaign = theirs.body["items"][0]["data"]["id"].clone();
+    let (_, their_campaign) = a.another_account_with_a_campaign().await;
+    let their_campaign = json!(their_campaign);
     let state = &a.app.state;
     let campaigns = bulk::create_objects(
         state,
