@@ -9,16 +9,19 @@ use adloom_core::object::{ObjectKind, Record, StoredObject};
 use adloom_core::review;
 use adloom_core::targeting::TargetingSpec;
 use adloom_core::Invalid;
+use adloom_store::StoredAudience;
 
 use crate::{Engine, EngineError};
 
 /// What a batch of records refers to, read from the store at once
 /// ([`Engine::read_ahead`]): checking a batch of thirty, or of ten
-/// thousand, then reads the store once, not once or twice a record.
+/// thousand, then reads the store twice, not once or more a record.
 /// Each key read maps to what was stored then, or to `None`.
 #[derive(Debug, Default)]
 pub struct ReadAhead {
     objects: HashMap<(ObjectKind, String), Option<StoredObject>>,
+    /// The audiences ad groups target.
+    audiences: HashMap<String, Option<StoredAudience>>,
 }
 
 impl Engine {
@@ -71,17 +74,30 @@ impl Engine {
         Ok(())
     }
 
-    /// What these records refer to (an ad group's campaign, an ad's ad
-    /// group and pin, a keyword's ad group), read from the store at once.
+    /// What these records refer to (an ad group's campaign and audiences,
+    /// an ad's ad group and pin, a keyword's ad group), read from the store
+    /// at once.
     pub async fn read_ahead<'a>(
         &self,
         records: impl IntoIterator<Item = &'a Record>,
     ) -> Result<ReadAhead, EngineError> {
         let mut keys: Vec<(ObjectKind, String)> = Vec::new();
+        let mut audiences: HashMap<String, Option<StoredAudience>> = HashMap::new();
         for record in records {
             match record {
                 Record::AdGroup(group) => {
-                    keys.push((ObjectKind::Campaign, group.campaign_id.clone()))
+                    keys.push((ObjectKind::Campaign, group.campaign_id.clone()));
+                    // A targeting that does not parse is refused when the
+                    // group is checked.
+                    if let Ok(targeting) = group.targeting() {
+                        for id in targeting
+                            .audience_include
+                            .iter()
+                            .chain(&targeting.audience_exclude)
+                        {
+                            audiences.insert(id.clone(), None);
+                        }
+                    }
                 }
                 Record::Ad(ad) => {
                     keys.push((ObjectKind::AdGroup, ad.ad_group_id.clone()));
@@ -98,7 +114,13 @@ impl Engine {
         for found in self.store.get_objects(wanted).await? {
             objects.insert((found.record.kind(), found.id.clone()), Some(found));
         }
-        Ok(ReadAhead { objects })
+        if !audiences.is_empty() {
+            let wanted = audiences.keys().cloned().collect();
+            for found in self.store.get_audiences(wanted).await? {
+                audiences.insert(found.id.clone(), Some(found));
+            }
+        }
+        Ok(ReadAhead { objects, audiences })
     }
 
     /// The object `id` of `kind` when `account` owns it, from `ahead` when
@@ -137,15 +159,28 @@ impl Engine {
         account: &str,
         targeting: &TargetingSpec,
     ) -> Result<(), EngineError> {
+        self.check_audiences_ahead(None, account, targeting).await
+    }
+
+    /// [`Engine::check_audiences`], with the audiences looked up in `ahead`
+    /// when it read them.
+    async fn check_audiences_ahead(
+        &self,
+        ahead: Option<&ReadAhead>,
+        account: &str,
+        targeting: &TargetingSpec,
+    ) -> Result<(), EngineError> {
         for (key, ids) in [
             ("AUDIENCE_INCLUDE", &targeting.audience_include),
             ("AUDIENCE_EXCLUDE", &targeting.audience_exclude),
         ] {
             for id in ids {
-                let live =
-                    self.store.get_audience(id).await?.filter(|a| {
-                        a.ad_account_id == account && a.record.get("removed").is_none()
-                    });
+                let stored = match ahead.and_then(|a| a.audiences.get(id)) {
+                    Some(read) => read.clone(),
+                    None => self.store.get_audience(id).await?,
+                };
+                let live = stored
+                    .filter(|a| a.ad_account_id == account && a.record.get("removed").is_none());
                 if live.is_none() {
                     return Err(refused(
                         &format!("targeting_spec.{key}"),
@@ -191,7 +226,8 @@ impl Engine {
                         format!("no campaign {campaign} in this ad account"),
                     ));
                 }
-                self.check_audiences(account, &group.targeting()?).await?;
+                self.check_audiences_ahead(ahead, account, &group.targeting()?)
+                    .await?;
             }
             Record::Ad(ad) => {
                 let Some(group) = self

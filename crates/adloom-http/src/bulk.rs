@@ -22,7 +22,7 @@ use crate::promotions::{prepare_new_record, wire::read};
 use crate::AppState;
 
 /// Objects checked at once: what they name is read ahead for the whole
-/// transaction, but an ad group's audiences are still read one by one.
+/// transaction, but a new pin's image may be fetched.
 const CHECKS_AT_ONCE: usize = 32;
 /// Objects written in one transaction.
 const OBJECTS_PER_WRITE: usize = 10_000;

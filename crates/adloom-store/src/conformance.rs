@@ -1225,6 +1225,15 @@ pub async fn audiences_round_trip_in_the_api_shape(store: &dyn Store) {
     let got = store.get_audience("10").await.unwrap().unwrap();
     assert_eq!(got, audience("10", "renamed", 30));
     assert_eq!(store.get_audience("99").await.unwrap(), None);
+    let mut many = store
+        .get_audiences(vec!["99".into(), "20".into(), "10".into()])
+        .await
+        .unwrap();
+    many.sort_by(|a, b| a.id.cmp(&b.id));
+    assert_eq!(
+        many,
+        [audience("10", "renamed", 30), audience("20", "b", 10)]
+    );
     let first = store
         .list_audiences("1", PageRequest::first(1))
         .await

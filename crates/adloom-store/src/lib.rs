@@ -332,6 +332,15 @@ pub trait Store: Send + Sync + 'static {
     /// the id is taken.
     async fn put_audience(&self, audience: StoredAudience) -> Result<StoredAudience>;
     async fn get_audience(&self, id: &str) -> Result<Option<StoredAudience>>;
+    /// Those of these audiences that exist, in no set order: what a batch
+    /// of ad groups targets, read at once.
+    async fn get_audiences(&self, ids: Vec<String>) -> Result<Vec<StoredAudience>> {
+        let mut found = Vec::with_capacity(ids.len());
+        for id in ids {
+            found.extend(self.get_audience(&id).await?);
+        }
+        Ok(found)
+    }
     async fn list_audiences(
         &self,
         ad_account_id: &str,

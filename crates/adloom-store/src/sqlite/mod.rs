@@ -1758,6 +1758,24 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn get_audiences(&self, ids: Vec<String>) -> Result<Vec<StoredAudience>> {
+        self.read(move |c| {
+            let mut get = c
+                .prepare_cached(
+                    "SELECT id, ad_account_id, record, created_time, updated_time FROM audiences WHERE id = ?1",
+                )
+                .map_err(driver)?;
+            let mut found = Vec::with_capacity(ids.len());
+            for id in &ids {
+                if let Some(row) = get.query_row([id], object_from_row).optional().map_err(driver)? {
+                    found.push(stored_audience(row)?);
+                }
+            }
+            Ok(found)
+        })
+        .await
+    }
+
     async fn list_audiences(
         &self,
         ad_account_id: &str,
