@@ -81,12 +81,12 @@ impl Engine {
         &self,
         records: impl IntoIterator<Item = &'a Record>,
     ) -> Result<ReadAhead, EngineError> {
-        let mut keys: Vec<(ObjectKind, String)> = Vec::new();
+        let mut objects: HashMap<(ObjectKind, String), Option<StoredObject>> = HashMap::new();
         let mut audiences: HashMap<String, Option<StoredAudience>> = HashMap::new();
         for record in records {
             match record {
                 Record::AdGroup(group) => {
-                    keys.push((ObjectKind::Campaign, group.campaign_id.clone()));
+                    objects.insert((ObjectKind::Campaign, group.campaign_id.clone()), None);
                     // A targeting that does not parse is refused when the
                     // group is checked.
                     if let Ok(targeting) = group.targeting() {
@@ -100,16 +100,15 @@ impl Engine {
                     }
                 }
                 Record::Ad(ad) => {
-                    keys.push((ObjectKind::AdGroup, ad.ad_group_id.clone()));
-                    keys.push((ObjectKind::Pin, ad.pin_id.clone()));
+                    objects.insert((ObjectKind::AdGroup, ad.ad_group_id.clone()), None);
+                    objects.insert((ObjectKind::Pin, ad.pin_id.clone()), None);
                 }
                 Record::Keyword(keyword) => {
-                    keys.push((ObjectKind::AdGroup, keyword.parent_id.clone()))
+                    objects.insert((ObjectKind::AdGroup, keyword.parent_id.clone()), None);
                 }
                 Record::Campaign(_) | Record::Pin(_) => {}
             }
         }
-        let mut objects: HashMap<_, _> = keys.iter().cloned().map(|key| (key, None)).collect();
         let wanted = objects.keys().cloned().collect();
         for found in self.store.get_objects(wanted).await? {
             objects.insert((found.record.kind(), found.id.clone()), Some(found));

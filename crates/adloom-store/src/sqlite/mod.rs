@@ -485,6 +485,36 @@ fn stored_audience(
     })
 }
 
+/// The object `id` of `kind`, if stored: `get_object`'s and
+/// `get_objects`'s read.
+fn object_by_key(c: &Connection, kind: ObjectKind, id: &str) -> Result<Option<StoredObject>> {
+    let kind = kind.as_str();
+    c.prepare_cached(
+        "SELECT id, ad_account_id, record, created_time, updated_time FROM objects
+         WHERE kind = ?1 AND id = ?2",
+    )
+    .map_err(driver)?
+    .query_row([kind, id], object_from_row)
+    .optional()
+    .map_err(driver)?
+    .map(|row| stored_object(kind, row))
+    .transpose()
+}
+
+/// The audience `id`, if stored: `get_audience`'s and `get_audiences`'s
+/// read.
+fn audience_by_id(c: &Connection, id: &str) -> Result<Option<StoredAudience>> {
+    c.prepare_cached(
+        "SELECT id, ad_account_id, record, created_time, updated_time FROM audiences WHERE id = ?1",
+    )
+    .map_err(driver)?
+    .query_row([id], object_from_row)
+    .optional()
+    .map_err(driver)?
+    .map(stored_audience)
+    .transpose()
+}
+
 fn stored_object(
     kind: &str,
     (id, ad_account_id, record, created_time, updated_time): ObjectRow,
@@ -1744,32 +1774,14 @@ impl Store for SqliteStore {
 
     async fn get_audience(&self, id: &str) -> Result<Option<StoredAudience>> {
         let id = id.to_owned();
-        self.read(move |c| {
-            c.prepare_cached(
-                "SELECT id, ad_account_id, record, created_time, updated_time FROM audiences WHERE id = ?1",
-            )
-            .map_err(driver)?
-            .query_row([&id], object_from_row)
-            .optional()
-            .map_err(driver)?
-            .map(stored_audience)
-            .transpose()
-        })
-        .await
+        self.read(move |c| audience_by_id(c, &id)).await
     }
 
     async fn get_audiences(&self, ids: Vec<String>) -> Result<Vec<StoredAudience>> {
         self.read(move |c| {
-            let mut get = c
-                .prepare_cached(
-                    "SELECT id, ad_account_id, record, created_time, updated_time FROM audiences WHERE id = ?1",
-                )
-                .map_err(driver)?;
             let mut found = Vec::with_capacity(ids.len());
             for id in &ids {
-                if let Some(row) = get.query_row([id], object_from_row).optional().map_err(driver)? {
-                    found.push(stored_audience(row)?);
-                }
+                found.extend(audience_by_id(c, id)?);
             }
             Ok(found)
         })
@@ -1838,41 +1850,15 @@ impl Store for SqliteStore {
     }
 
     async fn get_object(&self, kind: ObjectKind, id: &str) -> Result<Option<StoredObject>> {
-        let kind = kind.as_str();
         let id = id.to_owned();
-        self.read(move |c| {
-            c.prepare_cached(
-                "SELECT id, ad_account_id, record, created_time, updated_time FROM objects
-                 WHERE kind = ?1 AND id = ?2",
-            )
-            .map_err(driver)?
-            .query_row([kind, &id], object_from_row)
-            .optional()
-            .map_err(driver)?
-            .map(|row| stored_object(kind, row))
-            .transpose()
-        })
-        .await
+        self.read(move |c| object_by_key(c, kind, &id)).await
     }
 
     async fn get_objects(&self, keys: Vec<(ObjectKind, String)>) -> Result<Vec<StoredObject>> {
         self.read(move |c| {
-            let mut get = c
-                .prepare_cached(
-                    "SELECT id, ad_account_id, record, created_time, updated_time FROM objects
-                     WHERE kind = ?1 AND id = ?2",
-                )
-                .map_err(driver)?;
             let mut found = Vec::with_capacity(keys.len());
             for (kind, id) in &keys {
-                let kind = kind.as_str();
-                if let Some(row) = get
-                    .query_row([kind, id], object_from_row)
-                    .optional()
-                    .map_err(driver)?
-                {
-                    found.push(stored_object(kind, row)?);
-                }
+                found.extend(object_by_key(c, *kind, id)?);
             }
             Ok(found)
         })
