@@ -270,16 +270,30 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'sta
 
 /// Reads the SHA-256 rows of the identity table into memory.
 fn load_identity(conn: &Connection) -> Result<IdentityIndex> {
-    let mut index = IdentityIndex::default();
+    // Most people have one SHA-256 digest (their email): room for as many
+    // as there are people spares the tables their growth.
+    let people: i64 = conn
+        .query_row("SELECT count(*) FROM people", [], |r| r.get(0))
+        .map_err(driver)?;
+    let mut index = IdentityIndex::with_capacity(usize::try_from(people).unwrap_or(0));
     let mut stmt = conn
         .prepare("SELECT digest, user_id FROM identifiers WHERE length(digest) = 32")
         .map_err(driver)?;
     let mut rows = stmt.query([]).map_err(driver)?;
     while let Some(row) = rows.next().map_err(driver)? {
-        let digest: Vec<u8> = row.get(0).map_err(driver)?;
-        let user_id: String = row.get(1).map_err(driver)?;
-        if let Ok(digest) = <[u8; 32]>::try_from(digest.as_slice()) {
-            index.insert(digest, &user_id);
+        // Borrowed from SQLite's buffers: no allocation a row.
+        let digest = row
+            .get_ref(0)
+            .map_err(driver)?
+            .as_blob()
+            .map_err(|e| crate::rows::failed_with("sqlite", e))?;
+        let user_id = row
+            .get_ref(1)
+            .map_err(driver)?
+            .as_str()
+            .map_err(|e| crate::rows::failed_with("sqlite", e))?;
+        if let Ok(digest) = <[u8; 32]>::try_from(digest) {
+            index.insert(digest, user_id);
         }
     }
     tracing::info!(digests = index.len(), "identity index loaded");
