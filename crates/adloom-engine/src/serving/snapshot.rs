@@ -114,6 +114,7 @@ pub(super) async fn rebuild(
         rolled_up,
         mut accounts_read,
     } = read?;
+    let mut counted = count_audiences(engine, &mut accounts_read).await?;
     let mut parts = HashMap::new();
     let mut fresh_groups = Vec::new();
     let mut reread = HashSet::new();
@@ -121,7 +122,8 @@ pub(super) async fn rebuild(
         let part = match accounts_read.remove(&account.id) {
             None => Arc::clone(&previous.parts[&account.id]),
             Some(read) => {
-                let audiences = serving_audiences(engine, read.audiences).await?;
+                let counted = counted.remove(&account.id).unwrap_or_default();
+                let audiences = serving_audiences(engine, counted).await?;
                 let catalog = match read.catalog {
                     Some((catalog, groups)) => {
                         fresh_groups.extend(groups);
@@ -419,38 +421,141 @@ async fn read_members(
     Ok(out)
 }
 
-/// The audiences as decisions see them, with whether each may deliver
-/// (READY): members counted against the people mirror.
-async fn serving_audiences(
+/// An audience's members as the people mirror holds them, and how many of
+/// them count towards its size.
+struct CountedAudience {
+    id: String,
+    ad_account_id: String,
+    provenance: Provenance,
+    members: Members,
+    countable: usize,
+}
+
+/// Audience members counted on one thread; more are split across the
+/// cores.
+const MEMBERS_A_THREAD: usize = 100_000;
+
+/// Counts the audiences each account read against the people mirror, by
+/// account, on every core: a million members are a million lookups in the
+/// mirror, which start-up made on one core once people had loaded.
+async fn count_audiences(
     engine: &Engine,
-    audiences: Vec<AudienceMembers>,
-) -> Result<HashMap<String, Arc<ServingAudience>>, EngineError> {
-    let mut out = HashMap::new();
-    for AudienceMembers {
+    accounts_read: &mut HashMap<String, AccountRead>,
+) -> Result<HashMap<String, Vec<CountedAudience>>, EngineError> {
+    let all: Vec<(String, AudienceMembers)> = accounts_read
+        .iter_mut()
+        .flat_map(|(account, read)| {
+            std::mem::take(&mut read.audiences)
+                .into_iter()
+                .map(move |audience| (account.clone(), audience))
+        })
+        .collect();
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut chunks = split_by_weight(all, threads, MEMBERS_A_THREAD, |(_, a)| a.members.len());
+    let count_chunk = |engine: Engine, chunk: Vec<(String, AudienceMembers)>| {
+        chunk
+            .into_iter()
+            .map(|(account, audience)| (account, count_audience(&engine, audience)))
+            .collect::<Vec<_>>()
+    };
+    let mut by_account: HashMap<String, Vec<CountedAudience>> = HashMap::new();
+    let mut add = |counted: Vec<(String, CountedAudience)>| {
+        for (account, audience) in counted {
+            by_account.entry(account).or_default().push(audience);
+        }
+    };
+    if chunks.len() == 1 {
+        add(count_chunk(engine.clone(), chunks.remove(0)));
+    } else {
+        let tasks: Vec<_> = chunks
+            .into_iter()
+            .map(|chunk| {
+                let engine = engine.clone();
+                tokio::task::spawn_blocking(move || count_chunk(engine, chunk))
+            })
+            .collect();
+        for task in tasks {
+            add(task
+                .await
+                .map_err(|_| EngineError::Internal("counting audiences panicked"))?);
+        }
+    }
+    Ok(by_account)
+}
+
+/// `items` in order, cut into at most about `parts` runs of similar
+/// weight, none lighter than `least` but the last (one run when all of
+/// them weigh less).
+fn split_by_weight<T>(
+    items: Vec<T>,
+    parts: usize,
+    least: usize,
+    weight: impl Fn(&T) -> usize,
+) -> Vec<Vec<T>> {
+    let total: usize = items.iter().map(&weight).sum();
+    let share = total.div_ceil(parts.max(1)).max(least);
+    let mut runs = vec![Vec::new()];
+    let mut in_run = 0;
+    for item in items {
+        if in_run >= share {
+            runs.push(Vec::new());
+            in_run = 0;
+        }
+        in_run += weight(&item);
+        runs.last_mut().expect("one run at least").push(item);
+    }
+    runs
+}
+
+/// One audience's members, shared with the people mirror rather than
+/// copied (a million memberships are a million pointers), and how many
+/// count towards its size, which decides whether it may deliver: the
+/// members the consent policy lets count, by the people mirror.
+fn count_audience(engine: &Engine, audience: AudienceMembers) -> CountedAudience {
+    let AudienceMembers {
         id,
         ad_account_id,
         provenance,
         members,
+    } = audience;
+    let (members, consenting) = engine.serving.people.shared_ids(members, |p| {
+        consent::for_person(
+            p.use_partner_info,
+            p.country,
+            p.strings,
+            &engine.config.region_defaults,
+        )
+        .allows_audience(provenance)
+    });
+    let countable = if provenance.needs_consent() {
+        consenting
+    } else {
+        members.len()
+    };
+    CountedAudience {
+        id,
+        ad_account_id,
+        provenance,
+        members,
+        countable,
+    }
+}
+
+/// The audiences as decisions see them, with whether each may deliver
+/// (READY), which follows the size an advertiser sees.
+async fn serving_audiences(
+    engine: &Engine,
+    audiences: Vec<CountedAudience>,
+) -> Result<HashMap<String, Arc<ServingAudience>>, EngineError> {
+    let mut out = HashMap::new();
+    for CountedAudience {
+        id,
+        ad_account_id,
+        provenance,
+        members,
+        countable,
     } in audiences
     {
-        // The ids the people mirror holds, shared rather than copied (a
-        // million memberships are a million pointers), and whether it may
-        // deliver, which follows the size an advertiser sees: the members
-        // the consent policy lets count, by the people mirror.
-        let (members, consenting) = engine.serving.people.shared_ids(members, |p| {
-            consent::for_person(
-                p.use_partner_info,
-                p.country,
-                p.strings,
-                &engine.config.region_defaults,
-            )
-            .allows_audience(provenance)
-        });
-        let countable = if provenance.needs_consent() {
-            consenting
-        } else {
-            members.len()
-        };
         let size = membership::reported(engine, &id, countable).await?;
         out.insert(
             id,
@@ -463,4 +568,28 @@ async fn serving_audiences(
         );
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_by_weight;
+
+    #[test]
+    fn work_is_split_in_order_into_runs_of_similar_weight() {
+        let weights = vec![40, 10, 50, 30, 30, 40];
+        let runs = split_by_weight(weights.clone(), 2, 1, |w| *w);
+        assert_eq!(runs, vec![vec![40, 10, 50], vec![30, 30, 40]]);
+        // Nothing lost or reordered, whatever the cut.
+        for parts in 1..8 {
+            let runs = split_by_weight(weights.clone(), parts, 1, |w| *w);
+            assert!(runs.len() <= parts.max(1));
+            assert_eq!(runs.concat(), weights);
+        }
+        // Light work stays in one run.
+        assert_eq!(split_by_weight(weights.clone(), 2, 1_000, |w| *w).len(), 1);
+        assert_eq!(
+            split_by_weight(Vec::<usize>::new(), 2, 1, |w| *w),
+            vec![Vec::<usize>::new()]
+        );
+    }
 }
