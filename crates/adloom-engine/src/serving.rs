@@ -251,6 +251,8 @@ impl Serving {
         let people = people
             .await
             .map_err(|_| EngineError::Internal("loading people panicked"))??;
+        // Loading beside both since the store opened.
+        engine.store.loaded().await?;
         tracing::info!(
             people_ms = people.as_millis() as u64,
             catalog_ms = catalog.as_millis() as u64,

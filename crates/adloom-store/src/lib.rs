@@ -464,6 +464,13 @@ pub trait Store: Send + Sync + 'static {
         Ok(())
     }
 
+    /// Waits until what the store keeps in memory has loaded (the SQLite
+    /// store's identity index loads beside the rest of a start-up; calls
+    /// that need it wait for it meanwhile).
+    async fn loaded(&self) -> Result<()> {
+        Ok(())
+    }
+
     /// Holds `size` as the reported size of the audience or list `id` for
     /// `period`, unless one is held for that period already; returns the
     /// one held. Nodes sharing a store thus answer alike within a period,

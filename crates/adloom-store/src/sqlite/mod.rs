@@ -14,7 +14,7 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex};
 
 use adloom_core::access::AccessToken;
 use adloom_core::ad_account::AdAccount;
@@ -49,6 +49,7 @@ use crate::{
 use adloom_core::consent::PartnerSource;
 
 pub mod backup;
+mod identity;
 mod purge;
 
 /// Schema versions, applied in order; `PRAGMA user_version` records how many
@@ -83,9 +84,10 @@ pub struct SqliteStore {
     writer: Arc<Mutex<Connection>>,
     readers: r2d2::Pool<SqliteConnectionManager>,
     /// Every SHA-256 row of `identifiers`, in memory, for matching lists and
-    /// resolving events at memory speed. Changed only after a commit, while
-    /// the writer lock is held, so it follows the table in commit order.
-    identity: Arc<RwLock<IdentityIndex>>,
+    /// resolving events at memory speed. Loaded beside the rest of a
+    /// start-up, then changed only after a commit, while the writer lock is
+    /// held, so it follows the table in commit order.
+    identity: Arc<identity::Identity>,
     path: PathBuf,
 }
 
@@ -133,17 +135,11 @@ impl SqliteStore {
             .min_idle(Some(1))
             .build(manager)
             .map_err(|e| internal(format!("cannot open readers: {e}")))?;
-        let identity = load_identity(&writer)?;
-        // Reading every identifier filled the writer's page cache (64 MB at
-        // a million people) with pages writes seldom touch again: give them
-        // back rather than keep them resident.
-        writer
-            .execute_batch("PRAGMA shrink_memory;")
-            .map_err(driver)?;
+        let identity = identity::Identity::load(path)?;
         Ok(SqliteStore {
             writer: Arc::new(Mutex::new(writer)),
             readers,
-            identity: Arc::new(RwLock::new(identity)),
+            identity,
             path: path.to_owned(),
         })
     }
@@ -159,11 +155,14 @@ impl SqliteStore {
         let identity = Arc::clone(&self.identity);
         blocking(move || {
             let mut conn = adloom_core::sync::lock(&writer);
+            // Waited for before writing: an index that failed to load
+            // refuses the write rather than miss its changes.
+            let index = identity.index()?;
             let tx = begin(&mut conn, Flush::OnCommit)?;
             let mut changes = Vec::new();
             let out = f(&tx, &mut changes)?;
             tx.commit().map_err(driver)?;
-            let mut index = adloom_core::sync::write(&identity);
+            let mut index = adloom_core::sync::write(index);
             for change in changes {
                 match change {
                     IndexChange::Add(digest, user) => index.insert(digest, &user),
@@ -186,7 +185,7 @@ impl SqliteStore {
     ) -> Result<Vec<EventOutcome>> {
         let identity = Arc::clone(&self.identity);
         self.write_as(flush, move |tx| {
-            let identity = adloom_core::sync::read(&identity);
+            let identity = adloom_core::sync::read(identity.index()?);
             let mut outcomes = Vec::with_capacity(events.len());
             for event in events {
                 outcomes.push(record_event(tx, &identity, &event)?);
@@ -266,38 +265,6 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'sta
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| internal(format!("storage task failed: {e}")))?
-}
-
-/// Reads the SHA-256 rows of the identity table into memory.
-fn load_identity(conn: &Connection) -> Result<IdentityIndex> {
-    // Most people have one SHA-256 digest (their email): room for as many
-    // as there are people spares the tables their growth.
-    let people: i64 = conn
-        .query_row("SELECT count(*) FROM people", [], |r| r.get(0))
-        .map_err(driver)?;
-    let mut index = IdentityIndex::with_capacity(usize::try_from(people).unwrap_or(0));
-    let mut stmt = conn
-        .prepare("SELECT digest, user_id FROM identifiers WHERE length(digest) = 32")
-        .map_err(driver)?;
-    let mut rows = stmt.query([]).map_err(driver)?;
-    while let Some(row) = rows.next().map_err(driver)? {
-        // Borrowed from SQLite's buffers: no allocation a row.
-        let digest = row
-            .get_ref(0)
-            .map_err(driver)?
-            .as_blob()
-            .map_err(|e| crate::rows::failed_with("sqlite", e))?;
-        let user_id = row
-            .get_ref(1)
-            .map_err(driver)?
-            .as_str()
-            .map_err(|e| crate::rows::failed_with("sqlite", e))?;
-        if let Ok(digest) = <[u8; 32]>::try_from(digest) {
-            index.insert(digest, user_id);
-        }
-    }
-    tracing::info!(digests = index.len(), "identity index loaded");
-    Ok(index)
 }
 
 /// The schema version the database records (`PRAGMA user_version`: how many
@@ -669,6 +636,11 @@ const AD_ACCOUNT_COLUMNS: &str =
 
 #[async_trait]
 impl Store for SqliteStore {
+    async fn loaded(&self) -> Result<()> {
+        let identity = Arc::clone(&self.identity);
+        blocking(move || identity.index().map(|_| ())).await
+    }
+
     async fn upsert_people(&self, people: PersonBatch) -> Result<u64> {
         self.write_indexed(move |tx, changes| {
             let mut current = tx
@@ -1558,7 +1530,7 @@ impl Store for SqliteStore {
     async fn people_by_digests(&self, digests: Vec<String>) -> Result<Vec<Vec<String>>> {
         let identity = Arc::clone(&self.identity);
         self.read(move |c| {
-            let identity = adloom_core::sync::read(&identity);
+            let identity = adloom_core::sync::read(identity.index()?);
             let mut lookup = c
                 .prepare_cached(
                     "SELECT user_id FROM identifiers WHERE digest = ?1 ORDER BY user_id LIMIT 2",
@@ -1591,7 +1563,7 @@ impl Store for SqliteStore {
     ) -> Result<Vec<Option<ListMember>>> {
         let identity = Arc::clone(&self.identity);
         self.read(move |c| {
-            let identity = adloom_core::sync::read(&identity);
+            let identity = adloom_core::sync::read(identity.index()?);
             let mut lookup = c
                 .prepare_cached(
                     "SELECT user_id FROM identifiers WHERE digest = ?1 ORDER BY user_id LIMIT 2",
