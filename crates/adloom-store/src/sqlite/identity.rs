@@ -8,8 +8,9 @@
 //! changes it reports (`write_indexed`), applied once the load is done, in
 //! commit order (the writer's lock is held while they wait).
 
+use std::panic::AssertUnwindSafe;
 use std::path::Path;
-use std::sync::{Condvar, Mutex, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 
 use adloom_core::identity::IdentityIndex;
 use rusqlite::{Connection, OpenFlags};
@@ -18,18 +19,13 @@ use super::driver;
 use crate::rows::{failed_with, internal};
 use crate::Result;
 
-/// The index, and whether it is loaded yet.
-pub(super) struct Identity {
-    index: RwLock<IdentityIndex>,
-    /// `None` while the load runs, then how it ended.
-    loaded: Mutex<Option<std::result::Result<(), String>>>,
-    done: Condvar,
-}
+/// The index once loaded, or why it did not load; unset while it loads.
+pub(super) struct Identity(OnceLock<std::result::Result<RwLock<IdentityIndex>, String>>);
 
 impl Identity {
     /// Starts loading the index of the database at `path` on a thread of
     /// its own, once its read transaction has begun.
-    pub(super) fn load(path: &Path) -> Result<std::sync::Arc<Identity>> {
+    pub(super) fn load(path: &Path) -> Result<Arc<Identity>> {
         let conn = Connection::open_with_flags(
             path,
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
@@ -41,26 +37,29 @@ impl Identity {
         let people: i64 = conn
             .query_row("SELECT count(*) FROM people", [], |r| r.get(0))
             .map_err(driver)?;
-        let identity = std::sync::Arc::new(Identity {
-            index: RwLock::new(IdentityIndex::default()),
-            loaded: Mutex::new(None),
-            done: Condvar::new(),
-        });
-        let loading = std::sync::Arc::clone(&identity);
+        let identity = Arc::new(Identity(OnceLock::new()));
+        let loading = Arc::clone(&identity);
         std::thread::Builder::new()
             .name("identity-load".into())
             .spawn(move || {
-                let outcome = read_index(&conn, usize::try_from(people).unwrap_or(0));
+                // A panic is an outcome too: unset, the index would keep
+                // every write waiting for it.
+                let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                    read_index(&conn, usize::try_from(people).unwrap_or(0))
+                }));
                 // Closed before anyone waits on the index: its page cache
                 // (every identifier row) is given back.
                 drop(conn);
-                let outcome = outcome.map(|index| {
-                    tracing::info!(digests = index.len(), "identity index loaded");
-                    *adloom_core::sync::write(&loading.index) = index;
-                });
-                *adloom_core::sync::lock(&loading.loaded) =
-                    Some(outcome.map_err(|e| e.to_string()));
-                loading.done.notify_all();
+                let outcome = match outcome {
+                    Ok(Ok(index)) => {
+                        tracing::info!(digests = index.len(), "identity index loaded");
+                        Ok(RwLock::new(index))
+                    }
+                    Ok(Err(e)) => Err(e.to_string()),
+                    Err(_) => Err("loading it panicked".to_owned()),
+                };
+                // Set once, here only.
+                let _ = loading.0.set(outcome);
             })
             .map_err(|e| internal(format!("cannot start loading identities: {e}")))?;
         Ok(identity)
@@ -69,21 +68,10 @@ impl Identity {
     /// The index, once loaded: waits for the load. Only for blocking
     /// threads, where every store call that needs it runs.
     pub(super) fn index(&self) -> Result<&RwLock<IdentityIndex>> {
-        let mut loaded = adloom_core::sync::lock(&self.loaded);
-        loop {
-            match &*loaded {
-                None => {
-                    loaded = self
-                        .done
-                        .wait(loaded)
-                        .unwrap_or_else(std::sync::PoisonError::into_inner)
-                }
-                Some(Ok(())) => return Ok(&self.index),
-                Some(Err(why)) => {
-                    return Err(internal(format!("the identity index did not load: {why}")))
-                }
-            }
-        }
+        self.0
+            .wait()
+            .as_ref()
+            .map_err(|why| internal(format!("the identity index did not load: {why}")))
     }
 }
 
