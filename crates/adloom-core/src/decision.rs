@@ -158,6 +158,11 @@ impl Members {
         self.0.is_empty()
     }
 
+    /// Every member, in order.
+    pub fn iter(&self) -> impl Iterator<Item = &std::sync::Arc<str>> {
+        self.0.iter()
+    }
+
     /// The members of `self` who are not members of `other`, in order (a
     /// walk over both sorted lists at once).
     pub fn difference<'a>(
