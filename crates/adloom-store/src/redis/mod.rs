@@ -80,9 +80,16 @@ end
 }
 
 /// Takes, for each delivery, its budget hold and frequency slot, or none of
-/// them. KEYS: three per delivery (group spend, campaign spend, frequency).
-/// ARGV: bucket, oldest live bucket, day, frequency TTL, then seven per
-/// delivery (charge, four caps, frequency cap, group id; -1 is "no cap").
+/// them. KEYS: each key the deliveries name, once (spends and people's
+/// frequency hashes). ARGV: bucket, oldest live bucket, day, frequency TTL,
+/// then per delivery its charge; when it is above 0, the group's and the
+/// campaign's spend (by their place in KEYS) and the four caps; then the
+/// frequency cap; when it is 0 or more, the person's frequency hash (by
+/// its place in KEYS) and the group id. -1 is "no cap". Only what a
+/// delivery needs is sent: most need only a frequency slot, and Redis reads
+/// every argument of the call before the script runs (four arguments and
+/// a person's key for a decision's three such deliveries, where they were
+/// ten and three keys each).
 /// Answers per delivery: 1 taken, 0 a budget is full, -1 the cap is
 /// reached.
 const RESERVE: &str = concat!(
@@ -112,13 +119,27 @@ local function seen(key)
   return p
 end
 local taken = {}
-for i = 0, #KEYS / 3 - 1 do
-  local a = 5 + i * 7
-  local charge, fcap, group = tonumber(ARGV[a]), tonumber(ARGV[a + 5]), ARGV[a + 6]
-  local gk, ck, fk = KEYS[i * 3 + 1], KEYS[i * 3 + 2], KEYS[i * 3 + 3]
+local a = 5
+while a <= #ARGV do
+  local charge = tonumber(ARGV[a])
+  local gk, ck, caps
+  if charge > 0 then
+    gk, ck, caps = KEYS[tonumber(ARGV[a + 1])], KEYS[tonumber(ARGV[a + 2])], a + 3
+    a = a + 7
+  else
+    a = a + 1
+  end
+  local fcap = tonumber(ARGV[a])
+  local fk, group
+  if fcap >= 0 then
+    fk, group = KEYS[tonumber(ARGV[a + 1])], ARGV[a + 2]
+    a = a + 3
+  else
+    a = a + 1
+  end
   local outcome = 1
-  if charge > 0 and not (room(spender(gk), tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])) >= charge
-      and room(spender(ck), tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4])) >= charge) then
+  if charge > 0 and not (room(spender(gk), tonumber(ARGV[caps]), tonumber(ARGV[caps + 1])) >= charge
+      and room(spender(ck), tonumber(ARGV[caps + 2]), tonumber(ARGV[caps + 3])) >= charge) then
     outcome = 0
   elseif fcap >= 0 and (seen(fk)[group] or 0) >= fcap then
     outcome = -1
@@ -405,18 +426,36 @@ impl Redis {
         let day = now.div_euclid(DAY);
         let mut call = self.reserve.prepare_invoke();
         call.arg(bucket).arg(live_from).arg(day).arg(2 * DAY);
+        // Each key once, by its place in KEYS (from 1, as Lua counts).
+        let mut places: HashMap<String, usize> = HashMap::new();
+        let mut place = |call: &mut redis::ScriptInvocation<'_>, key: String| {
+            let next = places.len() + 1;
+            *places.entry(key).or_insert_with_key(|key| {
+                call.key(key);
+                next
+            })
+        };
         for d in deliveries {
-            let person = d.frequency.as_ref().map_or("", |(p, _)| p.as_str());
-            call.key(self.group_key(&d.ad_group_id))
-                .key(self.campaign_key(&d.campaign_id))
-                .key(self.frequency_key(day, person))
-                .arg(d.charge_micros)
-                .arg(cap(d.caps.group_daily))
-                .arg(cap(d.caps.group_lifetime))
-                .arg(cap(d.caps.campaign_daily))
-                .arg(cap(d.caps.campaign_lifetime))
-                .arg(d.frequency.as_ref().map_or(-1, |(_, n)| i64::from(*n)))
-                .arg(&d.ad_group_id);
+            call.arg(d.charge_micros);
+            if d.charge_micros > 0 {
+                let group = place(&mut call, self.group_key(&d.ad_group_id));
+                let campaign = place(&mut call, self.campaign_key(&d.campaign_id));
+                call.arg(group)
+                    .arg(campaign)
+                    .arg(cap(d.caps.group_daily))
+                    .arg(cap(d.caps.group_lifetime))
+                    .arg(cap(d.caps.campaign_daily))
+                    .arg(cap(d.caps.campaign_lifetime));
+            }
+            match &d.frequency {
+                Some((person, most)) => {
+                    let seen = place(&mut call, self.frequency_key(day, person));
+                    call.arg(i64::from(*most)).arg(seen).arg(&d.ad_group_id);
+                }
+                None => {
+                    call.arg(-1);
+                }
+            }
         }
         let taken: Vec<i64> = call
             .invoke_async(&mut self.connection.clone())

@@ -156,6 +156,43 @@ async fn a_frequency_cap_counts_impressions_and_held_slots() {
     );
 }
 
+/// One call of every shape: charged or not, with a person or without, and
+/// keys that several deliveries share (sent once, and read once by the
+/// script).
+#[tokio::test]
+async fn deliveries_of_every_shape_share_one_call() {
+    let c = counters().await;
+    let call = [
+        delivery("g1", 600, Some(1_000), Some(("p1", 1))),
+        delivery("g2", 0, None, Some(("p1", 1))),
+        // g1's budget again: 600 more would pass 1,000.
+        delivery("g1", 600, Some(1_000), None),
+        delivery("g3", 0, None, None),
+        // p1's one slot for g2 was taken above, in this call.
+        delivery("g2", 0, None, Some(("p1", 1))),
+        delivery("g2", 0, None, Some(("p2", 1))),
+    ];
+    assert_eq!(
+        c.reserve(call.to_vec(), NOW).await.unwrap(),
+        [
+            Taken::Yes,
+            Taken::Yes,
+            Taken::BudgetFull,
+            Taken::Yes,
+            Taken::Capped,
+            Taken::Yes
+        ]
+    );
+    let (groups, campaigns) = c
+        .spend(&["g1".to_owned()], &["c-g1".to_owned()], NOW)
+        .await
+        .unwrap();
+    assert_eq!((groups["g1"].held, campaigns["c-g1"].held), (600, 600));
+    let seen = c.frequency("p1", NOW).await.unwrap();
+    assert_eq!((seen["g1"], seen["g2"]), (1, 1));
+    assert_eq!(c.frequency("p2", NOW).await.unwrap()["g2"], 1);
+}
+
 /// Many connections (as many nodes) race for one budget and one cap: the
 /// sum never passes either.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
