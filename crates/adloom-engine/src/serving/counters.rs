@@ -304,6 +304,14 @@ impl Counters {
         }
     }
 
+    /// Whether this node holds budget leased for the ad group, or is asking
+    /// for it.
+    pub(super) fn holds_lease(&self, group: &str) -> bool {
+        self.leases
+            .get(group)
+            .is_some_and(|lease| lease.left > 0 || lease.asking)
+    }
+
     /// Takes a delivery's charge from the ad group's lease when the lease
     /// is of this hold bucket and has room. A lease of an ended bucket is
     /// put aside to give back.
