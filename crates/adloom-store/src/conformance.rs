@@ -1089,6 +1089,24 @@ pub async fn many_customer_lists_are_stored_together_or_not_at_all(store: &dyn S
         store.customer_list_members("61").await.unwrap(),
         vec!["u1", "u2"]
     );
+    // Each person once, in user id order, however many of their
+    // identifiers matched and in whatever order the digests fall.
+    store
+        .create_customer_lists(vec![(
+            list("63"),
+            vec![
+                member("u2", "b@example.com"),
+                member("u1", "a@example.com"),
+                member("u2", "b.other@example.com"),
+                member("u1", "a.other@example.com"),
+            ],
+        )])
+        .await
+        .unwrap();
+    assert_eq!(
+        store.customer_list_members("63").await.unwrap(),
+        vec!["u1", "u2"]
+    );
 
     // A taken id fails the whole call: the new list before it is not kept.
     let err = store
@@ -1838,19 +1856,32 @@ pub async fn people_page_with_their_settings(store: &dyn Store) {
     assert_eq!(rest.len(), 1);
     assert_eq!(rest[0].0.user_id, "c");
     // What a serving node loads: the same people, settings and profile
-    // fields, read without the digests.
-    let profiles = store.profiles_with_settings(None, 10).await.unwrap();
-    let everyone = store.people_with_settings(None, 10).await.unwrap();
-    assert_eq!(profiles.len(), 3);
-    for ((fields, setting), (person, expected)) in profiles.iter().zip(&everyone) {
-        assert_eq!(fields.user_id, person.user_id);
-        assert_eq!(setting, expected);
-        let (a, b) = (fields.profile(), person.profile());
-        assert_eq!(
-            (a.country, a.locale, a.interests, a.age, a.gender, a.regs),
-            (b.country, b.locale, b.interests, b.age, b.gender, b.regs)
-        );
-    }
+    // fields, read without the digests, after every kind of write.
+    let loads_as_stored = |count: usize| async move {
+        let profiles = store.profiles_with_settings(None, 10).await.unwrap();
+        let everyone = store.people_with_settings(None, 10).await.unwrap();
+        assert_eq!((profiles.len(), everyone.len()), (count, count));
+        for ((fields, setting), (person, expected)) in profiles.iter().zip(&everyone) {
+            assert_eq!(fields.user_id, person.user_id);
+            assert_eq!(setting, expected);
+            let (a, b) = (fields.profile(), person.profile());
+            assert_eq!(
+                (a.country, a.locale, a.interests, a.age, a.gender, a.regs),
+                (b.country, b.locale, b.interests, b.age, b.gender, b.regs)
+            );
+        }
+    };
+    loads_as_stored(3).await;
+    let mut changed = person("a", None, 300);
+    changed.interests = vec!["boots".into(), "hats".into()];
+    changed.country = adloom_core::region::Country::parse("FR");
+    changed.age = Some(61);
+    store.upsert_people(batch(vec![changed])).await.unwrap();
+    let a = store.profiles_with_settings(None, 1).await.unwrap();
+    assert_eq!(a[0].0.interests, ["boots", "hats"], "a changed profile");
+    loads_as_stored(3).await;
+    assert!(store.delete_person("c").await.unwrap());
+    loads_as_stored(2).await;
 }
 
 pub async fn support_requests_newest_first(store: &dyn Store) {
