@@ -146,6 +146,42 @@ async fn people_where(
         .collect())
 }
 
+/// The user ids of [`data_members`], without the evidence for each: what
+/// the serving state reads of every audience at start-up (a million
+/// members, whose evidence was a string and a tree node each). Lists'
+/// members come sorted and once each; others in no particular order.
+pub async fn data_member_ids(
+    engine: &Engine,
+    audience: &Audience,
+) -> Result<Vec<String>, EngineError> {
+    match &audience.rule {
+        AudienceRule::CustomerList { customer_list_id } => {
+            list_members(engine, audience, customer_list_id).await
+        }
+        AudienceRule::Visitor(_) | AudienceRule::Engagement(_) => {
+            Ok(data_members(engine, audience).await?.into_keys().collect())
+        }
+    }
+}
+
+/// The people a customer list matched, when the list is the audience's
+/// account's own.
+async fn list_members(
+    engine: &Engine,
+    audience: &Audience,
+    customer_list_id: &str,
+) -> Result<Vec<String>, EngineError> {
+    let belongs = engine
+        .store
+        .get_customer_list(customer_list_id)
+        .await?
+        .is_some_and(|l| l.ad_account_id == audience.ad_account_id);
+    if !belongs {
+        return Ok(Vec::new());
+    }
+    Ok(engine.store.customer_list_members(customer_list_id).await?)
+}
+
 /// Everyone the audience's data names, before the consent policy: what the
 /// serving state keeps, so that consent is applied per decision and a
 /// change of setting counts at once.
@@ -157,18 +193,11 @@ pub async fn data_members(
     let mut members = BTreeMap::new();
     match &audience.rule {
         AudienceRule::CustomerList { customer_list_id } => {
-            let belongs = engine
-                .store
-                .get_customer_list(customer_list_id)
-                .await?
-                .is_some_and(|l| l.ad_account_id == audience.ad_account_id);
-            if belongs {
-                for user in engine.store.customer_list_members(customer_list_id).await? {
-                    let evidence = Evidence::ListMatch {
-                        customer_list_id: customer_list_id.clone(),
-                    };
-                    members.insert(user, evidence);
-                }
+            for user in list_members(engine, audience, customer_list_id).await? {
+                let evidence = Evidence::ListMatch {
+                    customer_list_id: customer_list_id.clone(),
+                };
+                members.insert(user, evidence);
             }
         }
         AudienceRule::Visitor(rule) => {
