@@ -2281,6 +2281,18 @@ mod tests {
         assert_eq!(level(&store), 2, "FULL");
     }
 
+    /// A database with the first `version` migrations applied, as a build
+    /// of that time left it.
+    fn database_at_version(path: &Path, version: usize) -> Connection {
+        let conn = Connection::open(path).unwrap();
+        for (i, sql) in MIGRATIONS[..version].iter().enumerate() {
+            conn.execute_batch(sql).unwrap();
+            conn.pragma_update(None, "user_version", (i + 1) as i64)
+                .unwrap();
+        }
+        conn
+    }
+
     /// Objects stored before they were kept in account order (0017) are
     /// all there after the upgrade, by id and by account; an id still names
     /// one object of its kind; and an account's objects are read as one
@@ -2302,13 +2314,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("adloom.db");
         {
-            let conn = Connection::open(&path).unwrap();
-            let before_account_order = 16;
-            for (i, sql) in MIGRATIONS[..before_account_order].iter().enumerate() {
-                conn.execute_batch(sql).unwrap();
-                conn.pragma_update(None, "user_version", (i + 1) as i64)
-                    .unwrap();
-            }
+            // 0017 put objects in account order.
+            let conn = database_at_version(&path, 16);
             for (id, account) in [("30", "2"), ("10", "1"), ("20", "2"), ("40", "1")] {
                 conn.execute(
                     "INSERT INTO objects (kind, id, ad_account_id, record, created_time, updated_time)
@@ -2364,14 +2371,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("adloom.db");
         {
-            let conn = Connection::open(&path).unwrap();
             // 0011 made records typed.
-            let before_typed = 10;
-            for (i, sql) in MIGRATIONS[..before_typed].iter().enumerate() {
-                conn.execute_batch(sql).unwrap();
-                conn.pragma_update(None, "user_version", (i + 1) as i64)
-                    .unwrap();
-            }
+            let conn = database_at_version(&path, 10);
             conn.execute(
                 "INSERT INTO objects (kind, id, ad_account_id, record, created_time, updated_time)
                  VALUES ('pin', '7', '1', ?1, 5, 5)",
