@@ -40,6 +40,32 @@ pub(crate) fn stored_record(person: &PersonRecord) -> Result<String> {
     })
 }
 
+/// What a serving node loads of a person (`ProfileFields`), as the SQLite
+/// store keeps it beside their record: the record without its
+/// identifiers' digests and the fields decisions never read.
+pub(crate) fn profile_record(person: &PersonRecord) -> Result<String> {
+    #[derive(serde::Serialize)]
+    struct Profile<'a> {
+        user_id: &'a str,
+        country: Option<adloom_core::region::Country>,
+        locale: Option<&'a str>,
+        interests: &'a [String],
+        age: Option<u8>,
+        gender: Option<adloom_core::person::Gender>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        regs: Option<&'a adloom_core::consent::strings::Regs>,
+    }
+    to_json(&Profile {
+        user_id: &person.user_id,
+        country: person.country,
+        locale: person.locale.as_deref(),
+        interests: &person.interests,
+        age: person.age,
+        gender: person.gender,
+        regs: person.regs.as_ref(),
+    })
+}
+
 /// Digests are kept as bytes: half the size of hex, so more of the index
 /// fits in a page.
 pub(crate) fn digest_bytes(hex_digest: &str) -> Result<Vec<u8>> {
