@@ -101,14 +101,15 @@ pub struct ProfileFields {
 }
 
 /// The fields a profile is made of, borrowed from a [`PersonRecord`] or
-/// from [`ProfileFields`].
-#[derive(Debug, Clone, Copy)]
+/// from [`ProfileFields`]; serialized, they read back as the latter's.
+#[derive(Debug, Clone, Copy, Serialize)]
 pub struct ProfileRef<'a> {
     pub country: Option<Country>,
     pub locale: Option<&'a str>,
     pub interests: &'a [String],
     pub age: Option<u8>,
     pub gender: Option<Gender>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub regs: Option<&'a Regs>,
 }
 

@@ -47,22 +47,12 @@ pub(crate) fn profile_record(person: &PersonRecord) -> Result<String> {
     #[derive(serde::Serialize)]
     struct Profile<'a> {
         user_id: &'a str,
-        country: Option<adloom_core::region::Country>,
-        locale: Option<&'a str>,
-        interests: &'a [String],
-        age: Option<u8>,
-        gender: Option<adloom_core::person::Gender>,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        regs: Option<&'a adloom_core::consent::strings::Regs>,
+        #[serde(flatten)]
+        fields: adloom_core::person::ProfileRef<'a>,
     }
     to_json(&Profile {
         user_id: &person.user_id,
-        country: person.country,
-        locale: person.locale.as_deref(),
-        interests: &person.interests,
-        age: person.age,
-        gender: person.gender,
-        regs: person.regs.as_ref(),
+        fields: person.profile(),
     })
 }
 
