@@ -199,7 +199,6 @@ pub fn router(state: AppState) -> Router {
         .route("/openapi.json", get(openapi::document))
         .route("/sdk/feed.js", get(feed_sdk))
         .route("/media/{id}", get(media::serve))
-        .route("/v3/", get(pixel::pixel))
         .route(
             "/tag/core.js",
             get(move || pixel::core_js(Arc::clone(&core_js))),
@@ -373,11 +372,8 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             shed_load,
         ))
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            refuse_long_uris,
-        ))
-        .with_state(state)
+        .layer(axum::middleware::from_fn(refuse_long_uris))
+        .with_state(state.clone())
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
@@ -408,6 +404,13 @@ pub fn router(state: AppState) -> Router {
             },
         ))
         .layer(SetRequestIdLayer::x_request_id(RandomRequestId))
+        // The tag pixel, past every layer above: `pixel::pixel` keeps what
+        // of them it needs.
+        .merge(
+            Router::new()
+                .route("/v3/", get(pixel::pixel))
+                .with_state(state),
+        )
 }
 
 /// Request ids: 96 random bits.
@@ -428,10 +431,9 @@ impl MakeRequestId for RandomRequestId {
 /// own requests stay far below; a tag pixel has no need of more.
 pub const MAX_URI_BYTES: usize = 16 * 1024;
 
-/// A longer request target gets 414 in the API's shape, except a tag
-/// pixel, which always answers its GIF (and counts it as malformed).
+/// A longer request target gets 414 in the API's shape (the tag pixel,
+/// served past this layer, answers its GIF and counts it as malformed).
 async fn refuse_long_uris(
-    axum::extract::State(state): axum::extract::State<AppState>,
     req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
@@ -442,13 +444,6 @@ async fn refuse_long_uris(
         .is_some_and(|pq| pq.as_str().len() > MAX_URI_BYTES);
     if !long {
         return next.run(req).await;
-    }
-    if req.uri().path() == "/v3/" {
-        state
-            .engine
-            .metrics
-            .pixel(adloom_engine::metrics::PixelOutcome::Malformed);
-        return pixel::gif();
     }
     error::ApiError::new(
         StatusCode::URI_TOO_LONG,
@@ -467,27 +462,32 @@ async fn shed_load(
     req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
-    use axum::response::IntoResponse;
     let path = req.uri().path();
     if path == "/healthz" || path == "/readyz" {
         return next.run(req).await;
     }
-    let Ok(_permit) = Arc::clone(&state.in_flight).try_acquire_owned() else {
-        state.engine.metrics.shed();
-        state.shed_log.shed();
-        let mut res = error::ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            503,
-            "the server is at capacity; retry shortly",
-        )
-        .into_response();
-        res.headers_mut().insert(
-            axum::http::header::RETRY_AFTER,
-            axum::http::HeaderValue::from_static("1"),
-        );
-        return res;
+    let Ok(_permit) = state.in_flight.try_acquire() else {
+        return shed(&state);
     };
     next.run(req).await
+}
+
+/// The answer to a request past capacity: 503 with Retry-After.
+fn shed(state: &AppState) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    state.engine.metrics.shed();
+    state.shed_log.shed();
+    let mut res = error::ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        503,
+        "the server is at capacity; retry shortly",
+    )
+    .into_response();
+    res.headers_mut().insert(
+        axum::http::header::RETRY_AFTER,
+        axum::http::HeaderValue::from_static("1"),
+    );
+    res
 }
 
 /// Counts and times every request by its route's template.

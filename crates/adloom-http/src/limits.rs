@@ -152,18 +152,29 @@ pub async fn limit(State(state): State<AppState>, req: Request, next: Next) -> R
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip());
-    match state.limits.check(token, ip) {
+    match over_limit(&state, token, ip) {
         None => next.run(req).await,
-        Some(wait) => {
-            state.engine.metrics.rate_limited();
-            let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
-            ApiError::rate_limited(
-                "This request exceeded a rate limit. This can happen if the client exceeds one of the published rate limits within a short time window.",
-                secs,
-            )
-            .into_response()
-        }
+        Some(refused) => refused,
     }
+}
+
+/// The answer to an ingestion request over its token's or its address's
+/// limit, if it is.
+pub(crate) fn over_limit(
+    state: &AppState,
+    token: Option<String>,
+    ip: Option<std::net::IpAddr>,
+) -> Option<Response> {
+    let wait = state.limits.check(token, ip)?;
+    state.engine.metrics.rate_limited();
+    let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
+    Some(
+        ApiError::rate_limited(
+            "This request exceeded a rate limit. This can happen if the client exceeds one of the published rate limits within a short time window.",
+            secs,
+        )
+        .into_response(),
+    )
 }
 
 #[cfg(test)]

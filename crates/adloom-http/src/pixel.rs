@@ -6,11 +6,11 @@ use adloom_core::pixel::{self, PixelRejection};
 use adloom_core::tag::{pixel_site_allowed, PixelBlock};
 
 use adloom_store::EventOutcome;
-use axum::extract::{RawQuery, State};
+use axum::extract::{Request, State};
+use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 
-use crate::auth::new_token;
 use crate::extract::ClientAddr;
 use crate::AppState;
 use adloom_engine::metrics::PixelOutcome;
@@ -42,13 +42,47 @@ const GIF: &[u8] = &[
 )]
 pub async fn pixel(
     State(state): State<AppState>,
-    RawQuery(query): RawQuery,
     ClientAddr(ip): ClientAddr,
-    headers: HeaderMap,
+    req: Request,
 ) -> Response {
+    let started = std::time::Instant::now();
+    // Its parts only: a request's body cannot be shared across an await.
+    let (req, _) = req.into_parts();
+    let res = answer(&state, ip, &req).await;
+    state.engine.metrics.request(
+        ROUTE,
+        req.method.as_str(),
+        res.status().as_u16(),
+        started.elapsed(),
+    );
+    res
+}
+
+/// The route's template, as the metrics of requests name it.
+const ROUTE: &str = "/v3/";
+
+/// The pixel is served past the layers the API's other routes share
+/// (request ids, the trace span, the timeout, the error shape, the
+/// extractors' copies): for a request this small they cost more than the
+/// pixel's own work, and a browser reads none of what they add. What of
+/// them a pixel needs is here: the long-target check, load shedding, the
+/// ingestion rate limit and the request's metrics. Nothing in it waits
+/// unbounded: the journal gives up after a second when full, and the tag
+/// is read from memory once known.
+async fn answer(state: &AppState, ip: Option<std::net::IpAddr>, req: &Parts) -> Response {
+    let query = req.uri.query().unwrap_or_default();
+    if query.len() > crate::MAX_URI_BYTES {
+        state.engine.metrics.pixel(PixelOutcome::Malformed);
+        return gif();
+    }
+    let Ok(_permit) = state.in_flight.try_acquire() else {
+        return crate::shed(state);
+    };
+    if let Some(refused) = crate::limits::over_limit(state, None, ip) {
+        return refused;
+    }
     // A journaled pixel is counted once applied.
-    if let Some(outcome) = record(&state, query.as_deref().unwrap_or_default(), &headers, ip).await
-    {
+    if let Some(outcome) = record(state, query, &req.headers, ip).await {
         state.engine.metrics.pixel(outcome);
     }
     gif()
@@ -134,7 +168,7 @@ async fn record(
             ad_account_id.clone(),
             state.engine.clock.now(),
             signals,
-            || new_token("px_"),
+            generated_event_id,
         )
         .for_storage(&order_id_key);
     // A browser never retries a pixel: answered once a killed process
@@ -145,6 +179,18 @@ async fn record(
         Ok(Some(_)) => Some(PixelOutcome::Recorded),
         Err(_) => Some(PixelOutcome::Failed),
     }
+}
+
+/// The id of a pixel whose page named none: a UUIDv7, so that each sorts
+/// after the ones made before it and the store's index of event ids grows
+/// at its end. Random ids (32 random bytes before) landed all over that
+/// index, and each batch from the journal rewrote a page of it per event.
+/// Past the millisecond come a counter started at random each millisecond
+/// and 32 random bits, and the id is never shown to the page: a page
+/// cannot name the id of another visitor's pixel to have it dropped as a
+/// duplicate.
+fn generated_event_id() -> String {
+    format!("px_{}", uuid::Uuid::now_v7().simple())
 }
 
 /// The tag's script, pointed at this server.
@@ -178,4 +224,14 @@ pub async fn core_js(source: std::sync::Arc<str>) -> Response {
         source.to_string(),
     )
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn generated_event_ids_sort_in_the_order_they_were_made() {
+        let ids: Vec<String> = (0..10_000).map(|_| super::generated_event_id()).collect();
+        assert!(ids.windows(2).all(|w| w[0] < w[1]), "each after the last");
+        assert!(ids.iter().all(|id| id.starts_with("px_") && id.len() == 35));
+    }
 }

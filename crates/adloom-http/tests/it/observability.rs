@@ -80,11 +80,23 @@ async fn readiness_follows_the_serving_state_and_metrics_follow_the_traffic() {
         r.body
     );
 
+    // The pixel is served past the layers other routes share, and counted
+    // all the same.
+    let r = app
+        .send(
+            Request::get("/v3/?tid=1&event=pagevisit")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+
     let metrics = app.admin(Method::GET, "/metrics", None).await;
     let text = metrics.body.as_str().unwrap();
     for needle in [
         r#"adloom_decisions_total{fill="empty"} 1"#,
         r#"route="/v1/decisions""#,
+        r#"adloom_http_requests_total{route="/v3/",method="GET",status="ok"} 1"#,
         r#"route="/v1/admin/people""#,
         "adloom_http_request_duration_seconds_bucket",
         "adloom_decision_duration_seconds_bucket",
@@ -136,6 +148,14 @@ async fn past_capacity_requests_are_shed_and_health_still_answers() {
     let shed = shed.expect("a second request is shed while the first holds the slot");
     assert_eq!(shed.headers["retry-after"], "1");
     assert_eq!(shed.body["code"], 503);
+    let pixel = app
+        .send(
+            Request::get("/v3/?tid=1&event=pagevisit")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(pixel.status, StatusCode::SERVICE_UNAVAILABLE, "pixels too");
     let health = app
         .send(Request::get("/healthz").body(Body::empty()).unwrap())
         .await;
