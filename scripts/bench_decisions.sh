@@ -24,19 +24,22 @@ AD_GROUPS=${AD_GROUPS:-100000}
 AUDIENCES=${AUDIENCES:-1000}
 ACCOUNTS=${ACCOUNTS:-1000}
 command -v wrk >/dev/null || { echo "needs wrk: apt-get install wrk" >&2; exit 2; }
-cargo build --release --quiet
+# ADLOOM_BIN=path runs that binary instead of building this tree's (to
+# measure two builds in turn).
+if [ -z "${ADLOOM_BIN:-}" ]; then cargo build --release --quiet; fi
+ADLOOM_BIN=${ADLOOM_BIN:-target/release/adloom}
 WORK=$(mktemp -d)
 WORLD=${WORLD_DIR:-$WORK/world}
 PID=
 trap '[ -n "$PID" ] && kill "$PID" 2>/dev/null; rm -rf "$WORK"' EXIT
 
-/usr/bin/time -f "world: %e s wall, %M KB peak" target/release/adloom world --data-dir "$WORLD" \
+/usr/bin/time -f "world: %e s wall, %M KB peak" "$ADLOOM_BIN" world --data-dir "$WORLD" \
   --people "$PEOPLE" --ad-groups "$AD_GROUPS" --audiences "$AUDIENCES" --accounts "$ACCOUNTS" \
   2>&1 | grep -v "admin token"
 TOKEN=$(cat "$WORLD/admin-token")
 
 STARTED=$(date +%s.%N)
-target/release/adloom serve --listen 127.0.0.1:0 --data-dir "$WORLD" --pixel-rate-limit-per-ip 0 \
+"$ADLOOM_BIN" serve --listen 127.0.0.1:0 --data-dir "$WORLD" --pixel-rate-limit-per-ip 0 \
   ${COUNTERS:+--counters "$COUNTERS"} 2> "$WORK/log" &
 PID=$!
 for _ in $(seq 6000); do grep -q "serving state loaded" "$WORK/log" 2>/dev/null && break; sleep 0.05; done

@@ -15,11 +15,14 @@ cd "$(dirname "$0")/.."
 SECONDS_EACH=${1:-10}
 CONNS=${2:-64}
 command -v wrk >/dev/null || { echo "needs wrk: apt-get install wrk" >&2; exit 2; }
-cargo build --release --quiet
+# ADLOOM_BIN=path runs that binary instead of building this tree's (to
+# measure two builds in turn).
+if [ -z "${ADLOOM_BIN:-}" ]; then cargo build --release --quiet; fi
+ADLOOM_BIN=${ADLOOM_BIN:-target/release/adloom}
 WORK=$(mktemp -d)
 trap 'kill "$PID" 2>/dev/null || true; rm -rf "$WORK"' EXIT
 
-target/release/adloom serve --listen 127.0.0.1:0 --data-dir "$WORK/data" --admin-token bench --pixel-rate-limit-per-ip 0 2> "$WORK/log" &
+"$ADLOOM_BIN" serve --listen 127.0.0.1:0 --data-dir "$WORK/data" --admin-token bench --pixel-rate-limit-per-ip 0 2> "$WORK/log" &
 PID=$!
 for _ in $(seq 100); do grep -q "adloom is listening" "$WORK/log" 2>/dev/null && break; sleep 0.1; done
 ADDR=$(grep -o 'addr=[0-9.:]*' "$WORK/log" | head -1 | cut -d= -f2)
