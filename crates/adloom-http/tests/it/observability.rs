@@ -7,6 +7,13 @@ use serde_json::json;
 
 use crate::App;
 
+/// A tag pixel for a tag that does not exist: answered all the same.
+fn a_pixel() -> Request<Body> {
+    Request::get("/v3/?tid=1&event=pagevisit")
+        .body(Body::empty())
+        .unwrap()
+}
+
 #[tokio::test]
 async fn every_answer_carries_a_request_id_and_keeps_the_callers() {
     let app = App::new();
@@ -82,13 +89,7 @@ async fn readiness_follows_the_serving_state_and_metrics_follow_the_traffic() {
 
     // The pixel is served past the layers other routes share, and counted
     // all the same.
-    let r = app
-        .send(
-            Request::get("/v3/?tid=1&event=pagevisit")
-                .body(Body::empty())
-                .unwrap(),
-        )
-        .await;
+    let r = app.send(a_pixel()).await;
     assert_eq!(r.status, StatusCode::OK);
 
     let metrics = app.admin(Method::GET, "/metrics", None).await;
@@ -148,13 +149,7 @@ async fn past_capacity_requests_are_shed_and_health_still_answers() {
     let shed = shed.expect("a second request is shed while the first holds the slot");
     assert_eq!(shed.headers["retry-after"], "1");
     assert_eq!(shed.body["code"], 503);
-    let pixel = app
-        .send(
-            Request::get("/v3/?tid=1&event=pagevisit")
-                .body(Body::empty())
-                .unwrap(),
-        )
-        .await;
+    let pixel = app.send(a_pixel()).await;
     assert_eq!(pixel.status, StatusCode::SERVICE_UNAVAILABLE, "pixels too");
     let health = app
         .send(Request::get("/healthz").body(Body::empty()).unwrap())
