@@ -66,9 +66,9 @@ const ROUTE: &str = "/v3/";
 /// extractors' copies): for a request this small they cost more than the
 /// pixel's own work, and a browser reads none of what they add. What of
 /// them a pixel needs is here: the long-target check, load shedding, the
-/// ingestion rate limit and the request's metrics. Nothing in it waits
-/// unbounded: the journal gives up after a second when full, and the tag
-/// is read from memory once known.
+/// ingestion rate limit and the request's metrics, and the request
+/// timeout around what may wait on the store (an unknown or stale tag is
+/// read from it, and PostgreSQL has no timeout of its own on a query).
 async fn answer(state: &AppState, ip: Option<std::net::IpAddr>, req: &Parts) -> Response {
     let query = req.uri.query().unwrap_or_default();
     if query.len() > crate::MAX_URI_BYTES {
@@ -81,9 +81,16 @@ async fn answer(state: &AppState, ip: Option<std::net::IpAddr>, req: &Parts) -> 
     if let Some(refused) = crate::limits::over_limit(state, None, ip) {
         return refused;
     }
+    let recorded = tokio::time::timeout(
+        state.config.request_timeout,
+        record(state, query, &req.headers, ip),
+    )
+    .await;
     // A journaled pixel is counted once applied.
-    if let Some(outcome) = record(state, query, &req.headers, ip).await {
-        state.engine.metrics.pixel(outcome);
+    match recorded {
+        Ok(None) => {}
+        Ok(Some(outcome)) => state.engine.metrics.pixel(outcome),
+        Err(_) => state.engine.metrics.pixel(PixelOutcome::Failed),
     }
     gif()
 }
