@@ -255,7 +255,8 @@ fn start(journal: Arc<PixelJournal>, engine: Weak<EngineInner>) {
             };
             // Everything written so far, a batch at a time.
             loop {
-                if journal.backlog() < APPLY_BATCH as u64 {
+                // (Nothing waiting: the read below finds the end at once.)
+                if (1..APPLY_BATCH as u64).contains(&journal.backlog()) {
                     tokio::time::sleep(GATHER).await;
                 }
                 if last_sync.elapsed() >= SYNC_INTERVAL {
