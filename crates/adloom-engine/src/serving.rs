@@ -10,6 +10,7 @@ mod counters;
 mod people;
 mod shared;
 mod snapshot;
+mod token;
 
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -26,7 +27,7 @@ use adloom_core::sync::lock;
 use adloom_core::targeting::Viewer;
 use adloom_store::bus::BeaconHit;
 use base64::Engine as _;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use self::counters::{Counters, CountersView};
 pub use self::people::{People, Profile};
@@ -325,8 +326,9 @@ pub struct DecidedAd {
     pub why: Vec<(String, String)>,
 }
 
-/// The beacon token's content: what to count, signed. It travels as a
-/// JSON array (the fields in this order), which keeps the URLs short.
+/// The beacon token's content: what to count, sealed. It travels packed
+/// ([`token`]); tokens served before 2026-12-07 hold it as a JSON array
+/// of the fields in this order, which still opens.
 #[derive(Deserialize)]
 #[serde(from = "BeaconWire")]
 pub struct Beacon {
@@ -381,18 +383,6 @@ impl From<BeaconWire> for Beacon {
     }
 }
 
-/// Written as `BeaconWire` is read, from references: sealing two tokens
-/// an ad copies none of the beacon's strings.
-impl Serialize for Beacon {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let b = self;
-        (
-            &b.d, &b.a, &b.g, &b.c, &b.acc, &b.u, b.p, b.cpc, &b.l, b.e, b.t,
-        )
-            .serialize(serializer)
-    }
-}
-
 /// A decision's id: 128 random bits, unique without coordination.
 fn new_decision_id() -> String {
     let bytes: [u8; 16] = rand::RngExt::random(&mut rand::rng());
@@ -418,18 +408,17 @@ impl BeaconKind {
 
 /// A beacon's sealed tokens, the impression's and the click's
 /// (`SealKey::seal`, the beacons' key): opaque outside, since they carry
-/// the person, the price and the landing page. The payload is written
-/// once for both.
+/// the person and the price, and the click's the landing page.
 pub(crate) fn tokens(key: &SealKey, beacon: &Beacon) -> (String, String) {
-    let payload = serde_json::to_vec(beacon).unwrap_or_default();
+    let (impression, click) = token::pack(beacon);
     (
-        key.seal(BeaconKind::Impression.context(), &payload),
-        key.seal(BeaconKind::Click.context(), &payload),
+        key.seal(BeaconKind::Impression.context(), &impression),
+        key.seal(BeaconKind::Click.context(), &click),
     )
 }
 
 pub fn verify(key: &SealKey, kind: BeaconKind, token: &str) -> Option<Beacon> {
-    serde_json::from_slice(&key.open(kind.context(), token)?).ok()
+    token::unpack(&key.open(kind.context(), token)?)
 }
 
 /// Keeps this node's spend in step with the counters all nodes share.
