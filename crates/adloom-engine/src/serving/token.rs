@@ -179,20 +179,33 @@ mod tests {
         )
     }
 
+    /// A beacon with ids as adloom makes them (a decision id of 16 random
+    /// bytes, numeric object ids).
+    fn adlooms_own(person: &str) -> Beacon {
+        beacon(
+            [
+                "0ca16khUl4Kr9qlw2rTEnQ",
+                "717707839372607428",
+                "675419666735694659",
+                "513917426636669025",
+                "969784403007866620",
+            ],
+            Some(person),
+        )
+    }
+
+    /// The payload as tokens carried it before they were packed.
+    fn as_json(b: &Beacon) -> Vec<u8> {
+        serde_json::to_vec(&(
+            &b.d, &b.a, &b.g, &b.c, &b.acc, &b.u, b.p, b.cpc, &b.l, b.e, b.t,
+        ))
+        .unwrap()
+    }
+
     #[test]
     fn a_packed_click_gives_back_every_field_and_an_impression_all_but_the_landing_page() {
         let cases = [
-            // adloom's own ids
-            beacon(
-                [
-                    "0ca16khUl4Kr9qlw2rTEnQ",
-                    "717707839372607428",
-                    "675419666735694659",
-                    "513917426636669025",
-                    "969784403007866620",
-                ],
-                Some("u7"),
-            ),
+            adlooms_own("u7"),
             // ids that only text keeps as they are
             beacon(["d-1", "007", "+7", "", "18446744073709551616"], None),
             beacon(["a".repeat(22).as_str(), "0", "-1", "1e3", "ünï"], Some("")),
@@ -226,20 +239,8 @@ mod tests {
 
     #[test]
     fn payloads_written_as_json_before_still_open() {
-        let b = beacon(
-            [
-                "0ca16khUl4Kr9qlw2rTEnQ",
-                "717707839372607428",
-                "675419666735694659",
-                "513917426636669025",
-                "969784403007866620",
-            ],
-            Some("u7"),
-        );
-        let json = serde_json::to_vec(&(
-            &b.d, &b.a, &b.g, &b.c, &b.acc, &b.u, b.p, b.cpc, &b.l, b.e, b.t,
-        ))
-        .unwrap();
+        let b = adlooms_own("u7");
+        let json = as_json(&b);
         assert_eq!(fields(&unpack(&json).unwrap()), fields(&b));
         assert!(unpack(b"").is_none());
         assert!(unpack(&[PACKED_V1, 0xff]).is_none());
@@ -248,20 +249,8 @@ mod tests {
 
     #[test]
     fn packed_payloads_are_well_under_the_json_ones() {
-        let b = beacon(
-            [
-                "0ca16khUl4Kr9qlw2rTEnQ",
-                "717707839372607428",
-                "675419666735694659",
-                "513917426636669025",
-                "969784403007866620",
-            ],
-            Some("u123456"),
-        );
-        let json = serde_json::to_vec(&(
-            &b.d, &b.a, &b.g, &b.c, &b.acc, &b.u, b.p, b.cpc, &b.l, b.e, b.t,
-        ))
-        .unwrap();
+        let b = adlooms_own("u123456");
+        let json = as_json(&b);
         let (impression, click) = pack(&b);
         assert!(
             impression.len() * 2 < json.len(),
