@@ -86,17 +86,7 @@ fn decimal(text: &str) -> Option<u64> {
     let well_formed = !bytes.is_empty()
         && bytes.iter().all(u8::is_ascii_digit)
         && (bytes[0] != b'0' || bytes.len() == 1);
-    match bytes.len() {
-        _ if !well_formed => None,
-        // Below 10^19, inside u64: no step can overflow (five ids an ad
-        // are read on every decision).
-        ..=19 => Some(
-            bytes
-                .iter()
-                .fold(0u64, |n, &d| n * 10 + u64::from(d - b'0')),
-        ),
-        _ => text.parse().ok(),
-    }
+    well_formed.then(|| text.parse().ok()).flatten()
 }
 
 /// The payloads to seal in the impression's token and in the click's.
