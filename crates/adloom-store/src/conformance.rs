@@ -64,6 +64,7 @@ macro_rules! store_conformance_tests {
             events_resolve_to_people_and_count_once,
             a_browser_that_identifies_itself_claims_its_past_events,
             one_batch_resolves_as_if_recorded_one_by_one,
+            long_batches_resolve_as_if_recorded_one_by_one,
             the_conversions_api_wins_over_a_squatting_pixel,
             opted_out_events_link_no_one_but_count_in_totals,
             deleting_a_person_deletes_their_events,
@@ -923,6 +924,103 @@ pub async fn one_batch_resolves_as_if_recorded_one_by_one(store: &dyn Store) {
     assert_eq!(user_of("b1").await.as_deref(), Some("u1"), "claimed by b2");
     assert_eq!(user_of("b3").await.as_deref(), Some("u1"));
     assert_eq!(user_of("b4").await, None);
+}
+
+/// Batches as long as the conversions API's (a backend may store runs of
+/// them in one statement) give each event the outcome, person and values
+/// it gets when recorded on its own: new events in long runs; a run with
+/// a duplicate inside it; the advertiser's event replacing a pixel that
+/// squatted its id within one run; browsers identifying themselves between
+/// runs. The batch goes to ad account "1", the same events one by one to
+/// account "2" (event ids and browsers are per account).
+pub async fn long_batches_resolve_as_if_recorded_one_by_one(store: &dyn Store) {
+    use rand::{rngs::StdRng, RngExt, SeedableRng};
+    store
+        .upsert_people(batch(vec![
+            person("u1", Some("alice@example.com"), 1),
+            person("u2", Some("bob@example.com"), 1),
+        ]))
+        .await
+        .unwrap();
+    let emails = ["alice@example.com", "bob@example.com", "nobody@example.com"];
+    let mut rng = StdRng::seed_from_u64(18);
+    let mut events: Vec<TrackedEvent> = Vec::new();
+    let event = |id: String, rng: &mut StdRng, pixel: bool, browser: Option<usize>| {
+        let mut keys = em(emails[rng.random_range(0..emails.len())]);
+        if let Some(b) = browser {
+            keys = if rng.random_bool(0.5) {
+                cookie(&format!("browser-{b}"))
+            } else {
+                MatchKeys {
+                    cookie_id: Some(format!("browser-{b}")),
+                    ..keys
+                }
+            };
+        }
+        let source = if pixel {
+            EventSource::Tag("7".into())
+        } else {
+            EventSource::Api
+        };
+        TrackedEvent {
+            source,
+            value_micros: Some(rng.random_range(1..1_000) * 1_000),
+            ..tracked(&id, EventName::Checkout, keys)
+        }
+    };
+    // Long runs of new events, API and pixel.
+    for i in 0..100 {
+        let pixel = i % 5 == 0;
+        events.push(event(format!("new-{i}"), &mut rng, pixel, None));
+    }
+    // A run holding a duplicate of an earlier event, and a run in which the
+    // advertiser's event comes after a pixel with its id (`new-5` is a
+    // pixel's).
+    for i in 100..164 {
+        let id = match i {
+            120 => "new-1".to_owned(),
+            150 => "new-5".to_owned(),
+            _ => format!("new-{i}"),
+        };
+        events.push(event(id, &mut rng, false, None));
+    }
+    // Everything mixed: browsers, taken ids, pixels and the API.
+    for i in 164..400 {
+        let id = if rng.random_bool(0.1) {
+            format!("new-{}", rng.random_range(0..i))
+        } else {
+            format!("new-{i}")
+        };
+        let browser = rng.random_bool(0.1).then(|| rng.random_range(0..3));
+        let pixel = rng.random_bool(0.2);
+        events.push(event(id, &mut rng, pixel, browser));
+    }
+    let batched = store.record_events(events.clone()).await.unwrap();
+    let mut one_by_one = Vec::new();
+    for event in &events {
+        let event = TrackedEvent {
+            ad_account_id: "2".into(),
+            ..event.clone()
+        };
+        one_by_one.extend(store.record_events(vec![event]).await.unwrap());
+    }
+    assert_eq!(batched, one_by_one);
+    assert!(batched.contains(&EventOutcome::Duplicate));
+    let ids: BTreeSet<&str> = events.iter().map(|e| e.event_id.as_str()).collect();
+    for id in ids {
+        let stored = |account: &'static str| async move {
+            let e = store.get_event(account, id).await.unwrap().unwrap();
+            (
+                e.user_id,
+                e.event.source,
+                e.event.keys,
+                e.event.value_micros,
+            )
+        };
+        assert_eq!(stored("1").await, stored("2").await, "{id}");
+    }
+    let totals = |account: &'static str| store.conversion_totals(account);
+    assert_eq!(totals("1").await.unwrap(), totals("2").await.unwrap());
 }
 
 /// Issue 13, finding 6: an anonymous pixel sent first with the id of an

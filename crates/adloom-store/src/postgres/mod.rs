@@ -556,6 +556,9 @@ async fn record_event_batch<C: GenericClient>(
     // The person of each new event; None for a duplicate.
     let mut users: Vec<Option<Option<String>>> = Vec::with_capacity(events.len());
     let mut new_links: HashMap<(&str, &str), String> = HashMap::new();
+    // The first person each browser named in this batch: the one who,
+    // recorded one by one, claims its earlier anonymous events.
+    let mut first_links: HashMap<(&str, &str), String> = HashMap::new();
     for event in events {
         let account = event.ad_account_id.as_str();
         let cookie = event.keys.cookie_id.as_deref();
@@ -605,9 +608,26 @@ async fn record_event_batch<C: GenericClient>(
             if let (Some(user), Some(cookie)) = (&user_id, cookie) {
                 linked.insert((account.to_owned(), cookie.to_owned()), user.clone());
                 new_links.insert((account, cookie), user.clone());
+                first_links
+                    .entry((account, cookie))
+                    .or_insert_with(|| user.clone());
             }
         }
         users.push(new.then_some(user_id));
+    }
+    // An anonymous event of a browser named later in the batch is that
+    // person's (it found no link when it came, so none was made before).
+    for ((account, cookie), user) in columns
+        .accounts
+        .iter()
+        .zip(&columns.cookies)
+        .zip(columns.users.iter_mut())
+    {
+        if let (None, Some(cookie)) = (&user, cookie) {
+            *user = first_links
+                .get(&(account.as_str(), cookie.as_str()))
+                .cloned();
+        }
     }
     if !superseded_ids.is_empty() {
         client
@@ -659,12 +679,18 @@ async fn record_event_batch<C: GenericClient>(
         })
         .collect();
     if !new_links.is_empty() {
-        let (mut accounts, mut cookies, mut users) = (Vec::new(), Vec::new(), Vec::new());
-        for ((account, cookie), user) in new_links {
-            accounts.push(account);
-            cookies.push(cookie);
-            users.push(user);
+        type Columns<'a> = (Vec<&'a str>, Vec<&'a str>, Vec<String>);
+        fn columns<'a>(links: HashMap<(&'a str, &'a str), String>) -> Columns<'a> {
+            let (mut accounts, mut cookies, mut users) = (Vec::new(), Vec::new(), Vec::new());
+            for ((account, cookie), user) in links {
+                accounts.push(account);
+                cookies.push(cookie);
+                users.push(user);
+            }
+            (accounts, cookies, users)
         }
+        // The link each browser is left with is the last person it named.
+        let (accounts, cookies, users) = columns(new_links);
         client
             .execute(
                 "INSERT INTO cookie_links (ad_account_id, cookie_id, user_id)
@@ -674,7 +700,8 @@ async fn record_event_batch<C: GenericClient>(
             )
             .await
             .map_err(driver)?;
-        // Earlier events of the cookie that named no one are theirs now.
+        // Events of earlier batches that named no one are the first's.
+        let (accounts, cookies, users) = columns(first_links);
         client
             .execute(
                 "UPDATE events e SET user_id = k.user_id
