@@ -49,6 +49,7 @@ use crate::{
 use adloom_core::consent::PartnerSource;
 
 pub mod backup;
+mod checkpoint;
 mod identity;
 mod purge;
 
@@ -90,6 +91,7 @@ pub struct SqliteStore {
     /// start-up, then changed only after a commit, while the writer lock is
     /// held, so it follows the table in commit order.
     identity: Arc<identity::Identity>,
+    checkpointer: Arc<checkpoint::Checkpointer>,
     path: PathBuf,
 }
 
@@ -128,6 +130,13 @@ impl SqliteStore {
                  PRAGMA journal_size_limit = 67108864;",
             )
             .map_err(driver)?;
+        writer
+            .pragma_update(
+                None,
+                "wal_autocheckpoint",
+                checkpoint::WRITER_BACKSTOP_PAGES,
+            )
+            .map_err(driver)?;
         migrate(&mut writer)?;
         let manager = SqliteConnectionManager::file(path)
             .with_flags(OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
@@ -138,10 +147,12 @@ impl SqliteStore {
             .build(manager)
             .map_err(|e| internal(format!("cannot open readers: {e}")))?;
         let identity = identity::Identity::load(path)?;
+        let checkpointer = Arc::new(checkpoint::Checkpointer::start(path)?);
         Ok(SqliteStore {
             writer: Arc::new(Mutex::new(writer)),
             readers,
             identity,
+            checkpointer,
             path: path.to_owned(),
         })
     }
@@ -174,6 +185,7 @@ impl SqliteStore {
             Ok(out)
         })
         .await
+        .inspect(|_| self.checkpointer.wake())
     }
 
     pub fn path(&self) -> &Path {
@@ -220,6 +232,7 @@ impl SqliteStore {
             Ok(out)
         })
         .await
+        .inspect(|_| self.checkpointer.wake())
     }
 
     async fn read<T, F>(&self, f: F) -> Result<T>
@@ -2390,6 +2403,47 @@ mod tests {
             .query_row("PRAGMA journal_mode", [], |r| r.get(0))
             .unwrap();
         assert_eq!(journal, "wal");
+    }
+
+    /// Commits reach the database file without the writer checkpointing:
+    /// its own threshold is the backstop, and the checkpoint thread copies
+    /// each commit over once it is woken after it.
+    #[tokio::test]
+    async fn commits_are_checkpointed_beside_the_writer() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("adloom.db");
+        let store = SqliteStore::open(&path).unwrap();
+        {
+            let writer = store.writer.lock().unwrap();
+            let threshold: i64 = writer
+                .query_row("PRAGMA wal_autocheckpoint", [], |r| r.get(0))
+                .unwrap();
+            assert_eq!(threshold, checkpoint::WRITER_BACKSTOP_PAGES);
+        }
+        store
+            .upsert_people(crate::conformance::batch(vec![crate::conformance::person(
+                "u1",
+                Some("alice@example.com"),
+                1,
+            )]))
+            .await
+            .unwrap();
+        // The database file alone, without its WAL, holds the person once
+        // the thread has run: waited for, bounded; nothing is timed.
+        let copy = dir.path().join("copy.db");
+        let people_in_the_file = || -> rusqlite::Result<i64> {
+            std::fs::copy(&path, &copy).expect("copied");
+            Connection::open(&copy)?.query_row("SELECT COUNT(*) FROM people", [], |r| r.get(0))
+        };
+        let mut people = people_in_the_file();
+        for _ in 0..3_000 {
+            if matches!(people, Ok(1)) {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+            people = people_in_the_file();
+        }
+        assert_eq!(people, Ok(1));
     }
 
     /// The pixel's relaxed commits leave no mark on the durable ones: the
