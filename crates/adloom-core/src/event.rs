@@ -177,24 +177,29 @@ pub struct MatchKeys {
     pub cookie_id: Option<String>,
 }
 
-/// The privacy signals an event arrived with.
+/// The privacy signals an event arrived with. A signal that is off is left
+/// out of the stored record (most events carry none), and reads as off.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EventSignals {
     /// The event's own `opt_out` flag.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_off")]
     pub opt_out: bool,
     /// `Sec-GPC: 1` on the pixel request.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_off")]
     pub gpc: bool,
     /// The browser's opt-out cookie.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_off")]
     pub opt_out_cookie: bool,
     /// An app event from a device with Limit Ad Tracking on.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_off")]
     pub limit_ad_tracking: bool,
     /// What the pixel's IAB consent strings refused.
     #[serde(default, skip_serializing_if = "StringRefusals::is_empty")]
     pub strings: StringRefusals,
+}
+
+fn is_off(signal: &bool) -> bool {
+    !signal
 }
 
 /// A partner event, validated, as stored.
@@ -210,6 +215,8 @@ pub struct TrackedEvent {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
     pub keys: MatchKeys,
+    /// Always written (`{}` when every signal is off): earlier builds need
+    /// the field to read a record.
     pub signals: EventSignals,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value_micros: Option<i64>,

@@ -235,3 +235,31 @@ fn the_conversions_api_supersedes_a_pixel_with_the_same_event_id() {
     assert!(!EventSource::Api.supersedes(&EventSource::Api));
     assert!(!tag.supersedes(&EventSource::Tag("2".into())));
 }
+
+/// Stored records leave out the signals that are off, and read back the
+/// same; records written with every signal spelled out still read.
+#[test]
+fn signals_that_are_off_are_left_out_of_the_record() {
+    let quiet = event(valid()).unwrap();
+    let record = serde_json::to_value(&quiet).unwrap();
+    assert_eq!(record["signals"], json!({}));
+    assert_eq!(
+        serde_json::from_value::<TrackedEvent>(record).unwrap(),
+        quiet
+    );
+    let mut opted_out = valid();
+    opted_out["opt_out"] = json!(true);
+    let opted_out = event(opted_out).unwrap();
+    let record = serde_json::to_value(&opted_out).unwrap();
+    assert_eq!(record["signals"], json!({"opt_out": true}));
+    assert_eq!(
+        serde_json::from_value::<TrackedEvent>(record).unwrap(),
+        opted_out
+    );
+    let mut spelled_out = serde_json::to_value(&quiet).unwrap();
+    spelled_out["signals"] = json!({"opt_out": false, "gpc": false, "opt_out_cookie": false, "limit_ad_tracking": false});
+    assert_eq!(
+        serde_json::from_value::<TrackedEvent>(spelled_out).unwrap(),
+        quiet
+    );
+}
