@@ -63,6 +63,7 @@ macro_rules! store_conformance_tests {
             conversion_tags_belong_to_an_account,
             events_resolve_to_people_and_count_once,
             a_browser_that_identifies_itself_claims_its_past_events,
+            a_browser_named_again_or_by_someone_else,
             one_batch_resolves_as_if_recorded_one_by_one,
             long_batches_resolve_as_if_recorded_one_by_one,
             the_conversions_api_wins_over_a_squatting_pixel,
@@ -884,6 +885,46 @@ pub async fn a_browser_that_identifies_itself_claims_its_past_events(store: &dyn
         vec![EventOutcome::Recorded {
             user_id: Some("u1".into())
         }]
+    );
+}
+
+/// A browser named again by the same person changes nothing it already
+/// holds; named by someone else, its later anonymous visits are theirs and
+/// its earlier ones stay whose they were.
+pub async fn a_browser_named_again_or_by_someone_else(store: &dyn Store) {
+    store
+        .upsert_people(batch(vec![
+            person("u1", Some("alice@example.com"), 1),
+            person("u2", Some("bob@example.com"), 1),
+        ]))
+        .await
+        .unwrap();
+    let named = |email: &str| MatchKeys {
+        cookie_id: Some("browser-1".into()),
+        ..em(email)
+    };
+    let visits = [
+        ("c1", cookie("browser-1")),
+        ("c2", named("alice@example.com")),
+        ("c3", named("alice@example.com")),
+        ("c4", cookie("browser-1")),
+        ("c5", named("bob@example.com")),
+        ("c6", cookie("browser-1")),
+    ];
+    for (id, keys) in visits {
+        store
+            .record_events(vec![tracked(id, EventName::PageVisit, keys)])
+            .await
+            .unwrap();
+    }
+    let mut people = Vec::new();
+    for id in ["c1", "c2", "c3", "c4", "c5", "c6"] {
+        people.push(store.get_event("1", id).await.unwrap().unwrap().user_id);
+    }
+    let u = |id: &str| Some(id.to_owned());
+    assert_eq!(
+        people,
+        [u("u1"), u("u1"), u("u1"), u("u1"), u("u2"), u("u2")]
     );
 }
 

@@ -691,16 +691,27 @@ async fn record_event_batch<C: GenericClient>(
         }
         // The link each browser is left with is the last person it named.
         let (accounts, cookies, users) = columns(new_links);
-        client
-            .execute(
-                "INSERT INTO cookie_links (ad_account_id, cookie_id, user_id)
+        let changed: HashSet<(String, String)> = client
+            .query(
+                "INSERT INTO cookie_links AS l (ad_account_id, cookie_id, user_id)
                  SELECT * FROM UNNEST($1::TEXT[], $2::TEXT[], $3::TEXT[])
-                 ON CONFLICT (ad_account_id, cookie_id) DO UPDATE SET user_id = excluded.user_id",
+                 ON CONFLICT (ad_account_id, cookie_id) DO UPDATE SET user_id = excluded.user_id
+                 WHERE l.user_id IS DISTINCT FROM excluded.user_id
+                 RETURNING ad_account_id, cookie_id",
                 &[&accounts, &cookies, &users],
             )
             .await
-            .map_err(driver)?;
-        // Events of earlier batches that named no one are the first's.
+            .map_err(driver)?
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect();
+        // Events of earlier batches that named no one are the first's. A
+        // browser whose link stayed as it was has none: each came after the
+        // link and resolved through it (and looking again would read all of
+        // the browser's events on every visit).
+        first_links.retain(|&(account, cookie), _| {
+            changed.contains(&(account.to_owned(), cookie.to_owned()))
+        });
         let (accounts, cookies, users) = columns(first_links);
         client
             .execute(

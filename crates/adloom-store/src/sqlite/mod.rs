@@ -532,13 +532,21 @@ fn record_event(
         return Ok(EventOutcome::Duplicate);
     }
     if let (Some(user), Some(cookie)) = (&user_id, cookie) {
-        tx.prepare_cached(
-            "INSERT INTO cookie_links (ad_account_id, cookie_id, user_id) VALUES (?1, ?2, ?3)
-             ON CONFLICT (ad_account_id, cookie_id) DO UPDATE SET user_id = excluded.user_id",
-        )
-        .map_err(driver)?
-        .execute(params![event.ad_account_id, cookie, user])
-        .map_err(driver)?;
+        let linked = tx
+            .prepare_cached(
+                "INSERT INTO cookie_links (ad_account_id, cookie_id, user_id) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (ad_account_id, cookie_id) DO UPDATE SET user_id = excluded.user_id
+                 WHERE user_id IS NOT excluded.user_id",
+            )
+            .map_err(driver)?
+            .execute(params![event.ad_account_id, cookie, user])
+            .map_err(driver)?;
+        // A browser already linked to this person has no anonymous events
+        // left: each came after the link and resolved through it. Looking
+        // again would read all of the browser's events on every visit.
+        if linked == 0 {
+            return Ok(EventOutcome::Recorded { user_id });
+        }
         tx.prepare_cached(
             "UPDATE events SET user_id = ?3
              WHERE ad_account_id = ?1 AND cookie_id = ?2 AND user_id IS NULL",
