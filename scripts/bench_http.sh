@@ -4,7 +4,8 @@
 # logging, 2 workers: what a static pixel server does, when nginx is
 # installed) and against GET /healthz (adloom's own floor), then the tag
 # pixel (GET /v3/, keep-alive; answered from the journal, then the time
-# until the journal is applied to the store) and the conversions API (POST
+# until the journal is applied to the store), once with a hashed email only
+# and once with the tag's cookie id too, and the conversions API (POST
 # .../events, 1000 events a request, each acknowledged only once durable).
 #
 # Usage: scripts/bench_http.sh [SECONDS] [CONNECTIONS]   (default 10 s, 64)
@@ -82,15 +83,23 @@ NGINX
   kill "$NGINX_PID"; wait "$NGINX_PID" 2>/dev/null || true
 fi
 echo "baseline  GET /healthz            : $(run "$CONNS" "$BASE/healthz" | summary)"
-OUT=$(run "$CONNS" "$BASE/v3/?tid=$TAG&event=pagevisit&pd%5Bem%5D=$EM&ad%5Bloc%5D=https%3A%2F%2Fshop.example%2Fshoes")
-echo "pixel     GET /v3/ (recorded)     : $(echo "$OUT" | summary)"
-# Pixels are answered from the journal and applied to the store behind it:
-# the run is over for the store once the journal is empty again.
-DRAIN_START=$(date +%s.%N)
-while [ -s "$WORK/data/pixels.journal" ]; do sleep 0.02; done
-DRAIN=$(python3 -c "import time; print(f'{time.time() - $DRAIN_START:.2f}')")
-PIXELS=$(echo "$OUT" | awk '/requests in/ {print $1}')
-python3 -c "print(f'pixel     in the store            : {$PIXELS / ($SECONDS_EACH + $DRAIN):,.0f} pixels/s ({$PIXELS:,} pixels, journal applied {$DRAIN} s after the run)')"
+# pixels LABEL QUERY: a pixel run, then the time until the journal is
+# applied to the store (pixels are answered from the journal and applied
+# behind it: the run is over for the store once the journal is empty).
+pixels() {
+  local out drain_start drain count
+  out=$(run "$CONNS" "$BASE/v3/?tid=$TAG&event=pagevisit&$2&ad%5Bloc%5D=https%3A%2F%2Fshop.example%2Fshoes")
+  echo "$1 GET /v3/ (recorded)     : $(echo "$out" | summary)"
+  drain_start=$(date +%s.%N)
+  while [ -s "$WORK/data/pixels.journal" ]; do sleep 0.02; done
+  drain=$(python3 -c "import time; print(f'{time.time() - $drain_start:.2f}')")
+  count=$(echo "$out" | awk '/requests in/ {print $1}')
+  python3 -c "print(f'$1 in the store            : {$count / ($SECONDS_EACH + $drain):,.0f} pixels/s ({$count:,} pixels, journal applied {$drain} s after the run)')"
+}
+pixels "pixel    " "pd%5Bem%5D=$EM"
+# The same person's browser, as the tag sends it: its first-party cookie id
+# (pd[cid]) on every pixel, linked to the person by the first.
+pixels "pixel+cid" "pd%5Bem%5D=$EM&pd%5Bcid%5D=browser-7"
 OUT=$(run 8 -s "$WORK/events.lua" "$BASE/")
 echo "events    POST .../events x1000   : $(echo "$OUT" | summary)"
 RPS=$(echo "$OUT" | awk '/Requests\/sec/ {print $2}')
