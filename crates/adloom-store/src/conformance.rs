@@ -728,7 +728,8 @@ fn cookie(id: &str) -> MatchKeys {
     }
 }
 
-pub async fn events_resolve_to_people_and_count_once(store: &dyn Store) {
+/// Stores u1 (alice@example.com) and u2 (bob@example.com), who share a phone.
+async fn alice_and_bob(store: &dyn Store) {
     store
         .upsert_people(batch(vec![
             person("u1", Some("alice@example.com"), 1),
@@ -736,6 +737,10 @@ pub async fn events_resolve_to_people_and_count_once(store: &dyn Store) {
         ]))
         .await
         .unwrap();
+}
+
+pub async fn events_resolve_to_people_and_count_once(store: &dyn Store) {
+    alice_and_bob(store).await;
     let maid = hash_maid("38400000-8cf0-11bd-b23e-10b96e40000d")
         .unwrap()
         .unwrap();
@@ -892,13 +897,7 @@ pub async fn a_browser_that_identifies_itself_claims_its_past_events(store: &dyn
 /// holds; named by someone else, its later anonymous visits are theirs and
 /// its earlier ones stay whose they were.
 pub async fn a_browser_named_again_or_by_someone_else(store: &dyn Store) {
-    store
-        .upsert_people(batch(vec![
-            person("u1", Some("alice@example.com"), 1),
-            person("u2", Some("bob@example.com"), 1),
-        ]))
-        .await
-        .unwrap();
+    alice_and_bob(store).await;
     let named = |email: &str| MatchKeys {
         cookie_id: Some("browser-1".into()),
         ..em(email)
@@ -976,13 +975,7 @@ pub async fn one_batch_resolves_as_if_recorded_one_by_one(store: &dyn Store) {
 /// account "2" (event ids and browsers are per account).
 pub async fn long_batches_resolve_as_if_recorded_one_by_one(store: &dyn Store) {
     use rand::{rngs::StdRng, RngExt, SeedableRng};
-    store
-        .upsert_people(batch(vec![
-            person("u1", Some("alice@example.com"), 1),
-            person("u2", Some("bob@example.com"), 1),
-        ]))
-        .await
-        .unwrap();
+    alice_and_bob(store).await;
     let emails = ["alice@example.com", "bob@example.com", "nobody@example.com"];
     let mut rng = StdRng::seed_from_u64(18);
     let mut events: Vec<TrackedEvent> = Vec::new();
@@ -2134,13 +2127,7 @@ pub async fn partner_data_names_the_advertisers_who_have_it(store: &dyn Store) {
         .create_ad_account(account("2", "other"))
         .await
         .unwrap();
-    store
-        .upsert_people(batch(vec![
-            person("u1", Some("alice@example.com"), 1),
-            person("u2", Some("bob@example.com"), 1),
-        ]))
-        .await
-        .unwrap();
+    alice_and_bob(store).await;
     let list = CustomerList {
         id: "60".into(),
         ad_account_id: "2".into(),
@@ -2189,13 +2176,7 @@ pub async fn partner_data_names_the_advertisers_who_have_it(store: &dyn Store) {
 }
 
 pub async fn old_rows_are_purged_in_steps_and_the_rest_kept(store: &dyn Store) {
-    store
-        .upsert_people(batch(vec![
-            person("u1", Some("alice@example.com"), 1),
-            person("u2", Some("bob@example.com"), 1),
-        ]))
-        .await
-        .unwrap();
+    alice_and_bob(store).await;
     // Browser b-1 identified itself at 10 and came back at 20; b-2 at 100.
     let at = |id: &str, time: i64, keys: MatchKeys| TrackedEvent {
         time,
