@@ -323,6 +323,9 @@ fn driver(e: rusqlite::Error) -> StoreError {
 /// about 30% faster than one (BENCHMARKS.md), and 64 or 100 no faster.
 const EVENTS_PER_INSERT: usize = 32;
 
+/// The columns an event's insert binds.
+const EVENT_COLUMNS: usize = 8;
+
 /// The multi-row insert of [`EVENTS_PER_INSERT`] events, in
 /// [`EVENT_COLUMNS`] order.
 static INSERT_EVENTS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
@@ -342,9 +345,6 @@ static INSERT_EVENTS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| 
         rows.join(", ")
     )
 });
-
-/// The columns an event's insert binds.
-const EVENT_COLUMNS: usize = 8;
 
 /// Stores a batch of events with the outcomes `record_event` gives them one
 /// after another. Runs of events that name no browser (most conversions
@@ -367,19 +367,12 @@ fn record_events_in(
             .take(EVENTS_PER_INSERT)
             .take_while(|e| e.keys.cookie_id.is_none())
             .count();
-        let (now, later) = if run == EVENTS_PER_INSERT {
-            (&rest[..run], &rest[run..])
-        } else {
-            // Fewer than a full insert's worth: one by one, up to and
-            // including the event that ended the run.
-            let one_by_one = (run + 1).min(rest.len());
-            for event in &rest[..one_by_one] {
-                outcomes.push(record_event(tx, identity, event)?);
-            }
-            rest = &rest[one_by_one..];
-            continue;
-        };
-        if !insert_new_events(tx, identity, now, &mut outcomes)? {
+        let full = run == EVENTS_PER_INSERT;
+        // Short of a full insert: one by one, up to and including the
+        // event that ended the run.
+        let take = if full { run } else { (run + 1).min(rest.len()) };
+        let (now, later) = rest.split_at(take);
+        if !full || !insert_new_events(tx, identity, now, &mut outcomes)? {
             for event in now {
                 outcomes.push(record_event(tx, identity, event)?);
             }
