@@ -192,13 +192,13 @@ pub trait Audiences {
     fn audience(&self, id: &str) -> Option<&ServingAudience>;
 }
 
-impl Audiences for HashMap<String, ServingAudience> {
+impl<S: std::hash::BuildHasher> Audiences for HashMap<String, ServingAudience, S> {
     fn audience(&self, id: &str) -> Option<&ServingAudience> {
         self.get(id)
     }
 }
 
-impl Audiences for HashMap<String, std::sync::Arc<ServingAudience>> {
+impl<S: std::hash::BuildHasher> Audiences for HashMap<String, std::sync::Arc<ServingAudience>, S> {
     fn audience(&self, id: &str) -> Option<&ServingAudience> {
         self.get(id).map(|a| &**a)
     }

@@ -16,6 +16,7 @@ use adloom_core::pacing::Pacer;
 // with budgets, not the traffic. The shared counters hold the same way.
 use adloom_store::counters::{LeaseLeft, SharedSpend, HOLD_BUCKET_SECS, HOLD_SECS};
 
+use super::people::KeyMap;
 use super::DAY;
 
 /// What an ad group's unbilled deliveries hold, by when they were decided.
@@ -77,7 +78,7 @@ fn same_bucket(a: i64, b: i64) -> bool {
 }
 
 /// The value for `key`, allocating the key only when it is new.
-fn slot<'a, V: Default>(map: &'a mut HashMap<String, V>, key: &str) -> &'a mut V {
+fn slot<'a, V: Default>(map: &'a mut KeyMap<V>, key: &str) -> &'a mut V {
     if !map.contains_key(key) {
         map.insert(key.to_owned(), V::default());
     }
@@ -93,21 +94,21 @@ pub(super) struct Counters {
     /// The minute the pacers were last adjusted.
     paced_minute: Option<i64>,
     /// person → ad group → (day, impressions that day).
-    impressions: HashMap<String, HashMap<String, (i64, u32)>>,
+    impressions: KeyMap<KeyMap<(i64, u32)>>,
     /// The day whose frequency counts `impressions` holds.
     impressions_day: i64,
     /// ad group → spend.
-    spend: HashMap<String, Spend>,
+    spend: KeyMap<Spend>,
     /// campaign → spend, shared by its ad groups.
-    campaign_spend: HashMap<String, Spend>,
+    campaign_spend: KeyMap<Spend>,
     /// ad group → (clicks, impressions), for the click-through estimate.
-    engagement: HashMap<String, (u64, u64)>,
+    engagement: KeyMap<(u64, u64)>,
     /// ad group → (day, pacer).
-    pacers: HashMap<String, (i64, Pacer)>,
+    pacers: KeyMap<(i64, Pacer)>,
     /// ad group → what its served but unbilled deliveries hold.
-    holds: HashMap<String, GroupHolds>,
+    holds: KeyMap<GroupHolds>,
     /// ad group → the budget leased from the shared counters.
-    leases: HashMap<String, Lease>,
+    leases: KeyMap<Lease>,
     /// What leases of ended buckets left, to give back.
     leases_left: Vec<LeaseLeft>,
 }
@@ -115,7 +116,7 @@ pub(super) struct Counters {
 /// Frequency and budgets, from the counters, for one decision.
 pub(super) struct CountersView<'a> {
     pub counters: &'a Counters,
-    pub budgets: &'a HashMap<String, Arc<Budget>>,
+    pub budgets: &'a KeyMap<Arc<Budget>>,
     pub now: i64,
     pub draw: f64,
 }
@@ -457,7 +458,7 @@ impl Counters {
 
     /// Brings the day's pacers up to date with spend and lets lapsed holds
     /// go, once a minute: the decisions in between only read them.
-    pub(super) fn pace(&mut self, budgets: &HashMap<String, Arc<Budget>>, now: i64) {
+    pub(super) fn pace(&mut self, budgets: &KeyMap<Arc<Budget>>, now: i64) {
         let day = now.div_euclid(DAY);
         let minute = now.div_euclid(60);
         if self.paced_minute == Some(minute) {

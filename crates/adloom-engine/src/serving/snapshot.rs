@@ -25,6 +25,7 @@ use adloom_core::consent::{self, Provenance};
 use adloom_core::decision::{auction_order, Members, ServingAdGroup, ServingAudience};
 
 use super::counters::Counters;
+use super::people::KeyMap;
 use crate::membership;
 use crate::Engine;
 use crate::EngineError;
@@ -32,8 +33,8 @@ use crate::EngineError;
 /// One ad account's catalog, as last read from the store.
 #[derive(Default)]
 pub(super) struct AccountCatalog {
-    pub pins: HashMap<String, PinCard>,
-    pub budgets: HashMap<String, Arc<Budget>>,
+    pub pins: KeyMap<PinCard>,
+    pub budgets: KeyMap<Arc<Budget>>,
     /// The audiences its ad groups include or exclude.
     pub audience_ids: HashSet<String>,
 }
@@ -42,19 +43,19 @@ pub(super) struct AccountCatalog {
 #[derive(Default)]
 pub(super) struct AccountPart {
     pub catalog: Arc<AccountCatalog>,
-    pub audiences: HashMap<String, Arc<ServingAudience>>,
+    pub audiences: KeyMap<Arc<ServingAudience>>,
 }
 
 #[derive(Default)]
 pub(super) struct Snapshot {
-    pub parts: HashMap<String, Arc<AccountPart>>,
+    pub parts: KeyMap<Arc<AccountPart>>,
     /// Every ad group of every account, in auction order (by the
     /// click-through estimates of the last rebuild).
     pub ranked: Vec<Arc<ServingAdGroup>>,
     /// Retrieval over `ranked`, by rank.
     pub index: CandidateIndex,
-    pub budgets: HashMap<String, Arc<Budget>>,
-    pub audiences: HashMap<String, Arc<ServingAudience>>,
+    pub budgets: KeyMap<Arc<Budget>>,
+    pub audiences: KeyMap<Arc<ServingAudience>>,
 }
 
 impl Snapshot {
@@ -115,7 +116,7 @@ pub(super) async fn rebuild(
         mut accounts_read,
     } = read?;
     let mut counted = count_audiences(engine, &mut accounts_read).await?;
-    let mut parts = HashMap::new();
+    let mut parts = KeyMap::default();
     let mut fresh_groups = Vec::new();
     let mut reread = HashSet::new();
     for account in &accounts {
@@ -157,7 +158,7 @@ pub(super) async fn rebuild(
             c.loaded = true;
         }
     }
-    let audiences: HashMap<String, Arc<ServingAudience>> = parts
+    let audiences: KeyMap<Arc<ServingAudience>> = parts
         .values()
         .flat_map(|p| &p.audiences)
         .map(|(id, a)| (id.clone(), Arc::clone(a)))
@@ -188,7 +189,7 @@ pub(super) async fn rebuild(
 /// ranking (and their latest estimate); re-read ones come in new.
 fn rank(
     previous: &Snapshot,
-    parts: &HashMap<String, Arc<AccountPart>>,
+    parts: &KeyMap<Arc<AccountPart>>,
     reread: &HashSet<String>,
     fresh_groups: Vec<ServingAdGroup>,
     counters: &std::sync::Mutex<Counters>,
@@ -342,8 +343,8 @@ pub(super) type MemberOf = super::people::IdMap<Box<[Arc<str>]>>;
 /// difference of their members: the cost follows the change, not the world.
 /// An empty table (start-up's) is made whole at once instead.
 fn follow_memberships(
-    before: &HashMap<String, Arc<ServingAudience>>,
-    after: &HashMap<String, Arc<ServingAudience>>,
+    before: &KeyMap<Arc<ServingAudience>>,
+    after: &KeyMap<Arc<ServingAudience>>,
     member_of: &std::sync::RwLock<MemberOf>,
 ) {
     let mut map = adloom_core::sync::write(member_of);
@@ -361,7 +362,7 @@ fn follow_memberships(
 /// made once at its length and the table once at its size: joined one by
 /// one, a million memberships grew both as they came (0.5-0.75 s of
 /// start-up, on one core).
-fn all_memberships(audiences: &HashMap<String, Arc<ServingAudience>>) -> MemberOf {
+fn all_memberships(audiences: &KeyMap<Arc<ServingAudience>>) -> MemberOf {
     let mut ids = Vec::with_capacity(audiences.len());
     let mut pairs = Vec::new();
     for (number, (id, audience)) in audiences.iter().enumerate() {
@@ -399,8 +400,8 @@ fn all_memberships(audiences: &HashMap<String, Arc<ServingAudience>>) -> MemberO
 /// Applies to person → audiences the members who left and joined each
 /// audience that changed.
 fn follow_changes(
-    before: &HashMap<String, Arc<ServingAudience>>,
-    after: &HashMap<String, Arc<ServingAudience>>,
+    before: &KeyMap<Arc<ServingAudience>>,
+    after: &KeyMap<Arc<ServingAudience>>,
     map: &mut MemberOf,
 ) {
     let empty = Members::default();
@@ -458,7 +459,7 @@ async fn read_account(
         tracing::error!(%ad_group_id, %why, "a stored ad group no longer reads: not served");
     }
     let catalog = AccountCatalog {
-        pins: converted.pins,
+        pins: converted.pins.into_iter().collect(),
         budgets: converted
             .budgets
             .into_iter()
@@ -619,8 +620,8 @@ fn count_audience(engine: &Engine, audience: AudienceMembers) -> CountedAudience
 async fn serving_audiences(
     engine: &Engine,
     audiences: Vec<CountedAudience>,
-) -> Result<HashMap<String, Arc<ServingAudience>>, EngineError> {
-    let mut out = HashMap::new();
+) -> Result<KeyMap<Arc<ServingAudience>>, EngineError> {
+    let mut out = KeyMap::default();
     for CountedAudience {
         id,
         ad_account_id,
@@ -674,7 +675,7 @@ mod tests {
         // Someone the people mirror does not know has an id of their own
         // in each audience.
         let (cy_once, cy_again): (Arc<str>, Arc<str>) = ("cy".into(), "cy".into());
-        let after = HashMap::from([
+        let after = KeyMap::from_iter([
             ("a1".to_string(), audience(&[&ann, &bob, &cy_once])),
             ("a2".to_string(), audience(&[&ann, &cy_again])),
             ("a3".to_string(), audience(&[&bob])),
@@ -682,14 +683,14 @@ mod tests {
         ]);
         let whole = all_memberships(&after);
         let mut one_by_one = MemberOf::default();
-        follow_changes(&HashMap::new(), &after, &mut one_by_one);
+        follow_changes(&KeyMap::default(), &after, &mut one_by_one);
         assert_eq!(as_text(&whole), as_text(&one_by_one));
         assert_eq!(whole.len(), 3);
         assert_eq!(as_text(&whole)["cy"], ["a1", "a2"]);
         assert_eq!(as_text(&whole)["ann"], ["a1", "a2"]);
 
         // Later changes follow from there: bob leaves a1, cy leaves both.
-        let later = HashMap::from([
+        let later = KeyMap::from_iter([
             ("a1".to_string(), audience(&[&ann])),
             ("a2".to_string(), audience(&[&ann])),
             ("a3".to_string(), Arc::clone(&after["a3"])),
