@@ -328,24 +328,23 @@ pub struct DecidedAd {
 
 /// The beacon token's content: what to count, sealed. It travels packed
 /// ([`token`]); tokens served before 2026-12-07 hold it as a JSON array
-/// of the fields in this order, which still opens.
-#[derive(Deserialize)]
-#[serde(from = "BeaconWire")]
-pub struct Beacon {
+/// of the fields in this order, which still opens. A decision packs one
+/// from the served ad's strings (`Beacon<&str>`), without copying them.
+pub struct Beacon<S = String> {
     /// decision id
-    d: String,
+    d: S,
     /// ad id, ad group id, campaign id, ad account id
-    a: String,
-    g: String,
-    c: String,
-    acc: String,
+    a: S,
+    g: S,
+    c: S,
+    acc: S,
     /// the person, if known
-    u: Option<String>,
+    u: Option<S>,
     /// price, and whether it is per click
     p: u64,
     cpc: bool,
     /// landing page, and whether a click id may be added to it
-    l: String,
+    l: S,
     e: bool,
     /// issued at
     t: i64,
@@ -364,6 +363,12 @@ type BeaconWire = (
     bool,
     i64,
 );
+
+impl<'de> Deserialize<'de> for Beacon {
+    fn deserialize<D: serde::Deserializer<'de>>(wire: D) -> Result<Beacon, D::Error> {
+        BeaconWire::deserialize(wire).map(Beacon::from)
+    }
+}
 
 impl From<BeaconWire> for Beacon {
     fn from((d, a, g, c, acc, u, p, cpc, l, e, t): BeaconWire) -> Beacon {
@@ -409,7 +414,7 @@ impl BeaconKind {
 /// A beacon's sealed tokens, the impression's and the click's
 /// (`SealKey::seal`, the beacons' key): opaque outside, since they carry
 /// the person and the price, and the click's the landing page.
-pub(crate) fn tokens(key: &SealKey, beacon: &Beacon) -> (String, String) {
+pub(crate) fn tokens(key: &SealKey, beacon: &Beacon<&str>) -> (String, String) {
     let (impression, click) = token::pack(beacon);
     (
         key.seal(BeaconKind::Impression.context(), &impression),
@@ -614,15 +619,15 @@ pub async fn decide(engine: &Engine, ask: Ask) -> Result<Decision, EngineError> 
         .filter_map(|s| {
             let pin = snapshot.pin(&s.ad_account_id, &s.ad.pin_id)?.clone();
             let beacon = Beacon {
-                d: decision_id.clone(),
-                a: s.ad.ad_id.clone(),
-                g: s.ad_group_id.clone(),
-                c: s.campaign_id.clone(),
-                acc: s.ad_account_id.clone(),
-                u: request.user_id.clone(),
+                d: decision_id.as_str(),
+                a: &s.ad.ad_id,
+                g: &s.ad_group_id,
+                c: &s.campaign_id,
+                acc: &s.ad_account_id,
+                u: request.user_id.as_deref(),
                 p: s.price_micros,
                 cpc: s.billable_event == BillableEvent::Click,
-                l: s.ad.destination_url.clone(),
+                l: &s.ad.destination_url,
                 e: s.click_id_allowed,
                 t: now,
             };
@@ -639,7 +644,11 @@ pub async fn decide(engine: &Engine, ask: Ask) -> Result<Decision, EngineError> 
                 price_micros: s.price_micros,
                 billable_event: s.billable_event,
                 trackers: s.trackers,
-                why: s.why.into_iter().chain(string_note.clone()).collect(),
+                why: {
+                    let mut why = s.why;
+                    why.extend(string_note.clone());
+                    why
+                },
             })
         })
         .collect();

@@ -90,14 +90,14 @@ fn decimal(text: &str) -> Option<u64> {
 }
 
 /// The payloads to seal in the impression's token and in the click's.
-pub(super) fn pack(beacon: &Beacon) -> (Vec<u8>, Vec<u8>) {
+pub(super) fn pack<S: AsRef<str>>(beacon: &Beacon<S>) -> (Vec<u8>, Vec<u8>) {
     let mut packed = Packed {
-        decision: Id::of(&beacon.d),
-        ad: Id::of(&beacon.a),
-        ad_group: Id::of(&beacon.g),
-        campaign: Id::of(&beacon.c),
-        ad_account: Id::of(&beacon.acc),
-        person: beacon.u.as_deref().map(Cow::Borrowed),
+        decision: Id::of(beacon.d.as_ref()),
+        ad: Id::of(beacon.a.as_ref()),
+        ad_group: Id::of(beacon.g.as_ref()),
+        campaign: Id::of(beacon.c.as_ref()),
+        ad_account: Id::of(beacon.acc.as_ref()),
+        person: beacon.u.as_ref().map(|u| Cow::Borrowed(u.as_ref())),
         price_micros: beacon.p,
         per_click: beacon.cpc,
         click_id_allowed: beacon.e,
@@ -105,7 +105,7 @@ pub(super) fn pack(beacon: &Beacon) -> (Vec<u8>, Vec<u8>) {
         landing: None,
     };
     let impression = write(&packed);
-    packed.landing = Some(Cow::Borrowed(&beacon.l));
+    packed.landing = Some(Cow::Borrowed(beacon.l.as_ref()));
     (impression, write(&packed))
 }
 
