@@ -71,7 +71,8 @@ impl Engine {
             let mut viewer = Viewer::default();
             serving
                 .people
-                .fold((0u64, 0u64), |(count, print), words, (user, profile)| {
+                .fold((0u64, 0u64), |(count, print), words, person| {
+                    let (user, profile) = (&person.user_id, &person.profile);
                     // Copied into the viewer's own strings, their buffers
                     // reused from one person to the next.
                     viewer

@@ -490,7 +490,7 @@ pub async fn decide(engine: &Engine, ask: Ask) -> Result<Decision, EngineError> 
     let person = user_id
         .as_deref()
         .and_then(|u| Some((u.to_owned(), engine.serving.people.get(u)?)));
-    let profile = person.as_ref().map(|(_, p)| &**p);
+    let profile = person.as_ref().map(|(_, p)| &p.profile);
     let country = request_country.or(profile.and_then(|p| p.country));
     // The request's own strings are the newest word; without any, the
     // person's last known strings apply.

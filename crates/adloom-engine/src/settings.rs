@@ -1,7 +1,5 @@
 //! Recording a person's choice of "Use info from our ad partners".
 
-use std::sync::Arc;
-
 use adloom_core::ads_setting::{AdsSetting, SettingChange};
 use adloom_store::bus::SettingChanged;
 use adloom_store::StoreError;
@@ -29,9 +27,7 @@ pub async fn record(
                 }
             },
             |setting: &AdsSetting, mirror| {
-                if let Some(p) = mirror.get_mut(user_id) {
-                    Arc::make_mut(p).use_partner_info = setting.use_partner_info;
-                }
+                mirror.update(user_id, |p| p.use_partner_info = setting.use_partner_info);
             },
         )
         .await?;

@@ -161,11 +161,11 @@ impl Engine {
                         // An upsert keeps the person's setting and what
                         // they hid.
                         if let Some(before) = mirror.get(user_id.as_str()) {
-                            profile.use_partner_info = before.use_partner_info;
-                            profile.hidden = before.hidden.clone();
+                            profile.use_partner_info = before.profile.use_partner_info;
+                            profile.hidden = before.profile.hidden.clone();
                         }
-                        changed.push(user_id.clone());
-                        mirror.insert(user_id.as_str().into(), Arc::new(profile));
+                        mirror.insert(&user_id, profile);
+                        changed.push(user_id);
                     }
                 },
             )
