@@ -536,6 +536,31 @@ mod tests {
     use super::*;
 
     #[test]
+    fn each_pixel_outcome_counts_under_its_own_label() {
+        // `pixel` finds an outcome's handle by its discriminant.
+        for (i, outcome) in PixelOutcome::ALL.into_iter().enumerate() {
+            assert_eq!(outcome as usize, i, "{outcome:?}");
+        }
+        let m = Metrics::default();
+        m.pixel(PixelOutcome::NoSite);
+        m.pixel(PixelOutcome::NoSite);
+        m.pixel(PixelOutcome::RateLimited);
+        let text = m.render();
+        assert!(
+            text.contains("adloom_pixel_requests_total{outcome=\"no_site\"} 2"),
+            "{text}"
+        );
+        assert!(
+            text.contains("adloom_pixel_requests_total{outcome=\"rate_limited\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("adloom_pixel_requests_total{outcome=\"recorded\"} 0"),
+            "{text}"
+        );
+    }
+
+    #[test]
     fn the_health_figures_are_the_sums_of_the_exposition() {
         let m = Metrics::default();
         m.request("/v1/decisions", "POST", 200, Duration::from_millis(1));

@@ -124,7 +124,11 @@ impl Serving {
     /// period begins, every audience's is drawn again, as for new events.
     fn follow_size_period(&self, engine: &Engine) {
         let period = crate::membership::size_period(engine);
-        if self.size_period.swap(period, Ordering::AcqRel) != period {
+        // Read before it is swapped: every decision passes here, and a
+        // write would take the cache line from the other cores each time.
+        if self.size_period.load(Ordering::Acquire) != period
+            && self.size_period.swap(period, Ordering::AcqRel) != period
+        {
             self.mark_every_audience();
         }
     }
@@ -511,7 +515,7 @@ pub async fn decide(engine: &Engine, ask: Ask) -> Result<Decision, EngineError> 
     }
     let words = &engine.serving.people.words;
     if let Some(p) = profile {
-        interests.extend(p.interests.iter().map(|&i| words.text(i).to_string()));
+        words.push_texts(&p.interests, &mut interests);
     }
     let viewer = Viewer {
         interests,

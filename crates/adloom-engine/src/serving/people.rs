@@ -217,6 +217,18 @@ impl Words {
         Texts(adloom_core::sync::read(&self.0).texts.clone())
     }
 
+    /// The texts of `words`, copied onto `texts` under one read of the
+    /// vocabulary (a decision's interests: one lock, no shared counts
+    /// touched).
+    pub fn push_texts(&self, words: &[Word], texts: &mut Vec<String>) {
+        let vocabulary = adloom_core::sync::read(&self.0);
+        texts.extend(
+            words
+                .iter()
+                .map(|w| vocabulary.texts[w.0 as usize].to_string()),
+        );
+    }
+
     /// The text of `word`.
     pub fn text(&self, word: Word) -> Arc<str> {
         Arc::clone(&adloom_core::sync::read(&self.0).texts[word.0 as usize])
@@ -516,6 +528,9 @@ mod tests {
         assert_ne!(running, decor);
         assert_eq!(words.word("running"), running);
         assert_eq!(&*words.text(decor), "home decor");
+        let mut texts = vec!["mine".to_owned()];
+        words.push_texts(&[decor, running], &mut texts);
+        assert_eq!(texts, ["mine", "home decor", "running"]);
         let all = words.all();
         assert_eq!(all.text(running), "running");
         // Numbered after `all` was taken: only `text` knows it.
