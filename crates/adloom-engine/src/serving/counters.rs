@@ -16,7 +16,7 @@ use adloom_core::pacing::Pacer;
 // with budgets, not the traffic. The shared counters hold the same way.
 use adloom_store::counters::{LeaseLeft, SharedSpend, HOLD_BUCKET_SECS, HOLD_SECS};
 
-use super::people::KeyMap;
+use super::KeyMap;
 use super::DAY;
 
 /// What an ad group's unbilled deliveries hold, by when they were decided.

@@ -173,11 +173,6 @@ pub struct Word(u32);
 /// sync.
 pub(crate) type IdMap<V> = HashMap<Arc<str>, V, foldhash::fast::RandomState>;
 
-/// The same for the serving state's own ids (ad groups, campaigns, ad
-/// accounts, pins, audiences) and the counters kept by them, which a
-/// decision looks up for every candidate it checks and every ad it serves.
-pub(crate) type KeyMap<V> = HashMap<String, V, foldhash::fast::RandomState>;
-
 /// The interests and locales people name, each once, by number: a million
 /// people name a few thousand words, and three numbers take 12 bytes where
 /// three shared pointers took 48 (a million profiles, 32 MB). Grows with

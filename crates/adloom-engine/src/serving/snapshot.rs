@@ -25,7 +25,7 @@ use adloom_core::consent::{self, Provenance};
 use adloom_core::decision::{auction_order, Members, ServingAdGroup, ServingAudience};
 
 use super::counters::Counters;
-use super::people::KeyMap;
+use super::KeyMap;
 use crate::membership;
 use crate::Engine;
 use crate::EngineError;
